@@ -1,0 +1,200 @@
+#pragma once
+// Small OpenSSL helpers shared by the auth headers: randomness, SHA-256, constant-time compare,
+// hex and base64 (PHC "B64": standard alphabet, no padding; and base64url for cookies/tokens).
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <array>
+#include <climits>
+#include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace bcast::auth {
+
+using sha256_digest = std::array<unsigned char, 32>;
+
+inline std::span<const unsigned char> as_bytes(std::string_view s) noexcept {
+  return {reinterpret_cast<const unsigned char*>(s.data()), s.size()};
+}
+
+// A failing CSPRNG is not something to carry on from: every session id and salt made after it
+// could be predictable. Abort rather than hand out weak secrets.
+inline void fill_random(std::span<unsigned char> out) noexcept {
+  while (!out.empty()) {
+    const std::size_t n = out.size() > INT_MAX ? static_cast<std::size_t>(INT_MAX) : out.size();
+    if (RAND_bytes(out.data(), static_cast<int>(n)) != 1) {
+      std::fputs("bcast: RAND_bytes failed, no secure randomness available; aborting\n", stderr);
+      std::abort();
+    }
+    out = out.subspan(n);
+  }
+}
+
+// Failed OpenSSL calls leave entries on the thread's error queue; TLS code on the same thread
+// reads that queue through SSL_get_error, so never leave them behind.
+inline void clear_openssl_errors() noexcept {
+  ERR_clear_error();
+}
+
+inline sha256_digest sha256(std::span<const unsigned char> data) noexcept {
+  sha256_digest out{};
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(), nullptr) != 1 ||
+      len != out.size()) {
+    clear_openssl_errors();
+    // Only an allocation failure inside OpenSSL gets here; an all-zero digest would silently
+    // match other failures, so treat it like a failed RNG.
+    std::fputs("bcast: SHA-256 failed; aborting\n", stderr);
+    std::abort();
+  }
+  return out;
+}
+
+inline sha256_digest sha256(std::string_view data) noexcept {
+  return sha256(as_bytes(data));
+}
+
+// Equal-length inputs are compared without data-dependent branches; the length itself is not
+// secret (tokens, digests and CSRF tokens all have fixed, public lengths).
+[[nodiscard]] inline bool constant_time_equal(std::span<const unsigned char> a,
+                                              std::span<const unsigned char> b) noexcept {
+  if (a.size() != b.size()) return false;
+  if (a.empty()) return true;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+[[nodiscard]] inline bool constant_time_equal(std::string_view a, std::string_view b) noexcept {
+  return constant_time_equal(as_bytes(a), as_bytes(b));
+}
+
+inline std::string to_hex(std::span<const unsigned char> data) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(data.size() * 2);
+  for (unsigned char c : data) {
+    out.push_back(digits[c >> 4]);
+    out.push_back(digits[c & 0x0f]);
+  }
+  return out;
+}
+
+// Accepts upper- and lowercase digits.
+inline std::optional<std::vector<unsigned char>> from_hex(std::string_view text) {
+  if (text.size() % 2 != 0) return std::nullopt;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::vector<unsigned char> out;
+  out.reserve(text.size() / 2);
+  for (std::size_t i = 0; i < text.size(); i += 2) {
+    const int hi = nibble(text[i]);
+    const int lo = nibble(text[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<unsigned char>(hi << 4 | lo));
+  }
+  return out;
+}
+
+namespace detail {
+
+inline constexpr std::string_view b64_std_alphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+inline constexpr std::string_view b64_url_alphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+inline std::string b64_encode_unpadded(std::span<const unsigned char> data,
+                                       std::string_view alphabet) {
+  std::string out;
+  out.reserve((data.size() * 4 + 2) / 3);
+  std::size_t i = 0;
+  for (; i + 3 <= data.size(); i += 3) {
+    const unsigned v = unsigned(data[i]) << 16 | unsigned(data[i + 1]) << 8 | data[i + 2];
+    out.push_back(alphabet[v >> 18 & 63]);
+    out.push_back(alphabet[v >> 12 & 63]);
+    out.push_back(alphabet[v >> 6 & 63]);
+    out.push_back(alphabet[v & 63]);
+  }
+  const std::size_t rest = data.size() - i;
+  if (rest == 1) {
+    const unsigned v = unsigned(data[i]) << 16;
+    out.push_back(alphabet[v >> 18 & 63]);
+    out.push_back(alphabet[v >> 12 & 63]);
+  } else if (rest == 2) {
+    const unsigned v = unsigned(data[i]) << 16 | unsigned(data[i + 1]) << 8;
+    out.push_back(alphabet[v >> 18 & 63]);
+    out.push_back(alphabet[v >> 12 & 63]);
+    out.push_back(alphabet[v >> 6 & 63]);
+  }
+  return out;
+}
+
+// Strict: no padding, no whitespace, and the unused low bits of the last character must be zero,
+// so every byte string has exactly one accepted encoding.
+inline std::optional<std::vector<unsigned char>> b64_decode_unpadded(std::string_view text,
+                                                                     std::string_view alphabet) {
+  if (text.size() % 4 == 1) return std::nullopt;
+  std::array<int, 256> value{};
+  value.fill(-1);
+  for (std::size_t i = 0; i < alphabet.size(); ++i)
+    value[static_cast<unsigned char>(alphabet[i])] = int(i);
+
+  std::vector<unsigned char> out;
+  out.reserve(text.size() * 3 / 4);
+  unsigned acc = 0;
+  int bits = 0;
+  for (char c : text) {
+    const int v = value[static_cast<unsigned char>(c)];
+    if (v < 0) return std::nullopt;
+    acc = (acc << 6 | unsigned(v)) & 0xffffu;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<unsigned char>(acc >> bits & 0xff));
+    }
+  }
+  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) return std::nullopt;
+  return out;
+}
+
+}  // namespace detail
+
+// PHC B64: standard alphabet, unpadded.
+inline std::string b64_encode(std::span<const unsigned char> data) {
+  return detail::b64_encode_unpadded(data, detail::b64_std_alphabet);
+}
+
+inline std::optional<std::vector<unsigned char>> b64_decode(std::string_view text) {
+  return detail::b64_decode_unpadded(text, detail::b64_std_alphabet);
+}
+
+// base64url, unpadded: safe in cookies, headers and URLs without quoting.
+inline std::string b64url_encode(std::span<const unsigned char> data) {
+  return detail::b64_encode_unpadded(data, detail::b64_url_alphabet);
+}
+
+inline std::optional<std::vector<unsigned char>> b64url_decode(std::string_view text) {
+  return detail::b64_decode_unpadded(text, detail::b64_url_alphabet);
+}
+
+// `bytes` random bytes as unpadded base64url (32 bytes -> 43 characters).
+inline std::string random_token(std::size_t bytes = 32) {
+  std::vector<unsigned char> raw(bytes);
+  fill_random(raw);
+  std::string out = b64url_encode(raw);
+  OPENSSL_cleanse(raw.data(), raw.size());
+  return out;
+}
+
+}  // namespace bcast::auth

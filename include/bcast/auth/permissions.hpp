@@ -1,0 +1,68 @@
+#pragma once
+// What a user may do: role checks and target patterns.
+
+#include <bcast/auth/user.hpp>
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace bcast::auth {
+
+// A pattern allows a target if it is "*", equals the target, or is "<kind>:*" and the target is
+// "<kind>:<name>" with a non-empty name. "all" reaches every store, so only "*" or an explicit
+// "all" pattern allows it: "store:*" does not.
+[[nodiscard]] inline bool pattern_allows(std::string_view pattern,
+                                         std::string_view target) noexcept {
+  if (pattern.empty()) return false;
+  if (pattern == "*") return true;
+  if (pattern == target) return pattern.find('*') == std::string_view::npos;
+  if (pattern.size() < 3 || pattern.substr(pattern.size() - 2) != ":*") return false;
+  const std::string_view kind_prefix = pattern.substr(0, pattern.size() - 1);  // "<kind>:"
+  if (target.size() <= kind_prefix.size() || target.substr(0, kind_prefix.size()) != kind_prefix)
+    return false;
+  // A literal "*" or a nested pattern is never a real target name.
+  return target.substr(kind_prefix.size()).find('*') == std::string_view::npos;
+}
+
+[[nodiscard]] inline bool may_send_to(const user& u, std::string_view target) noexcept {
+  for (const auto& pattern : u.targets)
+    if (pattern_allows(pattern, target)) return true;
+  return false;
+}
+
+// The first target the user may not send to, or nullopt if all are allowed.
+[[nodiscard]] inline std::optional<std::string> first_disallowed_target(
+    const user& u, std::span<const std::string> targets) {
+  for (const auto& target : targets)
+    if (!may_send_to(u, target)) return target;
+  return std::nullopt;
+}
+
+[[nodiscard]] inline std::optional<std::string> allowed_targets(
+    const user& u, std::span<const std::string> targets) {
+  return first_disallowed_target(u, targets);
+}
+
+inline bool can_publish(role r) noexcept {
+  return r == role::admin || r == role::publisher;
+}
+inline bool can_read(role r) noexcept {
+  return r == role::admin || r == role::publisher;
+}
+inline bool can_manage_users(role r) noexcept {
+  return r == role::admin;
+}
+
+inline bool can_publish(const user& u) noexcept {
+  return can_publish(u.role);
+}
+inline bool can_read(const user& u) noexcept {
+  return can_read(u.role);
+}
+inline bool can_manage_users(const user& u) noexcept {
+  return can_manage_users(u.role);
+}
+
+}  // namespace bcast::auth

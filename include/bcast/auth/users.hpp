@@ -1,0 +1,584 @@
+#pragma once
+// The users file and the operations bcastctl and publisherd need on it.
+//
+//   {"users":[{"name":"admin","role":"admin","password":"$pbkdf2-sha256$i=600000,l=32$...$...",
+//              "targets":["*"],"tokens":["sha256:<64 hex>"]}]}
+//
+// name     required, [a-z0-9][a-z0-9_.-]{0,63}, unique
+// role     required, "admin" or "publisher"
+// password optional PHC string (pbkdf2-sha256 or scrypt); absent = no password login
+// targets  optional target patterns, default ["*"]; [] allows nothing
+// tokens   optional SHA-256 hashes of bearer tokens, unique across all users
+// Unknown and duplicate keys are errors: a misspelt "targets" must not silently mean "*".
+// Comments (// and /* */) are accepted when loading; saving writes plain JSON without them.
+//
+// Loading returns a result and never throws, so that a SIGHUP reload can refuse a bad file and
+// keep the old store.
+
+#include <bcast/auth/crypto.hpp>
+#include <bcast/auth/password.hpp>
+#include <bcast/auth/user.hpp>
+#include <bcast/core/error.hpp>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstddef>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+namespace bcast::auth {
+
+inline constexpr std::size_t users_file_max_bytes = 16u << 20;
+inline constexpr std::string_view bearer_token_prefix = "bcast_";
+
+struct minted_token {
+  std::string token;   // show once, never store
+  std::string stored;  // "sha256:<hex>", goes into the user's "tokens"
+};
+
+// A new bearer token: "bcast_" + 43 base64url characters (32 random bytes). The prefix lets
+// secret scanners and humans recognise it.
+inline minted_token mint_token() {
+  minted_token out;
+  out.token = std::string(bearer_token_prefix) + random_token(32);
+  out.stored = token_hash(out.token);
+  return out;
+}
+
+enum class if_missing { fail, empty };
+
+namespace detail {
+
+inline core::error users_error(std::string_view source, std::string_view what) {
+  std::string detail(source);
+  detail += ": ";
+  detail += what;
+  return {core::errc::invalid_argument, std::move(detail)};
+}
+
+inline core::error io_error(int err, std::string detail) {
+  return {std::error_code(err, std::system_category()), std::move(detail)};
+}
+
+inline std::string json_quote(std::string_view s) {
+  return nlohmann::json(std::string(s)).dump();
+}
+
+// Writes `data` to `path` so that readers see either the old file or the new one, never a torn
+// one, even across a crash: temp file in the same directory, fsync, rename, fsync the directory.
+inline core::result<void> write_file_atomic(const std::string& path, std::string_view data,
+                                            mode_t mode) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path target(path);
+  // Replace the file a symlink points to, not the symlink.
+  if (fs::is_symlink(fs::symlink_status(target, ec))) {
+    fs::path resolved = fs::canonical(target, ec);
+    if (ec) return io_error(ec.value(), "cannot resolve " + path);
+    target = resolved;
+  }
+  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  std::string temp = (dir / ("." + target.filename().string() + ".tmp-XXXXXX")).string();
+
+  const int fd = ::mkostemp(temp.data(), O_CLOEXEC);
+  if (fd < 0) return io_error(errno, "cannot create a temporary file in " + dir.string());
+  auto fail = [&](int err, std::string what) -> core::result<void> {
+    ::close(fd);
+    ::unlink(temp.c_str());
+    return io_error(err, std::move(what));
+  };
+  if (::fchmod(fd, mode) != 0) return fail(errno, "cannot set the mode of " + temp);
+  // Keep the owner of the file being replaced (root editing a file the daemon's user reads).
+  // Best effort: without privileges the new file simply belongs to us.
+  struct stat old {};
+  if (::stat(target.c_str(), &old) == 0 &&
+      (old.st_uid != ::geteuid() || old.st_gid != ::getegid())) {
+    [[maybe_unused]] const int ignored = ::fchown(fd, old.st_uid, old.st_gid);
+  }
+  std::size_t written = 0;
+  while (written < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + written, data.size() - written);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail(errno, "cannot write " + temp);
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) return fail(errno, "cannot fsync " + temp);
+  if (::close(fd) != 0) {
+    const int err = errno;
+    ::unlink(temp.c_str());
+    return io_error(err, "cannot close " + temp);
+  }
+  if (::rename(temp.c_str(), target.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(temp.c_str());
+    return io_error(err, "cannot rename " + temp + " to " + target.string());
+  }
+  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) return io_error(errno, "cannot open directory " + dir.string());
+  const int sync_rc = ::fsync(dir_fd);
+  const int sync_err = errno;
+  ::close(dir_fd);
+  if (sync_rc != 0) return io_error(sync_err, "cannot fsync directory " + dir.string());
+  return {};
+}
+
+inline core::result<std::string> read_file_bounded(const std::string& path, std::size_t max_bytes) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return io_error(errno, "cannot open " + path);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return io_error(err, "cannot stat " + path);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return core::error(core::errc::invalid_argument, path + ": not a regular file");
+  }
+  std::string out;
+  char buf[16384];
+  while (true) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      return io_error(err, "cannot read " + path);
+    }
+    if (n == 0) break;
+    if (out.size() + static_cast<std::size_t>(n) > max_bytes) {
+      ::close(fd);
+      return core::error(core::errc::limit_exceeded,
+                         path + ": larger than " + std::to_string(max_bytes) + " bytes");
+    }
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+// Parses JSON (comments allowed) and refuses objects with a repeated key, which nlohmann would
+// otherwise resolve silently to the last value.
+inline core::result<nlohmann::json> parse_strict_json(std::string_view text,
+                                                      std::string_view source) {
+  using json = nlohmann::json;
+  struct frame {
+    bool object = false;
+    std::unordered_set<std::string> keys;
+    std::string key;
+    std::size_t index = 0;
+  };
+  std::vector<frame> stack;
+  std::string duplicate;
+  auto path = [&]() {
+    std::string out;
+    for (std::size_t i = 0; i + 1 < stack.size(); ++i) {
+      if (stack[i].object) {
+        if (!out.empty()) out += '.';
+        out += stack[i].key;
+      } else {
+        out += '[' + std::to_string(stack[i].index) + ']';
+      }
+    }
+    return out.empty() ? std::string("top level") : out;
+  };
+  auto element_done = [&]() {
+    if (!stack.empty() && !stack.back().object) ++stack.back().index;
+  };
+  json::parser_callback_t callback = [&](int, json::parse_event_t event, json& parsed) {
+    switch (event) {
+      case json::parse_event_t::object_start:
+        stack.push_back(frame{true, {}, {}, 0});
+        break;
+      case json::parse_event_t::array_start:
+        stack.push_back(frame{false, {}, {}, 0});
+        break;
+      case json::parse_event_t::key: {
+        auto& top = stack.back();
+        top.key = parsed.is_string() ? parsed.get<std::string>() : std::string();
+        if (!top.keys.insert(top.key).second && duplicate.empty())
+          duplicate = path() + ": duplicate key " + json_quote(top.key);
+        break;
+      }
+      case json::parse_event_t::object_end:
+      case json::parse_event_t::array_end:
+        if (!stack.empty()) stack.pop_back();
+        element_done();
+        break;
+      case json::parse_event_t::value:
+        element_done();
+        break;
+    }
+    return true;
+  };
+  json doc;
+  try {
+    doc = json::parse(text.begin(), text.end(), callback, /*allow_exceptions=*/true,
+                      /*ignore_comments=*/true);
+  } catch (const json::exception& e) {
+    // what() is "[json.exception.parse_error.101] parse error at line 3, column 7: ..."
+    std::string what = e.what();
+    if (const auto close = what.find("] ");
+        what.starts_with("[json.exception.") && close != std::string::npos)
+      what.erase(0, close + 2);
+    return users_error(source, "invalid JSON: " + what);
+  }
+  if (!duplicate.empty()) return users_error(source, duplicate);
+  return doc;
+}
+
+}  // namespace detail
+
+class user_store {
+ public:
+  user_store() = default;
+
+  // Parses users-file text. `source` names the file in error messages.
+  static core::result<user_store> parse(std::string_view text,
+                                        std::string_view source = "users file") {
+    auto doc = detail::parse_strict_json(text, source);
+    if (!doc) return doc.err();
+    return from_json(*doc, source);
+  }
+
+  // Errors carry errno codes for I/O failures (std::errc::no_such_file_or_directory for a
+  // missing file unless `missing` is if_missing::empty) and errc::invalid_argument for content.
+  static core::result<user_store> load_file(const std::string& path,
+                                            if_missing missing = if_missing::fail) {
+    auto text = detail::read_file_bounded(path, users_file_max_bytes);
+    if (!text) {
+      if (missing == if_missing::empty && text.err().code() == std::errc::no_such_file_or_directory)
+        return user_store{};
+      return text.err();
+    }
+    return parse(*text, path);
+  }
+
+  std::string to_json() const {
+    nlohmann::ordered_json list = nlohmann::ordered_json::array();
+    for (const auto& u : users_) {
+      nlohmann::ordered_json entry;
+      entry["name"] = u.name;
+      entry["role"] = std::string(to_string(u.role));
+      if (!u.password_hash.empty()) entry["password"] = u.password_hash;
+      entry["targets"] = u.targets;
+      if (!u.tokens.empty()) entry["tokens"] = u.tokens;
+      list.push_back(std::move(entry));
+    }
+    nlohmann::ordered_json doc;
+    doc["users"] = std::move(list);
+    return doc.dump(2) + "\n";
+  }
+
+  // Atomic replace, mode 0600 (the file holds password hashes).
+  core::result<void> save_file(const std::string& path) const {
+    return detail::write_file_atomic(path, to_json(), 0600);
+  }
+
+  // Pointers returned by the lookups stay valid until the store is modified or destroyed.
+  const std::vector<user>& users() const noexcept { return users_; }
+  std::size_t size() const noexcept { return users_.size(); }
+  bool empty() const noexcept { return users_.empty(); }
+
+  const user* find(std::string_view name) const noexcept {
+    for (const auto& u : users_)
+      if (u.name == name) return &u;
+    return nullptr;
+  }
+
+  // Looks up the user owning a bearer token by its SHA-256; every stored hash is compared, in
+  // constant time, whether or not an earlier one matched.
+  [[nodiscard]] const user* find_by_token(std::string_view token) const {
+    if (token.empty() || token.size() > 512) return nullptr;
+    const std::string presented = token_hash(token);
+    const user* found = nullptr;
+    for (const auto& u : users_)
+      for (const auto& stored : u.tokens)
+        if (constant_time_equal(presented, stored) && found == nullptr) found = &u;
+    return found;
+  }
+
+  // The user if name and password match, else nullptr. An unknown name or a user without a
+  // password costs one PBKDF2 run at the iteration count most users have, like a wrong password.
+  [[nodiscard]] const user* authenticate(std::string_view name, std::string_view password) const {
+    const user* u = find(name);
+    if (u == nullptr || u->password_hash.empty()) {
+      burn_equivalent_work(password, dummy_iterations_);
+      return nullptr;
+    }
+    return verify_password(password, u->password_hash) ? u : nullptr;
+  }
+
+  // The PBKDF2 iteration count used for the unknown-user path.
+  unsigned dummy_iterations() const noexcept { return dummy_iterations_; }
+
+  core::result<void> add(user u) {
+    if (auto check = validate(u); !check) return check;
+    if (find(u.name) != nullptr)
+      return core::error(core::errc::invalid_argument,
+                         "user " + detail::json_quote(u.name) + " already exists");
+    for (const auto& t : u.tokens)
+      if (token_owner(t) != nullptr)
+        return core::error(core::errc::invalid_argument,
+                           "token is already assigned to another user");
+    users_.push_back(std::move(u));
+    refresh();
+    return {};
+  }
+
+  core::result<void> remove(std::string_view name) {
+    const auto it =
+        std::find_if(users_.begin(), users_.end(), [&](const user& u) { return u.name == name; });
+    if (it == users_.end()) return no_such_user(name);
+    users_.erase(it);
+    refresh();
+    return {};
+  }
+
+  // `phc` must be a hash verify_password understands (make it with hash_password), or empty to
+  // disable password login.
+  core::result<void> set_password(std::string_view name, std::string phc) {
+    user* u = find_mutable(name);
+    if (u == nullptr) return no_such_user(name);
+    if (!phc.empty() && !is_supported_hash(phc))
+      return core::error(core::errc::invalid_argument, "password: not a supported PHC hash string");
+    u->password_hash = std::move(phc);
+    refresh();
+    return {};
+  }
+
+  core::result<void> set_role(std::string_view name, role r) {
+    user* u = find_mutable(name);
+    if (u == nullptr) return no_such_user(name);
+    u->role = r;
+    return {};
+  }
+
+  core::result<void> set_targets(std::string_view name, std::vector<std::string> targets) {
+    user* u = find_mutable(name);
+    if (u == nullptr) return no_such_user(name);
+    for (const auto& t : targets)
+      if (!valid_target_pattern(t)) return bad_target(t);
+    u->targets = std::move(targets);
+    return {};
+  }
+
+  // `stored` is minted_token::stored.
+  core::result<void> add_token(std::string_view name, std::string stored) {
+    user* u = find_mutable(name);
+    if (u == nullptr) return no_such_user(name);
+    if (!valid_token_hash(stored))
+      return core::error(core::errc::invalid_argument,
+                         "tokens: expected \"sha256:<64 lowercase hex digits>\"");
+    if (token_owner(stored) != nullptr)
+      return core::error(core::errc::invalid_argument, "token is already assigned");
+    u->tokens.push_back(std::move(stored));
+    return {};
+  }
+
+  // Accepts the stored form or the token itself.
+  core::result<void> remove_token(std::string_view name, std::string_view token_or_stored) {
+    user* u = find_mutable(name);
+    if (u == nullptr) return no_such_user(name);
+    const std::string stored = valid_token_hash(token_or_stored) ? std::string(token_or_stored)
+                                                                 : token_hash(token_or_stored);
+    const auto it = std::find(u->tokens.begin(), u->tokens.end(), stored);
+    if (it == u->tokens.end())
+      return core::error(core::errc::invalid_argument,
+                         "user " + detail::json_quote(name) + " has no such token");
+    u->tokens.erase(it);
+    return {};
+  }
+
+  // Checks one user's fields; the error detail starts with the field name.
+  static core::result<void> validate(const user& u) {
+    if (!valid_user_name(u.name))
+      return core::error(core::errc::invalid_argument,
+                         "name: " + detail::json_quote(u.name) +
+                             " is not a valid user name ([a-z0-9][a-z0-9_.-]{0,63})");
+    if (!u.password_hash.empty() && !is_supported_hash(u.password_hash))
+      return core::error(core::errc::invalid_argument, "password: not a supported PHC hash string");
+    for (const auto& t : u.targets)
+      if (!valid_target_pattern(t)) return bad_target(t);
+    for (std::size_t i = 0; i < u.tokens.size(); ++i) {
+      if (!valid_token_hash(u.tokens[i]))
+        return core::error(core::errc::invalid_argument,
+                           "tokens: expected \"sha256:<64 lowercase hex digits>\"");
+      for (std::size_t j = 0; j < i; ++j)
+        if (u.tokens[j] == u.tokens[i])
+          return core::error(core::errc::invalid_argument,
+                             "tokens: the same token is listed twice");
+    }
+    return {};
+  }
+
+  bool operator==(const user_store& other) const { return users_ == other.users_; }
+
+ private:
+  static core::result<user_store> from_json(const nlohmann::json& doc, std::string_view source) {
+    auto fail = [&](const std::string& what) -> core::result<user_store> {
+      return detail::users_error(source, what);
+    };
+    if (!doc.is_object()) return fail("top level: expected an object {\"users\":[...]}");
+    for (const auto& [key, value] : doc.items())
+      if (key != "users")
+        return fail("unknown key " + detail::json_quote(key) +
+                    " at top level (expected \"users\")");
+    const auto users_it = doc.find("users");
+    if (users_it == doc.end()) return fail("users: missing");
+    if (!users_it->is_array()) return fail("users: expected an array");
+
+    user_store store;
+    std::map<std::string, std::size_t, std::less<>> first_seen_name;
+    std::map<std::string, std::size_t, std::less<>> first_seen_token;
+    std::size_t index = 0;
+    for (const auto& entry : *users_it) {
+      const std::string where = "users[" + std::to_string(index) + "]";
+      if (!entry.is_object()) return fail(where + ": expected an object");
+      user u;
+      bool have_name = false, have_role = false;
+      for (const auto& [key, value] : entry.items()) {
+        const std::string field = where + "." + key;
+        if (key == "name") {
+          if (!value.is_string()) return fail(field + ": expected a string");
+          u.name = value.get<std::string>();
+          if (!valid_user_name(u.name))
+            return fail(field + ": " + detail::json_quote(u.name) +
+                        " is not a valid user name ([a-z0-9][a-z0-9_.-]{0,63})");
+          have_name = true;
+        } else if (key == "role") {
+          const auto r = value.is_string() ? parse_role(value.get<std::string>()) : std::nullopt;
+          if (!r)
+            return fail(field + ": must be \"admin\" or \"publisher\"" +
+                        (value.is_string() ? " (got " + value.dump() + ")" : std::string()));
+          u.role = *r;
+          have_role = true;
+        } else if (key == "password") {
+          if (!value.is_string()) return fail(field + ": expected a PHC hash string");
+          u.password_hash = value.get<std::string>();
+          if (!is_supported_hash(u.password_hash))
+            return fail(field +
+                        ": not a supported PHC hash string "
+                        "($pbkdf2-sha256$i=N,l=32$salt$hash or $scrypt$ln=N,r=N,p=N$salt$hash)");
+        } else if (key == "targets") {
+          if (!value.is_array()) return fail(field + ": expected an array of target patterns");
+          u.targets.clear();
+          std::size_t t = 0;
+          for (const auto& pattern : value) {
+            const std::string at = field + "[" + std::to_string(t++) + "]";
+            if (!pattern.is_string()) return fail(at + ": expected a string");
+            const auto text = pattern.get<std::string>();
+            if (!valid_target_pattern(text))
+              return fail(at + ": " + detail::json_quote(text) +
+                          " is not a target pattern (\"*\", \"all\", \"kind:*\" or \"kind:name\")");
+            u.targets.push_back(text);
+          }
+        } else if (key == "tokens") {
+          if (!value.is_array())
+            return fail(field + ": expected an array of \"sha256:<hex>\" strings");
+          std::size_t t = 0;
+          for (const auto& token : value) {
+            const std::string at = field + "[" + std::to_string(t++) + "]";
+            if (!token.is_string()) return fail(at + ": expected a string");
+            std::string text = token.get<std::string>();
+            std::transform(text.begin(), text.end(), text.begin(),
+                           [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+            if (!valid_token_hash(text))
+              return fail(
+                  at +
+                  ": expected \"sha256:<64 hex digits>\" (the hash of the token, not the token)");
+            const auto [seen, inserted] = first_seen_token.emplace(text, index);
+            if (!inserted)
+              return fail(at + ": the same token hash is already listed for users[" +
+                          std::to_string(seen->second) + "]");
+            u.tokens.push_back(std::move(text));
+          }
+        } else {
+          return fail(where + ": unknown key " + detail::json_quote(key) +
+                      " (expected name, role, password, targets, tokens)");
+        }
+      }
+      if (!have_name) return fail(where + ".name: missing");
+      if (!have_role) return fail(where + ".role: missing (\"admin\" or \"publisher\")");
+      const auto [seen, inserted] = first_seen_name.emplace(u.name, index);
+      if (!inserted)
+        return fail(where + ".name: duplicate user " + detail::json_quote(u.name) +
+                    " (first at users[" + std::to_string(seen->second) + "])");
+      store.users_.push_back(std::move(u));
+      ++index;
+    }
+    store.refresh();
+    return store;
+  }
+
+  user* find_mutable(std::string_view name) noexcept {
+    for (auto& u : users_)
+      if (u.name == name) return &u;
+    return nullptr;
+  }
+
+  const user* token_owner(std::string_view stored) const noexcept {
+    for (const auto& u : users_)
+      for (const auto& t : u.tokens)
+        if (t == stored) return &u;
+    return nullptr;
+  }
+
+  static core::error no_such_user(std::string_view name) {
+    return {core::errc::invalid_argument, "no user " + detail::json_quote(name)};
+  }
+
+  static core::error bad_target(std::string_view t) {
+    return {core::errc::invalid_argument,
+            "targets: " + detail::json_quote(t) +
+                " is not a target pattern (\"*\", \"all\", \"kind:*\" or \"kind:name\")"};
+  }
+
+  // The unknown-user path should cost what a real check costs: use the iteration count most
+  // password hashes in the file have, or the default when there are none.
+  void refresh() {
+    std::map<unsigned, std::size_t> counts;
+    for (const auto& u : users_)
+      if (const auto i = pbkdf2_iterations(u.password_hash)) ++counts[*i];
+    dummy_iterations_ = pbkdf2_default_iterations;
+    std::size_t best = 0;
+    for (const auto& [iterations, count] : counts)
+      if (count > best) {
+        best = count;
+        dummy_iterations_ = iterations;
+      }
+  }
+
+  std::vector<user> users_;
+  unsigned dummy_iterations_ = pbkdf2_default_iterations;
+};
+
+// Names of users that were removed or whose password, role, targets or tokens differ between
+// two versions of the file: after a reload, their sessions should be destroyed.
+inline std::vector<std::string> changed_users(const user_store& before, const user_store& after) {
+  std::vector<std::string> out;
+  for (const auto& old_user : before.users()) {
+    const user* now = after.find(old_user.name);
+    if (now == nullptr || !(*now == old_user)) out.push_back(old_user.name);
+  }
+  return out;
+}
+
+}  // namespace bcast::auth

@@ -1,0 +1,211 @@
+#pragma once
+// Child processes through uv_spawn: stdin fed from a string, stdout and stderr captured up to a
+// bound, the exit status, and a kill when the child outlives its timeout. The loop never waits.
+
+#include <bcast/core/error.hpp>
+#include <bcast/core/loop.hpp>
+#include <bcast/core/timer.hpp>
+
+#include <uv.h>
+
+#include <csignal>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+extern char** environ;
+
+namespace bcast::core {
+
+struct process_options {
+  std::string file;                        // looked up on PATH when it has no slash
+  std::vector<std::string> args;           // argv[1..]
+  std::vector<std::string> extra_env;      // "NAME=value", added to (or replacing in) the inherited environment
+  bool inherit_env = true;
+  std::optional<std::string> stdin_data;   // closed immediately when absent
+  std::chrono::milliseconds timeout{0};    // 0: no limit
+  std::size_t max_output_bytes = 64 * 1024;  // per stream; the rest is discarded
+  std::string cwd;
+};
+
+struct process_result {
+  std::int64_t exit_status = -1;
+  int term_signal = 0;
+  bool timed_out = false;
+  std::string stdout_data;
+  std::string stderr_data;
+  bool exited_ok() const noexcept { return exit_status == 0 && term_signal == 0 && !timed_out; }
+};
+
+class process : public std::enable_shared_from_this<process> {
+ public:
+  using exit_handler = std::function<void(const process_result&)>;
+
+  // Starts the child. A spawn failure (no such file, ...) is returned here; otherwise on_exit runs
+  // later, once the child has exited and its output pipes are drained.
+  static result<std::shared_ptr<process>> spawn(loop& l, process_options options, exit_handler on_exit) {
+    auto self = std::shared_ptr<process>(new process(l, std::move(options), std::move(on_exit)));
+    if (auto err = self->start(); err) return err;
+    return self;
+  }
+
+  int pid() const noexcept { return pid_; }
+  bool running() const noexcept { return !exited_; }
+  void kill(int signum = SIGTERM) noexcept {
+    if (!exited_) uv_process_kill(&process_, signum);
+  }
+
+ private:
+  process(loop& l, process_options options, exit_handler on_exit)
+      : loop_(l), options_(std::move(options)), on_exit_(std::move(on_exit)), timeout_timer_(l) {}
+
+  error start() {
+    std::vector<std::string> env_storage;
+    if (options_.inherit_env) {
+      for (char** e = environ; e && *e; ++e) {
+        std::string_view entry(*e);
+        auto name = entry.substr(0, entry.find('='));
+        bool overridden = false;
+        for (const auto& extra : options_.extra_env) {
+          if (extra.size() > name.size() && extra.compare(0, name.size(), name) == 0 && extra[name.size()] == '=') {
+            overridden = true;
+            break;
+          }
+        }
+        if (!overridden) env_storage.emplace_back(entry);
+      }
+    }
+    for (const auto& extra : options_.extra_env) env_storage.push_back(extra);
+
+    std::vector<char*> argv;
+    argv.push_back(options_.file.data());
+    for (auto& a : options_.args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::vector<char*> envp;
+    for (auto& e : env_storage) envp.push_back(e.data());
+    envp.push_back(nullptr);
+
+    for (auto* p : {&stdin_, &stdout_, &stderr_}) {
+      uv_pipe_init(loop_.uv(), p, 0);
+      p->data = this;
+    }
+    uv_stdio_container_t stdio[3];
+    stdio[0].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_READABLE_PIPE);
+    stdio[0].data.stream = reinterpret_cast<uv_stream_t*>(&stdin_);
+    stdio[1].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
+    stdio[1].data.stream = reinterpret_cast<uv_stream_t*>(&stdout_);
+    stdio[2].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_WRITABLE_PIPE);
+    stdio[2].data.stream = reinterpret_cast<uv_stream_t*>(&stderr_);
+
+    uv_process_options_t uv_options{};
+    uv_options.file = options_.file.c_str();
+    uv_options.args = argv.data();
+    uv_options.env = envp.data();
+    uv_options.cwd = options_.cwd.empty() ? nullptr : options_.cwd.c_str();
+    uv_options.stdio_count = 3;
+    uv_options.stdio = stdio;
+    uv_options.exit_cb = [](uv_process_t* h, std::int64_t status, int signal) {
+      static_cast<process*>(h->data)->on_process_exit(status, signal);
+    };
+    process_.data = this;
+    self_ = shared_from_this();
+    open_handles_ = 3;
+    if (int rc = uv_spawn(loop_.uv(), &process_, &uv_options); rc != 0) {
+      // libuv requires the process handle to be closed even when spawning failed.
+      ++open_handles_;
+      close_handle(reinterpret_cast<uv_handle_t*>(&process_));
+      for (auto* p : {&stdin_, &stdout_, &stderr_}) close_handle(reinterpret_cast<uv_handle_t*>(p));
+      exited_ = true;
+      on_exit_ = nullptr;
+      return error(uv_error(rc), "cannot start " + options_.file);
+    }
+    ++open_handles_;
+    pid_ = process_.pid;
+
+    start_capture(stdout_);
+    start_capture(stderr_);
+    feed_stdin();
+    if (options_.timeout.count() > 0) {
+      timeout_timer_.start(options_.timeout, [this] {
+        result_.timed_out = true;
+        kill(SIGKILL);
+      });
+    }
+    return {};
+  }
+
+  void start_capture(uv_pipe_t& pipe) {
+    uv_read_start(
+        reinterpret_cast<uv_stream_t*>(&pipe),
+        [](uv_handle_t* h, std::size_t, uv_buf_t* buf) {
+          *buf = static_cast<process*>(h->data)->loop_.read_buffer();
+        },
+        [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
+          auto* self = static_cast<process*>(s->data);
+          auto& out = s == reinterpret_cast<uv_stream_t*>(&self->stdout_) ? self->result_.stdout_data
+                                                                           : self->result_.stderr_data;
+          if (n > 0) {
+            std::size_t room = self->options_.max_output_bytes - std::min(out.size(), self->options_.max_output_bytes);
+            out.append(buf->base, std::min<std::size_t>(room, static_cast<std::size_t>(n)));
+          } else if (n < 0) {
+            self->close_handle(reinterpret_cast<uv_handle_t*>(s));
+          }
+        });
+  }
+
+  void feed_stdin() {
+    if (!options_.stdin_data || options_.stdin_data->empty()) {
+      close_handle(reinterpret_cast<uv_handle_t*>(&stdin_));
+      return;
+    }
+    write_req_.data = this;
+    uv_buf_t buf = uv_buf_init(options_.stdin_data->data(), static_cast<unsigned>(options_.stdin_data->size()));
+    int rc = uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&stdin_), &buf, 1, [](uv_write_t* req, int) {
+      // A child that does not read its stdin (EPIPE) is not an error of ours.
+      auto* self = static_cast<process*>(req->data);
+      self->close_handle(reinterpret_cast<uv_handle_t*>(&self->stdin_));
+    });
+    if (rc != 0) close_handle(reinterpret_cast<uv_handle_t*>(&stdin_));
+  }
+
+  void on_process_exit(std::int64_t status, int signal) {
+    exited_ = true;
+    result_.exit_status = status;
+    result_.term_signal = signal;
+    timeout_timer_.stop();
+    close_handle(reinterpret_cast<uv_handle_t*>(&process_));
+  }
+
+  void close_handle(uv_handle_t* h) {
+    if (uv_is_closing(h)) return;
+    uv_close(h, [](uv_handle_t* closed) { static_cast<process*>(closed->data)->on_handle_closed(); });
+  }
+
+  void on_handle_closed() {
+    if (--open_handles_ > 0) return;
+    auto keep = std::move(self_);  // freed when this returns, after the handler ran
+    if (on_exit_) {
+      auto handler = std::move(on_exit_);
+      handler(result_);
+    }
+  }
+
+  loop& loop_;
+  process_options options_;
+  exit_handler on_exit_;
+  timer timeout_timer_;
+  uv_process_t process_{};
+  uv_pipe_t stdin_{}, stdout_{}, stderr_{};
+  uv_write_t write_req_{};
+  process_result result_;
+  std::shared_ptr<process> self_;
+  int open_handles_ = 0;
+  int pid_ = 0;
+  bool exited_ = false;
+};
+
+}  // namespace bcast::core

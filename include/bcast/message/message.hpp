@@ -1,0 +1,9 @@
+#pragma once
+// The whole message layer: pure data, no I/O.
+
+#include <bcast/message/category.hpp>
+#include <bcast/message/envelope.hpp>
+#include <bcast/message/target.hpp>
+#include <bcast/message/time.hpp>
+#include <bcast/message/ulid.hpp>
+#include <bcast/message/utf8.hpp>

@@ -1,0 +1,98 @@
+#pragma once
+// The command client: pipelined commands over one connection, and Lua scripts run by EVALSHA with
+// a fallback to EVAL when the server answers NOSCRIPT (after a restart or SCRIPT FLUSH).
+
+#include <bcast/core/loop.hpp>
+#include <bcast/redis/connection.hpp>
+#include <bcast/redis/options.hpp>
+
+#include <openssl/evp.h>
+
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace bcast::redis {
+
+class script {
+ public:
+  explicit script(std::string source) : source_(std::move(source)), sha1_(sha1_hex(source_)) {}
+  const std::string& source() const noexcept { return source_; }
+  const std::string& sha1() const noexcept { return sha1_; }
+
+ private:
+  static std::string sha1_hex(std::string_view text) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned len = 0;
+    EVP_Digest(text.data(), text.size(), digest, &len, EVP_sha1(), nullptr);
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned i = 0; i < len; ++i) {
+      out += hex[digest[i] >> 4];
+      out += hex[digest[i] & 0xf];
+    }
+    return out;
+  }
+
+  std::string source_;
+  std::string sha1_;
+};
+
+class client {
+ public:
+  client(core::loop& l, options o) : conn_(connection::create(l, std::move(o))) {}
+  client(const client&) = delete;
+  client& operator=(const client&) = delete;
+  ~client() { conn_->close(); }
+
+  // Connects now; otherwise the first command connects.
+  void connect() { conn_->start(); }
+  void close() { conn_->close(); }
+
+  void command(std::span<const std::string_view> args, reply_handler cb) { conn_->send(args, std::move(cb)); }
+  void command(std::initializer_list<std::string_view> args, reply_handler cb) { conn_->send(args, std::move(cb)); }
+  void command(const std::vector<std::string>& args, reply_handler cb) {
+    std::vector<std::string_view> views(args.begin(), args.end());
+    conn_->send(views, std::move(cb));
+  }
+
+  // EVALSHA sha numkeys keys... args...; on NOSCRIPT the same call again as EVAL.
+  void eval(const script& s, std::span<const std::string_view> keys, std::span<const std::string_view> args,
+            reply_handler cb) {
+    std::vector<std::string_view> argv;
+    argv.reserve(3 + keys.size() + args.size());
+    std::string numkeys = std::to_string(keys.size());
+    argv.push_back("EVALSHA");
+    argv.push_back(s.sha1());
+    argv.push_back(numkeys);
+    argv.insert(argv.end(), keys.begin(), keys.end());
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::string evalsha = encode_command(argv);
+    argv[0] = "EVAL";
+    argv[1] = s.source();
+    std::string eval = encode_command(argv);
+    std::weak_ptr<connection> weak = conn_;
+    conn_->send_formatted(std::move(evalsha), [weak, eval = std::move(eval), cb = std::move(cb)](core::result<reply> r) mutable {
+      auto conn = weak.lock();
+      if (conn && r && r.value().error_is("NOSCRIPT")) {
+        conn->send_formatted(std::move(eval), std::move(cb));
+        return;
+      }
+      cb(std::move(r));
+    });
+  }
+
+  connection_state state() const noexcept { return conn_->state(); }
+  bool ready() const noexcept { return conn_->ready(); }
+  const core::error& last_error() const noexcept { return conn_->last_error(); }
+  void observe(connection::state_observer o) { conn_->observe(std::move(o)); }
+  std::size_t in_flight() const noexcept { return conn_->in_flight(); }
+  connection& raw() noexcept { return *conn_; }
+
+ private:
+  std::shared_ptr<connection> conn_;
+};
+
+}  // namespace bcast::redis

@@ -1,0 +1,152 @@
+#pragma once
+// Connection options and the Redis URL forms of SPEC: redis://[user:pass@]host:port[/db],
+// rediss://... (TLS) and unix:///path.sock[?db=N].
+
+#include <bcast/core/error.hpp>
+#include <bcast/net/connect.hpp>
+#include <bcast/net/tls.hpp>
+#include <bcast/redis/reply.hpp>
+
+#include <charconv>
+#include <chrono>
+#include <string>
+#include <string_view>
+
+namespace bcast::redis {
+
+struct backoff_policy {
+  std::chrono::milliseconds initial{100};
+  std::chrono::milliseconds max{5000};
+  double multiplier = 2.0;
+};
+
+struct options {
+  net::endpoint endpoint{"127.0.0.1", 6379, {}};
+  bool tls = false;
+  net::tls_options tls_options;  // ca_file, cert_file, key_file, server_name
+  std::string user;              // ACL user; empty means the default user
+  std::string password;
+  int db = 0;
+  std::string client_name;
+  std::chrono::milliseconds connect_timeout{2000};
+  std::chrono::milliseconds command_timeout{2000};
+  std::size_t max_queued_commands = 100000;  // issued while not ready
+  reader_limits reply_limits;
+  backoff_policy backoff;
+  bool reconnect = true;
+
+  // The URL without its password, for logs.
+  std::string describe() const {
+    if (endpoint.is_unix()) return "unix://" + endpoint.unix_path + (db ? "?db=" + std::to_string(db) : "");
+    std::string s = tls ? "rediss://" : "redis://";
+    if (!user.empty()) s += user + "@";
+    return s + endpoint.host + ":" + std::to_string(endpoint.port) + (db ? "/" + std::to_string(db) : "");
+  }
+};
+
+namespace detail {
+
+inline std::string percent_decode(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      int value = 0;
+      auto [p, ec] = std::from_chars(s.data() + i + 1, s.data() + i + 3, value, 16);
+      if (ec == std::errc() && p == s.data() + i + 3) {
+        out += static_cast<char>(value);
+        i += 2;
+        continue;
+      }
+    }
+    out += s[i];
+  }
+  return out;
+}
+
+template <class Int>
+bool parse_int(std::string_view s, Int& out) {
+  if (s.empty()) return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+}  // namespace detail
+
+// Fills endpoint, tls, user, password and db of `base` from `url`.
+inline core::result<options> parse_url(std::string_view url, options base = {}) {
+  auto bad = [&](const std::string& why) {
+    return core::error(core::errc::invalid_argument, "Redis URL '" + std::string(url) + "': " + why);
+  };
+  auto scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return bad("expected redis://, rediss:// or unix://");
+  auto scheme = url.substr(0, scheme_end);
+  auto rest = url.substr(scheme_end + 3);
+  options o = std::move(base);
+  if (scheme == "unix") {
+    auto query = rest.find('?');
+    o.endpoint = net::endpoint{{}, 0, std::string(rest.substr(0, query))};
+    if (o.endpoint.unix_path.empty() || o.endpoint.unix_path[0] != '/') return bad("expected unix:///absolute/path.sock");
+    o.tls = false;
+    if (query != std::string_view::npos) {
+      auto q = rest.substr(query + 1);
+      while (!q.empty()) {
+        auto amp = q.find('&');
+        auto pair = q.substr(0, amp);
+        auto eq = pair.find('=');
+        auto key = pair.substr(0, eq);
+        auto value = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+        if (key == "db") {
+          if (!detail::parse_int(value, o.db) || o.db < 0) return bad("db must be a number");
+        } else if (key == "password") {
+          o.password = detail::percent_decode(value);
+        } else if (key == "user") {
+          o.user = detail::percent_decode(value);
+        } else {
+          return bad("unknown parameter '" + std::string(key) + "'");
+        }
+        q = amp == std::string_view::npos ? std::string_view{} : q.substr(amp + 1);
+      }
+    }
+    return o;
+  }
+  if (scheme != "redis" && scheme != "rediss") return bad("unknown scheme '" + std::string(scheme) + "'");
+  o.tls = scheme == "rediss";
+  auto at = rest.rfind('@');
+  if (at != std::string_view::npos) {
+    auto userinfo = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+    auto colon = userinfo.find(':');
+    if (colon == std::string_view::npos) {
+      o.password = detail::percent_decode(userinfo);  // redis://secret@host: a password alone
+    } else {
+      o.user = detail::percent_decode(userinfo.substr(0, colon));
+      o.password = detail::percent_decode(userinfo.substr(colon + 1));
+    }
+  }
+  auto slash = rest.find('/');
+  auto hostport = rest.substr(0, slash);
+  if (slash != std::string_view::npos) {
+    auto db = rest.substr(slash + 1);
+    if (!db.empty() && (!detail::parse_int(db, o.db) || o.db < 0)) return bad("db must be a number");
+  }
+  std::string_view host = hostport;
+  std::string_view port;
+  if (!hostport.empty() && hostport[0] == '[') {
+    auto close = hostport.find(']');
+    if (close == std::string_view::npos) return bad("unterminated IPv6 address");
+    host = hostport.substr(1, close - 1);
+    if (close + 1 < hostport.size()) {
+      if (hostport[close + 1] != ':') return bad("expected :port after the IPv6 address");
+      port = hostport.substr(close + 2);
+    }
+  } else if (auto colon = hostport.rfind(':'); colon != std::string_view::npos) {
+    host = hostport.substr(0, colon);
+    port = hostport.substr(colon + 1);
+  }
+  if (host.empty()) return bad("missing host");
+  o.endpoint = net::endpoint{std::string(host), 6379, {}};
+  if (!port.empty() && (!detail::parse_int(port, o.endpoint.port) || o.endpoint.port == 0)) return bad("bad port");
+  return o;
+}
+
+}  // namespace bcast::redis

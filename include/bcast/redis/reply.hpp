@@ -1,0 +1,234 @@
+#pragma once
+// Redis replies, and hiredis's redisReader driven with our own object functions: the reader builds
+// our reply tree directly (no second conversion), and enforces our size limits while it parses.
+// The one place that knows the differences between hiredis 0.14 and 1.x.
+
+#include <bcast/core/error.hpp>
+
+#include <hiredis/hiredis.h>
+#include <hiredis/read.h>
+
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace bcast::redis {
+
+struct reply {
+  enum class kind { string, array, integer, nil, status, error, number, boolean, map, set, push, verbatim };
+
+  kind type = kind::nil;
+  std::string str;            // string, status, error, verbatim; the text of a double
+  long long integer = 0;      // integer, boolean
+  std::vector<reply> elements;  // array, map (key, value, ...), set, push
+
+  bool is_error() const noexcept { return type == kind::error; }
+  bool is_nil() const noexcept { return type == kind::nil; }
+  bool is_string() const noexcept { return type == kind::string || type == kind::status || type == kind::verbatim; }
+  bool is_array() const noexcept {
+    return type == kind::array || type == kind::map || type == kind::set || type == kind::push;
+  }
+  bool is_integer() const noexcept { return type == kind::integer; }
+  // "OK" status and friends.
+  bool is_status(std::string_view s) const noexcept { return type == kind::status && str == s; }
+  // Error replies start with a code word: "NOSCRIPT No matching script", "WRONGPASS ...".
+  bool error_is(std::string_view code) const noexcept {
+    return is_error() && str.size() >= code.size() && std::string_view(str).substr(0, code.size()) == code &&
+           (str.size() == code.size() || str[code.size()] == ' ');
+  }
+
+  // A short rendering for logs and error messages.
+  std::string describe() const {
+    switch (type) {
+      case kind::nil: return "(nil)";
+      case kind::integer: return "(integer) " + std::to_string(integer);
+      case kind::error: return "(error) " + str;
+      case kind::array:
+      case kind::map:
+      case kind::set:
+      case kind::push: return "(array of " + std::to_string(elements.size()) + ")";
+      case kind::boolean: return integer ? "(true)" : "(false)";
+      default: return str;
+    }
+  }
+};
+
+struct reader_limits {
+  std::size_t max_reply_bytes = 64 * 1024 * 1024;  // bytes buffered for one unfinished reply
+  std::size_t max_elements = 1024 * 1024;          // elements in one aggregate
+};
+
+namespace detail {
+
+struct reader_state {
+  reader_limits limits;
+  bool limit_hit = false;
+};
+
+inline reply::kind kind_of(int hiredis_type) noexcept {
+  switch (hiredis_type) {
+    case REDIS_REPLY_STRING: return reply::kind::string;
+    case REDIS_REPLY_ARRAY: return reply::kind::array;
+    case REDIS_REPLY_INTEGER: return reply::kind::integer;
+    case REDIS_REPLY_STATUS: return reply::kind::status;
+    case REDIS_REPLY_ERROR: return reply::kind::error;
+#ifdef REDIS_REPLY_DOUBLE
+    case REDIS_REPLY_DOUBLE: return reply::kind::number;
+    case REDIS_REPLY_BOOL: return reply::kind::boolean;
+    case REDIS_REPLY_MAP: return reply::kind::map;
+    case REDIS_REPLY_SET: return reply::kind::set;
+    case REDIS_REPLY_PUSH: return reply::kind::push;
+    case REDIS_REPLY_VERB: return reply::kind::verbatim;
+#endif
+    default: return reply::kind::nil;
+  }
+}
+
+// Children are stored in their parent's pre-sized vector; only the root is heap allocated.
+inline void* place(const redisReadTask* task, reply&& value) {
+  if (task->parent) {
+    auto* parent = static_cast<reply*>(task->parent->obj);
+    auto& slot = parent->elements[static_cast<std::size_t>(task->idx)];
+    slot = std::move(value);
+    return &slot;
+  }
+  return new reply(std::move(value));
+}
+
+// Only hiredis 1.x has RESP3 doubles and booleans; a template so that 0.14 never sees the members.
+template <class Functions>
+void add_resp3_functions(Functions& f) {
+  if constexpr (requires { f.createDouble; }) {
+    f.createDouble = [](const redisReadTask* task, double, char* str, std::size_t len) -> void* {
+      reply r;
+      r.type = reply::kind::number;
+      r.str.assign(str, len);
+      return place(task, std::move(r));
+    };
+    f.createBool = [](const redisReadTask* task, int value) -> void* {
+      reply r;
+      r.type = reply::kind::boolean;
+      r.integer = value;
+      return place(task, std::move(r));
+    };
+  }
+}
+
+inline redisReplyObjectFunctions* object_functions() {
+  static redisReplyObjectFunctions functions = [] {
+    redisReplyObjectFunctions f{};
+    f.createString = [](const redisReadTask* task, char* str, std::size_t len) -> void* {
+      reply r;
+      r.type = kind_of(task->type);
+      r.str.assign(str, len);
+      return place(task, std::move(r));
+    };
+    // hiredis 0.14 passes the element count as int, 1.x as size_t: a generic lambda fits both.
+    f.createArray = [](const redisReadTask* task, auto elements) -> void* {
+      auto* state = static_cast<reader_state*>(task->privdata);
+      if (std::cmp_less(elements, 0) || std::cmp_greater(elements, state->limits.max_elements)) {
+        state->limit_hit = true;
+        return nullptr;
+      }
+      reply r;
+      r.type = kind_of(task->type);
+      r.elements.resize(static_cast<std::size_t>(elements));
+      return place(task, std::move(r));
+    };
+    f.createInteger = [](const redisReadTask* task, long long value) -> void* {
+      reply r;
+      r.type = reply::kind::integer;
+      r.integer = value;
+      return place(task, std::move(r));
+    };
+    f.createNil = [](const redisReadTask* task) -> void* { return place(task, reply{}); };
+    add_resp3_functions(f);
+    // hiredis frees only the root (or an orphan it could not attach), never a placed child.
+    f.freeObject = [](void* obj) { delete static_cast<reply*>(obj); };
+    return f;
+  }();
+  return &functions;
+}
+
+}  // namespace detail
+
+// Incremental RESP parser: feed bytes, take complete replies.
+class reply_reader {
+ public:
+  explicit reply_reader(reader_limits limits = {}) : state_(std::make_unique<detail::reader_state>()) {
+    state_->limits = limits;
+    reader_ = redisReaderCreateWithFunctions(detail::object_functions());
+    reader_->privdata = state_.get();
+  }
+  reply_reader(const reply_reader&) = delete;
+  reply_reader& operator=(const reply_reader&) = delete;
+  ~reply_reader() { redisReaderFree(reader_); }
+
+  [[nodiscard]] core::result<void> feed(std::string_view bytes) {
+    if (redisReaderFeed(reader_, bytes.data(), bytes.size()) != REDIS_OK) return failure();
+    return {};
+  }
+
+  enum class status { reply, need_more, failed };
+
+  // On `reply`, `out` holds the next complete reply.
+  status next(reply& out, core::error& err) {
+    void* obj = nullptr;
+    if (redisReaderGetReply(reader_, &obj) != REDIS_OK) {
+      err = failure().err();
+      return status::failed;
+    }
+    if (!obj) {
+      if (buffered_bytes() > state_->limits.max_reply_bytes) {
+        err = core::error(core::errc::limit_exceeded,
+                          "reply larger than " + std::to_string(state_->limits.max_reply_bytes) + " bytes");
+        return status::failed;
+      }
+      return status::need_more;
+    }
+    std::unique_ptr<reply> owned(static_cast<reply*>(obj));
+    out = std::move(*owned);
+    return status::reply;
+  }
+
+  std::size_t buffered_bytes() const noexcept { return reader_->len - reader_->pos; }
+
+ private:
+  core::result<void> failure() const {
+    if (state_->limit_hit)
+      return core::error(core::errc::limit_exceeded,
+                         "reply has more than " + std::to_string(state_->limits.max_elements) + " elements");
+    return core::error(core::errc::protocol_error, reader_->errstr);
+  }
+
+  std::unique_ptr<detail::reader_state> state_;
+  redisReader* reader_;
+};
+
+// RESP encoding of one command through hiredis's redisFormatCommandArgv, appended to `out`.
+inline void append_command(std::string& out, std::span<const std::string_view> args) {
+  thread_local std::vector<const char*> argv;
+  thread_local std::vector<std::size_t> lens;
+  argv.clear();
+  lens.clear();
+  for (auto a : args) {
+    argv.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  char* cmd = nullptr;
+  int len = redisFormatCommandArgv(&cmd, static_cast<int>(args.size()), argv.data(), lens.data());
+  if (len > 0) out.append(cmd, static_cast<std::size_t>(len));
+  redisFreeCommand(cmd);
+}
+
+inline std::string encode_command(std::span<const std::string_view> args) {
+  std::string out;
+  append_command(out, args);
+  return out;
+}
+
+}  // namespace bcast::redis

@@ -1,0 +1,78 @@
+#include <bcast/auth/permissions.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+using namespace bcast::auth;
+
+TEST_CASE("target patterns", "[auth][permissions]") {
+  CHECK(pattern_allows("*", "all"));
+  CHECK(pattern_allows("*", "store:12"));
+  CHECK(pattern_allows("*", "region:jateng"));
+
+  CHECK(pattern_allows("region:*", "region:jateng"));
+  CHECK(pattern_allows("region:jateng", "region:jateng"));
+  CHECK_FALSE(pattern_allows("region:jateng", "region:jatim"));
+  CHECK_FALSE(pattern_allows("region:*", "format:minimarket"));
+  CHECK_FALSE(pattern_allows("region:*", "region:"));
+  CHECK_FALSE(pattern_allows("region:*", "region"));
+  CHECK_FALSE(pattern_allows("region:*", "regional:x"));
+  CHECK_FALSE(pattern_allows("region:*", "region:*"));
+  CHECK_FALSE(pattern_allows("region:jateng", "region:jateng2"));
+
+  CHECK(pattern_allows("store:*", "store:12"));
+  CHECK_FALSE(pattern_allows("store:*", "all"));
+  CHECK_FALSE(pattern_allows("store:*", "store"));
+  CHECK(pattern_allows("all", "all"));
+  CHECK_FALSE(pattern_allows("all", "store:12"));
+  CHECK_FALSE(pattern_allows("", ""));
+  CHECK_FALSE(pattern_allows(":*", ":x"));
+}
+
+TEST_CASE("pattern syntax", "[auth][permissions]") {
+  for (const char* ok : {"*", "all", "store:*", "store:12", "region:jateng", "format:mini.market"})
+    CHECK(valid_target_pattern(ok));
+  for (const char* bad :
+       {"", "**", "store", "store:", ":x", "Store:1", "store:*x", "store:a*", "*:x", "a:b:c"})
+    CHECK_FALSE(valid_target_pattern(bad));
+}
+
+TEST_CASE("a user's allowed targets", "[auth][permissions]") {
+  user manager{"jateng", role::publisher, "", {"region:jateng", "store:*"}, {}};
+  CHECK_FALSE(
+      first_disallowed_target(manager, std::vector<std::string>{"region:jateng", "store:7"}));
+  CHECK(first_disallowed_target(
+            manager, std::vector<std::string>{"store:7", "all", "region:jatim"}) == "all");
+  CHECK(allowed_targets(manager, std::vector<std::string>{"region:jatim"}) == "region:jatim");
+  CHECK_FALSE(allowed_targets(manager, std::vector<std::string>{}));
+  CHECK(may_send_to(manager, "store:1"));
+  CHECK_FALSE(may_send_to(manager, "all"));
+
+  user everyone{"admin", role::admin, "", {"*"}, {}};
+  CHECK_FALSE(
+      first_disallowed_target(everyone, std::vector<std::string>{"all", "store:1", "format:x"}));
+
+  user nothing{"idle", role::publisher, "", {}, {}};
+  CHECK(first_disallowed_target(nothing, std::vector<std::string>{"store:1"}) == "store:1");
+
+  user only_all{"hq", role::publisher, "", {"all"}, {}};
+  CHECK(may_send_to(only_all, "all"));
+  CHECK_FALSE(may_send_to(only_all, "store:1"));
+}
+
+TEST_CASE("roles", "[auth][permissions]") {
+  user admin{"a", role::admin, "", {"*"}, {}};
+  user publisher{"p", role::publisher, "", {"*"}, {}};
+  CHECK(can_publish(admin));
+  CHECK(can_publish(publisher));
+  CHECK(can_read(admin));
+  CHECK(can_read(publisher));
+  CHECK(can_manage_users(admin));
+  CHECK_FALSE(can_manage_users(publisher));
+  CHECK(parse_role("admin") == role::admin);
+  CHECK(parse_role("publisher") == role::publisher);
+  CHECK_FALSE(parse_role("Admin"));
+  CHECK(to_string(role::publisher) == "publisher");
+}

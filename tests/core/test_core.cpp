@@ -1,0 +1,152 @@
+#include <bcast/core/loop.hpp>
+#include <bcast/core/process.hpp>
+#include <bcast/core/timer.hpp>
+
+#include <catch2/catch.hpp>
+#include <support/test_support.hpp>
+
+#include <csignal>
+#include <memory>
+#include <thread>
+
+using namespace bcast;
+using namespace std::chrono_literals;
+
+TEST_CASE("a timer fires once, a repeating timer until stopped") {
+  core::loop l;
+  int once = 0, repeated = 0;
+  core::timer a(l), b(l);
+  a.start(5ms, [&] { ++once; });
+  b.start(1ms, [&] {
+    if (++repeated == 3) b.stop();
+  }, 1ms);
+  l.run();
+  CHECK(once == 1);
+  CHECK(repeated == 3);
+}
+
+TEST_CASE("a timer may be destroyed and restarted from inside its own callback") {
+  core::loop l;
+  auto t = std::make_unique<core::timer>(l);
+  int fired = 0;
+  t->start(1ms, [&] {
+    ++fired;
+    t.reset();
+  });
+  core::timer r(l);
+  int restarts = 0;
+  r.start(1ms, [&] {
+    r.start(1ms, [&] { ++restarts; });
+  });
+  l.run();
+  CHECK(fired == 1);
+  CHECK(t == nullptr);
+  CHECK(restarts == 1);
+}
+
+TEST_CASE("defer never runs the work inside the call that asked for it") {
+  core::loop l;
+  bool ran = false;
+  l.defer([&] { ran = true; });
+  CHECK_FALSE(ran);
+  l.run();
+  CHECK(ran);
+}
+
+TEST_CASE("post delivers work from another thread onto the loop thread") {
+  core::loop l;
+  std::thread::id ran_on;
+  bool done = false;
+  core::timer keepalive(l);
+  keepalive.start(10s, [] {});
+  std::thread other([&] { l.post([&] {
+    ran_on = std::this_thread::get_id();
+    done = true;
+    keepalive.stop();
+  }); });
+  REQUIRE(test::run_until(l, [&] { return done; }));
+  other.join();
+  CHECK(ran_on == std::this_thread::get_id());
+}
+
+TEST_CASE("a signal watcher sees the signal") {
+  core::loop l;
+  bool seen = false;
+  core::signal_watcher w(l, SIGUSR1, [&] { seen = true; });
+  ::raise(SIGUSR1);
+  CHECK(test::run_until(l, [&] { return seen; }, 5s));
+}
+
+TEST_CASE("a child process gets stdin and its output and exit status are captured") {
+  core::loop l;
+  core::process_options o;
+  o.file = "sh";
+  o.args = {"-c", "read line; echo \"got $line $BCAST_X\"; echo oops >&2; exit 3"};
+  o.extra_env = {"BCAST_X=42"};
+  o.stdin_data = "hello\n";
+  std::optional<core::process_result> result;
+  auto p = core::process::spawn(l, o, [&](const core::process_result& r) { result = r; });
+  REQUIRE(p.ok());
+  CHECK(p.value()->pid() > 0);
+  l.run();
+  REQUIRE(result);
+  CHECK(result->exit_status == 3);
+  CHECK(result->stdout_data == "got hello 42\n");
+  CHECK(result->stderr_data == "oops\n");
+  CHECK_FALSE(result->timed_out);
+  CHECK_FALSE(result->exited_ok());
+}
+
+TEST_CASE("a child that outlives its timeout is killed and reported as timed out") {
+  core::loop l;
+  core::process_options o;
+  o.file = "sleep";
+  o.args = {"30"};
+  o.timeout = 100ms;
+  std::optional<core::process_result> result;
+  auto started = std::chrono::steady_clock::now();
+  auto p = core::process::spawn(l, o, [&](const core::process_result& r) { result = r; });
+  REQUIRE(p.ok());
+  l.run();
+  REQUIRE(result);
+  CHECK(result->timed_out);
+  CHECK(result->term_signal == SIGKILL);
+  CHECK(std::chrono::steady_clock::now() - started < 10s);
+}
+
+TEST_CASE("output beyond the capture bound is discarded, and the child still finishes") {
+  core::loop l;
+  core::process_options o;
+  o.file = "sh";
+  o.args = {"-c", "head -c 1000000 /dev/zero"};
+  o.max_output_bytes = 1000;
+  std::optional<core::process_result> result;
+  auto p = core::process::spawn(l, o, [&](const core::process_result& r) { result = r; });
+  REQUIRE(p.ok());
+  l.run();
+  REQUIRE(result);
+  CHECK(result->exit_status == 0);
+  CHECK(result->stdout_data.size() == 1000);
+}
+
+TEST_CASE("spawning a program that does not exist is a clear error, not a crash") {
+  core::loop l;
+  core::process_options o;
+  o.file = "/nonexistent/bcast-no-such-program";
+  bool called = false;
+  auto p = core::process::spawn(l, o, [&](const core::process_result&) { called = true; });
+  REQUIRE_FALSE(p.ok());
+  CHECK(p.err().message().find("no such file") != std::string::npos);
+  l.run();
+  CHECK_FALSE(called);
+}
+
+TEST_CASE("error carries its detail into the message") {
+  core::error e(core::errc::timeout, "Redis at x");
+  CHECK(e == core::errc::timeout);
+  CHECK(e.message() == "timed out: Redis at x");
+  core::result<int> r = core::errc::closed;
+  CHECK_FALSE(r.ok());
+  core::result<int> v = 7;
+  CHECK(*v == 7);
+}

@@ -107,6 +107,14 @@ class connection : public std::enable_shared_from_this<connection> {
   void set_push_handler(push_handler h) { push_handler_ = std::move(h); }
 
   void send(std::span<const std::string_view> args, reply_handler cb) {
+    if (state_ == connection_state::ready) {
+      // The common case: encode into a reused buffer; the stream copies it into its write queue.
+      thread_local std::string scratch;
+      scratch.clear();
+      append_command(scratch, args);
+      write_command(scratch, std::move(cb));
+      return;
+    }
     send_formatted(encode_command(args), std::move(cb));
   }
 
@@ -127,21 +135,17 @@ class connection : public std::enable_shared_from_this<connection> {
       fail_later(std::move(cb), core::error(core::errc::cancelled, "Redis connection closed"));
       return;
     }
-    auto deadline = loop_.now_ms() + static_cast<std::uint64_t>(options_.command_timeout.count());
     if (state_ == connection_state::ready) {
-      if (auto ec = stream_->write(resp); ec) {
-        fail_later(std::move(cb), core::error(ec, "Redis write queue full"));
-        return;
-      }
-      in_flight_.push_back({std::move(cb), deadline});
-    } else {
-      if (queued_.size() >= options_.max_queued_commands) {
-        fail_later(std::move(cb), core::error(core::errc::queue_full, "too many commands waiting for Redis"));
-        return;
-      }
-      queued_.push_back({std::move(resp), std::move(cb), deadline});
-      if (state_ == connection_state::disconnected) begin_connect();
+      write_command(resp, std::move(cb));
+      return;
     }
+    if (queued_.size() >= options_.max_queued_commands) {
+      fail_later(std::move(cb), core::error(core::errc::queue_full, "too many commands waiting for Redis"));
+      return;
+    }
+    auto deadline = loop_.now_ms() + static_cast<std::uint64_t>(options_.command_timeout.count());
+    queued_.push_back({std::move(resp), std::move(cb), deadline});
+    if (state_ == connection_state::disconnected) begin_connect();
     arm_sweep();
   }
 
@@ -155,6 +159,15 @@ class connection : public std::enable_shared_from_this<connection> {
     reply_handler cb;
     std::uint64_t deadline_ms;
   };
+
+  void write_command(std::string_view resp, reply_handler cb) {
+    if (auto ec = stream_->write(resp); ec) {
+      fail_later(std::move(cb), core::error(ec, "Redis write queue full"));
+      return;
+    }
+    in_flight_.push_back({std::move(cb), loop_.now_ms() + static_cast<std::uint64_t>(options_.command_timeout.count())});
+    arm_sweep();
+  }
 
   connection(core::loop& l, options o)
       : loop_(l), options_(std::move(o)), reconnect_timer_(l), sweep_timer_(l), reader_(std::make_unique<reply_reader>(options_.reply_limits)) {}
@@ -291,21 +304,15 @@ class connection : public std::enable_shared_from_this<connection> {
 
   void on_data(std::string_view data) {
     auto self = shared_from_this();
-    if (auto r = reader_->feed(data); !r) {
-      connection_failed(r.err());
-      return;
-    }
     auto gen = generation_;
-    reply rep;
-    core::error err;
-    while (gen == generation_) {
-      auto status = reader_->next(rep, err);
-      if (status == reply_reader::status::need_more) break;
-      if (status == reply_reader::status::failed) {
-        connection_failed(core::error(err.code(), "bad reply from Redis at " + options_.describe() + ": " + err.detail()));
-        return;
-      }
-      dispatch(std::move(rep));
+    auto parsed = reader_->consume(data, [&](reply&& r) {
+      dispatch(std::move(r));
+      return gen == generation_;  // a callback may have closed or broken the connection
+    });
+    if (!parsed && gen == generation_) {
+      connection_failed(core::error(parsed.err().code(), "bad reply from Redis at " + options_.describe() + ": " +
+                                                             parsed.err().detail()));
+      return;
     }
     if (in_flight_.empty() && queued_.empty()) sweep_timer_.stop();
   }

@@ -197,6 +197,28 @@ class reply_reader {
 
   std::size_t buffered_bytes() const noexcept { return reader_->len - reader_->pos; }
 
+  // Feeds `bytes` and hands every complete reply to on_reply(reply&&); stops early when on_reply
+  // returns false. hiredis moves the unread rest of its buffer after each reply, so feeding a
+  // large read at once costs O(n^2); slices of a few KiB keep that move small.
+  template <class OnReply>
+  core::result<void> consume(std::string_view bytes, OnReply&& on_reply) {
+    constexpr std::size_t slice = 4096;
+    reply r;
+    core::error err;
+    while (!bytes.empty()) {
+      auto part = bytes.substr(0, slice);
+      bytes.remove_prefix(part.size());
+      if (auto fed = feed(part); !fed) return fed;
+      for (;;) {
+        auto st = next(r, err);
+        if (st == status::failed) return err;
+        if (st == status::need_more) break;
+        if (!on_reply(std::move(r))) return {};
+      }
+    }
+    return {};
+  }
+
  private:
   core::result<void> failure() const {
     if (state_->limit_hit)

@@ -370,3 +370,25 @@ TEST_CASE("TLS to redis-server --tls-port, and a hostname mismatch is refused") 
     CHECK(c.last_error().message().find("hostname mismatch") != std::string::npos);
   }
 }
+
+TEST_CASE("close() fails pending commands with cancelled; destroying the client drops them uncalled") {
+  core::loop l;
+  auto o = opts("redis://127.0.0.1:" + std::to_string(test::free_port()));
+  std::vector<core::error> errors;
+  {
+    redis::client c(l, o);
+    c.command({"PING"}, [&](core::result<redis::reply> r) { errors.push_back(r.err()); });
+    c.close();
+    CHECK(errors.empty());  // never from inside close()
+    test::run_for(l, 20ms);
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0] == core::errc::cancelled);
+  }
+  bool called = false;
+  {
+    redis::client c(l, o);
+    c.command({"PING"}, [&](core::result<redis::reply>) { called = true; });
+  }
+  test::run_for(l, 20ms);
+  CHECK_FALSE(called);
+}

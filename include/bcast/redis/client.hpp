@@ -45,7 +45,8 @@ class client {
   client(core::loop& l, options o) : conn_(connection::create(l, std::move(o))) {}
   client(const client&) = delete;
   client& operator=(const client&) = delete;
-  ~client() { conn_->close(); }
+  // Pending callbacks are dropped uncalled: they may refer to what the owner is destroying.
+  ~client() { conn_->abandon(); }
 
   // Connects now; otherwise the first command connects.
   void connect() { conn_->start(); }

@@ -92,6 +92,15 @@ class connection : public std::enable_shared_from_this<connection> {
   // Drops the transport as if it had failed: in-flight commands fail, then the usual reconnect.
   void break_connection(core::error why) { connection_failed(std::move(why)); }
 
+  // For an owner that is going away: nothing it registered runs again (observers, the push
+  // handler, pending callbacks are dropped uncalled), and the connection closes.
+  void abandon() {
+    observers_.clear();
+    push_handler_ = nullptr;
+    (void)take_all_pending();
+    close();
+  }
+
   connection_state state() const noexcept { return state_; }
   bool ready() const noexcept { return state_ == connection_state::ready; }
   const core::error& last_error() const noexcept { return last_error_; }

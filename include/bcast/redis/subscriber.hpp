@@ -47,7 +47,7 @@ class subscriber {
   }
   subscriber(const subscriber&) = delete;
   subscriber& operator=(const subscriber&) = delete;
-  ~subscriber() { conn_->close(); }
+  ~subscriber() { conn_->abandon(); }
 
   void on_message(message_handler h) { on_message_ = std::move(h); }
   void on_pmessage(pmessage_handler h) { on_pmessage_ = std::move(h); }

@@ -1,6 +1,7 @@
 #include <bcast/core/loop.hpp>
 #include <bcast/core/process.hpp>
 #include <bcast/core/timer.hpp>
+#include <bcast/core/work.hpp>
 
 #include <catch2/catch.hpp>
 #include <support/test_support.hpp>
@@ -149,4 +150,22 @@ TEST_CASE("error carries its detail into the message") {
   CHECK_FALSE(r.ok());
   core::result<int> v = 7;
   CHECK(*v == 7);
+}
+
+TEST_CASE("work runs on a pool thread and its result comes back on the loop thread") {
+  core::loop l;
+  auto loop_thread = std::this_thread::get_id();
+  std::thread::id worked_on, done_on;
+  int result = 0;
+  REQUIRE(core::run_in_pool(
+      l, [&] { worked_on = std::this_thread::get_id(); return 6 * 7; },
+      [&](int r) {
+        done_on = std::this_thread::get_id();
+        result = r;
+      }));
+  CHECK(result == 0);
+  l.run();
+  CHECK(result == 42);
+  CHECK(worked_on != loop_thread);
+  CHECK(done_on == loop_thread);
 }

@@ -146,11 +146,7 @@ class listener : public std::enable_shared_from_this<listener> {
   accept_handler on_accept_;
   std::shared_ptr<tls_context> tls_;
   stream_limits limits_;
-  union handle_union {
-    uv_stream_t stream;
-    uv_tcp_t tcp;
-    uv_pipe_t pipe;
-  } handle_{};
+  stream_handle handle_{};
   std::shared_ptr<listener> self_;
   std::string name_;
   std::string unix_path_;

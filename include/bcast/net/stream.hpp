@@ -29,6 +29,13 @@ struct stream_limits {
   std::size_t drain_below_bytes = 256 * 1024;  // on_drain fires when the queue falls below this
 };
 
+// Storage for either transport; libuv treats both as a uv_stream_t.
+union stream_handle {
+  uv_stream_t stream;
+  uv_tcp_t tcp;
+  uv_pipe_t pipe;
+};
+
 class stream : public std::enable_shared_from_this<stream> {
  public:
   enum class transport { tcp, pipe };
@@ -302,11 +309,7 @@ class stream : public std::enable_shared_from_this<stream> {
   core::loop& loop_;
   transport transport_;
   stream_limits limits_;
-  union handle_union {
-    uv_stream_t stream;
-    uv_tcp_t tcp;
-    uv_pipe_t pipe;
-  } handle_{};
+  stream_handle handle_{};
   std::shared_ptr<stream> self_;
   std::unique_ptr<tls_session> tls_;
   data_handler on_data_;

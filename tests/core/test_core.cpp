@@ -1,3 +1,4 @@
+#include <bcast/core/cli.hpp>
 #include <bcast/core/loop.hpp>
 #include <bcast/core/process.hpp>
 #include <bcast/core/timer.hpp>
@@ -168,4 +169,24 @@ TEST_CASE("work runs on a pool thread and its result comes back on the loop thre
   CHECK(result == 42);
   CHECK(worked_on != loop_thread);
   CHECK(done_on == loop_thread);
+}
+
+TEST_CASE("command lines: options, repeats, switches, positionals and usage errors") {
+  core::cli::spec s{{"redis", "http", "target"}, {"check-config", "require-ack"}};
+  const char* argv[] = {"publisherd", "--redis", "redis://a", "--http=127.0.0.1:1", "--http", "[::1]:2",
+                        "--check-config", "body text", "--", "--not-an-option"};
+  auto a = core::cli::parse(10, argv, s);
+  REQUIRE(a.ok());
+  CHECK(a->value("redis") == "redis://a");
+  CHECK(a->values("http") == std::vector<std::string>{"127.0.0.1:1", "[::1]:2"});
+  CHECK(a->has("check-config"));
+  CHECK_FALSE(a->has("require-ack"));
+  CHECK(a->positional() == std::vector<std::string>{"body text", "--not-an-option"});
+
+  const char* unknown[] = {"x", "--bogus"};
+  CHECK(core::cli::parse(2, unknown, s).err().message().find("unknown option --bogus") != std::string::npos);
+  const char* missing[] = {"x", "--redis"};
+  CHECK(core::cli::parse(2, missing, s).err().message().find("needs a value") != std::string::npos);
+  const char* valued_switch[] = {"x", "--check-config=yes"};
+  CHECK_FALSE(core::cli::parse(2, valued_switch, s).ok());
 }

@@ -1,0 +1,66 @@
+#pragma once
+// Logging to stderr. Under systemd (JOURNAL_STREAM set) lines carry sd-daemon priority prefixes
+// and no timestamp, since the journal adds its own; elsewhere an ISO time and the level lead.
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <string>
+#include <string_view>
+
+namespace bcast::core::log {
+
+enum class level { error = 3, warning = 4, notice = 5, info = 6, debug = 7 };
+
+struct settings {
+  level threshold = level::info;
+  bool journal = std::getenv("JOURNAL_STREAM") != nullptr;
+};
+
+inline settings& config() {
+  static settings s;
+  return s;
+}
+
+inline const char* name(level l) {
+  switch (l) {
+    case level::error: return "error";
+    case level::warning: return "warning";
+    case level::notice: return "notice";
+    case level::info: return "info";
+    case level::debug: return "debug";
+  }
+  return "?";
+}
+
+inline void write(level l, std::string_view text) {
+  if (static_cast<int>(l) > static_cast<int>(config().threshold)) return;
+  std::string line;
+  if (config().journal) {
+    line = "<" + std::to_string(static_cast<int>(l)) + ">";
+  } else {
+    auto now = std::chrono::system_clock::now();
+    std::time_t t = std::chrono::system_clock::to_time_t(now);
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char stamp[40];
+    std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ ", tm.tm_year + 1900, tm.tm_mon + 1,
+                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+    line = stamp;
+    line += name(l);
+    line += ": ";
+  }
+  line.append(text);
+  line += '\n';
+  std::fwrite(line.data(), 1, line.size(), stderr);
+}
+
+inline void error(std::string_view text) { write(level::error, text); }
+inline void warning(std::string_view text) { write(level::warning, text); }
+inline void notice(std::string_view text) { write(level::notice, text); }
+inline void info(std::string_view text) { write(level::info, text); }
+inline void debug(std::string_view text) { write(level::debug, text); }
+
+}  // namespace bcast::core::log

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <support/test_support.hpp>
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 using namespace bcast;
@@ -271,4 +272,36 @@ TEST_CASE("TLS: verified echo, hostname mismatch refused, client certificate req
     lis2.value()->close();
     l2.run();
   }
+}
+
+TEST_CASE("a peer that half-closes still gets the answer when the owner handles EOF") {
+  core::loop l;
+  std::vector<std::shared_ptr<net::stream>> accepted;
+  auto lis = net::listener::listen_tcp(l, "127.0.0.1", 0, [&](std::shared_ptr<net::stream> s) {
+    net::stream* raw = s.get();
+    auto got = std::make_shared<std::string>();
+    s->on_data([got](std::string_view d) { got->append(d); });
+    s->on_eof([raw, got] {
+      (void)raw->write("answer to " + *got);
+      raw->close();
+    });
+    s->start_reading();
+    accepted.push_back(s);
+  });
+  REQUIRE(lis.ok());
+  std::shared_ptr<net::stream> client;
+  std::string received;
+  bool closed = false;
+  net::connect(l, {"127.0.0.1", lis.value()->port(), {}}, {}, [&](core::result<std::shared_ptr<net::stream>> r) {
+    client = r.value();
+    client->on_data([&](std::string_view d) { received.append(d); });
+    client->on_close([&](const core::error&) { closed = true; });
+    client->start_reading();
+    (void)client->write("question");
+    l.at_end_of_tick([&] { ::shutdown(client->fd(), SHUT_WR); });
+  });
+  REQUIRE(test::run_until(l, [&] { return closed; }));
+  CHECK(received == "answer to question");
+  lis.value()->close();
+  l.run();
 }

@@ -63,6 +63,8 @@ class stream : public std::enable_shared_from_this<stream> {
   void on_data(data_handler h) { on_data_ = std::move(h); }
   void on_close(close_handler h) { on_close_ = std::move(h); }
   void on_drain(event_handler h) { on_drain_ = std::move(h); }
+  // The peer will send no more. Without a handler the stream closes at once.
+  void on_eof(event_handler h) { on_eof_ = std::move(h); }
 
   // Client side: starts the handshake; `ready` runs once it completes or fails. Server side: data
   // is delivered only after the handshake.
@@ -126,6 +128,7 @@ class stream : public std::enable_shared_from_this<stream> {
       if (auto handler = std::move(s->on_close_)) handler(s->close_reason_);
       s->on_data_ = nullptr;
       s->on_drain_ = nullptr;
+      s->on_eof_ = nullptr;
     });
   }
 
@@ -186,7 +189,13 @@ class stream : public std::enable_shared_from_this<stream> {
     if (n == 0) return;
     if (n < 0) {
       if (n == UV_EOF && (!tls_ || tls_->established())) {
-        abort();
+        // A peer that only half-closed may still be waiting for our answer.
+        if (on_eof_) {
+          pause_reading();
+          on_eof_();
+        } else {
+          abort();
+        }
       } else {
         abort(n == UV_EOF ? core::error(core::errc::closed, "peer closed during the TLS handshake")
                           : core::error(core::uv_error(static_cast<int>(n))));
@@ -256,7 +265,8 @@ class stream : public std::enable_shared_from_this<stream> {
     flush_tls();
     if (state_ == state::closed) return;
     if (out_pending_.empty()) {
-      if (state_ == state::draining && plain_pending_.empty()) abort();
+      // Plaintext queued behind a handshake that never finished will not be sent: close anyway.
+      if (state_ == state::draining && (plain_pending_.empty() || (tls_ && !tls_->established()))) abort();
       return;
     }
     // Most writes fit the socket buffer: try the syscall now and only queue a request for the rest.
@@ -315,6 +325,7 @@ class stream : public std::enable_shared_from_this<stream> {
   data_handler on_data_;
   close_handler on_close_;
   event_handler on_drain_;
+  event_handler on_eof_;
   tls_ready_handler on_tls_ready_;
   core::error close_reason_;
   std::string plain_pending_;  // TLS only: plaintext not yet encrypted

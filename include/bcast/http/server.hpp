@@ -1,0 +1,704 @@
+#pragma once
+// HTTP/1.1 server on net::stream: keep-alive and pipelining (answers leave strictly in request
+// order, however handlers finish), bounded everything (request sizes, pipelined requests per
+// connection, queued response bytes, connections), timeouts for slow headers, slow bodies and idle
+// keep-alive, and a graceful shutdown that lets in-flight requests finish. One server serves any
+// number of listeners (TCP, TLS, Unix socket, passed fds). Loop thread only.
+
+#include <bcast/core/error.hpp>
+#include <bcast/core/loop.hpp>
+#include <bcast/core/timer.hpp>
+#include <bcast/http/cookies.hpp>
+#include <bcast/http/date.hpp>
+#include <bcast/http/headers.hpp>
+#include <bcast/http/message.hpp>
+#include <bcast/http/parser.hpp>
+#include <bcast/http/responder.hpp>
+#include <bcast/http/router.hpp>
+#include <bcast/net/listener.hpp>
+#include <bcast/net/stream.hpp>
+#include <bcast/net/tls.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <ctime>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace bcast::http {
+
+// Added to responses that do not set them. An empty value leaves that header out.
+struct security_headers {
+  bool enabled = true;
+  std::string content_type_options = "nosniff";
+  std::string referrer_policy = "no-referrer";
+  std::string frame_options = "DENY";
+  // For text/html responses only. The UI is plain files from this origin: no inline script.
+  std::string content_security_policy =
+      "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+      "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+      "form-action 'self'";
+  // On TLS connections only; off by default because it outlives a configuration mistake.
+  std::string strict_transport_security;
+};
+
+struct server_options {
+  parser_limits limits;  // request target 8 KiB (414), headers 16 KiB (431), body 64 KiB (413)
+  // Requests received but not yet answered, per connection; past it the server stops reading.
+  std::size_t max_pipelined = 16;
+  // Past it, new connections are refused (plain HTTP gets a 503 first).
+  std::size_t max_connections = 1024;
+  // From a request's first byte (or from accept, which covers the TLS handshake) to its last
+  // header.
+  std::chrono::milliseconds header_timeout{10'000};
+  // From the end of the headers to the end of the body.
+  std::chrono::milliseconds body_timeout{30'000};
+  // An open keep-alive connection with nothing to do.
+  std::chrono::milliseconds idle_timeout{60'000};
+  // After an error answer the server reads and discards for this long, so that the client is not
+  // reset before it has read the answer. Zero closes at once.
+  std::chrono::milliseconds linger_timeout{2'000};
+  std::size_t linger_max_bytes = 1024 * 1024;
+  // Write queue bound and the level at which the server stops reading until the peer catches up.
+  net::stream_limits stream_limits{};
+  std::string server_header;                       // the Server field; empty: none
+  std::string default_cache_control = "no-store";  // for responses that set no Cache-Control
+  security_headers security;
+};
+
+// What the server reports for every answered request, for logs and metrics.
+struct request_record {
+  const request& req;  // req.route is the matched pattern ("" when none matched)
+  int status;          // 499 when the client went away before the answer
+  std::chrono::steady_clock::duration duration;  // first byte of the request to the answer
+  std::size_t response_bytes;
+};
+
+using request_observer = std::function<void(const request_record&)>;
+
+class server;
+
+namespace detail {
+
+class connection final : public exchange_owner, public std::enable_shared_from_this<connection> {
+ public:
+  connection(server& srv, std::shared_ptr<const server_options> options,
+             std::shared_ptr<net::stream> s, std::shared_ptr<const connection_info> info);
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
+
+  void start();
+  void begin_drain();
+  void abort() {
+    stream_closing_ = true;
+    stream_->abort();
+  }
+  void detach() noexcept { srv_ = nullptr; }
+
+  void complete(exchange&) override { flush_ready(); }
+  // False also once the connection is on its way out and will send nothing more.
+  bool is_open() const noexcept override { return !closed_ && !stream_closing_ && !lingering_; }
+
+ private:
+  enum class timer_kind { none, header, body, idle, linger };
+
+  void on_data(std::string_view data);
+  void process(std::string_view data);
+  void dispatch(request req);
+  void queue_error(int status, std::string_view code, std::string_view message);
+  void flush_ready();
+  void write_response(exchange& ex);
+  void after_flush();
+  void maybe_send_continue();
+  bool blocked() const noexcept;
+  bool no_more_requests() const noexcept {
+    return closing_ || (draining_ && !parser_.in_message());
+  }
+  void schedule_resume();
+  void resume();
+  void update_timer();
+  void arm(timer_kind kind, std::chrono::milliseconds after);
+  void on_timeout();
+  void close_stream();
+  void start_linger();
+  void on_closed();
+  void observe(const request& req, int status, std::size_t bytes);
+
+  server* srv_;
+  std::shared_ptr<const server_options> options_;
+  core::loop& loop_;
+  std::shared_ptr<net::stream> stream_;
+  std::shared_ptr<const connection_info> info_;
+  request_parser parser_;
+  std::deque<std::shared_ptr<exchange>> pending_;
+  std::string backlog_;  // bytes received while the pipeline was full
+  core::timer timer_;
+  timer_kind timer_kind_ = timer_kind::none;
+  std::uint64_t timer_message_ = 0;  // which request the header/body timer is for
+  std::uint64_t requests_ = 0;
+  std::size_t lingered_bytes_ = 0;
+  bool got_bytes_ = false;
+  bool closing_ = false;   // no further requests will be read
+  bool draining_ = false;  // the server is shutting down
+  bool linger_after_ = false;
+  bool lingering_ = false;
+  bool stream_closing_ = false;
+  bool closed_ = false;
+  bool processing_ = false;
+  bool flushing_ = false;
+  bool resume_scheduled_ = false;
+  bool continue_sent_ = false;
+};
+
+}  // namespace detail
+
+class server {
+ public:
+  explicit server(core::loop& l, server_options options = {})
+      : loop_(l),
+        options_(std::make_shared<const server_options>(std::move(options))),
+        grace_timer_(l) {}
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  ~server() {
+    for (auto& l : listeners_) l->close();
+    for (auto& [id, c] : connections_) {
+      c->detach();
+      c->abort();
+    }
+  }
+
+  // The routes. By default every request goes to this router.
+  http::router& routes() noexcept { return router_; }
+
+  // Replaces the router as the entry point (to wrap it with authentication, say). Set it before
+  // the first request.
+  void set_handler(handler h) { handler_ = std::move(h); }
+
+  // Called for every answered request (and with 499 for each abandoned one).
+  void observe(request_observer fn) { observers_.push_back(std::move(fn)); }
+
+  core::result<std::shared_ptr<net::listener>> listen_tcp(
+      const std::string& host, std::uint16_t port, std::shared_ptr<net::tls_context> tls = {}) {
+    auto name = std::make_shared<std::string>();
+    auto l = net::listener::listen_tcp(loop_, host, port, accept_handler(name), std::move(tls));
+    return adopt_listener(std::move(l), name);
+  }
+
+  core::result<std::shared_ptr<net::listener>> listen_unix(const std::string& path,
+                                                           int mode = 0660) {
+    auto name = std::make_shared<std::string>();
+    auto l = net::listener::listen_unix(loop_, path, accept_handler(name), mode);
+    return adopt_listener(std::move(l), name);
+  }
+
+  // A listening socket passed in (systemd socket activation).
+  core::result<std::shared_ptr<net::listener>> adopt_fd(
+      int fd, std::shared_ptr<net::tls_context> tls = {}) {
+    auto name = std::make_shared<std::string>();
+    auto l = net::listener::adopt_fd(loop_, fd, accept_handler(name), std::move(tls));
+    return adopt_listener(std::move(l), name);
+  }
+
+  // Serves a stream accepted elsewhere; `listener_name` is what connection_info reports.
+  void accept(std::shared_ptr<net::stream> s, std::string listener_name) {
+    if (shutting_down_) {
+      s->abort();
+      return;
+    }
+    if (connections_.size() >= options_->max_connections) {
+      refuse(std::move(s));
+      return;
+    }
+    s->set_limits(options_->stream_limits);
+    auto info = std::make_shared<connection_info>();
+    info->id = ++next_id_;
+    info->listener = std::move(listener_name);
+    info->peer_address = s->peer_address();
+    info->is_tls = s->is_tls();
+    info->is_unix = s->kind() == net::stream::transport::pipe;
+    if (info->is_unix) info->credentials = s->credentials();
+    auto c = std::make_shared<detail::connection>(*this, options_, std::move(s), info);
+    connections_.emplace(info->id, c);
+    c->start();
+  }
+
+  // Stops accepting, lets in-flight requests finish (each connection closes after its last
+  // answer), closes idle connections, and calls `done` once every connection is gone. After
+  // `grace`, connections still open are cut. `done` never runs from inside this call.
+  void shutdown(std::function<void()> done,
+                std::chrono::milliseconds grace = std::chrono::seconds(10)) {
+    if (done) shutdown_done_.push_back(std::move(done));
+    if (shutting_down_) {
+      maybe_finish_shutdown();
+      return;
+    }
+    shutting_down_ = true;
+    for (auto& l : listeners_) l->close();
+    listeners_.clear();
+    std::vector<std::shared_ptr<detail::connection>> all;
+    for (auto& [id, c] : connections_) all.push_back(c);
+    for (auto& c : all) c->begin_drain();
+    grace_timer_.start(grace, [this] {
+      std::vector<std::shared_ptr<detail::connection>> left;
+      for (auto& [id, c] : connections_) left.push_back(c);
+      for (auto& c : left) c->abort();
+    });
+    maybe_finish_shutdown();
+  }
+
+  bool shutting_down() const noexcept { return shutting_down_; }
+  std::size_t connection_count() const noexcept { return connections_.size(); }
+  const server_options& options() const noexcept { return *options_; }
+  core::loop& owner_loop() noexcept { return loop_; }
+
+ private:
+  friend class detail::connection;
+
+  net::listener::accept_handler accept_handler(std::shared_ptr<std::string> name) {
+    return [this, name](std::shared_ptr<net::stream> s) { accept(std::move(s), *name); };
+  }
+
+  core::result<std::shared_ptr<net::listener>> adopt_listener(
+      core::result<std::shared_ptr<net::listener>> l, const std::shared_ptr<std::string>& name) {
+    if (!l) return l;
+    *name = l.value()->name();
+    l.value()->set_stream_limits(options_->stream_limits);
+    if (shutting_down_) {
+      l.value()->close();
+      return core::error(core::errc::cancelled, "the server is shutting down");
+    }
+    listeners_.push_back(l.value());
+    return l;
+  }
+
+  void refuse(std::shared_ptr<net::stream> s) {
+    // A TLS stream cannot carry an answer before its handshake, so it is just closed.
+    if (s->is_tls()) {
+      s->abort();
+      return;
+    }
+    static constexpr std::string_view body =
+        R"({"error":"unavailable","message":"too many connections, try again later"})";
+    std::string busy =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+        "Connection: close\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
+    if (s->write(busy)) {
+      s->abort();
+      return;
+    }
+    s->close();
+  }
+
+  void run_handler(request& req, responder res) {
+    if (handler_) {
+      handler_(req, std::move(res));
+    } else {
+      router_.dispatch(req, std::move(res));
+    }
+  }
+
+  void notify(const request_record& record) {
+    for (auto& fn : observers_) {
+      try {
+        fn(record);
+      } catch (...) {  // NOLINT: an observer's failure must not break serving
+      }
+    }
+  }
+
+  const std::string& date() {
+    std::time_t now = std::time(nullptr);
+    if (now != date_time_) {
+      date_time_ = now;
+      date_ = format_http_date(now);
+    }
+    return date_;
+  }
+
+  void forget(std::uint64_t id) {
+    connections_.erase(id);
+    maybe_finish_shutdown();
+  }
+
+  void maybe_finish_shutdown() {
+    if (!shutting_down_ || !connections_.empty()) return;
+    grace_timer_.stop();
+    for (auto& done : shutdown_done_) loop_.defer(std::move(done));
+    shutdown_done_.clear();
+  }
+
+  core::loop& loop_;
+  std::shared_ptr<const server_options> options_;
+  http::router router_;
+  handler handler_;
+  std::vector<request_observer> observers_;
+  std::vector<std::shared_ptr<net::listener>> listeners_;
+  std::unordered_map<std::uint64_t, std::shared_ptr<detail::connection>> connections_;
+  std::uint64_t next_id_ = 0;
+  bool shutting_down_ = false;
+  std::vector<std::function<void()>> shutdown_done_;
+  core::timer grace_timer_;
+  std::time_t date_time_ = 0;
+  std::string date_;
+};
+
+namespace detail {
+
+inline connection::connection(server& srv, std::shared_ptr<const server_options> options,
+                              std::shared_ptr<net::stream> s,
+                              std::shared_ptr<const connection_info> info)
+    : srv_(&srv),
+      options_(std::move(options)),
+      loop_(srv.owner_loop()),
+      stream_(std::move(s)),
+      info_(std::move(info)),
+      parser_(options_->limits),
+      timer_(loop_) {}
+
+inline void connection::start() {
+  stream_->on_data([this](std::string_view d) { on_data(d); });
+  stream_->on_drain([this] { schedule_resume(); });
+  stream_->on_close([self = shared_from_this()](const core::error&) { self->on_closed(); });
+  // Until the first request's headers are in, the header timeout applies (TLS handshake included).
+  arm(timer_kind::header, options_->header_timeout);
+  stream_->start_reading();
+}
+
+inline void connection::begin_drain() {
+  draining_ = true;
+  if (closed_) return;
+  if (lingering_ || (pending_.empty() && !parser_.in_message())) close_stream();
+}
+
+inline void connection::on_data(std::string_view data) {
+  if (closed_ || stream_closing_) return;
+  got_bytes_ = true;
+  if (lingering_) {
+    lingered_bytes_ += data.size();
+    if (lingered_bytes_ > options_->linger_max_bytes) close_stream();
+    return;
+  }
+  if (closing_) return;  // past the last request this connection will answer
+  if (!backlog_.empty() || blocked()) {
+    backlog_.append(data);
+    stream_->pause_reading();
+    return;
+  }
+  process(data);
+}
+
+inline bool connection::blocked() const noexcept {
+  return pending_.size() >= options_->max_pipelined ||
+         stream_->queued_bytes() >= options_->stream_limits.drain_below_bytes;
+}
+
+inline void connection::process(std::string_view data) {
+  processing_ = true;
+  while (!closed_ && !closing_ && srv_) {
+    if (draining_ && !parser_.in_message()) {
+      closing_ = true;  // shutting down: no new requests
+      break;
+    }
+    if (data.empty()) break;
+    if (blocked()) {
+      backlog_.append(data);
+      stream_->pause_reading();
+      break;
+    }
+    std::size_t n = parser_.feed(data);
+    data.remove_prefix(n);
+    switch (parser_.status()) {
+      case request_parser::state::need_more:
+        data = {};
+        break;
+      case request_parser::state::message: {
+        bool upgrade = parser_.upgrade();
+        request req = parser_.take();
+        // What follows an Upgrade or CONNECT is another protocol, which this server does not speak.
+        if (upgrade) req.keep_alive = false;
+        dispatch(std::move(req));
+        break;
+      }
+      case request_parser::state::error: {
+        const parse_error& e = parser_.error();
+        queue_error(e.status, e.code, e.message);
+        break;
+      }
+    }
+  }
+  processing_ = false;
+  after_flush();
+}
+
+inline void connection::dispatch(request req) {
+  auto ex = std::make_shared<exchange>();
+  ex->request = std::move(req);
+  ex->request.connection = info_;
+  ex->owner = std::weak_ptr<exchange_owner>(shared_from_this());
+  if (!ex->request.keep_alive) closing_ = true;
+  pending_.push_back(ex);
+  ++requests_;
+  continue_sent_ = false;
+  responder res(ex);
+  try {
+    srv_->run_handler(ex->request, res);
+  } catch (const std::exception&) {
+    res.error(500, "internal_error", "the request failed on the server");
+  } catch (...) {
+    res.error(500, "internal_error", "the request failed on the server");
+  }
+}
+
+inline void connection::queue_error(int status, std::string_view code, std::string_view message) {
+  auto ex = std::make_shared<exchange>();
+  // What arrived of the refused request, so that observers can log it.
+  const request& partial = parser_.current();
+  ex->request.method = partial.method;
+  ex->request.target = partial.target;
+  ex->request.raw_path = partial.raw_path;
+  ex->request.path = partial.path;
+  ex->request.started = partial.started;
+  if (!parser_.in_message() || partial.started == std::chrono::steady_clock::time_point{})
+    ex->request.started = std::chrono::steady_clock::now();
+  ex->request.connection = info_;
+  ex->request.keep_alive = false;
+  ex->response = response::error(status, code, message);
+  ex->completed = true;
+  closing_ = true;
+  linger_after_ = status != 408;
+  pending_.push_back(std::move(ex));
+  flush_ready();
+}
+
+inline void connection::flush_ready() {
+  if (closed_ || flushing_) return;
+  flushing_ = true;
+  while (!pending_.empty() && pending_.front()->completed && !closed_ && !stream_closing_) {
+    auto ex = std::move(pending_.front());
+    pending_.pop_front();
+    write_response(*ex);
+  }
+  flushing_ = false;
+  if (!processing_) after_flush();
+}
+
+inline bool valid_field_name(std::string_view name) noexcept {
+  if (name.empty()) return false;
+  for (char c : name)
+    if (!is_token_char(c)) return false;
+  return true;
+}
+
+inline bool valid_field_value(std::string_view value) noexcept {
+  for (char c : value)
+    if (c == '\r' || c == '\n' || c == '\0') return false;
+  return true;
+}
+
+inline void connection::write_response(exchange& ex) {
+  response& r = *ex.response;
+  const request& req = ex.request;
+  bool bodyless = r.status < 200 || r.status == 204 || r.status == 304;
+  bool keep_open = req.keep_alive && !has_token(r.headers.get_or("Connection", ""), "close") &&
+                   !(no_more_requests() && pending_.empty());
+  std::string out;
+  out.reserve(256 + r.body.size());
+  out.append("HTTP/1.1 ")
+      .append(std::to_string(r.status))
+      .append(" ")
+      .append(status_reason(r.status));
+  out.append("\r\n");
+  auto field = [&](std::string_view name, std::string_view value) {
+    out.append(name).append(": ").append(value).append("\r\n");
+  };
+  bool has_cache_control = false;
+  bool has_cto = false, has_rp = false, has_xfo = false, has_csp = false, has_hsts = false;
+  for (const auto& [name, value] : r.headers) {
+    if (iequals(name, "Content-Length") || iequals(name, "Connection") ||
+        iequals(name, "Transfer-Encoding") || iequals(name, "Date"))
+      continue;
+    // A value with CR or LF would let a handler's data inject headers; drop it.
+    if (!valid_field_name(name) || !valid_field_value(value)) continue;
+    has_cache_control |= iequals(name, "Cache-Control");
+    has_cto |= iequals(name, "X-Content-Type-Options");
+    has_rp |= iequals(name, "Referrer-Policy");
+    has_xfo |= iequals(name, "X-Frame-Options");
+    has_csp |= iequals(name, "Content-Security-Policy");
+    has_hsts |= iequals(name, "Strict-Transport-Security");
+    field(name, value);
+  }
+  if (srv_) field("Date", srv_->date());
+  const server_options& o = *options_;
+  if (!o.server_header.empty()) field("Server", o.server_header);
+  if (!has_cache_control && !o.default_cache_control.empty())
+    field("Cache-Control", o.default_cache_control);
+  if (o.security.enabled) {
+    const security_headers& s = o.security;
+    if (!has_cto && !s.content_type_options.empty())
+      field("X-Content-Type-Options", s.content_type_options);
+    if (!has_rp && !s.referrer_policy.empty()) field("Referrer-Policy", s.referrer_policy);
+    if (!has_xfo && !s.frame_options.empty()) field("X-Frame-Options", s.frame_options);
+    std::string_view type = r.headers.get_or("Content-Type", "");
+    if (!has_csp && !s.content_security_policy.empty() && type.substr(0, 9) == "text/html")
+      field("Content-Security-Policy", s.content_security_policy);
+    if (!has_hsts && info_->is_tls && !s.strict_transport_security.empty())
+      field("Strict-Transport-Security", s.strict_transport_security);
+  }
+  if (!bodyless) field("Content-Length", std::to_string(r.body.size()));
+  if (!keep_open) {
+    field("Connection", "close");
+  } else if (req.http_major == 1 && req.http_minor == 0) {
+    field("Connection", "keep-alive");
+  }
+  out.append("\r\n");
+  if (!bodyless && req.method != "HEAD") out.append(r.body);
+  std::size_t bytes = out.size();
+  if (auto ec = stream_->write(out)) {
+    stream_->abort(core::error(ec, "writing an HTTP response"));
+    return;
+  }
+  observe(req, r.status, bytes);
+  if (!keep_open) {
+    closing_ = true;
+    pending_.clear();  // a handler that closed early abandons what was pipelined after it
+    if (linger_after_ && options_->linger_timeout.count() > 0) {
+      start_linger();
+    } else {
+      close_stream();
+    }
+  }
+}
+
+inline void connection::observe(const request& req, int status, std::size_t bytes) {
+  if (!srv_) return;
+  request_record record{req, status, std::chrono::steady_clock::now() - req.started, bytes};
+  srv_->notify(record);
+}
+
+inline void connection::after_flush() {
+  if (closed_ || stream_closing_ || lingering_) return;
+  if (closing_ && pending_.empty()) {
+    close_stream();
+    return;
+  }
+  maybe_send_continue();
+  update_timer();
+  if (!closing_ && !blocked() && !backlog_.empty()) schedule_resume();
+}
+
+inline void connection::maybe_send_continue() {
+  if (continue_sent_ || closing_ || !pending_.empty() || !parser_.expects_continue()) return;
+  continue_sent_ = true;
+  if (auto ec = stream_->write("HTTP/1.1 100 Continue\r\n\r\n"))
+    stream_->abort(core::error(ec, "writing 100 Continue"));
+}
+
+inline void connection::schedule_resume() {
+  if (resume_scheduled_ || closed_) return;
+  resume_scheduled_ = true;
+  // Deferred: a handler's send() must not re-enter the next request's handler.
+  loop_.defer([self = shared_from_this()] {
+    self->resume_scheduled_ = false;
+    self->resume();
+  });
+}
+
+inline void connection::resume() {
+  if (closed_ || stream_closing_ || closing_ || blocked()) return;
+  std::string data = std::move(backlog_);
+  backlog_.clear();
+  if (!data.empty()) process(data);
+  if (!closed_ && !stream_closing_ && !closing_ && !blocked() && backlog_.empty())
+    stream_->start_reading();
+}
+
+inline void connection::update_timer() {
+  if (closed_ || stream_closing_ || lingering_) return;
+  if (!backlog_.empty() || blocked()) {
+    timer_.stop();  // the server is not reading now, so the client is not the slow one
+    timer_kind_ = timer_kind::none;
+  } else if (parser_.in_message()) {
+    timer_kind kind = parser_.headers_done() ? timer_kind::body : timer_kind::header;
+    if (timer_kind_ != kind || timer_message_ != requests_)
+      arm(kind, kind == timer_kind::body ? options_->body_timeout : options_->header_timeout);
+  } else if (!pending_.empty()) {
+    timer_.stop();  // waiting for our own handlers
+    timer_kind_ = timer_kind::none;
+  } else if (requests_ == 0 && !got_bytes_) {
+    // Still waiting for the first request: the header timer armed at start keeps running.
+  } else if (timer_kind_ != timer_kind::idle || timer_message_ != requests_) {
+    arm(timer_kind::idle, options_->idle_timeout);  // idle since the last answer
+  }
+}
+
+inline void connection::arm(timer_kind kind, std::chrono::milliseconds after) {
+  timer_kind_ = kind;
+  timer_message_ = requests_;
+  timer_.start(after, [this] { on_timeout(); });
+}
+
+inline void connection::on_timeout() {
+  if (closed_ || stream_closing_) return;
+  timer_kind kind = timer_kind_;
+  timer_kind_ = timer_kind::none;
+  switch (kind) {
+    case timer_kind::header:
+      if (!got_bytes_ || !parser_.in_message()) {
+        close_stream();  // connected but never sent a request
+      } else {
+        queue_error(408, "request_timeout", "the request headers took too long");
+      }
+      break;
+    case timer_kind::body:
+      queue_error(408, "request_timeout", "the request body took too long");
+      break;
+    case timer_kind::idle:
+    case timer_kind::linger:
+      close_stream();
+      break;
+    case timer_kind::none:
+      break;
+  }
+}
+
+inline void connection::start_linger() {
+  lingering_ = true;
+  backlog_.clear();
+  stream_->start_reading();
+  timer_kind_ = timer_kind::linger;
+  timer_.start(options_->linger_timeout, [this] { on_timeout(); });
+}
+
+inline void connection::close_stream() {
+  if (stream_closing_ || closed_) return;
+  stream_closing_ = true;
+  closing_ = true;
+  timer_.stop();
+  stream_->close();
+}
+
+inline void connection::on_closed() {
+  closed_ = true;
+  timer_.stop();
+  // Requests still waiting for their handlers are abandoned: report them as 499.
+  auto abandoned = std::move(pending_);
+  pending_.clear();
+  for (auto& ex : abandoned)
+    if (!ex->completed) observe(ex->request, 499, 0);
+  backlog_.clear();
+  if (srv_) srv_->forget(info_->id);
+}
+
+}  // namespace detail
+
+}  // namespace bcast::http

@@ -19,18 +19,13 @@
 #include <bcast/auth/password.hpp>
 #include <bcast/auth/user.hpp>
 #include <bcast/core/error.hpp>
-
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include <bcast/core/files.hpp>
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
 #include <cstddef>
-#include <filesystem>
 #include <functional>
 #include <map>
 #include <optional>
@@ -71,107 +66,8 @@ inline core::error users_error(std::string_view source, std::string_view what) {
   return {core::errc::invalid_argument, std::move(detail)};
 }
 
-inline core::error io_error(int err, std::string detail) {
-  return {std::error_code(err, std::system_category()), std::move(detail)};
-}
-
 inline std::string json_quote(std::string_view s) {
   return nlohmann::json(std::string(s)).dump();
-}
-
-// Writes `data` to `path` so that readers see either the old file or the new one, never a torn
-// one, even across a crash: temp file in the same directory, fsync, rename, fsync the directory.
-inline core::result<void> write_file_atomic(const std::string& path, std::string_view data,
-                                            mode_t mode) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  fs::path target(path);
-  // Replace the file a symlink points to, not the symlink.
-  if (fs::is_symlink(fs::symlink_status(target, ec))) {
-    fs::path resolved = fs::canonical(target, ec);
-    if (ec) return io_error(ec.value(), "cannot resolve " + path);
-    target = resolved;
-  }
-  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-  std::string temp = (dir / ("." + target.filename().string() + ".tmp-XXXXXX")).string();
-
-  const int fd = ::mkostemp(temp.data(), O_CLOEXEC);
-  if (fd < 0) return io_error(errno, "cannot create a temporary file in " + dir.string());
-  auto fail = [&](int err, std::string what) -> core::result<void> {
-    ::close(fd);
-    ::unlink(temp.c_str());
-    return io_error(err, std::move(what));
-  };
-  if (::fchmod(fd, mode) != 0) return fail(errno, "cannot set the mode of " + temp);
-  // Keep the owner of the file being replaced (root editing a file the daemon's user reads).
-  // Best effort: without privileges the new file simply belongs to us.
-  struct stat old {};
-  if (::stat(target.c_str(), &old) == 0 &&
-      (old.st_uid != ::geteuid() || old.st_gid != ::getegid())) {
-    [[maybe_unused]] const int ignored = ::fchown(fd, old.st_uid, old.st_gid);
-  }
-  std::size_t written = 0;
-  while (written < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + written, data.size() - written);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail(errno, "cannot write " + temp);
-    }
-    written += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0) return fail(errno, "cannot fsync " + temp);
-  if (::close(fd) != 0) {
-    const int err = errno;
-    ::unlink(temp.c_str());
-    return io_error(err, "cannot close " + temp);
-  }
-  if (::rename(temp.c_str(), target.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(temp.c_str());
-    return io_error(err, "cannot rename " + temp + " to " + target.string());
-  }
-  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd < 0) return io_error(errno, "cannot open directory " + dir.string());
-  const int sync_rc = ::fsync(dir_fd);
-  const int sync_err = errno;
-  ::close(dir_fd);
-  if (sync_rc != 0) return io_error(sync_err, "cannot fsync directory " + dir.string());
-  return {};
-}
-
-inline core::result<std::string> read_file_bounded(const std::string& path, std::size_t max_bytes) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return io_error(errno, "cannot open " + path);
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    const int err = errno;
-    ::close(fd);
-    return io_error(err, "cannot stat " + path);
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return core::error(core::errc::invalid_argument, path + ": not a regular file");
-  }
-  std::string out;
-  char buf[16384];
-  while (true) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      return io_error(err, "cannot read " + path);
-    }
-    if (n == 0) break;
-    if (out.size() + static_cast<std::size_t>(n) > max_bytes) {
-      ::close(fd);
-      return core::error(core::errc::limit_exceeded,
-                         path + ": larger than " + std::to_string(max_bytes) + " bytes");
-    }
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return out;
 }
 
 // Parses JSON (comments allowed) and refuses objects with a repeated key, which nlohmann would
@@ -262,7 +158,7 @@ class user_store {
   // missing file unless `missing` is if_missing::empty) and errc::invalid_argument for content.
   static core::result<user_store> load_file(const std::string& path,
                                             if_missing missing = if_missing::fail) {
-    auto text = detail::read_file_bounded(path, users_file_max_bytes);
+    auto text = core::read_file_bounded(path, users_file_max_bytes);
     if (!text) {
       if (missing == if_missing::empty && text.err().code() == std::errc::no_such_file_or_directory)
         return user_store{};
@@ -289,7 +185,7 @@ class user_store {
 
   // Atomic replace, mode 0600 (the file holds password hashes).
   core::result<void> save_file(const std::string& path) const {
-    return detail::write_file_atomic(path, to_json(), 0600);
+    return core::write_file_atomic(path, to_json(), 0600);
   }
 
   // Pointers returned by the lookups stay valid until the store is modified or destroyed.

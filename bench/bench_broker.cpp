@@ -1,0 +1,109 @@
+// Costs on publisherd's publish path without I/O (plan the per-target script calls, encode them)
+// and on every store's receive path (decode a frame, merge and de-duplicate).
+
+#include <bcast/broker/frame.hpp>
+#include <bcast/broker/publish.hpp>
+#include <bcast/broker/tracker.hpp>
+#include <bcast/message/message.hpp>
+#include <bcast/redis/reply.hpp>
+
+#include <benchmark/benchmark.h>
+
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace bcast;
+
+message::envelope typical_envelope(std::size_t targets) {
+  message::envelope e;
+  e.id = "01JD5Q8W3V6X4Y2Z0A1B2C3D4E";
+  e.targets = {"all"};
+  for (std::size_t i = 1; i < targets; ++i) e.targets.push_back("region:r" + std::to_string(i));
+  e.category = "discount_info";
+  e.title = "Diskon akhir pekan \xE2\x80\x94 minyak goreng 2L";
+  e.body = std::string(
+      "Mulai Sabtu 28/11 sampai Minggu 29/11, minyak goreng 2L turun harga menjadi Rp 32.900.\n"
+      "Pastikan label harga rak sudah diganti sebelum toko buka. Terima kasih.\n");
+  e.priority = message::priority::high;
+  e.sent_at = "2026-11-26T10:00:00.123Z";
+  e.sender = "admin";
+  return e;
+}
+
+// Plan plus the EVALSHA bytes for every target, as the client writes them.
+void publish_path(benchmark::State& state) {
+  const auto e = typical_envelope(static_cast<std::size_t>(state.range(0)));
+  const broker::publisher_settings settings;
+  const auto& script = broker::publish_script();
+  std::string wire;
+  for (auto _ : state) {
+    broker::publish_plan plan(e, settings);
+    wire.clear();
+    for (std::size_t i = 0; i < plan.size(); ++i) {
+      const auto keys = plan.keys(i);
+      const auto args = plan.args(i);
+      std::vector<std::string_view> argv{"EVALSHA", script.sha1(), "3"};
+      argv.insert(argv.end(), keys.begin(), keys.end());
+      argv.insert(argv.end(), args.begin(), args.end());
+      redis::append_command(wire, argv);
+    }
+    benchmark::DoNotOptimize(wire.data());
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+  state.counters["bytes_per_message"] = static_cast<double>(wire.size());
+}
+BENCHMARK(publish_path)->Arg(1)->Arg(8)->Arg(64);
+
+void frame_round_trip(benchmark::State& state) {
+  const auto json = message::encode(typical_envelope(2));
+  for (auto _ : state) {
+    auto payload =
+        broker::encode_frame(123456, "1764151200123-0", "01JD5Q8W3V6X4Y2Z0A1B2C3D4E", json);
+    auto f = broker::decode_frame(payload);
+    benchmark::DoNotOptimize(f);
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+BENCHMARK(frame_round_trip);
+
+// One message reaching a store through three matching channels: delivered once, two duplicates.
+void merge_and_dedup(benchmark::State& state) {
+  broker::tracker t;
+  const std::vector<std::string> channels{"all", "store:s1", "region:jateng"};
+  std::vector<broker::tracker_event> out;
+  for (const auto& c : channels) {
+    t.add_channel(c, broker::position{0, "0-0"});
+    t.start(c, out);
+  }
+  for (const auto& c : channels) {
+    broker::fetch_request req{c, broker::fetch_kind::range, "0-0", 500, 0};
+    for (auto& ev : out) {
+      if (auto* r = std::get_if<broker::fetch_request>(&ev); r && r->target == c) req = *r;
+    }
+    t.on_history(req, {}, out);
+  }
+  const std::string json = message::encode(typical_envelope(3));
+  message::ulid_generator ids;
+  std::uint64_t seq = 0;
+  std::int64_t delivered = 0;
+  for (auto _ : state) {
+    ++seq;
+    const auto id = ids.next(1764151200123).value();
+    const auto sid = std::to_string(1764151200123 + seq) + "-0";
+    for (const auto& c : channels) {
+      out.clear();
+      t.on_live(broker::entry{c, seq, sid, id, json}, out);
+      for (auto& ev : out) delivered += std::holds_alternative<broker::deliver_event>(ev) ? 1 : 0;
+    }
+  }
+  if (delivered != static_cast<std::int64_t>(state.iterations()))
+    state.SkipWithError("not delivered exactly once");
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+BENCHMARK(merge_and_dedup);
+
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -1,0 +1,13 @@
+#pragma once
+// The whole broker layer: what bcast keeps in Redis.
+
+#include <bcast/broker/acl.hpp>
+#include <bcast/broker/catchup.hpp>
+#include <bcast/broker/frame.hpp>
+#include <bcast/broker/keys.hpp>
+#include <bcast/broker/messages.hpp>
+#include <bcast/broker/presence.hpp>
+#include <bcast/broker/publish.hpp>
+#include <bcast/broker/receipts.hpp>
+#include <bcast/broker/store_state.hpp>
+#include <bcast/broker/tracker.hpp>

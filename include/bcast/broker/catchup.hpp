@@ -1,0 +1,300 @@
+#pragma once
+// The store's receiving side: a tracker (tracker.hpp) driven by Redis. Live frames come from a
+// subscriber; when a channel's subscription is confirmed (at start and after every reconnect) the
+// driver reads the channel's history with the command client, pipelining GET <seq> before the
+// XRANGE/XREVRANGE so that the seq counter read is never newer than the entries read. A read that
+// fails is retried after a delay; live messages wait in the tracker meanwhile.
+
+#include <bcast/broker/frame.hpp>
+#include <bcast/broker/keys.hpp>
+#include <bcast/broker/store_state.hpp>
+#include <bcast/broker/tracker.hpp>
+#include <bcast/core/error.hpp>
+#include <bcast/core/loop.hpp>
+#include <bcast/core/timer.hpp>
+#include <bcast/message/envelope.hpp>
+#include <bcast/redis/client.hpp>
+#include <bcast/redis/options.hpp>
+#include <bcast/redis/subscriber.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace bcast::broker {
+
+struct catchup_settings {
+  tracker_settings tracker;
+  std::chrono::milliseconds retry_delay{1000};  // after a failed history read
+  bool sharded_pubsub = false;                  // SSUBSCRIBE, to match publisher_settings
+  redis::subscriber_settings subscriber;
+};
+
+namespace detail {
+
+inline bool parse_u64(std::string_view s, std::uint64_t& out) {
+  return !s.empty() && s.size() <= 20 && redis::detail::parse_int(s, out);
+}
+
+// One XRANGE element: [id, [field, value, ...]]. Nothing when even the seq is unusable; an entry
+// with an empty message id when only the id or envelope is.
+inline std::optional<entry> read_stream_entry(std::string_view target, const redis::reply& r) {
+  if (!r.is_array() || r.elements.size() != 2 || !r.elements[0].is_string() ||
+      !r.elements[1].is_array() || !stream_id::parse(r.elements[0].str)) {
+    return std::nullopt;
+  }
+  entry e;
+  e.target = target;
+  e.stream_id = r.elements[0].str;
+  const auto& fields = r.elements[1].elements;
+  for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
+    const auto& name = fields[i].str;
+    const auto& value = fields[i + 1].str;
+    if (name == "seq") {
+      if (!parse_u64(value, e.seq)) e.seq = 0;
+    } else if (name == "id") {
+      e.message_id = value;
+    } else if (name == "env") {
+      e.envelope_json = value;
+    }
+  }
+  if (e.seq == 0) return std::nullopt;
+  if (!message::is_valid_ulid(e.message_id) || e.envelope_json.empty()) {
+    e.message_id.clear();
+    e.envelope_json.clear();
+  }
+  return e;
+}
+
+}  // namespace detail
+
+class catchup_driver {
+ public:
+  using message_handler = std::function<void(const entry&, const message::envelope&)>;
+  using gap_handler = std::function<void(const gap_event&)>;
+  using problem_handler = std::function<void(const core::error&)>;
+  using live_handler = std::function<void(std::string_view target)>;
+  using progress_handler = std::function<void()>;
+
+  // `client` reads history and must outlive the driver; `subscriber_options` open the driver's
+  // own pub/sub connection. `targets` come from store_targets(); `restored` from the state dir.
+  catchup_driver(core::loop& l, redis::client& client, redis::options subscriber_options,
+                 std::vector<std::string> targets, const store_state& restored = {},
+                 catchup_settings s = {})
+      : client_(client),
+        settings_(s),
+        tracker_(s.tracker),
+        subscriber_(l, std::move(subscriber_options), s.subscriber),
+        retry_timer_(l),
+        targets_(std::move(targets)) {
+    restore(tracker_, targets_, restored);
+    subscriber_.on_message(
+        [this](std::string_view channel, std::string_view payload) { on_frame(channel, payload); });
+    subscriber_.on_confirmed([this](redis::subscription_kind, std::string_view channel) {
+      if (auto target = target_of_live_channel(channel)) {
+        tracker_.start(*target, events_);
+        process();
+      }
+    });
+    subscriber_.observe([this](redis::connection_state st, const core::error&) {
+      if (st != redis::connection_state::ready) tracker_.disconnected();
+    });
+  }
+  catchup_driver(const catchup_driver&) = delete;
+  catchup_driver& operator=(const catchup_driver&) = delete;
+
+  // Handlers run on the loop; a handler may destroy the driver.
+  void on_message(message_handler h) { on_message_ = std::move(h); }
+  void on_gap(gap_handler h) { on_gap_ = std::move(h); }
+  void on_problem(problem_handler h) { on_problem_ = std::move(h); }
+  void on_live(live_handler h) { on_live_ = std::move(h); }
+  // After a batch of work that moved a position: a good moment to save the state.
+  void on_progress(progress_handler h) { on_progress_ = std::move(h); }
+
+  void start() {
+    std::vector<std::string> channels;
+    for (const auto& t : targets_) channels.push_back(live_channel(t));
+    subscriber_.subscribe(std::move(channels), settings_.sharded_pubsub
+                                                   ? redis::subscription_kind::shard_channel
+                                                   : redis::subscription_kind::channel);
+  }
+
+  // Every channel caught up and live.
+  bool live() const { return tracker_.all_live(); }
+  const broker::tracker& tracker() const noexcept { return tracker_; }
+  const std::vector<std::string>& targets() const noexcept { return targets_; }
+  store_state snapshot(std::string store_id, std::size_t max_ids = 1000) const {
+    return broker::snapshot(tracker_, std::move(store_id), max_ids);
+  }
+  redis::subscriber& subscriber() noexcept { return subscriber_; }
+
+ private:
+  void problem(core::error e) {
+    if (on_problem_) on_problem_(e);
+  }
+
+  void on_frame(std::string_view channel, std::string_view payload) {
+    auto target = target_of_live_channel(channel);
+    if (!target || !tracker_.has_channel(*target)) return;
+    auto f = decode_frame(payload);
+    if (!f) {
+      // The tracker sees a hole at the next frame and reads history for it.
+      problem(core::error(f.err().code(), std::string(channel) + ": " + f.err().detail()));
+      return;
+    }
+    tracker_.on_live(entry{std::string(*target), f->seq, std::string(f->stream_id),
+                           std::string(f->message_id), std::string(f->envelope_json)},
+                     events_);
+    process();
+  }
+
+  void process() {
+    if (processing_) return;  // the outer call drains what was added
+    processing_ = true;
+    std::weak_ptr<void> alive = alive_;
+    bool moved = false;
+    while (!events_.empty()) {
+      auto batch = std::move(events_);
+      events_.clear();
+      for (auto& ev : batch) {
+        if (auto* d = std::get_if<deliver_event>(&ev)) {
+          moved = true;
+          deliver(d->e);
+        } else if (std::get_if<duplicate_event>(&ev)) {
+          moved = true;
+        } else if (auto* g = std::get_if<gap_event>(&ev)) {
+          moved = true;
+          if (on_gap_) on_gap_(*g);
+        } else if (auto* req = std::get_if<fetch_request>(&ev)) {
+          fetch(std::move(*req));
+        } else if (auto* l = std::get_if<live_event>(&ev)) {
+          if (on_live_) on_live_(l->target);
+        }
+        if (alive.expired()) return;
+      }
+    }
+    processing_ = false;
+    if (moved && on_progress_) on_progress_();
+  }
+
+  void deliver(const entry& e) {
+    if (e.message_id.empty()) {
+      problem(core::error(
+          core::errc::protocol_error,
+          e.target + " seq " + std::to_string(e.seq) + ": history entry without a usable message"));
+      return;
+    }
+    auto env = message::decode(e.envelope_json);
+    if (!env) {
+      problem(core::error(env.err().code(),
+                          e.target + " seq " + std::to_string(e.seq) + ": " + env.err().detail()));
+      return;
+    }
+    if (on_message_) on_message_(e, *env);
+  }
+
+  void fetch(fetch_request req) {
+    struct state {
+      fetch_request req;
+      std::optional<core::result<redis::reply>> head, range;
+    };
+    auto st = std::make_shared<state>();
+    st->req = std::move(req);
+    std::weak_ptr<void> alive = alive_;
+    auto done = [this, alive, st] {
+      if (alive.expired() || !st->head || !st->range) return;
+      fetched(st->req, std::move(*st->head), std::move(*st->range));
+    };
+    const auto& target = st->req.target;
+    client_.command({"GET", seq_key(target)}, [st, done](core::result<redis::reply> r) {
+      st->head.emplace(std::move(r));
+      done();
+    });
+    const std::string count = std::to_string(st->req.count);
+    if (st->req.kind == fetch_kind::head) {
+      client_.command({"XREVRANGE", history_key(target), "+", "-", "COUNT", count},
+                      [st, done](core::result<redis::reply> r) {
+                        st->range.emplace(std::move(r));
+                        done();
+                      });
+    } else {
+      client_.command({"XRANGE", history_key(target), "(" + st->req.after, "+", "COUNT", count},
+                      [st, done](core::result<redis::reply> r) {
+                        st->range.emplace(std::move(r));
+                        done();
+                      });
+    }
+  }
+
+  void fetched(const fetch_request& req, core::result<redis::reply> head,
+               core::result<redis::reply> range) {
+    const auto fail = [&](const core::error& e) {
+      problem(core::error(
+          e.code(), "reading the history of " + req.target + ": " + e.message() + "; retrying"));
+      retry_later(req);
+    };
+    if (!head) return fail(head.err());
+    if (!range) return fail(range.err());
+    if (head->is_error()) return fail(core::error(core::errc::server_error, head->str));
+    if (range->is_error()) return fail(core::error(core::errc::server_error, range->str));
+    history_reply reply;
+    if (head->is_string() && !detail::parse_u64(head->str, reply.head_seq)) {
+      return fail(core::error(core::errc::protocol_error, "the seq counter is not a number"));
+    }
+    reply.returned = range->elements.size();
+    for (const auto& item : range->elements) {
+      if (item.is_array() && !item.elements.empty() && stream_id::parse(item.elements[0].str)) {
+        const auto& id = item.elements[0].str;
+        const auto cur = stream_id::parse(id);
+        const auto last = stream_id::parse(reply.last_id);
+        if (!last || *cur > *last) reply.last_id = id;
+      }
+      if (auto e = detail::read_stream_entry(req.target, item)) {
+        reply.entries.push_back(std::move(*e));
+      } else {
+        problem(core::error(core::errc::protocol_error,
+                            req.target + ": unusable history entry skipped"));
+      }
+    }
+    // XREVRANGE answers newest first; the head read wants only that newest one anyway.
+    tracker_.on_history(req, std::move(reply), events_);
+    process();
+  }
+
+  void retry_later(fetch_request req) {
+    retries_.push_back(std::move(req));
+    if (retry_timer_.active()) return;
+    retry_timer_.start(settings_.retry_delay, [this] {
+      auto due = std::move(retries_);
+      retries_.clear();
+      for (auto& r : due) {
+        if (tracker_.wants(r)) fetch(std::move(r));
+      }
+    });
+  }
+
+  redis::client& client_;
+  catchup_settings settings_;
+  broker::tracker tracker_;
+  redis::subscriber subscriber_;
+  core::timer retry_timer_;
+  std::vector<std::string> targets_;
+  std::vector<tracker_event> events_;
+  std::vector<fetch_request> retries_;
+  bool processing_ = false;
+  message_handler on_message_;
+  gap_handler on_gap_;
+  problem_handler on_problem_;
+  live_handler on_live_;
+  progress_handler on_progress_;
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+};
+
+}  // namespace bcast::broker

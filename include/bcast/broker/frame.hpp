@@ -1,0 +1,107 @@
+#pragma once
+// What a live channel carries, and Redis stream ids.
+//
+// A live frame is  <seq>:<stream-id>:<message-id>:<envelope-json>
+//   seq          the message's offset in the target's history, decimal, from 1
+//   stream-id    its history stream entry id, "<ms>-<n>"
+//   message-id   the envelope's id (a ULID), so that a duplicate is dropped without parsing JSON
+//   envelope     message::encode() output, unchanged: encoded once, framed per target
+// The publish script builds it by concatenation (publish.hpp); encode_frame() is the same thing in
+// C++, for tests and tools.
+
+#include <bcast/core/error.hpp>
+#include <bcast/message/ulid.hpp>
+
+#include <charconv>
+#include <compare>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace bcast::broker {
+
+struct stream_id {
+  std::uint64_t ms = 0;
+  std::uint64_t seq = 0;
+
+  // "<ms>-<n>"; a bare "<ms>" is refused: bcast always stores complete ids.
+  static std::optional<stream_id> parse(std::string_view text) noexcept {
+    const auto dash = text.find('-');
+    if (dash == std::string_view::npos) return std::nullopt;
+    stream_id id;
+    const auto number = [](std::string_view s, std::uint64_t& out) {
+      if (s.empty() || s.size() > 20) return false;
+      auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+      return ec == std::errc() && p == s.data() + s.size();
+    };
+    if (!number(text.substr(0, dash), id.ms) || !number(text.substr(dash + 1), id.seq)) {
+      return std::nullopt;
+    }
+    return id;
+  }
+
+  std::string str() const { return std::to_string(ms) + "-" + std::to_string(seq); }
+
+  friend auto operator<=>(const stream_id&, const stream_id&) = default;
+  friend bool operator==(const stream_id&, const stream_id&) = default;
+};
+
+// Views into the payload it was decoded from.
+struct frame {
+  std::uint64_t seq = 0;
+  std::string_view stream_id;
+  std::string_view message_id;
+  std::string_view envelope_json;
+};
+
+inline void append_frame(std::string& out, std::uint64_t seq, std::string_view stream_id,
+                         std::string_view message_id, std::string_view envelope_json) {
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, seq);
+  (void)ec;
+  out.reserve(out.size() + static_cast<std::size_t>(end - digits) + stream_id.size() +
+              message_id.size() + envelope_json.size() + 3);
+  out.append(digits, end);
+  out += ':';
+  out += stream_id;
+  out += ':';
+  out += message_id;
+  out += ':';
+  out += envelope_json;
+}
+
+inline std::string encode_frame(std::uint64_t seq, std::string_view stream_id,
+                                std::string_view message_id, std::string_view envelope_json) {
+  std::string out;
+  append_frame(out, seq, stream_id, message_id, envelope_json);
+  return out;
+}
+
+inline core::result<frame> decode_frame(std::string_view payload) {
+  const auto bad = [](const char* why) {
+    return core::error(core::errc::protocol_error, std::string("live frame: ") + why);
+  };
+  frame f;
+  const auto c1 = payload.find(':');
+  if (c1 == std::string_view::npos) return bad("no seq");
+  const auto seq_text = payload.substr(0, c1);
+  if (seq_text.empty() || seq_text.size() > 20 || seq_text[0] == '0') return bad("bad seq");
+  if (auto [p, ec] = std::from_chars(seq_text.data(), seq_text.data() + seq_text.size(), f.seq);
+      ec != std::errc() || p != seq_text.data() + seq_text.size()) {
+    return bad("bad seq");
+  }
+  const auto c2 = payload.find(':', c1 + 1);
+  if (c2 == std::string_view::npos) return bad("no stream id");
+  f.stream_id = payload.substr(c1 + 1, c2 - c1 - 1);
+  if (!stream_id::parse(f.stream_id)) return bad("bad stream id");
+  const auto c3 = payload.find(':', c2 + 1);
+  if (c3 == std::string_view::npos) return bad("no message id");
+  f.message_id = payload.substr(c2 + 1, c3 - c2 - 1);
+  if (!message::is_valid_ulid(f.message_id)) return bad("bad message id");
+  f.envelope_json = payload.substr(c3 + 1);
+  if (f.envelope_json.empty() || f.envelope_json.front() != '{') return bad("no envelope");
+  return f;
+}
+
+}  // namespace bcast::broker

@@ -1,0 +1,154 @@
+#pragma once
+// Every key and channel bcast keeps in Redis.
+//
+// Per target T (the canonical target string: "all", "store:s1", "region:jateng"), all under the
+// hash tag {T}, so that they map to one Redis Cluster slot and sharded pub/sub keeps T's traffic
+// on that slot's shard:
+//   bcast:{T}:history           stream, one entry per message: seq <n>, id <ulid>, env <json>;
+//                               trimmed with MAXLEN ~ N and optionally MINID ~ (max age)
+//   bcast:{T}:seq               string, INCR counter: the last seq appended (gap-free, from 1)
+//   bcast:{T}:live              pub/sub channel (PUBLISH, or SPUBLISH in a cluster); payload is a
+//                               frame, see frame.hpp
+//   bcast:{T}:published:<id>    string "<seq> <stream-id>", with a TTL: makes a retried publish of
+//                               message <id> to T idempotent
+//
+// Per store S, under the tag of the store's own target {store:S} (next to its channel's keys):
+//   bcast:{store:S}:receipts        hash "<message-id>:<state>" -> time (set once, HSETNX)
+//   bcast:{store:S}:receipts:index  sorted set message-id -> ULID time in ms, to trim receipts
+//   bcast:{store:S}:gaps            list "<target> <from-seq> <to-seq> <time>", newest first
+//   bcast:{store:S}:presence        hash id, groups, version, last_seen, interval_ms; PEXPIREs
+//                                   after a few missed heartbeats: exists = online
+//   bcast:{store:S}:profile         hash id, groups, version, first_seen, last_seen; kept, so
+//                                   that publisherd knows every store ever seen (found by SCAN)
+//
+// publisherd's own records (one key each, so no tag is needed):
+//   bcast:messages              sorted set, all scores 0, members message ids: ULIDs sort by time
+//                               as strings, so BYLEX REV gives newest first and "before" paging
+//   bcast:message:<id>          hash envelope <json>, seqs <json {target: seq}>, expected <n>
+//
+// ACL (acl.hpp): a store's user writes exactly its five own keys above, reads (%R~) the history
+// and seq keys of its channels, subscribes to their live channels, and publishes nothing. Its own
+// channel's history is under the same tag but read-only: the rules name keys, not the tag.
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace bcast::broker {
+
+inline constexpr std::string_view key_prefix = "bcast:";
+
+namespace detail {
+
+inline std::string tagged(std::string_view tag, std::string_view suffix) {
+  std::string k;
+  k.reserve(key_prefix.size() + tag.size() + suffix.size() + 3);
+  k += key_prefix;
+  k += '{';
+  k += tag;
+  k += "}:";
+  k += suffix;
+  return k;
+}
+
+inline std::string store_tag(std::string_view store_id) {
+  std::string t = "store:";
+  t += store_id;
+  return t;
+}
+
+}  // namespace detail
+
+// ---- per target ------------------------------------------------------------------------------
+inline std::string history_key(std::string_view target) {
+  return detail::tagged(target, "history");
+}
+inline std::string seq_key(std::string_view target) {
+  return detail::tagged(target, "seq");
+}
+inline std::string live_channel(std::string_view target) {
+  return detail::tagged(target, "live");
+}
+inline std::string published_key(std::string_view target, std::string_view message_id) {
+  std::string suffix = "published:";
+  suffix += message_id;
+  return detail::tagged(target, suffix);
+}
+
+// The target of a live channel name, or nothing for any other name.
+inline std::optional<std::string_view> target_of_live_channel(std::string_view channel) {
+  constexpr std::string_view tail = "}:live";
+  if (!channel.starts_with(key_prefix) || channel.size() <= key_prefix.size() + 1 + tail.size() ||
+      channel[key_prefix.size()] != '{' || !channel.ends_with(tail)) {
+    return std::nullopt;
+  }
+  auto t =
+      channel.substr(key_prefix.size() + 1, channel.size() - key_prefix.size() - 1 - tail.size());
+  if (t.empty() || t.find_first_of("{}") != std::string_view::npos) return std::nullopt;
+  return t;
+}
+
+// ---- per store -------------------------------------------------------------------------------
+inline std::string receipts_key(std::string_view store_id) {
+  return detail::tagged(detail::store_tag(store_id), "receipts");
+}
+inline std::string receipts_index_key(std::string_view store_id) {
+  return detail::tagged(detail::store_tag(store_id), "receipts:index");
+}
+inline std::string gaps_key(std::string_view store_id) {
+  return detail::tagged(detail::store_tag(store_id), "gaps");
+}
+inline std::string presence_key(std::string_view store_id) {
+  return detail::tagged(detail::store_tag(store_id), "presence");
+}
+inline std::string profile_key(std::string_view store_id) {
+  return detail::tagged(detail::store_tag(store_id), "profile");
+}
+
+// SCAN MATCH pattern for every store's profile key.
+inline std::string profile_scan_pattern() {
+  return std::string(key_prefix) + "{store:*}:profile";
+}
+
+// The store id in a profile key, or nothing for any other key.
+inline std::optional<std::string_view> store_of_profile_key(std::string_view key) {
+  constexpr std::string_view head = "{store:";
+  constexpr std::string_view tail = "}:profile";
+  if (!key.starts_with(key_prefix)) return std::nullopt;
+  key.remove_prefix(key_prefix.size());
+  if (!key.starts_with(head) || !key.ends_with(tail) || key.size() <= head.size() + tail.size()) {
+    return std::nullopt;
+  }
+  auto id = key.substr(head.size(), key.size() - head.size() - tail.size());
+  if (id.find_first_of("{}") != std::string_view::npos) return std::nullopt;
+  return id;
+}
+
+// ---- publisherd's records --------------------------------------------------------------------
+inline std::string messages_index_key() {
+  return std::string(key_prefix) + "messages";
+}
+inline std::string message_key(std::string_view message_id) {
+  std::string k(key_prefix);
+  k += "message:";
+  k += message_id;
+  return k;
+}
+
+// ---- channels --------------------------------------------------------------------------------
+// The targets a store listens to: all, its own store:<id>, and its groups, without duplicates.
+inline std::vector<std::string> store_targets(std::string_view store_id,
+                                              std::span<const std::string> groups) {
+  std::vector<std::string> out{"all", detail::store_tag(store_id)};
+  for (const auto& g : groups) {
+    bool seen = false;
+    for (const auto& o : out) seen = seen || o == g;
+    if (!seen) out.push_back(g);
+  }
+  return out;
+}
+
+}  // namespace bcast::broker

@@ -1,0 +1,263 @@
+#pragma once
+// Publishing: one atomic script per target appends the message to the target's history and
+// publishes it live with its offset, so that history and live delivery agree and offsets have no
+// gaps. The scripts for all targets go out pipelined; the publish succeeds only when every target
+// has the message, and a retry with the same envelope (same id) is safe: a target that already has
+// it answers with its existing offset and appends nothing.
+
+#include <bcast/broker/frame.hpp>
+#include <bcast/broker/keys.hpp>
+#include <bcast/broker/messages.hpp>
+#include <bcast/core/error.hpp>
+#include <bcast/message/envelope.hpp>
+#include <bcast/redis/client.hpp>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace bcast::broker {
+
+struct publisher_settings {
+  std::size_t history_max_len = 10000;           // per target, XADD MAXLEN ~
+  bool exact_trim = false;                       // MAXLEN = instead of ~ (tests, tiny histories)
+  std::chrono::milliseconds history_max_age{0};  // also XTRIM MINID ~ now - age; 0: count only
+  std::chrono::seconds idempotency_ttl{std::chrono::hours(24)};  // how long a retry is recognised
+  bool sharded_pubsub = false;  // SPUBLISH (Redis Cluster) instead of PUBLISH
+  record_settings records;
+};
+
+struct target_outcome {
+  std::string target;
+  std::uint64_t seq = 0;
+  std::string stream_id;
+  bool duplicate = false;   // appended by an earlier attempt with the same id
+  long long receivers = 0;  // live subscribers that got it (0 for a duplicate)
+};
+
+struct publish_outcome {
+  std::string message_id;
+  std::vector<target_outcome> targets;  // in the envelope's target order
+};
+
+struct publish_options {
+  std::optional<std::uint64_t> expected_stores;  // recorded with the message when known
+};
+
+// Scripts are not rolled back when a command fails, so nothing is written before the XADD: a
+// failed append leaves the seq counter as it was, and the retry gets the same seq (no false gap).
+// KEYS: history, seq, published marker.
+// ARGV: message id, envelope json, live channel, maxlen, exact (0/1), max age ms, marker ttl s,
+//       sharded (0/1).
+// Answers {appended (1/0), seq, stream id, receivers}.
+inline const redis::script& publish_script() {
+  static const redis::script s(R"lua(
+local done = redis.call('GET', KEYS[3])
+if done then
+  local sp = string.find(done, ' ', 1, true)
+  return {0, tonumber(string.sub(done, 1, sp - 1)), string.sub(done, sp + 1), 0}
+end
+local seq = tonumber(redis.call('GET', KEYS[2]) or '0') + 1
+local seq_text = string.format('%d', seq)
+local trim = '~'
+if ARGV[5] == '1' then trim = '=' end
+local sid = redis.call('XADD', KEYS[1], 'MAXLEN', trim, ARGV[4], '*',
+                       'seq', seq_text, 'id', ARGV[1], 'env', ARGV[2])
+redis.call('SET', KEYS[2], seq_text)
+local age = tonumber(ARGV[6])
+if age > 0 then
+  local t = redis.call('TIME')
+  local cutoff = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - age
+  if cutoff > 0 then
+    redis.call('XTRIM', KEYS[1], 'MINID', trim, string.format('%d', cutoff))
+  end
+end
+redis.call('SET', KEYS[3], seq_text .. ' ' .. sid, 'EX', ARGV[7])
+local cmd = 'PUBLISH'
+if ARGV[8] == '1' then cmd = 'SPUBLISH' end
+local receivers = redis.call(cmd, ARGV[3], seq_text .. ':' .. sid .. ':' .. ARGV[1] .. ':' .. ARGV[2])
+return {1, seq, sid, receivers}
+)lua");
+  return s;
+}
+
+// Everything the scripts need, built once per message: the envelope is encoded once and every
+// target's arguments are views into this plan.
+class publish_plan {
+ public:
+  struct target_keys {
+    std::string target;
+    std::string history;
+    std::string seq;
+    std::string published;
+    std::string channel;
+  };
+
+  publish_plan(const message::envelope& e, const publisher_settings& s)
+      : message_id_(e.id),
+        json_(message::encode(e)),
+        maxlen_(std::to_string(s.history_max_len)),
+        exact_(s.exact_trim ? "1" : "0"),
+        max_age_ms_(std::to_string(s.history_max_age.count())),
+        ttl_(std::to_string(std::max<long long>(1, s.idempotency_ttl.count()))),
+        sharded_(s.sharded_pubsub ? "1" : "0") {
+    targets_.reserve(e.targets.size());
+    for (const auto& t : e.targets) {
+      targets_.push_back({t, history_key(t), seq_key(t), published_key(t, e.id), live_channel(t)});
+    }
+  }
+
+  std::size_t size() const noexcept { return targets_.size(); }
+  const target_keys& target(std::size_t i) const { return targets_[i]; }
+  const std::string& message_id() const noexcept { return message_id_; }
+  const std::string& json() const noexcept { return json_; }
+
+  std::array<std::string_view, 3> keys(std::size_t i) const {
+    const auto& t = targets_[i];
+    return {t.history, t.seq, t.published};
+  }
+  std::array<std::string_view, 8> args(std::size_t i) const {
+    return {message_id_, json_, targets_[i].channel, maxlen_, exact_, max_age_ms_, ttl_, sharded_};
+  }
+
+ private:
+  std::string message_id_;
+  std::string json_;
+  std::string maxlen_, exact_, max_age_ms_, ttl_, sharded_;
+  std::vector<target_keys> targets_;
+};
+
+namespace detail {
+
+inline core::result<target_outcome> read_script_reply(const std::string& target,
+                                                      core::result<redis::reply> r) {
+  if (!r) return core::error(r.err().code(), target + ": " + r.err().message());
+  if (r->is_error()) return core::error(core::errc::server_error, target + ": Redis: " + r->str);
+  const auto& e = r->elements;
+  if (!r->is_array() || e.size() != 4 || !e[0].is_integer() || !e[1].is_integer() ||
+      !e[2].is_string() || e[1].integer <= 0) {
+    return core::error(core::errc::protocol_error,
+                       target + ": unexpected answer to the publish script: " + r->describe());
+  }
+  target_outcome out;
+  out.target = target;
+  out.duplicate = e[0].integer == 0;
+  out.seq = static_cast<std::uint64_t>(e[1].integer);
+  out.stream_id = e[2].str;
+  out.receivers = e[3].is_integer() ? e[3].integer : 0;
+  return out;
+}
+
+}  // namespace detail
+
+class publisher {
+ public:
+  using callback = std::function<void(core::result<publish_outcome>)>;
+
+  // Must not outlive the client.
+  explicit publisher(redis::client& c, publisher_settings s = {})
+      : client_(c), settings_(std::move(s)) {}
+  publisher(const publisher&) = delete;
+  publisher& operator=(const publisher&) = delete;
+
+  const publisher_settings& settings() const noexcept { return settings_; }
+
+  // Appends `e` to every target, then records it for the history API. Success only when all of
+  // that worked; on an error some targets may have it already, and publishing the same envelope
+  // again completes the rest without duplicating anything.
+  void publish(const message::envelope& e, callback cb, publish_options opts = {}) {
+    if (e.targets.empty() || !message::is_valid_ulid(e.id)) {
+      client_.raw().owner_loop().defer([cb = std::move(cb)] {
+        cb(core::error(core::errc::invalid_argument,
+                       "publish: the envelope needs an id and targets"));
+      });
+      return;
+    }
+    struct state {
+      std::shared_ptr<const publish_plan> plan;
+      message::envelope envelope;
+      std::vector<std::optional<core::result<target_outcome>>> results;
+      std::size_t remaining = 0;
+      publish_options opts;
+      callback cb;
+    };
+    auto st = std::make_shared<state>();
+    st->plan = std::make_shared<const publish_plan>(e, settings_);
+    st->envelope = e;
+    st->results.resize(e.targets.size());
+    st->remaining = e.targets.size();
+    st->opts = opts;
+    st->cb = std::move(cb);
+    std::weak_ptr<void> alive = alive_;
+    for (std::size_t i = 0; i < st->plan->size(); ++i) {
+      const auto keys = st->plan->keys(i);
+      const auto args = st->plan->args(i);
+      client_.eval(
+          publish_script(), keys, args, [this, alive, st, i](core::result<redis::reply> r) {
+            st->results[i] = detail::read_script_reply(st->plan->target(i).target, std::move(r));
+            if (--st->remaining > 0) return;
+            if (alive.expired())
+              return st->cb(core::error(core::errc::cancelled, "publisher destroyed"));
+            targets_done(*st->plan, std::move(st->envelope), std::move(st->results), st->opts,
+                         std::move(st->cb));
+          });
+    }
+  }
+
+ private:
+  void targets_done(const publish_plan& plan, message::envelope envelope,
+                    std::vector<std::optional<core::result<target_outcome>>> results,
+                    const publish_options& opts, callback cb) {
+    publish_outcome outcome;
+    outcome.message_id = plan.message_id();
+    std::string failures;
+    std::error_code first_code;
+    std::size_t failed = 0;
+    for (auto& r : results) {
+      if (r->ok()) {
+        outcome.targets.push_back(std::move(*r).value());
+        continue;
+      }
+      ++failed;
+      if (!first_code) first_code = r->err().code();
+      failures += (failures.empty() ? "" : "; ") + r->err().detail();
+    }
+    if (failed > 0) {
+      cb(core::error(first_code, "message " + plan.message_id() + " not published to " +
+                                     std::to_string(failed) + " of " +
+                                     std::to_string(results.size()) + " targets (" + failures +
+                                     "); publishing it again with the same id is safe"));
+      return;
+    }
+    message_record rec;
+    rec.envelope = std::move(envelope);
+    rec.json = plan.json();
+    for (const auto& t : outcome.targets) rec.seqs.emplace(t.target, t.seq);
+    rec.expected_at_send = opts.expected_stores;
+    save_record(
+        client_, rec, settings_.records, alive_,
+        [outcome = std::move(outcome), cb = std::move(cb)](core::result<void> r) mutable {
+          if (!r) {
+            cb(core::error(r.err().code(), "message " + outcome.message_id +
+                                               " reached every target but was not recorded (" +
+                                               r.err().message() +
+                                               "); publishing it again with the same id is safe"));
+            return;
+          }
+          cb(std::move(outcome));
+        });
+  }
+
+  redis::client& client_;
+  publisher_settings settings_;
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+};
+
+}  // namespace bcast::broker

@@ -1,0 +1,121 @@
+#pragma once
+// Whole-file reads and crash-safe file replacement, shared by the users file (auth/) and the
+// store position (broker/).
+
+#include <bcast/core/error.hpp>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+namespace bcast::core {
+
+inline error io_error(int err, std::string detail) {
+  return {std::error_code(err, std::system_category()), std::move(detail)};
+}
+
+// Writes `data` to `path` so that readers see either the old file or the new one, never a torn
+// one, even across a crash: temp file in the same directory, fsync, rename, fsync the directory.
+inline result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path target(path);
+  // Replace the file a symlink points to, not the symlink.
+  if (fs::is_symlink(fs::symlink_status(target, ec))) {
+    fs::path resolved = fs::canonical(target, ec);
+    if (ec) return io_error(ec.value(), "cannot resolve " + path);
+    target = resolved;
+  }
+  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  std::string temp = (dir / ("." + target.filename().string() + ".tmp-XXXXXX")).string();
+
+  const int fd = ::mkostemp(temp.data(), O_CLOEXEC);
+  if (fd < 0) return io_error(errno, "cannot create a temporary file in " + dir.string());
+  auto fail = [&](int err, std::string what) -> result<void> {
+    ::close(fd);
+    ::unlink(temp.c_str());
+    return io_error(err, std::move(what));
+  };
+  if (::fchmod(fd, mode) != 0) return fail(errno, "cannot set the mode of " + temp);
+  // Keep the owner of the file being replaced (root editing a file the daemon's user reads).
+  // Best effort: without privileges the new file simply belongs to us.
+  struct stat old {};
+  if (::stat(target.c_str(), &old) == 0 &&
+      (old.st_uid != ::geteuid() || old.st_gid != ::getegid())) {
+    [[maybe_unused]] const int ignored = ::fchown(fd, old.st_uid, old.st_gid);
+  }
+  std::size_t written = 0;
+  while (written < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + written, data.size() - written);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail(errno, "cannot write " + temp);
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) return fail(errno, "cannot fsync " + temp);
+  if (::close(fd) != 0) {
+    const int err = errno;
+    ::unlink(temp.c_str());
+    return io_error(err, "cannot close " + temp);
+  }
+  if (::rename(temp.c_str(), target.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(temp.c_str());
+    return io_error(err, "cannot rename " + temp + " to " + target.string());
+  }
+  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) return io_error(errno, "cannot open directory " + dir.string());
+  const int sync_rc = ::fsync(dir_fd);
+  const int sync_err = errno;
+  ::close(dir_fd);
+  if (sync_rc != 0) return io_error(sync_err, "cannot fsync directory " + dir.string());
+  return {};
+}
+
+// The whole file, refusing anything but a regular file and anything above `max_bytes`. A missing
+// file fails with std::errc::no_such_file_or_directory.
+inline result<std::string> read_file_bounded(const std::string& path, std::size_t max_bytes) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return io_error(errno, "cannot open " + path);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return io_error(err, "cannot stat " + path);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return error(errc::invalid_argument, path + ": not a regular file");
+  }
+  std::string out;
+  char buf[16384];
+  while (true) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      return io_error(err, "cannot read " + path);
+    }
+    if (n == 0) break;
+    if (out.size() + static_cast<std::size_t>(n) > max_bytes) {
+      ::close(fd);
+      return error(errc::limit_exceeded,
+                   path + ": larger than " + std::to_string(max_bytes) + " bytes");
+    }
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+}  // namespace bcast::core

@@ -1,0 +1,57 @@
+#pragma once
+// Shared by the broker suites: Redis options for a test server, one command run to completion,
+// and envelopes.
+
+#include <bcast/core/loop.hpp>
+#include <bcast/message/envelope.hpp>
+#include <bcast/message/ulid.hpp>
+#include <bcast/redis/client.hpp>
+#include <bcast/redis/options.hpp>
+
+#include <catch2/catch.hpp>
+#include <support/test_support.hpp>
+
+#include <chrono>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace bcast::test {
+
+inline redis::options broker_opts(const std::string& url) {
+  auto o = redis::parse_url(url);
+  REQUIRE(o.ok());
+  o->backoff.initial = std::chrono::milliseconds(20);
+  o->backoff.max = std::chrono::milliseconds(200);
+  return o.value();
+}
+
+inline core::result<redis::reply> run_command(core::loop& l, redis::client& c,
+                                              const std::vector<std::string>& args) {
+  std::optional<core::result<redis::reply>> out;
+  c.command(args, [&](core::result<redis::reply> r) { out.emplace(std::move(r)); });
+  REQUIRE(run_until(l, [&] { return out.has_value(); }));
+  return std::move(*out);
+}
+
+inline message::ulid_generator& test_ids() {
+  static message::ulid_generator ids;
+  return ids;
+}
+
+inline message::envelope make_test_envelope(std::vector<std::string> targets,
+                                            std::string title = "Halo") {
+  message::envelope e;
+  e.id = test_ids().next().value();
+  e.targets = std::move(targets);
+  e.category = "announcement";
+  e.title = std::move(title);
+  e.body = "Toko buka jam 7.";
+  e.sent_at = message::format_time(std::chrono::system_clock::now());
+  e.sender = "admin";
+  return e;
+}
+
+}  // namespace bcast::test

@@ -1,0 +1,114 @@
+#include <bcast/broker/keys.hpp>
+#include <bcast/broker/presence.hpp>
+
+#include "broker_helpers.hpp"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+using namespace bcast;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::vector<broker::store_presence> list_now(core::loop& l, broker::presence_directory& d) {
+  std::optional<core::result<std::vector<broker::store_presence>>> out;
+  d.list([&](auto r) { out.emplace(std::move(r)); });
+  REQUIRE(test::run_until(l, [&] { return out.has_value(); }));
+  REQUIRE(out->ok());
+  return std::move(*out).value();
+}
+
+// Lists until `pred` holds for the listing (presence changes with time, not with an event).
+bool list_until(core::loop& l, broker::presence_directory& d,
+                const std::function<bool(const std::vector<broker::store_presence>&)>& pred) {
+  for (int i = 0; i < 200; ++i) {
+    if (pred(list_now(l, d))) return true;
+    test::run_for(l, 20ms);
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("presence: heartbeats make stores online; silence or a clean stop makes them offline") {
+  test::redis_server server;
+  core::loop l;
+  redis::client c(l, test::broker_opts(server.url()));
+  broker::presence_directory dir(c, 10);
+  // Unrelated keys, so that SCAN has to page past them.
+  for (int i = 0; i < 50; ++i) server.cli("SET bcast:{all}:filler" + std::to_string(i) + " x");
+
+  broker::presence_settings ps;
+  ps.interval = 100ms;
+  ps.ttl_intervals = 3;
+  auto s1 = std::make_unique<broker::heartbeat>(
+      l, c, broker::store_profile{"s1", {"region:jateng"}, "0.1.0"}, ps);
+  auto s2 = std::make_unique<broker::heartbeat>(
+      l, c, broker::store_profile{"s2", {"region:jabar", "format:minimarket"}, "0.1.0"}, ps);
+  std::vector<std::string> errors;
+  s1->start([&](const core::error& e) { errors.push_back(e.message()); });
+  s2->start();
+
+  REQUIRE(list_until(l, dir,
+                     [](const auto& v) { return v.size() == 2 && v[0].online && v[1].online; }));
+  auto v = list_now(l, dir);
+  CHECK(v[0].id == "s1");
+  CHECK(v[0].groups == std::vector<std::string>{"region:jateng"});
+  CHECK(v[0].version == "0.1.0");
+  CHECK(message::parse_time(v[0].last_seen).has_value());
+  CHECK(v[0].first_seen <= v[0].last_seen);
+  CHECK(v[1].groups == std::vector<std::string>{"region:jabar", "format:minimarket"});
+  auto pttl = std::stoll(server.cli("PTTL '" + broker::presence_key("s1") + "'"));
+  CHECK(pttl > 0);
+  CHECK(pttl <= 300);
+
+  auto j = broker::to_json(v[0]);
+  CHECK(j["id"] == "s1");
+  CHECK(j["online"] == true);
+  CHECK(j["groups"] == nlohmann::json::array({"region:jateng"}));
+  CHECK(j["last_seen"].is_string());
+
+  auto known = broker::known_stores(v);
+  REQUIRE(known.size() == 2);
+  CHECK(known[1].id == "s2");
+
+  SECTION("a store that stops beating goes offline after its TTL and stays known") {
+    const auto last_seen = v[1].last_seen;
+    s2.reset();  // crashed: no goodbye
+    REQUIRE(
+        list_until(l, dir, [](const auto& list) { return list.size() == 2 && !list[1].online; }));
+    auto after = list_now(l, dir);
+    CHECK(after[0].online);
+    CHECK(after[1].last_seen >= last_seen);
+  }
+  SECTION("a clean stop is offline at once") {
+    std::optional<core::result<void>> stopped;
+    s1->stop([&](core::result<void> r) { stopped.emplace(std::move(r)); });
+    REQUIRE(test::run_until(l, [&] { return stopped.has_value(); }));
+    REQUIRE(stopped->ok());
+    auto after = list_now(l, dir);
+    CHECK_FALSE(after[0].online);
+    CHECK(after[1].online);
+  }
+  SECTION("a decommissioned store can be forgotten") {
+    s2.reset();
+    std::optional<core::result<void>> gone;
+    dir.forget("s2", [&](core::result<void> r) { gone.emplace(std::move(r)); });
+    REQUIRE(test::run_until(l, [&] { return gone.has_value(); }));
+    auto after = list_now(l, dir);
+    REQUIRE(after.size() == 1);
+    CHECK(after[0].id == "s1");
+  }
+  CHECK(errors.empty());
+}
+
+TEST_CASE("presence: an empty directory") {
+  test::redis_server server;
+  core::loop l;
+  redis::client c(l, test::broker_opts(server.url()));
+  broker::presence_directory dir(c);
+  CHECK(list_now(l, dir).empty());
+}

@@ -1,0 +1,261 @@
+#include <bcast/broker/frame.hpp>
+#include <bcast/broker/keys.hpp>
+#include <bcast/broker/messages.hpp>
+#include <bcast/broker/publish.hpp>
+#include <bcast/redis/subscriber.hpp>
+
+#include "broker_helpers.hpp"
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+using namespace bcast;
+using namespace std::chrono_literals;
+
+namespace {
+
+core::result<broker::publish_outcome> publish_now(core::loop& l, broker::publisher& p,
+                                                  const message::envelope& e,
+                                                  broker::publish_options o = {}) {
+  std::optional<core::result<broker::publish_outcome>> out;
+  p.publish(
+      e, [&](core::result<broker::publish_outcome> r) { out.emplace(std::move(r)); }, o);
+  REQUIRE(test::run_until(l, [&] { return out.has_value(); }));
+  return std::move(*out);
+}
+
+struct history_entry {
+  std::string id;
+  std::map<std::string, std::string> fields;
+};
+
+std::vector<history_entry> read_history(core::loop& l, redis::client& c,
+                                        const std::string& target) {
+  auto r = test::run_command(l, c, {"XRANGE", broker::history_key(target), "-", "+"});
+  REQUIRE(r.ok());
+  std::vector<history_entry> out;
+  for (const auto& e : r->elements) {
+    history_entry h{e.elements[0].str, {}};
+    for (std::size_t i = 0; i + 1 < e.elements[1].elements.size(); i += 2) {
+      h.fields[e.elements[1].elements[i].str] = e.elements[1].elements[i + 1].str;
+    }
+    out.push_back(std::move(h));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "publish: every target's history gets the message with gap-free seqs, live gets the frame") {
+  test::redis_server server;
+  core::loop l;
+  redis::client c(l, test::broker_opts(server.url()));
+  broker::publisher pub(c);
+  const std::vector<std::string> targets{"all", "store:s1", "region:jateng"};
+
+  redis::subscriber sub(l, test::broker_opts(server.url()));
+  std::vector<std::pair<std::string, std::string>> live;
+  sub.on_message(
+      [&](std::string_view ch, std::string_view payload) { live.emplace_back(ch, payload); });
+  std::vector<std::string> channels;
+  for (const auto& t : targets) channels.push_back(broker::live_channel(t));
+  sub.subscribe(channels);
+  REQUIRE(test::run_until(l, [&] { return sub.all_confirmed(); }));
+
+  const int n = 5;
+  std::vector<message::envelope> sent;
+  for (int i = 0; i < n; ++i) {
+    sent.push_back(test::make_test_envelope(targets, "Pesan " + std::to_string(i)));
+    auto r = publish_now(l, pub, sent.back());
+    REQUIRE(r.ok());
+    CHECK(r->message_id == sent.back().id);
+    REQUIRE(r->targets.size() == 3);
+    for (std::size_t k = 0; k < 3; ++k) {
+      CHECK(r->targets[k].target == targets[k]);
+      CHECK(r->targets[k].seq == static_cast<std::uint64_t>(i + 1));
+      CHECK_FALSE(r->targets[k].duplicate);
+      CHECK(r->targets[k].receivers == 1);
+    }
+  }
+
+  for (const auto& t : targets) {
+    auto h = read_history(l, c, t);
+    REQUIRE(h.size() == static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      CHECK(h[i].fields["seq"] == std::to_string(i + 1));
+      CHECK(h[i].fields["id"] == sent[i].id);
+      CHECK(h[i].fields["env"] == message::encode(sent[i]));
+    }
+    CHECK(server.cli("GET '" + broker::seq_key(t) + "'") == std::to_string(n) + "\n");
+  }
+
+  REQUIRE(test::run_until(l, [&] { return live.size() == static_cast<std::size_t>(3 * n); }));
+  std::map<std::string, std::uint64_t> last_seq;
+  for (const auto& [ch, payload] : live) {
+    auto f = broker::decode_frame(payload);
+    REQUIRE(f.ok());
+    auto target = std::string(*broker::target_of_live_channel(ch));
+    CHECK(f->seq == last_seq[target] + 1);
+    last_seq[target] = f->seq;
+    auto h = read_history(l, c, target);
+    CHECK(f->stream_id == h[f->seq - 1].id);
+    auto env = message::decode(f->envelope_json);
+    REQUIRE(env.ok());
+    CHECK(env->id == f->message_id);
+    CHECK(*env == sent[f->seq - 1]);
+  }
+
+  SECTION("a retry with the same id appends nothing and publishes nothing") {
+    auto again = publish_now(l, pub, sent[2]);
+    REQUIRE(again.ok());
+    for (const auto& t : again->targets) {
+      CHECK(t.duplicate);
+      CHECK(t.seq == 3);
+      CHECK(t.receivers == 0);
+    }
+    CHECK(again->targets[0].stream_id == read_history(l, c, "all")[2].id);
+    test::run_for(l, 50ms);
+    CHECK(live.size() == static_cast<std::size_t>(3 * n));
+    for (const auto& t : targets)
+      CHECK(read_history(l, c, t).size() == static_cast<std::size_t>(n));
+  }
+}
+
+TEST_CASE("publish: Redis down gives a clear error and records nothing") {
+  core::loop l;
+  auto o = test::broker_opts("redis://127.0.0.1:" + std::to_string(test::free_port()));
+  o.command_timeout = 300ms;
+  redis::client c(l, o);
+  broker::publisher pub(c);
+  auto e = test::make_test_envelope({"all", "store:s1"});
+  auto r = publish_now(l, pub, e);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.err() == core::errc::timeout);
+  const auto text = r.err().message();
+  CHECK(text.find("not published to 2 of 2 targets") != std::string::npos);
+  CHECK(text.find("not reachable") != std::string::npos);
+  CHECK(text.find("same id is safe") != std::string::npos);
+}
+
+TEST_CASE("publish: a target that fails makes the whole publish fail; the retry completes it") {
+  test::redis_server server;
+  core::loop l;
+  redis::client c(l, test::broker_opts(server.url()));
+  broker::publisher pub(c);
+  broker::message_log log(c);
+  server.cli("SET '" + broker::history_key("region:broken") + "' not-a-stream");
+  auto e = test::make_test_envelope({"all", "region:broken", "store:s2"});
+
+  auto r = publish_now(l, pub, e);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.err() == core::errc::server_error);
+  CHECK(r.err().message().find("not published to 1 of 3 targets") != std::string::npos);
+  CHECK(r.err().message().find("region:broken") != std::string::npos);
+  CHECK(r.err().message().find("WRONGTYPE") != std::string::npos);
+  CHECK(server.cli("ZCARD bcast:messages") == "0\n");  // not listed as sent
+
+  server.cli("DEL '" + broker::history_key("region:broken") + "'");
+  auto again = publish_now(l, pub, e);
+  REQUIRE(again.ok());
+  CHECK(again->targets[0].duplicate);
+  CHECK(again->targets[0].seq == 1);
+  CHECK_FALSE(again->targets[1].duplicate);
+  CHECK(again->targets[1].seq == 1);  // the failed attempt did not use up a seq
+  CHECK(again->targets[2].duplicate);
+  CHECK(read_history(l, c, "all").size() == 1);
+  CHECK(read_history(l, c, "store:s2").size() == 1);
+  CHECK(read_history(l, c, "region:broken").size() == 1);
+
+  std::optional<core::result<std::optional<broker::message_record>>> got;
+  log.get(e.id, [&](auto res) { got.emplace(std::move(res)); });
+  REQUIRE(test::run_until(l, [&] { return got.has_value(); }));
+  REQUIRE(got->ok());
+  REQUIRE(got->value().has_value());
+  CHECK(got->value()->envelope == e);
+  CHECK(got->value()->seqs.at("all") == 1);
+}
+
+TEST_CASE("publish: histories are trimmed by count and by age") {
+  test::redis_server server;
+  core::loop l;
+  redis::client c(l, test::broker_opts(server.url()));
+  SECTION("MAXLEN") {
+    broker::publisher_settings s;
+    s.history_max_len = 3;
+    s.exact_trim = true;
+    broker::publisher pub(c, s);
+    for (int i = 0; i < 10; ++i)
+      REQUIRE(publish_now(l, pub, test::make_test_envelope({"all"})).ok());
+    auto h = read_history(l, c, "all");
+    REQUIRE(h.size() == 3);
+    CHECK(h[0].fields["seq"] == "8");
+    CHECK(h[2].fields["seq"] == "10");
+  }
+  SECTION("MINID from the max age") {
+    broker::publisher_settings s;
+    s.history_max_age = 20ms;
+    s.exact_trim = true;
+    broker::publisher pub(c, s);
+    REQUIRE(publish_now(l, pub, test::make_test_envelope({"all"})).ok());
+    REQUIRE(publish_now(l, pub, test::make_test_envelope({"all"})).ok());
+    test::run_for(l, 60ms);  // let the first two age
+    REQUIRE(publish_now(l, pub, test::make_test_envelope({"all"})).ok());
+    auto h = read_history(l, c, "all");
+    REQUIRE(h.size() == 1);
+    CHECK(h[0].fields["seq"] == "3");
+  }
+}
+
+TEST_CASE("message log: newest first, paged with before, one by id, bounded") {
+  test::redis_server server;
+  core::loop l;
+  redis::client c(l, test::broker_opts(server.url()));
+  broker::publisher_settings s;
+  s.records.max_messages = 5;
+  broker::publisher pub(c, s);
+  broker::message_log log(c);
+  std::vector<message::envelope> sent;
+  for (int i = 0; i < 7; ++i) {
+    sent.push_back(test::make_test_envelope({"all", "region:jateng"}, "M" + std::to_string(i)));
+    broker::publish_options o;
+    o.expected_stores = 40 + i;
+    REQUIRE(publish_now(l, pub, sent.back(), o).ok());
+  }
+  test::run_for(l, 50ms);  // the count trim runs after the publish reported
+  CHECK(server.cli("ZCARD bcast:messages") == "5\n");
+  CHECK(server.cli("EXISTS '" + broker::message_key(sent[0].id) + "'") == "0\n");
+
+  auto list = [&](std::size_t limit, std::string before) {
+    std::optional<core::result<std::vector<broker::message_record>>> out;
+    log.list(limit, before, [&](auto r) { out.emplace(std::move(r)); });
+    REQUIRE(test::run_until(l, [&] { return out.has_value(); }));
+    return std::move(*out);
+  };
+  auto page1 = list(3, "");
+  REQUIRE(page1.ok());
+  REQUIRE(page1->size() == 3);
+  CHECK((*page1)[0].envelope.title == "M6");
+  CHECK((*page1)[1].envelope.title == "M5");
+  CHECK((*page1)[2].envelope.title == "M4");
+  CHECK((*page1)[0].expected_at_send == 46u);
+  CHECK((*page1)[0].seqs.at("region:jateng") == 7);
+  CHECK((*page1)[0].json == message::encode(sent[6]));
+  auto page2 = list(3, (*page1)[2].envelope.id);
+  REQUIRE(page2.ok());
+  REQUIRE(page2->size() == 2);  // M0 and M1 were trimmed away
+  CHECK((*page2)[0].envelope.title == "M3");
+  CHECK((*page2)[1].envelope.title == "M2");
+
+  auto bad = list(3, "not-an-id");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.err() == core::errc::invalid_argument);
+
+  std::optional<core::result<std::optional<broker::message_record>>> missing;
+  log.get("01JD5Q8W3V6X4Y2Z0A1B2C3D4E", [&](auto r) { missing.emplace(std::move(r)); });
+  REQUIRE(test::run_until(l, [&] { return missing.has_value(); }));
+  REQUIRE(missing->ok());
+  CHECK_FALSE(missing->value().has_value());
+}

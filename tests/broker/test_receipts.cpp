@@ -1,0 +1,237 @@
+#include <bcast/broker/keys.hpp>
+#include <bcast/broker/receipts.hpp>
+
+#include "broker_helpers.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+using namespace bcast;
+using namespace std::chrono_literals;
+
+namespace {
+
+void record_now(core::loop& l, broker::receipt_writer& w, const std::string& id,
+                broker::receipt_state s,
+                message::time_point at = std::chrono::system_clock::now()) {
+  std::optional<core::result<void>> out;
+  w.record(id, s, at, [&](core::result<void> r) { out.emplace(std::move(r)); });
+  REQUIRE(test::run_until(l, [&] { return out.has_value(); }));
+  REQUIRE(out->ok());
+}
+
+broker::receipt_summary summarize_now(core::loop& l, broker::receipt_aggregator& a,
+                                      const broker::message_record& m,
+                                      std::vector<broker::known_store> stores) {
+  std::optional<core::result<broker::receipt_summary>> out;
+  a.summarize(m, std::move(stores),
+              [&](core::result<broker::receipt_summary> r) { out.emplace(std::move(r)); });
+  REQUIRE(test::run_until(l, [&] { return out.has_value(); }));
+  REQUIRE(out->ok());
+  return std::move(*out).value();
+}
+
+broker::message_record record_for(std::vector<std::string> targets) {
+  broker::message_record m;
+  m.envelope = test::make_test_envelope(std::move(targets));
+  m.json = message::encode(m.envelope);
+  for (std::size_t i = 0; i < m.envelope.targets.size(); ++i)
+    m.seqs[m.envelope.targets[i]] = 10 + i;
+  return m;
+}
+
+const message::time_point t0 = *message::parse_time("2026-11-26T10:00:00.000Z");
+
+}  // namespace
+
+TEST_CASE("receipt states: names and ranks") {
+  for (auto s : broker::all_receipt_states)
+    CHECK(broker::parse_receipt_state(broker::to_string(s)) == s);
+  CHECK_FALSE(broker::parse_receipt_state("pending"));
+  CHECK(broker::rank(broker::receipt_state::acknowledged) >
+        broker::rank(broker::receipt_state::displayed));
+  CHECK(broker::rank(broker::receipt_state::displayed) >
+        broker::rank(broker::receipt_state::failed));
+  CHECK(broker::rank(broker::receipt_state::expired) >
+        broker::rank(broker::receipt_state::delivered));
+  CHECK(broker::rank(broker::receipt_state::delivered) > broker::rank(broker::receipt_state::gap));
+}
+
+TEST_CASE("receipts: states only move forward, each keeps the time it was first reached") {
+  test::redis_server server;
+  core::loop l;
+  redis::client c(l, test::broker_opts(server.url()));
+  broker::receipt_writer w(l, c, "s1");
+  broker::receipt_aggregator agg(c);
+  auto m = record_for({"all"});
+  const std::vector<broker::known_store> stores{{"s1", {}}};
+
+  record_now(l, w, m.envelope.id, broker::receipt_state::delivered, t0);
+  auto s = summarize_now(l, agg, m, stores);
+  REQUIRE(s.stores.size() == 1);
+  CHECK(s.stores[0].state == "delivered");
+  CHECK(s.stores[0].at == "2026-11-26T10:00:00.000Z");
+
+  record_now(l, w, m.envelope.id, broker::receipt_state::acknowledged, t0 + 5s);
+  // Late or repeated writes change nothing.
+  record_now(l, w, m.envelope.id, broker::receipt_state::delivered, t0 + 9s);
+  record_now(l, w, m.envelope.id, broker::receipt_state::displayed, t0 + 9s);
+  record_now(l, w, m.envelope.id, broker::receipt_state::acknowledged, t0 + 9s);
+  s = summarize_now(l, agg, m, stores);
+  CHECK(s.stores[0].state == "acknowledged");
+  CHECK(s.stores[0].at == "2026-11-26T10:00:05.000Z");
+  CHECK(s.delivered == 1);
+  CHECK(s.displayed == 1);
+  CHECK(s.acknowledged == 1);
+  CHECK(server.cli("HGET '" + broker::receipts_key("s1") + "' " + m.envelope.id + ":delivered") ==
+        "2026-11-26T10:00:00.000Z\n");
+}
+
+TEST_CASE("receipts: aggregation over 5 stores with one missing") {
+  test::redis_server server;
+  core::loop l;
+  redis::client c(l, test::broker_opts(server.url()));
+  broker::receipt_aggregator agg(c);
+  auto m = record_for({"region:jateng", "store:s5"});
+  const std::vector<broker::known_store> stores{
+      {"s1", {"region:jateng"}}, {"s2", {"region:jateng", "format:minimarket"}},
+      {"s3", {"region:jateng"}}, {"s4", {"region:jateng"}},
+      {"s5", {"region:jabar"}},  {"s6", {"region:jabar"}}};
+  auto write = [&](const std::string& store, std::vector<broker::receipt_state> states) {
+    broker::receipt_writer w(l, c, store);
+    auto at = t0;
+    for (auto s : states) {
+      record_now(l, w, m.envelope.id, s, at);
+      at += 1s;
+    }
+  };
+  write("s1", {broker::receipt_state::delivered, broker::receipt_state::displayed,
+               broker::receipt_state::acknowledged});
+  write("s2", {broker::receipt_state::delivered, broker::receipt_state::displayed});
+  write("s3", {broker::receipt_state::delivered, broker::receipt_state::failed});
+  write("s5", {broker::receipt_state::delivered, broker::receipt_state::expired});
+  // s4 is expected and missing; s6 is not expected.
+
+  auto s = summarize_now(l, agg, m, stores);
+  CHECK(s.expected == 5);
+  CHECK(s.delivered == 4);
+  CHECK(s.displayed == 2);
+  CHECK(s.acknowledged == 1);
+  REQUIRE(s.stores.size() == 5);
+  CHECK(s.stores[0].store == "s1");
+  CHECK(s.stores[0].state == "acknowledged");
+  CHECK(s.stores[0].at == "2026-11-26T10:00:02.000Z");
+  CHECK(s.stores[1].state == "displayed");
+  CHECK(s.stores[2].state == "failed");
+  CHECK(s.stores[3].store == "s4");
+  CHECK(s.stores[3].state == "pending");
+  CHECK(s.stores[3].at.empty());
+  CHECK(s.stores[4].state == "expired");
+
+  auto j = broker::to_json(s);
+  CHECK(j["expected"] == 5);
+  CHECK(j["stores"][3] == nlohmann::json({{"store", "s4"}, {"state", "pending"}, {"at", nullptr}}));
+
+  SECTION("a store whose history was trimmed past the message shows a gap") {
+    broker::receipt_writer w4(l, c, "s4");
+    std::optional<core::result<void>> done;
+    // The message is seq 10 in region:jateng.
+    w4.record_gap("region:jateng", 8, 11, t0,
+                  [&](core::result<void> r) { done.emplace(std::move(r)); });
+    REQUIRE(test::run_until(l, [&] { return done.has_value(); }));
+    REQUIRE(done->ok());
+    s = summarize_now(l, agg, m, stores);
+    CHECK(s.stores[3].state == "gap");
+    CHECK(s.stores[3].at == "2026-11-26T10:00:00.000Z");
+    CHECK(s.delivered == 4);
+    CHECK(s.expected == 5);
+  }
+  SECTION("a store that is no longer in a target group but reported still counts") {
+    auto moved = stores;
+    moved[0].groups = {"region:jabar"};
+    s = summarize_now(l, agg, m, moved);
+    CHECK(s.expected == 5);
+    CHECK(s.stores[0].state == "acknowledged");
+  }
+}
+
+TEST_CASE("receipts: storage is trimmed by count and by age") {
+  test::redis_server server;
+  core::loop l;
+  redis::client c(l, test::broker_opts(server.url()));
+  broker::receipt_settings rs;
+  rs.max_messages = 3;
+  rs.trim_every = 1000;  // trimmed by hand below
+  rs.max_age = std::chrono::hours(24);
+  broker::receipt_writer w(l, c, "s1", rs);
+  const auto now = std::chrono::system_clock::now();
+  const auto now_ms = message::unix_ms(now);
+  std::vector<std::string> ids;
+  // Two messages from three days ago, then five from now.
+  for (int i = 0; i < 7; ++i) {
+    message::ulid_random r{};
+    r[9] = static_cast<std::uint8_t>(i);
+    ids.push_back(message::make_ulid(
+        i < 2 ? now_ms - 3 * 86400000ull : now_ms + static_cast<std::uint64_t>(i), r));
+    record_now(l, w, ids.back(), broker::receipt_state::delivered);
+    record_now(l, w, ids.back(), broker::receipt_state::displayed);
+  }
+  CHECK(server.cli("HLEN '" + broker::receipts_key("s1") + "'") == "14\n");
+  std::optional<core::result<void>> done;
+  w.trim([&](core::result<void> r) { done.emplace(std::move(r)); });
+  REQUIRE(test::run_until(l, [&] { return done.has_value(); }));
+  REQUIRE(done->ok());
+  CHECK(server.cli("ZCARD '" + broker::receipts_index_key("s1") + "'") == "3\n");
+  CHECK(server.cli("HLEN '" + broker::receipts_key("s1") + "'") == "6\n");
+  CHECK(server.cli("HEXISTS '" + broker::receipts_key("s1") + "' " + ids[6] + ":displayed") ==
+        "1\n");
+  CHECK(server.cli("HEXISTS '" + broker::receipts_key("s1") + "' " + ids[3] + ":displayed") ==
+        "0\n");
+
+  SECTION("gaps keep the newest max_gaps") {
+    broker::receipt_settings gs;
+    gs.max_gaps = 2;
+    broker::receipt_writer g(l, c, "s2", gs);
+    for (std::uint64_t i = 1; i <= 4; ++i) {
+      std::optional<core::result<void>> ok;
+      g.record_gap("all", i, i, now, [&](core::result<void> r) { ok.emplace(std::move(r)); });
+      REQUIRE(test::run_until(l, [&] { return ok.has_value(); }));
+    }
+    CHECK(server.cli("LLEN '" + broker::gaps_key("s2") + "'") == "2\n");
+    CHECK(server.cli("LINDEX '" + broker::gaps_key("s2") + "' 0").rfind("all 4 4 ", 0) == 0);
+  }
+}
+
+TEST_CASE("receipts: written while Redis is down, they arrive once it is back") {
+  test::redis_server server;
+  core::loop l;
+  auto o = test::broker_opts(server.url());
+  o.command_timeout = 200ms;
+  redis::client c(l, o);
+  broker::receipt_settings rs;
+  rs.retry_interval = 50ms;
+  broker::receipt_writer w(l, c, "s1", rs);
+  REQUIRE(test::run_command(l, c, {"PING"}).ok());
+  server.stop();
+  const auto id = test::make_test_envelope({"all"}).id;
+  std::optional<core::result<void>> done;
+  w.record(id, broker::receipt_state::displayed, t0,
+           [&](core::result<void> r) { done.emplace(std::move(r)); });
+  REQUIRE(test::run_until(l, [&] { return w.queued() == 1; }));
+  CHECK_FALSE(done.has_value());
+  server.start();
+  REQUIRE(test::run_until(l, [&] { return done.has_value(); }));
+  REQUIRE(done->ok());
+  CHECK(w.queued() == 0);
+  CHECK(server.cli("HGET '" + broker::receipts_key("s1") + "' " + id + ":displayed") ==
+        "2026-11-26T10:00:00.000Z\n");
+
+  SECTION("bad input is refused at once") {
+    std::optional<core::result<void>> bad;
+    w.record("nope", broker::receipt_state::delivered, t0,
+             [&](core::result<void> r) { bad.emplace(std::move(r)); });
+    REQUIRE(test::run_until(l, [&] { return bad.has_value(); }));
+    CHECK(bad->err() == core::errc::invalid_argument);
+  }
+}

@@ -214,7 +214,7 @@ class connection : public std::enable_shared_from_this<connection> {
       }
       self->attempt_.reset();
       if (!r) {
-        self->connection_failed(core::error(r.err().code(), "Redis at " + self->options_.describe() + ": " + r.err().message()));
+        self->connection_failed(r.err());
       } else {
         self->connected(std::move(r.value()));
       }

@@ -1,0 +1,283 @@
+// bcastctl: the admin CLI. Messages and stores through publisherd's Unix socket (the peer's uid or
+// gid is the credential); users directly on the users file.
+// Exit status: 0 success, 1 refused (with the server's message), 2 usage error.
+
+#include "unix_http.hpp"
+
+#include <bcast/auth/password.hpp>
+#include <bcast/auth/users.hpp>
+#include <bcast/core/cli.hpp>
+
+#include <nlohmann/json.hpp>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <iterator>
+#include <string>
+
+using nlohmann::json;
+
+namespace {
+
+constexpr int exit_ok = 0;
+constexpr int exit_refused = 1;
+constexpr int exit_usage = 2;
+
+const char* usage_text =
+    "usage: bcastctl [--socket PATH] send --target T [--target T]... --category C --title T\n"
+    "                [--priority normal|high|urgent] [--require-ack] [--expires-at ISO8601] BODY|-\n"
+    "       bcastctl [--socket PATH] list [--limit N] [--before ID]\n"
+    "       bcastctl [--socket PATH] show ID\n"
+    "       bcastctl [--socket PATH] stores\n"
+    "       bcastctl user add|passwd|del|list|token --users FILE [NAME] [--role admin|publisher]\n"
+    "                [--targets PATTERN]... [--password-stdin]\n"
+    "The socket defaults to $BCAST_SOCKET or /run/bcast/publisherd.sock.\n";
+
+int usage(const std::string& problem) {
+  std::cerr << "bcastctl: " << problem << "\n" << usage_text;
+  return exit_usage;
+}
+
+int refused(const std::string& message) {
+  std::cerr << "bcastctl: " << message << "\n";
+  return exit_refused;
+}
+
+// Calls publisherd; on success returns the parsed body, otherwise prints why and sets `status`.
+std::optional<json> call(const std::string& socket, const std::string& method, const std::string& target,
+                         const std::string& body, int& status) {
+  auto outcome = bcastctl::unix_http(socket, method, target, body);
+  if (auto* failure = std::get_if<bcastctl::http_failure>(&outcome)) {
+    status = refused(failure->message);
+    return std::nullopt;
+  }
+  auto& response = std::get<bcastctl::http_response>(outcome);
+  json parsed = json::parse(response.body, nullptr, false);
+  if (response.status >= 400) {
+    std::string message = parsed.is_object() && parsed.contains("message") ? parsed["message"].get<std::string>()
+                                                                           : "HTTP " + std::to_string(response.status);
+    if (parsed.is_object() && parsed.contains("field")) message += " (field: " + parsed["field"].get<std::string>() + ")";
+    status = refused(message);
+    return std::nullopt;
+  }
+  if (response.body.empty()) return json::object();
+  if (parsed.is_discarded()) {
+    status = refused("publisherd answered with something that is not JSON");
+    return std::nullopt;
+  }
+  return parsed;
+}
+
+std::string join(const json& array, const char* sep = ",") {
+  std::string out;
+  for (const auto& v : array) {
+    if (!out.empty()) out += sep;
+    out += v.get<std::string>();
+  }
+  return out;
+}
+
+std::string read_all_stdin() {
+  return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+}
+
+int cmd_send(const std::string& socket, const bcast::core::cli::arguments& a) {
+  auto targets = a.values("target");
+  if (targets.empty()) return usage("send needs at least one --target");
+  if (!a.value("category")) return usage("send needs --category");
+  if (!a.value("title")) return usage("send needs --title");
+  if (a.positional().size() != 2) return usage("send needs exactly one BODY (or - to read it from stdin)");
+  std::string body = a.positional()[1] == "-" ? read_all_stdin() : a.positional()[1];
+  json request{{"targets", targets}, {"category", *a.value("category")}, {"title", *a.value("title")}, {"body", body}};
+  if (auto p = a.value("priority")) request["priority"] = *p;
+  if (auto e = a.value("expires-at")) request["expires_at"] = *e;
+  if (a.has("require-ack")) request["require_ack"] = true;
+  int status = exit_ok;
+  std::string encoded;
+  try {
+    encoded = request.dump();
+  } catch (const json::exception&) {
+    return refused("the title or body is not valid UTF-8");
+  }
+  auto reply = call(socket, "POST", "/api/v1/messages", encoded, status);
+  if (!reply) return status;
+  std::cout << "sent " << reply->value("id", "") << "\n";
+  return exit_ok;
+}
+
+int cmd_list(const std::string& socket, const bcast::core::cli::arguments& a) {
+  std::string target = "/api/v1/messages?limit=" + a.value("limit").value_or("50");
+  if (auto before = a.value("before")) target += "&before=" + bcastctl::percent_encode_path(*before);
+  int status = exit_ok;
+  auto reply = call(socket, "GET", target, {}, status);
+  if (!reply) return status;
+  for (const auto& m : (*reply)["messages"]) {
+    std::printf("%s  %s  %-13s %-7s %-30s %s\n", m.value("id", "").c_str(), m.value("sent_at", "").c_str(),
+                m.value("category", "").c_str(), m.value("priority", "").c_str(), join(m["targets"]).c_str(),
+                m.value("title", "").c_str());
+  }
+  return exit_ok;
+}
+
+int cmd_show(const std::string& socket, const bcast::core::cli::arguments& a) {
+  if (a.positional().size() != 2) return usage("show needs a message ID");
+  int status = exit_ok;
+  auto reply = call(socket, "GET", "/api/v1/messages/" + bcastctl::percent_encode_path(a.positional()[1]), {}, status);
+  if (!reply) return status;
+  const auto& m = (*reply)["message"];
+  const auto& r = (*reply)["receipts"];
+  std::printf("id:        %s\nsent:      %s by %s\ntargets:   %s\ncategory:  %s\npriority:  %s\ntitle:     %s\n",
+              m.value("id", "").c_str(), m.value("sent_at", "").c_str(), m.value("sender", "").c_str(),
+              join(m["targets"], ", ").c_str(), m.value("category", "").c_str(), m.value("priority", "").c_str(),
+              m.value("title", "").c_str());
+  std::printf("body:\n  %s\n", m.value("body", "").c_str());
+  auto expected = r.value("expected", 0);
+  auto bar = [expected](int n) {
+    int width = 20;
+    int filled = expected > 0 ? n * width / expected : 0;
+    return "[" + std::string(static_cast<std::size_t>(filled), '#') + std::string(static_cast<std::size_t>(width - filled), '.') + "]";
+  };
+  for (const char* k : {"delivered", "displayed", "acknowledged"}) {
+    int n = r.value(k, 0);
+    std::printf("%-13s %s %d/%d\n", k, bar(n).c_str(), n, expected);
+  }
+  if (r.contains("stores")) {
+    std::printf("\n%-24s %-13s %s\n", "STORE", "STATE", "AT");
+    for (const auto& s : r["stores"]) {
+      std::printf("%-24s %-13s %s\n", s.value("store", "").c_str(), s.value("state", "").c_str(),
+                  s["at"].is_string() ? s["at"].get<std::string>().c_str() : "-");
+    }
+  }
+  return exit_ok;
+}
+
+int cmd_stores(const std::string& socket) {
+  int status = exit_ok;
+  auto reply = call(socket, "GET", "/api/v1/stores", {}, status);
+  if (!reply) return status;
+  std::printf("%-24s %-8s %-26s %s\n", "STORE", "STATE", "LAST SEEN", "GROUPS");
+  for (const auto& s : (*reply)["stores"]) {
+    std::printf("%-24s %-8s %-26s %s\n", s.value("id", "").c_str(), s.value("online", false) ? "online" : "offline",
+                s["last_seen"].is_string() ? s["last_seen"].get<std::string>().c_str() : "-", join(s["groups"]).c_str());
+  }
+  return exit_ok;
+}
+
+std::optional<std::string> read_password(bool from_stdin) {
+  std::string password;
+  if (from_stdin || !::isatty(STDIN_FILENO)) {
+    if (!std::getline(std::cin, password)) return std::nullopt;
+    return password;
+  }
+  termios old{};
+  ::tcgetattr(STDIN_FILENO, &old);
+  termios quiet = old;
+  quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+  std::string again;
+  std::cerr << "Password: " << std::flush;
+  ::tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+  std::getline(std::cin, password);
+  std::cerr << "\nRepeat: " << std::flush;
+  std::getline(std::cin, again);
+  ::tcsetattr(STDIN_FILENO, TCSANOW, &old);
+  std::cerr << "\n";
+  if (password != again) {
+    std::cerr << "bcastctl: the passwords differ\n";
+    return std::nullopt;
+  }
+  return password;
+}
+
+int cmd_user(const bcast::core::cli::arguments& a) {
+  namespace auth = bcast::auth;
+  const auto& pos = a.positional();
+  if (pos.size() < 2) return usage("user needs add, passwd, del, list or token");
+  const std::string& action = pos[1];
+  auto file = a.value("users");
+  if (!file) return usage("user " + action + " needs --users FILE");
+  bool needs_name = action != "list";
+  if (needs_name && pos.size() != 3) return usage("user " + action + " needs exactly one NAME");
+  if (!needs_name && pos.size() != 2) return usage("user list takes no NAME");
+  if (action != "add" && action != "passwd" && action != "del" && action != "list" && action != "token")
+    return usage("unknown user action '" + action + "'");
+
+  auto store = auth::user_store::load_file(*file, action == "add" ? auth::if_missing::empty : auth::if_missing::fail);
+  if (!store) return refused(store.err().message());
+
+  if (action == "list") {
+    for (const auto& u : store->users()) {
+      std::string targets;
+      for (const auto& t : u.targets) targets += (targets.empty() ? "" : ",") + t;
+      std::printf("%-24s %-10s %-30s %s\n", u.name.c_str(), std::string(auth::to_string(u.role)).c_str(), targets.c_str(),
+                  u.password_hash.empty() ? "(no password)" : "");
+    }
+    return exit_ok;
+  }
+  const std::string& name = pos[2];
+  bcast::core::result<void> changed;
+  if (action == "add") {
+    auth::user u;
+    u.name = name;
+    auto role = auth::parse_role(a.value("role").value_or("publisher"));
+    if (!role) return usage("--role must be admin or publisher");
+    u.role = *role;
+    if (auto targets = a.values("targets"); !targets.empty()) u.targets = targets;
+    auto password = read_password(a.has("password-stdin"));
+    if (!password || password->empty()) return refused("no password given");
+    u.password_hash = auth::hash_password(*password);
+    changed = store->add(std::move(u));
+  } else if (action == "passwd") {
+    auto password = read_password(a.has("password-stdin"));
+    if (!password || password->empty()) return refused("no password given");
+    changed = store->set_password(name, auth::hash_password(*password));
+    if (changed) {
+      if (auto role = a.value("role")) {
+        auto r = auth::parse_role(*role);
+        if (!r) return usage("--role must be admin or publisher");
+        changed = store->set_role(name, *r);
+      }
+    }
+    if (changed && !a.values("targets").empty()) changed = store->set_targets(name, a.values("targets"));
+  } else if (action == "del") {
+    changed = store->remove(name);
+  } else {  // token: a new bearer token for automation, shown once
+    auto minted = auth::mint_token();
+    changed = store->add_token(name, minted.stored);
+    if (changed) std::cout << minted.token << "\n";
+  }
+  if (!changed) return refused(changed.err().message());
+  if (auto saved = store->save_file(*file); !saved) return refused(saved.err().message());
+  if (action != "token") std::cerr << "bcastctl: user " << name << ": " << action << " done\n";
+  return exit_ok;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bcast::core::cli::spec spec{{"socket", "target", "category", "title", "priority", "expires-at", "limit", "before",
+                               "users", "role", "targets"},
+                              {"require-ack", "password-stdin", "help", "version"}};
+  auto args = bcast::core::cli::parse(argc, argv, spec);
+  if (!args) return usage(args.err().detail());
+  if (args->has("help")) {
+    std::cout << usage_text;
+    return exit_ok;
+  }
+  if (args->has("version")) {
+    std::cout << "bcastctl " << BCAST_VERSION << "\n";
+    return exit_ok;
+  }
+  if (args->positional().empty()) return usage("no command given");
+  std::string socket = args->value("socket").value_or(std::getenv("BCAST_SOCKET") ? std::getenv("BCAST_SOCKET")
+                                                                                   : "/run/bcast/publisherd.sock");
+  const std::string& command = args->positional()[0];
+  if (command == "send") return cmd_send(socket, *args);
+  if (command == "list") return cmd_list(socket, *args);
+  if (command == "show") return cmd_show(socket, *args);
+  if (command == "stores") return cmd_stores(socket);
+  if (command == "user") return cmd_user(*args);
+  return usage("unknown command '" + command + "'");
+}

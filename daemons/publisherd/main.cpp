@@ -1,0 +1,74 @@
+// publisherd: see README.md and docs/ARCHITECTURE.md.
+
+#include "app.hpp"
+
+#include <bcast/core/timer.hpp>
+
+#include <csignal>
+#include <iostream>
+
+namespace {
+
+const char* usage_text =
+    "usage: publisherd [--config FILE] [--redis URL] [--http HOST:PORT]... [--unix-socket PATH]\n"
+    "                  [--users FILE] [--check-config] [--version] [--help]\n"
+    "Redis URL: redis://[user:pass@]host:port[/db], rediss://... (TLS), unix:///path.sock[?db=N]\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto args = bcast::core::cli::parse(argc, argv, publisherd::cli_spec());
+  if (!args) {
+    std::cerr << "publisherd: " << args.err().detail() << "\n" << usage_text;
+    return 2;
+  }
+  if (args->has("help")) {
+    std::cout << usage_text;
+    return 0;
+  }
+  if (args->has("version")) {
+    std::cout << "publisherd " << BCAST_VERSION << "\n";
+    return 0;
+  }
+  if (!args->positional().empty()) {
+    std::cerr << "publisherd: unexpected argument '" << args->positional()[0] << "'\n" << usage_text;
+    return 2;
+  }
+  auto config = publisherd::load(*args);
+  if (!config) {
+    std::cerr << "publisherd: " << config.err().detail() << "\n";
+    return 2;
+  }
+  if (!config->users_file.empty()) {
+    if (auto users = bcast::auth::user_store::load_file(config->users_file); !users) {
+      std::cerr << "publisherd: " << users.err().detail() << "\n";
+      return 2;
+    }
+  }
+  if (args->has("check-config")) {
+    std::cout << "publisherd: configuration OK\n";
+    return 0;
+  }
+  if (config->log_level == "debug") bcast::core::log::config().threshold = bcast::core::log::level::debug;
+  std::signal(SIGPIPE, SIG_IGN);
+
+  bcast::core::loop loop;
+  publisherd::app app(loop, std::move(config).value());
+  if (auto started = app.start(); !started) {
+    bcast::core::log::error(started.err().message());
+    return 1;
+  }
+  bool stopping = false;
+  auto stop = [&] {
+    if (stopping) return;
+    stopping = true;
+    bcast::core::log::notice("stopping: finishing requests in flight");
+    app.shutdown([&] { loop.stop(); });
+  };
+  bcast::core::signal_watcher term(loop, SIGTERM, stop);
+  bcast::core::signal_watcher interrupt(loop, SIGINT, stop);
+  bcast::core::signal_watcher hangup(loop, SIGHUP, [&] { app.reload(); });
+  loop.run();
+  bcast::core::log::notice("stopped");
+  return 0;
+}

@@ -1,0 +1,446 @@
+// Every visible string of the UI, one dictionary per language. Elements built with tr() carry
+// their key, so switching the language re-translates the page in place without re-rendering
+// (a half-written message keeps its contents).
+
+const dictionaries = {
+  en: {
+    'app.tagline': 'Head-office broadcast',
+    'app.skip': 'Skip to content',
+    'nav.label': 'Main',
+    'nav.compose': 'Compose',
+    'nav.history': 'History',
+    'nav.stores': 'Stores',
+    'nav.logout': 'Log out',
+    'lang.label': 'Language',
+    'lang.en': 'English',
+    'lang.id': 'Bahasa Indonesia',
+    'role.admin': 'Admin',
+    'role.publisher': 'Publisher',
+
+    'login.title': 'Sign in',
+    'login.lead': 'Send announcements, price info and discount info to the stores.',
+    'login.username': 'Username',
+    'login.password': 'Password',
+    'login.submit': 'Sign in',
+    'login.busy': 'Signing in…',
+    'login.invalid': 'Username and password do not match',
+    'login.throttled': 'Too many failed attempts. Try again in {seconds} seconds.',
+    'login.throttled_one': 'Too many failed attempts. Try again in 1 second.',
+    'login.throttled_later': 'Too many failed attempts. Try again later.',
+    'login.required': 'Enter your username and password.',
+    'login.expired': 'Your session has ended. Please sign in again.',
+    'login.signed_out': 'You have signed out.',
+    'login.unreachable': 'Cannot reach the server, check the connection.',
+
+    'compose.title': 'New message',
+    'compose.lead': 'It appears at once as a popup on the store PCs you choose.',
+    'compose.targets': 'Recipients',
+    'compose.targets_hint': 'Choose all stores, a group or single stores, or type a target such as region:jateng or store:1234.',
+    'compose.target_input': 'Add a recipient',
+    'compose.target_placeholder': 'store:1234 or region:jateng',
+    'compose.target_add': 'Add',
+    'compose.target_remove': 'Remove {target}',
+    'compose.target_invalid': '“{target}” is not a valid recipient. Use all, store:<id> or kind:name.',
+    'compose.target_none': 'Add at least one recipient.',
+    'compose.target_max': 'At most {max} recipients.',
+    'compose.selected_none': 'No recipients yet.',
+    'compose.quick': 'Quick picks',
+    'compose.reach': 'Reaches {n} of {total} known stores.',
+    'compose.reach_all': 'Reaches every store.',
+    'compose.category': 'Category',
+    'compose.priority': 'Priority',
+    'compose.subject': 'Title',
+    'compose.body': 'Message',
+    'compose.count_chars': '{n} / {max} characters',
+    'compose.count_bytes': '{n} / {max} bytes',
+    'compose.title_required': 'Enter a title.',
+    'compose.title_long': 'The title is longer than {max} characters.',
+    'compose.body_required': 'Enter the message.',
+    'compose.body_long': 'The message is longer than {max} bytes.',
+    'compose.options': 'Options',
+    'compose.expiry': 'Expires',
+    'compose.expiry_hint': 'Optional. A store that gets it later records it but does not show it.',
+    'compose.expiry_past': 'The expiry time must be in the future.',
+    'compose.ack': 'Require acknowledgement',
+    'compose.ack_hint': 'Store staff must confirm that they have read it.',
+    'compose.send': 'Send message',
+    'compose.sending': 'Sending…',
+    'compose.clear': 'Clear',
+    'compose.preview': 'Preview at the store',
+    'compose.preview_title': '(no title)',
+    'compose.preview_body': 'The message text appears here.',
+    'compose.preview_ok': 'OK, I have read it',
+    'compose.preview_close': 'Close',
+
+    'notice.sent': 'Message sent',
+    'notice.sent_detail': 'Message id {id}.',
+    'notice.sent_link': 'Follow its delivery',
+    'notice.not_sent': 'Message not sent, check the connection',
+    'notice.invalid': 'Message not sent: check the highlighted field.',
+    'notice.check_form': 'Check the highlighted fields.',
+    'notice.forbidden': 'You are not allowed to do this.',
+    'notice.forbidden_send': 'Message not sent: you may not send to these recipients.',
+    'notice.error': 'Something went wrong ({code}).',
+    'notice.load_failed': 'Could not load the data, check the connection.',
+    'notice.dismiss': 'Dismiss',
+
+    'category.announcement': 'Announcement',
+    'category.price_info': 'Price info',
+    'category.discount_info': 'Discount info',
+    'priority.normal': 'Normal',
+    'priority.high': 'High',
+    'priority.urgent': 'Urgent',
+    'target.all': 'All stores',
+
+    'history.title': 'History',
+    'history.lead': 'Messages sent, newest first, with how far each has got.',
+    'history.refresh': 'Refresh',
+    'history.empty': 'No messages yet.',
+    'history.more': 'Load more',
+    'history.loading': 'Loading…',
+    'history.end': 'That is all.',
+    'history.col_time': 'Sent',
+    'history.col_message': 'Message',
+    'history.col_targets': 'Recipients',
+    'history.col_receipts': 'Receipts',
+    'history.more_targets': '+{n} more',
+    'history.ack': 'Needs acknowledgement',
+
+    'receipts.expected': 'Expected',
+    'receipts.delivered': 'Delivered',
+    'receipts.displayed': 'Shown',
+    'receipts.acknowledged': 'Acknowledged',
+    'receipts.count': '{n} of {total}',
+    'receipts.none_expected': 'No store expected yet',
+    'receipts.unknown': 'Receipts unavailable',
+
+    'detail.title': 'Message',
+    'detail.back': 'Back to history',
+    'detail.id': 'Id',
+    'detail.sent_at': 'Sent',
+    'detail.sender': 'Sender',
+    'detail.category': 'Category',
+    'detail.priority': 'Priority',
+    'detail.targets': 'Recipients',
+    'detail.expires': 'Expires',
+    'detail.never': 'Never',
+    'detail.ack': 'Acknowledgement',
+    'detail.ack_yes': 'Required',
+    'detail.ack_no': 'Not required',
+    'detail.stores': 'Stores',
+    'detail.col_store': 'Store',
+    'detail.col_state': 'State',
+    'detail.col_at': 'Since',
+    'detail.missing_n': '{n} stores have not reported yet.',
+    'detail.missing_n_one': '1 store has not reported yet.',
+    'detail.none': 'No store has reported yet.',
+    'detail.not_found': 'Message not found.',
+    'detail.auto': 'Updates every {s} seconds. Last update {time}.',
+    'detail.filter_all': 'All ({n})',
+    'detail.filter_problems': 'Problems ({n})',
+    'detail.filter_waiting': 'Not reported ({n})',
+    'detail.filter_label': 'Show',
+
+    'state.delivered': 'Delivered',
+    'state.displayed': 'Shown',
+    'state.acknowledged': 'Acknowledged',
+    'state.expired': 'Expired',
+    'state.failed': 'Failed',
+    'state.gap': 'Missed (history gap)',
+    'state.missing': 'Not reported yet',
+    'state.pending': 'Pending',
+
+    'stores.title': 'Stores',
+    'stores.lead': 'Every store PC that has reported in, and whether it is online now.',
+    'stores.summary': '{online} of {total} online',
+    'stores.online': 'Online',
+    'stores.offline': 'Offline',
+    'stores.col_store': 'Store',
+    'stores.col_status': 'Status',
+    'stores.col_groups': 'Groups',
+    'stores.col_last_seen': 'Last seen',
+    'stores.col_action': 'Action',
+    'stores.send': 'Send message',
+    'stores.send_to': 'Send a message to store {id}',
+    'stores.empty': 'No store has reported in yet.',
+    'stores.no_match': 'No store matches the filter.',
+    'stores.filter': 'Filter',
+    'stores.filter_placeholder': 'Store id or group',
+    'stores.show': 'Show',
+    'stores.show_all': 'All',
+    'stores.show_online': 'Online',
+    'stores.show_offline': 'Offline',
+    'stores.auto': 'Updates every {s} seconds.',
+    'stores.no_groups': 'none',
+
+    'time.never': 'never',
+    'time.now': 'just now',
+  },
+
+  id: {
+    'app.tagline': 'Siaran kantor pusat',
+    'app.skip': 'Langsung ke konten',
+    'nav.label': 'Utama',
+    'nav.compose': 'Tulis pesan',
+    'nav.history': 'Riwayat',
+    'nav.stores': 'Toko',
+    'nav.logout': 'Keluar',
+    'lang.label': 'Bahasa',
+    'lang.en': 'English',
+    'lang.id': 'Bahasa Indonesia',
+    'role.admin': 'Admin',
+    'role.publisher': 'Pengirim',
+
+    'login.title': 'Masuk',
+    'login.lead': 'Kirim pengumuman, info harga, dan info diskon ke toko-toko.',
+    'login.username': 'Nama pengguna',
+    'login.password': 'Kata sandi',
+    'login.submit': 'Masuk',
+    'login.busy': 'Sedang masuk…',
+    'login.invalid': 'Nama pengguna dan kata sandi tidak cocok',
+    'login.throttled': 'Terlalu banyak percobaan gagal. Coba lagi dalam {seconds} detik.',
+    'login.throttled_later': 'Terlalu banyak percobaan gagal. Coba lagi nanti.',
+    'login.required': 'Isi nama pengguna dan kata sandi.',
+    'login.expired': 'Sesi Anda telah berakhir. Silakan masuk kembali.',
+    'login.signed_out': 'Anda telah keluar.',
+    'login.unreachable': 'Server tidak dapat dihubungi, periksa koneksi.',
+
+    'compose.title': 'Pesan baru',
+    'compose.lead': 'Pesan langsung muncul sebagai pop-up di komputer toko yang Anda pilih.',
+    'compose.targets': 'Penerima',
+    'compose.targets_hint': 'Pilih semua toko, sebuah grup, atau toko tertentu, atau ketik target seperti region:jateng atau store:1234.',
+    'compose.target_input': 'Tambah penerima',
+    'compose.target_placeholder': 'store:1234 atau region:jateng',
+    'compose.target_add': 'Tambah',
+    'compose.target_remove': 'Hapus {target}',
+    'compose.target_invalid': '“{target}” bukan penerima yang valid. Gunakan all, store:<id> atau jenis:nama.',
+    'compose.target_none': 'Tambahkan minimal satu penerima.',
+    'compose.target_max': 'Paling banyak {max} penerima.',
+    'compose.selected_none': 'Belum ada penerima.',
+    'compose.quick': 'Pilihan cepat',
+    'compose.reach': 'Menjangkau {n} dari {total} toko yang dikenal.',
+    'compose.reach_all': 'Menjangkau semua toko.',
+    'compose.category': 'Kategori',
+    'compose.priority': 'Prioritas',
+    'compose.subject': 'Judul',
+    'compose.body': 'Isi pesan',
+    'compose.count_chars': '{n} / {max} karakter',
+    'compose.count_bytes': '{n} / {max} byte',
+    'compose.title_required': 'Isi judul pesan.',
+    'compose.title_long': 'Judul lebih dari {max} karakter.',
+    'compose.body_required': 'Isi pesan belum diisi.',
+    'compose.body_long': 'Isi pesan lebih dari {max} byte.',
+    'compose.options': 'Pilihan',
+    'compose.expiry': 'Kedaluwarsa',
+    'compose.expiry_hint': 'Opsional. Toko yang menerimanya setelah waktu ini hanya mencatat, tidak menampilkan.',
+    'compose.expiry_past': 'Waktu kedaluwarsa harus di masa depan.',
+    'compose.ack': 'Wajib konfirmasi',
+    'compose.ack_hint': 'Karyawan toko harus mengonfirmasi bahwa pesan sudah dibaca.',
+    'compose.send': 'Kirim pesan',
+    'compose.sending': 'Mengirim…',
+    'compose.clear': 'Kosongkan',
+    'compose.preview': 'Pratinjau di toko',
+    'compose.preview_title': '(tanpa judul)',
+    'compose.preview_body': 'Isi pesan tampil di sini.',
+    'compose.preview_ok': 'OK, sudah saya baca',
+    'compose.preview_close': 'Tutup',
+
+    'notice.sent': 'Pesan terkirim',
+    'notice.sent_detail': 'Id pesan {id}.',
+    'notice.sent_link': 'Pantau pengirimannya',
+    'notice.not_sent': 'Pesan tidak terkirim, periksa koneksi',
+    'notice.invalid': 'Pesan tidak terkirim: periksa isian yang ditandai.',
+    'notice.check_form': 'Periksa isian yang ditandai.',
+    'notice.forbidden': 'Anda tidak diizinkan melakukan ini.',
+    'notice.forbidden_send': 'Pesan tidak terkirim: Anda tidak boleh mengirim ke penerima ini.',
+    'notice.error': 'Terjadi kesalahan ({code}).',
+    'notice.load_failed': 'Data tidak dapat dimuat, periksa koneksi.',
+    'notice.dismiss': 'Tutup',
+
+    'category.announcement': 'Pengumuman',
+    'category.price_info': 'Info Harga',
+    'category.discount_info': 'Info Diskon',
+    'priority.normal': 'Biasa',
+    'priority.high': 'Tinggi',
+    'priority.urgent': 'Mendesak',
+    'target.all': 'Semua toko',
+
+    'history.title': 'Riwayat',
+    'history.lead': 'Pesan yang terkirim, terbaru di atas, beserta sejauh mana sampainya.',
+    'history.refresh': 'Muat ulang',
+    'history.empty': 'Belum ada pesan.',
+    'history.more': 'Muat lebih banyak',
+    'history.loading': 'Memuat…',
+    'history.end': 'Sudah semua.',
+    'history.col_time': 'Dikirim',
+    'history.col_message': 'Pesan',
+    'history.col_targets': 'Penerima',
+    'history.col_receipts': 'Tanda terima',
+    'history.more_targets': '+{n} lagi',
+    'history.ack': 'Perlu konfirmasi',
+
+    'receipts.expected': 'Diharapkan',
+    'receipts.delivered': 'Diterima',
+    'receipts.displayed': 'Ditampilkan',
+    'receipts.acknowledged': 'Dikonfirmasi',
+    'receipts.count': '{n} dari {total}',
+    'receipts.none_expected': 'Belum ada toko yang diharapkan',
+    'receipts.unknown': 'Tanda terima tidak tersedia',
+
+    'detail.title': 'Pesan',
+    'detail.back': 'Kembali ke riwayat',
+    'detail.id': 'Id',
+    'detail.sent_at': 'Dikirim',
+    'detail.sender': 'Pengirim',
+    'detail.category': 'Kategori',
+    'detail.priority': 'Prioritas',
+    'detail.targets': 'Penerima',
+    'detail.expires': 'Kedaluwarsa',
+    'detail.never': 'Tidak pernah',
+    'detail.ack': 'Konfirmasi',
+    'detail.ack_yes': 'Wajib',
+    'detail.ack_no': 'Tidak wajib',
+    'detail.stores': 'Toko',
+    'detail.col_store': 'Toko',
+    'detail.col_state': 'Status',
+    'detail.col_at': 'Sejak',
+    'detail.missing_n': '{n} toko belum melapor.',
+    'detail.none': 'Belum ada toko yang melapor.',
+    'detail.not_found': 'Pesan tidak ditemukan.',
+    'detail.auto': 'Diperbarui setiap {s} detik. Terakhir {time}.',
+    'detail.filter_all': 'Semua ({n})',
+    'detail.filter_problems': 'Bermasalah ({n})',
+    'detail.filter_waiting': 'Belum melapor ({n})',
+    'detail.filter_label': 'Tampilkan',
+
+    'state.delivered': 'Diterima',
+    'state.displayed': 'Ditampilkan',
+    'state.acknowledged': 'Dikonfirmasi',
+    'state.expired': 'Kedaluwarsa',
+    'state.failed': 'Gagal',
+    'state.gap': 'Terlewat (celah riwayat)',
+    'state.missing': 'Belum melapor',
+    'state.pending': 'Menunggu',
+
+    'stores.title': 'Toko',
+    'stores.lead': 'Semua komputer toko yang pernah melapor, dan apakah sedang daring.',
+    'stores.summary': '{online} dari {total} daring',
+    'stores.online': 'Daring',
+    'stores.offline': 'Luring',
+    'stores.col_store': 'Toko',
+    'stores.col_status': 'Status',
+    'stores.col_groups': 'Grup',
+    'stores.col_last_seen': 'Terakhir terlihat',
+    'stores.col_action': 'Aksi',
+    'stores.send': 'Kirim pesan',
+    'stores.send_to': 'Kirim pesan ke toko {id}',
+    'stores.empty': 'Belum ada toko yang melapor.',
+    'stores.no_match': 'Tidak ada toko yang cocok.',
+    'stores.filter': 'Saring',
+    'stores.filter_placeholder': 'Id toko atau grup',
+    'stores.show': 'Tampilkan',
+    'stores.show_all': 'Semua',
+    'stores.show_online': 'Daring',
+    'stores.show_offline': 'Luring',
+    'stores.auto': 'Diperbarui setiap {s} detik.',
+    'stores.no_groups': 'tidak ada',
+
+    'time.never': 'belum pernah',
+    'time.now': 'baru saja',
+  },
+};
+
+export const languages = ['en', 'id'];
+const storageKey = 'bcast.lang';
+const listeners = new Set();
+
+function initialLanguage() {
+  try {
+    const saved = localStorage.getItem(storageKey);
+    if (languages.includes(saved)) return saved;
+  } catch {
+    // Storage may be disabled; fall through to the browser's language.
+  }
+  const preferred = navigator.languages?.length ? navigator.languages : [navigator.language];
+  for (const tag of preferred) {
+    const base = String(tag || '').toLowerCase().split('-')[0];
+    if (base === 'id' || base === 'in' || base === 'ms') return 'id';
+    if (base === 'en') return 'en';
+  }
+  return 'en';
+}
+
+let current = initialLanguage();
+
+export function lang() {
+  return current;
+}
+
+// The BCP 47 locale for dates and numbers.
+export function locale() {
+  return current === 'id' ? 'id-ID' : 'en-GB';
+}
+
+// A key may have a `<key>_one` form for a count of one ({n} or {seconds} equal to 1); Bahasa
+// Indonesia needs none.
+export function t(key, vars) {
+  const dict = dictionaries[current];
+  const one = vars && (vars.n === 1 || vars.seconds === 1) ? dict[`${key}_one`] : undefined;
+  const text = one ?? dict[key] ?? dictionaries.en[key] ?? key;
+  if (!vars) return text;
+  return text.replace(/\{(\w+)\}/g, (m, name) => (name in vars ? String(vars[name]) : m));
+}
+
+export function has(key) {
+  return key in dictionaries[current] || key in dictionaries.en;
+}
+
+export function setLang(next) {
+  if (!languages.includes(next) || next === current) return;
+  current = next;
+  try {
+    localStorage.setItem(storageKey, next);
+  } catch {
+    // Not remembered, but the switch still works for this page.
+  }
+  applyI18n(document);
+  for (const fn of listeners) fn(next);
+}
+
+export function onLangChange(fn) {
+  listeners.add(fn);
+  return () => listeners.delete(fn);
+}
+
+// Binds an element's text (or an attribute) to a dictionary key.
+// tr(el, 'key', vars) sets textContent; tr(el, 'key', vars, 'aria-label') sets the attribute.
+export function tr(el, key, vars, attr) {
+  const name = attr ? `i18n${attr.replace(/(^|-)(\w)/g, (m, d, c) => c.toUpperCase())}` : 'i18n';
+  el.dataset[name] = key;
+  if (vars) el.dataset[`${name}Vars`] = JSON.stringify(vars);
+  else delete el.dataset[`${name}Vars`];
+  const text = t(key, vars);
+  if (attr) el.setAttribute(attr, text);
+  else el.textContent = text;
+  return el;
+}
+
+const boundAttrs = ['aria-label', 'placeholder', 'title'];
+
+export function applyI18n(root) {
+  document.documentElement.lang = current;
+  const vars = (el, name) => {
+    const raw = el.dataset[`${name}Vars`];
+    return raw ? JSON.parse(raw) : undefined;
+  };
+  for (const el of root.querySelectorAll('[data-i18n]')) {
+    el.textContent = t(el.dataset.i18n, vars(el, 'i18n'));
+  }
+  for (const attr of boundAttrs) {
+    const name = `i18n${attr.replace(/(^|-)(\w)/g, (m, d, c) => c.toUpperCase())}`;
+    const selector = `[data-i18n-${attr}]`;
+    for (const el of root.querySelectorAll(selector)) {
+      el.setAttribute(attr, t(el.dataset[name], vars(el, name)));
+    }
+  }
+}

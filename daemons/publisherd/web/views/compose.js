@@ -1,0 +1,613 @@
+import * as api from '../api.js';
+import { onLangChange, t, tr } from '../i18n.js';
+import {
+  categoryLabel, clear, h, naturalCompare, notify, pageHead, setCategories, uid,
+} from '../ui.js';
+
+// SPEC limits (publisherd's defaults). The server has the last word: a 400 names the field.
+export const limits = { titleChars: 200, bodyBytes: 8192, targets: 64 };
+export const targetPattern = /^(all|[a-z]+:[a-z0-9][a-z0-9_.-]{0,63})$/;
+const priorities = ['normal', 'high', 'urgent'];
+const draftKey = 'bcast.draft';
+const quickGroupLimit = 16;
+const encoder = new TextEncoder();
+
+function loadDraft() {
+  try {
+    return JSON.parse(sessionStorage.getItem(draftKey) || 'null');
+  } catch {
+    return null;
+  }
+}
+
+function saveDraft(draft) {
+  try {
+    sessionStorage.setItem(draftKey, JSON.stringify(draft));
+  } catch {
+    // A draft is a convenience only.
+  }
+}
+
+function dropDraft() {
+  try {
+    sessionStorage.removeItem(draftKey);
+  } catch {
+    // Nothing to drop.
+  }
+}
+
+// A datetime-local value is local wall time; the API wants UTC with milliseconds.
+function expiryToIso(value) {
+  if (!value) return null;
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? null : d.toISOString();
+}
+
+function localInputValue(date) {
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
+}
+
+export function composeView(root, { params }) {
+  const draft = loadDraft() || {};
+  const targets = [];
+  let knownStores = [];
+  let categories = api.defaultCategories;
+  let sending = false;
+
+  // Recipients ---------------------------------------------------------------
+  const chips = h('ul', { class: 'chips chips--selected', id: 'target-chips', 'aria-live': 'polite' });
+  const targetInput = h('input', {
+    id: 'target-input', type: 'text', list: 'target-options', autocomplete: 'off',
+    autocapitalize: 'none', spellcheck: 'false', 'i18n:placeholder': 'compose.target_placeholder',
+    'aria-describedby': 'targets-hint targets-error',
+  });
+  const datalist = h('datalist', { id: 'target-options' });
+  const quick = h('div', { class: 'quick', role: 'group', 'aria-labelledby': 'quick-label' });
+  const reach = h('p', { class: 'hint reach', id: 'targets-reach' });
+  const targetsError = h('p', { class: 'field__error', id: 'targets-error', hidden: true });
+
+  const targetsField = h('fieldset', { class: 'field field--targets', id: 'field-targets', dataset: { field: 'targets' } },
+    h('legend', { class: 'field__label', i18n: 'compose.targets' }),
+    h('p', { class: 'hint', id: 'targets-hint', i18n: 'compose.targets_hint' }),
+    chips,
+    h('div', { class: 'target-add' },
+      h('label', { class: 'visually-hidden', for: 'target-input', i18n: 'compose.target_input' }),
+      targetInput,
+      datalist,
+      h('button', { type: 'button', class: 'btn btn--secondary', id: 'target-add', i18n: 'compose.target_add', onclick: addTyped })),
+    targetsError,
+    h('div', { class: 'quick-wrap' },
+      h('span', { class: 'quick__label', id: 'quick-label', i18n: 'compose.quick' }),
+      quick),
+    reach);
+
+  targetInput.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter') {
+      e.preventDefault();
+      addTyped();
+    } else if (e.key === 'Backspace' && !targetInput.value && targets.length) {
+      removeTarget(targets[targets.length - 1]);
+    }
+  });
+  // Picking an entry from the datalist fills the input with a complete value: add it at once.
+  targetInput.addEventListener('input', (e) => {
+    const v = targetInput.value.trim();
+    if (e.inputType === 'insertReplacementText' && [...datalist.options].some((o) => o.value === v)) addTyped();
+  });
+
+  function addTyped() {
+    const raw = targetInput.value.trim().toLowerCase();
+    if (!raw) {
+      targetInput.focus();
+      return;
+    }
+    const parts = raw.split(/[\s,;]+/).filter(Boolean);
+    const bad = parts.find((p) => !targetPattern.test(p));
+    if (bad) {
+      fieldError('targets', 'compose.target_invalid', { target: bad });
+      targetInput.setAttribute('aria-invalid', 'true');
+      return;
+    }
+    for (const p of parts) addTarget(p);
+    targetInput.value = '';
+    targetInput.focus();
+  }
+
+  function addTarget(target) {
+    if (targets.includes(target)) return;
+    if (targets.length >= limits.targets) {
+      fieldError('targets', 'compose.target_max', { max: limits.targets });
+      return;
+    }
+    targets.push(target);
+    clearFieldError('targets');
+    renderTargets();
+    changed();
+  }
+
+  function removeTarget(target) {
+    const i = targets.indexOf(target);
+    if (i >= 0) targets.splice(i, 1);
+    renderTargets();
+    changed();
+  }
+
+  function renderTargets() {
+    clear(chips, targets.length
+      ? targets.map((target) => h('li', { class: `chip chip--removable${target === 'all' ? ' chip--all' : ''}` },
+        target === 'all' ? h('span', { i18n: 'target.all' }) : h('span', { text: target }),
+        h('button', {
+          type: 'button', class: 'chip__remove',
+          'i18n:aria-label': ['compose.target_remove', { target }],
+          onclick: () => {
+            removeTarget(target);
+            targetInput.focus();
+          },
+        }, h('span', { 'aria-hidden': 'true', text: '×' }))))
+      : h('li', { class: 'chips__empty', i18n: 'compose.selected_none' }));
+    for (const b of quick.querySelectorAll('[data-target]')) {
+      b.setAttribute('aria-pressed', String(targets.includes(b.dataset.target)));
+    }
+    renderReach();
+  }
+
+  function renderReach() {
+    if (targets.includes('all')) {
+      tr(reach, 'compose.reach_all');
+      reach.hidden = false;
+      return;
+    }
+    if (!knownStores.length || !targets.length) {
+      reach.hidden = true;
+      return;
+    }
+    const n = knownStores.filter((s) => targets.includes(`store:${s.id}`)
+      || (s.groups || []).some((g) => targets.includes(g))).length;
+    tr(reach, 'compose.reach', { n, total: knownStores.length });
+    reach.hidden = false;
+  }
+
+  function renderKnown() {
+    const groups = new Map();
+    for (const s of knownStores) {
+      for (const g of s.groups || []) {
+        if (targetPattern.test(g)) groups.set(g, (groups.get(g) || 0) + 1);
+      }
+    }
+    const groupNames = [...groups.keys()].sort(naturalCompare);
+    const storeIds = knownStores.map((s) => s.id).filter(Boolean).sort(naturalCompare);
+
+    clear(datalist,
+      h('option', { value: 'all', text: t('target.all') }),
+      groupNames.map((g) => h('option', { value: g, text: `${g} (${groups.get(g)})` })),
+      storeIds.map((id) => {
+        const s = knownStores.find((x) => x.id === id);
+        return h('option', { value: `store:${id}`, text: `${id} · ${t(s?.online ? 'stores.online' : 'stores.offline')}` });
+      }));
+
+    const pick = (target, label, count) => h('button', {
+      type: 'button', class: 'pick', dataset: { target }, 'aria-pressed': String(targets.includes(target)),
+      onclick: () => (targets.includes(target) ? removeTarget(target) : addTarget(target)),
+    }, label, count === undefined ? null : h('span', { class: 'pick__count', text: String(count) }));
+
+    clear(quick,
+      pick('all', h('span', { i18n: 'target.all' }), knownStores.length || undefined),
+      groupNames.slice(0, quickGroupLimit).map((g) => pick(g, h('span', { text: g }), groups.get(g))));
+    renderReach();
+  }
+
+  // Category and priority -----------------------------------------------------
+  const categoryGroup = h('div', { class: 'segmented', role: 'radiogroup', 'aria-labelledby': 'category-legend' });
+  const categoryField = h('fieldset', { class: 'field', id: 'field-category', dataset: { field: 'category' } },
+    h('legend', { class: 'field__label', id: 'category-legend', i18n: 'compose.category' }),
+    categoryGroup,
+    h('p', { class: 'field__error', hidden: true }));
+
+  function renderCategories() {
+    const selected = currentCategory() || draft.category || categories[0]?.id;
+    const ids = categories.map((c) => c.id).join(' ');
+    if (categoryGroup.dataset.ids === ids) {
+      for (const label of categoryGroup.querySelectorAll('label[data-cat]')) label.textContent = categoryLabel(label.dataset.cat);
+      return;
+    }
+    categoryGroup.dataset.ids = ids;
+    clear(categoryGroup, categories.map((c) => {
+      const id = uid('cat');
+      return [
+        h('input', { type: 'radio', name: 'category', id, value: c.id, class: 'segmented__input', checked: c.id === selected, onchange: changed }),
+        h('label', { for: id, class: 'segmented__option', dataset: { cat: c.id }, text: categoryLabel(c.id) }),
+      ];
+    }));
+    if (!currentCategory() && categoryGroup.querySelector('input')) categoryGroup.querySelector('input').checked = true;
+  }
+
+  function currentCategory() {
+    return categoryGroup.querySelector('input:checked')?.value;
+  }
+
+  const priorityGroup = h('div', { class: 'segmented segmented--priority', role: 'radiogroup', 'aria-labelledby': 'priority-legend' },
+    priorities.map((p) => {
+      const id = `priority-${p}`;
+      return [
+        h('input', {
+          type: 'radio', name: 'priority', id, value: p, class: 'segmented__input',
+          checked: p === (priorities.includes(draft.priority) ? draft.priority : 'normal'), onchange: changed,
+        }),
+        h('label', { for: id, class: `segmented__option segmented__option--${p}` },
+          h('span', { class: `dot dot--${p}`, 'aria-hidden': 'true' }),
+          h('span', { i18n: `priority.${p}` })),
+      ];
+    }));
+  const priorityField = h('fieldset', { class: 'field', id: 'field-priority', dataset: { field: 'priority' } },
+    h('legend', { class: 'field__label', id: 'priority-legend', i18n: 'compose.priority' }),
+    priorityGroup,
+    h('p', { class: 'field__error', hidden: true }));
+
+  // Title and body -------------------------------------------------------------
+  const title = h('input', {
+    id: 'title', name: 'title', type: 'text', autocomplete: 'off', value: draft.title || '',
+    'aria-describedby': 'title-count title-error', required: true,
+  });
+  const titleCount = h('span', { class: 'counter', id: 'title-count' });
+  const titleField = h('div', { class: 'field', id: 'field-title', dataset: { field: 'title' } },
+    h('div', { class: 'field__label-row' },
+      h('label', { class: 'field__label', for: 'title', i18n: 'compose.subject' }),
+      titleCount),
+    title,
+    h('p', { class: 'field__error', id: 'title-error', hidden: true }));
+
+  const body = h('textarea', {
+    id: 'body', name: 'body', rows: '7', value: draft.body || '',
+    'aria-describedby': 'body-count body-error', required: true,
+  });
+  const bodyCount = h('span', { class: 'counter', id: 'body-count' });
+  const bodyField = h('div', { class: 'field', id: 'field-body', dataset: { field: 'body' } },
+    h('div', { class: 'field__label-row' },
+      h('label', { class: 'field__label', for: 'body', i18n: 'compose.body' }),
+      bodyCount),
+    body,
+    h('p', { class: 'field__error', id: 'body-error', hidden: true }));
+
+  // Options -------------------------------------------------------------------
+  const expiry = h('input', {
+    id: 'expires', name: 'expires', type: 'datetime-local', value: draft.expires || '',
+    'aria-describedby': 'expires-hint expires-error', onchange: changed,
+  });
+  const expiryField = h('div', { class: 'field', id: 'field-expires_at', dataset: { field: 'expires_at' } },
+    h('label', { class: 'field__label', for: 'expires', i18n: 'compose.expiry' }),
+    expiry,
+    h('p', { class: 'hint', id: 'expires-hint', i18n: 'compose.expiry_hint' }),
+    h('p', { class: 'field__error', id: 'expires-error', hidden: true }));
+
+  const ack = h('input', { id: 'require-ack', name: 'require_ack', type: 'checkbox', checked: Boolean(draft.require_ack), onchange: changed, 'aria-describedby': 'ack-hint' });
+  const ackField = h('div', { class: 'field field--check', id: 'field-require_ack', dataset: { field: 'require_ack' } },
+    h('div', { class: 'check' },
+      ack,
+      h('label', { for: 'require-ack', class: 'check__label' },
+        h('span', { class: 'check__title', i18n: 'compose.ack' }),
+        h('span', { class: 'hint', id: 'ack-hint', i18n: 'compose.ack_hint' }))),
+    h('p', { class: 'field__error', hidden: true }));
+
+  const sendBtn = h('button', { type: 'submit', class: 'btn btn--primary btn--send', id: 'send' },
+    h('span', { class: 'btn__icon btn__icon--send', 'aria-hidden': 'true' }),
+    h('span', { class: 'btn__text', i18n: 'compose.send' }));
+  const clearBtn = h('button', { type: 'button', class: 'btn btn--ghost', id: 'clear', i18n: 'compose.clear', onclick: resetForm });
+
+  const form = h('form', { class: 'compose__form card', id: 'compose-form', novalidate: true, onsubmit: submit },
+    targetsField,
+    categoryField,
+    priorityField,
+    titleField,
+    bodyField,
+    h('div', { class: 'form-row form-row--2 form-row--options' }, expiryField, ackField),
+    h('div', { class: 'form-actions' }, sendBtn, clearBtn));
+
+  // Preview -------------------------------------------------------------------
+  const pvCategory = h('span', { class: 'popup__category' });
+  const pvPriority = h('span', { class: 'badge' });
+  const pvTitle = h('p', { class: 'popup__title' });
+  const pvBody = h('p', { class: 'popup__body' });
+  const pvButton = h('span', { class: 'popup__button' });
+  const popup = h('div', { class: 'popup', 'aria-hidden': 'true' },
+    h('div', { class: 'popup__bar' },
+      h('span', { class: 'popup__dots' }, h('span'), h('span'), h('span')),
+      h('span', { class: 'popup__app', text: 'bcast' })),
+    h('div', { class: 'popup__content' },
+      h('div', { class: 'popup__meta' }, pvCategory, pvPriority),
+      pvTitle,
+      pvBody,
+      h('div', { class: 'popup__actions' }, pvButton)));
+  const preview = h('aside', { class: 'compose__preview', 'aria-labelledby': 'preview-heading' },
+    h('h2', { class: 'section-title', id: 'preview-heading', i18n: 'compose.preview' }),
+    popup);
+
+  root.append(h('section', { class: 'page page--compose' },
+    pageHead('compose.title', 'compose.lead'),
+    h('div', { class: 'compose' }, form, preview)));
+
+  // Behaviour -----------------------------------------------------------------
+  function counters() {
+    const chars = [...title.value].length;
+    tr(titleCount, 'compose.count_chars', { n: chars, max: limits.titleChars });
+    titleCount.classList.toggle('counter--over', chars > limits.titleChars);
+    const bytes = encoder.encode(body.value).length;
+    tr(bodyCount, 'compose.count_bytes', { n: bytes, max: limits.bodyBytes });
+    bodyCount.classList.toggle('counter--over', bytes > limits.bodyBytes);
+  }
+
+  function renderPreview() {
+    const cat = currentCategory();
+    pvCategory.textContent = cat ? categoryLabel(cat) : '';
+    const p = priorityGroup.querySelector('input:checked')?.value || 'normal';
+    pvPriority.className = `badge badge--priority-${p}`;
+    tr(pvPriority, `priority.${p}`);
+    popup.className = `popup popup--${p}`;
+    if (title.value.trim()) {
+      delete pvTitle.dataset.i18n;
+      pvTitle.textContent = title.value;
+      pvTitle.classList.remove('is-placeholder');
+    } else {
+      tr(pvTitle, 'compose.preview_title');
+      pvTitle.classList.add('is-placeholder');
+    }
+    if (body.value.trim()) {
+      delete pvBody.dataset.i18n;
+      pvBody.textContent = body.value;
+      pvBody.classList.remove('is-placeholder');
+    } else {
+      tr(pvBody, 'compose.preview_body');
+      pvBody.classList.add('is-placeholder');
+    }
+    tr(pvButton, ack.checked ? 'compose.preview_ok' : 'compose.preview_close');
+  }
+
+  function collect() {
+    return {
+      targets: [...targets],
+      category: currentCategory() || '',
+      priority: priorityGroup.querySelector('input:checked')?.value || 'normal',
+      title: title.value,
+      body: body.value,
+      expires: expiry.value,
+      require_ack: ack.checked,
+    };
+  }
+
+  function changed() {
+    counters();
+    renderPreview();
+    saveDraft(collect());
+  }
+
+  for (const el of [title, body]) {
+    el.addEventListener('input', () => {
+      clearFieldError(el === title ? 'title' : 'body');
+      changed();
+    });
+  }
+  expiry.addEventListener('input', () => clearFieldError('expires_at'));
+
+  function fieldEl(name) {
+    return form.querySelector(`[data-field="${name}"]`);
+  }
+
+  // A server-side field name may point inside a value ("targets[3]", "targets.3").
+  function fieldName(raw) {
+    const base = String(raw || '').split(/[.[]/)[0];
+    return base === 'expires' ? 'expires_at' : base;
+  }
+
+  function fieldError(name, key, vars, serverText) {
+    const field = fieldEl(fieldName(name));
+    if (!field) return null;
+    field.classList.add('field--invalid');
+    const err = field.querySelector('.field__error');
+    if (serverText) {
+      delete err.dataset.i18n;
+      err.textContent = serverText;
+    } else {
+      tr(err, key, vars);
+    }
+    err.hidden = false;
+    const control = field.querySelector('input:not([type=radio]), textarea') || field.querySelector('input');
+    control?.setAttribute('aria-invalid', 'true');
+    return control;
+  }
+
+  function clearFieldError(name) {
+    const field = fieldEl(name);
+    if (!field) return;
+    field.classList.remove('field--invalid');
+    const err = field.querySelector('.field__error');
+    err.hidden = true;
+    err.textContent = '';
+    delete err.dataset.i18n;
+    for (const c of field.querySelectorAll('[aria-invalid]')) c.removeAttribute('aria-invalid');
+  }
+
+  function clearAllErrors() {
+    for (const f of form.querySelectorAll('[data-field]')) clearFieldError(f.dataset.field);
+  }
+
+  function validate(d) {
+    const problems = [];
+    if (!d.targets.length) problems.push(['targets', 'compose.target_none']);
+    const chars = [...d.title.trim()].length;
+    if (!chars) problems.push(['title', 'compose.title_required']);
+    else if (chars > limits.titleChars) problems.push(['title', 'compose.title_long', { max: limits.titleChars }]);
+    const bytes = encoder.encode(d.body).length;
+    if (!d.body.trim()) problems.push(['body', 'compose.body_required']);
+    else if (bytes > limits.bodyBytes) problems.push(['body', 'compose.body_long', { max: limits.bodyBytes }]);
+    if (d.expires) {
+      const at = new Date(d.expires);
+      if (Number.isNaN(at.getTime()) || at.getTime() <= Date.now()) problems.push(['expires_at', 'compose.expiry_past']);
+    }
+    return problems;
+  }
+
+  function setSending(on) {
+    sending = on;
+    sendBtn.disabled = on;
+    sendBtn.setAttribute('aria-busy', String(on));
+    tr(sendBtn.querySelector('.btn__text'), on ? 'compose.sending' : 'compose.send');
+    form.classList.toggle('is-sending', on);
+  }
+
+  async function submit(event) {
+    event.preventDefault();
+    if (sending) return;
+    clearAllErrors();
+    // A recipient typed but not added yet is meant to be sent to; one that is not valid stops the send.
+    if (targetInput.value.trim()) {
+      addTyped();
+      if (targetInput.value.trim()) {
+        notify({ kind: 'error', key: 'notice.check_form' });
+        targetInput.focus();
+        return;
+      }
+    }
+    const d = collect();
+    const problems = validate(d);
+    if (problems.length) {
+      let first = null;
+      for (const [name, key, vars] of problems) {
+        const control = fieldError(name, key, vars);
+        first = first || (name === 'targets' ? targetInput : control);
+      }
+      notify({ kind: 'error', key: 'notice.check_form' });
+      first?.focus();
+      return;
+    }
+
+    const payload = {
+      targets: d.targets,
+      category: d.category,
+      title: d.title.trim(),
+      body: d.body,
+      priority: d.priority,
+      require_ack: d.require_ack,
+    };
+    const expiresAt = expiryToIso(d.expires);
+    if (expiresAt) payload.expires_at = expiresAt;
+
+    setSending(true);
+    try {
+      const envelope = await api.sendMessage(payload);
+      const id = envelope?.id || '';
+      notify({
+        kind: 'success', key: 'notice.sent',
+        detailKey: id ? 'notice.sent_detail' : undefined, detailVars: { id },
+        link: id ? { href: `#/messages/${encodeURIComponent(id)}`, key: 'notice.sent_link' } : undefined,
+      });
+      // Keep who it went to and the category: the next message often goes the same way.
+      title.value = '';
+      body.value = '';
+      expiry.value = '';
+      ack.checked = false;
+      priorityGroup.querySelector('#priority-normal').checked = true;
+      changed();
+      dropDraft();
+      title.focus();
+    } catch (err) {
+      failed(err);
+    } finally {
+      setSending(false);
+      // A disabled button drops focus; give it back so Enter retries.
+      if (document.activeElement === document.body || !document.activeElement) sendBtn.focus();
+    }
+  }
+
+  function failed(err) {
+    if (err instanceof api.NetworkError) {
+      notify({ kind: 'error', key: 'notice.not_sent' });
+      return;
+    }
+    if (!(err instanceof api.ApiError)) {
+      notify({ kind: 'error', key: 'notice.not_sent' });
+      return;
+    }
+    if (err.status === 401) return; // The session handler has taken us to the login page.
+    if (err.status === 503 || err.code === 'broker_unavailable' || err.status >= 500) {
+      notify({ kind: 'error', key: 'notice.not_sent', detail: err.message });
+    } else if (err.status === 400 || err.code === 'invalid_request') {
+      const control = err.field ? fieldError(err.field, null, null, err.message) : null;
+      notify({ kind: 'error', key: 'notice.invalid', detail: err.message });
+      (fieldName(err.field) === 'targets' ? targetInput : control)?.focus();
+    } else if (err.status === 403) {
+      notify({ kind: 'error', key: 'notice.forbidden_send', detail: err.message });
+    } else {
+      notify({ kind: 'error', key: 'notice.error', vars: { code: err.code }, detail: err.message });
+    }
+  }
+
+  function resetForm() {
+    targets.splice(0);
+    title.value = '';
+    body.value = '';
+    expiry.value = '';
+    ack.checked = false;
+    priorityGroup.querySelector('#priority-normal').checked = true;
+    const firstCat = categoryGroup.querySelector('input');
+    if (firstCat) firstCat.checked = true;
+    clearAllErrors();
+    renderTargets();
+    changed();
+    dropDraft();
+    targetInput.focus();
+  }
+
+  // Start ---------------------------------------------------------------------
+  for (const target of Array.isArray(draft.targets) ? draft.targets : []) {
+    if (targetPattern.test(target) && !targets.includes(target)) targets.push(target);
+  }
+  const wanted = params.get('target');
+  if (wanted && targetPattern.test(wanted)) targets.splice(0, targets.length, wanted);
+
+  expiry.min = localInputValue(new Date());
+  renderCategories();
+  renderTargets();
+  renderKnown();
+  counters();
+  renderPreview();
+
+  let alive = true;
+  api.categories()
+    .catch(() => api.defaultCategories)
+    .then((list) => {
+      if (!alive) return;
+      const configured = api.serverLimits();
+      const positive = (v, fallback) => (Number.isInteger(v) && v > 0 ? v : fallback);
+      if (configured) {
+        limits.titleChars = positive(configured.title_max_chars, limits.titleChars);
+        limits.bodyBytes = positive(configured.body_max_bytes, limits.bodyBytes);
+        limits.targets = positive(configured.max_targets, limits.targets);
+        counters();
+      }
+      categories = list;
+      setCategories(list);
+      renderCategories();
+      renderPreview();
+    });
+  api.stores()
+    .then((list) => {
+      if (!alive) return;
+      knownStores = list.filter((s) => s && s.id);
+      renderKnown();
+    })
+    .catch(() => {
+      // Without the store list, recipients can still be typed.
+    });
+
+  const offLang = onLangChange(() => {
+    renderCategories();
+    renderKnown();
+    renderPreview();
+  });
+
+  return () => {
+    alive = false;
+    offLang();
+  };
+}
+

@@ -1,0 +1,228 @@
+import * as api from '../api.js';
+import { onLangChange, t, tr } from '../i18n.js';
+import {
+  categoryBadge, clear, formatClock, h, naturalCompare, notify, poll, priorityBadge,
+  setCategories, stateBadge, targetChip, timeEl,
+} from '../ui.js';
+
+const refreshMs = 4000;
+const storesRefreshMs = 30000;
+const problemStates = new Set(['failed', 'gap', 'expired']);
+const stateOrder = ['failed', 'gap', 'expired', 'missing', 'pending', 'delivered', 'displayed', 'acknowledged'];
+
+function rank(state) {
+  const i = stateOrder.indexOf(state);
+  return i < 0 ? stateOrder.indexOf('pending') : i;
+}
+
+function matches(store, targets) {
+  if (targets.includes('all') || targets.includes(`store:${store.id}`)) return true;
+  return (store.groups || []).some((g) => targets.includes(g));
+}
+
+export function messageView(root, { match }) {
+  const id = decodeURIComponent(match[1]);
+  let data = null;
+  let knownStores = null;
+  let storesFetchedAt = 0;
+  let lastUpdate = null;
+  let filter = 'all';
+  let alive = true;
+
+  const titleEl = h('h1', { class: 'page-title', tabindex: '-1', text: id });
+  const badges = h('div', { class: 'msg-badges' });
+  const meta = h('dl', { class: 'meta' });
+  const bodyEl = h('p', { class: 'message-body' });
+  const stats = h('div', { class: 'stats', id: 'receipt-stats' });
+  const missingNote = h('p', { class: 'note note--warning', hidden: true });
+  const tbody = h('tbody');
+  const table = h('table', { class: 'table table--stores-state', id: 'receipt-table' },
+    h('thead', {}, h('tr', {},
+      h('th', { scope: 'col', i18n: 'detail.col_store' }),
+      h('th', { scope: 'col', i18n: 'detail.col_state' }),
+      h('th', { scope: 'col', i18n: 'detail.col_at' }))),
+    tbody);
+  const none = h('p', { class: 'empty__title muted', i18n: 'detail.none', hidden: true });
+  const updated = h('p', { class: 'muted auto-note' });
+  const filterKeys = { all: 'detail.filter_all', problems: 'detail.filter_problems', missing: 'detail.filter_waiting' };
+  const filterGroup = h('div', { class: 'segmented segmented--small', role: 'group', 'aria-labelledby': 'filter-label' },
+    Object.keys(filterKeys).map((value) => h('button', {
+      type: 'button', class: 'segmented__button', dataset: { filter: value },
+      onclick: () => {
+        filter = value;
+        renderReceipts();
+      },
+    })));
+
+  const content = h('div', { class: 'detail', hidden: true },
+    h('div', { class: 'detail__grid' },
+      h('div', { class: 'card detail__message' },
+        badges,
+        bodyEl,
+        meta),
+      h('div', { class: 'card detail__receipts' },
+        h('h2', { class: 'section-title', i18n: 'history.col_receipts' }),
+        stats,
+        missingNote)),
+    h('div', { class: 'card card--flush' },
+      h('div', { class: 'card__head' },
+        h('h2', { class: 'section-title', i18n: 'detail.stores' }),
+        h('div', { class: 'toolbar' },
+          h('span', { class: 'toolbar__label', id: 'filter-label', i18n: 'detail.filter_label' }),
+          filterGroup)),
+      h('div', { class: 'table-wrap' }, table),
+      none),
+    updated);
+  const notFound = h('div', { class: 'empty card', hidden: true },
+    h('p', { class: 'empty__title', i18n: 'detail.not_found' }),
+    h('a', { class: 'btn btn--secondary', href: '#/history', i18n: 'detail.back' }));
+
+  root.append(h('section', { class: 'page page--message' },
+    h('a', { class: 'back-link', href: '#/history' },
+      h('span', { 'aria-hidden': 'true', text: '← ' }), h('span', { i18n: 'detail.back' })),
+    h('header', { class: 'page-head' }, h('div', { class: 'page-head__text' }, titleEl)),
+    content,
+    notFound));
+
+  function metaRow(key, value) {
+    return [h('dt', { i18n: key }), h('dd', {}, value)];
+  }
+
+  function renderMessage() {
+    const m = data.message || {};
+    titleEl.textContent = m.title || id;
+    document.title = `${m.title || id} · bcast`;
+    clear(badges, categoryBadge(m.category), priorityBadge(m.priority),
+      m.require_ack ? h('span', { class: 'badge badge--ack', i18n: 'history.ack' }) : null);
+    bodyEl.textContent = m.body || '';
+    clear(meta,
+      metaRow('detail.sent_at', timeEl(m.sent_at)),
+      metaRow('detail.sender', h('span', { text: m.sender || '' })),
+      metaRow('detail.targets', h('div', { class: 'chips' }, (m.targets || []).map(targetChip))),
+      metaRow('detail.expires', m.expires_at ? timeEl(m.expires_at) : h('span', { i18n: 'detail.never' })),
+      metaRow('detail.ack', h('span', { i18n: m.require_ack ? 'detail.ack_yes' : 'detail.ack_no' })),
+      metaRow('detail.id', h('code', { class: 'mono', text: m.id || id })));
+  }
+
+  function rows() {
+    const r = data.receipts || {};
+    const reported = Array.isArray(r.stores) ? r.stores.filter((s) => s && s.store) : [];
+    const list = reported.map((s) => ({ store: String(s.store), state: s.state, at: s.at }));
+    const seen = new Set(list.map((s) => s.store));
+    const expected = Number(r.expected) || 0;
+    const missingCount = Math.max(0, expected - seen.size);
+    // Which stores are still missing: those known stores that the targets reach and that have
+    // not reported. Only while the server counts some as missing.
+    if (missingCount > 0 && knownStores) {
+      const targets = data.message?.targets || [];
+      for (const s of knownStores) {
+        if (!seen.has(String(s.id)) && matches(s, targets)) list.push({ store: String(s.id), state: 'missing', at: null, online: s.online });
+      }
+    }
+    list.sort((a, b) => rank(a.state) - rank(b.state) || naturalCompare(a.store, b.store));
+    return { list, missingCount };
+  }
+
+  function renderReceipts() {
+    const r = data.receipts || {};
+    const m = data.message || {};
+    const n = (k) => Math.max(0, Number(r[k]) || 0);
+    const expected = n('expected');
+    const stages = ['delivered', 'displayed'];
+    if (m.require_ack || n('acknowledged') > 0) stages.push('acknowledged');
+    const total = Math.max(expected, ...stages.map(n));
+
+    clear(stats,
+      h('div', { class: 'stat stat--expected' },
+        h('span', { class: 'stat__label', i18n: 'receipts.expected' }),
+        h('span', { class: 'stat__value', text: String(expected) })),
+      stages.map((stage) => {
+        const pct = total ? Math.round((n(stage) / total) * 100) : 0;
+        return h('div', { class: `stat stat--${stage}` },
+          h('span', { class: 'stat__label', i18n: `receipts.${stage}` }),
+          h('span', { class: 'stat__value', dataset: { stage }, text: String(n(stage)) },
+            h('span', { class: 'stat__pct', text: ` ${pct}%` })),
+          h('progress', {
+            class: `bar bar--${stage}`, max: String(Math.max(total, 1)), value: String(Math.min(n(stage), Math.max(total, 1))),
+            'aria-label': `${t(`receipts.${stage}`)}: ${t('receipts.count', { n: n(stage), total })}`,
+          }));
+      }));
+
+    const { list, missingCount } = rows();
+    if (missingCount > 0) tr(missingNote, 'detail.missing_n', { n: missingCount });
+    missingNote.hidden = missingCount === 0;
+
+    const problems = list.filter((s) => problemStates.has(s.state)).length;
+    const missing = list.filter((s) => s.state === 'missing').length;
+    const counts = { all: list.length, problems, missing };
+    for (const b of filterGroup.children) {
+      tr(b, filterKeys[b.dataset.filter], { n: counts[b.dataset.filter] });
+      b.setAttribute('aria-pressed', String(filter === b.dataset.filter));
+    }
+
+    const visible = list.filter((s) => filter === 'all'
+      || (filter === 'problems' && problemStates.has(s.state))
+      || (filter === 'missing' && s.state === 'missing'));
+    clear(tbody, visible.map((s) => h('tr', { class: `state-row state-row--${s.state}`, dataset: { store: s.store, state: s.state } },
+      h('td', {}, h('a', { href: `#/compose?target=${encodeURIComponent(`store:${s.store}`)}`, class: 'mono', text: s.store, 'i18n:title': ['stores.send_to', { id: s.store }] })),
+      h('td', {}, stateBadge(s.state)),
+      h('td', {}, s.at ? timeEl(s.at) : h('span', { class: 'muted', text: '—' })))));
+    none.hidden = list.length > 0;
+    table.hidden = list.length === 0;
+  }
+
+  function renderUpdated() {
+    if (lastUpdate) tr(updated, 'detail.auto', { s: Math.round(refreshMs / 1000), time: formatClock(lastUpdate) });
+  }
+
+  function renderAll() {
+    if (!data) return;
+    renderMessage();
+    renderReceipts();
+    renderUpdated();
+  }
+
+  async function refresh() {
+    try {
+      const [next] = await Promise.all([
+        api.getMessage(id),
+        Date.now() - storesFetchedAt > storesRefreshMs
+          ? api.stores().then((s) => { knownStores = s; storesFetchedAt = Date.now(); }).catch(() => {})
+          : null,
+      ]);
+      if (!alive) return;
+      data = next || {};
+      lastUpdate = new Date();
+      content.hidden = false;
+      notFound.hidden = true;
+      renderAll();
+    } catch (err) {
+      if (!alive) return;
+      if (err instanceof api.ApiError && err.status === 404) {
+        content.hidden = true;
+        notFound.hidden = false;
+        titleEl.textContent = id;
+        stopPoll();
+      } else if (err instanceof api.ApiError && err.status === 401) {
+        // The session handler has taken over.
+      } else if (!data) {
+        notify({ kind: 'error', key: 'notice.load_failed', detail: err instanceof api.ApiError ? err.message : undefined });
+      }
+    }
+  }
+
+  api.categories().then((list) => {
+    setCategories(list);
+    if (alive) renderAll();
+  }).catch(() => {});
+  refresh();
+  const stopPoll = poll(refresh, refreshMs);
+  const offLang = onLangChange(renderAll);
+
+  return () => {
+    alive = false;
+    stopPoll();
+    offLang();
+  };
+}
+

@@ -1,0 +1,335 @@
+// Browser tests of publisherd's web UI against the real daemons (see harness.mjs).
+// Run: cd tests/browser && npm install && BCAST_BUILD_ROOT=../../build npm test
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { launchBrowser, startStack, Subscriberd } from './harness.mjs';
+
+const admin = { name: 'admin', role: 'admin', password: 'correct horse 42' };
+// A regional manager: region:jateng and single stores only (SPEC "Roles").
+const regional = { name: 'jateng', role: 'publisher', password: 'regional pass 7', targets: ['region:jateng', 'store:*'] };
+const demoStore = { store: '1001', groups: ['region:jateng', 'format:minimarket'] };
+
+const text = {
+  sent: { en: 'Message sent', id: 'Pesan terkirim' },
+  notSent: { en: 'Message not sent, check the connection', id: 'Pesan tidak terkirim, periksa koneksi' },
+  invalidLogin: { en: 'Username and password do not match', id: 'Nama pengguna dan kata sandi tidak cocok' },
+};
+
+
+let stack;
+let browser;
+
+before(async () => {
+  stack = await startStack({ users: [admin, regional], stores: [demoStore] });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+// A fresh browser profile (cookies, storage) per test, in English unless asked otherwise.
+async function openPage(t, { locale = 'en-US', viewport = { width: 1360, height: 900 } } = {}) {
+  const context = await browser.newContext({ locale, viewport, baseURL: stack.publisherd.baseUrl });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15000);
+  const problems = [];
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  page.on('console', (msg) => {
+    if (/Content Security Policy|Refused to/i.test(msg.text())) problems.push(`CSP: ${msg.text()}`);
+  });
+  t.after(async () => {
+    await context.close();
+  });
+  page.problems = problems;
+  return page;
+}
+
+function assertClean(page) {
+  assert.deepEqual(page.problems, [], 'no script errors or CSP violations in the page');
+}
+
+async function login(page, user = admin) {
+  await page.goto('/');
+  await page.locator('#login-username').fill(user.name);
+  await page.locator('#login-password').fill(user.password);
+  await page.locator('#login-submit').click();
+  await page.locator('#compose-form').waitFor();
+}
+
+function unique(prefix) {
+  return `${prefix} ${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
+}
+
+async function fillMessage(page, { targets = ['all'], title, body = 'Mohon dibaca sebelum toko buka.' }) {
+  for (const target of targets) {
+    await page.locator('#target-input').fill(target);
+    await page.locator('#target-input').press('Enter');
+  }
+  await page.locator('#title').fill(title);
+  await page.locator('#body').fill(body);
+}
+
+// Clicks Send and waits for the request to finish; returns the notice that it left.
+async function send(page) {
+  await page.locator('#send').click();
+  await page.waitForFunction(() => {
+    const b = document.querySelector('#send');
+    return b && !b.disabled;
+  }, null, { timeout: 60000 });
+  const notice = page.locator('#notices .notice').last();
+  await notice.waitFor();
+  return { kind: await notice.getAttribute('data-kind'), title: (await notice.locator('.notice__title').innerText()).trim(), notice };
+}
+
+test('a correct login opens the compose page', async (t) => {
+  const page = await openPage(t);
+  await page.goto('/');
+  await page.locator('#login-username').fill(admin.name);
+  await page.locator('#login-password').fill(admin.password);
+  await page.locator('#login-submit').click();
+  await page.locator('#compose-form').waitFor();
+  assert.match(page.url(), /#\/compose$/);
+  assert.equal(await page.locator('h1').innerText(), 'New message');
+  assert.equal(await page.locator('#user-name').innerText(), 'admin');
+  assert.ok(await page.locator('#app-nav').isVisible(), 'navigation shown once signed in');
+  assertClean(page);
+});
+
+test('a wrong login shows the invalid-credentials notice', async (t) => {
+  const page = await openPage(t);
+  await page.goto('/');
+  await page.locator('#login-username').fill(admin.name);
+  await page.locator('#login-password').fill('not the password');
+  await page.locator('#login-submit').click();
+  const notice = page.locator('#notices .notice--error');
+  await notice.waitFor();
+  assert.equal((await notice.locator('.notice__title').innerText()).trim(), text.invalidLogin.en);
+  assert.match(page.url(), /#\/login$/);
+  assert.equal(await page.locator('#compose-form').count(), 0);
+  assertClean(page);
+});
+
+test('composing and sending shows "Message sent" and the envelope reaches Redis', async (t) => {
+  const sub = await stack.subscribe('*');
+  const page = await openPage(t);
+  await login(page);
+  const title = unique('Harga baru minyak goreng');
+  await fillMessage(page, { targets: ['all', 'region:jateng'], title });
+  await page.locator('label[for="priority-high"]').click();
+  const result = await send(page);
+  assert.equal(result.kind, 'success', `notice: ${result.title}`);
+  assert.equal(result.title, text.sent.en);
+
+  const link = result.notice.locator('a.notice__link');
+  const href = await link.getAttribute('href');
+  assert.match(href, /^#\/messages\/.+/);
+  const id = decodeURIComponent(href.replace('#/messages/', ''));
+  assert.ok((await result.notice.innerText()).includes(id), 'the notice names the message id');
+
+  // The live frame carries the envelope JSON as its last part (whatever comes before it).
+  const { payload } = await sub.waitForMessage(title, 15000);
+  const envelope = JSON.parse(payload.slice(payload.indexOf('{')));
+  assert.equal(envelope.id, id);
+  assert.equal(envelope.title, title);
+  assert.equal(envelope.priority, 'high');
+  assert.equal(envelope.sender, 'admin');
+  assert.deepEqual([...envelope.targets].sort(), ['all', 'region:jateng']);
+
+  // The form is cleared for the next message, but keeps its recipients.
+  assert.equal(await page.locator('#title').inputValue(), '');
+  assert.equal(await page.locator('#target-chips .chip').count(), 2);
+  assertClean(page);
+});
+
+test('the language switch shows the notices in Bahasa Indonesia', async (t) => {
+  const page = await openPage(t);
+  await page.goto('/');
+  await page.locator('[data-lang="id"]').click();
+  assert.equal(await page.locator('html').getAttribute('lang'), 'id');
+  assert.equal(await page.locator('#login-submit').innerText(), 'Masuk');
+
+  await page.locator('#login-username').fill('nobody');
+  await page.locator('#login-password').fill('wrong');
+  await page.locator('#login-submit').click();
+  const notice = page.locator('#notices .notice--error .notice__title');
+  await notice.waitFor();
+  assert.equal((await notice.innerText()).trim(), text.invalidLogin.id);
+
+  // A notice on screen follows the switch both ways.
+  await page.locator('[data-lang="en"]').click();
+  assert.equal((await notice.innerText()).trim(), text.invalidLogin.en);
+  await page.locator('[data-lang="id"]').click();
+  assert.equal((await notice.innerText()).trim(), text.invalidLogin.id);
+
+  // Remembered across a reload, and used after login.
+  await page.reload();
+  assert.equal(await page.locator('html').getAttribute('lang'), 'id');
+  await page.locator('#login-username').fill(admin.name);
+  await page.locator('#login-password').fill(admin.password);
+  await page.locator('#login-submit').click();
+  await page.locator('#compose-form').waitFor();
+  assert.equal(await page.locator('h1').innerText(), 'Pesan baru');
+  await fillMessage(page, { targets: ['region:jateng'], title: unique('Promo akhir pekan') });
+  const result = await send(page);
+  assert.equal(result.title, text.sent.id);
+  assertClean(page);
+});
+
+test('history lists a sent message, and its page shows the receipts', async (t) => {
+  const page = await openPage(t);
+  await login(page);
+  const title = unique('Info diskon sabun');
+  await fillMessage(page, { targets: ['store:1001', 'region:jateng'], title });
+  await page.locator('label[data-cat="discount_info"]').click();
+  const result = await send(page);
+  assert.equal(result.title, text.sent.en);
+
+  await page.locator('.app-nav a[data-route="history"]').click();
+  const row = page.locator('#history-table tbody tr', { hasText: title });
+  await row.waitFor();
+  assert.equal(await page.locator('#history-table tbody tr').first().locator('.msg-link').innerText(), title, 'newest first');
+  assert.ok((await row.innerText()).includes('Discount info'), 'category label shown');
+  await row.locator('.receipts').waitFor();
+  assert.equal(await row.locator('progress').count() >= 2, true, 'receipt progress bars');
+
+  await row.locator('a.msg-link').click();
+  await page.locator('#receipt-stats .stat').first().waitFor();
+  assert.equal(await page.locator('h1').innerText(), title);
+  assert.match(page.url(), /#\/messages\//);
+  assert.equal(await page.locator('.message-body').innerText(), 'Mohon dibaca sebelum toko buka.');
+
+  if (stack.stores.length) {
+    // A real store is running: its receipt reaches the table.
+    await page.locator(`#receipt-table tr[data-store="${demoStore.store}"]`).waitFor({ timeout: 30000 });
+  }
+  assertClean(page);
+});
+
+test('the stores page renders', async (t) => {
+  const page = await openPage(t);
+  await login(page);
+  await page.locator('.app-nav a[data-route="stores"]').click();
+  assert.equal(await page.locator('h1').innerText(), 'Stores');
+  await page.locator('#stores-summary .summary__text').waitFor();
+  if (stack.stores.length) {
+    const row = page.locator(`#stores-table tr[data-store="${demoStore.store}"]`);
+    await row.waitFor({ timeout: 30000 });
+    assert.ok((await row.innerText()).includes('region:jateng'));
+  } else {
+    t.diagnostic(`no store running (subscriberd ${Subscriberd.available() ? 'built' : 'not built'}); checking the list renders`);
+    const rows = await page.locator('#stores-table tbody tr').count();
+    if (rows === 0) assert.ok(await page.locator('.page--stores .empty__title').isVisible());
+  }
+  assertClean(page);
+});
+
+test('a regional user sending outside its targets sees the forbidden notice', async (t) => {
+  const page = await openPage(t);
+  await login(page, regional);
+  await fillMessage(page, { targets: ['all'], title: unique('Pengumuman nasional') });
+  const result = await send(page);
+  assert.equal(result.kind, 'error');
+  assert.equal(result.title, 'Message not sent: you may not send to these recipients.');
+  assertClean(page);
+});
+
+test('missing fields are highlighted and nothing is sent', async (t) => {
+  const page = await openPage(t);
+  await login(page);
+  await page.locator('#send').click();
+  await page.locator('#notices .notice--error').waitFor();
+  for (const field of ['targets', 'title', 'body']) {
+    assert.ok(await page.locator(`#field-${field}.field--invalid`).isVisible(), `${field} marked`);
+  }
+  assert.equal(await page.locator('#title').getAttribute('aria-invalid'), 'true');
+  assertClean(page);
+});
+
+test('repeated failed logins show the throttle notice with the wait', async (t) => {
+  const page = await openPage(t);
+  await page.goto('/');
+  // publisherd throttles per submitted name: this one is not a user, so admin is not locked.
+  await page.locator('#login-username').fill('intruder');
+  const title = page.locator('#notices .notice .notice__title');
+  let shown = '';
+  for (let i = 0; i < 12 && !/Too many/.test(shown); i++) {
+    await page.locator('#login-password').fill(`guess ${i}`);
+    await page.locator('#login-submit').click();
+    await page.waitForFunction(() => document.querySelector('#login-submit')?.getAttribute('aria-busy') === 'false');
+    shown = (await title.innerText()).trim();
+  }
+  assert.match(shown, /^Too many failed attempts\. Try again in \d+ seconds?\.$/);
+  assert.ok(await page.locator('#login-submit').isDisabled(), 'sign-in waits out the lock');
+  await page.waitForFunction(() => !document.querySelector('#login-submit').disabled, null, { timeout: 70000 });
+  assertClean(page);
+});
+
+test('logging out returns to the login page and closes the session', async (t) => {
+  const page = await openPage(t);
+  await login(page);
+  await page.locator('#logout').click();
+  await page.locator('#login-username').waitFor();
+  await page.goto('/#/history');
+  await page.locator('#login-username').waitFor();
+  const res = await page.request.get('/api/v1/messages?limit=1');
+  assert.equal(res.status(), 401, 'the session cookie no longer works');
+});
+
+test('screenshot of the compose page', async (t) => {
+  const page = await openPage(t);
+  await login(page);
+  await fillMessage(page, {
+    targets: ['region:jateng', 'store:1001'],
+    title: 'Harga baru minyak goreng 2L',
+    body: 'Mulai Senin harga rak menjadi Rp 34.900.\nGanti label harga sebelum toko buka.',
+  });
+  await page.locator('label[for="priority-high"]').click();
+  await page.locator('#require-ack').check();
+  await page.evaluate(() => window.scrollTo(0, 0));
+  const shotDir = process.env.BCAST_SCREENSHOT_DIR || fs.mkdtempSync(path.join(os.tmpdir(), 'bcast-screens-'));
+  fs.mkdirSync(shotDir, { recursive: true });
+  const file = path.join(shotDir, 'compose.png');
+  await page.screenshot({ path: file, fullPage: true });
+  assert.ok(fs.statSync(file).size > 10000);
+  t.diagnostic(`screenshot: ${file}`);
+  assertClean(page);
+});
+
+// Runs last: this Redis keeps nothing on disk, so a restart loses every key (history, presence,
+// receipts) that the tests above look at.
+test('with Redis stopped a send is refused, and works again once Redis is back', async (t) => {
+  const page = await openPage(t);
+  await login(page);
+  const title = unique('Jam buka toko');
+  await fillMessage(page, { targets: ['store:1001'], title });
+
+  await stack.redis.stop();
+  t.after(() => stack.redis.start());
+  const refused = await send(page);
+  assert.equal(refused.kind, 'error');
+  assert.equal(refused.title, text.notSent.en);
+  // Nothing typed is lost.
+  assert.equal(await page.locator('#title').inputValue(), title);
+  assert.equal(await page.locator('#target-chips .chip').count(), 1);
+
+  await stack.redis.start();
+  const sub = await stack.subscribe('*');
+  // publisherd reconnects by itself, with backoff: retry the same form until a deadline.
+  const deadline = Date.now() + 60000;
+  let last;
+  for (;;) {
+    last = await send(page);
+    if (last.kind === 'success' || Date.now() > deadline) break;
+    assert.equal(last.title, text.notSent.en, 'while reconnecting, only the not-sent notice');
+    await page.waitForTimeout(1000);
+  }
+  assert.equal(last.title, text.sent.en, `sent within 60 s of Redis coming back\n${stack.logs()}`);
+  await sub.waitForMessage(title, 15000);
+  assertClean(page);
+});

@@ -1,0 +1,72 @@
+#pragma once
+// A real redis-server, a users file made with the real bcastctl, and the real publisherd.
+
+#include <support/daemon_support.hpp>
+#include <support/test_support.hpp>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <string>
+
+namespace bcast::test {
+
+inline int run_bcastctl(const std::string& args, const std::string& stdin_text = {}, std::string* output = nullptr) {
+  std::string cmd = "printf '%s' '" + stdin_text + "' | '" + build_path("daemons/bcastctl/bcastctl") + "' " + args + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  int status = ::pclose(p);
+  if (output) *output = out;
+  return WEXITSTATUS(status);
+}
+
+struct publisherd_fixture {
+  temp_dir dir;
+  std::unique_ptr<redis_server> redis = std::make_unique<redis_server>();
+  std::uint16_t port = free_port();
+  std::string users = dir.file("users.json");
+  std::string socket = dir.file("publisherd.sock");
+  std::unique_ptr<daemon_process> daemon;
+
+  explicit publisherd_fixture(std::vector<std::string> extra_args = {}) {
+    REQUIRE(run_bcastctl("user add --users " + users + " admin --role admin --password-stdin", "s3cret\n") == 0);
+    REQUIRE(run_bcastctl("user add --users " + users + " jateng --role publisher --targets 'region:jateng' "
+                         "--targets 'store:*' --password-stdin",
+                         "regional\n") == 0);
+    std::vector<std::string> args{"--redis", redis->url(), "--http", "127.0.0.1:" + std::to_string(port),
+                                  "--users", users, "--unix-socket", socket};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    daemon = std::make_unique<daemon_process>(build_path("daemons/publisherd/publisherd"), args);
+    REQUIRE(daemon->wait_for_log("connected to Redis"));
+  }
+
+  http_result call(const std::string& method, const std::string& target, const std::string& body = {},
+                   std::map<std::string, std::string> headers = {}) {
+    return http_call(port, method, target, body, std::move(headers));
+  }
+
+  struct session {
+    std::string cookie;
+    std::string csrf;
+  };
+
+  session login(const std::string& user = "admin", const std::string& password = "s3cret") {
+    auto r = call("POST", "/api/v1/login", nlohmann::json{{"username", user}, {"password", password}}.dump());
+    REQUIRE(r.status == 200);
+    auto set_cookie = r.header("set-cookie");
+    return {set_cookie.substr(0, set_cookie.find(';')), nlohmann::json::parse(r.body)["csrf_token"]};
+  }
+
+  http_result send(const session& s, const nlohmann::json& body) {
+    return call("POST", "/api/v1/messages", body.dump(), {{"Cookie", s.cookie}, {"X-CSRF-Token", s.csrf}});
+  }
+};
+
+inline nlohmann::json simple_message(const std::string& title = "Promo minggu ini") {
+  return {{"targets", {"all"}}, {"category", "discount_info"}, {"title", title}, {"body", "Diskon 20% untuk semua minuman."}};
+}
+
+}  // namespace bcast::test

@@ -1,0 +1,255 @@
+// End-to-end: the real publisherd and bcastctl against a real Redis.
+
+#include "publisherd_fixture.hpp"
+
+#include <bcast/broker/keys.hpp>
+#include <bcast/core/loop.hpp>
+#include <bcast/redis/subscriber.hpp>
+
+using namespace bcast;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+json with(json m, const std::string& key, json value) {
+  m[key] = std::move(value);
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("publisherd: --version, --help, --check-config, and bad flags or config exit 2") {
+  auto bin = test::build_path("daemons/publisherd/publisherd");
+  CHECK(test::shell("'" + bin + "' --version").find("publisherd ") == 0);
+  CHECK(test::shell("'" + bin + "' --help").find("usage: publisherd") != std::string::npos);
+  CHECK(test::shell("'" + bin + "' --check-config --redis redis://127.0.0.1:1").find("configuration OK") != std::string::npos);
+  test::temp_dir dir;
+  std::ofstream(dir.file("bad.json")) << "{ // comments are fine\n \"redis\": \"redis://x:1\", \"htp\": [] }";
+  std::ofstream(dir.file("good.json")) << "{ // comments are fine\n \"redis\": \"unix:///tmp/r.sock\", \"http\": [\"127.0.0.1:1\"] }";
+  std::string out;
+  auto run = [&](const std::string& args) {
+    FILE* p = ::popen(("'" + bin + "' " + args + " 2>&1").c_str(), "r");
+    out.clear();
+    char buf[4096];
+    while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+    return WEXITSTATUS(::pclose(p));
+  };
+  CHECK(run("--check-config --config " + dir.file("good.json")) == 0);
+  CHECK(run("--check-config --config " + dir.file("bad.json")) == 2);
+  CHECK(out.find("unknown key 'htp'") != std::string::npos);
+  CHECK(run("--bogus") == 2);
+  CHECK(run("--check-config --redis http://nope") == 2);
+  CHECK(out.find("Redis URL") != std::string::npos);
+  CHECK(run("--check-config --http nonsense") == 2);
+  CHECK(run("--check-config --users " + dir.file("missing.json")) == 2);
+}
+
+TEST_CASE("publisherd: login, wrong login, and throttling") {
+  test::publisherd_fixture f;
+  auto ok = f.call("POST", "/api/v1/login", R"({"username":"admin","password":"s3cret"})");
+  REQUIRE(ok.status == 200);
+  auto body = json::parse(ok.body);
+  CHECK(body["user"]["name"] == "admin");
+  CHECK(body["user"]["role"] == "admin");
+  CHECK(body["csrf_token"].get<std::string>().size() >= 22);
+  auto cookie = ok.header("set-cookie");
+  CHECK(cookie.find("bcast_session=") == 0);
+  CHECK(cookie.find("HttpOnly") != std::string::npos);
+  CHECK(cookie.find("SameSite=Strict") != std::string::npos);
+  CHECK(cookie.find("Secure") == std::string::npos);  // plain HTTP
+
+  auto wrong_password = f.call("POST", "/api/v1/login", R"({"username":"admin","password":"nope"})");
+  auto unknown_user = f.call("POST", "/api/v1/login", R"({"username":"nobody","password":"nope"})");
+  CHECK(wrong_password.status == 401);
+  CHECK(unknown_user.status == 401);
+  CHECK(wrong_password.body == unknown_user.body);
+  CHECK(json::parse(wrong_password.body)["error"] == "invalid_credentials");
+
+  // Five failures are free, then the account is locked with Retry-After.
+  test::http_result r;
+  for (int i = 0; i < 6; ++i) r = f.call("POST", "/api/v1/login", R"({"username":"jateng","password":"x"})");
+  CHECK(r.status == 429);
+  CHECK(json::parse(r.body)["error"] == "too_many_attempts");
+  CHECK(std::stoi(r.header("retry-after")) >= 1);
+  // Even the right password waits for the lock to pass.
+  CHECK(f.call("POST", "/api/v1/login", R"({"username":"jateng","password":"regional"})").status == 429);
+  CHECK(f.call("POST", "/api/v1/login", "{not json").status == 400);
+}
+
+TEST_CASE("publisherd: a session sends with its CSRF token, and the envelope reaches Redis subscribers") {
+  test::publisherd_fixture f;
+  core::loop l;
+  redis::subscriber sub(l, redis::parse_url(f.redis->url()).value());
+  std::vector<std::string> payloads;
+  sub.on_message([&](std::string_view, std::string_view p) { payloads.emplace_back(p); });
+  sub.subscribe({broker::live_channel("all")});
+  REQUIRE(test::run_until(l, [&] { return sub.all_confirmed(); }));
+
+  auto s = f.login();
+  CHECK(f.call("POST", "/api/v1/messages", test::simple_message().dump(), {{"Cookie", s.cookie}}).status == 403);
+  CHECK(f.call("POST", "/api/v1/messages", test::simple_message().dump()).status == 401);
+  auto sent = f.send(s, test::simple_message());
+  REQUIRE(sent.status == 201);
+  auto env = json::parse(sent.body);
+  CHECK(env["v"] == 1);
+  CHECK(env["id"].get<std::string>().size() == 26);
+  CHECK(env["sender"] == "admin");
+  CHECK(env["priority"] == "normal");
+  CHECK(env["require_ack"] == false);
+  CHECK(env["expires_at"].is_null());
+  REQUIRE(test::run_until(l, [&] { return !payloads.empty(); }));
+  CHECK(payloads[0].find(env["id"].get<std::string>()) != std::string::npos);
+  CHECK(payloads[0].find("Promo minggu ini") != std::string::npos);
+
+  // The history lists it, newest first, and shows it by id.
+  auto second = f.send(s, test::simple_message("Kedua"));
+  REQUIRE(second.status == 201);
+  auto list = json::parse(f.call("GET", "/api/v1/messages?limit=10", {}, {{"Cookie", s.cookie}}).body)["messages"];
+  REQUIRE(list.size() == 2);
+  CHECK(list[0]["title"] == "Kedua");
+  CHECK(list[1]["title"] == "Promo minggu ini");
+  auto older = json::parse(f.call("GET", "/api/v1/messages?before=" + list[0]["id"].get<std::string>(), {},
+                                  {{"Cookie", s.cookie}}).body)["messages"];
+  REQUIRE(older.size() == 1);
+  CHECK(older[0]["id"] == env["id"]);
+  auto one = f.call("GET", "/api/v1/messages/" + env["id"].get<std::string>(), {}, {{"Cookie", s.cookie}});
+  REQUIRE(one.status == 200);
+  auto detail = json::parse(one.body);
+  CHECK(detail["message"]["id"] == env["id"]);
+  CHECK(detail["receipts"]["expected"] == 0);
+  CHECK(detail["receipts"]["delivered"] == 0);
+  CHECK(f.call("GET", "/api/v1/messages/01ARZ3NDEKTSV4RRFFQ69G5FAV", {}, {{"Cookie", s.cookie}}).status == 404);
+  CHECK(f.call("GET", "/api/v1/messages?limit=0", {}, {{"Cookie", s.cookie}}).status == 400);
+
+  // Logged out, the cookie is worthless.
+  CHECK(f.call("POST", "/api/v1/logout", {}, {{"Cookie", s.cookie}, {"X-CSRF-Token", s.csrf}}).status == 204);
+  CHECK(f.call("GET", "/api/v1/messages", {}, {{"Cookie", s.cookie}}).status == 401);
+}
+
+TEST_CASE("publisherd: bad input gets a clear 400 naming the field, and nothing is sent") {
+  test::publisherd_fixture f;
+  auto s = f.login();
+  auto field_of = [&](const json& body) {
+    auto r = f.send(s, body);
+    CHECK(r.status == 400);
+    auto e = json::parse(r.body);
+    CHECK(e["error"] == "invalid_request");
+    CHECK_FALSE(e["message"].get<std::string>().empty());
+    return e.value("field", "");
+  };
+  auto m = test::simple_message();
+  CHECK(field_of(with(m, "category", "gossip")) == "category");
+  CHECK(field_of(with(m, "targets", {"Region:X"})) == "targets");
+  CHECK(field_of(with(m, "targets", json::array())) == "targets");
+  CHECK(field_of(with(m, "title", std::string(201, 'x'))) == "title");
+  CHECK(field_of(with(m, "body", "")) == "body");
+  CHECK(field_of(with(m, "priority", "panic")) == "priority");
+  CHECK(field_of(with(m, "title", 42)) == "title");
+
+  // Raw bodies that are not JSON, or not UTF-8.
+  auto raw = [&](const std::string& body) {
+    return f.call("POST", "/api/v1/messages", body, {{"Cookie", s.cookie}, {"X-CSRF-Token", s.csrf}});
+  };
+  auto not_json = raw("{\"targets\": [");
+  CHECK(not_json.status == 400);
+  CHECK(json::parse(not_json.body)["error"] == "invalid_request");
+  auto bad_utf8 = raw(std::string("{\"targets\":[\"all\"],\"category\":\"announcement\",\"title\":\"\xff\xfe\",\"body\":\"x\"}"));
+  CHECK(bad_utf8.status == 400);
+  auto too_big = raw(std::string(70 * 1024, ' '));
+  CHECK(too_big.status == 413);
+
+  CHECK(f.call("GET", "/api/v1/health").status == 200);  // still serving
+  auto list = json::parse(f.call("GET", "/api/v1/messages", {}, {{"Cookie", s.cookie}}).body)["messages"];
+  CHECK(list.empty());
+}
+
+TEST_CASE("publisherd: malformed HTTP gets a 400 and the daemon keeps serving") {
+  test::publisherd_fixture f;
+  auto garbage = test::http_raw("\x16\x03\x01 this is not http\r\n\r\n", f.port);
+  CHECK(garbage.status == 400);
+  auto huge_header = test::http_raw("GET /api/v1/health HTTP/1.1\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n", f.port);
+  CHECK(huge_header.status == 431);
+  auto long_url = test::http_raw("GET /" + std::string(9000, 'a') + " HTTP/1.1\r\n\r\n", f.port);
+  CHECK(long_url.status == 414);
+  auto health = f.call("GET", "/api/v1/health");
+  CHECK(health.status == 200);
+  CHECK(json::parse(health.body) == json{{"status", "ok"}, {"redis", "up"}});
+}
+
+TEST_CASE("publisherd: a regional user may only send inside its target patterns") {
+  test::publisherd_fixture f;
+  auto s = f.login("jateng", "regional");
+  auto outside = f.send(s, test::simple_message());
+  CHECK(outside.status == 403);
+  CHECK(json::parse(outside.body)["error"] == "forbidden");
+  auto inside = f.send(s, with(test::simple_message(), "targets", {"region:jateng", "store:smg-01"}));
+  CHECK(inside.status == 201);
+}
+
+TEST_CASE("publisherd: bearer tokens for automation") {
+  test::publisherd_fixture f;
+  std::string token;
+  REQUIRE(test::run_bcastctl("user token --users " + f.users + " admin", {}, &token) == 0);
+  token = token.substr(0, token.find('\n'));
+  f.daemon->signal(SIGHUP);  // pick up the new token
+  REQUIRE(f.daemon->wait_for_log("users reloaded"));
+  auto ok = f.call("POST", "/api/v1/messages", test::simple_message().dump(), {{"Authorization", "Bearer " + token}});
+  CHECK(ok.status == 201);
+  auto bad = f.call("POST", "/api/v1/messages", test::simple_message().dump(), {{"Authorization", "Bearer bcast_wrong"}});
+  CHECK(bad.status == 401);
+  CHECK(json::parse(bad.body)["error"] == "unauthenticated");
+}
+
+TEST_CASE("publisherd: with Redis down a send is refused with 503 within 2 s, and works again when Redis is back") {
+  test::publisherd_fixture f;
+  auto s = f.login();
+  REQUIRE(f.send(s, test::simple_message("before")).status == 201);
+  f.redis->stop();
+  auto started = std::chrono::steady_clock::now();
+  auto down = f.send(s, test::simple_message("during"));
+  auto took = std::chrono::steady_clock::now() - started;
+  CHECK(down.status == 503);
+  auto e = json::parse(down.body);
+  CHECK(e["error"] == "broker_unavailable");
+  CHECK(e["message"].get<std::string>().find("check the connection") != std::string::npos);
+  CHECK(took < 2500ms);
+  CHECK(f.call("GET", "/api/v1/health").status == 503);
+  REQUIRE(f.daemon->wait_for_log("Redis unreachable"));
+
+  f.redis->start();
+  REQUIRE(f.daemon->wait_for_log("Redis is back"));
+  CHECK(f.send(s, test::simple_message("after")).status == 201);
+  CHECK(f.call("GET", "/api/v1/health").status == 200);
+}
+
+TEST_CASE("bcastctl over the Unix socket: send, list, show, stores, and exit codes") {
+  test::publisherd_fixture f;
+  std::string out;
+  std::string sock = "--socket " + f.socket + " ";
+  REQUIRE(test::run_bcastctl(sock + "send --target all --target region:jateng --category announcement "
+                                    "--title 'Rapat jam 3' --priority high -",
+                             "Semua kepala toko ikut rapat.", &out) == 0);
+  REQUIRE(out.rfind("sent ", 0) == 0);
+  std::string id = out.substr(5, 26);
+  REQUIRE(test::run_bcastctl(sock + "list", {}, &out) == 0);
+  CHECK(out.find(id) != std::string::npos);
+  CHECK(out.find("Rapat jam 3") != std::string::npos);
+  REQUIRE(test::run_bcastctl(sock + "show " + id, {}, &out) == 0);
+  CHECK(out.find("Semua kepala toko ikut rapat.") != std::string::npos);
+  CHECK(out.find("delivered") != std::string::npos);
+  CHECK(test::run_bcastctl(sock + "stores", {}, &out) == 0);
+  CHECK(test::run_bcastctl(sock + "send --target nowhere --category announcement --title x y", {}, &out) == 1);
+  CHECK(out.find("field: targets") != std::string::npos);
+  CHECK(test::run_bcastctl(sock + "show 01ARZ3NDEKTSV4RRFFQ69G5FAV", {}, &out) == 1);
+  CHECK(test::run_bcastctl(sock + "send --category announcement body", {}, &out) == 2);
+  CHECK(test::run_bcastctl("--socket " + f.dir.file("nope.sock") + " list", {}, &out) == 1);
+  CHECK(out.find("cannot reach publisherd") != std::string::npos);
+}
+
+TEST_CASE("publisherd: SIGTERM drains and exits 0") {
+  test::publisherd_fixture f;
+  f.daemon->signal(SIGTERM);
+  CHECK(f.daemon->wait_exit() == 0);
+  CHECK(f.daemon->log().find("stopped") != std::string::npos);
+}

@@ -118,7 +118,7 @@ inline bcast::core::result<void> apply_file(config& c, const std::string& path) 
   if (doc.is_discarded() || !doc.is_object()) return detail::config_error(path, "not a JSON object");
   static const std::set<std::string> known{"redis", "redis_tls", "http", "https", "unix_socket", "unix_socket_mode",
                                            "unix_socket_allow", "users_file", "web_root", "categories", "limits",
-                                           "log_level"};
+                                           "publish_timeout_ms", "history", "sessions", "log_level"};
   for (auto& [key, value] : doc.items()) {
     if (!known.count(key)) return detail::config_error(path, "unknown key '" + key + "'");
   }

@@ -22,9 +22,27 @@ inline error io_error(int err, std::string detail) {
   return {std::error_code(err, std::system_category()), std::move(detail)};
 }
 
-// Writes `data` to `path` so that readers see either the old file or the new one, never a torn
-// one, even across a crash: temp file in the same directory, fsync, rename, fsync the directory.
-inline result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
+// fsync of a directory, so that a rename in it survives a power cut.
+inline result<void> sync_directory(const std::filesystem::path& dir) {
+  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) return io_error(errno, "cannot open directory " + dir.string());
+  const int sync_rc = ::fsync(dir_fd);
+  const int sync_err = errno;
+  ::close(dir_fd);
+  if (sync_rc != 0) return io_error(sync_err, "cannot fsync directory " + dir.string());
+  return {};
+}
+
+// A new version of a file, written and flushed beside it, not yet in place.
+struct staged_file {
+  std::string temp;
+  std::filesystem::path target;
+};
+
+// The first half of write_file_atomic: `data` in a flushed temp file in the target's directory
+// (the file a symlink points to, whose owner it keeps when it can), for commit_staged() to put
+// in place. Between the two the caller may do work that must precede the replacement.
+inline result<staged_file> stage_file(const std::string& path, std::string_view data, mode_t mode) {
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::path target(path);
@@ -39,7 +57,7 @@ inline result<void> write_file_atomic(const std::string& path, std::string_view 
 
   const int fd = ::mkostemp(temp.data(), O_CLOEXEC);
   if (fd < 0) return io_error(errno, "cannot create a temporary file in " + dir.string());
-  auto fail = [&](int err, std::string what) -> result<void> {
+  auto fail = [&](int err, std::string what) -> error {
     ::close(fd);
     ::unlink(temp.c_str());
     return io_error(err, std::move(what));
@@ -67,18 +85,25 @@ inline result<void> write_file_atomic(const std::string& path, std::string_view 
     ::unlink(temp.c_str());
     return io_error(err, "cannot close " + temp);
   }
-  if (::rename(temp.c_str(), target.c_str()) != 0) {
+  return staged_file{std::move(temp), std::move(target)};
+}
+
+// The second half: one rename(2) puts the staged version in place, then the directory is synced.
+inline result<void> commit_staged(const staged_file& f) {
+  if (::rename(f.temp.c_str(), f.target.c_str()) != 0) {
     const int err = errno;
-    ::unlink(temp.c_str());
-    return io_error(err, "cannot rename " + temp + " to " + target.string());
+    ::unlink(f.temp.c_str());
+    return io_error(err, "cannot rename " + f.temp + " to " + f.target.string());
   }
-  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd < 0) return io_error(errno, "cannot open directory " + dir.string());
-  const int sync_rc = ::fsync(dir_fd);
-  const int sync_err = errno;
-  ::close(dir_fd);
-  if (sync_rc != 0) return io_error(sync_err, "cannot fsync directory " + dir.string());
-  return {};
+  return sync_directory(f.target.has_parent_path() ? f.target.parent_path() : std::filesystem::path("."));
+}
+
+// Writes `data` to `path` so that readers see either the old file or the new one, never a torn
+// one, even across a crash: temp file in the same directory, fsync, rename, fsync the directory.
+inline result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
+  auto staged = stage_file(path, data, mode);
+  if (!staged) return staged.err();
+  return commit_staged(*staged);
 }
 
 // The whole file, refusing anything but a regular file and anything above `max_bytes`. A missing

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# POST /api/v1/messages over keep-alive with wrk (50 connections), and, in the same run against
+# the same redis-server, redis-benchmark running the same publish script (EVALSHA) with 50
+# clients: the baseline of what Redis alone does. RUNS rounds; prints each and the medians.
+# usage: bench/publisherd_throughput.sh [BUILD_DIR] [RUNS] [SECONDS]
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$ROOT/build}
+runs=${2:-3}
+secs=${3:-10}
+dir=$(mktemp -d)
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+rport=$(free_port)
+hport=$(free_port)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+
+redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir" --logfile "$dir/redis.log" &
+pids+=($!)
+until redis-cli -p "$rport" ping >/dev/null 2>&1; do sleep 0.05; done
+printf 'bench\n' | "$build/daemons/bcastctl/bcastctl" user add --users "$dir/users.json" bench --role admin \
+  --password-stdin 2>/dev/null
+token=$("$build/daemons/bcastctl/bcastctl" user token --users "$dir/users.json" bench 2>/dev/null)
+"$build/daemons/publisherd/publisherd" --redis "redis://127.0.0.1:$rport" --http "127.0.0.1:$hport" \
+  --users "$dir/users.json" 2>"$dir/publisherd.log" &
+pids+=($!)
+until curl -fs "http://127.0.0.1:$hport/api/v1/health" >/dev/null 2>&1; do sleep 0.05; done
+
+body='{"targets":["all"],"category":"price_info","title":"Harga baru minyak goreng 2L","body":"Mulai Senin harga rak menjadi Rp 34.900. Ganti label harga sebelum toko buka."}'
+cat >"$dir/post.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '$body'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $token"
+LUA
+
+# The baseline: the publish script itself, one target, a fresh message id per call.
+sed -n '/R"lua(/,/)lua"/p' "$ROOT/include/bcast/broker/publish.hpp" | sed '1d;$d' >"$dir/publish.lua"
+sha=$(redis-cli -p "$rport" SCRIPT LOAD "$(cat "$dir/publish.lua")")
+envelope='{"v":1,"id":"01JD0000000000000000000000","targets":["all"],"category":"price_info","title":"Harga baru minyak goreng 2L","body":"Mulai Senin harga rak menjadi Rp 34.900. Ganti label harga sebelum toko buka.","priority":"normal","sent_at":"2026-11-26T10:00:00.000Z","expires_at":null,"sender":"bench","require_ack":false}'
+
+printf '%-5s %12s %9s %9s %9s %14s %8s\n' run 'POST/s' p50 p99 max 'EVALSHA/s' ratio
+rps_all=(); p50_all=(); p99_all=(); ratio_all=()
+for i in $(seq "$runs"); do
+  out=$(wrk -t2 -c50 -d"${secs}s" --latency -s "$dir/post.lua" "http://127.0.0.1:$hport/api/v1/messages")
+  rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+  p50=$(awk '$1=="50%" {print $2}' <<<"$out")
+  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+  max=$(awk '/Latency/ && !/Distribution/ {print $4; exit}' <<<"$out")
+  errors=$(grep -E 'Non-2xx|Socket errors' <<<"$out" || true)
+  [[ -z $errors ]] || echo "wrk: $errors" >&2
+  base=$(redis-benchmark -p "$rport" -c 50 -n 300000 -r 1000000000 -q EVALSHA "$sha" 3 \
+    'bcast:{all}:history' 'bcast:{all}:seq' 'bcast:{all}:published:__rand_int__' '01JD00000000000000__rand_int__' \
+    "$envelope" 'bcast:{all}:live' 10000 0 2592000000 86400 0 |
+    tr '\r' '\n' | grep -Eo '[0-9.]+ requests per second' | tail -1 | cut -d' ' -f1)
+  ratio=$(python3 -c "print(round($rps/$base, 3))")
+  printf '%-5s %12s %9s %9s %9s %14s %8s\n' "$i" "$rps" "$p50" "$p99" "$max" "$base" "$ratio"
+  rps_all+=("$rps"); p50_all+=("$p50"); p99_all+=("$p99"); ratio_all+=("$ratio")
+done
+python3 - "${rps_all[*]}" "${ratio_all[*]}" <<'PY'
+import statistics, sys
+rps = [float(x) for x in sys.argv[1].split()]
+ratio = [float(x) for x in sys.argv[2].split()]
+print(f"median POST/s {statistics.median(rps):.0f}; median ratio to redis-benchmark EVALSHA {statistics.median(ratio):.3f}")
+PY

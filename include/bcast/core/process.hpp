@@ -64,6 +64,12 @@ class process : public std::enable_shared_from_this<process> {
       : loop_(l), options_(std::move(options)), on_exit_(std::move(on_exit)), timeout_timer_(l) {}
 
   error start() {
+#ifndef _WIN32
+    // A child that exits without reading all its stdin turns our write into EPIPE, and the
+    // default SIGPIPE would kill the whole daemon. Ignored once, process-wide, as servers do.
+    static const bool sigpipe_ignored = std::signal(SIGPIPE, SIG_IGN) != SIG_ERR;
+    (void)sigpipe_ignored;
+#endif
     std::vector<std::string> env_storage;
     if (options_.inherit_env) {
       for (char** e = environ; e && *e; ++e) {

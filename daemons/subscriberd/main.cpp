@@ -1,0 +1,72 @@
+// subscriberd: see README.md and docs/ARCHITECTURE.md.
+
+#include "app.hpp"
+
+#include <csignal>
+#include <iostream>
+
+namespace {
+
+const char* usage_text =
+    "usage: subscriberd [--config FILE] [--redis URL] [--store ID] [--group G]... [--sink SPEC]...\n"
+    "                   [--state-dir DIR] [--check-config] [--version] [--help]\n"
+    "Sinks: zenity, notify-send, win32, terminal, exec:CMD, jsonl:PATH (several may be given).\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto args = bcast::core::cli::parse(argc, argv, subscriberd::cli_spec());
+  if (!args) {
+    std::cerr << "subscriberd: " << args.err().detail() << "\n" << usage_text;
+    return 2;
+  }
+  if (args->has("help")) {
+    std::cout << usage_text;
+    return 0;
+  }
+  if (args->has("version")) {
+    std::cout << "subscriberd " << BCAST_VERSION << "\n";
+    return 0;
+  }
+  if (!args->positional().empty()) {
+    std::cerr << "subscriberd: unexpected argument '" << args->positional()[0] << "'\n" << usage_text;
+    return 2;
+  }
+  auto config = subscriberd::load(*args);
+  if (!config) {
+    std::cerr << "subscriberd: " << config.err().detail() << "\n" << usage_text;
+    return 2;
+  }
+  if (config->log_level == "debug") bcast::core::log::config().threshold = bcast::core::log::level::debug;
+  std::signal(SIGPIPE, SIG_IGN);
+
+  bcast::core::loop loop;
+  bcast::sinks::sink_options sink_options;
+  sink_options.dialog_timeout = config->dialog_timeout;
+  sink_options.child_env = config->sink_env;
+  auto sinks = bcast::sinks::make_sinks(loop, config->sinks, sink_options);
+  if (!sinks) {
+    std::cerr << "subscriberd: " << sinks.err().detail() << "\n";
+    return 2;
+  }
+  if (args->has("check-config")) {
+    std::cout << "subscriberd: configuration OK\n";
+    return 0;
+  }
+  subscriberd::app app(loop, std::move(config).value(), std::move(sinks).value());
+  if (auto started = app.start(); !started) {
+    bcast::core::log::error(started.err().message());
+    return 1;
+  }
+  bool stopping = false;
+  auto stop = [&] {
+    if (stopping) return;
+    stopping = true;
+    app.shutdown([&] { loop.stop(); });
+  };
+  bcast::core::signal_watcher term(loop, SIGTERM, stop);
+  bcast::core::signal_watcher interrupt(loop, SIGINT, stop);
+  loop.run();
+  bcast::core::log::notice("stopped");
+  return 0;
+}

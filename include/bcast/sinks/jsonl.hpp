@@ -1,0 +1,84 @@
+#pragma once
+// `jsonl:PATH`: appends the envelope as one JSON line. Each message opens PATH with O_APPEND
+// (created 0644 when missing, so log rotation just works), writes the line in one write(2) and
+// closes it, right inside show(): a plain local write is microseconds, and writing at once means
+// the line is out before subscriberd puts its new position in place, so a crash cannot lose a
+// queue of lines. A written line is `displayed`; an error is `failed` with the
+// errno text. Outcomes are reported on a later loop iteration, as for every sink.
+
+#include <bcast/core/loop.hpp>
+#include <bcast/message/envelope.hpp>
+#include <bcast/sinks/sink.hpp>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace bcast::sinks {
+
+namespace detail {
+
+// Empty on success, otherwise why the line was not written.
+inline std::string append_line(const std::string& path, std::string_view line) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return "cannot open " + path + ": " + std::strerror(errno);
+  ssize_t n;
+  do {
+    n = ::write(fd, line.data(), line.size());
+  } while (n < 0 && errno == EINTR);
+  int write_errno = errno;
+  bool closed = ::close(fd) == 0;
+  if (n < 0) return "cannot write " + path + ": " + std::strerror(write_errno);
+  if (static_cast<std::size_t>(n) != line.size())
+    return "cannot write " + path + ": short write (" + std::to_string(n) + " of " + std::to_string(line.size()) + " bytes)";
+  if (!closed) return "cannot write " + path + ": " + std::strerror(errno);
+  return {};
+}
+
+}  // namespace detail
+
+class jsonl_sink final : public sink {
+ public:
+  jsonl_sink(core::loop& l, std::string path)
+      : loop_(l), path_(std::move(path)), name_("jsonl:" + path_), state_(std::make_shared<state>()) {}
+  ~jsonl_sink() override { state_->closed = true; }
+
+  const std::string& name() const noexcept override { return name_; }
+
+  void show(const message::envelope& e, reporter report) override {
+    if (state_->closed) return;
+    std::string error = detail::append_line(path_, message::encode(e) + "\n");
+    ++state_->pending;
+    loop_.defer([st = state_, name = name_, error = std::move(error), report = std::move(report)] {
+      --st->pending;
+      if (st->closed || !report) return;
+      report(outcome_event{error.empty() ? outcome::displayed : outcome::failed, name, error});
+    });
+  }
+
+  void close(std::function<void()> done) override {
+    state_->closed = true;
+    if (done) loop_.defer(std::move(done));  // after every outcome already deferred
+  }
+
+  std::size_t pending() const noexcept override { return state_->pending; }
+
+ private:
+  struct state {
+    bool closed = false;
+    std::size_t pending = 0;
+  };
+
+  core::loop& loop_;
+  std::string path_;
+  std::string name_;
+  std::shared_ptr<state> state_;
+};
+
+}  // namespace bcast::sinks

@@ -1,0 +1,106 @@
+#pragma once
+// The display sink interface: what subscriberd hands each message to, and the outcomes it gets
+// back.
+
+#include <bcast/message/envelope.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace bcast::sinks {
+
+// What happened to one message in one sink. A message may get several: `displayed`, and later
+// `acknowledged` when a person confirmed it. `acknowledged` always comes after a `displayed`.
+// `failed` may follow a `displayed` when a popup that looked up turned out to have failed (for
+// example zenity that could not open its display after the settle time); nothing follows it.
+enum class outcome { displayed, acknowledged, failed };
+
+inline std::string_view to_string(outcome o) noexcept {
+  switch (o) {
+    case outcome::displayed:
+      return "displayed";
+    case outcome::acknowledged:
+      return "acknowledged";
+    case outcome::failed:
+      return "failed";
+  }
+  return "failed";
+}
+
+struct outcome_event {
+  outcome kind = outcome::failed;
+  std::string sink;    // name() of the sink that reported it
+  std::string reason;  // for `failed`: why, one line for the log; empty otherwise
+};
+
+// Called on the loop's thread, never from inside the show() that queued the message. It must not
+// throw: it runs inside libuv callbacks.
+using reporter = std::function<void(const outcome_event&)>;
+
+enum class colour_mode { automatic, always, never };
+
+struct sink_options {
+  // The popup queue of each sink: at most `max_running` children (dialogs, exec commands) at once,
+  // so that a dialog nobody closes does not hold back the next messages, and at most `max_queued`
+  // messages waiting behind them. Past that a message is reported `failed` ("queue full").
+  // terminal runs one message at a time so that blocks stay whole and in order.
+  std::size_t max_running = 3;
+  std::size_t max_queued = 256;
+
+  // An unattended dialog closes itself after `dialog_timeout` (zenity --timeout, notify-send's
+  // expire time with require_ack, WM_CLOSE for win32) and then counts as displayed only. A dialog
+  // child still there `dialog_kill_grace` later is killed.
+  std::chrono::seconds dialog_timeout{3600};
+  std::chrono::seconds dialog_kill_grace{30};
+  // A dialog child still running after this long counts as displayed: it got its window up.
+  // One that exits earlier is judged by its exit status (zenity without a display, notify-send
+  // without a notification server: failed).
+  std::chrono::milliseconds display_settle{1000};
+  // exec commands, notify-send without require_ack and terminal writes: past this, failed.
+  std::chrono::milliseconds command_timeout{60000};
+
+  std::string ack_label = "OK, understood";  // the confirm button with require_ack
+  std::string app_name = "bcast";            // notify-send -a
+
+  // "NAME=value" added to every child's environment, for example DISPLAY or
+  // DBUS_SESSION_BUS_ADDRESS when subscriberd runs outside the desktop session.
+  std::vector<std::string> child_env;
+  std::string zenity_program = "zenity";
+  std::string notify_send_program = "notify-send";
+  std::string shell = "/bin/sh";
+  // make_sink refuses a dialog sink whose program is not on PATH, so a typo shows at start-up.
+  bool check_programs = true;
+
+  int terminal_fd = 1;
+  colour_mode terminal_colour = colour_mode::automatic;
+};
+
+class sink {
+ public:
+  sink() = default;
+  sink(const sink&) = delete;
+  sink& operator=(const sink&) = delete;
+  // Destroying a sink is close() without a callback. The loop must outlive the sink and must run
+  // until the children it killed are gone (close()'s callback says when).
+  virtual ~sink() = default;
+
+  // For logs: "zenity", "exec:CMD", "jsonl:PATH", ...
+  virtual const std::string& name() const noexcept = 0;
+
+  // Queues the message. Outcomes arrive later through `report`.
+  virtual void show(const message::envelope& e, reporter report) = 0;
+
+  // Shuts the sink: waiting messages are dropped, running children are killed (an open dialog
+  // disappears), and no outcome is reported any more. `done` runs on a later loop iteration once
+  // nothing of this sink runs. show() after close() is ignored.
+  virtual void close(std::function<void()> done) = 0;
+
+  // Messages running or waiting.
+  virtual std::size_t pending() const noexcept = 0;
+};
+
+}  // namespace bcast::sinks

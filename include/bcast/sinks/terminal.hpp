@@ -1,0 +1,242 @@
+#pragma once
+// `terminal`: prints each message to stdout (terminal_fd) as a short block:
+//
+//   == 2026-11-26 17:00:00 +0700 | URGENT | price_info ==
+//   Title
+//     body line
+//     body line
+//
+// Colour (priority in the header, bold title) only when the fd is a tty, NO_COLOR is unset and
+// TERM is not "dumb", or when asked for. Control characters from the message are blanked so that
+// a message cannot drive the terminal.
+//
+// The loop never blocks on a slow reader: the block is written in chunks of at most 1 KiB, each
+// only when poll() says the fd takes output (a write of at most PIPE_BUF bytes to a writable pipe
+// or socket does not block), and retried every 20 ms otherwise. A block not written within
+// command_timeout is `failed`; the queue (one block at a time, max_queued waiting) bounds memory.
+// The fd's flags are left alone: making a shared stdout non-blocking would break other writers.
+
+#include <bcast/core/loop.hpp>
+#include <bcast/core/timer.hpp>
+#include <bcast/message/envelope.hpp>
+#include <bcast/message/time.hpp>
+#include <bcast/sinks/queue.hpp>
+#include <bcast/sinks/sink.hpp>
+#include <bcast/sinks/text.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#ifdef _WIN32
+#include <io.h>
+#else
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+#endif
+
+namespace bcast::sinks {
+
+namespace detail {
+
+inline std::string local_time_text(const std::string& sent_at) {
+  const auto tp = message::parse_time(sent_at);
+  if (!tp) return text::without_controls(sent_at, false);
+  const std::time_t t = std::chrono::system_clock::to_time_t(*tp);
+  std::tm local{};
+#ifdef _WIN32
+  if (localtime_s(&local, &t) != 0) return sent_at;
+#else
+  if (!localtime_r(&t, &local)) return sent_at;
+#endif
+  char buf[64];
+  if (std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S %z", &local) == 0) return sent_at;
+  return buf;
+}
+
+#ifndef _WIN32
+// A reader that went away must give EPIPE, not kill the daemon with SIGPIPE.
+inline long write_without_sigpipe(int fd, const char* data, std::size_t size) {
+  sigset_t pipe_set, old_set, pending;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  sigemptyset(&pending);
+  sigpending(&pending);
+  const bool was_pending = sigismember(&pending, SIGPIPE) == 1;
+  pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
+  const auto n = ::write(fd, data, size);
+  const int saved = errno;
+  if (n < 0 && saved == EPIPE && !was_pending) {
+    const timespec zero{};
+    while (sigtimedwait(&pipe_set, nullptr, &zero) < 0 && errno == EINTR) {
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &old_set, nullptr);
+  errno = saved;
+  return static_cast<long>(n);
+}
+#endif
+
+inline bool use_colour(colour_mode mode, int fd) {
+  if (mode != colour_mode::automatic) return mode == colour_mode::always;
+#ifdef _WIN32
+  (void)fd;
+  return false;
+#else
+  if (::isatty(fd) != 1) return false;
+  const char* no_colour = std::getenv("NO_COLOR");
+  if (no_colour && *no_colour) return false;
+  const char* term = std::getenv("TERM");
+  return !(term && std::string_view(term) == "dumb");
+#endif
+}
+
+}  // namespace detail
+
+inline constexpr std::size_t terminal_max_body_bytes = 16 * 1024;
+
+inline std::string terminal_block(const message::envelope& e, bool colour) {
+  const char* reset = colour ? "\033[0m" : "";
+  const char* bold = colour ? "\033[1m" : "";
+  const char* level = "";
+  std::string priority;
+  switch (e.priority) {
+    case message::priority::normal:
+      level = colour ? "\033[36m" : "";
+      priority = "normal";
+      break;
+    case message::priority::high:
+      level = colour ? "\033[1;33m" : "";
+      priority = "HIGH";
+      break;
+    case message::priority::urgent:
+      level = colour ? "\033[1;31m" : "";
+      priority = "URGENT";
+      break;
+  }
+  std::string out;
+  out += level;
+  out += "== " + detail::local_time_text(e.sent_at) + " | " + priority + " | " +
+         text::without_controls(e.category, false) + " ==";
+  out += reset;
+  out += '\n';
+  out += bold + text::without_controls(e.title, false) + reset + '\n';
+  std::string_view body = e.body;
+  bool cut = false;
+  if (body.size() > terminal_max_body_bytes) {
+    body = body.substr(0, terminal_max_body_bytes);
+    while (!body.empty() && (static_cast<unsigned char>(body.back()) & 0xc0) == 0x80) {
+      body.remove_suffix(1);
+    }
+    if (!body.empty()) body.remove_suffix(1);
+    cut = true;
+  }
+  const auto clean = text::without_controls(body, true);
+  std::size_t pos = 0;
+  while (pos <= clean.size()) {
+    auto end = clean.find('\n', pos);
+    if (end == std::string::npos) end = clean.size();
+    out += "  ";
+    out.append(clean, pos, end - pos);
+    out += '\n';
+    pos = end + 1;
+  }
+  if (cut) out += "  [...]\n";
+  if (e.require_ack) out += "  (please confirm this message)\n";
+  out += '\n';
+  return out;
+}
+
+namespace detail {
+
+class terminal_write : public std::enable_shared_from_this<terminal_write> {
+ public:
+  terminal_write(std::shared_ptr<job> j, int fd, std::string data, std::chrono::milliseconds limit)
+      : job_(std::move(j)),
+        fd_(fd),
+        data_(std::move(data)),
+        deadline_(job_->loop().now_ms() + static_cast<std::uint64_t>(limit.count())) {}
+
+  void step() {
+    constexpr std::size_t chunk = 1024;
+    while (offset_ < data_.size()) {
+      const std::size_t size = std::min(chunk, data_.size() - offset_);
+#ifdef _WIN32
+      const int n = ::_write(fd_, data_.data() + offset_, static_cast<unsigned>(size));
+      if (n < 0) return fail(std::strerror(errno));
+#else
+      pollfd p{fd_, POLLOUT, 0};
+      const int ready = ::poll(&p, 1, 0);
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready < 0) return fail(std::strerror(errno));
+      if (ready == 0 || !(p.revents & POLLOUT)) {
+        if (p.revents & (POLLERR | POLLNVAL)) return fail("stdout is closed");
+        return wait();
+      }
+      const long n = write_without_sigpipe(fd_, data_.data() + offset_, size);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return wait();
+      if (n < 0) return fail(std::strerror(errno));
+#endif
+      offset_ += static_cast<std::size_t>(n);
+    }
+    retry_.reset();
+    job_->displayed();
+    job_->finish();
+  }
+
+ private:
+  void wait() {
+    if (job_->loop().now_ms() >= deadline_) {
+      return fail("stdout did not take the message (" + std::to_string(data_.size() - offset_) +
+                  " bytes left)");
+    }
+    if (!retry_) retry_ = std::make_unique<core::timer>(job_->loop());
+    retry_->start(std::chrono::milliseconds(20), [weak = weak_from_this()] {
+      if (auto self = weak.lock()) self->step();
+    });
+    // The timer holds only a weak pointer; the job's cancel holds this writer.
+    job_->set_cancel([self = shared_from_this()] {
+      self->retry_.reset();
+      self->job_->finish();
+    });
+  }
+
+  void fail(std::string why) {
+    retry_.reset();
+    job_->failed("cannot write to stdout: " + std::move(why));
+    job_->finish();
+  }
+
+  std::shared_ptr<job> job_;
+  int fd_;
+  std::string data_;
+  std::size_t offset_ = 0;
+  std::uint64_t deadline_;
+  std::unique_ptr<core::timer> retry_;
+};
+
+}  // namespace detail
+
+class terminal_sink final : public queued_sink {
+ public:
+  terminal_sink(core::loop& l, const sink_options& options)
+      : queued_sink(l, "terminal", 1, options.max_queued,
+                    [fd = options.terminal_fd,
+                     colour = detail::use_colour(options.terminal_colour, options.terminal_fd),
+                     limit = options.command_timeout](const std::shared_ptr<job>& j) {
+                      auto w = std::make_shared<detail::terminal_write>(
+                          j, fd, terminal_block(j->envelope(), colour), limit);
+                      w->step();
+                    }) {}
+};
+
+}  // namespace bcast::sinks

@@ -1,0 +1,133 @@
+#pragma once
+// `zenity`: one GTK dialog per message. --info, --warning or --error by priority; the window title
+// is the message title, the text is the title in bold and the body (Pango markup, escaped). A long
+// body (a message dialog does not scroll, so its OK button would end up below the screen) goes to
+// a scrollable --text-info window instead, fed on stdin, with ack_label (or OK) and Close.
+//
+// Outcomes: `displayed` once the dialog has stayed up for display_settle (or closed normally
+// before that); with require_ack the button reads ack_label and OK (exit 0) is `acknowledged`.
+// Escape, the window's close button and zenity's own --timeout (exit 1 or 5) leave it displayed
+// only. Without require_ack OK just dismisses the dialog. Exit 1 with "cannot open display" on
+// stderr, any other status, or a signal before the settle time is `failed`.
+// The dialog closes itself after dialog_timeout (zenity --timeout); a zenity still running
+// dialog_kill_grace later is killed, and counts as failed only if it never got up.
+
+#include <bcast/core/loop.hpp>
+#include <bcast/core/process.hpp>
+#include <bcast/message/envelope.hpp>
+#include <bcast/sinks/child.hpp>
+#include <bcast/sinks/queue.hpp>
+#include <bcast/sinks/sink.hpp>
+#include <bcast/sinks/text.hpp>
+
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace bcast::sinks {
+
+struct zenity_invocation {
+  std::vector<std::string> args;
+  std::optional<std::string> stdin_text;  // --text-info reads the text here
+};
+
+inline constexpr std::size_t zenity_long_body_bytes = 1000;
+inline constexpr std::size_t zenity_long_body_lines = 15;
+
+inline zenity_invocation zenity_command(const message::envelope& e, const sink_options& o) {
+  zenity_invocation z;
+  auto& args = z.args;
+  const auto title = text::without_controls(e.title, false);
+  const auto body = text::without_controls(e.body, true);
+  const bool long_body = body.size() > zenity_long_body_bytes ||
+                         static_cast<std::size_t>(std::count(body.begin(), body.end(), '\n')) >=
+                             zenity_long_body_lines;
+  if (long_body) {
+    args.emplace_back("--text-info");
+    args.emplace_back("--width=640");
+    args.emplace_back("--height=480");
+    args.push_back("--cancel-label=Close");
+    z.stdin_text = title + "\n\n" + body;
+  } else {
+    switch (e.priority) {
+      case message::priority::normal:
+        args.emplace_back("--info");
+        break;
+      case message::priority::high:
+        args.emplace_back("--warning");
+        break;
+      case message::priority::urgent:
+        args.emplace_back("--error");
+        break;
+    }
+    args.emplace_back("--width=420");
+    args.push_back("--text=<b>" + text::escape_markup(title) + "</b>\n\n" +
+                   text::escape_markup(body));
+  }
+  // "--name=value" in one argv entry: a value that starts with '-' stays a value.
+  args.push_back("--title=" + title);
+  if (o.dialog_timeout.count() > 0) {
+    args.push_back("--timeout=" + std::to_string(o.dialog_timeout.count()));
+  }
+  if (e.require_ack) {
+    args.push_back("--ok-label=" + text::without_controls(o.ack_label, false));
+  } else if (long_body) {
+    args.emplace_back("--ok-label=OK");
+  }
+  return z;
+}
+
+class zenity_sink final : public queued_sink {
+ public:
+  zenity_sink(core::loop& l, const sink_options& options)
+      : queued_sink(l, "zenity", options.max_running, options.max_queued,
+                    [o = std::make_shared<const sink_options>(options)](
+                        const std::shared_ptr<job>& j) { start(j, *o); }) {}
+
+ private:
+  static void start(const std::shared_ptr<job>& j, const sink_options& o) {
+    child_plan plan;
+    plan.process.file = o.zenity_program;
+    auto command = zenity_command(j->envelope(), o);
+    plan.process.args = std::move(command.args);
+    plan.process.stdin_data = std::move(command.stdin_text);
+    plan.process.extra_env = o.child_env;
+    plan.settle = o.display_settle;
+    if (o.dialog_timeout.count() > 0) plan.timeout = o.dialog_timeout + o.dialog_kill_grace;
+    const bool require_ack = j->envelope().require_ack;
+    const auto kill_after = plan.timeout;
+    plan.on_exit = [require_ack, kill_after](job& jb, const core::process_result& r,
+                                             bool timed_out) {
+      if (timed_out) {
+        if (!jb.is_displayed()) {
+          jb.failed("zenity hung; killed after " + std::to_string(kill_after.count() / 1000) +
+                    " s");
+        }
+        return;
+      }
+      const bool exited = r.term_signal == 0;
+      if (exited && r.exit_status == 0) {
+        jb.displayed();
+        if (require_ack) jb.acknowledged();
+        return;
+      }
+      if (exited && r.exit_status == 5) {  // its own --timeout
+        jb.displayed();
+        return;
+      }
+      if (exited && r.exit_status == 1 &&
+          r.stderr_data.find("cannot open display") == std::string::npos) {
+        jb.displayed();  // closed without OK
+        return;
+      }
+      if (!exited && jb.is_displayed()) return;  // someone killed an open dialog
+      jb.failed(describe_exit("zenity", r));
+    };
+    run_child(j, std::move(plan));
+  }
+};
+
+}  // namespace bcast::sinks

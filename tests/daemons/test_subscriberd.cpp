@@ -1,0 +1,336 @@
+// End-to-end: real stores (subscriberd) with real sinks, publisherd and Redis.
+
+#include "publisherd_fixture.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+#include <thread>
+
+using namespace bcast;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+// One store box: subscriberd with the terminal sink (its stdout is the log we wait on) and a
+// jsonl sink (the exact record of what it showed).
+struct store_box {
+  std::string id;
+  std::vector<std::string> groups;
+  std::string dir;
+  std::string redis_url;
+  std::vector<std::string> extra_sinks;
+  std::unique_ptr<test::daemon_process> process;
+
+  std::string jsonl() const { return dir + "/shown.jsonl"; }
+
+  void start() {
+    std::vector<std::string> args{"--redis", redis_url, "--store", id, "--state-dir", dir + "/state",
+                                  "--sink", "terminal", "--sink", "jsonl:" + jsonl()};
+    for (const auto& g : groups) args.insert(args.end(), {"--group", g});
+    for (const auto& s : extra_sinks) args.insert(args.end(), {"--sink", s});
+    process = std::make_unique<test::daemon_process>(test::build_path("daemons/subscriberd/subscriberd"), args);
+    REQUIRE(process->wait_for_log("is live on"));
+  }
+  void stop() {
+    process->signal(SIGTERM);
+    REQUIRE(process->wait_exit() == 0);
+  }
+  // The terminal sink's line says it was shown; the jsonl sink, a separate queue, may write its
+  // line a moment later, so wait for that too before reading the record.
+  bool wait_shown(const std::string& title) {
+    if (!process->wait_for_log("\n" + title + "\n")) return false;
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    const std::string needle = "\"title\":" + json(title).dump();
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::ifstream in(jsonl());
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (text.find(needle) != std::string::npos) return true;
+      std::this_thread::sleep_for(5ms);
+    }
+    return false;
+  }
+
+  std::vector<json> shown() const {
+    std::vector<json> out;
+    std::ifstream in(jsonl());
+    std::string line;
+    while (std::getline(in, line)) out.push_back(json::parse(line));
+    return out;
+  }
+  std::vector<std::string> shown_titles() const {
+    std::vector<std::string> out;
+    for (const auto& e : shown()) out.push_back(e["title"]);
+    return out;
+  }
+};
+
+struct fleet {
+  test::publisherd_fixture hq;
+  std::vector<std::unique_ptr<store_box>> stores;
+
+  explicit fleet(std::vector<std::string> publisherd_args = {}) : hq(std::move(publisherd_args)) {}
+
+  store_box& add(const std::string& id, std::vector<std::string> groups, std::vector<std::string> extra_sinks = {},
+                 bool start = true) {
+    auto box = std::make_unique<store_box>();
+    box->id = id;
+    box->groups = std::move(groups);
+    box->dir = hq.dir.file("store-" + id);
+    box->redis_url = hq.redis->url();
+    box->extra_sinks = std::move(extra_sinks);
+    std::filesystem::create_directories(box->dir);
+    if (start) box->start();
+    stores.push_back(std::move(box));
+    return *stores.back();
+  }
+
+  // Through the Unix socket: the local peer is trusted (SO_PEERCRED).
+  json send(std::vector<std::string> targets, const std::string& title, json extra = json::object()) {
+    json body{{"targets", targets}, {"category", "announcement"}, {"title", title}, {"body", "Isi pesan " + title}};
+    body.update(extra);
+    auto r = test::http_call(0, "POST", "/api/v1/messages", body.dump(), {}, hq.socket);
+    REQUIRE(r.status == 201);
+    return json::parse(r.body);
+  }
+
+  json receipts(const std::string& id) {
+    auto r = test::http_call(0, "GET", "/api/v1/messages/" + id, {}, {}, hq.socket);
+    REQUIRE(r.status == 200);
+    return json::parse(r.body)["receipts"];
+  }
+
+  json stores_api() {
+    auto r = test::http_call(0, "GET", "/api/v1/stores", {}, {}, hq.socket);
+    REQUIRE(r.status == 200);
+    return json::parse(r.body)["stores"];
+  }
+};
+
+std::string iso_in(std::chrono::milliseconds from_now) {
+  auto t = std::chrono::system_clock::now() + from_now;
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  return buf;
+}
+
+}  // namespace
+
+TEST_CASE("subscriberd: --version, and bad flags exit 2 with the reason") {
+  auto bin = test::build_path("daemons/subscriberd/subscriberd");
+  CHECK(test::shell("'" + bin + "' --version").find("subscriberd ") == 0);
+  auto run = [&](const std::string& args) {
+    FILE* p = ::popen(("'" + bin + "' " + args + " >/dev/null 2>&1").c_str(), "r");
+    return WEXITSTATUS(::pclose(p));
+  };
+  CHECK(run("--store s1 --state-dir /tmp/x --check-config") == 0);
+  CHECK(run("--state-dir /tmp/x --check-config") == 2);                          // no store
+  CHECK(run("--store 'Bad Id' --state-dir /tmp/x --check-config") == 2);         // bad id
+  CHECK(run("--store s1 --group all --state-dir /tmp/x --check-config") == 2);   // not a group
+  CHECK(run("--store s1 --sink bogus --state-dir /tmp/x --check-config") == 2);  // unknown sink
+  CHECK(run("--store s1 --sink exec: --state-dir /tmp/x --check-config") == 2);  // empty command
+  CHECK(run("--bogus") == 2);
+}
+
+TEST_CASE("subscriberd: the right stores get each message, overlaps are shown once, order holds") {
+  fleet f;
+  auto& s1 = f.add("s1", {"region:jateng", "format:minimarket"});
+  auto& s2 = f.add("s2", {"region:jateng"});
+  auto& s3 = f.add("s3", {"region:jatim", "format:minimarket"});
+
+  f.send({"all"}, "to everyone");
+  f.send({"region:jateng"}, "to jateng");
+  f.send({"store:s3"}, "to s3 only");
+  f.send({"format:minimarket"}, "to minimarkets");
+  f.send({"all", "region:jateng", "store:s1", "format:minimarket"}, "overlapping");
+  for (int i = 1; i <= 20; ++i) f.send({"all"}, "sequence " + std::to_string(i));
+  for (auto* s : {&s1, &s2, &s3}) REQUIRE(s->wait_shown("sequence 20"));
+
+  std::vector<std::string> sequence;
+  for (int i = 1; i <= 20; ++i) sequence.push_back("sequence " + std::to_string(i));
+  auto expect = [&](std::vector<std::string> head) {
+    head.insert(head.end(), sequence.begin(), sequence.end());
+    return head;
+  };
+  CHECK(s1.shown_titles() == expect({"to everyone", "to jateng", "to minimarkets", "overlapping"}));
+  CHECK(s2.shown_titles() == expect({"to everyone", "to jateng", "overlapping"}));
+  CHECK(s3.shown_titles() == expect({"to everyone", "to s3 only", "to minimarkets", "overlapping"}));
+
+  // Presence: all three online with their groups; a stopped store is offline at once.
+  auto stores = f.stores_api();
+  REQUIRE(stores.size() == 3);
+  CHECK(stores[0]["id"] == "s1");
+  CHECK(stores[0]["online"] == true);
+  CHECK(stores[0]["groups"] == json{"region:jateng", "format:minimarket"});
+  s2.stop();
+  CHECK(f.stores_api()[1]["online"] == false);
+}
+
+TEST_CASE("subscriberd: Redis killed and restarted; the store is live again and gets the next message") {
+  fleet f;
+  auto& s1 = f.add("s1", {"region:jateng"});
+  f.send({"all"}, "before the outage");
+  REQUIRE(s1.wait_shown("before the outage"));
+  f.hq.redis->stop(SIGKILL);
+  REQUIRE(s1.process->wait_for_log("broker unreachable"));
+  f.hq.redis->start();
+  REQUIRE(s1.process->wait_for_log("broker reachable again"));
+  REQUIRE(s1.process->wait_for_log("is live on"));
+  REQUIRE(f.hq.daemon->wait_for_log("Redis is back"));
+  f.send({"region:jateng"}, "after the outage");
+  REQUIRE(s1.wait_shown("after the outage"));
+  CHECK(s1.shown_titles() == std::vector<std::string>{"before the outage", "after the outage"});
+  // One line when the broker went away and one when it came back: no flood while it was down.
+  std::string log = s1.process->log();
+  std::size_t downs = 0;
+  for (auto p = log.find("broker unreachable"); p != std::string::npos; p = log.find("broker unreachable", p + 1)) ++downs;
+  CHECK(downs == 1);
+}
+
+TEST_CASE("subscriberd: a store that was off catches up on 100 messages, in order, exactly once") {
+  fleet f;
+  auto& s1 = f.add("s1", {"region:jateng"});
+  f.send({"all"}, "seen live");
+  REQUIRE(s1.wait_shown("seen live"));
+  s1.stop();
+  for (int i = 1; i <= 100; ++i) f.send({i % 2 ? "all" : "region:jateng"}, "missed " + std::to_string(i));
+  s1.start();
+  REQUIRE(s1.wait_shown("missed 100"));
+  f.send({"store:s1"}, "live again");
+  REQUIRE(s1.wait_shown("live again"));
+  std::vector<std::string> expected{"seen live"};
+  for (int i = 1; i <= 100; ++i) expected.push_back("missed " + std::to_string(i));
+  expected.push_back("live again");
+  CHECK(s1.shown_titles() == expected);
+}
+
+TEST_CASE("subscriberd: killed with -9 at random points during 200 messages, each is shown exactly once") {
+  fleet f;
+  auto& s1 = f.add("s1", {});
+  std::mt19937 rng(std::random_device{}());
+  std::set<int> kill_points;
+  while (kill_points.size() < 5) kill_points.insert(std::uniform_int_distribution<int>(5, 195)(rng));
+  std::vector<std::string> ids;
+  for (int i = 1; i <= 200; ++i) {
+    ids.push_back(f.send({"all"}, "burst " + std::to_string(i))["id"]);
+    if (kill_points.count(i)) {
+      s1.process->signal(SIGKILL);
+      s1.process->wait_exit();
+      s1.start();
+    }
+  }
+  f.send({"all"}, "end of burst");
+  REQUIRE(s1.wait_shown("end of burst"));
+  std::map<std::string, int> times_shown;
+  for (const auto& e : s1.shown()) ++times_shown[e["id"].get<std::string>()];
+  int missing = 0, repeated = 0;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (times_shown[ids[i]] == 0) {
+      ++missing;
+      UNSCOPED_INFO("burst " << i + 1 << " was not shown");
+    }
+    if (times_shown[ids[i]] > 1) {
+      ++repeated;
+      UNSCOPED_INFO("burst " << i + 1 << " was shown " << times_shown[ids[i]] << " times");
+    }
+  }
+  for (int k : kill_points) UNSCOPED_INFO("killed after burst " << k);
+  CHECK(missing == 0);
+  CHECK(repeated == 0);
+}
+
+TEST_CASE("receipts: five stores acknowledge through an exec sink; a stopped store is named as missing") {
+  fleet f;
+  // The exec sink's convention: exit 0 is displayed; printing "acknowledged" is a confirmation.
+  std::vector<store_box*> boxes;
+  for (int i = 1; i <= 5; ++i) boxes.push_back(&f.add("s" + std::to_string(i), {"region:jateng"}, {"exec:echo acknowledged"}));
+  auto first = f.send({"region:jateng"}, "please confirm", {{"require_ack", true}});
+  for (auto* b : boxes) REQUIRE(b->wait_shown("please confirm"));
+  json r;
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  do {
+    r = f.receipts(first["id"]);
+  } while (r["acknowledged"] != 5 && std::chrono::steady_clock::now() < deadline);
+  CHECK(r["expected"] == 5);
+  CHECK(r["delivered"] == 5);
+  CHECK(r["displayed"] == 5);
+  CHECK(r["acknowledged"] == 5);
+
+  boxes[2]->stop();  // s3
+  auto second = f.send({"region:jateng"}, "second round", {{"require_ack", true}});
+  for (auto* b : boxes) {
+    if (b != boxes[2]) REQUIRE(b->wait_shown("second round"));
+  }
+  deadline = std::chrono::steady_clock::now() + 20s;
+  do {
+    r = f.receipts(second["id"]);
+  } while (r["acknowledged"] != 4 && std::chrono::steady_clock::now() < deadline);
+  CHECK(r["expected"] == 5);
+  CHECK(r["delivered"] == 4);
+  CHECK(r["acknowledged"] == 4);
+  std::string missing_state;
+  for (const auto& s : r["stores"]) {
+    if (s["store"] == "s3") missing_state = s["state"];
+  }
+  CHECK(missing_state == "pending");
+
+  // bcastctl show prints the same numbers and names the store.
+  std::string out;
+  REQUIRE(test::run_bcastctl("--socket " + f.hq.socket + " show " + second["id"].get<std::string>(), {}, &out) == 0);
+  CHECK(out.find("4/5") != std::string::npos);
+  CHECK(out.find("s3") != std::string::npos);
+}
+
+TEST_CASE("receipts: a message that expired while its store was off is recorded, not shown") {
+  fleet f;
+  auto& s1 = f.add("s1", {});
+  s1.stop();
+  auto expiry = std::chrono::system_clock::now() + 1500ms;
+  auto doomed = f.send({"all"}, "short-lived", {{"expires_at", iso_in(1500ms)}});
+  std::this_thread::sleep_until(expiry + 100ms);  // the point is that time passes
+  f.send({"all"}, "still valid");
+  s1.start();
+  REQUIRE(s1.wait_shown("still valid"));
+  CHECK(s1.shown_titles() == std::vector<std::string>{"still valid"});
+  json r;
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  do {
+    r = f.receipts(doomed["id"]);
+  } while (r["stores"].empty() && std::chrono::steady_clock::now() < deadline);
+  REQUIRE(r["stores"].size() == 1);
+  CHECK(r["stores"][0]["state"] == "expired");
+  CHECK(r["delivered"] == 1);
+  CHECK(r["displayed"] == 0);
+}
+
+TEST_CASE("receipts: history trimmed past a store's position is reported as a gap") {
+  test::temp_dir cfgdir;
+  std::ofstream(cfgdir.file("p.json")) << R"({"history": {"max_len": 5}})";
+  fleet f({"--config", cfgdir.file("p.json")});
+  f.hq.redis->cli("CONFIG SET stream-node-max-entries 1");  // so that MAXLEN ~ trims exactly enough
+  auto& s1 = f.add("s1", {});
+  f.send({"all"}, "first");
+  REQUIRE(s1.wait_shown("first"));
+  s1.stop();
+  std::vector<std::string> ids;
+  for (int i = 1; i <= 30; ++i) ids.push_back(f.send({"all"}, "flood " + std::to_string(i))["id"]);
+  s1.start();
+  REQUIRE(s1.wait_shown("flood 30"));
+  CHECK(s1.process->log().find("history of all was trimmed past this store's position") != std::string::npos);
+  auto shown = s1.shown_titles();
+  CHECK(shown.size() < 31);  // some were lost to it
+  json r;
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  do {
+    r = f.receipts(ids[0]);
+  } while ((r["stores"].empty() || r["stores"][0]["state"] != "gap") && std::chrono::steady_clock::now() < deadline);
+  REQUIRE(r["stores"].size() == 1);
+  CHECK(r["stores"][0]["state"] == "gap");
+}

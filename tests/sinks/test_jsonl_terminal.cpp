@@ -1,0 +1,219 @@
+// jsonl:PATH on real files, and terminal on real pipes and a pty.
+
+#include <bcast/core/loop.hpp>
+#include <bcast/core/timer.hpp>
+#include <bcast/sinks/jsonl.hpp>
+#include <bcast/sinks/make_sink.hpp>
+#include <bcast/sinks/terminal.hpp>
+
+#include <catch2/catch.hpp>
+
+#include "sink_fixtures.hpp"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+using namespace bcast;
+using namespace bcast::sinks;
+using namespace std::chrono_literals;
+using bcast::test::contains;
+using bcast::test::recorder;
+
+namespace {
+
+std::vector<std::string> lines_of(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> out;
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+std::string drain(int fd) {
+  std::string out;
+  char buf[4096];
+  const int flags = ::fcntl(fd, F_GETFL);
+  ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+  while (true) {
+    const auto n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::fcntl(fd, F_SETFL, flags);
+  return out;
+}
+
+struct pipe_pair {
+  int read = -1, write = -1;
+  pipe_pair() {
+    int fds[2];
+    REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
+    read = fds[0];
+    write = fds[1];
+  }
+  ~pipe_pair() {
+    if (read >= 0) ::close(read);
+    if (write >= 0) ::close(write);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("jsonl: each message is one appended line that decodes to the envelope, in order",
+          "[sinks][jsonl]") {
+  core::loop l;
+  test::temp_dir dir;
+  const auto path = dir.file("messages.jsonl");
+  { std::ofstream(path) << "{\"earlier\":true}\n"; }
+  auto s = make_sink(l, "jsonl:" + path);
+  REQUIRE(s.ok());
+  std::vector<message::envelope> sent;
+  std::vector<recorder> r(20);
+  for (int i = 0; i < 20; ++i) {
+    sent.push_back(
+        test::make_envelope("Judul " + std::to_string(i), "Isi\nbaris \"dua\" \xe2\x82\xac"));
+    (*s)->show(sent.back(), r[static_cast<std::size_t>(i)].reporter());
+  }
+  REQUIRE(test::run_until(l, [&] { return (*s)->pending() == 0; }));
+  for (const auto& rec : r) CHECK(rec.kinds() == std::vector{outcome::displayed});
+  const auto lines = lines_of(path);
+  REQUIRE(lines.size() == 21);
+  CHECK(lines[0] == "{\"earlier\":true}");
+  for (std::size_t i = 0; i < 20; ++i) {
+    auto e = message::decode(lines[i + 1]);
+    REQUIRE(e.ok());
+    CHECK(*e == sent[i]);
+  }
+}
+
+TEST_CASE("jsonl: a path that cannot be written is failed with the errno text", "[sinks][jsonl]") {
+  core::loop l;
+  test::temp_dir dir;
+  // Tests run as root in CI, so permissions prove nothing; a missing directory and a directory do.
+  auto missing = make_sink(l, "jsonl:" + dir.file("no/such/dir/m.jsonl"));
+  auto directory = make_sink(l, "jsonl:" + dir.path().string());
+  REQUIRE(missing.ok());
+  REQUIRE(directory.ok());
+  recorder a, b;
+  (*missing)->show(test::make_envelope("t", "b"), a.reporter());
+  (*directory)->show(test::make_envelope("t", "b"), b.reporter());
+  REQUIRE(test::run_until(l, [&] { return a.has(outcome::failed) && b.has(outcome::failed); }));
+  CHECK(a.kinds() == std::vector{outcome::failed});
+  CHECK(a.reason() ==
+        "cannot open " + dir.file("no/such/dir/m.jsonl") + ": No such file or directory");
+  CHECK(b.reason() == "cannot open " + dir.path().string() + ": Is a directory");
+  REQUIRE(test::run_until(l, [&] { return (*missing)->pending() + (*directory)->pending() == 0; }));
+}
+
+TEST_CASE("terminal: a readable block on the fd, without colour on a pipe", "[sinks][terminal]") {
+  core::loop l;
+  pipe_pair p;
+  sink_options o;
+  o.terminal_fd = p.write;
+  auto s = make_sink(l, "terminal", o);
+  REQUIRE(s.ok());
+  recorder r;
+  auto e = test::make_envelope("Harga \x1b[2J minyak turun", "Mulai besok\nDiskon 20%",
+                               message::priority::urgent);
+  (*s)->show(e, r.reporter());
+  REQUIRE(test::run_until(l, [&] { return r.has(outcome::displayed); }));
+  const auto out = drain(p.read);
+  CHECK(contains(out, "| URGENT | price_info =="));
+  CHECK(contains(out, "\nHarga  [2J minyak turun\n  Mulai besok\n  Diskon 20%\n"));
+  CHECK(contains(out, "2026-11-26 "));
+  CHECK_FALSE(contains(out, "\x1b"));
+}
+
+TEST_CASE("terminal: colour when asked, or on a tty", "[sinks][terminal]") {
+  core::loop l;
+  pipe_pair p;
+  sink_options o;
+  o.terminal_fd = p.write;
+  o.terminal_colour = colour_mode::always;
+  auto s = make_sink(l, "terminal", o);
+  REQUIRE(s.ok());
+  recorder r;
+  (*s)->show(test::make_envelope("Judul", "Isi", message::priority::high), r.reporter());
+  REQUIRE(test::run_until(l, [&] { return r.has(outcome::displayed); }));
+  const auto out = drain(p.read);
+  CHECK(contains(out, "\x1b[1;33m== "));
+  CHECK(contains(out, "\x1b[1mJudul\x1b[0m"));
+
+  const int master = ::posix_openpt(O_RDWR | O_NOCTTY);
+  REQUIRE(master >= 0);
+  REQUIRE(::grantpt(master) == 0);
+  REQUIRE(::unlockpt(master) == 0);
+  const int slave = ::open(::ptsname(master), O_RDWR | O_NOCTTY);
+  REQUIRE(slave >= 0);
+  o.terminal_fd = slave;
+  o.terminal_colour = colour_mode::automatic;
+  const char* no_colour = std::getenv("NO_COLOR");
+  const char* term = std::getenv("TERM");
+  const bool colour_expected = !(no_colour && *no_colour) && !(term && std::string(term) == "dumb");
+  auto t = make_sink(l, "terminal", o);
+  REQUIRE(t.ok());
+  recorder r2;
+  (*t)->show(test::make_envelope("Judul", "Isi"), r2.reporter());
+  REQUIRE(test::run_until(l, [&] { return r2.has(outcome::displayed); }));
+  CHECK(contains(drain(master), "\x1b[") == colour_expected);
+  ::close(slave);
+  ::close(master);
+}
+
+TEST_CASE("terminal: a reader that does not read never blocks the loop", "[sinks][terminal]") {
+  core::loop l;
+  pipe_pair p;
+  // Fill the pipe, then make its write end blocking again, as a stuck `subscriberd | less` is.
+  const int flags = ::fcntl(p.write, F_GETFL);
+  ::fcntl(p.write, F_SETFL, flags | O_NONBLOCK);
+  const std::string junk(4096, 'x');
+  while (::write(p.write, junk.data(), junk.size()) > 0) {
+  }
+  ::fcntl(p.write, F_SETFL, flags);
+
+  sink_options o;
+  o.terminal_fd = p.write;
+  o.command_timeout = 300ms;
+  auto s = make_sink(l, "terminal", o);
+  REQUIRE(s.ok());
+  recorder first, second;
+  (*s)->show(test::make_envelope("one", "b"), first.reporter());
+  (*s)->show(test::make_envelope("two", "b"), second.reporter());
+  int ticks = 0;
+  core::timer heartbeat(l);
+  heartbeat.start(
+      10ms, [&] { ++ticks; }, 10ms);
+  REQUIRE(test::run_until(
+      l, [&] { return second.has(outcome::failed); }, 10s));
+  CHECK(ticks > 20);  // the loop kept running while stdout was stuck
+  CHECK(contains(first.reason(), "cannot write to stdout: stdout did not take the message"));
+
+  // Once the reader reads again, messages go through.
+  drain(p.read);
+  recorder third;
+  (*s)->show(test::make_envelope("three", "b"), third.reporter());
+  REQUIRE(test::run_until(l, [&] { return third.has(outcome::displayed); }));
+  CHECK(contains(drain(p.read), "three"));
+}
+
+TEST_CASE("terminal: a reader that went away is failed (EPIPE), not SIGPIPE", "[sinks][terminal]") {
+  core::loop l;
+  pipe_pair p;
+  ::close(p.read);
+  p.read = -1;
+  sink_options o;
+  o.terminal_fd = p.write;
+  auto s = make_sink(l, "terminal", o);
+  REQUIRE(s.ok());
+  recorder r;
+  (*s)->show(test::make_envelope("t", "b"), r.reporter());
+  REQUIRE(test::run_until(l, [&] { return r.has(outcome::failed); }));
+  CHECK(contains(r.reason(), "cannot write to stdout: "));
+}

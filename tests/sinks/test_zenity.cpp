@@ -1,0 +1,195 @@
+// zenity: real dialogs on a private Xvfb, found with xdotool, read with tesseract, and answered
+// with real key presses.
+
+#include <bcast/core/loop.hpp>
+#include <bcast/sinks/make_sink.hpp>
+#include <bcast/sinks/zenity.hpp>
+
+#include <catch2/catch.hpp>
+
+#include "sink_fixtures.hpp"
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+using namespace bcast;
+using namespace bcast::sinks;
+using namespace std::chrono_literals;
+using bcast::test::contains;
+using bcast::test::recorder;
+
+namespace {
+
+bool have_desktop_tools() {
+  for (const char* p : {"zenity", "Xvfb", "xdotool", "xprop", "import", "convert", "tesseract"}) {
+    if (!test::have_program(p)) {
+      WARN(std::string(p) + " is missing (./dev installs it); skipping");
+      return false;
+    }
+  }
+  return true;
+}
+
+sink_options dialog_options(const test::xvfb& x) {
+  sink_options o;
+  // No session bus: GTK must neither find the developer's desktop nor autolaunch one of its own.
+  o.child_env = {"DISPLAY=" + x.display(), "DBUS_SESSION_BUS_ADDRESS=disabled:", "NO_AT_BRIDGE=1"};
+  o.display_settle = 300ms;
+  return o;
+}
+
+std::unique_ptr<sink> zenity(core::loop& l, const sink_options& o) {
+  auto s = make_sink(l, "zenity", o);
+  REQUIRE(s.ok());
+  return std::move(s).value();
+}
+
+void close_and_drain(core::loop& l, sink& s) {
+  bool closed = false;
+  s.close([&] { closed = true; });
+  REQUIRE(test::run_until(l, [&] { return closed; }));
+}
+
+}  // namespace
+
+TEST_CASE("zenity: the dialog shows title and body; OK acknowledges", "[sinks][zenity][x11]") {
+  if (!have_desktop_tools()) return;
+  test::xvfb x;
+  core::loop l;
+  auto s = zenity(l, dialog_options(x));
+  recorder r;
+  s->show(test::make_envelope("Harga minyak turun",
+                              "Mulai besok harga minyak goreng turun\nDiskon <b>20%</b> & lebih",
+                              message::priority::high, true),
+          r.reporter());
+  REQUIRE(test::run_until(l, [&] { return r.has(outcome::displayed); }));
+
+  const auto w = x.find_window("^Harga minyak turun$");
+  CHECK(x.window_title(w) == "Harga minyak turun");
+  const auto text = x.read_window_until(w, {"goreng", "understood"});
+  INFO(text);
+  CHECK(contains(text, "Mulai besok harga minyak goreng turun"));
+  CHECK(contains(text, "Diskon <b>20%</b> & lebih"));  // escaped, so shown as typed
+  CHECK(contains(text, "OK, understood"));
+  CHECK(r.kinds() == std::vector{outcome::displayed});
+
+  x.press(w, "Return");
+  REQUIRE(test::run_until(l, [&] { return s->pending() == 0; }));
+  CHECK(r.kinds() == std::vector{outcome::displayed, outcome::acknowledged});
+  CHECK(r.events[1].sink == "zenity");
+}
+
+TEST_CASE("zenity: a long body scrolls in a text window; OK acknowledges", "[sinks][zenity][x11]") {
+  if (!have_desktop_tools()) return;
+  test::xvfb x;
+  core::loop l;
+  auto s = zenity(l, dialog_options(x));
+  std::string body;
+  for (int i = 1; i <= 40; ++i) body += "Baris nomor " + std::to_string(i) + " dari pengumuman\n";
+  recorder r;
+  s->show(test::make_envelope("Pengumuman panjang", body, message::priority::normal, true),
+          r.reporter());
+  REQUIRE(test::run_until(l, [&] { return r.has(outcome::displayed); }));
+  const auto w = x.find_window("^Pengumuman panjang$");
+  const auto text = x.read_window_until(w, {"nomor 3 dari", "understood"});
+  INFO(text);
+  CHECK(contains(text, "Baris nomor 3 dari pengumuman"));
+  CHECK(contains(text, "OK, understood"));
+  x.press(w, "Return");
+  REQUIRE(test::run_until(l, [&] { return s->pending() == 0; }));
+  CHECK(r.kinds() == std::vector{outcome::displayed, outcome::acknowledged});
+}
+
+TEST_CASE("zenity: a dialog closed without OK, or timed out, is displayed only",
+          "[sinks][zenity][x11]") {
+  if (!have_desktop_tools()) return;
+  test::xvfb x;
+  core::loop l;
+  // Only Escape can end the first dialog within the test; the second closes itself after 2 s.
+  auto patient = zenity(l, dialog_options(x));
+  auto o = dialog_options(x);
+  o.dialog_timeout = 2s;
+  auto hasty = zenity(l, o);
+  recorder escaped, unattended;
+  patient->show(test::make_envelope("Tutup saja", "Pesan", message::priority::normal, true),
+                escaped.reporter());
+  hasty->show(test::make_envelope("Tidak ada orang", "Pesan", message::priority::urgent, true),
+              unattended.reporter());
+  REQUIRE(test::run_until(l, [&] { return escaped.has(outcome::displayed); }));
+  x.press(x.find_window("^Tutup saja$"), "Escape");
+  REQUIRE(test::run_until(l, [&] { return patient->pending() + hasty->pending() == 0; }));
+  CHECK(escaped.kinds() == std::vector{outcome::displayed});
+  CHECK(unattended.kinds() == std::vector{outcome::displayed});
+}
+
+TEST_CASE("zenity: a dialog nobody closes does not stop the next messages",
+          "[sinks][zenity][x11][queue]") {
+  if (!have_desktop_tools()) return;
+  test::xvfb x;
+  core::loop l;
+  auto o = dialog_options(x);
+  o.max_running = 2;
+  o.max_queued = 1;
+  auto s = zenity(l, o);
+  recorder open_one, next, waiting, overflow;
+  s->show(test::make_envelope("Dibiarkan terbuka", "Tidak ada yang menutup"), open_one.reporter());
+  s->show(test::make_envelope("Pesan berikutnya", "Tetap tampil"), next.reporter());
+  s->show(test::make_envelope("Menunggu", "Di antrean"), waiting.reporter());
+  s->show(test::make_envelope("Terlalu banyak", "Antrean penuh"), overflow.reporter());
+  REQUIRE(test::run_until(
+      l, [&] { return next.has(outcome::displayed) && overflow.has(outcome::failed); }));
+  CHECK(contains(overflow.reason(), "queue full"));
+  CHECK(open_one.kinds() == std::vector{outcome::displayed});
+  x.find_window("^Dibiarkan terbuka$");
+  const auto w = x.find_window("^Pesan berikutnya$");
+  const auto text = x.read_window_until(w, {"Tetap tampil"});
+  INFO(text);
+  CHECK(contains(text, "Tetap tampil"));
+
+  // Closing the second frees its slot for the waiting one, while the first stays open.
+  x.press(w, "Return");
+  REQUIRE(test::run_until(l, [&] { return waiting.has(outcome::displayed); }));
+  x.find_window("^Menunggu$");
+  CHECK(next.kinds() == std::vector{outcome::displayed});  // no require_ack: OK just dismisses
+  CHECK(s->pending() == 2);
+
+  close_and_drain(l, *s);  // kills the open dialogs
+  CHECK(x.run("xdotool search --onlyvisible --class zenity 2>/dev/null || true").empty());
+}
+
+TEST_CASE("zenity: no X display is failed, not displayed", "[sinks][zenity]") {
+  if (!test::have_program("zenity")) {
+    WARN("zenity is missing (./dev installs it); skipping");
+    return;
+  }
+  int n = 4321;
+  while (std::filesystem::exists("/tmp/.X11-unix/X" + std::to_string(n))) ++n;
+  core::loop l;
+  sink_options o;
+  o.child_env = {"DISPLAY=:" + std::to_string(n),
+                 "DBUS_SESSION_BUS_ADDRESS=disabled:", "NO_AT_BRIDGE=1"};
+  o.display_settle = 15s;  // judged by the exit, however slow GTK is to give up
+  auto s = zenity(l, o);
+  recorder r;
+  s->show(test::make_envelope("t", "b"), r.reporter());
+  REQUIRE(test::run_until(l, [&] { return s->pending() == 0; }));
+  REQUIRE(r.kinds() == std::vector{outcome::failed});
+  CHECK(contains(r.reason(), "zenity exited with status 1"));
+  CHECK(contains(r.reason(), "cannot open display"));
+}
+
+TEST_CASE("zenity: a program that cannot start is failed", "[sinks][zenity]") {
+  core::loop l;
+  sink_options o;
+  o.check_programs = false;
+  o.zenity_program = "/nonexistent/zenity";
+  auto s = zenity(l, o);
+  recorder r;
+  s->show(test::make_envelope("t", "b"), r.reporter());
+  CHECK(r.events.empty());
+  REQUIRE(test::run_until(l, [&] { return s->pending() == 0; }));
+  REQUIRE(r.kinds() == std::vector{outcome::failed});
+  CHECK(r.reason() == "cannot start /nonexistent/zenity: no such file or directory");
+}

@@ -25,13 +25,14 @@ inline int run_bcastctl(const std::string& args, const std::string& stdin_text =
 
 struct publisherd_fixture {
   temp_dir dir;
-  std::unique_ptr<redis_server> redis = std::make_unique<redis_server>();
+  std::unique_ptr<redis_server> redis;
   std::uint16_t port = free_port();
   std::string users = dir.file("users.json");
   std::string socket = dir.file("publisherd.sock");
   std::unique_ptr<daemon_process> daemon;
 
-  explicit publisherd_fixture(std::vector<std::string> extra_args = {}) {
+  explicit publisherd_fixture(std::vector<std::string> extra_args = {}, std::vector<std::string> redis_args = {})
+      : redis(std::make_unique<redis_server>(std::move(redis_args))) {
     REQUIRE(run_bcastctl("user add --users " + users + " admin --role admin --password-stdin", "s3cret\n") == 0);
     REQUIRE(run_bcastctl("user add --users " + users + " jateng --role publisher --targets 'region:jateng' "
                          "--targets 'store:*' --password-stdin",

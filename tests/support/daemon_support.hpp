@@ -15,6 +15,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -63,12 +64,17 @@ class daemon_process {
   // Reads the log until `text` appears; false after `timeout` or when the daemon exits first.
   bool wait_for_log(const std::string& text, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (log_.find(text, scanned_) == std::string::npos) {
+    std::size_t from = scanned_;
+    for (;;) {
+      if (auto at = log_.find(text, from); at != std::string::npos) {
+        scanned_ = at + text.size();
+        return true;
+      }
+      // Only the new bytes (and a possible partial match before them) need searching next time.
+      from = std::max(scanned_, log_.size() >= text.size() ? log_.size() - text.size() + 1 : std::size_t{0});
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0 || !read_some(static_cast<int>(left.count()))) return false;
     }
-    scanned_ = log_.find(text, scanned_) + text.size();
-    return true;
   }
 
   // Everything logged so far.

@@ -215,6 +215,7 @@ TEST_CASE("message log: newest first, paged with before, one by id, bounded") {
   redis::client c(l, test::broker_opts(server.url()));
   broker::publisher_settings s;
   s.records.max_messages = 5;
+  s.records.trim_every = 1;
   broker::publisher pub(c, s);
   broker::message_log log(c);
   std::vector<message::envelope> sent;

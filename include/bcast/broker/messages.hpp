@@ -35,6 +35,9 @@ struct message_record {
 struct record_settings {
   std::size_t max_messages = 100000;
   std::chrono::seconds max_age{std::chrono::hours(24 * 90)};
+  // The index is trimmed after every this many records, not after each: two commands less per
+  // message on the publish path. It may hold up to trim_every - 1 records over max_messages.
+  std::size_t trim_every = 64;
 };
 
 namespace detail {
@@ -86,12 +89,9 @@ inline std::string ulid_floor(std::uint64_t ms) {
 
 }  // namespace detail
 
-// Writes the record (idempotent: a retry rewrites the same values) and then trims the index by
-// age and count in the background. `done` sees only the record's own write. The owner keeps
-// `alive` for as long as the client lives, so that the background trim never touches a dead one.
+// Writes the record (idempotent: a retry rewrites the same values). `done` sees its writes.
 inline void save_record(redis::client& client, const message_record& rec,
-                        const record_settings& settings, std::weak_ptr<void> alive,
-                        std::function<void(core::result<void>)> done) {
+                        const record_settings& settings, std::function<void(core::result<void>)> done) {
   const auto& id = rec.envelope.id;
   const std::string key = message_key(id);
   std::vector<std::string> hset{"HSET",   key,    "envelope",
@@ -134,7 +134,12 @@ inline void save_record(redis::client& client, const message_record& rec,
   client.command({"ZADD", index, "0", id}, [step](core::result<redis::reply> r) {
     step(std::move(r), "indexing the message");
   });
+}
 
+// Trims the message index by age and count in the background, dropping the trimmed records. The
+// owner keeps `alive` for as long as the client lives.
+inline void trim_records(redis::client& client, const record_settings& settings, std::weak_ptr<void> alive) {
+  const std::string index = messages_index_key();
   const auto now_ms =
       static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                      std::chrono::system_clock::now().time_since_epoch())

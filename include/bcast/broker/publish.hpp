@@ -242,7 +242,7 @@ class publisher {
     for (const auto& t : outcome.targets) rec.seqs.emplace(t.target, t.seq);
     rec.expected_at_send = opts.expected_stores;
     save_record(
-        client_, rec, settings_.records, alive_,
+        client_, rec, settings_.records,
         [outcome = std::move(outcome), cb = std::move(cb)](core::result<void> r) mutable {
           if (!r) {
             cb(core::error(r.err().code(), "message " + outcome.message_id +
@@ -253,11 +253,17 @@ class publisher {
           }
           cb(std::move(outcome));
         });
+    // Pipelined after the record's own writes, so the trim counts this record too.
+    if (++records_since_trim_ >= std::max<std::size_t>(1, settings_.records.trim_every)) {
+      records_since_trim_ = 0;
+      trim_records(client_, settings_.records, alive_);
+    }
   }
 
   redis::client& client_;
   publisher_settings settings_;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+  std::size_t records_since_trim_ = 0;
 };
 
 }  // namespace bcast::broker

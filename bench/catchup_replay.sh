@@ -7,27 +7,13 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$ROOT/build}
 runs=${2:-3}
-dir=$(mktemp -d)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source "$ROOT/bench/lib.sh"
+dir=$BENCH_DIR
 rport=$(free_port)
 hport=$(free_port)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir" --logfile "$dir/redis.log" &
-pids+=($!)
-until redis-cli -p "$rport" ping >/dev/null 2>&1; do sleep 0.05; done
-printf 'bench\n' | "$build/daemons/bcastctl/bcastctl" user add --users "$dir/users.json" bench --role admin \
-  --password-stdin 2>/dev/null
-token=$("$build/daemons/bcastctl/bcastctl" user token --users "$dir/users.json" bench 2>/dev/null)
-"$build/daemons/publisherd/publisherd" --redis "redis://127.0.0.1:$rport" --http "127.0.0.1:$hport" \
-  --users "$dir/users.json" 2>"$dir/publisherd.log" &
-pids+=($!)
-until curl -fs "http://127.0.0.1:$hport/api/v1/health" >/dev/null 2>&1; do sleep 0.05; done
+start_redis "$rport"
+start_publisherd "$build" "$rport" "$hport"
+token=$BENCH_TOKEN
 cat >"$dir/post.lua" <<LUA
 wrk.method = "POST"
 wrk.body = '{"targets":["all"],"category":"announcement","title":"Missed while the PC was off","body":"Rapat kepala toko jam 15.00 di kantor wilayah."}'

@@ -6,22 +6,14 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$ROOT/build}
 secs=${2:-60}
-dir=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir" --logfile "$dir/redis.log" &
-pids+=($!)
-until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.05; done
+source "$ROOT/bench/lib.sh"
+dir=$BENCH_DIR
+port=$(free_port)
+start_redis "$port"
 "$build/daemons/subscriberd/subscriberd" --redis "redis://127.0.0.1:$port" --store idle-1 --group region:jateng \
   --sink terminal --sink "jsonl:$dir/shown.jsonl" --state-dir "$dir/state" >"$dir/store.log" 2>&1 &
 sub=$!
-pids+=($sub)
+BENCH_PIDS+=($sub)
 sleep 2  # let it connect and catch up before measuring
 ticks() { awk '{print $14 + $15}' "/proc/$sub/stat"; }
 hz=$(getconf CLK_TCK)

@@ -17,23 +17,10 @@ const char* usage_text =
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto args = bcast::core::cli::parse(argc, argv, publisherd::cli_spec());
-  if (!args) {
-    std::cerr << "publisherd: " << args.err().detail() << "\n" << usage_text;
-    return 2;
-  }
-  if (args->has("help")) {
-    std::cout << usage_text;
-    return 0;
-  }
-  if (args->has("version")) {
-    std::cout << "publisherd " << BCAST_VERSION << "\n";
-    return 0;
-  }
-  if (!args->positional().empty()) {
-    std::cerr << "publisherd: unexpected argument '" << args->positional()[0] << "'\n" << usage_text;
-    return 2;
-  }
+  auto start = bcast::core::cli::parse_daemon_command_line(argc, argv, publisherd::cli_spec(), "publisherd", BCAST_VERSION,
+                                                          usage_text);
+  if (!start.args) return start.exit_status;
+  auto& args = start.args;
   auto config = publisherd::load(*args);
   if (!config) {
     std::cerr << "publisherd: " << config.err().detail() << "\n";

@@ -5,6 +5,7 @@
 
 #include <bcast/core/error.hpp>
 
+#include <iostream>
 #include <map>
 #include <optional>
 #include <set>
@@ -75,6 +76,36 @@ inline result<arguments> parse(int argc, const char* const* argv, const spec& s,
     }
   }
   return out;
+}
+
+// What every daemon does first: parse, answer --help and --version, refuse stray arguments.
+// Returns the arguments to go on with, or the exit status (0 after help/version, 2 on a usage
+// error, with the reason and the usage text on stderr).
+struct daemon_start {
+  std::optional<arguments> args;
+  int exit_status = 0;
+};
+
+inline daemon_start parse_daemon_command_line(int argc, const char* const* argv, const spec& s, std::string_view name,
+                                               std::string_view version, std::string_view usage) {
+  auto parsed = parse(argc, argv, s);
+  if (!parsed) {
+    std::cerr << name << ": " << parsed.err().detail() << "\n" << usage;
+    return {std::nullopt, 2};
+  }
+  if (parsed->has("help")) {
+    std::cout << usage;
+    return {std::nullopt, 0};
+  }
+  if (parsed->has("version")) {
+    std::cout << name << " " << version << "\n";
+    return {std::nullopt, 0};
+  }
+  if (!parsed->positional().empty()) {
+    std::cerr << name << ": unexpected argument '" << parsed->positional()[0] << "'\n" << usage;
+    return {std::nullopt, 2};
+  }
+  return {std::move(parsed).value(), 0};
 }
 
 }  // namespace bcast::core::cli

@@ -1,0 +1,30 @@
+# Shared set-up for the bench scripts: a temp dir, free ports, a private redis-server, and
+# publisherd with a bearer token; everything started is stopped on exit. Source it.
+BENCH_DIR=$(mktemp -d)
+BENCH_PIDS=()
+bench_cleanup() {
+  for p in "${BENCH_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$BENCH_DIR"
+}
+trap bench_cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+start_redis() {  # start_redis PORT
+  redis-server --port "$1" --bind 127.0.0.1 --save '' --appendonly no --dir "$BENCH_DIR" \
+    --logfile "$BENCH_DIR/redis.log" &
+  BENCH_PIDS+=($!)
+  until redis-cli -p "$1" ping >/dev/null 2>&1; do sleep 0.05; done
+}
+
+# start_publisherd BUILD REDIS_PORT HTTP_PORT: sets BENCH_TOKEN, a bearer token of an admin.
+start_publisherd() {
+  printf 'bench\n' | "$1/daemons/bcastctl/bcastctl" user add --users "$BENCH_DIR/users.json" bench --role admin \
+    --password-stdin 2>/dev/null
+  BENCH_TOKEN=$("$1/daemons/bcastctl/bcastctl" user token --users "$BENCH_DIR/users.json" bench 2>/dev/null)
+  "$1/daemons/publisherd/publisherd" --redis "redis://127.0.0.1:$2" --http "127.0.0.1:$3" \
+    --users "$BENCH_DIR/users.json" 2>"$BENCH_DIR/publisherd.log" &
+  BENCH_PIDS+=($!)
+  until curl -fs "http://127.0.0.1:$3/api/v1/health" >/dev/null 2>&1; do sleep 0.05; done
+}

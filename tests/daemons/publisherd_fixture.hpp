@@ -7,7 +7,10 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
 #include <memory>
+
+#include <sys/stat.h>
 #include <string>
 
 namespace bcast::test {
@@ -21,6 +24,22 @@ inline int run_bcastctl(const std::string& args, const std::string& stdin_text =
   int status = ::pclose(p);
   if (output) *output = out;
   return WEXITSTATUS(status);
+}
+
+// bcastctl run through `wrapper` (e.g. setpriv to drop to another user).
+// The binary is copied to `dir` first, since the other user may not reach the build tree.
+inline int run_bcastctl_as(const std::string& wrapper, const temp_dir& dir, const std::string& args,
+                           std::string& output) {
+  std::string copy = dir.file("bcastctl");
+  std::filesystem::copy_file(build_path("daemons/bcastctl/bcastctl"), copy,
+                             std::filesystem::copy_options::overwrite_existing);
+  ::chmod(copy.c_str(), 0755);
+  std::string cmd = wrapper + " '" + copy + "' " + args + " 2>&1 </dev/null";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  output.clear();
+  char buf[4096];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) output.append(buf, n);
+  return WEXITSTATUS(::pclose(p));
 }
 
 struct publisherd_fixture {

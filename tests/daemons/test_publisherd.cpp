@@ -6,6 +6,8 @@
 #include <bcast/core/loop.hpp>
 #include <bcast/redis/subscriber.hpp>
 
+#include <sys/stat.h>
+
 using namespace bcast;
 using nlohmann::json;
 using namespace std::chrono_literals;
@@ -252,4 +254,44 @@ TEST_CASE("publisherd: SIGTERM drains and exits 0") {
   f.daemon->signal(SIGTERM);
   CHECK(f.daemon->wait_exit() == 0);
   CHECK(f.daemon->log().find("stopped") != std::string::npos);
+}
+
+TEST_CASE("publisherd over HTTPS: the session cookie is Secure, and plain HTTP is not spoken there") {
+  test::temp_dir certdir;
+  auto certs = test::test_certificates::make(certdir);
+  auto https_port = test::free_port();
+  std::ofstream(certdir.file("p.json")) << json{{"https", {{{"listen", "127.0.0.1:" + std::to_string(https_port)},
+                                                             {"cert_file", certs.server_cert},
+                                                             {"key_file", certs.server_key}}}}}
+                                               .dump();
+  test::publisherd_fixture f({"--config", certdir.file("p.json")});
+  std::string out = test::shell("curl -s -i --cacert '" + certs.ca_cert + "' -H 'Content-Type: application/json' " +
+                                "-d '{\"username\":\"admin\",\"password\":\"s3cret\"}' https://localhost:" +
+                                std::to_string(https_port) + "/api/v1/login");
+  CHECK(out.find("HTTP/1.1 200") == 0);
+  CHECK(out.find("Secure") != std::string::npos);
+  CHECK(out.find("HttpOnly") != std::string::npos);
+  // The plain listener still answers, and its cookie is not Secure.
+  auto plain = f.call("POST", "/api/v1/login", R"({"username":"admin","password":"s3cret"})");
+  CHECK(plain.header("set-cookie").find("Secure") == std::string::npos);
+}
+
+TEST_CASE("publisherd: a Unix-socket peer whose uid and gid are not allowed is refused (SO_PEERCRED)") {
+  if (::getuid() != 0) {
+    WARN("needs root to run bcastctl as another user; skipped");
+    return;
+  }
+  test::temp_dir cfg;
+  // World-connectable on purpose: the credential check, not the file mode, must refuse.
+  std::ofstream(cfg.file("p.json")) << R"({"unix_socket_mode": "0666"})";
+  test::publisherd_fixture f({"--config", cfg.file("p.json")});
+  ::chmod(f.dir.path().c_str(), 0755);
+  auto as_nobody = [&](const std::string& args, std::string& out) {
+    return test::run_bcastctl_as("setpriv --reuid=nobody --regid=nogroup --clear-groups", f.dir,
+                                 "--socket " + f.socket + " " + args, out);
+  };
+  std::string out;
+  CHECK(as_nobody("stores", out) == 1);
+  CHECK(out.find("Log in first") != std::string::npos);
+  CHECK(test::run_bcastctl("--socket " + f.socket + " stores", {}, &out) == 0);  // root: the daemon's own uid
 }

@@ -16,6 +16,7 @@
 #include <bcast/broker/receipts.hpp>
 #include <bcast/core/log.hpp>
 #include <bcast/core/loop.hpp>
+#include <bcast/core/systemd.hpp>
 #include <bcast/core/timer.hpp>
 #include <bcast/core/work.hpp>
 #include <bcast/http/server.hpp>
@@ -74,7 +75,8 @@ class app {
         sessions_(auth::session_options{config_.session_idle, config_.session_absolute}),
         server_(l, server_options(config_)),
         sweep_timer_(l),
-        stores_timer_(l) {}
+        stores_timer_(l),
+        watchdog_timer_(l) {}
 
   // Loads the users, binds every listener, and starts connecting to Redis. Start-up errors are
   // returned (the daemon exits with them); Redis being down is not one of them.
@@ -85,28 +87,14 @@ class app {
     server_.observe([this](const http::request_record& r) {
       ++counters_.requests[r.req.route + " " + std::to_string(r.status)];
     });
-    for (const auto& h : config_.http) {
-      auto l = server_.listen_tcp(h.host, h.port);
-      if (!l) return l.err();
-      bcast::core::log::info("listening on http://" + l.value()->name());
-      listeners_.push_back(l.value());
-    }
-    for (const auto& h : config_.https) {
-      auto ctx = bcast::net::tls_context::create(bcast::net::tls_role::server, h.tls);
-      if (!ctx) return ctx.err();
-      auto l = server_.listen_tcp(h.address.host, h.address.port, ctx.value());
-      if (!l) return l.err();
-      bcast::core::log::info("listening on https://" + l.value()->name());
-      listeners_.push_back(l.value());
-    }
-    if (!config_.unix_socket.empty()) {
-      auto l = server_.listen_unix(config_.unix_socket, config_.unix_socket_mode);
-      if (!l) return l.err();
-      bcast::core::log::info("listening on " + l.value()->name());
-      listeners_.push_back(l.value());
-    }
+    if (auto r = bind_listeners(); !r) return r;
     redis_.observe([this](bcast::redis::connection_state s, const bcast::core::error& why) { on_redis_state(s, why); });
     redis_.connect();
+    if (auto every = bcast::core::systemd::watchdog_ping_interval(); every.count() > 0) {
+      // From a loop timer: a wedged loop stops the pings and systemd restarts the daemon.
+      watchdog_timer_.start(every, [] { bcast::core::systemd::notify("WATCHDOG=1"); }, every);
+      watchdog_timer_.unref();
+    }
     sweep_timer_.start(std::chrono::minutes(1), [this] {
       sessions_.sweep(std::chrono::steady_clock::now());
       throttle_.sweep(std::chrono::steady_clock::now());
@@ -128,8 +116,10 @@ class app {
   }
 
   void shutdown(std::function<void()> done) {
+    bcast::core::systemd::notify("STOPPING=1");
     sweep_timer_.stop();
     stores_timer_.stop();
+    watchdog_timer_.stop();
     server_.shutdown([this, done = std::move(done)] {
       redis_.close();
       done();
@@ -139,6 +129,48 @@ class app {
   const counters& stats() const noexcept { return counters_; }
 
  private:
+  // Sockets passed by systemd (socket activation) replace the configured listeners; a socket
+  // named "https" gets the first configured certificate.
+  result<void> bind_listeners() {
+    if (auto passed = bcast::core::systemd::passed_sockets(); !passed.empty()) {
+      for (const auto& p : passed) {
+        std::shared_ptr<bcast::net::tls_context> tls;
+        if (p.name == "https") {
+          if (config_.https.empty()) return bcast::core::error(bcast::core::errc::invalid_argument, "socket 'https' passed but no https certificate configured");
+          auto ctx = bcast::net::tls_context::create(bcast::net::tls_role::server, config_.https.front().tls);
+          if (!ctx) return ctx.err();
+          tls = ctx.value();
+        }
+        auto l = server_.adopt_fd(p.fd, tls);
+        if (!l) return l.err();
+        bcast::core::log::info("listening on the socket '" + p.name + "' passed by systemd (" + l.value()->name() + ")");
+        listeners_.push_back(l.value());
+      }
+      return {};
+    }
+    for (const auto& h : config_.http) {
+      auto l = server_.listen_tcp(h.host, h.port);
+      if (!l) return l.err();
+      bcast::core::log::info("listening on http://" + l.value()->name());
+      listeners_.push_back(l.value());
+    }
+    for (const auto& h : config_.https) {
+      auto ctx = bcast::net::tls_context::create(bcast::net::tls_role::server, h.tls);
+      if (!ctx) return ctx.err();
+      auto l = server_.listen_tcp(h.address.host, h.address.port, ctx.value());
+      if (!l) return l.err();
+      bcast::core::log::info("listening on https://" + l.value()->name());
+      listeners_.push_back(l.value());
+    }
+    if (!config_.unix_socket.empty()) {
+      auto l = server_.listen_unix(config_.unix_socket, config_.unix_socket_mode);
+      if (!l) return l.err();
+      bcast::core::log::info("listening on " + l.value()->name());
+      listeners_.push_back(l.value());
+    }
+    return {};
+  }
+
   static bcast::redis::options redis_options(const config& c) {
     auto o = bcast::redis::parse_url(c.redis_url).value();
     o.tls_options = c.redis_tls;
@@ -191,6 +223,10 @@ class app {
   void on_redis_state(bcast::redis::connection_state s, const bcast::core::error& why) {
     using st = bcast::redis::connection_state;
     if (s == st::ready) {
+      if (!told_ready_) {
+        // Listeners are bound (start() did that first) and Redis answers: ready to serve.
+        told_ready_ = bcast::core::systemd::notify("READY=1\nSTATUS=serving, Redis connected");
+      }
       if (redis_was_down_) bcast::core::log::notice("Redis is back: " + redis_options(config_).describe());
       else bcast::core::log::info("connected to Redis at " + redis_options(config_).describe());
       redis_was_down_ = false;
@@ -460,7 +496,9 @@ class app {
   std::vector<broker::store_presence> known_stores_;
   bcast::core::timer sweep_timer_;
   bcast::core::timer stores_timer_;
+  bcast::core::timer watchdog_timer_;
   counters counters_;
+  bool told_ready_ = false;
   bool redis_was_down_ = false;
 };
 

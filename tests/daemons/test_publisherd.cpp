@@ -295,3 +295,19 @@ TEST_CASE("publisherd: a Unix-socket peer whose uid and gid are not allowed is r
   CHECK(out.find("Log in first") != std::string::npos);
   CHECK(test::run_bcastctl("--socket " + f.socket + " stores", {}, &out) == 0);  // root: the daemon's own uid
 }
+
+TEST_CASE("the commented example configs are accepted by --check-config") {
+  std::string src = std::getenv("BCAST_SOURCE_ROOT");
+  auto ok = [](const std::string& cmd) {
+    FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+    std::string out;
+    char buf[4096];
+    while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+    INFO(cmd << "\n" << out);
+    return WEXITSTATUS(::pclose(p)) == 0;
+  };
+  CHECK(ok("'" + test::build_path("daemons/publisherd/publisherd") + "' --check-config --config '" + src +
+           "/config/publisherd.example.json'"));
+  CHECK(ok("'" + test::build_path("daemons/subscriberd/subscriberd") + "' --check-config --sink terminal --config '" + src +
+           "/config/subscriberd.example.json'"));
+}

@@ -2,6 +2,8 @@
 
 #include "app.hpp"
 
+#include <bcast/core/daemon.hpp>
+
 #include <bcast/core/timer.hpp>
 
 #include <csignal>
@@ -45,17 +47,8 @@ int main(int argc, char** argv) {
     bcast::core::log::error(started.err().message());
     return 1;
   }
-  bool stopping = false;
-  auto stop = [&] {
-    if (stopping) return;
-    stopping = true;
-    bcast::core::log::notice("stopping: finishing requests in flight");
-    app.shutdown([&] { loop.stop(); });
-  };
-  bcast::core::signal_watcher term(loop, SIGTERM, stop);
-  bcast::core::signal_watcher interrupt(loop, SIGINT, stop);
-  bcast::core::signal_watcher hangup(loop, SIGHUP, [&] { app.reload(); });
-  loop.run();
-  bcast::core::log::notice("stopped");
+  bcast::core::run_until_signalled(
+      loop, [&](std::function<void()> done) { app.shutdown(std::move(done)); },
+      [&] { app.reload(); });
   return 0;
 }

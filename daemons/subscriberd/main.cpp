@@ -2,6 +2,8 @@
 
 #include "app.hpp"
 
+#include <bcast/core/daemon.hpp>
+
 #include <csignal>
 #include <iostream>
 
@@ -45,15 +47,7 @@ int main(int argc, char** argv) {
     bcast::core::log::error(started.err().message());
     return 1;
   }
-  bool stopping = false;
-  auto stop = [&] {
-    if (stopping) return;
-    stopping = true;
-    app.shutdown([&] { loop.stop(); });
-  };
-  bcast::core::signal_watcher term(loop, SIGTERM, stop);
-  bcast::core::signal_watcher interrupt(loop, SIGINT, stop);
-  loop.run();
-  bcast::core::log::notice("stopped");
+  bcast::core::run_until_signalled(
+      loop, [&](std::function<void()> done) { app.shutdown(std::move(done)); });
   return 0;
 }

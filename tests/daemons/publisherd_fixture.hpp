@@ -80,6 +80,15 @@ struct publisherd_fixture {
     return {set_cookie.substr(0, set_cookie.find(';')), nlohmann::json::parse(r.body)["csrf_token"]};
   }
 
+  // A new bearer token of `user`, made with bcastctl; publisherd reloads its users to know it.
+  std::string bearer_token(const std::string& user = "admin") {
+    std::string token;
+    REQUIRE(run_bcastctl("user token --users " + users + " " + user, {}, &token) == 0);
+    daemon->signal(SIGHUP);
+    REQUIRE(daemon->wait_for_log("users reloaded"));
+    return token.substr(0, token.find('\n'));
+  }
+
   http_result send(const session& s, const nlohmann::json& body) {
     return call("POST", "/api/v1/messages", body.dump(), {{"Cookie", s.cookie}, {"X-CSRF-Token", s.csrf}});
   }

@@ -191,11 +191,7 @@ TEST_CASE("publisherd: a regional user may only send inside its target patterns"
 
 TEST_CASE("publisherd: bearer tokens for automation") {
   test::publisherd_fixture f;
-  std::string token;
-  REQUIRE(test::run_bcastctl("user token --users " + f.users + " admin", {}, &token) == 0);
-  token = token.substr(0, token.find('\n'));
-  f.daemon->signal(SIGHUP);  // pick up the new token
-  REQUIRE(f.daemon->wait_for_log("users reloaded"));
+  const auto token = f.bearer_token();
   auto ok = f.call("POST", "/api/v1/messages", test::simple_message().dump(), {{"Authorization", "Bearer " + token}});
   CHECK(ok.status == 201);
   auto bad = f.call("POST", "/api/v1/messages", test::simple_message().dump(), {{"Authorization", "Bearer bcast_wrong"}});

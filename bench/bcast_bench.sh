@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The bcast-bench goal scenarios, RUNS times each, with the median of every figure.
+# usage: bench/bcast_bench.sh [BUILD_DIR] [RUNS] [SCENARIO...]
+#   scenarios: fanout5k (5,000 stores, target all), one-library, one-api (1 store, closed loop),
+#              stores10k (10,000 stores, single-store messages at 5,000/s open loop); default all.
+# Each run writes BENCH_OUT/<scenario>-<run>/result.json (BENCH_OUT defaults to bcast-bench-runs).
+set -euo pipefail
+build=$(realpath "${1:-build}")
+runs=${2:-3}
+shift $(($# > 2 ? 2 : $#))
+scenarios=("$@")
+((${#scenarios[@]})) || scenarios=(fanout5k one-library one-api stores10k)
+out=$(realpath -m "${BENCH_OUT:-bcast-bench-runs}")
+bench=$build/daemons/bcast-bench
+mkdir -p "$out"
+source "$(dirname "$0")/lib.sh"
+ulimit -n "$(ulimit -Hn)"
+
+# One private Redis (and publisherd for the API scenario) serves every run; each run is a fresh
+# bcast-bench process. FLUSHALL between runs keeps the histories of earlier runs out of the way.
+redis_port=$(free_port)
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$BENCH_DIR" \
+  --logfile "$BENCH_DIR/redis.log" --maxclients 12000 --tcp-backlog 65535 \
+  --client-output-buffer-limit 'pubsub 512mb 128mb 60' &
+BENCH_PIDS+=($!)
+until redis-cli -p "$redis_port" ping >/dev/null 2>&1; do sleep 0.05; done
+redis_url=redis://127.0.0.1:$redis_port
+
+args_of() {
+  case $1 in
+    fanout5k) echo --stores 5000 --target all --messages 200 ;;
+    one-library) echo --stores 1 --messages 5000 ;;
+    one-api) echo --stores 1 --messages 5000 --via api --api "http://127.0.0.1:$http_port" --token "$BENCH_TOKEN" ;;
+    stores10k) echo --stores 10000 --target store --rate 5000 --messages 25000 ;;
+    *) echo "unknown scenario $1" >&2; exit 2 ;;
+  esac
+}
+
+for scenario in "${scenarios[@]}"; do
+  if [[ $scenario == one-api && -z ${http_port:-} ]]; then
+    http_port=$(free_port)
+    start_publisherd "$build" "$redis_port" "$http_port"
+  fi
+  args=$(args_of "$scenario")
+  echo "== $scenario: bcast-bench $args"
+  for run in $(seq "$runs"); do
+    redis-cli -p "$redis_port" flushall >/dev/null
+    dir=$out/$scenario-$run
+    # shellcheck disable=SC2086
+    "$bench" $args --redis "$redis_url" --out "$dir" 2>"$dir.log" >/dev/null || echo "run $run exited $? (see $dir.log)"
+  done
+  python3 - "$out" "$scenario" "$runs" <<'PY'
+import json, statistics, sys
+out, scenario, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+results = [json.load(open(f"{out}/{scenario}-{i}/result.json")) for i in range(1, runs + 1)]
+def med(path):
+    values = []
+    for r in results:
+        for key in path:
+            r = r[key]
+        values.append(r)
+    return statistics.median(values), values
+rows = [("delivery p50 us", ["delivery_us", "p50"]), ("delivery p99 us", ["delivery_us", "p99"]),
+        ("delivery p99.9 us", ["delivery_us", "p999"]), ("fan-out p50 us", ["fanout_us", "p50"]),
+        ("fan-out p99 us", ["fanout_us", "p99"]), ("messages/s", ["throughput", "messages_per_s"]),
+        ("lost", ["lost"])]
+print(f"{'':20} {'bcast':>12} {'baseline':>12}   runs (bcast)")
+for label, path in rows:
+    ours, each = med(path)
+    base, _ = med(["baseline"] + path)
+    print(f"{label:20} {ours:12.1f} {base:12.1f}   {' '.join(f'{v:.1f}' for v in each)}")
+for label, key in [("ratio delivery p50", "delivery_p50"), ("ratio fan-out p50", "fanout_p50"),
+                   ("ratio delivery p99", "delivery_p99")]:
+    m, each = med(["ratio", key])
+    print(f"{label:20} {m:12.3f} {'':12}   {' '.join(f'{v:.3f}' for v in each)}")
+PY
+done

@@ -1,0 +1,282 @@
+#pragma once
+// The bcast side: stores receive the way subscriberd does (a redis::subscriber on its own
+// connection per store, subscribed to the live channels of all, its store and its group, each
+// payload decoded as a broker frame), and the publisher goes through the library's publish script
+// (broker::publisher, as publisherd uses it) or through publisherd's HTTP API.
+
+#include "phase.hpp"
+
+#include <bcast/broker/frame.hpp>
+#include <bcast/broker/keys.hpp>
+#include <bcast/broker/publish.hpp>
+#include <bcast/core/loop.hpp>
+#include <bcast/message/envelope.hpp>
+#include <bcast/message/time.hpp>
+#include <bcast/message/ulid.hpp>
+#include <bcast/net/connect.hpp>
+#include <bcast/redis/client.hpp>
+#include <bcast/redis/options.hpp>
+#include <bcast/redis/subscriber.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <deque>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace fanout {
+
+// The live channels store i listens to, as subscriberd computes them.
+inline std::vector<std::string> store_channels(const plan& p, std::uint32_t i) {
+  const std::vector<std::string> groups{p.group_of(i)};
+  std::vector<std::string> channels;
+  for (const auto& t : bcast::broker::store_targets(plan::store_id(i), groups)) {
+    channels.push_back(bcast::broker::live_channel(t));
+  }
+  return channels;
+}
+
+class bcast_store_worker : public store_worker {
+ public:
+  bcast_store_worker(const plan& p, tally& t, unsigned index, std::uint32_t first,
+                     std::uint32_t last, std::function<void()> on_complete,
+                     bcast::redis::options options)
+      : store_worker(p, t, index, first, last, std::move(on_complete)),
+        options_(std::move(options)) {
+    // Set-up problems are counted once; the subscriber keeps retrying meanwhile.
+    options_.backoff.initial = std::chrono::milliseconds(500);
+  }
+
+  void run() override {
+    start_first_wave();
+    loop_.run();
+  }
+
+  void request_stop() override {
+    loop_.post([this] { stores_.clear(); });
+  }
+
+ private:
+  struct store {
+    std::unique_ptr<bcast::redis::subscriber> subscriber;
+    bool counted = false;
+  };
+
+  void start_store(std::uint32_t i) override {
+    auto& s = stores_.emplace_back();
+    s.subscriber = std::make_unique<bcast::redis::subscriber>(loop_, options_);
+    auto* sub = s.subscriber.get();
+    const auto slot = stores_.size() - 1;
+    sub->on_message([this, i](std::string_view channel, std::string_view payload) {
+      if (!bcast::broker::target_of_live_channel(channel)) return;
+      auto frame = bcast::broker::decode_frame(payload);
+      if (!frame) return store_failed(std::string(channel) + ": " + frame.err().detail());
+      received(i, frame->envelope_json);
+    });
+    sub->on_confirmed([this, sub, slot](bcast::redis::subscription_kind, std::string_view) {
+      if (!sub->all_confirmed() || stores_[slot].counted) return;
+      stores_[slot].counted = true;
+      store_subscribed();
+    });
+    sub->observe([this](bcast::redis::connection_state st, const bcast::core::error& why) {
+      if (st == bcast::redis::connection_state::waiting_to_reconnect) store_failed(why.message());
+    });
+    sub->subscribe(store_channels(plan_, i));
+  }
+
+  bcast::core::loop loop_;
+  bcast::redis::options options_;
+  std::deque<store> stores_;  // a deque: subscribers stay where their callbacks expect them
+};
+
+// The envelope publisherd would make for message k, with the stamp as its title.
+class envelope_maker {
+ public:
+  envelope_maker(const plan& p, std::size_t payload)
+      : plan_(p), body_(std::max<std::size_t>(1, payload), 'x') {}
+
+  bcast::core::result<bcast::message::envelope> make(std::uint32_t k, std::int64_t now,
+                                                     std::string target) {
+    const auto wall = std::chrono::system_clock::now();
+    auto id = ids_.next(static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(wall.time_since_epoch()).count()));
+    if (!id) return id.err();
+    bcast::message::envelope e;
+    e.id = std::move(id).value();
+    e.targets = {std::move(target)};
+    e.category = "announcement";
+    e.title = format_stamp(k, now);
+    e.body = body_;
+    e.sent_at = bcast::message::format_time(wall);
+    e.sender = "bcast-bench";
+    return e;
+  }
+  const plan& target_plan() const { return plan_; }
+  const std::string& body() const { return body_; }
+
+ private:
+  const plan& plan_;
+  std::string body_;
+  bcast::message::ulid_generator ids_;
+};
+
+// The size of the frame a store receives for a message of this plan, so that the baseline
+// publishes payloads of the same size.
+inline std::size_t frame_size(const plan& p, std::size_t payload) {
+  envelope_maker maker(p, payload);
+  auto e = maker.make(p.messages(), now_ns(), p.target_of(0)).value();
+  return bcast::broker::encode_frame(p.messages(), "1764150000000-0", e.id,
+                                     bcast::message::encode(e))
+      .size();
+}
+
+class library_publisher : public publisher {
+ public:
+  library_publisher(bcast::core::loop& l, const plan& p, std::size_t payload,
+                    bcast::redis::options options)
+      : client_(l, std::move(options)), publisher_(client_), maker_(p, payload) {}
+
+  void prepare(prepared done) override {
+    publish_envelope(maker_.make(0, now_ns(), "store:warm-up"), std::move(done));
+  }
+
+  void publish(std::uint32_t k, std::int64_t now) override {
+    publish_envelope(maker_.make(k, now, maker_.target_plan().target_of(k)), {});
+  }
+
+ private:
+  void publish_envelope(bcast::core::result<bcast::message::envelope> e, prepared done) {
+    if (!e) {
+      failed(e.err().message());
+      if (done) done(e.err().message());
+      return;
+    }
+    publisher_.publish(
+        *e, [this, done = std::move(done)](bcast::core::result<bcast::broker::publish_outcome> r) {
+          const auto problem = r ? std::string() : r.err().message();
+          if (!r) failed(problem);
+          if (done) done(problem);
+        });
+  }
+
+  bcast::redis::client client_;
+  bcast::broker::publisher publisher_;
+  envelope_maker maker_;
+};
+
+// POST /api/v1/messages to a running publisherd over one keep-alive connection, pipelined.
+class api_publisher : public publisher {
+ public:
+  api_publisher(bcast::core::loop& l, const plan& p, std::size_t payload, bcast::net::endpoint api,
+                std::string token)
+      : loop_(l),
+        plan_(p),
+        api_(std::move(api)),
+        token_(std::move(token)),
+        body_(std::max<std::size_t>(1, payload), 'x') {}
+  ~api_publisher() override {
+    if (attempt_) attempt_->cancel();
+    if (!stream_) return;
+    // abort() reports the close, and this publisher is no longer there to hear it
+    stream_->on_close(nullptr);
+    stream_->on_data(nullptr);
+    stream_->abort();
+  }
+
+  void prepare(prepared done) override {
+    attempt_ = bcast::net::connect(
+        loop_, api_, {}, [this, done](bcast::core::result<std::shared_ptr<bcast::net::stream>> r) {
+          attempt_.reset();
+          if (!r)
+            return done("connecting to publisherd at " + api_.str() + ": " + r.err().message());
+          stream_ = std::move(r).value();
+          stream_->on_data([this](std::string_view data) { on_data(data); });
+          stream_->on_close([this](const bcast::core::error& e) {
+            const auto why =
+                "publisherd closed the connection" + (e ? ": " + e.message() : std::string());
+            failed(why);
+            stream_.reset();
+            for (auto& waiting : std::exchange(waiting_, {})) {
+              if (waiting) waiting(why);
+            }
+          });
+          stream_->start_reading();
+          post(0, now_ns(), "store:warm-up", done);
+        });
+  }
+
+  void publish(std::uint32_t k, std::int64_t now) override { post(k, now, plan_.target_of(k), {}); }
+
+ private:
+  void post(std::uint32_t k, std::int64_t now, const std::string& target, prepared done) {
+    if (!stream_) {
+      failed("no connection to publisherd");
+      if (done) done("no connection to publisherd");
+      return;
+    }
+    const nlohmann::json body = {{"targets", {target}},
+                                 {"category", "announcement"},
+                                 {"title", format_stamp(k, now)},
+                                 {"body", body_}};
+    const auto text = body.dump();
+    std::string request =
+        "POST /api/v1/messages HTTP/1.1\r\nHost: " + api_.str() + "\r\nAuthorization: Bearer " +
+        token_ +
+        "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(text.size()) +
+        "\r\n\r\n" + text;
+    if (auto ec = stream_->write(request); ec) failed("writing to publisherd: " + ec.message());
+    waiting_.push_back(std::move(done));
+  }
+
+  // Responses come in request order; each is complete once its Content-Length bytes are here.
+  void on_data(std::string_view data) {
+    inbox_.append(data);
+    for (;;) {
+      const auto head_end = inbox_.find("\r\n\r\n");
+      if (head_end == std::string::npos) return;
+      const std::string_view head(inbox_.data(), head_end);
+      std::size_t length = 0;
+      for (std::size_t at = head.find("\r\n"); at != std::string_view::npos;
+           at = head.find("\r\n", at + 2)) {
+        const auto line = head.substr(at + 2, head.find("\r\n", at + 2) - at - 2);
+        constexpr std::string_view name = "content-length:";
+        if (line.size() > name.size() &&
+            std::equal(name.begin(), name.end(), line.begin(), [](char a, char b) {
+              return a == std::tolower(static_cast<unsigned char>(b));
+            })) {
+          auto value = line.substr(name.size());
+          while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+          std::from_chars(value.data(), value.data() + value.size(), length);
+        }
+      }
+      const auto total = head_end + 4 + length;
+      if (inbox_.size() < total) return;
+      const bool created = head.substr(0, 12) == "HTTP/1.1 201";
+      const std::string status(head.substr(0, head.find("\r\n")));
+      const std::string body = inbox_.substr(head_end + 4, length);
+      inbox_.erase(0, total);
+      auto done = waiting_.empty() ? prepared() : std::move(waiting_.front());
+      if (!waiting_.empty()) waiting_.pop_front();
+      const auto problem = created ? std::string() : status + " " + body;
+      if (!created) failed(problem);
+      if (done) done(problem);
+    }
+  }
+
+  bcast::core::loop& loop_;
+  const plan& plan_;
+  bcast::net::endpoint api_;
+  std::string token_;
+  std::string body_;
+  std::shared_ptr<bcast::net::connect_attempt> attempt_;
+  std::shared_ptr<bcast::net::stream> stream_;
+  std::string inbox_;
+  std::deque<prepared> waiting_;
+};
+
+}  // namespace fanout

@@ -1,0 +1,259 @@
+// bcast-bench: end-to-end fan-out latency of bcast against plain hiredis, in one invocation.
+// See docs/PERFORMANCE.md, section "bcast-bench".
+
+#include "bcast_side.hpp"
+#include "environment.hpp"
+#include "report.hpp"
+
+#include <bcast/core/cli.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+namespace {
+
+const char* usage_text =
+    "usage: bcast-bench [--stores N] [--groups K] [--messages M] [--rate R]\n"
+    "                   [--target all|group|store] [--payload BYTES] [--via library|api]\n"
+    "                   [--api URL --token TOKEN] [--redis URL] [--out DIR] [--threads T]\n"
+    "                   [--grace-ms MS]\n"
+    "Each store has its own Redis connection. Without --rate the publisher runs closed loop (the\n"
+    "next message once the previous reached every store it targets). Without --redis a private\n"
+    "redis-server is started. --via api posts to a running publisherd at --api http://HOST:PORT\n"
+    "with a bearer --token, which must use the same Redis as --redis.\n"
+    "Exit status: 0 nothing lost, 1 messages lost or not published, 2 usage error, 3 a limit or\n"
+    "the set-up stopped the run (the reason is printed).\n";
+
+using fanout::settings;
+
+bcast::core::result<settings> read_settings(const bcast::core::cli::arguments& args) {
+  settings s;
+  const auto bad = [](const std::string& why) {
+    return bcast::core::error(bcast::core::errc::invalid_argument, why);
+  };
+  const auto number = [&](const char* name, auto& out, double min) -> std::string {
+    auto text = args.value(name);
+    if (!text) return "";
+    try {
+      const double v = std::stod(*text);
+      if (v < min)
+        return std::string("--") + name + " must be at least " +
+               std::to_string(static_cast<long long>(min));
+      out = static_cast<std::remove_reference_t<decltype(out)>>(v);
+    } catch (const std::exception&) {
+      return std::string("--") + name + " needs a number, not '" + *text + "'";
+    }
+    return "";
+  };
+  long long grace_ms = s.grace.count();
+  for (auto problem : {number("stores", s.stores, 1), number("groups", s.groups, 1),
+                       number("messages", s.messages, 1), number("rate", s.rate, 0),
+                       number("payload", s.payload, 1), number("threads", s.threads, 1),
+                       number("grace-ms", grace_ms, 0)}) {
+    if (!problem.empty()) return bad(problem);
+  }
+  s.grace = std::chrono::milliseconds(grace_ms);
+  if (s.payload > 8192) return bad("--payload is the message body: at most 8192 bytes");
+  const auto target = args.value("target").value_or("all");
+  if (target == "all") {
+    s.target = fanout::target_kind::all;
+  } else if (target == "group") {
+    s.target = fanout::target_kind::group;
+  } else if (target == "store") {
+    s.target = fanout::target_kind::store;
+  } else {
+    return bad("--target is all, group or store");
+  }
+  const auto via = args.value("via").value_or("library");
+  if (via != "library" && via != "api") return bad("--via is library or api");
+  s.publish_via = via == "api" ? fanout::via::api : fanout::via::library;
+  s.redis_url = args.value("redis").value_or("");
+  s.api_url = args.value("api").value_or("");
+  s.token = args.value("token").value_or("");
+  s.out_dir = args.value("out").value_or(s.out_dir);
+  if (s.publish_via == fanout::via::api &&
+      (s.api_url.empty() || s.token.empty() || s.redis_url.empty())) {
+    return bad(
+        "--via api needs --api URL, --token TOKEN and --redis URL (the Redis that publisherd "
+        "uses)");
+  }
+  return s;
+}
+
+// http://host:port[/]
+std::optional<bcast::net::endpoint> api_endpoint(std::string_view url) {
+  if (!url.starts_with("http://")) return std::nullopt;
+  url.remove_prefix(7);
+  while (url.ends_with('/')) url.remove_suffix(1);
+  const auto colon = url.rfind(':');
+  bcast::net::endpoint ep;
+  ep.host = std::string(url.substr(0, colon));
+  ep.port = 80;
+  if (colon != std::string_view::npos &&
+      !bcast::redis::detail::parse_int(url.substr(colon + 1), ep.port)) {
+    return std::nullopt;
+  }
+  return ep;
+}
+
+fanout::plain_endpoint plain(const bcast::redis::options& o) {
+  fanout::plain_endpoint ep;
+  ep.host = o.endpoint.host;
+  ep.port = o.endpoint.port;
+  ep.unix_path = o.endpoint.unix_path;
+  ep.user = o.user;
+  ep.password = o.password;
+  ep.db = o.db;
+  return ep;
+}
+
+int limit_stop(const std::string& why) {
+  std::cerr << "bcast-bench: stopped by a limit: " << why << "\n";
+  return 3;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const bcast::core::cli::spec spec{{"stores", "groups", "messages", "rate", "target", "payload",
+                                     "via", "api", "token", "redis", "out", "threads", "grace-ms"},
+                                    {"help", "version"}};
+  auto start = bcast::core::cli::parse_daemon_command_line(argc, argv, spec, "bcast-bench",
+                                                           BCAST_VERSION, usage_text);
+  if (!start.args) return start.exit_status;
+  auto read = read_settings(*start.args);
+  if (!read) {
+    std::cerr << "bcast-bench: " << read.err().detail() << "\n" << usage_text;
+    return 2;
+  }
+  auto s = std::move(read).value();
+  std::signal(SIGPIPE, SIG_IGN);
+
+  // The stores of one phase, the publisher, Redis's own clients and some slack.
+  const std::uint64_t connections = std::uint64_t{s.stores} + 64;
+  if (auto why = fanout::raise_fd_limit(connections + 64); !why.empty()) return limit_stop(why);
+  if (auto why = fanout::check_ephemeral_ports(connections); !why.empty()) return limit_stop(why);
+
+  std::unique_ptr<bcast::test::redis_server> own_redis;
+  if (s.redis_url.empty()) {
+    try {
+      own_redis = fanout::start_private_redis(connections + 64);
+    } catch (const std::exception& e) {
+      std::cerr << "bcast-bench: " << e.what() << "\n";
+      return 3;
+    }
+    s.redis_url = own_redis->url();
+  }
+  auto redis_options = bcast::redis::parse_url(s.redis_url);
+  if (!redis_options) {
+    std::cerr << "bcast-bench: " << redis_options.err().detail() << "\n";
+    return 2;
+  }
+  const auto endpoint = plain(*redis_options);
+  if (auto why = fanout::ensure_maxclients(endpoint, connections); !why.empty())
+    return limit_stop(why);
+  std::optional<bcast::net::endpoint> api;
+  if (s.publish_via == fanout::via::api && !(api = api_endpoint(s.api_url))) {
+    std::cerr << "bcast-bench: --api is http://HOST:PORT, not '" << s.api_url << "'\n";
+    return 2;
+  }
+
+  const fanout::plan plan(s);
+  const auto channels_of = [&plan](std::uint32_t i) { return fanout::store_channels(plan, i); };
+  const auto channel_of = [&plan](std::uint32_t k) {
+    return bcast::broker::live_channel(plan.target_of(k));
+  };
+  const auto baseline_payload = fanout::frame_size(plan, s.payload);
+  std::fprintf(
+      stderr, "bcast-bench: %u stores, %u messages to %s, %s, via %s, Redis %s\n", s.stores,
+      s.messages, plan.target_of(0).c_str(),
+      s.rate > 0 ? ("open loop at " + std::to_string(s.rate) + "/s").c_str() : "closed loop",
+      s.publish_via == fanout::via::api ? "publisherd's API" : "the library", s.redis_url.c_str());
+
+  // The baseline first: plain hiredis on plain libuv loops.
+  std::fprintf(stderr, "baseline (hiredis + libuv):\n");
+  fanout::tally base_tally(plan, s.threads);
+  fanout::figures base;
+  {
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    {
+      fanout::baseline_publisher pub(&loop, endpoint, baseline_payload, channel_of);
+      auto outcome = fanout::run_phase(
+          &loop, [&loop] { uv_run(&loop, UV_RUN_DEFAULT); }, s, plan, base_tally, pub,
+          [&](unsigned w, std::uint32_t first, std::uint32_t last, std::function<void()> done) {
+            return std::make_unique<fanout::baseline_store_worker>(
+                plan, base_tally, w, first, last, std::move(done), endpoint, channels_of);
+          });
+      if (!outcome.set_up) {
+        std::cerr << "bcast-bench: baseline: " << outcome.problem << "\n";
+        return 3;
+      }
+      base = fanout::summarize("hiredis", plan, base_tally, outcome, pub);
+    }
+    while (uv_run(&loop, UV_RUN_DEFAULT) != 0) {
+    }
+    uv_loop_close(&loop);
+  }
+
+  std::fprintf(stderr, "bcast:\n");
+  fanout::tally bcast_tally(plan, s.threads);
+  fanout::figures ours;
+  {
+    bcast::core::loop loop;
+    std::unique_ptr<fanout::publisher> pub;
+    if (s.publish_via == fanout::via::api) {
+      pub = std::make_unique<fanout::api_publisher>(loop, plan, s.payload, *api, s.token);
+    } else {
+      pub = std::make_unique<fanout::library_publisher>(loop, plan, s.payload, *redis_options);
+    }
+    auto outcome = fanout::run_phase(
+        loop.uv(), [&loop] { loop.run(); }, s, plan, bcast_tally, *pub,
+        [&](unsigned w, std::uint32_t first, std::uint32_t last, std::function<void()> done) {
+          return std::make_unique<fanout::bcast_store_worker>(plan, bcast_tally, w, first, last,
+                                                              std::move(done), *redis_options);
+        });
+    if (!outcome.set_up) {
+      std::cerr << "bcast-bench: bcast: " << outcome.problem << "\n";
+      return 3;
+    }
+    ours = fanout::summarize(s.publish_via == fanout::via::api ? "bcast (api)" : "bcast", plan,
+                             bcast_tally, outcome, *pub);
+  }
+
+  fanout::print_table(ours, base, plan);
+  for (const auto* f : {&ours, &base}) {
+    if (f->publish_errors > 0)
+      std::cerr << f->name << ": first publish error: " << f->first_publish_error << "\n";
+  }
+
+  std::error_code ec;
+  std::filesystem::create_directories(s.out_dir, ec);
+  auto result = fanout::to_json(ours, plan);
+  result["baseline"] = fanout::to_json(base, plan);
+  result["groups"] = s.groups;
+  result["target"] = plan.target_of(0);
+  result["via"] = s.publish_via == fanout::via::api ? "api" : "library";
+  result["rate"] = s.rate;
+  result["payload_bytes"] = s.payload;
+  result["baseline_payload_bytes"] = baseline_payload;
+  const auto p50 = [](const fanout::figures& f, bool fan) {
+    return fanout::percentile(fan ? f.fanout_us : f.delivery_us, 50);
+  };
+  const auto p99 = [](const fanout::figures& f, bool fan) {
+    return fanout::percentile(fan ? f.fanout_us : f.delivery_us, 99);
+  };
+  result["ratio"] = {{"delivery_p50", fanout::ratio(p50(ours, false), p50(base, false))},
+                     {"delivery_p99", fanout::ratio(p99(ours, false), p99(base, false))},
+                     {"fanout_p50", fanout::ratio(p50(ours, true), p50(base, true))},
+                     {"fanout_p99", fanout::ratio(p99(ours, true), p99(base, true))}};
+  const auto dir = std::filesystem::path(s.out_dir);
+  std::ofstream(dir / "result.json") << result.dump(2) << "\n";
+  std::ofstream(dir / "latency_cdf.svg") << fanout::cdf_svg({&ours, &base});
+  std::fprintf(stderr, "wrote %s and %s\n", (dir / "result.json").c_str(),
+               (dir / "latency_cdf.svg").c_str());
+  return ours.lost == 0 && base.lost == 0 && ours.publish_errors == 0 ? 0 : 1;
+}

@@ -1,0 +1,199 @@
+#pragma once
+// Turns a phase's tally into figures, and the figures of both phases into the table, result.json
+// and latency_cdf.svg.
+
+#include "phase.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace fanout {
+
+struct figures {
+  std::string name;
+  std::vector<double> delivery_us;  // sorted
+  std::vector<double> fanout_us;    // sorted, messages that reached all their stores
+  std::uint64_t expected = 0, delivered = 0, lost = 0, duplicates = 0, strays = 0;
+  std::uint64_t publish_errors = 0;
+  std::string first_publish_error;
+  double duration_s = 0;  // first send to last receipt
+
+  double messages_per_s(std::uint32_t messages) const {
+    return duration_s > 0 ? messages / duration_s : 0;
+  }
+  double deliveries_per_s() const { return duration_s > 0 ? delivered / duration_s : 0; }
+};
+
+// Nearest-rank percentile of sorted values.
+inline double percentile(const std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  const auto rank =
+      static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
+  return sorted[std::min(sorted.size() - 1, rank == 0 ? 0 : rank - 1)];
+}
+
+inline figures summarize(std::string name, const plan& p, const tally& t, const phase_outcome& o,
+                         const publisher& pub) {
+  figures f;
+  f.name = std::move(name);
+  for (const auto& counts : t.per_thread()) {
+    for (auto ns : counts.latencies_ns) f.delivery_us.push_back(static_cast<double>(ns) / 1e3);
+    f.duplicates += counts.duplicates;
+    f.strays += counts.strays;
+  }
+  std::int64_t last_receipt = o.first_send_ns;
+  for (std::uint32_t k = 0; k < p.messages(); ++k) {
+    const auto got = t.received(k);
+    f.expected += p.expected(k);
+    f.delivered += got;
+    if (got == p.expected(k) && k < o.sent) {
+      f.fanout_us.push_back(static_cast<double>(t.last_receipt_ns(k) - t.sent_ns(k)) / 1e3);
+    }
+    last_receipt = std::max(last_receipt, t.last_receipt_ns(k));
+  }
+  f.lost = f.expected - f.delivered;
+  f.publish_errors = pub.errors();
+  f.first_publish_error = pub.first_error();
+  f.duration_s = static_cast<double>(last_receipt - o.first_send_ns) / 1e9;
+  std::sort(f.delivery_us.begin(), f.delivery_us.end());
+  std::sort(f.fanout_us.begin(), f.fanout_us.end());
+  return f;
+}
+
+inline nlohmann::json to_json(const figures& f, const plan& p) {
+  const auto& d = f.delivery_us;
+  const auto& fo = f.fanout_us;
+  const auto round1 = [](double v) { return std::round(v * 10) / 10; };
+  return {
+      {"stores", p.stores()},
+      {"messages", p.messages()},
+      {"lost", f.lost},
+      {"expected_deliveries", f.expected},
+      {"duplicates", f.duplicates},
+      {"strays", f.strays},
+      {"publish_errors", f.publish_errors},
+      {"delivery_us",
+       {{"p50", round1(percentile(d, 50))},
+        {"p90", round1(percentile(d, 90))},
+        {"p99", round1(percentile(d, 99))},
+        {"p999", round1(percentile(d, 99.9))},
+        {"max", round1(d.empty() ? 0 : d.back())}}},
+      {"fanout_us",
+       {{"p50", round1(percentile(fo, 50))},
+        {"p99", round1(percentile(fo, 99))},
+        {"max", round1(fo.empty() ? 0 : fo.back())}}},
+      {"throughput",
+       {{"messages_per_s", round1(f.messages_per_s(p.messages()))},
+        {"deliveries_per_s", round1(f.deliveries_per_s())},
+        {"duration_s", f.duration_s}}},
+  };
+}
+
+inline double ratio(double ours, double theirs) {
+  return theirs > 0 ? std::round(ours / theirs * 1000) / 1000 : 0;
+}
+
+inline void print_table(const figures& bcast, const figures& base, const plan& p) {
+  const auto row = [](const char* what, double a, double b, const char* unit) {
+    std::printf("%-24s %14.1f %14.1f %8.3f  %s\n", what, a, b, b > 0 ? a / b : 0.0, unit);
+  };
+  std::printf("%-24s %14s %14s %8s\n", "", bcast.name.c_str(), base.name.c_str(), "ratio");
+  const auto& d = bcast.delivery_us;
+  const auto& bd = base.delivery_us;
+  row("delivery p50", percentile(d, 50), percentile(bd, 50), "us");
+  row("delivery p90", percentile(d, 90), percentile(bd, 90), "us");
+  row("delivery p99", percentile(d, 99), percentile(bd, 99), "us");
+  row("delivery p99.9", percentile(d, 99.9), percentile(bd, 99.9), "us");
+  row("delivery max", d.empty() ? 0 : d.back(), bd.empty() ? 0 : bd.back(), "us");
+  row("fan-out p50", percentile(bcast.fanout_us, 50), percentile(base.fanout_us, 50), "us");
+  row("fan-out p99", percentile(bcast.fanout_us, 99), percentile(base.fanout_us, 99), "us");
+  row("throughput", bcast.messages_per_s(p.messages()), base.messages_per_s(p.messages()),
+      "messages/s");
+  row("deliveries", bcast.deliveries_per_s(), base.deliveries_per_s(), "deliveries/s");
+  std::printf("%-24s %14llu %14llu\n", "lost", static_cast<unsigned long long>(bcast.lost),
+              static_cast<unsigned long long>(base.lost));
+  std::printf("%-24s %14llu %14llu\n", "duplicates",
+              static_cast<unsigned long long>(bcast.duplicates),
+              static_cast<unsigned long long>(base.duplicates));
+  std::printf("%-24s %14llu %14llu\n", "publish errors",
+              static_cast<unsigned long long>(bcast.publish_errors),
+              static_cast<unsigned long long>(base.publish_errors));
+}
+
+// Latency CDF, log-scale x axis, one line per side.
+inline std::string cdf_svg(const std::vector<const figures*>& sides) {
+  constexpr double width = 760, height = 440, left = 70, right = 20, top = 40, bottom = 60;
+  constexpr double plot_w = width - left - right, plot_h = height - top - bottom;
+  double lo = 1e18, hi = 0;
+  for (const auto* f : sides) {
+    if (f->delivery_us.empty()) continue;
+    lo = std::min(lo, std::max(1.0, f->delivery_us.front()));
+    hi = std::max(hi, f->delivery_us.back());
+  }
+  if (hi <= 0) lo = 1, hi = 10;
+  const double lo_dec = std::floor(std::log10(lo)),
+               hi_dec = std::max(lo_dec + 1, std::ceil(std::log10(hi)));
+  const auto x_of = [&](double us) {
+    return left + (std::log10(std::max(us, 1.0)) - lo_dec) / (hi_dec - lo_dec) * plot_w;
+  };
+  const auto y_of = [&](double fraction) { return top + (1 - fraction) * plot_h; };
+  std::ostringstream svg;
+  svg.setf(std::ios::fixed);
+  svg.precision(1);
+  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << width << "\" height=\"" << height
+      << "\" viewBox=\"0 0 " << width << ' ' << height
+      << "\" font-family=\"sans-serif\" font-size=\"12\">\n"
+      << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+      << "<text x=\"" << width / 2 << "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">"
+      << "Delivery latency, publish to store (CDF)</text>\n";
+  for (double dec = lo_dec; dec <= hi_dec; ++dec) {
+    const double x = x_of(std::pow(10, dec));
+    svg << "<line x1=\"" << x << "\" y1=\"" << top << "\" x2=\"" << x << "\" y2=\"" << top + plot_h
+        << "\" stroke=\"#ddd\"/>\n<text x=\"" << x << "\" y=\"" << top + plot_h + 18
+        << "\" text-anchor=\"middle\">"
+        << (dec < 3 ? std::to_string(static_cast<int>(std::pow(10, dec))) + " us"
+                    : std::to_string(static_cast<long long>(std::pow(10, dec - 3))) + " ms")
+        << "</text>\n";
+  }
+  for (int i = 0; i <= 10; i += 2) {
+    const double y = y_of(i / 10.0);
+    svg << "<line x1=\"" << left << "\" y1=\"" << y << "\" x2=\"" << left + plot_w << "\" y2=\""
+        << y << "\" stroke=\"#ddd\"/>\n<text x=\"" << left - 8 << "\" y=\"" << y + 4
+        << "\" text-anchor=\"end\">" << i * 10 << "%</text>\n";
+  }
+  svg << "<rect x=\"" << left << "\" y=\"" << top << "\" width=\"" << plot_w << "\" height=\""
+      << plot_h << "\" fill=\"none\" stroke=\"#333\"/>\n"
+      << "<text x=\"" << left + plot_w / 2 << "\" y=\"" << height - 15
+      << "\" text-anchor=\"middle\">latency (log scale)</text>\n"
+      << "<text transform=\"translate(18 " << top + plot_h / 2
+      << ") rotate(-90)\" text-anchor=\"middle\">deliveries at or below</text>\n";
+  const char* colours[] = {"#d62728", "#1f77b4"};
+  for (std::size_t s = 0; s < sides.size(); ++s) {
+    const auto& d = sides[s]->delivery_us;
+    svg << "<polyline fill=\"none\" stroke-width=\"2\" stroke=\"" << colours[s % 2]
+        << "\" points=\"";
+    const std::size_t points = std::min<std::size_t>(d.size(), 400);
+    for (std::size_t i = 1; i <= points; ++i) {
+      const auto index = (d.size() * i) / points - 1;
+      svg << x_of(d[index]) << ','
+          << y_of(static_cast<double>(index + 1) / static_cast<double>(d.size())) << ' ';
+    }
+    svg << "\"/>\n";
+    const double ly = top + 16 + 18 * static_cast<double>(s);
+    svg << "<line x1=\"" << left + 12 << "\" y1=\"" << ly << "\" x2=\"" << left + 36 << "\" y2=\""
+        << ly << "\" stroke-width=\"2\" stroke=\"" << colours[s % 2] << "\"/>\n<text x=\""
+        << left + 42 << "\" y=\"" << ly + 4 << "\">" << sides[s]->name << " (p50 "
+        << percentile(d, 50) << " us, p99 " << percentile(d, 99) << " us)</text>\n";
+  }
+  svg << "</svg>\n";
+  return svg.str();
+}
+
+}  // namespace fanout

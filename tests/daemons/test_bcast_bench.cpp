@@ -1,0 +1,109 @@
+// bcast-bench at a small size against a real redis-server: it finishes, loses nothing, and writes
+// a well-formed result.json and an SVG. No speeds are asserted; speeds belong in benchmarks.
+
+#include "publisherd_fixture.hpp"
+
+#include <fstream>
+#include <sstream>
+
+using namespace bcast;
+using nlohmann::json;
+
+namespace {
+
+// Runs bcast-bench with `args` plus --out DIR; returns its exit status, and its output in `log`.
+int run_bench(const std::string& args, const test::temp_dir& out, std::string& log) {
+  const auto cmd = "'" + test::build_path("daemons/bcast-bench") + "' " + args + " --out '" +
+                   out.path().string() + "' 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  char buf[4096];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) log.append(buf, n);
+  return WEXITSTATUS(::pclose(p));
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+void check_side(const json& side, unsigned stores, unsigned messages) {
+  CHECK(side.at("stores") == stores);
+  CHECK(side.at("messages") == messages);
+  CHECK(side.at("lost") == 0);
+  CHECK(side.at("duplicates") == 0);
+  for (const auto* key : {"p50", "p90", "p99", "p999", "max"}) {
+    CHECK(side.at("delivery_us").at(key).is_number());
+  }
+  for (const auto* key : {"p50", "p99", "max"}) CHECK(side.at("fanout_us").at(key).is_number());
+  CHECK(side.at("throughput").at("messages_per_s").is_number());
+}
+
+// The run succeeded and its files are complete.
+void check_outputs(const test::temp_dir& out, unsigned stores, unsigned messages,
+                   unsigned expected_deliveries) {
+  const auto result = json::parse(read_file(out.file("result.json")));
+  check_side(result, stores, messages);
+  check_side(result.at("baseline"), stores, messages);
+  CHECK(result.at("expected_deliveries") == expected_deliveries);
+  CHECK(result.at("ratio").at("delivery_p50").is_number());
+  CHECK(result.at("ratio").at("fanout_p50").is_number());
+  const auto svg = read_file(out.file("latency_cdf.svg"));
+  CHECK(svg.starts_with("<svg"));
+  CHECK(svg.find("</svg>") != std::string::npos);
+  CHECK(svg.find("<polyline") != std::string::npos);
+}
+
+}  // namespace
+
+TEST_CASE("bcast-bench: 50 stores, 20 messages to all and to groups, nothing lost") {
+  test::redis_server redis;
+  SECTION("all") {
+    test::temp_dir out;
+    std::string log;
+    const int status =
+        run_bench("--stores 50 --messages 20 --target all --redis " + redis.url(), out, log);
+    INFO(log);
+    REQUIRE(status == 0);
+    CHECK(log.find("delivery p50") != std::string::npos);
+    check_outputs(out, 50, 20, 50 * 20);
+  }
+  SECTION("groups, open loop, two store threads") {
+    test::temp_dir out;
+    std::string log;
+    const int status = run_bench(
+        "--stores 50 --groups 4 --messages 20 --target group --rate 500 "
+        "--threads 2 --redis " +
+            redis.url(),
+        out, log);
+    INFO(log);
+    REQUIRE(status == 0);
+    // Messages k go to group k % 4; groups 0 and 1 have 13 stores, 2 and 3 have 12.
+    check_outputs(out, 50, 20, 5 * (13 + 13 + 12 + 12));
+  }
+}
+
+TEST_CASE("bcast-bench: through publisherd's API with a bearer token") {
+  test::publisherd_fixture f;
+  const auto token = f.bearer_token();
+  test::temp_dir out;
+  std::string log;
+  const int status =
+      run_bench("--stores 5 --messages 10 --target store --via api --api http://127.0.0.1:" +
+                    std::to_string(f.port) + " --token " + token + " --redis " + f.redis->url(),
+                out, log);
+  INFO(log);
+  REQUIRE(status == 0);
+  check_outputs(out, 5, 10, 10);
+}
+
+TEST_CASE("bcast-bench: bad options exit 2 with the reason") {
+  test::temp_dir out;
+  std::string log;
+  CHECK(run_bench("--target nowhere", out, log) == 2);
+  CHECK(log.find("--target is all, group or store") != std::string::npos);
+  log.clear();
+  CHECK(run_bench("--via api --redis redis://127.0.0.1:1", out, log) == 2);
+  CHECK(log.find("--via api needs") != std::string::npos);
+}

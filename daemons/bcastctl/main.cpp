@@ -6,7 +6,9 @@
 
 #include <bcast/auth/password.hpp>
 #include <bcast/auth/users.hpp>
+#include <bcast/broker/acl.hpp>
 #include <bcast/core/cli.hpp>
+#include <bcast/message/target.hpp>
 
 #include <nlohmann/json.hpp>
 #include <termios.h>
@@ -34,6 +36,7 @@ const char* usage_text =
     "       bcastctl [--socket PATH] stores\n"
     "       bcastctl user add|passwd|del|list|token --users FILE [NAME] [--role admin|publisher]\n"
     "                [--targets PATTERN]... [--password-stdin]\n"
+    "       bcastctl acl STORE_ID [--group G]... [--password-stdin] [--setuser]\n"
     "The socket defaults to $BCAST_SOCKET or /run/bcast/publisherd.sock.\n";
 
 int usage(const std::string& problem) {
@@ -254,12 +257,33 @@ int cmd_user(const bcast::core::cli::arguments& a) {
   return exit_ok;
 }
 
+// A store's Redis user, least privilege (broker/acl.hpp): a line for an ACL file, or with
+// --setuser the ACL SETUSER command for `redis-cli`. Only the password's SHA-256 is printed.
+int cmd_acl(const bcast::core::cli::arguments& a) {
+  const auto& pos = a.positional();
+  if (pos.size() != 2) return usage("acl needs exactly one STORE_ID");
+  const std::string& store = pos[1];
+  if (auto t = bcast::message::parse_target("store:" + store); !t) return usage(t.err().detail());
+  const auto groups = a.values("group");
+  for (const auto& g : groups) {
+    if (auto parsed = bcast::message::parse_group(g); !parsed) return usage(parsed.err().detail());
+  }
+  auto password = read_password(a.has("password-stdin"));
+  if (!password || password->empty()) return refused("no password given");
+  const auto user = bcast::broker::store_acl_user(store);
+  const auto rules = bcast::broker::store_acl_rules(store, groups);
+  std::cout << (a.has("setuser") ? bcast::broker::acl_setuser_command(user, *password, rules)
+                                 : bcast::broker::acl_file_line(user, *password, rules))
+            << "\n";
+  return exit_ok;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   bcast::core::cli::spec spec{{"socket", "target", "category", "title", "priority", "expires-at", "limit", "before",
-                               "users", "role", "targets"},
-                              {"require-ack", "password-stdin", "help", "version"}};
+                               "users", "role", "targets", "group"},
+                              {"require-ack", "password-stdin", "setuser", "help", "version"}};
   auto args = bcast::core::cli::parse(argc, argv, spec);
   if (!args) return usage(args.err().detail());
   if (args->has("help")) {
@@ -279,5 +303,6 @@ int main(int argc, char** argv) {
   if (command == "show") return cmd_show(socket, *args);
   if (command == "stores") return cmd_stores(socket);
   if (command == "user") return cmd_user(*args);
+  if (command == "acl") return cmd_acl(*args);
   return usage("unknown command '" + command + "'");
 }

@@ -83,6 +83,19 @@ inline std::string shell(const std::string& cmd) {
   return out;
 }
 
+// Runs a shell command with stderr joined to stdout; returns its exit status (128+N for a
+// signal) and, in `output`, what it printed. For commands whose failure is the thing to check.
+inline int shell_status(const std::string& cmd, std::string* output = nullptr) {
+  std::string out;
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  if (!p) throw std::runtime_error("popen failed: " + cmd);
+  char buf[4096];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  int status = ::pclose(p);
+  if (output) *output = std::move(out);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 // A real redis-server on a free loopback port and a Unix socket in its own temp dir.
 class redis_server {
  public:

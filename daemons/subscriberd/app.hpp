@@ -5,6 +5,7 @@
 #include "config.hpp"
 
 #include <bcast/broker/catchup.hpp>
+#include <bcast/broker/display_journal.hpp>
 #include <bcast/broker/keys.hpp>
 #include <bcast/broker/presence.hpp>
 #include <bcast/broker/receipts.hpp>
@@ -20,6 +21,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -54,6 +56,9 @@ class app {
     if (ec) return bcast::core::error(ec, "state dir " + config_.state_dir);
     auto loaded = broker::load_store_state_or_fresh(config_.state_dir);
     if (loaded.problem) log::warning("position not restored, starting from now: " + loaded.problem.message());
+    auto journal = broker::display_journal::open(config_.state_dir);
+    if (!journal) return journal.err();
+    journal_.emplace(std::move(journal).value());
     auto targets = broker::store_targets(config_.store, config_.groups);
     driver_ = std::make_unique<broker::catchup_driver>(loop_, redis_, redis_options(config_), targets, loaded.state);
     driver_->on_message([this](const broker::entry&, const bcast::message::envelope& e) { on_message(e); });
@@ -134,31 +139,54 @@ class app {
 
   // While any channel is still catching up, messages are only collected: nothing is saved and
   // nothing shown, so a crash just repeats the catch-up. Once every channel is live, what was
-  // missed is shown in the order it was sent (ids are time-sortable), across channels.
+  // missed is shown in the order it was sent (ids are time-sortable), across channels, and then
+  // the position that covers it is saved. The display journal keeps a kill in between from
+  // showing a message twice after the restart.
   void checkpoint() {
     if (!driver_ || !driver_->live()) return;
     std::stable_sort(to_show_.begin(), to_show_.end(),
                      [](const bcast::message::envelope& a, const bcast::message::envelope& b) { return a.id < b.id; });
-    // The new position is flushed aside, the batch shown, and only then is the position put in
-    // place (save_store_state_and_show): a store killed before that reads the batch again after
-    // its restart, shown twice only if the kill fell between the sinks taking it and the rename.
-    // The other order lost the batch to a kill anywhere in the rename, which a SIGKILL does not stop.
     auto batch = std::move(to_show_);
     to_show_.clear();
-    auto saved = broker::save_store_state_and_show(config_.state_dir, driver_->snapshot(config_.store), [&] {
-      for (const auto& e : batch) show(e);
-    });
+    for (const auto& e : batch) show_once(e);
+    auto saved = broker::save_store_state(config_.state_dir, driver_->snapshot(config_.store));
     if (!saved) {
       // Shown anyway: without a saved position it could be shown again after a crash, but not
       // showing it at all loses it for sure.
       log::error("cannot save the position in " + config_.state_dir + ": " + saved.err().message());
+      return;
     }
+    if (auto cleared = journal_->clear(); !cleared) log::warning(cleared.err().message());
   }
 
-  void show(const bcast::message::envelope& e) {
-    ++counters_.shown;
-    std::string id = e.id;
-    sinks_->show(e, [this, id](const bcast::sinks::outcome_event& o) {
+  void show_once(const bcast::message::envelope& e) {
+    using mark = broker::display_journal::mark;
+    switch (journal_->status(e.id)) {
+      case mark::shown:
+        receipts_.record(e.id, broker::receipt_state::displayed);
+        return;
+      case mark::started:
+        log::notice("message " + e.id + " was being shown when subscriberd stopped; showing it where it is missing");
+        if (sinks_->show_where_missing(e, outcome_reporter(e.id)) == 0) {
+          receipts_.record(e.id, broker::receipt_state::displayed);
+        }
+        break;
+      case mark::none:
+        mark_in_journal(journal_->started(e.id));
+        ++counters_.shown;
+        sinks_->show(e, outcome_reporter(e.id));
+        break;
+    }
+    mark_in_journal(journal_->shown(e.id));
+  }
+
+  // Without the journal a kill could repeat a message, which is better than not showing it.
+  static void mark_in_journal(const bcast::core::result<void>& r) {
+    if (!r) log::warning(r.err().message() + "; a crash now may show a message twice");
+  }
+
+  bcast::sinks::reporter outcome_reporter(std::string id) {
+    return [this, id = std::move(id)](const bcast::sinks::outcome_event& o) {
       switch (o.kind) {
         case bcast::sinks::outcome::displayed:
           receipts_.record(id, broker::receipt_state::displayed);
@@ -172,7 +200,7 @@ class app {
           receipts_.record(id, broker::receipt_state::failed);
           break;
       }
-    });
+    };
   }
 
   void on_gap(const broker::gap_event& g) {
@@ -195,6 +223,7 @@ class app {
   broker::heartbeat heartbeat_;
   std::unique_ptr<bcast::sinks::sink_set> sinks_;
   std::unique_ptr<broker::catchup_driver> driver_;
+  std::optional<broker::display_journal> journal_;
   std::vector<bcast::message::envelope> to_show_;
   bcast::core::timer status_timer_;
   counters counters_;

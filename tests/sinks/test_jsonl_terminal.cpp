@@ -4,6 +4,7 @@
 #include <bcast/core/timer.hpp>
 #include <bcast/sinks/jsonl.hpp>
 #include <bcast/sinks/make_sink.hpp>
+#include <bcast/sinks/sink_set.hpp>
 #include <bcast/sinks/terminal.hpp>
 
 #include <catch2/catch.hpp>
@@ -110,6 +111,38 @@ TEST_CASE("jsonl: a path that cannot be written is failed with the errno text", 
         "cannot open " + dir.file("no/such/dir/m.jsonl") + ": No such file or directory");
   CHECK(b.reason() == "cannot open " + dir.path().string() + ": Is a directory");
   REQUIRE(test::run_until(l, [&] { return (*missing)->pending() + (*directory)->pending() == 0; }));
+}
+
+TEST_CASE("jsonl: after a crash it tells which messages its file already holds", "[sinks][jsonl]") {
+  core::loop l;
+  test::temp_dir dir;
+  const auto path = dir.file("messages.jsonl");
+  auto s = make_sink(l, "jsonl:" + path);
+  REQUIRE(s.ok());
+  const auto written = test::make_envelope("written", "b");
+  auto other = test::make_envelope("not written", "b");
+  other.id = "01JD5Q8W3V6X4Y2Z0A1B2C3D4Z";
+  REQUIRE(written.id != other.id);
+  CHECK_FALSE((*s)->has_shown(written));  // no file yet
+  recorder r;
+  (*s)->show(written, r.reporter());
+  CHECK((*s)->has_shown(written));
+  CHECK_FALSE((*s)->has_shown(other));
+
+  // A set of sinks shows a message only where it is missing.
+  sink_set both(l);
+  both.add(std::move(*s));
+  auto second = make_sink(l, "jsonl:" + dir.file("second.jsonl"));
+  REQUIRE(second.ok());
+  both.add(std::move(*second));
+  CHECK_FALSE(both.has_shown(written));
+  recorder again;
+  CHECK(both.show_where_missing(written, again.reporter()) == 1);
+  CHECK(both.has_shown(written));
+  CHECK(both.show_where_missing(written, again.reporter()) == 0);
+  REQUIRE(test::run_until(l, [&] { return both.pending() == 0; }));
+  CHECK(lines_of(path).size() == 1);
+  CHECK(lines_of(dir.file("second.jsonl")).size() == 1);
 }
 
 TEST_CASE("terminal: a readable block on the fd, without colour on a pipe", "[sinks][terminal]") {

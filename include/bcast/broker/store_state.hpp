@@ -118,31 +118,6 @@ inline core::result<void> save_store_state(const std::filesystem::path& dir, con
   return core::write_file_atomic(state_file_path(dir).string(), encode_store_state(s), 0600);
 }
 
-// Saves `s` and runs `show` for the messages it newly covers, in the order that loses none of
-// them to a crash: the new state goes to a temp file beside the state file and is flushed, `show`
-// runs, and only then does one rename(2) put it in place (then the directory is synced, for power
-// cuts). A crash before the rename leaves the old position, so after a restart the batch is read
-// again; it is shown twice only if the crash falls between the sinks taking it and the rename.
-// The other order, rename then show, loses the batch to a crash in between, and that window
-// holds the whole rename: a SIGKILL that arrives while rename(2) runs does not stop it, only what
-// follows.
-// `show` runs even when the state cannot be written (the error is returned): a message not shown
-// is lost for sure.
-template <class Show>
-core::result<void> save_store_state_and_show(const std::filesystem::path& dir, const store_state& s,
-                                             Show&& show) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) {
-    std::forward<Show>(show)();
-    return core::error(ec, "cannot create the state dir " + dir.string());
-  }
-  const auto staged = core::stage_file(state_file_path(dir).string(), encode_store_state(s), 0600);
-  std::forward<Show>(show)();
-  if (!staged) return staged.err();
-  return core::commit_staged(*staged);
-}
-
 // Nothing when there is no file yet.
 inline core::result<std::optional<store_state>> load_store_state(const std::filesystem::path& dir) {
   const auto path = state_file_path(dir).string();

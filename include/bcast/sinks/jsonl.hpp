@@ -41,6 +41,18 @@ inline std::string append_line(const std::string& path, std::string_view line) {
   return {};
 }
 
+// Whether the last `window` bytes of the file at `path` hold `needle`.
+inline bool tail_contains(const std::string& path, std::string_view needle, off_t window) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const off_t size = ::lseek(fd, 0, SEEK_END);
+  const off_t from = size > window ? size - window : 0;
+  std::string tail(static_cast<std::size_t>(size > from ? size - from : 0), '\0');
+  const ssize_t n = ::pread(fd, tail.data(), tail.size(), from);
+  ::close(fd);
+  return n > 0 && std::string_view(tail.data(), static_cast<std::size_t>(n)).find(needle) != std::string_view::npos;
+}
+
 }  // namespace detail
 
 class jsonl_sink final : public sink {
@@ -69,11 +81,18 @@ class jsonl_sink final : public sink {
 
   std::size_t pending() const noexcept override { return state_->pending; }
 
+  // The line in flight at a crash is the last one written, so the tail of the file tells.
+  bool has_shown(const message::envelope& e) const override {
+    return detail::tail_contains(path_, "\"id\":\"" + e.id + "\"", tail_window);
+  }
+
  private:
   struct state {
     bool closed = false;
     std::size_t pending = 0;
   };
+
+  static constexpr off_t tail_window = 1 << 20;
 
   core::loop& loop_;
   std::string path_;

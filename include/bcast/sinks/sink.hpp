@@ -101,6 +101,10 @@ class sink {
 
   // Messages running or waiting.
   virtual std::size_t pending() const noexcept = 0;
+
+  // After a crash that fell while this sink took `e`: whether it has it already. Only a sink that
+  // keeps what it showed can tell (jsonl reads its file); the others answer no and show it again.
+  virtual bool has_shown(const message::envelope&) const { return false; }
 };
 
 }  // namespace bcast::sinks

@@ -35,6 +35,25 @@ class sink_set final : public sink {
     for (auto& s : sinks_) s->show(e, report);
   }
 
+  // After a crash that fell while the sinks took `e`: shows it in each sink that does not have it
+  // yet. Returns how many did not.
+  std::size_t show_where_missing(const message::envelope& e, reporter report) {
+    std::size_t shown = 0;
+    for (auto& s : sinks_) {
+      if (s->has_shown(e)) continue;
+      s->show(e, report);
+      ++shown;
+    }
+    return shown;
+  }
+
+  bool has_shown(const message::envelope& e) const override {
+    for (const auto& s : sinks_) {
+      if (!s->has_shown(e)) return false;
+    }
+    return !sinks_.empty();
+  }
+
   void close(std::function<void()> done) override {
     auto left = std::make_shared<std::size_t>(sinks_.size());
     if (sinks_.empty()) {

@@ -2,7 +2,9 @@
 # The bcast-bench goal scenarios, RUNS times each, with the median of every figure.
 # usage: bench/bcast_bench.sh [BUILD_DIR] [RUNS] [SCENARIO...]
 #   scenarios: fanout5k (5,000 stores, target all), one-library, one-api (1 store, closed loop),
-#              stores10k (10,000 stores, single-store messages at 5,000/s open loop); default all.
+#              stores10k (10,000 stores, single-store messages at 5,000/s open loop): the goals,
+#              the default; one-frame (1 store, the frame by plain PUBLISH through the library's
+#              client, no publish script): a diagnostic, run only when named.
 # Each run writes BENCH_OUT/<scenario>-<run>/result.json (BENCH_OUT defaults to bcast-bench-runs).
 set -euo pipefail
 build=$(realpath "${1:-build}")
@@ -30,6 +32,7 @@ args_of() {
   case $1 in
     fanout5k) echo --stores 5000 --target all --messages 200 ;;
     one-library) echo --stores 1 --messages 5000 ;;
+    one-frame) echo --stores 1 --messages 5000 --via frame ;;
     one-api) echo --stores 1 --messages 5000 --via api --api "http://127.0.0.1:$http_port" --token "$BENCH_TOKEN" ;;
     stores10k) echo --stores 10000 --target store --rate 5000 --messages 25000 ;;
     *) echo "unknown scenario $1" >&2; exit 2 ;;

@@ -135,11 +135,15 @@ inline std::size_t frame_size(const plan& p, std::size_t payload) {
       .size();
 }
 
+// Publishes through broker::publisher, as publisherd does: the publish script per target (history
+// append + PUBLISH), then the message record. With `script` false it sends the same frame with a
+// plain PUBLISH through the same client instead (--via frame): the library's I/O path without the
+// script, to tell the two costs apart.
 class library_publisher : public publisher {
  public:
   library_publisher(bcast::core::loop& l, const plan& p, std::size_t payload,
-                    bcast::redis::options options)
-      : client_(l, std::move(options)), publisher_(client_), maker_(p, payload) {}
+                    bcast::redis::options options, bool script = true)
+      : client_(l, std::move(options)), publisher_(client_), maker_(p, payload), script_(script) {}
 
   void prepare(prepared done) override {
     publish_envelope(maker_.make(0, now_ns(), "store:warm-up"), std::move(done));
@@ -156,6 +160,17 @@ class library_publisher : public publisher {
       if (done) done(e.err().message());
       return;
     }
+    if (!script_) {
+      const auto frame =
+          bcast::broker::encode_frame(1, "1764150000000-0", e->id, bcast::message::encode(*e));
+      client_.command({"PUBLISH", bcast::broker::live_channel(e->targets[0]), frame},
+                      [this, done = std::move(done)](bcast::core::result<bcast::redis::reply> r) {
+                        const auto problem = r ? std::string() : r.err().message();
+                        if (!r) failed(problem);
+                        if (done) done(problem);
+                      });
+      return;
+    }
     publisher_.publish(
         *e, [this, done = std::move(done)](bcast::core::result<bcast::broker::publish_outcome> r) {
           const auto problem = r ? std::string() : r.err().message();
@@ -167,6 +182,7 @@ class library_publisher : public publisher {
   bcast::redis::client client_;
   bcast::broker::publisher publisher_;
   envelope_maker maker_;
+  bool script_;
 };
 
 // POST /api/v1/messages to a running publisherd over one keep-alive connection, pipelined.

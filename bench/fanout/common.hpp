@@ -15,7 +15,19 @@
 namespace fanout {
 
 enum class target_kind { all, group, store };
-enum class via { library, api };
+enum class via { library, api, frame };
+
+inline const char* via_name(via v) {
+  switch (v) {
+    case via::library:
+      return "library";
+    case via::api:
+      return "api";
+    case via::frame:
+      return "frame";
+  }
+  return "?";
+}
 
 struct settings {
   std::uint32_t stores = 100;

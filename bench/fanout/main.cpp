@@ -17,13 +17,14 @@ namespace {
 
 const char* usage_text =
     "usage: bcast-bench [--stores N] [--groups K] [--messages M] [--rate R]\n"
-    "                   [--target all|group|store] [--payload BYTES] [--via library|api]\n"
+    "                   [--target all|group|store] [--payload BYTES] [--via library|api|frame]\n"
     "                   [--api URL --token TOKEN] [--redis URL] [--out DIR] [--threads T]\n"
     "                   [--grace-ms MS]\n"
     "Each store has its own Redis connection. Without --rate the publisher runs closed loop (the\n"
     "next message once the previous reached every store it targets). Without --redis a private\n"
     "redis-server is started. --via api posts to a running publisherd at --api http://HOST:PORT\n"
-    "with a bearer --token, which must use the same Redis as --redis.\n"
+    "with a bearer --token, which must use the same Redis as --redis. --via frame sends the bcast\n"
+    "frame with a plain PUBLISH through the library's client: its I/O path without the script.\n"
     "Exit status: 0 nothing lost, 1 messages lost or not published, 2 usage error, 3 a limit or\n"
     "the set-up stopped the run (the reason is printed).\n";
 
@@ -68,8 +69,15 @@ bcast::core::result<settings> read_settings(const bcast::core::cli::arguments& a
     return bad("--target is all, group or store");
   }
   const auto via = args.value("via").value_or("library");
-  if (via != "library" && via != "api") return bad("--via is library or api");
-  s.publish_via = via == "api" ? fanout::via::api : fanout::via::library;
+  if (via == "library") {
+    s.publish_via = fanout::via::library;
+  } else if (via == "api") {
+    s.publish_via = fanout::via::api;
+  } else if (via == "frame") {
+    s.publish_via = fanout::via::frame;
+  } else {
+    return bad("--via is library, api or frame");
+  }
   s.redis_url = args.value("redis").value_or("");
   s.api_url = args.value("api").value_or("");
   s.token = args.value("token").value_or("");
@@ -171,7 +179,7 @@ int main(int argc, char** argv) {
       stderr, "bcast-bench: %u stores, %u messages to %s, %s, via %s, Redis %s\n", s.stores,
       s.messages, plan.target_of(0).c_str(),
       s.rate > 0 ? ("open loop at " + std::to_string(s.rate) + "/s").c_str() : "closed loop",
-      s.publish_via == fanout::via::api ? "publisherd's API" : "the library", s.redis_url.c_str());
+      fanout::via_name(s.publish_via), s.redis_url.c_str());
 
   // The baseline first: plain hiredis on plain libuv loops.
   std::fprintf(stderr, "baseline (hiredis + libuv):\n");
@@ -208,7 +216,8 @@ int main(int argc, char** argv) {
     if (s.publish_via == fanout::via::api) {
       pub = std::make_unique<fanout::api_publisher>(loop, plan, s.payload, *api, s.token);
     } else {
-      pub = std::make_unique<fanout::library_publisher>(loop, plan, s.payload, *redis_options);
+      pub = std::make_unique<fanout::library_publisher>(loop, plan, s.payload, *redis_options,
+                                                        s.publish_via == fanout::via::library);
     }
     auto outcome = fanout::run_phase(
         loop.uv(), [&loop] { loop.run(); }, s, plan, bcast_tally, *pub,
@@ -220,7 +229,7 @@ int main(int argc, char** argv) {
       std::cerr << "bcast-bench: bcast: " << outcome.problem << "\n";
       return 3;
     }
-    ours = fanout::summarize(s.publish_via == fanout::via::api ? "bcast (api)" : "bcast", plan,
+    ours = fanout::summarize(std::string("bcast (") + fanout::via_name(s.publish_via) + ")", plan,
                              bcast_tally, outcome, *pub);
   }
 
@@ -236,7 +245,7 @@ int main(int argc, char** argv) {
   result["baseline"] = fanout::to_json(base, plan);
   result["groups"] = s.groups;
   result["target"] = plan.target_of(0);
-  result["via"] = s.publish_via == fanout::via::api ? "api" : "library";
+  result["via"] = fanout::via_name(s.publish_via);
   result["rate"] = s.rate;
   result["payload_bytes"] = s.payload;
   result["baseline_payload_bytes"] = baseline_payload;

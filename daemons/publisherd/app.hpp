@@ -72,17 +72,20 @@ class app {
         messages_(redis_),
         presence_(redis_),
         receipts_(redis_),
-        sessions_(auth::session_options{config_.session_idle, config_.session_absolute}),
+        sessions_(session_options(config_)),
         server_(l, server_options(config_)),
         sweep_timer_(l),
         stores_timer_(l),
-        watchdog_timer_(l) {}
+        watchdog_(l) {}
 
   // Loads the users, binds every listener, and starts connecting to Redis. Start-up errors are
   // returned (the daemon exits with them); Redis being down is not one of them.
   result<void> start() {
-    if (auto r = load_users(); !r) return r;
-    if (auto r = load_static(); !r) return r;
+    apply_log_level();
+    auto users = read_users(config_.users_file);
+    if (!users) return users.err();
+    adopt_users(std::move(users).value());
+    load_static();
     add_routes();
     server_.observe([this](const http::request_record& r) {
       ++counters_.requests[r.req.route + " " + std::to_string(r.status)];
@@ -90,11 +93,7 @@ class app {
     if (auto r = bind_listeners(); !r) return r;
     redis_.observe([this](bcast::redis::connection_state s, const bcast::core::error& why) { on_redis_state(s, why); });
     redis_.connect();
-    if (auto every = bcast::core::systemd::watchdog_ping_interval(); every.count() > 0) {
-      // From a loop timer: a wedged loop stops the pings and systemd restarts the daemon.
-      watchdog_timer_.start(every, [] { bcast::core::systemd::notify("WATCHDOG=1"); }, every);
-      watchdog_timer_.unref();
-    }
+    watchdog_.start();
     sweep_timer_.start(std::chrono::minutes(1), [this] {
       sessions_.sweep(std::chrono::steady_clock::now());
       throttle_.sweep(std::chrono::steady_clock::now());
@@ -106,20 +105,37 @@ class app {
     return {};
   }
 
-  // SIGHUP: a new users file replaces the old one only if it loads.
-  void reload() {
-    if (auto r = load_users(); !r) {
-      bcast::core::log::error("reload refused, keeping the old users: " + r.err().message());
-      return;
+  // SIGHUP: the config file and the users file, again, without dropping a connection. A config
+  // that does not load, or whose users file does not, is refused whole and the running one stays.
+  // The keys that only a restart applies (Redis, listeners) keep their running values.
+  void reload(result<config> next) {
+    const auto refuse = [](const bcast::core::error& e) {
+      bcast::core::log::error("reload refused, keeping the running configuration and users: " + e.message());
+    };
+    if (!next) return refuse(next.err());
+    auto users = read_users(next->users_file);
+    if (!users) return refuse(users.err());
+    if (auto later = restart_only_changes(config_, *next); !later.empty()) {
+      std::string keys;
+      for (const auto& k : later) keys += (keys.empty() ? "" : ", ") + k;
+      bcast::core::log::warning("reload: " + keys + " changed; that applies at the next restart");
+      keep_restart_only_keys(config_, *next);
     }
-    bcast::core::log::notice("users reloaded (" + std::to_string(users_->size()) + " users)");
+    config_ = std::move(next).value();
+    adopt_users(std::move(users).value());
+    apply_log_level();
+    publisher_.set_settings(publisher_settings(config_));
+    sessions_.set_options(session_options(config_));
+    server_.set_options(server_options(config_));
+    load_static();
+    bcast::core::log::notice("configuration reloaded; users reloaded (" + std::to_string(users_->size()) + " users)");
   }
 
   void shutdown(std::function<void()> done) {
     bcast::core::systemd::notify("STOPPING=1");
     sweep_timer_.stop();
     stores_timer_.stop();
-    watchdog_timer_.stop();
+    watchdog_.stop();
     server_.shutdown([this, done = std::move(done)] {
       redis_.close();
       done();
@@ -188,6 +204,10 @@ class app {
     return s;
   }
 
+  static auth::session_options session_options(const config& c) {
+    return {.idle_timeout = c.session_idle, .absolute_timeout = c.session_absolute};
+  }
+
   static http::server_options server_options(const config& c) {
     http::server_options o;
     o.limits.max_body_bytes = c.max_request_body;
@@ -195,29 +215,31 @@ class app {
     return o;
   }
 
-  result<void> load_users() {
-    if (config_.users_file.empty()) {
-      users_ = std::make_shared<auth::user_store>();
-      return {};
-    }
-    auto loaded = auth::user_store::load_file(config_.users_file);
+  static result<std::shared_ptr<auth::user_store>> read_users(const std::string& path) {
+    if (path.empty()) return std::make_shared<auth::user_store>();
+    auto loaded = auth::user_store::load_file(path);
     if (!loaded) return loaded.err();
-    auto fresh = std::make_shared<auth::user_store>(std::move(loaded).value());
+    return std::make_shared<auth::user_store>(std::move(loaded).value());
+  }
+
+  // Users whose password, role or targets changed are logged out.
+  void adopt_users(std::shared_ptr<auth::user_store> fresh) {
     if (users_) {
       for (const auto& name : auth::changed_users(*users_, *fresh)) sessions_.destroy_user(name);
     }
     users_ = std::move(fresh);
-    return {};
   }
 
-  result<void> load_static() {
+  void apply_log_level() { bcast::core::log::config().threshold = *bcast::core::log::parse_level(config_.log_level); }
+
+  // A web root that cannot be read leaves the API serving, and the UI as it was.
+  void load_static() {
     auto files = http::static_files::directory(config_.web_root);
     if (!files) {
       bcast::core::log::warning("web UI not served: " + files.err().message());
-      return {};
+      return;
     }
     server_.routes().fallback(files.value().as_handler(), "static");
-    return {};
   }
 
   void on_redis_state(bcast::redis::connection_state s, const bcast::core::error& why) {
@@ -496,7 +518,7 @@ class app {
   std::vector<broker::store_presence> known_stores_;
   bcast::core::timer sweep_timer_;
   bcast::core::timer stores_timer_;
-  bcast::core::timer watchdog_timer_;
+  bcast::core::systemd::watchdog watchdog_;
   counters counters_;
   bool told_ready_ = false;
   bool redis_was_down_ = false;

@@ -5,6 +5,7 @@
 #include <bcast/auth/peer.hpp>
 #include <bcast/core/cli.hpp>
 #include <bcast/core/error.hpp>
+#include <bcast/core/log.hpp>
 #include <bcast/message/category.hpp>
 #include <bcast/message/envelope.hpp>
 #include <bcast/net/tls.hpp>
@@ -12,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <set>
@@ -28,6 +30,7 @@ namespace publisherd {
 struct listen_address {
   std::string host;
   std::uint16_t port = 0;
+  friend bool operator==(const listen_address&, const listen_address&) = default;
 };
 
 struct https_listener {
@@ -224,11 +227,46 @@ inline bcast::core::result<config> load(const bcast::core::cli::arguments& args)
   if (auto u = args.value("users")) c.users_file = *u;
   auto redis = bcast::redis::parse_url(c.redis_url);
   if (!redis) return redis.err();
+  if (!bcast::core::log::parse_level(c.log_level))
+    return bcast::core::error(bcast::core::errc::invalid_argument,
+                              "log_level: expected error, warning, notice, info or debug, got '" + c.log_level + "'");
   if (c.http.empty() && c.https.empty() && c.unix_socket.empty())
     return bcast::core::error(bcast::core::errc::invalid_argument, "no listener: give --http, https or --unix-socket");
   if (c.limits.title_max_chars == 0 || c.limits.body_max_bytes == 0 || c.limits.max_targets == 0)
     return bcast::core::error(bcast::core::errc::invalid_argument, "limits must be positive");
   return c;
+}
+
+// The keys of `next` that differ from `running` and that only a restart applies: the Redis
+// connection and the listeners. A reload keeps the running values of these.
+inline std::vector<std::string> restart_only_changes(const config& running, const config& next) {
+  const auto same_tls = [](const bcast::net::tls_options& a, const bcast::net::tls_options& b) {
+    return a.ca_file == b.ca_file && a.cert_file == b.cert_file && a.key_file == b.key_file &&
+           a.verify_peer == b.verify_peer && a.server_name == b.server_name;
+  };
+  const auto same_https = [&](const std::vector<https_listener>& a, const std::vector<https_listener>& b) {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end(), [&](const https_listener& x, const https_listener& y) {
+      return x.address == y.address && same_tls(x.tls, y.tls);
+    });
+  };
+  std::vector<std::string> changed;
+  if (running.redis_url != next.redis_url || !same_tls(running.redis_tls, next.redis_tls)) changed.push_back("redis");
+  if (running.http != next.http) changed.push_back("http");
+  if (!same_https(running.https, next.https)) changed.push_back("https");
+  if (running.unix_socket != next.unix_socket || running.unix_socket_mode != next.unix_socket_mode)
+    changed.push_back("unix_socket");
+  if (running.publish_timeout != next.publish_timeout) changed.push_back("publish_timeout_ms");
+  return changed;
+}
+
+inline void keep_restart_only_keys(const config& running, config& next) {
+  next.redis_url = running.redis_url;
+  next.redis_tls = running.redis_tls;
+  next.http = running.http;
+  next.https = running.https;
+  next.unix_socket = running.unix_socket;
+  next.unix_socket_mode = running.unix_socket_mode;
+  next.publish_timeout = running.publish_timeout;
 }
 
 }  // namespace publisherd

@@ -4,8 +4,6 @@
 
 #include <bcast/core/daemon.hpp>
 
-#include <bcast/core/timer.hpp>
-
 #include <csignal>
 #include <iostream>
 
@@ -38,7 +36,6 @@ int main(int argc, char** argv) {
     std::cout << "publisherd: configuration OK\n";
     return 0;
   }
-  if (config->log_level == "debug") bcast::core::log::config().threshold = bcast::core::log::level::debug;
   std::signal(SIGPIPE, SIG_IGN);
 
   bcast::core::loop loop;
@@ -49,6 +46,6 @@ int main(int argc, char** argv) {
   }
   bcast::core::run_until_signalled(
       loop, [&](std::function<void()> done) { app.shutdown(std::move(done)); },
-      [&] { app.reload(); });
+      [&] { app.reload(publisherd::load(*args)); });
   return 0;
 }

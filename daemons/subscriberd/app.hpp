@@ -12,6 +12,7 @@
 #include <bcast/broker/store_state.hpp>
 #include <bcast/core/log.hpp>
 #include <bcast/core/loop.hpp>
+#include <bcast/core/systemd.hpp>
 #include <bcast/core/timer.hpp>
 #include <bcast/message/envelope.hpp>
 #include <bcast/redis/client.hpp>
@@ -48,7 +49,9 @@ class app {
         heartbeat_(l, redis_, broker::store_profile{config_.store, config_.groups, BCAST_VERSION},
                    broker::presence_settings{std::chrono::duration_cast<std::chrono::milliseconds>(config_.heartbeat), 3}),
         sinks_(std::move(sinks)),
-        status_timer_(l) {}
+        status_timer_(l),
+        watchdog_(l),
+        status_(l) {}
 
   bcast::core::result<void> start() {
     std::error_code ec;
@@ -82,13 +85,21 @@ class app {
     log::info("store " + config_.store + " subscribing to " + channels + "; sinks: " + sinks_->name());
     status_timer_.start(std::chrono::minutes(10), [this] { log_status(); }, std::chrono::minutes(10));
     status_timer_.unref();
+    watchdog_.start();
+    // Ready once started, not once live: a store that cannot reach Redis at boot is still up,
+    // catching up as soon as it can.
+    bcast::core::systemd::notify("READY=1");
+    report_status();
     return {};
   }
 
   // SIGTERM: save the position, say goodbye (offline at once), close popups, then done().
   void shutdown(std::function<void()> done) {
+    bcast::core::systemd::notify("STOPPING=1");
     checkpoint();
     status_timer_.stop();
+    watchdog_.stop();
+    status_.stop();
     heartbeat_.stop([this, done = std::move(done)](const bcast::core::result<void>&) {
       sinks_->close([this, done] {
         driver_.reset();
@@ -121,6 +132,7 @@ class app {
       announced_live_ = false;
       log::error("broker unreachable, retrying with backoff: " + why.message());
     }
+    report_status();
   }
 
   // The tracker delivers each message once, in order; checkpoint() shows it and saves the position
@@ -157,6 +169,7 @@ class app {
       return;
     }
     if (auto cleared = journal_->clear(); !cleared) log::warning(cleared.err().message());
+    report_status();
   }
 
   void show_once(const bcast::message::envelope& e) {
@@ -198,6 +211,7 @@ class app {
           ++counters_.failed;
           log::warning("sink " + o.sink + " failed for message " + id + ": " + o.reason);
           receipts_.record(id, broker::receipt_state::failed);
+          report_status();
           break;
       }
     };
@@ -205,16 +219,25 @@ class app {
 
   void on_gap(const broker::gap_event& g) {
     ++counters_.gaps;
+    report_status();
     log::warning("history of " + g.target + " was trimmed past this store's position: messages " +
                  std::to_string(g.from) + ".." + std::to_string(g.to) + " are lost to it");
     if (g.kind == broker::gap_kind::trimmed) receipts_.record_gap(g.target, g.from, g.to);
   }
 
-  void log_status() {
-    log::info("store " + config_.store + ": " + std::to_string(counters_.received) + " received, " +
-              std::to_string(counters_.shown) + " shown, " + std::to_string(counters_.expired) + " expired, " +
-              std::to_string(counters_.failed) + " sink failures, " + std::to_string(counters_.gaps) + " gaps");
+  std::string status_text() const {
+    const std::string state = broker_down_ ? "broker unreachable, retrying"
+                              : driver_ && driver_->live()
+                                  ? "live on " + std::to_string(driver_->targets().size()) + " channels"
+                                  : "catching up";
+    return "store " + config_.store + " " + state + "; " + std::to_string(counters_.received) + " received, " +
+           std::to_string(counters_.shown) + " shown, " + std::to_string(counters_.expired) + " expired, " +
+           std::to_string(counters_.failed) + " sink failures, " + std::to_string(counters_.gaps) + " gaps";
   }
+
+  // systemctl status shows it (sd_notify STATUS=); the log gets it every 10 minutes.
+  void report_status() { status_.set(status_text()); }
+  void log_status() { log::info(status_text()); }
 
   bcast::core::loop& loop_;
   config config_;
@@ -226,6 +249,8 @@ class app {
   std::optional<broker::display_journal> journal_;
   std::vector<bcast::message::envelope> to_show_;
   bcast::core::timer status_timer_;
+  bcast::core::systemd::watchdog watchdog_;
+  bcast::core::systemd::status_reporter status_;
   counters counters_;
   bool broker_down_ = false;
   bool announced_live_ = false;

@@ -6,7 +6,12 @@
 #include <bcast/core/loop.hpp>
 #include <bcast/redis/subscriber.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+
+#include <fstream>
 
 using namespace bcast;
 using nlohmann::json;
@@ -306,4 +311,106 @@ TEST_CASE("the commented example configs are accepted by --check-config") {
            "/config/publisherd.example.json'"));
   CHECK(ok("'" + test::build_path("daemons/subscriberd/subscriberd") + "' --check-config --sink terminal --config '" + src +
            "/config/subscriberd.example.json'"));
+}
+
+namespace {
+
+// One keep-alive connection, to see that a reload does not drop it.
+class kept_connection {
+ public:
+  explicit kept_connection(std::uint16_t port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    timeval tv{10, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  ~kept_connection() { ::close(fd_); }
+
+  // The status line of GET `target`, or "" when the connection is gone.
+  std::string get(const std::string& target) {
+    const std::string req = "GET " + target + " HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    if (::send(fd_, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) return "";
+    std::string in;
+    char buf[4096];
+    std::size_t body_at = std::string::npos, length = 0;
+    while (body_at == std::string::npos || in.size() < body_at + length) {
+      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) return "";
+      in.append(buf, static_cast<std::size_t>(n));
+      if (body_at == std::string::npos && (body_at = in.find("\r\n\r\n")) != std::string::npos) {
+        body_at += 4;
+        const auto cl = in.find("Content-Length: ");
+        if (cl != std::string::npos && cl < body_at) length = std::stoul(in.substr(cl + 16));
+      }
+    }
+    return in.substr(0, in.find("\r\n"));
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::trunc) << text;
+}
+
+}  // namespace
+
+TEST_CASE("publisherd: SIGHUP reloads the config and users without dropping a connection; a bad one is refused whole") {
+  test::temp_dir conf_dir;
+  const auto conf = conf_dir.file("publisherd.json");
+  write_text(conf, R"({"categories": [{"id": "promo", "label_en": "Promo"}]})");
+  test::publisherd_fixture f({"--config", conf});
+  auto s = f.login();
+  const auto category_ids = [&] {
+    auto r = f.call("GET", "/api/v1/categories", {}, {{"Cookie", s.cookie}});
+    REQUIRE(r.status == 200);
+    std::vector<std::string> ids;
+    const auto body = json::parse(r.body);
+    for (const auto& c : body["categories"]) ids.push_back(c["id"]);
+    return ids;
+  };
+  CHECK(category_ids() == std::vector<std::string>{"promo"});
+  kept_connection kept(f.port);
+  CHECK(kept.get("/api/v1/health") == "HTTP/1.1 200 OK");
+
+  // New categories and limits apply; a new Redis timeout needs a restart, and says so.
+  write_text(conf, R"({
+    // comments are allowed
+    "categories": [{"id": "stock", "label_en": "Stock"}],
+    "limits": {"title_max_chars": 10},
+    "publish_timeout_ms": 1000
+  })");
+  f.daemon->signal(SIGHUP);
+  REQUIRE(f.daemon->wait_for_log("configuration reloaded"));
+  CHECK(test::contains(f.daemon->log(), "publish_timeout_ms changed; that applies at the next restart"));
+  CHECK(category_ids() == std::vector<std::string>{"stock"});
+  json message{{"targets", {"all"}}, {"category", "stock"}, {"title", "Stok habis hari ini"}, {"body", "b"}};
+  auto too_long = f.send(s, message);
+  CHECK(too_long.status == 400);
+  CHECK(test::contains(too_long.body, "title"));
+  message["title"] = "Stok habis";
+  CHECK(f.send(s, message).status == 201);
+  CHECK(kept.get("/api/v1/health") == "HTTP/1.1 200 OK");  // the same connection, still open
+
+  // A config with a typo is refused whole: the running one stays.
+  write_text(conf, R"({"categories": [{"id": "promo"}], "limitz": {}})");
+  f.daemon->signal(SIGHUP);
+  REQUIRE(f.daemon->wait_for_log("reload refused"));
+  CHECK(test::contains(f.daemon->log(), "unknown key 'limitz'"));
+  CHECK(category_ids() == std::vector<std::string>{"stock"});
+
+  // So is a good config whose users file does not load: neither the config nor the users change.
+  write_text(conf, R"({"categories": [{"id": "promo"}]})");
+  write_text(f.users, "{ not json");
+  f.daemon->signal(SIGHUP);
+  REQUIRE(f.daemon->wait_for_log("reload refused"));
+  CHECK(category_ids() == std::vector<std::string>{"stock"});
+  auto again = f.login();  // the running users still log in
+  CHECK_FALSE(again.cookie.empty());
+  CHECK(kept.get("/api/v1/health") == "HTTP/1.1 200 OK");
 }

@@ -77,6 +77,31 @@ TEST_CASE("publisherd tells systemd READY=1 once serving, pings the watchdog, an
   CHECK(d.wait_exit() == 0);
 }
 
+TEST_CASE("subscriberd tells systemd READY=1, its counters as STATUS=, pings the watchdog, and says STOPPING=1") {
+  test::publisherd_fixture hq;
+  notify_listener notify;
+  test::daemon_process store(test::build_path("daemons/subscriberd/subscriberd"),
+                             {"--redis", hq.redis->url(), "--store", "s1", "--state-dir", hq.dir.file("s1-state"),
+                              "--sink", "jsonl:" + hq.dir.file("s1.jsonl")},
+                             {"NOTIFY_SOCKET=" + notify.path, "WATCHDOG_USEC=200000"});
+  REQUIRE(notify.wait_for("READY=1"));
+  REQUIRE(notify.wait_for("STATUS=store s1 live on 2 channels; 0 received, 0 shown"));
+  nlohmann::json body{{"targets", {"all"}}, {"category", "announcement"}, {"title", "Halo"}, {"body", "b"}};
+  REQUIRE(test::http_call(0, "POST", "/api/v1/messages", body.dump(), {}, hq.socket).status == 201);
+  CHECK(notify.wait_for("STATUS=store s1 live on 2 channels; 1 received, 1 shown, 0 expired, 0 sink failures, 0 gaps"));
+  REQUIRE(notify.wait_for("WATCHDOG=1"));
+  const auto first = notify.count("WATCHDOG=1");
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (notify.count("WATCHDOG=1") < first + 3 && std::chrono::steady_clock::now() < deadline) notify.wait_for("never", 50ms);
+  CHECK(notify.count("WATCHDOG=1") >= first + 3);
+
+  hq.redis.reset();  // the broker goes away: the status says so
+  CHECK(notify.wait_for("STATUS=store s1 broker unreachable, retrying"));
+  store.signal(SIGTERM);
+  CHECK(notify.wait_for("STOPPING=1"));
+  CHECK(store.wait_exit() == 0);
+}
+
 TEST_CASE("publisherd serves the sockets systemd passes (socket activation), by name") {
   test::temp_dir dir;
   test::redis_server redis;

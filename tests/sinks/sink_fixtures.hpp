@@ -87,10 +87,6 @@ inline bool run_until_polled(core::loop& l, const std::function<bool()>& done,
   return run_until(l, done, timeout);
 }
 
-inline bool contains(std::string_view haystack, std::string_view needle) {
-  return haystack.find(needle) != std::string_view::npos;
-}
-
 // A helper program run for the length of a test, its stdout read through a pipe. It gets SIGTERM
 // when the test process dies, and when the object goes.
 class background {

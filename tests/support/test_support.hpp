@@ -19,6 +19,7 @@
 #include <functional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace bcast::test {
@@ -40,6 +41,10 @@ class temp_dir {
  private:
   std::filesystem::path path_;
 };
+
+inline bool contains(std::string_view haystack, std::string_view needle) {
+  return haystack.find(needle) != std::string_view::npos;
+}
 
 inline std::uint16_t free_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);

@@ -51,12 +51,15 @@ class session_store {
  public:
   using clock = std::chrono::steady_clock;
 
-  explicit session_store(session_options options = {}) : options_(options) {
+  explicit session_store(session_options options = {}) { set_options(options); }
+
+  const session_options& options() const noexcept { return options_; }
+  // Applies to existing sessions too, at their next use.
+  void set_options(session_options o) {
+    options_ = o;
     if (options_.max_sessions == 0) options_.max_sessions = 1;
     if (options_.max_sessions_per_user == 0) options_.max_sessions_per_user = 1;
   }
-
-  const session_options& options() const noexcept { return options_; }
   std::size_t size() const noexcept { return index_.size(); }
 
   // Every login gets a fresh id and CSRF token; an id held before login is never reused.

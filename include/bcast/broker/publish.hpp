@@ -168,6 +168,8 @@ class publisher {
   publisher& operator=(const publisher&) = delete;
 
   const publisher_settings& settings() const noexcept { return settings_; }
+  // For the next publish; one in flight keeps the settings it started with.
+  void set_settings(publisher_settings s) { settings_ = std::move(s); }
 
   // Appends `e` to every target, then records it for the history API. Success only when all of
   // that worked; on an error some targets may have it already, and publishing the same envelope

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -32,6 +33,14 @@ inline const char* name(level l) {
     case level::debug: return "debug";
   }
   return "?";
+}
+
+// "error", "warning", "notice", "info" or "debug".
+inline std::optional<level> parse_level(std::string_view text) {
+  for (level l : {level::error, level::warning, level::notice, level::info, level::debug}) {
+    if (text == name(l)) return l;
+  }
+  return std::nullopt;
 }
 
 inline void write(level l, std::string_view text) {

@@ -3,6 +3,9 @@
 // by socket activation. libsystemd is optional (meson feature `systemd`); without it notify()
 // does nothing and no sockets are passed.
 
+#include <bcast/core/loop.hpp>
+#include <bcast/core/timer.hpp>
+
 #include <chrono>
 #include <cstdlib>
 #include <cstdint>
@@ -34,6 +37,56 @@ inline std::chrono::milliseconds watchdog_ping_interval() {
 #endif
   return std::chrono::milliseconds(0);
 }
+
+// WATCHDOG=1 from a loop timer at half of WATCHDOG_USEC: a wedged loop stops the pings and
+// systemd restarts the daemon. Does nothing when the unit has no WatchdogSec=.
+class watchdog {
+ public:
+  explicit watchdog(loop& l) : timer_(l) {}
+
+  void start() {
+    const auto every = watchdog_ping_interval();
+    if (every.count() <= 0) return;
+    timer_.start(every, [] { notify("WATCHDOG=1"); }, every);
+    timer_.unref();
+  }
+  void stop() { timer_.stop(); }
+
+ private:
+  timer timer_;
+};
+
+// STATUS=, sent at most once per `interval` (the latest text wins), so that a daemon can report
+// every change without a datagram per message.
+class status_reporter {
+ public:
+  explicit status_reporter(loop& l, std::chrono::milliseconds interval = std::chrono::seconds(1))
+      : timer_(l), interval_(interval) {}
+
+  void set(std::string text) {
+    if (text == sent_) return;
+    pending_ = std::move(text);
+    if (timer_.active()) return;
+    flush();
+    // Changes within the interval wait for its end.
+    timer_.start(interval_, [this] {
+      if (pending_ != sent_) flush();
+    });
+    timer_.unref();
+  }
+  void stop() { timer_.stop(); }
+
+ private:
+  void flush() {
+    sent_ = pending_;
+    notify("STATUS=" + sent_);
+  }
+
+  timer timer_;
+  std::chrono::milliseconds interval_;
+  std::string pending_;
+  std::string sent_;
+};
 
 struct passed_socket {
   int fd;

@@ -258,6 +258,8 @@ class server {
   bool shutting_down() const noexcept { return shutting_down_; }
   std::size_t connection_count() const noexcept { return connections_.size(); }
   const server_options& options() const noexcept { return *options_; }
+  // For connections accepted from now on; open ones keep the options they were accepted with.
+  void set_options(server_options o) { options_ = std::make_shared<const server_options>(std::move(o)); }
   core::loop& owner_loop() noexcept { return loop_; }
 
  private:

@@ -87,7 +87,7 @@ class sync_redis {
     } else if (r->type == REDIS_REPLY_INTEGER) {
       text = std::to_string(r->integer);
     } else if (r->str) {
-      text = std::string(r->type == REDIS_REPLY_ERROR ? "ERR:" : "") + std::string(r->str, r->len);
+      text = std::string(r->str, r->len);
     }
     freeReplyObject(r);
     return text;

@@ -259,7 +259,7 @@ TEST_CASE("atomic save and reload", "[auth][users]") {
     CHECK(empty->empty());
   }
 
-  SECTION("round trip, mode 0600, no temp files left") {
+  SECTION("round trip, mode 0640 when new, no temp files left") {
     user_store store;
     REQUIRE(store.add(user{"admin", role::admin, alice_hash, {"*"}, {}}).ok());
     REQUIRE(
@@ -271,7 +271,7 @@ TEST_CASE("atomic save and reload", "[auth][users]") {
 
     struct stat st {};
     REQUIRE(::stat(path.c_str(), &st) == 0);
-    CHECK((st.st_mode & 07777) == 0600);
+    CHECK((st.st_mode & 07777) == 0640);
     CHECK(dir.entries() == std::vector<std::string>{"users.json"});
 
     auto loaded = user_store::load_file(path);
@@ -279,9 +279,14 @@ TEST_CASE("atomic save and reload", "[auth][users]") {
     CHECK(*loaded == store);
     CHECK(loaded->authenticate("admin", "hunter2") != nullptr);
 
-    // Overwrite: the old file is replaced, even one with looser permissions.
-    REQUIRE(::chmod(path.c_str(), 0644) == 0);
+    // Overwrite: the old file is replaced, one with looser permissions by one without them.
+    REQUIRE(::chmod(path.c_str(), 0666) == 0);
     REQUIRE(store.remove("jateng").ok());
+    REQUIRE(store.save_file(path).ok());
+    REQUIRE(::stat(path.c_str(), &st) == 0);
+    CHECK((st.st_mode & 07777) == 0640);
+    // One the admin made private stays private.
+    REQUIRE(::chmod(path.c_str(), 0600) == 0);
     REQUIRE(store.save_file(path).ok());
     REQUIRE(::stat(path.c_str(), &st) == 0);
     CHECK((st.st_mode & 07777) == 0600);

@@ -131,6 +131,12 @@ TEST_CASE("the .deb builds with dpkg-buildpackage and installs every file in its
     CHECK(fs::is_regular_file(root / f));
   }
   CHECK(fs::is_directory(root / "etc/bcast"));
+  // The daemons read /etc/bcast through the group bcast, which the package creates.
+  const fs::path control = dir.path() / "control";
+  test::shell("dpkg-deb -e '" + bin_deb.string() + "' '" + control.string() + "'");
+  const auto postinst = read_file(control / "postinst");
+  CHECK(postinst.find("addgroup --system --quiet bcast") != std::string::npos);
+  CHECK(postinst.find("dpkg-statoverride --update --add root bcast 2750 /etc/bcast") != std::string::npos);
   CHECK(read_file(root / "lib/systemd/system/publisherd.service").find("/usr/bin/publisherd") !=
         std::string::npos);
 

@@ -23,6 +23,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstddef>
@@ -183,9 +185,13 @@ class user_store {
     return doc.dump(2) + "\n";
   }
 
-  // Atomic replace, mode 0600 (the file holds password hashes).
+  // Atomic replace. The file holds password hashes: owner read-write, and group read only when
+  // the file had it (a users file shared with publisherd's group, root:bcast 0640 under systemd)
+  // or is new (in /etc/bcast, a setgid directory of group bcast); never more.
   core::result<void> save_file(const std::string& path) const {
-    return core::write_file_atomic(path, to_json(), 0600);
+    struct stat old {};
+    const mode_t mode = ::stat(path.c_str(), &old) == 0 ? (0600 | (old.st_mode & 0040)) : 0640;
+    return core::write_file_atomic(path, to_json(), mode);
   }
 
   // Pointers returned by the lookups stay valid until the store is modified or destroyed.

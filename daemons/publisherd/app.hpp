@@ -408,17 +408,16 @@ class app {
       if (broker::store_matches_message({s.id, s.groups}, *envelope)) ++expected;
     }
     auto started = std::chrono::steady_clock::now();
-    auto env = envelope.value();
-    publisher_.publish(env, [this, res, env, started](result<broker::publish_outcome> r) {
+    publisher_.publish(*envelope, [this, res, id = envelope->id, started](result<broker::publish_outcome> r) {
       counters_.observe_latency(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
       if (!r) {
         ++counters_.published["broker_unavailable"];
-        bcast::core::log::warning("message " + env.id + " not sent: " + r.err().message());
+        bcast::core::log::warning("message " + id + " not sent: " + r.err().message());
         return res.error(503, "broker_unavailable",
                          "Message not sent, check the connection to the broker (" + r.err().message() + ").");
       }
       ++counters_.published["sent"];
-      res.json(201, env);
+      res.send(http::response::text(201, std::move(r->envelope_json), "application/json"));
     }, broker::publish_options{expected});
   }
 

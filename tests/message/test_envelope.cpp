@@ -121,6 +121,33 @@ TEST_CASE("encode never throws on invalid UTF-8", "[envelope]") {
   CHECK(back->title == "bad \xEF\xBF\xBD byte");
 }
 
+// encode() writes the JSON itself for speed; nlohmann's dump of to_json() is the reference.
+TEST_CASE("encode writes exactly what nlohmann dumps, for every kind of character", "[envelope]") {
+  std::string every_ascii;
+  for (int c = 1; c < 0x80; ++c) every_ascii += static_cast<char>(c);
+  const std::vector<std::string> texts{
+      "",
+      "plain",
+      every_ascii,
+      "quote \" backslash \\ slash / tab \t newline \n cr \r bell \x07 del \x7f nul-free",
+      "Rp 34.900 \xe2\x82\xac \xf0\x9f\x9b\x92 \xe6\x97\xa5\xe6\x9c\xac",
+      "\xc3\x28 invalid \xff\xfe and truncated \xe2\x82",
+  };
+  for (const auto& text : texts) {
+    envelope e = sample();
+    e.title = text;
+    e.body = text + text;
+    e.sender = text;
+    e.targets = {"all", "region:jateng"};
+    for (bool with_expiry : {false, true}) {
+      e.expires_at = with_expiry ? std::optional<std::string>("2026-11-27T10:00:00.000Z") : std::nullopt;
+      e.require_ack = with_expiry;
+      const nlohmann::ordered_json reference = e;
+      CHECK(encode(e) == reference.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
+    }
+  }
+}
+
 TEST_CASE("decode accepts what a newer publisher may add", "[envelope]") {
   json j = sample();
   j["new_field"] = {{"x", 1}};

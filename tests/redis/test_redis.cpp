@@ -84,6 +84,33 @@ TEST_CASE("Redis URLs") {
   CHECK(redis::parse_url("localhost:6379").err().message().find("expected redis://") != std::string::npos);
 }
 
+TEST_CASE("commands encode to the same RESP bytes as hiredis's redisFormatCommandArgv") {
+  const std::string big(70000, 'x');
+  const std::string binary("a\0b\r\n", 5);
+  const std::vector<std::vector<std::string_view>> commands{
+      {"PING"},
+      {"SET", "key", ""},
+      {"EVALSHA", "4cf99fbf82cf53de784472a81458669369a517da", "3", "k1", "k2", "k3", binary, big},
+  };
+  for (const auto& args : commands) {
+    std::vector<const char*> argv;
+    std::vector<std::size_t> lens;
+    for (auto a : args) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    char* formatted = nullptr;
+    const int len = redisFormatCommandArgv(&formatted, static_cast<int>(args.size()), argv.data(), lens.data());
+    REQUIRE(len > 0);
+    const std::string expected(formatted, static_cast<std::size_t>(len));
+    redisFreeCommand(formatted);
+    CHECK(redis::encode_command(args) == expected);
+    std::string appended = "prefix";
+    redis::append_command(appended, args);
+    CHECK(appended == "prefix" + expected);
+  }
+}
+
 TEST_CASE("reply reader: nested replies, partial input, malformed and oversized input") {
   redis::reply_reader reader;
   redis::reply r;

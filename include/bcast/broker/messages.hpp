@@ -94,8 +94,11 @@ inline void save_record(redis::client& client, const message_record& rec,
                         const record_settings& settings, std::function<void(core::result<void>)> done) {
   const auto& id = rec.envelope.id;
   const std::string key = message_key(id);
-  std::vector<std::string> hset{"HSET",   key,    "envelope",
-                                rec.json, "seqs", detail::seqs_json(rec.seqs)};
+  std::vector<std::string> hset{"HSET", key, "envelope", rec.json};
+  if (!rec.seqs.empty()) {
+    hset.push_back("seqs");
+    hset.push_back(detail::seqs_json(rec.seqs));
+  }
   if (rec.expected_at_send) {
     hset.push_back("expected");
     hset.push_back(std::to_string(*rec.expected_at_send));
@@ -134,6 +137,19 @@ inline void save_record(redis::client& client, const message_record& rec,
   client.command({"ZADD", index, "0", id}, [step](core::result<redis::reply> r) {
     step(std::move(r), "indexing the message");
   });
+}
+
+// Takes a record back out of the history (its publish failed); `done` runs once Redis has done it,
+// or failed to (then the record stays, and a retry of the publish rewrites it).
+inline void forget_record(redis::client& client, std::string_view id, std::function<void()> done) {
+  client.command({"ZREM", messages_index_key(), id}, [](core::result<redis::reply>) {});
+  client.command({"DEL", message_key(id)}, [done = std::move(done)](core::result<redis::reply>) { done(); });
+}
+
+// Adds the seq each target gave the message to its record, without waiting for the answer.
+inline void save_record_seqs(redis::client& client, std::string_view id,
+                             const std::map<std::string, std::uint64_t, std::less<>>& seqs) {
+  client.command({"HSET", message_key(id), "seqs", detail::seqs_json(seqs)}, [](core::result<redis::reply>) {});
 }
 
 // Trims the message index by age and count in the background, dropping the trimmed records. The

@@ -45,6 +45,7 @@ struct target_outcome {
 struct publish_outcome {
   std::string message_id;
   std::vector<target_outcome> targets;  // in the envelope's target order
+  std::string envelope_json;            // message::encode() of what was published
 };
 
 struct publish_options {
@@ -53,31 +54,30 @@ struct publish_options {
 
 // Scripts are not rolled back when a command fails, so nothing is written before the XADD: a
 // failed append leaves the seq counter as it was, and the retry gets the same seq (no false gap).
+// Each redis.call costs about a microsecond of Lua and dispatch on top of the command, so the
+// script makes as few as it can (one MGET for the marker and the counter; the age cutoff comes
+// computed from the publisher, not from TIME).
 // KEYS: history, seq, published marker.
-// ARGV: message id, envelope json, live channel, maxlen, exact (0/1), max age ms, marker ttl s,
-//       sharded (0/1).
+// ARGV: message id, envelope json, live channel, maxlen, exact (0/1), oldest stream id to keep
+//       in ms (0: no age limit), marker ttl s, sharded (0/1).
 // Answers {appended (1/0), seq, stream id, receivers}.
 inline const redis::script& publish_script() {
   static const redis::script s(R"lua(
-local done = redis.call('GET', KEYS[3])
+local prior = redis.call('MGET', KEYS[3], KEYS[2])
+local done = prior[1]
 if done then
   local sp = string.find(done, ' ', 1, true)
   return {0, tonumber(string.sub(done, 1, sp - 1)), string.sub(done, sp + 1), 0}
 end
-local seq = tonumber(redis.call('GET', KEYS[2]) or '0') + 1
+local seq = tonumber(prior[2] or '0') + 1
 local seq_text = string.format('%d', seq)
 local trim = '~'
 if ARGV[5] == '1' then trim = '=' end
 local sid = redis.call('XADD', KEYS[1], 'MAXLEN', trim, ARGV[4], '*',
                        'seq', seq_text, 'id', ARGV[1], 'env', ARGV[2])
 redis.call('SET', KEYS[2], seq_text)
-local age = tonumber(ARGV[6])
-if age > 0 then
-  local t = redis.call('TIME')
-  local cutoff = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - age
-  if cutoff > 0 then
-    redis.call('XTRIM', KEYS[1], 'MINID', trim, string.format('%d', cutoff))
-  end
+if ARGV[6] ~= '0' then
+  redis.call('XTRIM', KEYS[1], 'MINID', trim, ARGV[6])
 end
 redis.call('SET', KEYS[3], seq_text .. ' ' .. sid, 'EX', ARGV[7])
 local cmd = 'PUBLISH'
@@ -105,7 +105,7 @@ class publish_plan {
         json_(message::encode(e)),
         maxlen_(std::to_string(s.history_max_len)),
         exact_(s.exact_trim ? "1" : "0"),
-        max_age_ms_(std::to_string(s.history_max_age.count())),
+        oldest_kept_ms_(oldest_kept_ms(s.history_max_age)),
         ttl_(std::to_string(std::max<long long>(1, s.idempotency_ttl.count()))),
         sharded_(s.sharded_pubsub ? "1" : "0") {
     targets_.reserve(e.targets.size());
@@ -124,13 +124,22 @@ class publish_plan {
     return {t.history, t.seq, t.published};
   }
   std::array<std::string_view, 8> args(std::size_t i) const {
-    return {message_id_, json_, targets_[i].channel, maxlen_, exact_, max_age_ms_, ttl_, sharded_};
+    return {message_id_, json_, targets_[i].channel, maxlen_, exact_, oldest_kept_ms_, ttl_, sharded_};
   }
 
  private:
   std::string message_id_;
   std::string json_;
-  std::string maxlen_, exact_, max_age_ms_, ttl_, sharded_;
+  // Stream ids are milliseconds of the server's clock; a few seconds of skew against ours does
+  // not matter for an age limit of days.
+  static std::string oldest_kept_ms(std::chrono::milliseconds max_age) {
+    if (max_age.count() <= 0) return "0";
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::system_clock::now().time_since_epoch());
+    return std::to_string(std::max<long long>(1, (now - max_age).count()));
+  }
+
+  std::string maxlen_, exact_, oldest_kept_ms_, ttl_, sharded_;
   std::vector<target_keys> targets_;
 };
 
@@ -171,9 +180,11 @@ class publisher {
   // For the next publish; one in flight keeps the settings it started with.
   void set_settings(publisher_settings s) { settings_ = std::move(s); }
 
-  // Appends `e` to every target, then records it for the history API. Success only when all of
-  // that worked; on an error some targets may have it already, and publishing the same envelope
-  // again completes the rest without duplicating anything.
+  // Appends `e` to every target and records it for the history API, both in one pipelined
+  // write: the record does not wait for the scripts' answers, which would cost a second round
+  // trip per message. Success only when all of that worked; on an error some targets may have it
+  // already, and publishing the same envelope again completes the rest without duplicating
+  // anything. The seq each target gave it is added to the record afterwards (gap receipts use it).
   void publish(const message::envelope& e, callback cb, publish_options opts = {}) {
     if (e.targets.empty() || !message::is_valid_ulid(e.id)) {
       client_.raw().owner_loop().defer([cb = std::move(cb)] {
@@ -184,41 +195,50 @@ class publisher {
     }
     struct state {
       std::shared_ptr<const publish_plan> plan;
-      message::envelope envelope;
       std::vector<std::optional<core::result<target_outcome>>> results;
+      core::result<void> recorded;
       std::size_t remaining = 0;
-      publish_options opts;
       callback cb;
     };
     auto st = std::make_shared<state>();
     st->plan = std::make_shared<const publish_plan>(e, settings_);
-    st->envelope = e;
     st->results.resize(e.targets.size());
-    st->remaining = e.targets.size();
-    st->opts = opts;
+    st->remaining = e.targets.size() + 1;
     st->cb = std::move(cb);
     std::weak_ptr<void> alive = alive_;
+    const auto one_done = [this, alive, st] {
+      if (--st->remaining > 0) return;
+      if (alive.expired()) return st->cb(core::error(core::errc::cancelled, "publisher destroyed"));
+      all_done(*st->plan, std::move(st->results), st->recorded, std::move(st->cb));
+    };
     for (std::size_t i = 0; i < st->plan->size(); ++i) {
-      const auto keys = st->plan->keys(i);
-      const auto args = st->plan->args(i);
-      client_.eval(
-          publish_script(), keys, args, [this, alive, st, i](core::result<redis::reply> r) {
-            st->results[i] = detail::read_script_reply(st->plan->target(i).target, std::move(r));
-            if (--st->remaining > 0) return;
-            if (alive.expired())
-              return st->cb(core::error(core::errc::cancelled, "publisher destroyed"));
-            targets_done(*st->plan, std::move(st->envelope), std::move(st->results), st->opts,
-                         std::move(st->cb));
-          });
+      client_.eval(publish_script(), st->plan->keys(i), st->plan->args(i),
+                   [st, i, one_done](core::result<redis::reply> r) {
+                     st->results[i] = detail::read_script_reply(st->plan->target(i).target, std::move(r));
+                     one_done();
+                   });
+    }
+    message_record rec;
+    rec.envelope = e;
+    rec.json = st->plan->json();
+    rec.expected_at_send = opts.expected_stores;
+    save_record(client_, rec, settings_.records, [st, one_done](core::result<void> r) {
+      st->recorded = std::move(r);
+      one_done();
+    });
+    // Pipelined after the record's own writes, so the trim counts this record too.
+    if (++records_since_trim_ >= std::max<std::size_t>(1, settings_.records.trim_every)) {
+      records_since_trim_ = 0;
+      trim_records(client_, settings_.records, alive_);
     }
   }
 
  private:
-  void targets_done(const publish_plan& plan, message::envelope envelope,
-                    std::vector<std::optional<core::result<target_outcome>>> results,
-                    const publish_options& opts, callback cb) {
+  void all_done(const publish_plan& plan, std::vector<std::optional<core::result<target_outcome>>> results,
+                const core::result<void>& recorded, callback cb) {
     publish_outcome outcome;
     outcome.message_id = plan.message_id();
+    outcome.envelope_json = plan.json();
     std::string failures;
     std::error_code first_code;
     std::size_t failed = 0;
@@ -232,34 +252,27 @@ class publisher {
       failures += (failures.empty() ? "" : "; ") + r->err().detail();
     }
     if (failed > 0) {
-      cb(core::error(first_code, "message " + plan.message_id() + " not published to " +
-                                     std::to_string(failed) + " of " +
-                                     std::to_string(results.size()) + " targets (" + failures +
-                                     "); publishing it again with the same id is safe"));
+      // Not listed as sent: the record written alongside the scripts goes again first.
+      auto error = core::error(first_code, "message " + plan.message_id() + " not published to " +
+                                               std::to_string(failed) + " of " +
+                                               std::to_string(results.size()) + " targets (" +
+                                               failures + "); publishing it again with the same id is safe");
+      if (!recorded) return cb(error);  // Redis unreachable: nothing to take back, and no time to wait
+      forget_record(client_, plan.message_id(), [cb = std::move(cb), error = std::move(error)] { cb(error); });
       return;
     }
-    message_record rec;
-    rec.envelope = std::move(envelope);
-    rec.json = plan.json();
-    for (const auto& t : outcome.targets) rec.seqs.emplace(t.target, t.seq);
-    rec.expected_at_send = opts.expected_stores;
-    save_record(
-        client_, rec, settings_.records,
-        [outcome = std::move(outcome), cb = std::move(cb)](core::result<void> r) mutable {
-          if (!r) {
-            cb(core::error(r.err().code(), "message " + outcome.message_id +
-                                               " reached every target but was not recorded (" +
-                                               r.err().message() +
-                                               "); publishing it again with the same id is safe"));
-            return;
-          }
-          cb(std::move(outcome));
-        });
-    // Pipelined after the record's own writes, so the trim counts this record too.
-    if (++records_since_trim_ >= std::max<std::size_t>(1, settings_.records.trim_every)) {
-      records_since_trim_ = 0;
-      trim_records(client_, settings_.records, alive_);
+    if (!recorded) {
+      cb(core::error(recorded.err().code(), "message " + outcome.message_id +
+                                                " reached every target but was not recorded (" +
+                                                recorded.err().message() +
+                                                "); publishing it again with the same id is safe"));
+      return;
     }
+    // Not waited for: without it only a gap report cannot name this message.
+    std::map<std::string, std::uint64_t, std::less<>> seqs;
+    for (const auto& t : outcome.targets) seqs.emplace(t.target, t.seq);
+    save_record_seqs(client_, outcome.message_id, seqs);
+    cb(std::move(outcome));
   }
 
   redis::client& client_;

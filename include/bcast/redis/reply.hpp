@@ -8,6 +8,7 @@
 #include <hiredis/hiredis.h>
 #include <hiredis/read.h>
 
+#include <charconv>
 #include <cstddef>
 #include <memory>
 #include <span>
@@ -231,20 +232,26 @@ class reply_reader {
   redisReader* reader_;
 };
 
-// RESP encoding of one command through hiredis's redisFormatCommandArgv, appended to `out`.
+// RESP for one command: *N, then $len and the bytes of each argument. What
+// redisFormatCommandArgv writes, without its sprintf and its allocation per command.
 inline void append_command(std::string& out, std::span<const std::string_view> args) {
-  thread_local std::vector<const char*> argv;
-  thread_local std::vector<std::size_t> lens;
-  argv.clear();
-  lens.clear();
+  std::size_t size = 16;
+  for (auto a : args) size += a.size() + 16;
+  out.reserve(out.size() + size);
+  const auto append_header = [&out](char kind, std::size_t n) {
+    char digits[24];
+    digits[0] = kind;
+    auto end = std::to_chars(digits + 1, digits + sizeof digits - 2, n).ptr;
+    *end++ = '\r';
+    *end++ = '\n';
+    out.append(digits, static_cast<std::size_t>(end - digits));
+  };
+  append_header('*', args.size());
   for (auto a : args) {
-    argv.push_back(a.data());
-    lens.push_back(a.size());
+    append_header('$', a.size());
+    out.append(a);
+    out += "\r\n";
   }
-  char* cmd = nullptr;
-  int len = redisFormatCommandArgv(&cmd, static_cast<int>(args.size()), argv.data(), lens.data());
-  if (len > 0) out.append(cmd, static_cast<std::size_t>(len));
-  redisFreeCommand(cmd);
 }
 
 inline std::string encode_command(std::span<const std::string_view> args) {

@@ -32,6 +32,9 @@ envelope='{"v":1,"id":"01JD0000000000000000000000","targets":["all"],"category":
 printf '%-5s %12s %9s %9s %9s %14s %8s\n' run 'POST/s' p50 p99 max 'EVALSHA/s' ratio
 rps_all=(); p50_all=(); p99_all=(); ratio_all=()
 for i in $(seq "$runs"); do
+  # Every round, each side starts from an empty Redis: the keys earlier rounds leave (histories,
+  # records, a retry marker per message) slow Redis down run after run.
+  redis-cli -p "$rport" FLUSHALL >/dev/null
   out=$(wrk -t2 -c50 -d"${secs}s" --latency -s "$dir/post.lua" "http://127.0.0.1:$hport/api/v1/messages")
   rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1=="50%" {print $2}' <<<"$out")
@@ -39,6 +42,7 @@ for i in $(seq "$runs"); do
   max=$(awk '/Latency/ && !/Distribution/ {print $4; exit}' <<<"$out")
   errors=$(grep -E 'Non-2xx|Socket errors' <<<"$out" || true)
   [[ -z $errors ]] || echo "wrk: $errors" >&2
+  redis-cli -p "$rport" FLUSHALL >/dev/null
   cutoff=$(($(date +%s%3N) - 2592000000))  # what publisherd passes: 30 days of history
   base=$(redis-benchmark -p "$rport" -c 50 -n 300000 -r 1000000000 -q EVALSHA "$sha" 3 \
     'bcast:{all}:history' 'bcast:{all}:seq' 'bcast:{all}:published:__rand_int__' '01JD00000000000000__rand_int__' \

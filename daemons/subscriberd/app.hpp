@@ -22,7 +22,6 @@
 #include <algorithm>
 #include <filesystem>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -60,8 +59,12 @@ class app {
     auto loaded = broker::load_store_state_or_fresh(config_.state_dir);
     if (loaded.problem) log::warning("position not restored, starting from now: " + loaded.problem.message());
     auto journal = broker::display_journal::open(config_.state_dir);
-    if (!journal) return journal.err();
-    journal_.emplace(std::move(journal).value());
+    if (journal) {
+      journal_ = std::move(journal).value();
+    } else {
+      // Still showing every message beats not starting: only a kill can then repeat one.
+      log::error("no display journal, a crash may show a message twice: " + journal.err().message());
+    }
     auto targets = broker::store_targets(config_.store, config_.groups);
     driver_ = std::make_unique<broker::catchup_driver>(loop_, redis_, redis_options(config_), targets, loaded.state);
     driver_->on_message([this](const broker::entry&, const bcast::message::envelope& e) { on_message(e); });
@@ -168,13 +171,13 @@ class app {
       log::error("cannot save the position in " + config_.state_dir + ": " + saved.err().message());
       return;
     }
-    if (auto cleared = journal_->clear(); !cleared) log::warning(cleared.err().message());
+    if (auto cleared = journal_.clear(); !cleared) log::warning(cleared.err().message());
     report_status();
   }
 
   void show_once(const bcast::message::envelope& e) {
     using mark = broker::display_journal::mark;
-    switch (journal_->status(e.id)) {
+    switch (journal_.status(e.id)) {
       case mark::shown:
         receipts_.record(e.id, broker::receipt_state::displayed);
         return;
@@ -185,12 +188,12 @@ class app {
         }
         break;
       case mark::none:
-        mark_in_journal(journal_->started(e.id));
+        mark_in_journal(journal_.started(e.id));
         ++counters_.shown;
         sinks_->show(e, outcome_reporter(e.id));
         break;
     }
-    mark_in_journal(journal_->shown(e.id));
+    mark_in_journal(journal_.shown(e.id));
   }
 
   // Without the journal a kill could repeat a message, which is better than not showing it.
@@ -246,7 +249,7 @@ class app {
   broker::heartbeat heartbeat_;
   std::unique_ptr<bcast::sinks::sink_set> sinks_;
   std::unique_ptr<broker::catchup_driver> driver_;
-  std::optional<broker::display_journal> journal_;
+  broker::display_journal journal_ = broker::display_journal::none();
   std::vector<bcast::message::envelope> to_show_;
   bcast::core::timer status_timer_;
   bcast::core::systemd::watchdog watchdog_;

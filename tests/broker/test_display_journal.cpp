@@ -78,3 +78,11 @@ TEST_CASE("display journal: a state dir that cannot hold it is a clear error") {
   REQUIRE_FALSE(j.ok());
   CHECK(j.err().message().find("cannot open") != std::string::npos);
 }
+
+TEST_CASE("display journal: none() marks nothing and never fails") {
+  auto j = broker::display_journal::none();
+  CHECK(j.started(first).ok());
+  CHECK(j.shown(first).ok());
+  CHECK(j.status(first) == mark::none);
+  CHECK(j.clear().ok());
+}

@@ -253,6 +253,18 @@ TEST_CASE("subscriberd: killed with -9 at random points during 200 messages, eac
   CHECK(repeated == 0);
 }
 
+TEST_CASE("subscriberd: a state dir that cannot hold the display journal still shows every message, and says why") {
+  fleet f;
+  // A directory where the journal file should be: it cannot be opened (tests run as root, so
+  // permissions would prove nothing).
+  std::filesystem::create_directories(f.hq.dir.file("store-s1") + "/state/shown.journal");
+  auto& s1 = f.add("s1", {});
+  CHECK(test::contains(s1.process->log(), "no display journal, a crash may show a message twice"));
+  f.send({"all"}, "tetap tampil");
+  REQUIRE(s1.wait_shown("tetap tampil"));
+  CHECK(s1.shown_titles() == std::vector<std::string>{"tetap tampil"});
+}
+
 TEST_CASE("receipts: five stores acknowledge through an exec sink; a stopped store is named as missing") {
   fleet f;
   // The exec sink's convention: exit 0 is displayed; printing "acknowledged" is a confirmation.

@@ -47,6 +47,10 @@ class display_journal {
     return j;
   }
 
+  // For a state dir where the journal cannot be kept: marks nothing, so a kill at the wrong moment
+  // may show a message twice.
+  static display_journal none() { return display_journal(); }
+
   display_journal(display_journal&& o) noexcept
       : fd_(std::exchange(o.fd_, -1)), path_(std::move(o.path_)), marks_(std::move(o.marks_)) {}
   display_journal& operator=(display_journal&& o) noexcept {
@@ -71,7 +75,7 @@ class display_journal {
   // After a saved position covers everything marked so far.
   core::result<void> clear() {
     marks_.clear();
-    if (::ftruncate(fd_, 0) != 0) return core::io_error(errno, "cannot empty " + path_);
+    if (fd_ >= 0 && ::ftruncate(fd_, 0) != 0) return core::io_error(errno, "cannot empty " + path_);
     return {};
   }
 
@@ -99,6 +103,7 @@ class display_journal {
   }
 
   core::result<void> append(char tag, std::string_view id) {
+    if (fd_ < 0) return {};
     std::string line;
     line.reserve(id.size() + 2);
     line += tag;

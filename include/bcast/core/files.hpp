@@ -33,16 +33,10 @@ inline result<void> sync_directory(const std::filesystem::path& dir) {
   return {};
 }
 
-// A new version of a file, written and flushed beside it, not yet in place.
-struct staged_file {
-  std::string temp;
-  std::filesystem::path target;
-};
-
-// The first half of write_file_atomic: `data` in a flushed temp file in the target's directory
-// (the file a symlink points to, whose owner it keeps when it can), for commit_staged() to put
-// in place. Between the two the caller may do work that must precede the replacement.
-inline result<staged_file> stage_file(const std::string& path, std::string_view data, mode_t mode) {
+// Writes `data` to `path` so that readers see either the old file or the new one, never a torn
+// one, even across a crash: a temp file in the target's directory (the file a symlink points to,
+// whose owner it keeps when it can), fsync, rename, fsync the directory.
+inline result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::path target(path);
@@ -85,25 +79,12 @@ inline result<staged_file> stage_file(const std::string& path, std::string_view 
     ::unlink(temp.c_str());
     return io_error(err, "cannot close " + temp);
   }
-  return staged_file{std::move(temp), std::move(target)};
-}
-
-// The second half: one rename(2) puts the staged version in place, then the directory is synced.
-inline result<void> commit_staged(const staged_file& f) {
-  if (::rename(f.temp.c_str(), f.target.c_str()) != 0) {
+  if (::rename(temp.c_str(), target.c_str()) != 0) {
     const int err = errno;
-    ::unlink(f.temp.c_str());
-    return io_error(err, "cannot rename " + f.temp + " to " + f.target.string());
+    ::unlink(temp.c_str());
+    return io_error(err, "cannot rename " + temp + " to " + target.string());
   }
-  return sync_directory(f.target.has_parent_path() ? f.target.parent_path() : std::filesystem::path("."));
-}
-
-// Writes `data` to `path` so that readers see either the old file or the new one, never a torn
-// one, even across a crash: temp file in the same directory, fsync, rename, fsync the directory.
-inline result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
-  auto staged = stage_file(path, data, mode);
-  if (!staged) return staged.err();
-  return commit_staged(*staged);
+  return sync_directory(dir);
 }
 
 // The whole file, refusing anything but a regular file and anything above `max_bytes`. A missing

@@ -4,8 +4,8 @@
 
 #include <bcast/auth/peer.hpp>
 #include <bcast/core/cli.hpp>
+#include <bcast/core/config_file.hpp>
 #include <bcast/core/error.hpp>
-#include <bcast/core/log.hpp>
 #include <bcast/message/category.hpp>
 #include <bcast/message/envelope.hpp>
 #include <bcast/net/tls.hpp>
@@ -15,9 +15,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <fstream>
-#include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -113,18 +110,11 @@ inline bcast::net::tls_options tls_from(const json& j) {
 // Applies a config file's keys to `c`. Unknown keys are errors: a typo must not silently fall back.
 inline bcast::core::result<void> apply_file(config& c, const std::string& path) {
   using detail::json;
-  std::ifstream in(path);
-  if (!in) return detail::config_error(path, "cannot open");
-  std::stringstream text;
-  text << in.rdbuf();
-  json doc = json::parse(text.str(), nullptr, false, /*ignore_comments=*/true);
-  if (doc.is_discarded() || !doc.is_object()) return detail::config_error(path, "not a JSON object");
-  static const std::set<std::string> known{"redis", "redis_tls", "http", "https", "unix_socket", "unix_socket_mode",
-                                           "unix_socket_allow", "users_file", "web_root", "categories", "limits",
-                                           "publish_timeout_ms", "history", "sessions", "log_level"};
-  for (auto& [key, value] : doc.items()) {
-    if (!known.count(key)) return detail::config_error(path, "unknown key '" + key + "'");
-  }
+  auto read = bcast::core::read_config_file(
+      path, {"redis", "redis_tls", "http", "https", "unix_socket", "unix_socket_mode", "unix_socket_allow", "users_file",
+             "web_root", "categories", "limits", "publish_timeout_ms", "history", "sessions", "log_level"});
+  if (!read) return read.err();
+  json doc = std::move(read).value();
   std::string problem;
   try {
     detail::get(doc, "redis", c.redis_url, problem);
@@ -227,9 +217,7 @@ inline bcast::core::result<config> load(const bcast::core::cli::arguments& args)
   if (auto u = args.value("users")) c.users_file = *u;
   auto redis = bcast::redis::parse_url(c.redis_url);
   if (!redis) return redis.err();
-  if (!bcast::core::log::parse_level(c.log_level))
-    return bcast::core::error(bcast::core::errc::invalid_argument,
-                              "log_level: expected error, warning, notice, info or debug, got '" + c.log_level + "'");
+  if (auto level = bcast::core::log_level_setting(c.log_level); !level) return level.err();
   if (c.http.empty() && c.https.empty() && c.unix_socket.empty())
     return bcast::core::error(bcast::core::errc::invalid_argument, "no listener: give --http, https or --unix-socket");
   if (c.limits.title_max_chars == 0 || c.limits.body_max_bytes == 0 || c.limits.max_targets == 0)

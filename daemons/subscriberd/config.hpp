@@ -2,6 +2,7 @@
 // subscriberd's configuration: a JSON file (comments allowed), then command-line flags on top.
 
 #include <bcast/core/cli.hpp>
+#include <bcast/core/config_file.hpp>
 #include <bcast/core/error.hpp>
 #include <bcast/message/target.hpp>
 #include <bcast/net/tls.hpp>
@@ -10,9 +11,6 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
-#include <fstream>
-#include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -37,17 +35,10 @@ inline bcast::core::error config_error(const std::string& what) {
 
 inline bcast::core::result<void> apply_file(config& c, const std::string& path) {
   using nlohmann::json;
-  std::ifstream in(path);
-  if (!in) return config_error(path + ": cannot open");
-  std::stringstream text;
-  text << in.rdbuf();
-  json doc = json::parse(text.str(), nullptr, false, /*ignore_comments=*/true);
-  if (doc.is_discarded() || !doc.is_object()) return config_error(path + ": not a JSON object");
-  static const std::set<std::string> known{"redis", "redis_tls", "store", "groups", "sinks", "state_dir",
-                                           "heartbeat_s", "dialog_timeout_s", "sink_env", "log_level"};
-  for (auto& [key, value] : doc.items()) {
-    if (!known.count(key)) return config_error(path + ": unknown key '" + key + "'");
-  }
+  auto read = bcast::core::read_config_file(path, {"redis", "redis_tls", "store", "groups", "sinks", "state_dir",
+                                                   "heartbeat_s", "dialog_timeout_s", "sink_env", "log_level"});
+  if (!read) return read.err();
+  const json doc = std::move(read).value();
   try {
     c.redis_url = doc.value("redis", c.redis_url);
     if (doc.contains("redis_tls")) {
@@ -96,6 +87,7 @@ inline bcast::core::result<config> load(const bcast::core::cli::arguments& args)
   if (c.state_dir.empty()) return config_error("no state dir: give --state-dir DIR (it keeps the store's position)");
   if (c.sinks.empty()) return config_error("no sink: give at least one --sink");
   if (auto r = bcast::redis::parse_url(c.redis_url); !r) return r.err();
+  if (auto level = bcast::core::log_level_setting(c.log_level); !level) return level.err();
   return c;
 }
 

@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
     std::cerr << "subscriberd: " << config.err().detail() << "\n" << usage_text;
     return 2;
   }
-  if (config->log_level == "debug") bcast::core::log::config().threshold = bcast::core::log::level::debug;
+  bcast::core::log::config().threshold = *bcast::core::log::parse_level(config->log_level);
   std::signal(SIGPIPE, SIG_IGN);
 
   bcast::core::loop loop;

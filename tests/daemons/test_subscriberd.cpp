@@ -144,6 +144,12 @@ TEST_CASE("subscriberd: --version, and bad flags exit 2 with the reason") {
   CHECK(run("--store s1 --sink bogus --state-dir /tmp/x --check-config") == 2);  // unknown sink
   CHECK(run("--store s1 --sink exec: --state-dir /tmp/x --check-config") == 2);  // empty command
   CHECK(run("--bogus") == 2);
+  test::temp_dir dir;
+  std::ofstream(dir.file("loud.json")) << R"({"log_level": "loud"})";
+  std::string said;
+  CHECK(test::shell_status("'" + bin + "' --config '" + dir.file("loud.json") + "' --store s1 --state-dir /tmp/x 2>&1",
+                           &said) == 2);
+  CHECK(test::contains(said, "log_level: expected error, warning, notice, info or debug, got 'loud'"));
 }
 
 TEST_CASE("subscriberd: the right stores get each message, overlaps are shown once, order holds") {

@@ -13,7 +13,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include <algorithm>
 #include <chrono>
 #include <string>
 #include <vector>
@@ -33,6 +32,7 @@ struct listen_address {
 struct https_listener {
   listen_address address;
   bcast::net::tls_options tls;
+  friend bool operator==(const https_listener&, const https_listener&) = default;
 };
 
 struct config {
@@ -228,19 +228,10 @@ inline bcast::core::result<config> load(const bcast::core::cli::arguments& args)
 // The keys of `next` that differ from `running` and that only a restart applies: the Redis
 // connection and the listeners. A reload keeps the running values of these.
 inline std::vector<std::string> restart_only_changes(const config& running, const config& next) {
-  const auto same_tls = [](const bcast::net::tls_options& a, const bcast::net::tls_options& b) {
-    return a.ca_file == b.ca_file && a.cert_file == b.cert_file && a.key_file == b.key_file &&
-           a.verify_peer == b.verify_peer && a.server_name == b.server_name;
-  };
-  const auto same_https = [&](const std::vector<https_listener>& a, const std::vector<https_listener>& b) {
-    return std::equal(a.begin(), a.end(), b.begin(), b.end(), [&](const https_listener& x, const https_listener& y) {
-      return x.address == y.address && same_tls(x.tls, y.tls);
-    });
-  };
   std::vector<std::string> changed;
-  if (running.redis_url != next.redis_url || !same_tls(running.redis_tls, next.redis_tls)) changed.push_back("redis");
+  if (running.redis_url != next.redis_url || running.redis_tls != next.redis_tls) changed.push_back("redis");
   if (running.http != next.http) changed.push_back("http");
-  if (!same_https(running.https, next.https)) changed.push_back("https");
+  if (running.https != next.https) changed.push_back("https");
   if (running.unix_socket != next.unix_socket || running.unix_socket_mode != next.unix_socket_mode)
     changed.push_back("unix_socket");
   if (running.publish_timeout != next.publish_timeout) changed.push_back("publish_timeout_ms");

@@ -40,6 +40,8 @@ struct tls_options {
   std::string key_file;
   bool verify_peer = true;     // client: verify the server; server: require a client certificate
   std::string server_name;     // client: SNI and the name the certificate must match
+
+  friend bool operator==(const tls_options&, const tls_options&) = default;
 };
 
 enum class tls_role { client, server };

@@ -9,6 +9,7 @@
 #include <bcast/message/category.hpp>
 #include <bcast/message/envelope.hpp>
 #include <bcast/net/tls.hpp>
+#include <bcast/net/tls_config.hpp>
 #include <bcast/redis/options.hpp>
 
 #include <nlohmann/json.hpp>
@@ -95,16 +96,6 @@ bool get(const json& doc, const char* key, T& out, std::string& problem) {
   }
 }
 
-inline bcast::net::tls_options tls_from(const json& j) {
-  bcast::net::tls_options t;
-  t.ca_file = j.value("ca_file", "");
-  t.cert_file = j.value("cert_file", "");
-  t.key_file = j.value("key_file", "");
-  t.server_name = j.value("server_name", "");
-  t.verify_peer = j.value("verify_peer", t.verify_peer);
-  return t;
-}
-
 }  // namespace detail
 
 // Applies a config file's keys to `c`. Unknown keys are errors: a typo must not silently fall back.
@@ -118,7 +109,11 @@ inline bcast::core::result<void> apply_file(config& c, const std::string& path) 
   std::string problem;
   try {
     detail::get(doc, "redis", c.redis_url, problem);
-    if (doc.contains("redis_tls")) c.redis_tls = detail::tls_from(doc["redis_tls"]);
+    if (doc.contains("redis_tls")) {
+      auto tls = bcast::net::tls_options_from_json(doc["redis_tls"], "redis_tls");
+      if (!tls) return detail::config_error(path, tls.err().detail());
+      c.redis_tls = std::move(tls).value();
+    }
     if (doc.contains("http")) {
       c.http.clear();
       for (const auto& h : doc["http"]) {
@@ -129,12 +124,15 @@ inline bcast::core::result<void> apply_file(config& c, const std::string& path) 
     }
     if (doc.contains("https")) {
       for (const auto& h : doc["https"]) {
+        // A server asks for client certificates only when told to.
+        bcast::net::tls_options server_defaults;
+        server_defaults.verify_peer = false;
+        auto tls = bcast::net::tls_options_from_json(h, "https", server_defaults, {"listen"});
+        if (!tls) return detail::config_error(path, tls.err().detail());
         auto a = parse_listen(h.at("listen").get<std::string>());
         if (!a) return detail::config_error(path, "https: " + a.err().detail());
-        auto tls = detail::tls_from(h);
-        tls.verify_peer = h.value("verify_peer", false);
-        if (tls.cert_file.empty()) return detail::config_error(path, "https: cert_file is required");
-        c.https.push_back({*a, tls});
+        if (tls->cert_file.empty()) return detail::config_error(path, "https: cert_file is required");
+        c.https.push_back({*a, std::move(tls).value()});
       }
     }
     detail::get(doc, "unix_socket", c.unix_socket, problem);

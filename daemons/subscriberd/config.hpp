@@ -6,6 +6,7 @@
 #include <bcast/core/error.hpp>
 #include <bcast/message/target.hpp>
 #include <bcast/net/tls.hpp>
+#include <bcast/net/tls_config.hpp>
 #include <bcast/redis/options.hpp>
 
 #include <nlohmann/json.hpp>
@@ -42,11 +43,9 @@ inline bcast::core::result<void> apply_file(config& c, const std::string& path) 
   try {
     c.redis_url = doc.value("redis", c.redis_url);
     if (doc.contains("redis_tls")) {
-      const auto& t = doc["redis_tls"];
-      c.redis_tls.ca_file = t.value("ca_file", "");
-      c.redis_tls.cert_file = t.value("cert_file", "");
-      c.redis_tls.key_file = t.value("key_file", "");
-      c.redis_tls.server_name = t.value("server_name", "");
+      auto tls = bcast::net::tls_options_from_json(doc["redis_tls"], "redis_tls");
+      if (!tls) return config_error(path + ": " + tls.err().detail());
+      c.redis_tls = std::move(tls).value();
     }
     c.store = doc.value("store", c.store);
     c.groups = doc.value("groups", c.groups);

@@ -44,9 +44,9 @@ void publish_path(benchmark::State& state) {
     for (std::size_t i = 0; i < plan.size(); ++i) {
       const auto keys = plan.keys(i);
       const auto args = plan.args(i);
-      std::vector<std::string_view> argv{"EVALSHA", script.sha1(), "3"};
-      argv.insert(argv.end(), keys.begin(), keys.end());
-      argv.insert(argv.end(), args.begin(), args.end());
+      std::vector<std::string_view> argv{"EVALSHA", script.sha1(), "1"};
+      for (auto k : keys) argv.push_back(k);
+      for (auto a : args) argv.push_back(a);
       redis::append_command(wire, argv);
     }
     benchmark::DoNotOptimize(wire.data());

@@ -399,13 +399,15 @@ class app {
     if (!envelope) return res.error(500, "internal", envelope.err().message());
     // A client that retries after a timeout may name the id it used before: publishing is
     // idempotent by id, so a retry never shows a message twice.
+    broker::publish_options options;
     if (auto key = req.header("idempotency-key")) {
       if (!message::is_valid_ulid(*key)) return res.error(400, "invalid_request", "Idempotency-Key must be a message id (ULID).");
       envelope->id = std::string(*key);
+      options.retry = true;
     }
-    std::uint64_t expected = 0;
+    options.expected_stores = 0;
     for (const auto& s : known_stores_) {
-      if (broker::store_matches_message({s.id, s.groups}, *envelope)) ++expected;
+      if (broker::store_matches_message({s.id, s.groups}, *envelope)) ++*options.expected_stores;
     }
     auto started = std::chrono::steady_clock::now();
     publisher_.publish(*envelope, [this, res, id = envelope->id, started](result<broker::publish_outcome> r) {
@@ -418,7 +420,7 @@ class app {
       }
       ++counters_.published["sent"];
       res.send(http::response::text(201, std::move(r->envelope_json), "application/json"));
-    }, broker::publish_options{expected});
+    }, options);
   }
 
   void list_messages(http::request& req, http::responder res) {

@@ -10,10 +10,8 @@ using namespace bcast;
 
 TEST_CASE("keys: one hash tag per target, store keys under the store's own tag") {
   CHECK(broker::history_key("all") == "bcast:{all}:history");
-  CHECK(broker::seq_key("region:jateng") == "bcast:{region:jateng}:seq");
+  CHECK(broker::history_key("region:jateng") == "bcast:{region:jateng}:history");
   CHECK(broker::live_channel("store:s1") == "bcast:{store:s1}:live");
-  CHECK(broker::published_key("all", "01JD5Q8W3V6X4Y2Z0A1B2C3D4E") ==
-        "bcast:{all}:published:01JD5Q8W3V6X4Y2Z0A1B2C3D4E");
   CHECK(broker::receipts_key("s1") == "bcast:{store:s1}:receipts");
   CHECK(broker::receipts_index_key("s1") == "bcast:{store:s1}:receipts:index");
   CHECK(broker::gaps_key("s1") == "bcast:{store:s1}:gaps");

@@ -4,6 +4,7 @@
 
 #include <bcast/broker/keys.hpp>
 #include <bcast/core/loop.hpp>
+#include <bcast/message/ulid.hpp>
 #include <bcast/redis/subscriber.hpp>
 
 #include <arpa/inet.h>
@@ -202,6 +203,33 @@ TEST_CASE("publisherd: bearer tokens for automation") {
   auto bad = f.call("POST", "/api/v1/messages", test::simple_message().dump(), {{"Authorization", "Bearer bcast_wrong"}});
   CHECK(bad.status == 401);
   CHECK(json::parse(bad.body)["error"] == "unauthenticated");
+}
+
+TEST_CASE("publisherd: a send retried with Idempotency-Key is published once; a bad key is a 400") {
+  test::publisherd_fixture f;
+  const auto token = f.bearer_token();
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::system_clock::now().time_since_epoch());
+  const auto id = message::make_ulid(static_cast<std::uint64_t>(now_ms.count()), {});
+  auto send = [&](const std::string& key) {
+    return f.call("POST", "/api/v1/messages", test::simple_message("Sekali saja").dump(),
+                  {{"Authorization", "Bearer " + token}, {"Idempotency-Key", key}});
+  };
+  auto first = send(id);
+  REQUIRE(first.status == 201);
+  CHECK(json::parse(first.body)["id"] == id);
+  auto retry = send(id);
+  REQUIRE(retry.status == 201);
+  CHECK(json::parse(retry.body)["id"] == id);
+  CHECK(f.redis->cli("XLEN '" + broker::history_key("all") + "'") == "1\n");
+  auto listed = json::parse(f.call("GET", "/api/v1/messages", {}, {{"Authorization", "Bearer " + token}}).body);
+  REQUIRE(listed["messages"].size() == 1);
+  CHECK(listed["messages"][0]["id"] == id);
+
+  auto bad = send("not-a-message-id");
+  CHECK(bad.status == 400);
+  CHECK(test::contains(json::parse(bad.body)["message"].get<std::string>(), "Idempotency-Key"));
+  CHECK(f.redis->cli("XLEN '" + broker::history_key("all") + "'") == "1\n");
 }
 
 TEST_CASE("publisherd: with Redis down a send is refused with 503 within 2 s, and works again when Redis is back") {

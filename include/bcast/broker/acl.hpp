@@ -2,8 +2,8 @@
 // Redis ACL rules (Redis 7) for bcast's users, least privilege:
 //
 // A store may: write its own receipt, gap, presence and profile keys (named one by one, so its
-// own channel's history under the same tag stays read-only); read (%R~) the history and seq keys
-// of its channels; SUBSCRIBE/SSUBSCRIBE to their live channels. It may not PUBLISH anything, read
+// own channel's history under the same tag stays read-only); read (%R~) the history of its
+// channels; SUBSCRIBE/SSUBSCRIBE to their live channels. It may not PUBLISH anything, read
 // or write any other key, run scripts (EVAL would let it run arbitrary Lua on the shared server),
 // or run any administrative command.
 //
@@ -58,7 +58,6 @@ inline std::vector<std::string> store_acl_rules(std::string_view store_id,
   const auto targets = store_targets(store_id, groups);
   for (const auto& t : targets) {
     rules.push_back("%R~" + history_key(t));
-    rules.push_back("%R~" + seq_key(t));
   }
   for (const auto& t : targets) rules.push_back("&" + live_channel(t));
   for (const char* c :
@@ -67,7 +66,7 @@ inline std::vector<std::string> store_acl_rules(std::string_view store_id,
         // live
         "+subscribe", "+ssubscribe", "+unsubscribe", "+sunsubscribe",
         // catch-up
-        "+get", "+xrange", "+xrevrange", "+xread",
+        "+xrange", "+xrevrange", "+xread",
         // receipts, gaps
         "+hsetnx", "+hdel", "+zadd", "+zcount", "+zcard", "+zrange", "+zrem", "+lpush", "+ltrim",
         // presence

@@ -1,9 +1,10 @@
 #pragma once
 // The store's receiving side: a tracker (tracker.hpp) driven by Redis. Live frames come from a
 // subscriber; when a channel's subscription is confirmed (at start and after every reconnect) the
-// driver reads the channel's history with the command client, pipelining GET <seq> before the
-// XRANGE/XREVRANGE so that the seq counter read is never newer than the entries read. A read that
-// fails is retried after a delay; live messages wait in the tracker meanwhile.
+// driver reads the channel's history with the command client, pipelining a read of the newest
+// entry (its id "0-<seq>" is the last seq, publish.hpp) before the XRANGE/XREVRANGE, so that the
+// head read is never newer than the entries read. A read that fails is retried after a delay;
+// live messages wait in the tracker meanwhile.
 
 #include <bcast/broker/frame.hpp>
 #include <bcast/broker/keys.hpp>
@@ -39,33 +40,36 @@ struct catchup_settings {
 
 namespace detail {
 
-inline bool parse_u64(std::string_view s, std::uint64_t& out) {
-  return !s.empty() && s.size() <= 20 && redis::detail::parse_int(s, out);
+// The seq in a history entry's id "0-<seq>"; nothing for any other id.
+inline std::optional<std::uint64_t> seq_of_entry_id(std::string_view id) {
+  const auto parsed = stream_id::parse(id);
+  if (!parsed || parsed->ms != 0 || parsed->seq == 0) return std::nullopt;
+  return parsed->seq;
 }
 
 // One XRANGE element: [id, [field, value, ...]]. Nothing when even the seq is unusable; an entry
 // with an empty message id when only the id or envelope is.
 inline std::optional<entry> read_stream_entry(std::string_view target, const redis::reply& r) {
   if (!r.is_array() || r.elements.size() != 2 || !r.elements[0].is_string() ||
-      !r.elements[1].is_array() || !stream_id::parse(r.elements[0].str)) {
+      !r.elements[1].is_array()) {
     return std::nullopt;
   }
+  const auto seq = seq_of_entry_id(r.elements[0].str);
+  if (!seq) return std::nullopt;
   entry e;
   e.target = target;
   e.stream_id = r.elements[0].str;
+  e.seq = *seq;
   const auto& fields = r.elements[1].elements;
   for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
     const auto& name = fields[i].str;
     const auto& value = fields[i + 1].str;
-    if (name == "seq") {
-      if (!parse_u64(value, e.seq)) e.seq = 0;
-    } else if (name == "id") {
+    if (name == "id") {
       e.message_id = value;
     } else if (name == "env") {
       e.envelope_json = value;
     }
   }
-  if (e.seq == 0) return std::nullopt;
   if (!message::is_valid_ulid(e.message_id) || e.envelope_json.empty()) {
     e.message_id.clear();
     e.envelope_json.clear();
@@ -213,7 +217,7 @@ class catchup_driver {
       fetched(st->req, std::move(*st->head), std::move(*st->range));
     };
     const auto& target = st->req.target;
-    client_.command({"GET", seq_key(target)}, [st, done](core::result<redis::reply> r) {
+    client_.command({"XREVRANGE", history_key(target), "+", "-", "COUNT", "1"}, [st, done](core::result<redis::reply> r) {
       st->head.emplace(std::move(r));
       done();
     });
@@ -245,8 +249,13 @@ class catchup_driver {
     if (head->is_error()) return fail(core::error(core::errc::server_error, head->str));
     if (range->is_error()) return fail(core::error(core::errc::server_error, range->str));
     history_reply reply;
-    if (head->is_string() && !detail::parse_u64(head->str, reply.head_seq)) {
-      return fail(core::error(core::errc::protocol_error, "the seq counter is not a number"));
+    if (!head->elements.empty()) {
+      const auto& newest = head->elements.front();
+      const auto seq = newest.is_array() && !newest.elements.empty()
+                           ? detail::seq_of_entry_id(newest.elements.front().str)
+                           : std::nullopt;
+      if (!seq) return fail(core::error(core::errc::protocol_error, "the newest history entry has no seq in its id"));
+      reply.head_seq = *seq;
     }
     reply.returned = range->elements.size();
     for (const auto& item : range->elements) {

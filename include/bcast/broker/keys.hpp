@@ -4,13 +4,11 @@
 // Per target T (the canonical target string: "all", "store:s1", "region:jateng"), all under the
 // hash tag {T}, so that they map to one Redis Cluster slot and sharded pub/sub keeps T's traffic
 // on that slot's shard:
-//   bcast:{T}:history           stream, one entry per message: seq <n>, id <ulid>, env <json>;
-//                               trimmed with MAXLEN ~ N and optionally MINID ~ (max age)
-//   bcast:{T}:seq               string, INCR counter: the last seq appended (gap-free, from 1)
+//   bcast:{T}:history           stream, one entry per message: id <ulid>, env <json>. Entry ids
+//                               are "0-<seq>": Redis numbers them gap-free from 1 (XADD 0-*).
+//                               Trimmed with MAXLEN ~ N and by age, never to empty (publish.hpp)
 //   bcast:{T}:live              pub/sub channel (PUBLISH, or SPUBLISH in a cluster); payload is a
 //                               frame, see frame.hpp
-//   bcast:{T}:published:<id>    string "<seq> <stream-id>", with a TTL: makes a retried publish of
-//                               message <id> to T idempotent
 //
 // Per store S, under the tag of the store's own target {store:S} (next to its channel's keys):
 //   bcast:{store:S}:receipts        hash "<message-id>:<state>" -> time (set once, HSETNX)
@@ -27,7 +25,7 @@
 //   bcast:message:<id>          hash envelope <json>, seqs <json {target: seq}>, expected <n>
 //
 // ACL (acl.hpp): a store's user writes exactly its five own keys above, reads (%R~) the history
-// and seq keys of its channels, subscribes to their live channels, and publishes nothing. Its own
+// of its channels, subscribes to their live channels, and publishes nothing. Its own
 // channel's history is under the same tag but read-only: the rules name keys, not the tag.
 
 #include <cstdint>
@@ -66,16 +64,8 @@ inline std::string store_tag(std::string_view store_id) {
 inline std::string history_key(std::string_view target) {
   return detail::tagged(target, "history");
 }
-inline std::string seq_key(std::string_view target) {
-  return detail::tagged(target, "seq");
-}
 inline std::string live_channel(std::string_view target) {
   return detail::tagged(target, "live");
-}
-inline std::string published_key(std::string_view target, std::string_view message_id) {
-  std::string suffix = "published:";
-  suffix += message_id;
-  return detail::tagged(target, suffix);
 }
 
 // The target of a live channel name, or nothing for any other name.

@@ -139,19 +139,6 @@ inline void save_record(redis::client& client, const message_record& rec,
   });
 }
 
-// Takes a record back out of the history (its publish failed); `done` runs once Redis has done it,
-// or failed to (then the record stays, and a retry of the publish rewrites it).
-inline void forget_record(redis::client& client, std::string_view id, std::function<void()> done) {
-  client.command({"ZREM", messages_index_key(), id}, [](core::result<redis::reply>) {});
-  client.command({"DEL", message_key(id)}, [done = std::move(done)](core::result<redis::reply>) { done(); });
-}
-
-// Adds the seq each target gave the message to its record, without waiting for the answer.
-inline void save_record_seqs(redis::client& client, std::string_view id,
-                             const std::map<std::string, std::uint64_t, std::less<>>& seqs) {
-  client.command({"HSET", message_key(id), "seqs", detail::seqs_json(seqs)}, [](core::result<redis::reply>) {});
-}
-
 // Trims the message index by age and count in the background, dropping the trimmed records. The
 // owner keeps `alive` for as long as the client lives.
 inline void trim_records(redis::client& client, const record_settings& settings, std::weak_ptr<void> alive) {

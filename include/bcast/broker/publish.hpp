@@ -2,14 +2,16 @@
 // Publishing: one atomic script per target appends the message to the target's history and
 // publishes it live with its offset, so that history and live delivery agree and offsets have no
 // gaps. The scripts for all targets go out pipelined; the publish succeeds only when every target
-// has the message, and a retry with the same envelope (same id) is safe: a target that already has
-// it answers with its existing offset and appends nothing.
+// has the message and it is recorded for the history API. A retry of the same envelope (same id,
+// publish_options::retry) is safe: a target that already has it answers with its existing offset
+// and appends nothing.
 
 #include <bcast/broker/frame.hpp>
 #include <bcast/broker/keys.hpp>
 #include <bcast/broker/messages.hpp>
 #include <bcast/core/error.hpp>
 #include <bcast/message/envelope.hpp>
+#include <bcast/message/ulid.hpp>
 #include <bcast/redis/client.hpp>
 
 #include <array>
@@ -28,8 +30,10 @@ namespace bcast::broker {
 struct publisher_settings {
   std::size_t history_max_len = 10000;           // per target, XADD MAXLEN ~
   bool exact_trim = false;                       // MAXLEN = instead of ~ (tests, tiny histories)
-  std::chrono::milliseconds history_max_age{0};  // also XTRIM MINID ~ now - age; 0: count only
-  std::chrono::seconds idempotency_ttl{std::chrono::hours(24)};  // how long a retry is recognised
+  std::chrono::milliseconds history_max_age{0};  // entries made longer ago go; 0: count only
+  // A retry looks for its message among the entries made since the message was, starting this
+  // much earlier: publishers' clocks may disagree by up to this.
+  std::chrono::milliseconds clock_skew{std::chrono::minutes(1)};
   bool sharded_pubsub = false;  // SPUBLISH (Redis Cluster) instead of PUBLISH
   record_settings records;
 };
@@ -50,40 +54,64 @@ struct publish_outcome {
 
 struct publish_options {
   std::optional<std::uint64_t> expected_stores;  // recorded with the message when known
+  // The envelope may have been published before (a client's retry): each target first looks for
+  // it among the entries made since the message was, and appends it only if it is not there.
+  bool retry = false;
 };
 
-// Scripts are not rolled back when a command fails, so nothing is written before the XADD: a
-// failed append leaves the seq counter as it was, and the retry gets the same seq (no false gap).
-// Each redis.call costs about a microsecond of Lua and dispatch on top of the command, so the
-// script makes as few as it can (one MGET for the marker and the counter; the age cutoff comes
-// computed from the publisher, not from TIME).
-// KEYS: history, seq, published marker.
-// ARGV: message id, envelope json, live channel, maxlen, exact (0/1), oldest stream id to keep
-//       in ms (0: no age limit), marker ttl s, sharded (0/1).
+// The script is on every message's path to the stores, and each redis.call costs about as much
+// again as the command itself, so a first attempt makes two: XADD and PUBLISH. The offset is the
+// stream id: entries are added as "0-*", so Redis numbers them 1, 2, 3... in the id itself, gap-
+// free, with no counter key to read and write (and a failed XADD uses up nothing). The newest
+// entry is never trimmed, so the stream always shows its last offset (catchup.hpp reads it).
+// Only a retry pays for the search that makes it idempotent; only an age limit pays for a look at
+// the oldest entry. Entries are "id <ulid> env <json>", id first, which both rely on: ULIDs sort
+// by the time they were made, so a string comparison with a floor id tells older from newer.
+// KEYS: history.
+// ARGV: message id, envelope json, live channel, maxlen, exact (0/1), sharded (0/1),
+//       age floor (the smallest id made at now - max age; "" for none),
+//       retry floor (the smallest id made at the message's time - clock skew; "" on a first try).
 // Answers {appended (1/0), seq, stream id, receivers}.
 inline const redis::script& publish_script() {
   static const redis::script s(R"lua(
-local prior = redis.call('MGET', KEYS[3], KEYS[2])
-local done = prior[1]
-if done then
-  local sp = string.find(done, ' ', 1, true)
-  return {0, tonumber(string.sub(done, 1, sp - 1)), string.sub(done, sp + 1), 0}
+local function find_since(floor)
+  local upper = '+'
+  while true do
+    local page = redis.call('XREVRANGE', KEYS[1], upper, '-', 'COUNT', 100)
+    for _, e in ipairs(page) do
+      local id = e[2][2]
+      if id == ARGV[1] then return e[1] end
+      if id < floor then return nil end
+    end
+    if #page < 100 then return nil end
+    upper = '(' .. page[#page][1]
+  end
 end
-local seq = tonumber(prior[2] or '0') + 1
-local seq_text = string.format('%d', seq)
+if ARGV[8] ~= '' then
+  local found = find_since(ARGV[8])
+  if found then return {0, tonumber(string.sub(found, 3)), found, 0} end
+end
 local trim = '~'
 if ARGV[5] == '1' then trim = '=' end
-local sid = redis.call('XADD', KEYS[1], 'MAXLEN', trim, ARGV[4], '*',
-                       'seq', seq_text, 'id', ARGV[1], 'env', ARGV[2])
-redis.call('SET', KEYS[2], seq_text)
-if ARGV[6] ~= '0' then
-  redis.call('XTRIM', KEYS[1], 'MINID', trim, ARGV[6])
-end
-redis.call('SET', KEYS[3], seq_text .. ' ' .. sid, 'EX', ARGV[7])
+local sid = redis.call('XADD', KEYS[1], 'MAXLEN', trim, ARGV[4], '0-*', 'id', ARGV[1], 'env', ARGV[2])
+local seq = string.sub(sid, 3)
 local cmd = 'PUBLISH'
-if ARGV[8] == '1' then cmd = 'SPUBLISH' end
-local receivers = redis.call(cmd, ARGV[3], seq_text .. ':' .. sid .. ':' .. ARGV[1] .. ':' .. ARGV[2])
-return {1, seq, sid, receivers}
+if ARGV[6] == '1' then cmd = 'SPUBLISH' end
+local receivers = redis.call(cmd, ARGV[3], seq .. ':' .. sid .. ':' .. ARGV[1] .. ':' .. ARGV[2])
+if ARGV[7] ~= '' and redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1][2][2] < ARGV[7] then
+  local keep = sid
+  local lower = '-'
+  while keep == sid do
+    local page = redis.call('XRANGE', KEYS[1], lower, '+', 'COUNT', 100)
+    for _, e in ipairs(page) do
+      if e[2][2] >= ARGV[7] then keep = e[1] break end
+    end
+    if #page < 100 then break end
+    lower = '(' .. page[#page][1]
+  end
+  redis.call('XTRIM', KEYS[1], 'MINID', keep)
+end
+return {1, tonumber(seq), sid, receivers}
 )lua");
   return s;
 }
@@ -95,23 +123,19 @@ class publish_plan {
   struct target_keys {
     std::string target;
     std::string history;
-    std::string seq;
-    std::string published;
     std::string channel;
   };
 
-  publish_plan(const message::envelope& e, const publisher_settings& s)
+  publish_plan(const message::envelope& e, const publisher_settings& s, bool retry = false)
       : message_id_(e.id),
         json_(message::encode(e)),
         maxlen_(std::to_string(s.history_max_len)),
         exact_(s.exact_trim ? "1" : "0"),
-        oldest_kept_ms_(oldest_kept_ms(s.history_max_age)),
-        ttl_(std::to_string(std::max<long long>(1, s.idempotency_ttl.count()))),
-        sharded_(s.sharded_pubsub ? "1" : "0") {
+        sharded_(s.sharded_pubsub ? "1" : "0"),
+        age_floor_(age_floor(s.history_max_age)),
+        retry_floor_(retry ? retry_floor(e.id, s.clock_skew) : std::string()) {
     targets_.reserve(e.targets.size());
-    for (const auto& t : e.targets) {
-      targets_.push_back({t, history_key(t), seq_key(t), published_key(t, e.id), live_channel(t)});
-    }
+    for (const auto& t : e.targets) targets_.push_back({t, history_key(t), live_channel(t)});
   }
 
   std::size_t size() const noexcept { return targets_.size(); }
@@ -119,27 +143,27 @@ class publish_plan {
   const std::string& message_id() const noexcept { return message_id_; }
   const std::string& json() const noexcept { return json_; }
 
-  std::array<std::string_view, 3> keys(std::size_t i) const {
-    const auto& t = targets_[i];
-    return {t.history, t.seq, t.published};
-  }
+  std::array<std::string_view, 1> keys(std::size_t i) const { return {targets_[i].history}; }
   std::array<std::string_view, 8> args(std::size_t i) const {
-    return {message_id_, json_, targets_[i].channel, maxlen_, exact_, oldest_kept_ms_, ttl_, sharded_};
+    return {message_id_, json_, targets_[i].channel, maxlen_, exact_, sharded_, age_floor_, retry_floor_};
   }
 
  private:
-  std::string message_id_;
-  std::string json_;
-  // Stream ids are milliseconds of the server's clock; a few seconds of skew against ours does
-  // not matter for an age limit of days.
-  static std::string oldest_kept_ms(std::chrono::milliseconds max_age) {
-    if (max_age.count() <= 0) return "0";
+  static std::string age_floor(std::chrono::milliseconds max_age) {
+    if (max_age.count() <= 0) return {};
     const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::system_clock::now().time_since_epoch());
-    return std::to_string(std::max<long long>(1, (now - max_age).count()));
+    return detail::ulid_floor(static_cast<std::uint64_t>(std::max<long long>(0, (now - max_age).count())));
+  }
+  static std::string retry_floor(std::string_view id, std::chrono::milliseconds skew) {
+    const auto made = message::ulid_time_ms(id).value_or(0);
+    const auto back = static_cast<std::uint64_t>(std::max<long long>(0, skew.count()));
+    return detail::ulid_floor(made > back ? made - back : 0);
   }
 
-  std::string maxlen_, exact_, oldest_kept_ms_, ttl_, sharded_;
+  std::string message_id_;
+  std::string json_;
+  std::string maxlen_, exact_, sharded_, age_floor_, retry_floor_;
   std::vector<target_keys> targets_;
 };
 
@@ -180,11 +204,12 @@ class publisher {
   // For the next publish; one in flight keeps the settings it started with.
   void set_settings(publisher_settings s) { settings_ = std::move(s); }
 
-  // Appends `e` to every target and records it for the history API, both in one pipelined
-  // write: the record does not wait for the scripts' answers, which would cost a second round
-  // trip per message. Success only when all of that worked; on an error some targets may have it
-  // already, and publishing the same envelope again completes the rest without duplicating
-  // anything. The seq each target gave it is added to the record afterwards (gap receipts use it).
+  // Appends `e` to every target, then records it for the history API with the seq each target
+  // gave it. The record waits for the scripts' answers: written alongside them, it would hold
+  // back their live frames (Redis sends them only once it has run everything it read at once).
+  // Success only when all of that worked; on an error some targets may have it already, and
+  // publishing the same envelope again with `retry` completes the rest without duplicating
+  // anything.
   void publish(const message::envelope& e, callback cb, publish_options opts = {}) {
     if (e.targets.empty() || !message::is_valid_ulid(e.id)) {
       client_.raw().owner_loop().defer([cb = std::move(cb)] {
@@ -193,56 +218,43 @@ class publisher {
       });
       return;
     }
-    struct state {
-      std::shared_ptr<const publish_plan> plan;
-      std::vector<std::optional<core::result<target_outcome>>> results;
-      core::result<void> recorded;
-      std::size_t remaining = 0;
-      callback cb;
-    };
-    auto st = std::make_shared<state>();
-    st->plan = std::make_shared<const publish_plan>(e, settings_);
+    auto st = std::make_shared<in_flight>();
+    st->plan = std::make_shared<const publish_plan>(e, settings_, opts.retry);
     st->results.resize(e.targets.size());
-    st->remaining = e.targets.size() + 1;
+    st->remaining = e.targets.size();
+    st->record.envelope = e;
+    st->record.expected_at_send = opts.expected_stores;
     st->cb = std::move(cb);
     std::weak_ptr<void> alive = alive_;
-    const auto one_done = [this, alive, st] {
-      if (--st->remaining > 0) return;
-      if (alive.expired()) return st->cb(core::error(core::errc::cancelled, "publisher destroyed"));
-      all_done(*st->plan, std::move(st->results), st->recorded, std::move(st->cb));
-    };
     for (std::size_t i = 0; i < st->plan->size(); ++i) {
       client_.eval(publish_script(), st->plan->keys(i), st->plan->args(i),
-                   [st, i, one_done](core::result<redis::reply> r) {
+                   [this, alive, st, i](core::result<redis::reply> r) {
                      st->results[i] = detail::read_script_reply(st->plan->target(i).target, std::move(r));
-                     one_done();
+                     if (--st->remaining > 0) return;
+                     if (alive.expired()) return st->cb(core::error(core::errc::cancelled, "publisher destroyed"));
+                     published(std::move(*st));
                    });
-    }
-    message_record rec;
-    rec.envelope = e;
-    rec.json = st->plan->json();
-    rec.expected_at_send = opts.expected_stores;
-    save_record(client_, rec, settings_.records, [st, one_done](core::result<void> r) {
-      st->recorded = std::move(r);
-      one_done();
-    });
-    // Pipelined after the record's own writes, so the trim counts this record too.
-    if (++records_since_trim_ >= std::max<std::size_t>(1, settings_.records.trim_every)) {
-      records_since_trim_ = 0;
-      trim_records(client_, settings_.records, alive_);
     }
   }
 
  private:
-  void all_done(const publish_plan& plan, std::vector<std::optional<core::result<target_outcome>>> results,
-                const core::result<void>& recorded, callback cb) {
+  struct in_flight {
+    std::shared_ptr<const publish_plan> plan;
+    std::vector<std::optional<core::result<target_outcome>>> results;
+    std::size_t remaining = 0;
+    message_record record;
+    callback cb;
+  };
+
+  void published(in_flight st) {
+    const auto& plan = *st.plan;
     publish_outcome outcome;
     outcome.message_id = plan.message_id();
     outcome.envelope_json = plan.json();
     std::string failures;
     std::error_code first_code;
     std::size_t failed = 0;
-    for (auto& r : results) {
+    for (auto& r : st.results) {
       if (r->ok()) {
         outcome.targets.push_back(std::move(*r).value());
         continue;
@@ -252,27 +264,26 @@ class publisher {
       failures += (failures.empty() ? "" : "; ") + r->err().detail();
     }
     if (failed > 0) {
-      // Not listed as sent: the record written alongside the scripts goes again first.
-      auto error = core::error(first_code, "message " + plan.message_id() + " not published to " +
+      // Not recorded, so not listed as sent.
+      return st.cb(core::error(first_code, "message " + plan.message_id() + " not published to " +
                                                std::to_string(failed) + " of " +
-                                               std::to_string(results.size()) + " targets (" +
-                                               failures + "); publishing it again with the same id is safe");
-      if (!recorded) return cb(error);  // Redis unreachable: nothing to take back, and no time to wait
-      forget_record(client_, plan.message_id(), [cb = std::move(cb), error = std::move(error)] { cb(error); });
-      return;
+                                               std::to_string(st.results.size()) + " targets (" +
+                                               failures + "); publishing it again with the same id is safe"));
     }
-    if (!recorded) {
-      cb(core::error(recorded.err().code(), "message " + outcome.message_id +
-                                                " reached every target but was not recorded (" +
-                                                recorded.err().message() +
-                                                "); publishing it again with the same id is safe"));
-      return;
+    st.record.json = plan.json();
+    for (const auto& t : outcome.targets) st.record.seqs.emplace(t.target, t.seq);
+    save_record(client_, st.record, settings_.records,
+                [cb = std::move(st.cb), outcome = std::move(outcome)](core::result<void> recorded) mutable {
+                  if (recorded) return cb(std::move(outcome));
+                  cb(core::error(recorded.err().code(),
+                                 "message " + outcome.message_id + " reached every target but was not recorded (" +
+                                     recorded.err().message() + "); publishing it again with the same id is safe"));
+                });
+    // Pipelined after the record's own writes, so the trim counts this record too.
+    if (++records_since_trim_ >= std::max<std::size_t>(1, settings_.records.trim_every)) {
+      records_since_trim_ = 0;
+      trim_records(client_, settings_.records, alive_);
     }
-    // Not waited for: without it only a gap report cannot name this message.
-    std::map<std::string, std::uint64_t, std::less<>> seqs;
-    for (const auto& t : outcome.targets) seqs.emplace(t.target, t.seq);
-    save_record_seqs(client_, outcome.message_id, seqs);
-    cb(std::move(outcome));
   }
 
   redis::client& client_;

@@ -78,8 +78,8 @@ struct gap_event {
   gap_kind kind = gap_kind::trimmed;
 };
 enum class fetch_kind {
-  head,   // the newest entry and the seq counter: where a fresh channel starts
-  range,  // the seq counter, then up to `count` entries after `after`
+  head,   // the newest entry and its seq: where a fresh channel starts
+  range,  // the newest seq, then up to `count` entries after `after`
 };
 struct fetch_request {
   std::string target;
@@ -97,7 +97,7 @@ using tracker_event =
 
 // What a fetch found. For `head`: entries holds the newest entry, if any.
 struct history_reply {
-  std::uint64_t head_seq = 0;  // the seq counter, read before the entries
+  std::uint64_t head_seq = 0;  // the newest entry's seq, read before the entries
   std::vector<entry> entries;
   // Set by a reader that leaves out entries it cannot use: how many Redis returned, and the
   // newest stream id among them (the next page starts after it).
@@ -265,7 +265,7 @@ class tracker {
     for (auto& e : reply.entries) {
       if (newer(e.stream_id, cursor)) cursor = e.stream_id;
       // The read starts after a stream id at or past the position, so a seq at or below the
-      // position means the seq counter started again.
+      // position means the seqs started again.
       if (e.seq <= last.seq) {
         reset(*ch, out);
         return;
@@ -363,7 +363,7 @@ class tracker {
     }
   }
 
-  // The seq counter went backwards: Redis lost the target's keys. Nothing tells what was missed;
+  // The seqs went backwards: Redis lost the target's keys. Nothing tells what was missed;
   // read the new history from its start (recent ids keep already shown messages away).
   void reset(channel& ch, std::vector<tracker_event>& out) {
     const auto old = ch.last ? ch.last->seq : 0;

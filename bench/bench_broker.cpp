@@ -3,6 +3,7 @@
 
 #include <bcast/broker/frame.hpp>
 #include <bcast/broker/publish.hpp>
+#include <bcast/broker/receipts.hpp>
 #include <bcast/broker/tracker.hpp>
 #include <bcast/message/message.hpp>
 #include <bcast/redis/reply.hpp>
@@ -105,5 +106,36 @@ void merge_and_dedup(benchmark::State& state) {
 BENCHMARK(merge_and_dedup);
 
 }  // namespace
+
+// The stores a message reaches (publisherd's `expected`, on every POST), for a fleet of N stores
+// in 35 regions: testing each store, and through the index.
+std::vector<broker::known_store> fleet(std::size_t n) {
+  std::vector<broker::known_store> out;
+  for (std::size_t i = 0; i < n; ++i) {
+    out.push_back({"s" + std::to_string(i), {"region:r" + std::to_string(i % 35), "format:minimarket"}});
+  }
+  return out;
+}
+
+void expected_by_testing_each_store(benchmark::State& state) {
+  const auto stores = fleet(static_cast<std::size_t>(state.range(0)));
+  auto e = typical_envelope(1);
+  e.targets = {"region:r7", "store:s12"};
+  for (auto _ : state) {
+    std::uint64_t n = 0;
+    for (const auto& s : stores) n += broker::store_matches_message(s, e) ? 1 : 0;
+    benchmark::DoNotOptimize(n);
+  }
+}
+BENCHMARK(expected_by_testing_each_store)->Arg(100)->Arg(10000);
+
+void expected_by_store_reach(benchmark::State& state) {
+  const auto stores = fleet(static_cast<std::size_t>(state.range(0)));
+  const broker::store_reach reach(stores);
+  auto e = typical_envelope(1);
+  e.targets = {"region:r7", "store:s12"};
+  for (auto _ : state) benchmark::DoNotOptimize(reach.count(e));
+}
+BENCHMARK(expected_by_store_reach)->Arg(100)->Arg(10000);
 
 BENCHMARK_MAIN();

@@ -2,7 +2,9 @@
 # POST /api/v1/messages over keep-alive with wrk (50 connections), and, in the same run against
 # the same redis-server, redis-benchmark running the same publish script (EVALSHA) with 50
 # clients: the baseline of what Redis alone does. RUNS rounds; prints each and the medians.
-# usage: bench/publisherd_throughput.sh [BUILD_DIR] [RUNS] [SECONDS]
+# With STORES=N in the environment, N stores (in 35 regions) are known to publisherd, as in a
+# fleet: each round starts with their profiles in Redis.
+# usage: [STORES=N] bench/publisherd_throughput.sh [BUILD_DIR] [RUNS] [SECONDS]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$ROOT/build}
@@ -31,6 +33,29 @@ ms = int(sys.argv[1]); a = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 print("".join(a[(ms >> (5 * i)) & 31] for i in range(9, -1, -1)) + "0" * 16)' "$1"
 }
 
+# add_stores N: N store profiles, the way subscriberd's heartbeat writes them, then a stores
+# request so that publisherd knows them all before the round starts.
+add_stores() {
+  (($1 > 0)) || return 0
+  python3 - "$1" <<'PY' | redis-cli -p "$rport" --pipe >/dev/null
+import sys
+def resp(*args):
+    out = f"*{len(args)}\r\n"
+    for a in args:
+        out += f"${len(a.encode())}\r\n{a}\r\n"
+    return out
+for i in range(int(sys.argv[1])):
+    sid = f"s{i:05d}"
+    sys.stdout.write(resp("HSET", "bcast:{store:" + sid + "}:profile", "id", sid,
+                          "groups", f'["region:r{i % 35}","format:minimarket"]', "version", "bench",
+                          "last_seen", "2026-11-26T10:00:00.000Z", "first_seen", "2026-11-26T10:00:00.000Z"))
+PY
+  local known
+  known=$(curl -fs -H "Authorization: Bearer $token" "http://127.0.0.1:$hport/api/v1/stores" |
+    python3 -c 'import json, sys; print(len(json.load(sys.stdin)["stores"]))')
+  ((known == $1)) || { echo "publisherd knows $known stores, not $1" >&2; exit 1; }
+}
+
 # The baseline: the publish script itself, one target, a fresh message id per call.
 sed -n '/R"lua(/,/)lua"/p' "$ROOT/include/bcast/broker/publish.hpp" | sed '1d;$d' >"$dir/publish.lua"
 sha=$(redis-cli -p "$rport" SCRIPT LOAD "$(cat "$dir/publish.lua")")
@@ -42,6 +67,7 @@ for i in $(seq "$runs"); do
   # Every round, each side starts from an empty Redis: the keys earlier rounds leave (histories,
   # records) slow Redis down run after run.
   redis-cli -p "$rport" FLUSHALL >/dev/null
+  add_stores "${STORES:-0}"
   out=$(wrk -t2 -c50 -d"${secs}s" --latency -s "$dir/post.lua" "http://127.0.0.1:$hport/api/v1/messages")
   rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1=="50%" {print $2}' <<<"$out")

@@ -258,9 +258,14 @@ class app {
     }
   }
 
+  void set_known_stores(std::vector<broker::store_presence> stores) {
+    known_stores_ = std::move(stores);
+    store_reach_ = broker::store_reach(broker::known_stores(known_stores_));
+  }
+
   void refresh_stores() {
     presence_.list([this](result<std::vector<broker::store_presence>> r) {
-      if (r) known_stores_ = std::move(r).value();
+      if (r) set_known_stores(std::move(r).value());
     });
   }
 
@@ -405,10 +410,7 @@ class app {
       envelope->id = std::string(*key);
       options.retry = true;
     }
-    options.expected_stores = 0;
-    for (const auto& s : known_stores_) {
-      if (broker::store_matches_message({s.id, s.groups}, *envelope)) ++*options.expected_stores;
-    }
+    options.expected_stores = store_reach_.count(*envelope);
     auto started = std::chrono::steady_clock::now();
     publisher_.publish(*envelope, [this, res, id = envelope->id, started](result<broker::publish_outcome> r) {
       counters_.observe_latency(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
@@ -459,7 +461,7 @@ class app {
   void list_stores(http::responder res) {
     presence_.list([this, res](result<std::vector<broker::store_presence>> r) {
       if (!r) return res.error(503, "broker_unavailable", "Stores not available, check the connection (" + r.err().message() + ").");
-      known_stores_ = r.value();
+      set_known_stores(r.value());
       json list = json::array();
       for (const auto& s : r.value()) list.push_back(broker::to_json(s));
       res.json(200, {{"stores", list}});
@@ -517,6 +519,7 @@ class app {
   http::server server_;
   std::vector<std::shared_ptr<bcast::net::listener>> listeners_;
   std::vector<broker::store_presence> known_stores_;
+  broker::store_reach store_reach_;  // of known_stores_
   bcast::core::timer sweep_timer_;
   bcast::core::timer stores_timer_;
   bcast::core::systemd::watchdog watchdog_;

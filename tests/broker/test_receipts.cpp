@@ -235,3 +235,36 @@ TEST_CASE("receipts: written while Redis is down, they arrive once it is back") 
     CHECK(bad->err() == core::errc::invalid_argument);
   }
 }
+
+TEST_CASE("store_reach counts the stores a message reaches, the same as testing each store") {
+  // A fleet of 300 stores over 5 regions and 3 formats; some in no group at all.
+  std::vector<broker::known_store> fleet;
+  for (int i = 0; i < 300; ++i) {
+    broker::known_store s{"s" + std::to_string(i), {}};
+    if (i % 7 != 0) s.groups.push_back("region:r" + std::to_string(i % 5));
+    if (i % 2 == 0) s.groups.push_back("format:f" + std::to_string(i % 3));
+    fleet.push_back(std::move(s));
+  }
+  const broker::store_reach reach(fleet);
+  const std::vector<std::vector<std::string>> cases{
+      {"all"},
+      {"store:s3"},
+      {"store:unknown"},
+      {"region:r1"},
+      {"region:nowhere"},
+      {"region:r1", "region:r2"},
+      {"region:r1", "format:f0"},           // overlapping groups: each store once
+      {"region:r1", "store:s1", "store:s2"},  // s1 is in r1 already; s2 is not
+      {"format:f1", "all"},
+      {"store:s0", "store:s0"},
+  };
+  for (const auto& targets : cases) {
+    auto e = test::make_test_envelope(targets);
+    std::uint64_t brute = 0;
+    for (const auto& s : fleet) brute += broker::store_matches_message(s, e) ? 1 : 0;
+    INFO(targets.front() << " +" << targets.size() - 1);
+    CHECK(reach.count(e) == brute);
+  }
+  CHECK(reach.count(test::make_test_envelope({"all"})) == 300);
+  CHECK(broker::store_reach().count(test::make_test_envelope({"all"})) == 0);
+}

@@ -68,10 +68,11 @@ class app {
       : loop_(l),
         config_(std::move(c)),
         redis_(l, redis_options(config_)),
+        fleet_redis_(l, redis_options(config_)),
         publisher_(redis_, publisher_settings(config_)),
         messages_(redis_),
-        presence_(redis_),
-        receipts_(redis_),
+        presence_(fleet_redis_),
+        receipts_(fleet_redis_),
         sessions_(session_options(config_)),
         server_(l, server_options(config_)),
         sweep_timer_(l),
@@ -93,6 +94,7 @@ class app {
     if (auto r = bind_listeners(); !r) return r;
     redis_.observe([this](bcast::redis::connection_state s, const bcast::core::error& why) { on_redis_state(s, why); });
     redis_.connect();
+    fleet_redis_.connect();
     watchdog_.start();
     sweep_timer_.start(std::chrono::minutes(1), [this] {
       sessions_.sweep(std::chrono::steady_clock::now());
@@ -138,6 +140,7 @@ class app {
     watchdog_.stop();
     server_.shutdown([this, done = std::move(done)] {
       redis_.close();
+      fleet_redis_.close();
       done();
     });
   }
@@ -508,6 +511,10 @@ class app {
   bcast::core::loop& loop_;
   config config_;
   bcast::redis::client redis_;
+  // Reads that grow with the fleet (the store list: two commands per store every 5 s; a message's
+  // receipts: one per store) on a connection of their own: on the publishing one they would
+  // queue ahead of every POST's scripts.
+  bcast::redis::client fleet_redis_;
   broker::publisher publisher_;
   broker::message_log messages_;
   broker::presence_directory presence_;

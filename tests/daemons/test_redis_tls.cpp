@@ -22,7 +22,9 @@ std::string write_json(const test::temp_dir& dir, const std::string& name, const
 
 }  // namespace
 
-TEST_CASE("redis_tls: publisherd and subscriberd deliver over a TLS-only Redis; an untrusted server is refused") {
+TEST_CASE(
+    "redis_tls: publisherd and subscriberd deliver over a TLS-only Redis; an untrusted server is "
+    "refused") {
   test::temp_dir dir;
   test::temp_dir certdir;
   auto certs = test::test_certificates::make(certdir);
@@ -30,18 +32,21 @@ TEST_CASE("redis_tls: publisherd and subscriberd deliver over a TLS-only Redis; 
   auto other = test::test_certificates::make(otherdir);  // a CA that did not sign the server
   const auto tls_port = std::to_string(test::free_port());
   // --port 0: no plaintext listener, so nothing can pass without TLS.
-  test::redis_server redis({"--port", "0", "--tls-port", tls_port, "--tls-cert-file", certs.server_cert,
-                            "--tls-key-file", certs.server_key, "--tls-ca-cert-file", certs.ca_cert,
-                            "--tls-auth-clients", "no"});
+  test::redis_server redis({"--port", "0", "--tls-port", tls_port, "--tls-cert-file",
+                            certs.server_cert, "--tls-key-file", certs.server_key,
+                            "--tls-ca-cert-file", certs.ca_cert, "--tls-auth-clients", "no"});
   const std::string url = "rediss://localhost:" + tls_port;
 
   const auto users = dir.file("users.json");
-  REQUIRE(test::run_bcastctl("user add --users " + users + " admin --role admin --password-stdin", "s3cret\n") == 0);
+  REQUIRE(test::run_bcastctl("user add --users " + users + " admin --role admin --password-stdin",
+                             "s3cret\n") == 0);
   const auto socket = dir.file("publisherd.sock");
-  const auto hq_config = write_json(dir, "publisherd.json", {{"redis", url}, {"redis_tls", {{"ca_file", certs.ca_cert}}}});
-  test::daemon_process hq(test::build_path("daemons/publisherd/publisherd"),
-                          {"--config", hq_config, "--http", "127.0.0.1:" + std::to_string(test::free_port()),
-                           "--users", users, "--unix-socket", socket});
+  const auto hq_config = write_json(dir, "publisherd.json",
+                                    {{"redis", url}, {"redis_tls", {{"ca_file", certs.ca_cert}}}});
+  test::daemon_process hq(
+      test::build_path("daemons/publisherd/publisherd"),
+      {"--config", hq_config, "--http", "127.0.0.1:" + std::to_string(test::free_port()), "--users",
+       users, "--unix-socket", socket});
   REQUIRE(hq.wait_for_log("connected to Redis"));
 
   auto store_config = [&](const std::string& id, const std::string& ca) {
@@ -60,7 +65,10 @@ TEST_CASE("redis_tls: publisherd and subscriberd deliver over a TLS-only Redis; 
                                 {"--config", store_config("s2", other.ca_cert)});
   if (!stranger.wait_for_log("certificate verification failed")) FAIL(stranger.log());
 
-  json body{{"targets", {"all"}}, {"category", "announcement"}, {"title", "Lewat TLS"}, {"body", "Isi pesan"}};
+  json body{{"targets", {"all"}},
+            {"category", "announcement"},
+            {"title", "Lewat TLS"},
+            {"body", "Isi pesan"}};
   auto sent = test::http_call(0, "POST", "/api/v1/messages", body.dump(), {}, socket);
   REQUIRE(sent.status == 201);
   const std::string id = json::parse(sent.body)["id"];
@@ -81,21 +89,24 @@ TEST_CASE("redis_tls: publisherd and subscriberd deliver over a TLS-only Redis; 
 TEST_CASE("redis_tls: a misspelt key or a quoted boolean stops either daemon at start, naming it") {
   test::temp_dir dir;
   std::string said;
-  const auto typo = write_json(dir, "typo.json", {{"redis_tls", {{"ca_flie", "/etc/bcast/ca.crt"}}}});
-  CHECK(test::shell_status("'" + test::build_path("daemons/subscriberd/subscriberd") + "' --config '" + typo +
+  const auto typo =
+      write_json(dir, "typo.json", {{"redis_tls", {{"ca_flie", "/etc/bcast/ca.crt"}}}});
+  CHECK(test::shell_status("'" + test::build_path("daemons/subscriberd/subscriberd") +
+                               "' --config '" + typo +
                                "' --store s1 --state-dir /tmp/x --check-config 2>&1",
                            &said) == 2);
   CHECK(test::contains(said, "redis_tls: unknown key 'ca_flie'"));
 
   const auto quoted = write_json(dir, "quoted.json", {{"redis_tls", {{"verify_peer", "false"}}}});
-  CHECK(test::shell_status("'" + test::build_path("daemons/publisherd/publisherd") + "' --config '" + quoted +
-                               "' --check-config 2>&1",
+  CHECK(test::shell_status("'" + test::build_path("daemons/publisherd/publisherd") +
+                               "' --config '" + quoted + "' --check-config 2>&1",
                            &said) == 2);
   CHECK(test::contains(said, "redis_tls: verify_peer: expected true or false"));
 
-  const auto https = write_json(dir, "https.json", {{"https", {{{"listen", "127.0.0.1:8443"}, {"cert", "s.pem"}}}}});
-  CHECK(test::shell_status("'" + test::build_path("daemons/publisherd/publisherd") + "' --config '" + https +
-                               "' --check-config 2>&1",
+  const auto https = write_json(dir, "https.json",
+                                {{"https", {{{"listen", "127.0.0.1:8443"}, {"cert", "s.pem"}}}}});
+  CHECK(test::shell_status("'" + test::build_path("daemons/publisherd/publisherd") +
+                               "' --config '" + https + "' --check-config 2>&1",
                            &said) == 2);
   CHECK(test::contains(said, "https: unknown key 'cert'"));
 }

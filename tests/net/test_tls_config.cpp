@@ -6,9 +6,10 @@ using namespace bcast;
 using nlohmann::json;
 
 TEST_CASE("tls_options_from_json: every key is read, and verify_peer can be turned off") {
-  auto t = net::tls_options_from_json(json::parse(R"({"ca_file": "/etc/bcast/ca.crt", "cert_file": "c.pem",
+  auto t = net::tls_options_from_json(
+      json::parse(R"({"ca_file": "/etc/bcast/ca.crt", "cert_file": "c.pem",
       "key_file": "k.pem", "server_name": "redis.hq.example", "verify_peer": false})"),
-                                      "redis_tls");
+      "redis_tls");
   REQUIRE(t.ok());
   CHECK(t->ca_file == "/etc/bcast/ca.crt");
   CHECK(t->cert_file == "c.pem");
@@ -21,15 +22,17 @@ TEST_CASE("tls_options_from_json: absent keys keep the caller's defaults") {
   CHECK(net::tls_options_from_json(json::object(), "redis_tls")->verify_peer);
   net::tls_options server;
   server.verify_peer = false;
-  auto t = net::tls_options_from_json(json::parse(R"({"listen": "0.0.0.0:8443", "cert_file": "s.pem"})"), "https",
-                                      server, {"listen"});
+  auto t =
+      net::tls_options_from_json(json::parse(R"({"listen": "0.0.0.0:8443", "cert_file": "s.pem"})"),
+                                 "https", server, {"listen"});
   REQUIRE(t.ok());
   CHECK_FALSE(t->verify_peer);
   CHECK(t->cert_file == "s.pem");
 }
 
 TEST_CASE("tls_options_from_json: a misspelt key or a wrong type is an error naming it") {
-  auto typo = net::tls_options_from_json(json::parse(R"({"ca_flie": "/etc/bcast/ca.crt"})"), "redis_tls");
+  auto typo =
+      net::tls_options_from_json(json::parse(R"({"ca_flie": "/etc/bcast/ca.crt"})"), "redis_tls");
   REQUIRE_FALSE(typo.ok());
   CHECK(typo.err() == core::errc::invalid_argument);
   CHECK(typo.err().detail() == "redis_tls: unknown key 'ca_flie'");
@@ -44,5 +47,6 @@ TEST_CASE("tls_options_from_json: a misspelt key or a wrong type is an error nam
 
   CHECK_FALSE(net::tls_options_from_json(json::parse(R"("/etc/bcast/ca.crt")"), "redis_tls").ok());
   // "listen" is only known where the caller reads it.
-  CHECK_FALSE(net::tls_options_from_json(json::parse(R"({"listen": "0.0.0.0:8443"})"), "redis_tls").ok());
+  CHECK_FALSE(
+      net::tls_options_from_json(json::parse(R"({"listen": "0.0.0.0:8443"})"), "redis_tls").ok());
 }

@@ -217,10 +217,11 @@ class catchup_driver {
       fetched(st->req, std::move(*st->head), std::move(*st->range));
     };
     const auto& target = st->req.target;
-    client_.command({"XREVRANGE", history_key(target), "+", "-", "COUNT", "1"}, [st, done](core::result<redis::reply> r) {
-      st->head.emplace(std::move(r));
-      done();
-    });
+    client_.command({"XREVRANGE", history_key(target), "+", "-", "COUNT", "1"},
+                    [st, done](core::result<redis::reply> r) {
+                      st->head.emplace(std::move(r));
+                      done();
+                    });
     const std::string count = std::to_string(st->req.count);
     if (st->req.kind == fetch_kind::head) {
       client_.command({"XREVRANGE", history_key(target), "+", "-", "COUNT", count},
@@ -254,7 +255,9 @@ class catchup_driver {
       const auto seq = newest.is_array() && !newest.elements.empty()
                            ? detail::seq_of_entry_id(newest.elements.front().str)
                            : std::nullopt;
-      if (!seq) return fail(core::error(core::errc::protocol_error, "the newest history entry has no seq in its id"));
+      if (!seq)
+        return fail(core::error(core::errc::protocol_error,
+                                "the newest history entry has no seq in its id"));
       reply.head_seq = *seq;
     }
     reply.returned = range->elements.size();

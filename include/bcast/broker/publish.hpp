@@ -145,7 +145,8 @@ class publish_plan {
 
   std::array<std::string_view, 1> keys(std::size_t i) const { return {targets_[i].history}; }
   std::array<std::string_view, 8> args(std::size_t i) const {
-    return {message_id_, json_, targets_[i].channel, maxlen_, exact_, sharded_, age_floor_, retry_floor_};
+    return {message_id_, json_,    targets_[i].channel, maxlen_,
+            exact_,      sharded_, age_floor_,          retry_floor_};
   }
 
  private:
@@ -153,7 +154,8 @@ class publish_plan {
     if (max_age.count() <= 0) return {};
     const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::system_clock::now().time_since_epoch());
-    return detail::ulid_floor(static_cast<std::uint64_t>(std::max<long long>(0, (now - max_age).count())));
+    return detail::ulid_floor(
+        static_cast<std::uint64_t>(std::max<long long>(0, (now - max_age).count())));
   }
   static std::string retry_floor(std::string_view id, std::chrono::milliseconds skew) {
     const auto made = message::ulid_time_ms(id).value_or(0);
@@ -229,9 +231,11 @@ class publisher {
     for (std::size_t i = 0; i < st->plan->size(); ++i) {
       client_.eval(publish_script(), st->plan->keys(i), st->plan->args(i),
                    [this, alive, st, i](core::result<redis::reply> r) {
-                     st->results[i] = detail::read_script_reply(st->plan->target(i).target, std::move(r));
+                     st->results[i] =
+                         detail::read_script_reply(st->plan->target(i).target, std::move(r));
                      if (--st->remaining > 0) return;
-                     if (alive.expired()) return st->cb(core::error(core::errc::cancelled, "publisher destroyed"));
+                     if (alive.expired())
+                       return st->cb(core::error(core::errc::cancelled, "publisher destroyed"));
                      published(std::move(*st));
                    });
     }
@@ -268,17 +272,20 @@ class publisher {
       return st.cb(core::error(first_code, "message " + plan.message_id() + " not published to " +
                                                std::to_string(failed) + " of " +
                                                std::to_string(st.results.size()) + " targets (" +
-                                               failures + "); publishing it again with the same id is safe"));
+                                               failures +
+                                               "); publishing it again with the same id is safe"));
     }
     st.record.json = plan.json();
     for (const auto& t : outcome.targets) st.record.seqs.emplace(t.target, t.seq);
-    save_record(client_, st.record, settings_.records,
-                [cb = std::move(st.cb), outcome = std::move(outcome)](core::result<void> recorded) mutable {
-                  if (recorded) return cb(std::move(outcome));
-                  cb(core::error(recorded.err().code(),
-                                 "message " + outcome.message_id + " reached every target but was not recorded (" +
-                                     recorded.err().message() + "); publishing it again with the same id is safe"));
-                });
+    save_record(
+        client_, st.record, settings_.records,
+        [cb = std::move(st.cb), outcome = std::move(outcome)](core::result<void> recorded) mutable {
+          if (recorded) return cb(std::move(outcome));
+          cb(core::error(
+              recorded.err().code(),
+              "message " + outcome.message_id + " reached every target but was not recorded (" +
+                  recorded.err().message() + "); publishing it again with the same id is safe"));
+        });
     // Pipelined after the record's own writes, so the trim counts this record too.
     if (++records_since_trim_ >= std::max<std::size_t>(1, settings_.records.trim_every)) {
       records_since_trim_ = 0;

@@ -439,7 +439,8 @@ class store_reach {
     }
     // A store reached through several targets (its group and its id) counts once.
     std::sort(reached.begin(), reached.end());
-    return static_cast<std::uint64_t>(std::unique(reached.begin(), reached.end()) - reached.begin());
+    return static_cast<std::uint64_t>(std::unique(reached.begin(), reached.end()) -
+                                      reached.begin());
   }
 
  private:

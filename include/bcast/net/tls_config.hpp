@@ -3,7 +3,8 @@
 // and publisherd its `https` listeners. A misspelt key or a string where a boolean belongs is an
 // error naming it; silently dropping `"verify_peer": false` or `"ca_flie"` would leave a store
 // failing (or trusting) for a reason nobody can see.
-//   {"ca_file": PATH, "cert_file": PATH, "key_file": PATH, "server_name": NAME, "verify_peer": BOOL}
+//   {"ca_file": PATH, "cert_file": PATH, "key_file": PATH, "server_name": NAME, "verify_peer":
+//   BOOL}
 
 #include <bcast/core/error.hpp>
 #include <bcast/net/tls.hpp>
@@ -18,13 +19,14 @@ namespace bcast::net {
 
 // `section` names the part of the file in errors ("redis_tls", "https[0]"). `also_known` lists
 // keys that the caller reads from the same object itself (an https listener's "listen").
-inline core::result<tls_options> tls_options_from_json(const nlohmann::json& j, std::string_view section,
-                                                       tls_options defaults = {},
-                                                       const std::set<std::string>& also_known = {}) {
+inline core::result<tls_options> tls_options_from_json(
+    const nlohmann::json& j, std::string_view section, tls_options defaults = {},
+    const std::set<std::string>& also_known = {}) {
   const auto bad = [&](const std::string& what) {
     return core::error(core::errc::invalid_argument, std::string(section) + ": " + what);
   };
-  if (!j.is_object()) return bad("expected an object of ca_file, cert_file, key_file, server_name, verify_peer");
+  if (!j.is_object())
+    return bad("expected an object of ca_file, cert_file, key_file, server_name, verify_peer");
   tls_options out = std::move(defaults);
   for (const auto& [key, value] : j.items()) {
     std::string* text = key == "ca_file"       ? &out.ca_file

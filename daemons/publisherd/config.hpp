@@ -174,8 +174,13 @@ inline bcast::core::result<void> apply_file(config& c, const std::string& path) 
     }
     if (doc.contains("publish_timeout_ms")) c.publish_timeout = std::chrono::milliseconds(doc["publish_timeout_ms"].get<long>());
     if (doc.contains("history")) {
-      c.history_max_len = doc["history"].value("max_len", c.history_max_len);
-      c.history_max_age = std::chrono::seconds(doc["history"].value("max_age_s", static_cast<long>(c.history_max_age.count())));
+      const auto max_len = doc["history"].value("max_len", static_cast<long long>(c.history_max_len));
+      const auto max_age = doc["history"].value("max_age_s", static_cast<long long>(c.history_max_age.count()));
+      // A history keeps at least its newest entry: its id is the channel's last offset.
+      if (max_len < 1) return detail::config_error(path, "history.max_len: at least 1 message, got " + std::to_string(max_len));
+      if (max_age < 0) return detail::config_error(path, "history.max_age_s: 0 (no age limit) or more, got " + std::to_string(max_age));
+      c.history_max_len = static_cast<std::size_t>(max_len);
+      c.history_max_age = std::chrono::seconds(max_age);
     }
     if (doc.contains("sessions")) {
       c.session_idle = std::chrono::seconds(doc["sessions"].value("idle_timeout_s", static_cast<long>(c.session_idle.count())));

@@ -227,6 +227,16 @@ TEST_CASE("publish: histories are trimmed by count and by age") {
     CHECK(h[0].id == "0-8");
     CHECK(h[2].id == "0-10");
   }
+  SECTION("a max length of 0 still keeps the newest entry") {
+    broker::publisher_settings s;
+    s.history_max_len = 0;
+    s.exact_trim = true;
+    broker::publisher pub(c, s);
+    for (int i = 0; i < 3; ++i) REQUIRE(publish_now(l, pub, test::make_test_envelope({"all"})).ok());
+    auto h = read_history(l, c, "all");
+    REQUIRE(h.size() == 1);
+    CHECK(h[0].id == "0-3");
+  }
   SECTION("by age, never the newest entry") {
     broker::publisher_settings s;
     s.history_max_age = 20ms;

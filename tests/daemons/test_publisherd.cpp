@@ -46,6 +46,9 @@ TEST_CASE("publisherd: --version, --help, --check-config, and bad flags or confi
   CHECK(run("--check-config --config " + dir.file("good.json")) == 0);
   CHECK(run("--check-config --config " + dir.file("bad.json")) == 2);
   CHECK(out.find("unknown key 'htp'") != std::string::npos);
+  std::ofstream(dir.file("empty-history.json")) << R"({"history": {"max_len": 0}})";
+  CHECK(run("--check-config --config " + dir.file("empty-history.json")) == 2);
+  CHECK(test::contains(out, "history.max_len: at least 1 message, got 0"));
   CHECK(run("--bogus") == 2);
   CHECK(run("--check-config --redis http://nope") == 2);
   CHECK(out.find("Redis URL") != std::string::npos);

@@ -14,6 +14,7 @@
 #include <bcast/message/ulid.hpp>
 #include <bcast/redis/client.hpp>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -28,7 +29,7 @@
 namespace bcast::broker {
 
 struct publisher_settings {
-  std::size_t history_max_len = 10000;           // per target, XADD MAXLEN ~
+  std::size_t history_max_len = 10000;           // per target, XADD MAXLEN ~ (at least 1)
   bool exact_trim = false;                       // MAXLEN = instead of ~ (tests, tiny histories)
   std::chrono::milliseconds history_max_age{0};  // entries made longer ago go; 0: count only
   // A retry looks for its message among the entries made since the message was, starting this
@@ -129,7 +130,7 @@ class publish_plan {
   publish_plan(const message::envelope& e, const publisher_settings& s, bool retry = false)
       : message_id_(e.id),
         json_(message::encode(e)),
-        maxlen_(std::to_string(s.history_max_len)),
+        maxlen_(std::to_string(std::max<std::size_t>(1, s.history_max_len))),  // never empty
         exact_(s.exact_trim ? "1" : "0"),
         sharded_(s.sharded_pubsub ? "1" : "0"),
         age_floor_(age_floor(s.history_max_age)),

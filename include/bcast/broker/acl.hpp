@@ -89,7 +89,6 @@ inline std::vector<std::string> publisher_acl_rules() {
           "+evalsha",
           "+script|load",
           "+script|exists",
-          "+time",
           "+ping",
           "+select",
           "+client|setname",

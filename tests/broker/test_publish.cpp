@@ -125,14 +125,16 @@ TEST_CASE(
   }
 }
 
-TEST_CASE("publish: a retry finds its message behind many newer ones, and completes only what lacks it") {
+TEST_CASE(
+    "publish: a retry finds its message behind many newer ones, and completes only what lacks it") {
   test::redis_server server;
   core::loop l;
   redis::client c(l, test::broker_opts(server.url()));
   broker::publisher pub(c);
   auto first = test::make_test_envelope({"all"});
   REQUIRE(publish_now(l, pub, first).ok());
-  for (int i = 0; i < 250; ++i) REQUIRE(publish_now(l, pub, test::make_test_envelope({"all"})).ok());
+  for (int i = 0; i < 250; ++i)
+    REQUIRE(publish_now(l, pub, test::make_test_envelope({"all"})).ok());
 
   broker::publish_options retry;
   retry.retry = true;
@@ -153,6 +155,22 @@ TEST_CASE("publish: a retry finds its message behind many newer ones, and comple
   REQUIRE(twice.ok());
   CHECK_FALSE(twice->targets[0].duplicate);
   CHECK(twice->targets[0].seq == 252);
+}
+
+TEST_CASE(
+    "publish: a history in an older layout (time-based entry ids) is refused with what to do") {
+  test::redis_server server;
+  core::loop l;
+  redis::client c(l, test::broker_opts(server.url()));
+  broker::publisher pub(c);
+  server.cli("XADD '" + broker::history_key("all") + "' '*' seq 1 id x env y");
+  auto r = publish_now(l, pub, test::make_test_envelope({"all"}));
+  REQUIRE_FALSE(r.ok());
+  CHECK(
+      test::contains(r.err().message(), "holds entries of an older bcast layout; delete the key"));
+  CHECK(test::contains(r.err().message(), broker::history_key("all")));
+  server.cli("DEL '" + broker::history_key("all") + "'");
+  CHECK(publish_now(l, pub, test::make_test_envelope({"all"})).ok());
 }
 
 TEST_CASE("publish: Redis down gives a clear error and records nothing") {
@@ -232,7 +250,8 @@ TEST_CASE("publish: histories are trimmed by count and by age") {
     s.history_max_len = 0;
     s.exact_trim = true;
     broker::publisher pub(c, s);
-    for (int i = 0; i < 3; ++i) REQUIRE(publish_now(l, pub, test::make_test_envelope({"all"})).ok());
+    for (int i = 0; i < 3; ++i)
+      REQUIRE(publish_now(l, pub, test::make_test_envelope({"all"})).ok());
     auto h = read_history(l, c, "all");
     REQUIRE(h.size() == 1);
     CHECK(h[0].id == "0-3");

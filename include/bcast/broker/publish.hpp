@@ -175,7 +175,19 @@ namespace detail {
 inline core::result<target_outcome> read_script_reply(const std::string& target,
                                                       core::result<redis::reply> r) {
   if (!r) return core::error(r.err().code(), target + ": " + r.err().message());
-  if (r->is_error()) return core::error(core::errc::server_error, target + ": Redis: " + r->str);
+  if (r->is_error()) {
+    // XADD 0-* refuses a stream whose newest id is not "0-<seq>": one written before the offset
+    // became the entry id (time-based ids). Say what to do rather than only what Redis said.
+    const bool older_layout =
+        r->str.find("equal or smaller than the target stream top item") != std::string::npos;
+    return core::error(
+        core::errc::server_error,
+        target + ": Redis: " + r->str +
+            (older_layout ? " (" + history_key(target) +
+                                " holds entries of an older bcast layout; delete the key to start "
+                                "this history afresh)"
+                          : ""));
+  }
   const auto& e = r->elements;
   if (!r->is_array() || e.size() != 4 || !e[0].is_integer() || !e[1].is_integer() ||
       !e[2].is_string() || e[1].integer <= 0) {

@@ -102,6 +102,31 @@ void bm_pipelined_publish(benchmark::State& state) {
 }
 BENCHMARK(bm_pipelined_publish)->Args({10000, 64})->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// Pipelined EVALSHA of a script as long as the publish script (about 2 KB) with an envelope-sized
+// argument: the client's per-call cost of a script call (the script itself does next to nothing).
+void bm_pipelined_eval(benchmark::State& state) {
+  test::redis_server server;
+  core::loop l;
+  redis::client c(l, redis::parse_url(server.url()).value());
+  const redis::script s("-- " + std::string(1900, '.') + "\nreturn #ARGV[1]");
+  const int batch = static_cast<int>(state.range(0));
+  const std::string envelope(400, 'x');
+  const std::string_view keys[] = {"bcast:{all}:history"};
+  const std::string_view args[] = {envelope};
+  for (auto _ : state) {
+    int answered = 0;
+    for (int i = 0; i < batch; ++i) {
+      c.eval(s, keys, args, [&](core::result<redis::reply> r) {
+        if (!r || r->integer != 400) state.SkipWithError("unexpected answer");
+        ++answered;
+      });
+    }
+    while (answered < batch) l.run_once();
+  }
+  state.SetItemsProcessed(state.iterations() * batch);
+}
+BENCHMARK(bm_pipelined_eval)->Arg(10000)->Unit(benchmark::kMillisecond)->UseRealTime();
+
 }  // namespace
 
 BENCHMARK_MAIN();

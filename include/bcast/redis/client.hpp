@@ -18,8 +18,12 @@ namespace bcast::redis {
 
 class script {
  public:
-  explicit script(std::string source) : source_(std::move(source)), sha1_(sha1_hex(source_)) {}
-  const std::string& source() const noexcept { return source_; }
+  explicit script(std::string source)
+      : source_(std::make_shared<const std::string>(std::move(source))),
+        sha1_(sha1_hex(*source_)) {}
+  const std::string& source() const noexcept { return *source_; }
+  // For a fallback that may run after the script object is gone.
+  std::shared_ptr<const std::string> shared_source() const noexcept { return source_; }
   const std::string& sha1() const noexcept { return sha1_; }
 
  private:
@@ -36,7 +40,7 @@ class script {
     return out;
   }
 
-  std::string source_;
+  std::shared_ptr<const std::string> source_;
   std::string sha1_;
 };
 
@@ -52,16 +56,20 @@ class client {
   void connect() { conn_->start(); }
   void close() { conn_->close(); }
 
-  void command(std::span<const std::string_view> args, reply_handler cb) { conn_->send(args, std::move(cb)); }
-  void command(std::initializer_list<std::string_view> args, reply_handler cb) { conn_->send(args, std::move(cb)); }
+  void command(std::span<const std::string_view> args, reply_handler cb) {
+    conn_->send(args, std::move(cb));
+  }
+  void command(std::initializer_list<std::string_view> args, reply_handler cb) {
+    conn_->send(args, std::move(cb));
+  }
   void command(const std::vector<std::string>& args, reply_handler cb) {
     std::vector<std::string_view> views(args.begin(), args.end());
     conn_->send(views, std::move(cb));
   }
 
   // EVALSHA sha numkeys keys... args...; on NOSCRIPT the same call again as EVAL.
-  void eval(const script& s, std::span<const std::string_view> keys, std::span<const std::string_view> args,
-            reply_handler cb) {
+  void eval(const script& s, std::span<const std::string_view> keys,
+            std::span<const std::string_view> args, reply_handler cb) {
     std::vector<std::string_view> argv;
     argv.reserve(3 + keys.size() + args.size());
     std::string numkeys = std::to_string(keys.size());
@@ -71,18 +79,20 @@ class client {
     argv.insert(argv.end(), keys.begin(), keys.end());
     argv.insert(argv.end(), args.begin(), args.end());
     std::string evalsha = encode_command(argv);
-    argv[0] = "EVAL";
-    argv[1] = s.source();
-    std::string eval = encode_command(argv);
+    // The EVAL fallback is built only when NOSCRIPT comes: it differs from the EVALSHA only before
+    // numkeys, so the tail is all it needs, not a copy of the whole script source on every call.
+    std::string tail = evalsha.substr(evalsha.find(s.sha1()) + s.sha1().size() + 2);
     std::weak_ptr<connection> weak = conn_;
-    conn_->send_formatted(std::move(evalsha), [weak, eval = std::move(eval), cb = std::move(cb)](core::result<reply> r) mutable {
+    auto on_reply = [weak, argc = argv.size(), source = s.shared_source(), tail = std::move(tail),
+                     cb = std::move(cb)](core::result<reply> r) mutable {
       auto conn = weak.lock();
       if (conn && r && r.value().error_is("NOSCRIPT")) {
-        conn->send_formatted(std::move(eval), std::move(cb));
+        conn->send_formatted(eval_command(argc, *source, tail), std::move(cb));
         return;
       }
       cb(std::move(r));
-    });
+    };
+    conn_->send_formatted(std::move(evalsha), std::move(on_reply));
   }
 
   connection_state state() const noexcept { return conn_->state(); }
@@ -93,6 +103,18 @@ class client {
   connection& raw() noexcept { return *conn_; }
 
  private:
+  // EVAL <source> followed by the bytes an EVALSHA of the same call has after its sha.
+  static std::string eval_command(std::size_t argc, const std::string& source,
+                                  std::string_view tail) {
+    std::string out =
+        "*" + std::to_string(argc) + "\r\n$4\r\nEVAL\r\n$" + std::to_string(source.size()) + "\r\n";
+    out.reserve(out.size() + source.size() + 2 + tail.size());
+    out += source;
+    out += "\r\n";
+    out += tail;
+    return out;
+  }
+
   std::shared_ptr<connection> conn_;
 };
 

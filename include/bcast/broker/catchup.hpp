@@ -217,25 +217,27 @@ class catchup_driver {
       fetched(st->req, std::move(*st->head), std::move(*st->range));
     };
     const auto& target = st->req.target;
+    const std::string count = std::to_string(st->req.count);
+    if (st->req.kind == fetch_kind::head) {
+      // Newest first: the answer's first entry is the head as well.
+      client_.command({"XREVRANGE", history_key(target), "+", "-", "COUNT", count},
+                      [st, done](core::result<redis::reply> r) {
+                        st->head.emplace(r);
+                        st->range.emplace(std::move(r));
+                        done();
+                      });
+      return;
+    }
     client_.command({"XREVRANGE", history_key(target), "+", "-", "COUNT", "1"},
                     [st, done](core::result<redis::reply> r) {
                       st->head.emplace(std::move(r));
                       done();
                     });
-    const std::string count = std::to_string(st->req.count);
-    if (st->req.kind == fetch_kind::head) {
-      client_.command({"XREVRANGE", history_key(target), "+", "-", "COUNT", count},
-                      [st, done](core::result<redis::reply> r) {
-                        st->range.emplace(std::move(r));
-                        done();
-                      });
-    } else {
-      client_.command({"XRANGE", history_key(target), "(" + st->req.after, "+", "COUNT", count},
-                      [st, done](core::result<redis::reply> r) {
-                        st->range.emplace(std::move(r));
-                        done();
-                      });
-    }
+    client_.command({"XRANGE", history_key(target), "(" + st->req.after, "+", "COUNT", count},
+                    [st, done](core::result<redis::reply> r) {
+                      st->range.emplace(std::move(r));
+                      done();
+                    });
   }
 
   void fetched(const fetch_request& req, core::result<redis::reply> head,

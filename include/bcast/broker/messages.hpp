@@ -91,14 +91,12 @@ inline std::string ulid_floor(std::uint64_t ms) {
 
 // Writes the record (idempotent: a retry rewrites the same values). `done` sees its writes.
 inline void save_record(redis::client& client, const message_record& rec,
-                        const record_settings& settings, std::function<void(core::result<void>)> done) {
+                        const record_settings& settings,
+                        std::function<void(core::result<void>)> done) {
   const auto& id = rec.envelope.id;
   const std::string key = message_key(id);
-  std::vector<std::string> hset{"HSET", key, "envelope", rec.json};
-  if (!rec.seqs.empty()) {
-    hset.push_back("seqs");
-    hset.push_back(detail::seqs_json(rec.seqs));
-  }
+  std::vector<std::string> hset{"HSET",   key,    "envelope",
+                                rec.json, "seqs", detail::seqs_json(rec.seqs)};
   if (rec.expected_at_send) {
     hset.push_back("expected");
     hset.push_back(std::to_string(*rec.expected_at_send));
@@ -141,7 +139,8 @@ inline void save_record(redis::client& client, const message_record& rec,
 
 // Trims the message index by age and count in the background, dropping the trimmed records. The
 // owner keeps `alive` for as long as the client lives.
-inline void trim_records(redis::client& client, const record_settings& settings, std::weak_ptr<void> alive) {
+inline void trim_records(redis::client& client, const record_settings& settings,
+                         std::weak_ptr<void> alive) {
   const std::string index = messages_index_key();
   const auto now_ms =
       static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -106,11 +106,11 @@ class client {
   // EVAL <source> followed by the bytes an EVALSHA of the same call has after its sha.
   static std::string eval_command(std::size_t argc, const std::string& source,
                                   std::string_view tail) {
-    std::string out =
-        "*" + std::to_string(argc) + "\r\n$4\r\nEVAL\r\n$" + std::to_string(source.size()) + "\r\n";
-    out.reserve(out.size() + source.size() + 2 + tail.size());
-    out += source;
-    out += "\r\n";
+    std::string out;
+    out.reserve(source.size() + tail.size() + 48);
+    detail::append_resp_header(out, '*', argc);
+    append_bulk(out, "EVAL");
+    append_bulk(out, source);
     out += tail;
     return out;
   }

@@ -232,26 +232,35 @@ class reply_reader {
   redisReader* reader_;
 };
 
+namespace detail {
+
+// "*<n>\r\n" or "$<n>\r\n".
+inline void append_resp_header(std::string& out, char kind, std::size_t n) {
+  char digits[24];
+  digits[0] = kind;
+  auto end = std::to_chars(digits + 1, digits + sizeof digits - 2, n).ptr;
+  *end++ = '\r';
+  *end++ = '\n';
+  out.append(digits, static_cast<std::size_t>(end - digits));
+}
+
+}  // namespace detail
+
+// One bulk string: $len, the bytes, CRLF.
+inline void append_bulk(std::string& out, std::string_view a) {
+  detail::append_resp_header(out, '$', a.size());
+  out.append(a);
+  out += "\r\n";
+}
+
 // RESP for one command: *N, then $len and the bytes of each argument. What
 // redisFormatCommandArgv writes, without its sprintf and its allocation per command.
 inline void append_command(std::string& out, std::span<const std::string_view> args) {
   std::size_t size = 16;
   for (auto a : args) size += a.size() + 16;
   out.reserve(out.size() + size);
-  const auto append_header = [&out](char kind, std::size_t n) {
-    char digits[24];
-    digits[0] = kind;
-    auto end = std::to_chars(digits + 1, digits + sizeof digits - 2, n).ptr;
-    *end++ = '\r';
-    *end++ = '\n';
-    out.append(digits, static_cast<std::size_t>(end - digits));
-  };
-  append_header('*', args.size());
-  for (auto a : args) {
-    append_header('$', a.size());
-    out.append(a);
-    out += "\r\n";
-  }
+  detail::append_resp_header(out, '*', args.size());
+  for (auto a : args) append_bulk(out, a);
 }
 
 inline std::string encode_command(std::span<const std::string_view> args) {

@@ -99,6 +99,8 @@ class app {
     sweep_timer_.start(std::chrono::minutes(1), [this] {
       sessions_.sweep(std::chrono::steady_clock::now());
       throttle_.sweep(std::chrono::steady_clock::now());
+      // Publishing trims the message log too; this keeps its age limit while nobody publishes.
+      broker::trim_records(redis_, publisher_.settings().records);
     }, std::chrono::minutes(1));
     sweep_timer_.unref();
     refresh_stores();

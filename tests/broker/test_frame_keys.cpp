@@ -17,9 +17,7 @@ TEST_CASE("keys: one hash tag per target, store keys under the store's own tag")
   CHECK(broker::gaps_key("s1") == "bcast:{store:s1}:gaps");
   CHECK(broker::presence_key("s1") == "bcast:{store:s1}:presence");
   CHECK(broker::profile_key("s1") == "bcast:{store:s1}:profile");
-  CHECK(broker::messages_index_key() == "bcast:messages");
-  CHECK(broker::message_key("01JD5Q8W3V6X4Y2Z0A1B2C3D4E") ==
-        "bcast:message:01JD5Q8W3V6X4Y2Z0A1B2C3D4E");
+  CHECK(broker::message_log_key() == "bcast:message-log");
 
   CHECK(broker::target_of_live_channel("bcast:{region:jateng}:live") == "region:jateng");
   CHECK_FALSE(broker::target_of_live_channel("bcast:{all}:history"));

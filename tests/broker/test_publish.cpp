@@ -204,7 +204,7 @@ TEST_CASE("publish: a target that fails makes the whole publish fail; the retry 
   CHECK(r.err().message().find("not published to 1 of 3 targets") != std::string::npos);
   CHECK(r.err().message().find("region:broken") != std::string::npos);
   CHECK(r.err().message().find("WRONGTYPE") != std::string::npos);
-  CHECK(server.cli("ZCARD bcast:messages") == "0\n");  // not listed as sent
+  CHECK(server.cli("ZCARD bcast:message-log") == "0\n");  // not listed as sent
 
   server.cli("DEL '" + broker::history_key("region:broken") + "'");
   broker::publish_options retry;
@@ -297,8 +297,7 @@ TEST_CASE("message log: newest first, paged with before, one by id, bounded") {
     REQUIRE(publish_now(l, pub, sent.back(), o).ok());
   }
   test::run_for(l, 50ms);  // the count trim runs after the publish reported
-  CHECK(server.cli("ZCARD bcast:messages") == "5\n");
-  CHECK(server.cli("EXISTS '" + broker::message_key(sent[0].id) + "'") == "0\n");
+  CHECK(server.cli("ZCARD bcast:message-log") == "5\n");
 
   auto list = [&](std::size_t limit, std::string before) {
     std::optional<core::result<std::vector<broker::message_record>>> out;
@@ -330,4 +329,73 @@ TEST_CASE("message log: newest first, paged with before, one by id, bounded") {
   REQUIRE(test::run_until(l, [&] { return missing.has_value(); }));
   REQUIRE(missing->ok());
   CHECK_FALSE(missing->value().has_value());
+}
+
+TEST_CASE("message log: a record is one member that keeps the envelope byte for byte") {
+  auto e = test::make_test_envelope({"all", "store:s1"}, "line one\nline \"two\"");
+  const auto json = message::encode(e);
+  const std::vector<std::pair<std::string_view, std::uint64_t>> seqs{{"all", 7}, {"store:s1", 2}};
+  const auto member = broker::detail::encode_record(e.id, 12, seqs, json);
+  CHECK(member.starts_with(e.id + "\n12\n{\"all\":7,\"store:s1\":2}\n"));
+  auto rec = broker::detail::decode_record(member);
+  REQUIRE(rec.ok());
+  CHECK(rec->envelope == e);
+  CHECK(rec->json == json);
+  CHECK(rec->expected_at_send == 12u);
+  CHECK(rec->seqs ==
+        std::map<std::string, std::uint64_t, std::less<>>{{"all", 7}, {"store:s1", 2}});
+
+  auto unknown = broker::detail::decode_record(broker::detail::encode_record(e.id, {}, seqs, json));
+  REQUIRE(unknown.ok());
+  CHECK_FALSE(unknown->expected_at_send.has_value());
+
+  for (const std::string& bad :
+       {e.id, e.id + "\n1\n{}", e.id + "\nx\n{}\n" + json, e.id + "\n1\n{nope\n" + json,
+        e.id + "\n1\n{}\n{\"id\":1}", "01JD5Q8W3V6X4Y2Z0A1B2C3D4E\n1\n{}\n" + json}) {
+    auto r = broker::detail::decode_record(bad);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.err() == core::errc::protocol_error);
+  }
+}
+
+TEST_CASE("message log: a retry replaces its record; two first attempts with one id list once") {
+  test::redis_server server;
+  core::loop l;
+  redis::client c(l, test::broker_opts(server.url()));
+  broker::publisher pub(c);
+  broker::message_log log(c);
+  auto e = test::make_test_envelope({"all"});
+  broker::publish_options first;
+  first.expected_stores = 3;
+  REQUIRE(publish_now(l, pub, e, first).ok());
+  broker::publish_options retry;
+  retry.retry = true;
+  retry.expected_stores = 4;
+  REQUIRE(publish_now(l, pub, e, retry).ok());
+  CHECK(server.cli("ZCARD bcast:message-log") == "1\n");
+  std::optional<core::result<std::optional<broker::message_record>>> got;
+  log.get(e.id, [&](auto r) { got.emplace(std::move(r)); });
+  REQUIRE(test::run_until(l, [&] { return got.has_value(); }));
+  REQUIRE(got->ok());
+  REQUIRE(got->value().has_value());
+  CHECK(got->value()->expected_at_send == 4u);
+  CHECK(got->value()->seqs.at("all") == 1);
+
+  // A client that reuses an id without saying it retries appends and files it again.
+  REQUIRE(publish_now(l, pub, e).ok());
+  CHECK(server.cli("ZCARD bcast:message-log") == "2\n");
+  std::optional<core::result<std::vector<broker::message_record>>> listed;
+  log.list(10, "", [&](auto r) { listed.emplace(std::move(r)); });
+  REQUIRE(test::run_until(l, [&] { return listed.has_value(); }));
+  REQUIRE(listed->ok());
+  REQUIRE((*listed)->size() == 1);
+  CHECK((*listed)->front().envelope.id == e.id);
+
+  // A member that does not decode is left out; the others still list.
+  server.cli("ZADD bcast:message-log 0 'zzz-not-a-record'");
+  listed.reset();
+  log.list(10, "", [&](auto r) { listed.emplace(std::move(r)); });
+  REQUIRE(test::run_until(l, [&] { return listed.has_value(); }));
+  REQUIRE(listed->ok());
+  CHECK((*listed)->size() == 1);
 }

@@ -19,10 +19,12 @@
 //   bcast:{store:S}:profile         hash id, groups, version, first_seen, last_seen; kept, so
 //                                   that publisherd knows every store ever seen (found by SCAN)
 //
-// publisherd's own records (one key each, so no tag is needed):
-//   bcast:messages              sorted set, all scores 0, members message ids: ULIDs sort by time
-//                               as strings, so BYLEX REV gives newest first and "before" paging
-//   bcast:message:<id>          hash envelope <json>, seqs <json {target: seq}>, expected <n>
+// publisherd's own records (one key, so no tag is needed):
+//   bcast:message-log           sorted set, all scores 0, one member per message sent:
+//                               "<id>\n<expected>\n<seqs json>\n<envelope json>" (messages.hpp).
+//                               ULIDs sort by time as strings, so BYLEX REV gives newest first
+//                               and "before" paging. Earlier builds kept bcast:messages and a
+//                               hash bcast:message:<id> per message; nothing reads those now.
 //
 // ACL (acl.hpp): a store's user writes exactly its five own keys above, reads (%R~) the history
 // of its channels, subscribes to their live channels, and publishes nothing. Its own
@@ -118,14 +120,8 @@ inline std::optional<std::string_view> store_of_profile_key(std::string_view key
 }
 
 // ---- publisherd's records --------------------------------------------------------------------
-inline std::string messages_index_key() {
-  return std::string(key_prefix) + "messages";
-}
-inline std::string message_key(std::string_view message_id) {
-  std::string k(key_prefix);
-  k += "message:";
-  k += message_id;
-  return k;
+inline std::string message_log_key() {
+  return std::string(key_prefix) + "message-log";
 }
 
 // ---- channels --------------------------------------------------------------------------------

@@ -5,6 +5,7 @@
 
 #include <bcast/broker/keys.hpp>
 #include <bcast/core/error.hpp>
+#include <bcast/core/log.hpp>
 #include <bcast/message/envelope.hpp>
 #include <bcast/message/ulid.hpp>
 #include <bcast/redis/client.hpp>
@@ -12,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -35,51 +37,90 @@ struct message_record {
 struct record_settings {
   std::size_t max_messages = 100000;
   std::chrono::seconds max_age{std::chrono::hours(24 * 90)};
-  // The index is trimmed after every this many records, not after each: two commands less per
+  // The log is trimmed after every this many records, not after each: two commands less per
   // message on the publish path. It may hold up to trim_every - 1 records over max_messages.
   std::size_t trim_every = 64;
 };
 
+// A record is one member of the message log (keys.hpp), a sorted set whose scores are all 0:
+//   "<id>\n<expected, or ->\n<seqs: {"target":seq,...}>\n<envelope json>"
+// The id comes first, so members sort by it: ULIDs sort by the time they were made, so BYLEX REV
+// lists newest first, "before" pages back, and a message is found by the range of its id. One
+// ZADD records a message: a hash per message plus an index took three commands (HSET, EXPIRE,
+// ZADD), and on a closed loop with one store their cost was most of what bcast-bench measured
+// above the bare publish script (docs/PERFORMANCE.md). JSON escapes newlines, so no field but the
+// last could hold one, and the envelope is kept byte for byte as it was published.
 namespace detail {
 
 inline core::error redis_refused(std::string_view what, const redis::reply& r) {
   return {core::errc::server_error, std::string(what) + ": " + r.str};
 }
 
-inline std::string seqs_json(const std::map<std::string, std::uint64_t, std::less<>>& seqs) {
-  nlohmann::json j = nlohmann::json::object();
-  for (const auto& [t, s] : seqs) j[t] = s;
-  return j.dump();
+// `seqs`: (target, seq) pairs.
+template <class Seqs>
+std::string encode_record(std::string_view id, std::optional<std::uint64_t> expected,
+                          const Seqs& seqs, std::string_view envelope_json) {
+  std::string out;
+  out.reserve(id.size() + envelope_json.size() + 64);
+  out += id;
+  out += '\n';
+  out += expected ? std::to_string(*expected) : std::string("-");
+  out += "\n{";
+  bool first = true;
+  for (const auto& [target, seq] : seqs) {
+    if (!first) out += ',';
+    first = false;
+    message::detail::append_json_string(out, target);
+    out += ':';
+    out += std::to_string(seq);
+  }
+  out += "}\n";
+  out += envelope_json;
+  return out;
 }
 
-inline core::result<message_record> decode_record(std::string_view id, const redis::reply& env,
-                                                  const redis::reply& seqs,
-                                                  const redis::reply& expected) {
+inline core::result<message_record> decode_record(std::string_view member) {
+  const auto id = member.substr(0, member.find('\n'));
   const auto bad = [&](const std::string& why) {
     return core::error(core::errc::protocol_error,
                        "message record " + std::string(id) + ": " + why);
   };
-  if (!env.is_string()) return bad("no envelope");
+  std::array<std::string_view, 4> field;
+  for (std::size_t i = 0; i < 3; ++i) {
+    const auto nl = member.find('\n');
+    if (nl == std::string_view::npos) return bad("not a record");
+    field[i] = member.substr(0, nl);
+    member.remove_prefix(nl + 1);
+  }
+  field[3] = member;
   message_record rec;
-  auto e = message::decode(env.str);
+  auto e = message::decode(field[3]);
   if (!e) return bad(e.err().detail());
   rec.envelope = std::move(e).value();
-  rec.json = env.str;
-  if (seqs.is_string()) {
-    try {
-      const auto j = nlohmann::json::parse(seqs.str);
-      for (auto it = j.begin(); it != j.end(); ++it) {
-        rec.seqs.emplace(it.key(), it.value().get<std::uint64_t>());
-      }
-    } catch (const nlohmann::json::exception&) {
-      return bad("unreadable seqs");
-    }
-  }
-  if (expected.is_string()) {
+  if (rec.envelope.id != field[0]) return bad("filed under another id");
+  rec.json = std::string(field[3]);
+  if (field[1] != "-") {
     std::uint64_t n = 0;
-    if (redis::detail::parse_int(expected.str, n)) rec.expected_at_send = n;
+    if (!redis::detail::parse_int(field[1], n)) return bad("unreadable expected count");
+    rec.expected_at_send = n;
+  }
+  try {
+    const auto j = nlohmann::json::parse(field[2]);
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      rec.seqs.emplace(it.key(), it.value().get<std::uint64_t>());
+    }
+  } catch (const nlohmann::json::exception&) {
+    return bad("unreadable seqs");
   }
   return rec;
+}
+
+// BYLEX bounds of every member filed under `id`: "<id>\n" up to, not including, "<id>\x0b".
+inline std::string record_floor(std::string_view id) {
+  return "[" + std::string(id) + "\n";
+}
+inline std::string record_ceiling(std::string_view id) {
+  return "(" + std::string(id) + "\x0b";
 }
 
 // The smallest ULID made at `ms`: every id older than that sorts below it.
@@ -89,59 +130,26 @@ inline std::string ulid_floor(std::uint64_t ms) {
 
 }  // namespace detail
 
-// Writes the record (idempotent: a retry rewrites the same values). `done` sees its writes.
-inline void save_record(redis::client& client, const message_record& rec,
-                        const record_settings& settings,
-                        std::function<void(core::result<void>)> done) {
-  const auto& id = rec.envelope.id;
-  const std::string key = message_key(id);
-  std::vector<std::string> hset{"HSET",   key,    "envelope",
-                                rec.json, "seqs", detail::seqs_json(rec.seqs)};
-  if (rec.expected_at_send) {
-    hset.push_back("expected");
-    hset.push_back(std::to_string(*rec.expected_at_send));
+// Files a record made by detail::encode_record. `replace`: first drops what an earlier attempt
+// filed under the same id (a retry may know a different expected count). `done` sees its writes.
+inline void save_record(redis::client& client, std::string_view id, std::string record,
+                        bool replace, std::function<void(core::result<void>)> done) {
+  const std::string log = message_log_key();
+  if (replace) {
+    client.command({"ZREMRANGEBYLEX", log, detail::record_floor(id), detail::record_ceiling(id)},
+                   [](core::result<redis::reply>) {});
   }
-  struct state {
-    int remaining = 3;
-    core::error failure;
-    std::function<void(core::result<void>)> done;
-  };
-  auto st = std::make_shared<state>();
-  st->done = std::move(done);
-  auto step = [st](core::result<redis::reply> r, const char* what) {
-    if (!st->failure) {
-      if (!r) {
-        st->failure = core::error(r.err().code(), std::string(what) + ": " + r.err().message());
-      } else if (r->is_error()) {
-        st->failure = detail::redis_refused(what, *r);
-      }
-    }
-    if (--st->remaining == 0 && st->done) {
-      auto d = std::move(st->done);
-      if (st->failure) {
-        d(st->failure);
-      } else {
-        d(core::result<void>());
-      }
-    }
-  };
-  client.command(
-      hset, [step](core::result<redis::reply> r) { step(std::move(r), "recording the message"); });
-  const std::string ttl = std::to_string(settings.max_age.count());
-  client.command({"EXPIRE", key, ttl}, [step](core::result<redis::reply> r) {
-    step(std::move(r), "setting the record's expiry");
-  });
-  const std::string index = messages_index_key();
-  client.command({"ZADD", index, "0", id}, [step](core::result<redis::reply> r) {
-    step(std::move(r), "indexing the message");
+  client.command({"ZADD", log, "0", std::move(record)}, [done = std::move(done)](
+                                                            core::result<redis::reply> r) {
+    if (!r) return done(core::error(r.err().code(), "recording the message: " + r.err().message()));
+    if (r->is_error()) return done(detail::redis_refused("recording the message", *r));
+    done(core::result<void>());
   });
 }
 
-// Trims the message index by age and count in the background, dropping the trimmed records. The
-// owner keeps `alive` for as long as the client lives.
-inline void trim_records(redis::client& client, const record_settings& settings,
-                         std::weak_ptr<void> alive) {
-  const std::string index = messages_index_key();
+// Trims the message log by age and count in the background.
+inline void trim_records(redis::client& client, const record_settings& settings) {
+  const std::string log = message_log_key();
   const auto now_ms =
       static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                      std::chrono::system_clock::now().time_since_epoch())
@@ -149,25 +157,12 @@ inline void trim_records(redis::client& client, const record_settings& settings,
   const auto age_ms = static_cast<std::uint64_t>(settings.max_age.count()) * 1000;
   if (now_ms > age_ms) {
     const std::string floor = "(" + detail::ulid_floor(now_ms - age_ms);
-    client.command({"ZREMRANGEBYLEX", index, "-", floor}, [](core::result<redis::reply>) {});
+    client.command({"ZREMRANGEBYLEX", log, "-", floor}, [](core::result<redis::reply>) {});
   }
-  const auto max = settings.max_messages;
-  client.command({"ZCARD", index}, [&client, alive, index, max](core::result<redis::reply> r) {
-    if (alive.expired() || !r || !r->is_integer() || r->integer <= 0 ||
-        static_cast<std::uint64_t>(r->integer) <= max) {
-      return;
-    }
-    const std::string excess = std::to_string(static_cast<std::uint64_t>(r->integer) - max);
-    client.command({"ZPOPMIN", index, excess}, [&client, alive](core::result<redis::reply> popped) {
-      if (alive.expired() || !popped || !popped->is_array()) return;
-      std::vector<std::string> del{"DEL"};
-      // ZPOPMIN answers member, score, member, score...
-      for (std::size_t i = 0; i < popped->elements.size(); i += 2) {
-        del.push_back(message_key(popped->elements[i].str));
-      }
-      if (del.size() > 1) client.command(del, [](core::result<redis::reply>) {});
-    });
-  });
+  // Every rank but the newest max_messages; nothing when there are fewer.
+  const auto keep = static_cast<long long>(std::max<std::size_t>(1, settings.max_messages));
+  client.command({"ZREMRANGEBYRANK", log, "0", std::to_string(-keep - 1)},
+                 [](core::result<redis::reply>) {});
 }
 
 class message_log {
@@ -183,7 +178,6 @@ class message_log {
   message_log& operator=(const message_log&) = delete;
 
   // Newest first; `before` (a message id, or empty) pages back. `limit` is clamped to 1..1000.
-  // Records that expired between the index read and the fetch are left out.
   void list(std::size_t limit, std::string_view before, list_callback cb) {
     if (!before.empty() && !message::is_valid_ulid(before)) {
       client_.raw().owner_loop().defer([cb = std::move(cb)] {
@@ -192,18 +186,11 @@ class message_log {
       return;
     }
     limit = std::clamp<std::size_t>(limit, 1, max_limit);
+    // "(<before>" leaves out before's own members: they continue past its id, so sort above it.
     const std::string max = before.empty() ? std::string("+") : "(" + std::string(before);
-    const std::string count = std::to_string(limit);
-    std::weak_ptr<void> alive = alive_;
-    client_.command({"ZRANGE", messages_index_key(), max, "-", "BYLEX", "REV", "LIMIT", "0", count},
-                    [this, alive, cb = std::move(cb)](core::result<redis::reply> r) mutable {
-                      if (alive.expired()) return;
-                      if (!r) return cb(r.err());
-                      if (r->is_error()) return cb(detail::redis_refused("listing messages", *r));
-                      std::vector<std::string> ids;
-                      for (const auto& e : r->elements) ids.push_back(e.str);
-                      fetch(std::move(ids), std::move(cb));
-                    });
+    read({"ZRANGE", message_log_key(), max, "-", "BYLEX", "REV", "LIMIT", "0",
+          std::to_string(limit)},
+         std::move(cb));
   }
 
   void get(std::string_view id, get_callback cb) {
@@ -212,53 +199,36 @@ class message_log {
           [cb = std::move(cb)] { cb(std::optional<message_record>{}); });
       return;
     }
-    fetch({std::string(id)}, [cb = std::move(cb)](core::result<std::vector<message_record>> r) {
-      if (!r) return cb(r.err());
-      if (r->empty()) return cb(std::optional<message_record>{});
-      cb(std::optional<message_record>(std::move(r->front())));
-    });
+    read({"ZRANGE", message_log_key(), detail::record_ceiling(id), detail::record_floor(id),
+          "BYLEX", "REV", "LIMIT", "0", "1"},
+         [cb = std::move(cb)](core::result<std::vector<message_record>> r) {
+           if (!r) return cb(r.err());
+           if (r->empty()) return cb(std::optional<message_record>{});
+           cb(std::optional<message_record>(std::move(r->front())));
+         });
   }
 
  private:
-  void fetch(std::vector<std::string> ids, list_callback cb) {
-    if (ids.empty()) {
-      cb(std::vector<message_record>{});
-      return;
-    }
-    struct state {
-      std::vector<std::string> ids;
-      std::vector<std::optional<message_record>> found;
-      std::size_t remaining = 0;
-      core::error failure;
-      list_callback cb;
-    };
-    auto st = std::make_shared<state>();
-    st->found.resize(ids.size());
-    st->remaining = ids.size();
-    st->ids = std::move(ids);
-    st->cb = std::move(cb);
-    for (std::size_t i = 0; i < st->ids.size(); ++i) {
-      client_.command({"HMGET", message_key(st->ids[i]), "envelope", "seqs", "expected"},
-                      [st, i](core::result<redis::reply> r) {
-                        if (!r) {
-                          if (!st->failure) st->failure = r.err();
-                        } else if (r->is_error()) {
-                          if (!st->failure)
-                            st->failure = detail::redis_refused("reading a message", *r);
-                        } else if (r->elements.size() == 3) {
-                          auto rec = detail::decode_record(st->ids[i], r->elements[0],
-                                                           r->elements[1], r->elements[2]);
-                          if (rec) st->found[i] = std::move(rec).value();
-                        }
-                        if (--st->remaining > 0) return;
-                        if (st->failure) return st->cb(st->failure);
-                        std::vector<message_record> out;
-                        for (auto& f : st->found) {
-                          if (f) out.push_back(std::move(*f));
-                        }
-                        st->cb(std::move(out));
-                      });
-    }
+  // A member that does not decode is left out (and logged), not allowed to hide the others.
+  void read(std::vector<std::string> zrange, list_callback cb) {
+    std::weak_ptr<void> alive = alive_;
+    client_.command(zrange, [alive, cb = std::move(cb)](core::result<redis::reply> r) {
+      if (alive.expired()) return;
+      if (!r) return cb(r.err());
+      if (r->is_error()) return cb(detail::redis_refused("reading the message log", *r));
+      std::vector<message_record> out;
+      for (const auto& member : r->elements) {
+        auto rec = detail::decode_record(member.str);
+        if (!rec) {
+          core::log::warning(rec.err().message());
+          continue;
+        }
+        // Two first attempts with one id file two records; the newer-sorting one stands.
+        if (!out.empty() && out.back().envelope.id == rec->envelope.id) continue;
+        out.push_back(std::move(rec).value());
+      }
+      cb(std::move(out));
+    });
   }
 
   redis::client& client_;

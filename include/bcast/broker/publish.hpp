@@ -237,8 +237,8 @@ class publisher {
     st->plan = std::make_shared<const publish_plan>(e, settings_, opts.retry);
     st->results.resize(e.targets.size());
     st->remaining = e.targets.size();
-    st->record.envelope = e;
-    st->record.expected_at_send = opts.expected_stores;
+    st->expected = opts.expected_stores;
+    st->retry = opts.retry;
     st->cb = std::move(cb);
     std::weak_ptr<void> alive = alive_;
     for (std::size_t i = 0; i < st->plan->size(); ++i) {
@@ -259,7 +259,8 @@ class publisher {
     std::shared_ptr<const publish_plan> plan;
     std::vector<std::optional<core::result<target_outcome>>> results;
     std::size_t remaining = 0;
-    message_record record;
+    std::optional<std::uint64_t> expected;
+    bool retry = false;
     callback cb;
   };
 
@@ -288,10 +289,11 @@ class publisher {
                                                failures +
                                                "); publishing it again with the same id is safe"));
     }
-    st.record.json = plan.json();
-    for (const auto& t : outcome.targets) st.record.seqs.emplace(t.target, t.seq);
+    std::vector<std::pair<std::string_view, std::uint64_t>> seqs;
+    for (const auto& t : outcome.targets) seqs.emplace_back(t.target, t.seq);
+    auto record = detail::encode_record(plan.message_id(), st.expected, seqs, plan.json());
     save_record(
-        client_, st.record, settings_.records,
+        client_, plan.message_id(), std::move(record), st.retry,
         [cb = std::move(st.cb), outcome = std::move(outcome)](core::result<void> recorded) mutable {
           if (recorded) return cb(std::move(outcome));
           cb(core::error(
@@ -299,10 +301,10 @@ class publisher {
               "message " + outcome.message_id + " reached every target but was not recorded (" +
                   recorded.err().message() + "); publishing it again with the same id is safe"));
         });
-    // Pipelined after the record's own writes, so the trim counts this record too.
+    // Pipelined after the record, so the trim counts this record too.
     if (++records_since_trim_ >= std::max<std::size_t>(1, settings_.records.trim_every)) {
       records_since_trim_ = 0;
-      trim_records(client_, settings_.records, alive_);
+      trim_records(client_, settings_.records);
     }
   }
 

@@ -18,8 +18,6 @@
 #include <bcast/redis/options.hpp>
 #include <bcast/redis/subscriber.hpp>
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -194,7 +192,10 @@ class api_publisher : public publisher {
         plan_(p),
         api_(std::move(api)),
         token_(std::move(token)),
-        body_(std::max<std::size_t>(1, payload), 'x') {}
+        body_(std::max<std::size_t>(1, payload), 'x'),
+        head_("POST /api/v1/messages HTTP/1.1\r\nHost: " + api_.str() +
+              "\r\nAuthorization: Bearer " + token_ +
+              "\r\nContent-Type: application/json\r\nContent-Length: ") {}
   ~api_publisher() override {
     if (attempt_) attempt_->cancel();
     if (!stream_) return;
@@ -235,16 +236,12 @@ class api_publisher : public publisher {
       if (done) done("no connection to publisherd");
       return;
     }
-    const nlohmann::json body = {{"targets", {target}},
-                                 {"category", "announcement"},
-                                 {"title", format_stamp(k, now)},
-                                 {"body", body_}};
-    const auto text = body.dump();
-    std::string request =
-        "POST /api/v1/messages HTTP/1.1\r\nHost: " + api_.str() + "\r\nAuthorization: Bearer " +
-        token_ +
-        "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(text.size()) +
-        "\r\n\r\n" + text;
+    // Targets, the stamp and the body of x's need no JSON escaping: the request is written as
+    // text, as cheaply as the baseline's payload, so that the harness adds nothing to this side.
+    const auto text = "{\"targets\":[\"" + target +
+                      "\"],\"category\":\"announcement\",\"title\":\"" + format_stamp(k, now) +
+                      "\",\"body\":\"" + body_ + "\"}";
+    std::string request = head_ + std::to_string(text.size()) + "\r\n\r\n" + text;
     if (auto ec = stream_->write(request); ec) failed("writing to publisherd: " + ec.message());
     waiting_.push_back(std::move(done));
   }
@@ -289,6 +286,7 @@ class api_publisher : public publisher {
   bcast::net::endpoint api_;
   std::string token_;
   std::string body_;
+  std::string head_;  // the request up to the Content-Length value
   std::shared_ptr<bcast::net::connect_attempt> attempt_;
   std::shared_ptr<bcast::net::stream> stream_;
   std::string inbox_;

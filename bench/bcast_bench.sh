@@ -6,6 +6,7 @@
 #              the default; one-frame (1 store, the frame by plain PUBLISH through the library's
 #              client, no publish script): a diagnostic, run only when named.
 # Each run writes BENCH_OUT/<scenario>-<run>/result.json (BENCH_OUT defaults to bcast-bench-runs).
+# PIN_CPU=N (lib.sh) runs everything on one CPU: the diagnostic for the work per message.
 set -euo pipefail
 build=$(realpath "${1:-build}")
 runs=${2:-3}
@@ -21,7 +22,7 @@ ulimit -n "$(ulimit -Hn)"
 # One private Redis (and publisherd for the API scenario) serves every run; each run is a fresh
 # bcast-bench process. FLUSHALL between runs keeps the histories of earlier runs out of the way.
 redis_port=$(free_port)
-redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$BENCH_DIR" \
+"${bench_pin[@]}" redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$BENCH_DIR" \
   --logfile "$BENCH_DIR/redis.log" --maxclients 12000 --tcp-backlog 65535 \
   --client-output-buffer-limit 'pubsub 512mb 128mb 60' &
 BENCH_PIDS+=($!)
@@ -50,7 +51,7 @@ for scenario in "${scenarios[@]}"; do
     redis-cli -p "$redis_port" flushall >/dev/null
     dir=$out/$scenario-$run
     # shellcheck disable=SC2086
-    "$bench" $args --redis "$redis_url" --out "$dir" 2>"$dir.log" >/dev/null || echo "run $run exited $? (see $dir.log)"
+    "${bench_pin[@]}" "$bench" $args --redis "$redis_url" --out "$dir" 2>"$dir.log" >/dev/null || echo "run $run exited $? (see $dir.log)"
   done
   python3 - "$out" "$scenario" "$runs" <<'PY'
 import json, statistics, sys

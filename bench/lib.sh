@@ -9,10 +9,15 @@ bench_cleanup() {
 }
 trap bench_cleanup EXIT
 
+# PIN_CPU=N runs Redis, publisherd and the measured programs on CPU N only: no wake-up crosses
+# CPUs, so a ratio shows the work each side does per message rather than the scheduler's moves.
+bench_pin=()
+if [[ -n ${PIN_CPU:-} ]]; then bench_pin=(taskset -c "$PIN_CPU"); fi
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 start_redis() {  # start_redis PORT
-  redis-server --port "$1" --bind 127.0.0.1 --save '' --appendonly no --dir "$BENCH_DIR" \
+  "${bench_pin[@]}" redis-server --port "$1" --bind 127.0.0.1 --save '' --appendonly no --dir "$BENCH_DIR" \
     --logfile "$BENCH_DIR/redis.log" &
   BENCH_PIDS+=($!)
   until redis-cli -p "$1" ping >/dev/null 2>&1; do sleep 0.05; done
@@ -23,7 +28,7 @@ start_publisherd() {
   printf 'bench\n' | "$1/daemons/bcastctl/bcastctl" user add --users "$BENCH_DIR/users.json" bench --role admin \
     --password-stdin 2>/dev/null
   BENCH_TOKEN=$("$1/daemons/bcastctl/bcastctl" user token --users "$BENCH_DIR/users.json" bench 2>/dev/null)
-  "$1/daemons/publisherd/publisherd" --redis "redis://127.0.0.1:$2" --http "127.0.0.1:$3" \
+  "${bench_pin[@]}" "$1/daemons/publisherd/publisherd" --redis "redis://127.0.0.1:$2" --http "127.0.0.1:$3" \
     --users "$BENCH_DIR/users.json" 2>"$BENCH_DIR/publisherd.log" &
   BENCH_PIDS+=($!)
   until curl -fs "http://127.0.0.1:$3/api/v1/health" >/dev/null 2>&1; do sleep 0.05; done

@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <cstdio>
+#include <ctime>
 
 using namespace bcast::message;
 using bcast::message::time_point;
@@ -34,6 +36,23 @@ TEST_CASE("format_time writes UTC with milliseconds", "[time]") {
         "2026-11-26T23:59:59.999Z");
   // Before 1970 the millisecond still rounds down.
   CHECK(format_time(time_point{} - microseconds{1}) == "1969-12-31T23:59:59.999Z");
+}
+
+TEST_CASE("format_time agrees with gmtime and strftime across the range", "[time]") {
+  // 1677-09-22 .. 2262-04-11 is what a nanosecond system_clock holds; step through it unevenly.
+  const long long first_ms = -9'200'000'000'000LL, last_ms = 9'200'000'000'000LL;
+  for (long long ms = first_ms; ms < last_ms; ms += 7'777'777'777LL + ms % 997) {
+    const auto tp = time_point{milliseconds{ms}};
+    const std::time_t secs = static_cast<std::time_t>(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+    std::tm parts{};
+    REQUIRE(gmtime_r(&secs, &parts) != nullptr);
+    char head[32];
+    std::strftime(head, sizeof head, "%Y-%m-%dT%H:%M:%S", &parts);
+    char expected[40];
+    std::snprintf(expected, sizeof expected, "%s.%03lldZ", head,
+                  static_cast<long long>(ms - static_cast<long long>(secs) * 1000));
+    CHECK(format_time(tp) == expected);
+  }
 }
 
 TEST_CASE("parse_time reads what format_time writes", "[time]") {

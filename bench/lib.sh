@@ -23,13 +23,15 @@ start_redis() {  # start_redis PORT
   until redis-cli -p "$1" ping >/dev/null 2>&1; do sleep 0.05; done
 }
 
-# start_publisherd BUILD REDIS_PORT HTTP_PORT: sets BENCH_TOKEN, a bearer token of an admin.
+# start_publisherd BUILD REDIS_PORT HTTP_PORT: sets BENCH_TOKEN, a bearer token of an admin. Each
+# publisherd has its own users file and log, named after its port.
 start_publisherd() {
-  printf 'bench\n' | "$1/daemons/bcastctl/bcastctl" user add --users "$BENCH_DIR/users.json" bench --role admin \
+  local users="$BENCH_DIR/users-$3.json"
+  printf 'bench\n' | "$1/daemons/bcastctl/bcastctl" user add --users "$users" bench --role admin \
     --password-stdin 2>/dev/null
-  BENCH_TOKEN=$("$1/daemons/bcastctl/bcastctl" user token --users "$BENCH_DIR/users.json" bench 2>/dev/null)
+  BENCH_TOKEN=$("$1/daemons/bcastctl/bcastctl" user token --users "$users" bench 2>/dev/null)
   "${bench_pin[@]}" "$1/daemons/publisherd/publisherd" --redis "redis://127.0.0.1:$2" --http "127.0.0.1:$3" \
-    --users "$BENCH_DIR/users.json" 2>"$BENCH_DIR/publisherd.log" &
+    --users "$users" 2>"$BENCH_DIR/publisherd-$3.log" &
   BENCH_PIDS+=($!)
   until curl -fs "http://127.0.0.1:$3/api/v1/health" >/dev/null 2>&1; do sleep 0.05; done
 }

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Two builds of bcast against each other on one 1-store scenario, runs alternated, so that both
+# meet the same moments of a noisy machine; prints each build's median ratio and runs.
+# usage: bench/bcast_bench_ab.sh BUILD_A BUILD_B [RUNS] [one-library|one-api|one-frame]
+# PIN_CPU=N (lib.sh) runs everything on one CPU.
+set -euo pipefail
+builds=("$(realpath "$1")" "$(realpath "$2")")
+runs=${3:-9}
+scenario=${4:-one-library}
+source "$(dirname "$0")/lib.sh"
+
+redis_port=$(free_port)
+start_redis "$redis_port"
+args=(--stores 1 --messages 5000)
+case $scenario in
+  one-library) ;;
+  one-frame) args+=(--via frame) ;;
+  one-api)
+    # Each build's own publisherd, one after the other on the same Redis.
+    for i in 0 1; do
+      http_port[i]=$(free_port)
+      start_publisherd "${builds[i]}" "$redis_port" "${http_port[i]}"
+      token[i]=$BENCH_TOKEN
+    done
+    ;;
+  *) echo "unknown scenario $scenario" >&2; exit 2 ;;
+esac
+
+for run in $(seq "$runs"); do
+  for i in 0 1; do
+    redis-cli -p "$redis_port" flushall >/dev/null
+    extra=()
+    [[ $scenario == one-api ]] && extra=(--via api --api "http://127.0.0.1:${http_port[i]}" --token "${token[i]}")
+    "${bench_pin[@]}" "${builds[i]}/daemons/bcast-bench" "${args[@]}" "${extra[@]}" \
+      --redis "redis://127.0.0.1:$redis_port" --out "$BENCH_DIR/$i-$run" >/dev/null 2>"$BENCH_DIR/$i-$run.log" ||
+      echo "build $i run $run exited $? ($(tail -1 "$BENCH_DIR/$i-$run.log"))"
+  done
+done
+
+python3 - "$BENCH_DIR" "$runs" "${builds[@]}" <<'PY'
+import json, statistics, sys
+out, runs, builds = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+for i, build in enumerate(builds):
+    rs = [json.load(open(f"{out}/{i}-{r}/result.json")) for r in range(1, runs + 1)]
+    ratio = [r["ratio"]["delivery_p50"] for r in rs]
+    ours = statistics.median(r["delivery_us"]["p50"] for r in rs)
+    base = statistics.median(r["baseline"]["delivery_us"]["p50"] for r in rs)
+    print(f"{build}: ratio delivery p50 median {statistics.median(ratio):.3f} "
+          f"(runs {' '.join(f'{x:.2f}' for x in ratio)}); p50 {ours:.1f} us, baseline {base:.1f} us")
+PY

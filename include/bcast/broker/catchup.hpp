@@ -212,17 +212,17 @@ class catchup_driver {
     auto st = std::make_shared<state>();
     st->req = std::move(req);
     std::weak_ptr<void> alive = alive_;
-    auto done = [this, alive, st] {
-      if (alive.expired() || !st->head || !st->range) return;
-      fetched(st->req, std::move(*st->head), std::move(*st->range));
+    // A head read is one XREVRANGE: newest first, its answer's first entry is the head as well.
+    const bool one_read = st->req.kind == fetch_kind::head;
+    auto done = [this, alive, st, one_read] {
+      if (alive.expired() || !st->range || (!one_read && !st->head)) return;
+      fetched(st->req, one_read ? *st->range : *st->head, *st->range);
     };
     const auto& target = st->req.target;
     const std::string count = std::to_string(st->req.count);
-    if (st->req.kind == fetch_kind::head) {
-      // Newest first: the answer's first entry is the head as well.
+    if (one_read) {
       client_.command({"XREVRANGE", history_key(target), "+", "-", "COUNT", count},
                       [st, done](core::result<redis::reply> r) {
-                        st->head.emplace(r);
                         st->range.emplace(std::move(r));
                         done();
                       });
@@ -240,8 +240,8 @@ class catchup_driver {
                     });
   }
 
-  void fetched(const fetch_request& req, core::result<redis::reply> head,
-               core::result<redis::reply> range) {
+  void fetched(const fetch_request& req, const core::result<redis::reply>& head,
+               const core::result<redis::reply>& range) {
     const auto fail = [&](const core::error& e) {
       problem(core::error(
           e.code(), "reading the history of " + req.target + ": " + e.message() + "; retrying"));
@@ -253,14 +253,11 @@ class catchup_driver {
     if (range->is_error()) return fail(core::error(core::errc::server_error, range->str));
     history_reply reply;
     if (!head->elements.empty()) {
-      const auto& newest = head->elements.front();
-      const auto seq = newest.is_array() && !newest.elements.empty()
-                           ? detail::seq_of_entry_id(newest.elements.front().str)
-                           : std::nullopt;
-      if (!seq)
+      const auto newest = detail::read_stream_entry(req.target, head->elements.front());
+      if (!newest)
         return fail(core::error(core::errc::protocol_error,
                                 "the newest history entry has no seq in its id"));
-      reply.head_seq = *seq;
+      reply.head_seq = newest->seq;
     }
     reply.returned = range->elements.size();
     for (const auto& item : range->elements) {

@@ -3,8 +3,8 @@
 // and publisherd its `https` listeners. A misspelt key or a string where a boolean belongs is an
 // error naming it; silently dropping `"verify_peer": false` or `"ca_flie"` would leave a store
 // failing (or trusting) for a reason nobody can see.
-//   {"ca_file": PATH, "cert_file": PATH, "key_file": PATH, "server_name": NAME, "verify_peer":
-//   BOOL}
+//   {"ca_file": PATH, "cert_file": PATH, "key_file": PATH, "server_name": NAME,
+//    "verify_peer": BOOL}
 
 #include <bcast/core/error.hpp>
 #include <bcast/net/tls.hpp>

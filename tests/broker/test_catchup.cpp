@@ -5,6 +5,7 @@
 #include <bcast/broker/keys.hpp>
 #include <bcast/broker/publish.hpp>
 #include <bcast/broker/store_state.hpp>
+#include <bcast/core/timer.hpp>
 
 #include "broker_helpers.hpp"
 
@@ -30,8 +31,9 @@ void publish_now(core::loop& l, broker::publisher& p, const message::envelope& e
 struct store {
   redis::client client;
   broker::catchup_driver driver;
-  std::vector<std::string> got;  // message ids in delivery order
-  std::vector<std::string> via;  // the channel each came through
+  std::vector<std::string> got;    // message ids in delivery order
+  std::vector<std::string> via;    // the channel each came through
+  std::vector<std::uint64_t> seq;  // and its seq there
   std::vector<broker::gap_event> gaps;
   std::vector<std::string> problems;
   int progress = 0;
@@ -44,6 +46,7 @@ struct store {
       CHECK(env.id == e.message_id);
       got.push_back(env.id);
       via.push_back(e.target);
+      seq.push_back(e.seq);
     });
     driver.on_gap([this](const broker::gap_event& g) { gaps.push_back(g); });
     driver.on_problem([this](const core::error& e) { problems.push_back(e.message()); });
@@ -120,6 +123,77 @@ TEST_CASE(
   REQUIRE(test::run_until(l, [&] { return again.driver.live(); }));
   test::run_for(l, 50ms);
   CHECK(again.got.empty());
+}
+
+TEST_CASE(
+    "catch-up: counted frames get the seqs of their entries while a store subscribes mid-stream, "
+    "and again after its subscription is killed") {
+  test::redis_server server;
+  core::loop l;
+  redis::client pc(l, test::broker_opts(server.url()));
+  broker::publisher pub(pc);
+  const std::vector<std::string> targets{"all", "region:jateng"};
+  std::vector<std::string> sent;
+  int in_flight = 0;
+  std::vector<std::string> failures;
+  auto send = [&] {
+    auto e = test::make_test_envelope(targets);
+    sent.push_back(e.id);
+    ++in_flight;
+    pub.publish(e, [&](core::result<broker::publish_outcome> r) {
+      --in_flight;
+      if (!r) failures.push_back(r.err().message());
+    });
+  };
+  // Watches the frames go by: most must be counted, or this tests nothing new.
+  redis::subscriber watch(l, test::broker_opts(server.url()));
+  int counted = 0;
+  watch.on_message([&](std::string_view, std::string_view payload) {
+    counted += payload.starts_with("+:") ? 1 : 0;
+  });
+  watch.subscribe({broker::live_channel("all")});
+  REQUIRE(test::run_until(l, [&] { return watch.all_confirmed(); }));
+
+  core::timer pump(l);
+  pump.start(1ms, send, 1ms);
+  test::run_for(l, 30ms);
+  broker::store_state start;
+  const std::vector<std::string> groups{"region:jateng"};
+  for (const auto& t : broker::store_targets("s1", groups))
+    start.channels[t] = broker::position{0, "0-0"};
+  store s(l, server.url(), start);
+  REQUIRE(test::run_until(l, [&] { return s.driver.live(); }));
+  test::run_for(l, 50ms);
+  const auto before_kill = s.got.size();
+  server.cli("CLIENT KILL TYPE pubsub");
+  test::run_for(l, 100ms);
+  pump.stop();
+  REQUIRE(test::run_until(l, [&] { return in_flight == 0; }));
+  INFO((failures.empty() ? std::string() : failures.front()));
+  CHECK(failures.empty());
+  REQUIRE(test::run_until(l, [&] { return s.got.size() == sent.size(); }));
+  test::run_for(l, 50ms);
+  CHECK(s.got == sent);  // each once, in the order sent
+  CHECK(s.got.size() > before_kill);
+  CHECK(counted > static_cast<int>(sent.size()) / 2);
+  CHECK(s.gaps.empty());
+
+  // Every message was handed on with the seq its history entry has on that channel.
+  std::map<std::string, std::map<std::uint64_t, std::string>> history;
+  for (const auto& t : targets) {
+    auto r = test::run_command(l, pc, {"XRANGE", broker::history_key(t), "-", "+"});
+    REQUIRE(r.ok());
+    for (const auto& item : r->elements) {
+      auto e = broker::detail::read_stream_entry(t, item);
+      REQUIRE(e);
+      history[t][e->seq] = e->message_id;
+    }
+  }
+  for (std::size_t i = 0; i < s.got.size(); ++i) {
+    INFO(s.via[i] << " seq " << s.seq[i]);
+    CHECK(history[s.via[i]][s.seq[i]] == s.got[i]);
+  }
+  for (const auto& t : targets) CHECK(s.driver.snapshot("s1").channels.at(t).seq == sent.size());
 }
 
 TEST_CASE(

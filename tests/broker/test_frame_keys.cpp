@@ -70,3 +70,26 @@ TEST_CASE("frames: round trip, and malformed frames are rejected") {
     CHECK(r.err() == core::errc::protocol_error);
   }
 }
+
+TEST_CASE("frames: a counted frame has no seq and no stream id, only the message") {
+  const std::string id = "01JD5Q8W3V6X4Y2Z0A1B2C3D4E";
+  const std::string json = R"({"v":1,"id":"01JD5Q8W3V6X4Y2Z0A1B2C3D4E","title":"a:b:c"})";
+  std::string payload;
+  broker::append_counted_frame(payload, id, json);
+  CHECK(payload == "+:" + id + ":" + json);
+  auto f = broker::decode_frame(payload);
+  REQUIRE(f.ok());
+  CHECK(f->seq == 0);
+  CHECK(f->stream_id.empty());
+  CHECK(f->message_id == id);
+  CHECK(f->envelope_json == json);
+
+  for (const std::string& bad :
+       std::vector<std::string>{"+", "+:", "+:" + id, "+:" + id + ":", "+:not-a-ulid:{}",
+                                "+:" + id + ":[]", "+1:1-0:" + id + ":{}", "++:" + id + ":{}"}) {
+    INFO(bad);
+    auto r = broker::decode_frame(bad);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.err() == core::errc::protocol_error);
+  }
+}

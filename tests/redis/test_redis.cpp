@@ -199,6 +199,58 @@ TEST_CASE("100,000 pipelined commands, replies matched in order") {
   CHECK(server.cli("GET counter") == "100000\n");
 }
 
+TEST_CASE("a transaction is written at once, answers with EXEC's array, and a refusal says why") {
+  test::redis_server server;
+  core::loop l;
+  redis::client c(l, opts(server.url()));
+  const std::string_view set[] = {"SET", "k", "v"};
+  const std::string_view incr[] = {"INCR", "k"};  // fails as it runs: not an integer
+  const std::string_view get[] = {"GET", "k"};
+  std::optional<core::result<redis::reply>> got;
+  c.transaction({set, incr, get}, [&](core::result<redis::reply> r) { got.emplace(std::move(r)); });
+  // A command sent after it is answered after it, with its own answer.
+  std::optional<core::result<redis::reply>> after;
+  c.command({"GET", "k"}, [&](core::result<redis::reply> r) { after.emplace(std::move(r)); });
+  REQUIRE(test::run_until(l, [&] { return after.has_value(); }));
+  REQUIRE(got.has_value());
+  REQUIRE(got->ok());
+  REQUIRE((*got)->is_array());
+  REQUIRE((*got)->elements.size() == 3);
+  CHECK((*got)->elements[0].str == "OK");
+  CHECK((*got)->elements[1].is_error());  // ran, failed; the others ran
+  CHECK((*got)->elements[2].str == "v");
+  REQUIRE(after->ok());
+  CHECK((*after)->str == "v");
+
+  // Refused before it ran (an unknown command): nothing ran, and the refusal is in the answer.
+  const std::string_view del[] = {"DEL", "k"};
+  const std::string_view bogus[] = {"NO-SUCH-COMMAND"};
+  got.reset();
+  c.transaction({del, bogus}, [&](core::result<redis::reply> r) { got.emplace(std::move(r)); });
+  REQUIRE(test::run_until(l, [&] { return got.has_value(); }));
+  REQUIRE(got->ok());
+  REQUIRE((*got)->is_error());
+  CHECK((*got)->str.find("EXECABORT") != std::string::npos);
+  CHECK((*got)->str.find("unknown command") != std::string::npos);
+  CHECK(server.cli("GET k") == "v\n");
+
+  // Queued while Redis is away, the transaction still goes out whole once it is back.
+  test::redis_server later;
+  redis::client q(l, opts(later.url()));
+  later.stop();
+  got.reset();
+  const std::string_view rpush[] = {"RPUSH", "l", "a"};
+  const std::string_view rpush2[] = {"RPUSH", "l", "b"};
+  q.transaction({rpush, rpush2}, [&](core::result<redis::reply> r) { got.emplace(std::move(r)); });
+  test::run_for(l, 100ms);
+  CHECK_FALSE(got.has_value());
+  later.start();
+  REQUIRE(test::run_until(l, [&] { return got.has_value(); }, 10s));
+  REQUIRE(got->ok());
+  REQUIRE((*got)->elements.size() == 2);
+  CHECK((*got)->elements[1].integer == 2);
+}
+
 TEST_CASE("AUTH as an ACL user, and a wrong password is reported") {
   test::redis_server server;
   server.cli("ACL SETUSER store1 on '>s3cret' '~store:1:*' '+@all'");

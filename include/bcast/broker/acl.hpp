@@ -89,6 +89,8 @@ inline std::vector<std::string> publisher_acl_rules() {
           "+evalsha",
           "+script|load",
           "+script|exists",
+          "+multi",
+          "+exec",
           "+ping",
           "+select",
           "+client|setname",

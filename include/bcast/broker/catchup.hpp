@@ -4,10 +4,12 @@
 // driver reads the channel's history with the command client, pipelining a read of the newest
 // entry (its id "0-<seq>" is the last seq, publish.hpp) before the XRANGE/XREVRANGE, so that the
 // head read is never newer than the entries read. A read that fails is retried after a delay;
-// live messages wait in the tracker meanwhile.
+// live messages wait in the tracker meanwhile. Counted frames get their seqs from a
+// live_numbering, which may ask for one lookup of a message id in history per subscription.
 
 #include <bcast/broker/frame.hpp>
 #include <bcast/broker/keys.hpp>
+#include <bcast/broker/live_numbering.hpp>
 #include <bcast/broker/store_state.hpp>
 #include <bcast/broker/tracker.hpp>
 #include <bcast/core/error.hpp>
@@ -108,7 +110,9 @@ class catchup_driver {
       }
     });
     subscriber_.observe([this](redis::connection_state st, const core::error&) {
-      if (st != redis::connection_state::ready) tracker_.disconnected();
+      if (st == redis::connection_state::ready) return;
+      tracker_.disconnected();
+      numbering_.reset();
     });
   }
   catchup_driver(const catchup_driver&) = delete;
@@ -143,20 +147,68 @@ class catchup_driver {
   void problem(core::error e) {
     if (on_problem_) on_problem_(e);
   }
+  void problem(const core::error& e, const std::string& doing) {
+    problem(core::error(e.code(), doing + ": " + e.message() + "; retrying"));
+  }
 
   void on_frame(std::string_view channel, std::string_view payload) {
     auto target = target_of_live_channel(channel);
     if (!target || !tracker_.has_channel(*target)) return;
-    auto f = decode_frame(payload);
-    if (!f) {
-      // The tracker sees a hole at the next frame and reads history for it.
-      problem(core::error(f.err().code(), std::string(channel) + ": " + f.err().detail()));
-      return;
+    std::optional<frame> f;
+    if (auto decoded = decode_frame(payload)) {
+      f = *decoded;
+    } else {
+      // It still used up a seq: the tracker sees a hole at the next frame and reads history.
+      problem(
+          core::error(decoded.err().code(), std::string(channel) + ": " + decoded.err().detail()));
     }
-    tracker_.on_live(entry{std::string(*target), f->seq, std::string(f->stream_id),
-                           std::string(f->message_id), std::string(f->envelope_json)},
-                     events_);
+    std::vector<lookup_request> ask;
+    numbering_.on_frame(*target, f, numbered_, ask);
+    for (auto& req : ask) look_up(std::move(req), "+", 0);
+    live(numbered_);  // last: a handler may destroy the driver
+  }
+
+  void live(std::vector<entry>& entries) {
+    for (auto& e : entries) tracker_.on_live(std::move(e), events_);
+    entries.clear();
     process();
+  }
+
+  // Newest first, a short page, then longer ones, as deep as one tracker page.
+  void look_up(lookup_request req, std::string upper, std::size_t searched) {
+    const std::size_t count = searched == 0 ? 16 : 100;
+    std::weak_ptr<void> alive = alive_;
+    const auto key = history_key(req.target);  // before req moves into the handler
+    client_.command(
+        {"XREVRANGE", key, upper, "-", "COUNT", std::to_string(count)},
+        [this, alive, req = std::move(req), searched, count](core::result<redis::reply> r) mutable {
+          if (alive.expired()) return;
+          if (!r || r->is_error()) {
+            problem(r ? core::error(core::errc::server_error, r->str) : r.err(),
+                    "looking up a live message in the history of " + req.target);
+            return retry_later(std::move(req));
+          }
+          for (const auto& item : r->elements) {
+            auto e = detail::read_stream_entry(req.target, item);
+            if (e && e->message_id == req.message_id) return looked_up(req, e->seq);
+          }
+          searched += r->elements.size();
+          if (r->elements.size() < count || searched >= settings_.tracker.page_size)
+            return looked_up(req, std::nullopt);
+          const auto& oldest = r->elements.back();
+          look_up(std::move(req), "(" + (oldest.elements.empty() ? "0-0" : oldest.elements[0].str),
+                  searched);
+        });
+  }
+
+  void looked_up(const lookup_request& req, std::optional<std::uint64_t> seq) {
+    if (numbering_.on_lookup(req, seq, numbered_)) {
+      problem(core::error(core::errc::protocol_error,
+                          req.target + ": live message " + req.message_id +
+                              " is not among the newest history entries; reading history"));
+      tracker_.read_again(req.target, events_);
+    }
+    live(numbered_);
   }
 
   void process() {
@@ -243,8 +295,7 @@ class catchup_driver {
   void fetched(const fetch_request& req, const core::result<redis::reply>& head,
                const core::result<redis::reply>& range) {
     const auto fail = [&](const core::error& e) {
-      problem(core::error(
-          e.code(), "reading the history of " + req.target + ": " + e.message() + "; retrying"));
+      problem(e, "reading the history of " + req.target);
       retry_later(req);
     };
     if (!head) return fail(head.err());
@@ -279,14 +330,18 @@ class catchup_driver {
     process();
   }
 
-  void retry_later(fetch_request req) {
+  void retry_later(std::variant<fetch_request, lookup_request> req) {
     retries_.push_back(std::move(req));
     if (retry_timer_.active()) return;
     retry_timer_.start(settings_.retry_delay, [this] {
       auto due = std::move(retries_);
       retries_.clear();
       for (auto& r : due) {
-        if (tracker_.wants(r)) fetch(std::move(r));
+        if (auto* f = std::get_if<fetch_request>(&r)) {
+          if (tracker_.wants(*f)) fetch(std::move(*f));
+        } else if (auto& l = std::get<lookup_request>(r); numbering_.wants(l)) {
+          look_up(std::move(l), "+", 0);
+        }
       }
     });
   }
@@ -298,7 +353,9 @@ class catchup_driver {
   core::timer retry_timer_;
   std::vector<std::string> targets_;
   std::vector<tracker_event> events_;
-  std::vector<fetch_request> retries_;
+  std::vector<std::variant<fetch_request, lookup_request>> retries_;
+  live_numbering numbering_;
+  std::vector<entry> numbered_;  // reused: frames whose seq became known, for the tracker
   bool processing_ = false;
   message_handler on_message_;
   gap_handler on_gap_;

@@ -1,13 +1,18 @@
 #pragma once
 // What a live channel carries, and Redis stream ids.
 //
-// A live frame is  <seq>:<stream-id>:<message-id>:<envelope-json>
+// A live frame is one of
+//   <seq>:<stream-id>:<message-id>:<envelope-json>   numbered (a retry, by the publish script)
+//   +:<message-id>:<envelope-json>                   counted (a first attempt, by MULTI)
 //   seq          the message's offset in the target's history, decimal, from 1
-//   stream-id    its history stream entry id, "<ms>-<n>"
+//   stream-id    its history stream entry id, "0-<seq>"
+//   +            "the entry after the previous frame on this channel": every frame on a channel
+//                comes with exactly one history entry, in the same order, so a store that knows
+//                one frame's seq counts the rest (live_numbering.hpp)
 //   message-id   the envelope's id (a ULID), so that a duplicate is dropped without parsing JSON
 //   envelope     message::encode() output, unchanged: encoded once, framed per target
-// The publish script builds it by concatenation (publish.hpp); encode_frame() is the same thing in
-// C++, for tests and tools.
+// The publish script builds numbered frames by concatenation (publish.hpp); encode_frame() is
+// the same thing in C++.
 
 #include <bcast/core/error.hpp>
 #include <bcast/message/ulid.hpp>
@@ -49,8 +54,8 @@ struct stream_id {
 
 // Views into the payload it was decoded from.
 struct frame {
-  std::uint64_t seq = 0;
-  std::string_view stream_id;
+  std::uint64_t seq = 0;       // 0: counted
+  std::string_view stream_id;  // empty: counted
   std::string_view message_id;
   std::string_view envelope_json;
 };
@@ -78,28 +83,43 @@ inline std::string encode_frame(std::uint64_t seq, std::string_view stream_id,
   return out;
 }
 
+inline void append_counted_frame(std::string& out, std::string_view message_id,
+                                 std::string_view envelope_json) {
+  out.reserve(out.size() + message_id.size() + envelope_json.size() + 3);
+  out += "+:";
+  out += message_id;
+  out += ':';
+  out += envelope_json;
+}
+
 inline core::result<frame> decode_frame(std::string_view payload) {
   const auto bad = [](const char* why) {
     return core::error(core::errc::protocol_error, std::string("live frame: ") + why);
   };
   frame f;
-  const auto c1 = payload.find(':');
-  if (c1 == std::string_view::npos) return bad("no seq");
-  const auto seq_text = payload.substr(0, c1);
-  if (seq_text.empty() || seq_text.size() > 20 || seq_text[0] == '0') return bad("bad seq");
-  if (auto [p, ec] = std::from_chars(seq_text.data(), seq_text.data() + seq_text.size(), f.seq);
-      ec != std::errc() || p != seq_text.data() + seq_text.size()) {
-    return bad("bad seq");
+  std::string_view rest;  // "<message-id>:<envelope-json>"
+  if (payload.starts_with("+:")) {
+    rest = payload.substr(2);
+  } else {
+    const auto c1 = payload.find(':');
+    if (c1 == std::string_view::npos) return bad("no seq");
+    const auto seq_text = payload.substr(0, c1);
+    if (seq_text.empty() || seq_text.size() > 20 || seq_text[0] == '0') return bad("bad seq");
+    if (auto [p, ec] = std::from_chars(seq_text.data(), seq_text.data() + seq_text.size(), f.seq);
+        ec != std::errc() || p != seq_text.data() + seq_text.size()) {
+      return bad("bad seq");
+    }
+    const auto c2 = payload.find(':', c1 + 1);
+    if (c2 == std::string_view::npos) return bad("no stream id");
+    f.stream_id = payload.substr(c1 + 1, c2 - c1 - 1);
+    if (!stream_id::parse(f.stream_id)) return bad("bad stream id");
+    rest = payload.substr(c2 + 1);
   }
-  const auto c2 = payload.find(':', c1 + 1);
-  if (c2 == std::string_view::npos) return bad("no stream id");
-  f.stream_id = payload.substr(c1 + 1, c2 - c1 - 1);
-  if (!stream_id::parse(f.stream_id)) return bad("bad stream id");
-  const auto c3 = payload.find(':', c2 + 1);
+  const auto c3 = rest.find(':');
   if (c3 == std::string_view::npos) return bad("no message id");
-  f.message_id = payload.substr(c2 + 1, c3 - c2 - 1);
+  f.message_id = rest.substr(0, c3);
   if (!message::is_valid_ulid(f.message_id)) return bad("bad message id");
-  f.envelope_json = payload.substr(c3 + 1);
+  f.envelope_json = rest.substr(c3 + 1);
   if (f.envelope_json.empty() || f.envelope_json.front() != '{') return bad("no envelope");
   return f;
 }

@@ -1,10 +1,12 @@
 #pragma once
-// Publishing: one atomic script per target appends the message to the target's history and
-// publishes it live with its offset, so that history and live delivery agree and offsets have no
-// gaps. The scripts for all targets go out pipelined; the publish succeeds only when every target
-// has the message and it is recorded for the history API. A retry of the same envelope (same id,
-// publish_options::retry) is safe: a target that already has it answers with its existing offset
-// and appends nothing.
+// Publishing: per target, one atomic step appends the message to the target's history and
+// publishes it live, so that every live frame comes with exactly one history entry, in the same
+// order, and offsets have no gaps. A first attempt is a transaction, MULTI { XADD, PUBLISH }, with
+// a counted frame: Redis runs it in a fraction of a script's time, and the stores count its seq
+// (live_numbering.hpp). A retry of the same envelope (same id, publish_options::retry) runs the
+// publish script, which first looks for the id and appends only when it is not there, and
+// publishes a numbered frame. All targets go out pipelined; the publish succeeds only when every
+// target has the message and it is recorded for the history API.
 
 #include <bcast/broker/frame.hpp>
 #include <bcast/broker/keys.hpp>
@@ -23,6 +25,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -60,18 +63,17 @@ struct publish_options {
   bool retry = false;
 };
 
-// The script is on every message's path to the stores, and each redis.call costs about as much
-// again as the command itself, so a first attempt makes two: XADD and PUBLISH. The offset is the
-// stream id: entries are added as "0-*", so Redis numbers them 1, 2, 3... in the id itself, gap-
-// free, with no counter key to read and write (and a failed XADD uses up nothing). The newest
-// entry is never trimmed, so the stream always shows its last offset (catchup.hpp reads it).
-// Only a retry pays for the search that makes it idempotent; only an age limit pays for a look at
-// the oldest entry. Entries are "id <ulid> env <json>", id first, which both rely on: ULIDs sort
-// by the time they were made, so a string comparison with a floor id tells older from newer.
+// The offset is the stream id: entries are added as "0-*", so Redis numbers them 1, 2, 3... in
+// the id itself, gap-free, with no counter key to read and write (and a failed XADD uses up
+// nothing). The newest entry is never trimmed, so the stream always shows its last offset
+// (catchup.hpp reads it). Entries are "id <ulid> env <json>", id first, which the scripts rely
+// on: ULIDs sort by the time they were made, so a string comparison with a floor id tells older
+// from newer.
+
+// A retry: the search that makes it idempotent, then XADD and PUBLISH with a numbered frame.
 // KEYS: history.
 // ARGV: message id, envelope json, live channel, maxlen, exact (0/1), sharded (0/1),
-//       age floor (the smallest id made at now - max age; "" for none),
-//       retry floor (the smallest id made at the message's time - clock skew; "" on a first try).
+//       retry floor (the smallest id made at the message's time - clock skew).
 // Answers {appended (1/0), seq, stream id, receivers}.
 inline const redis::script& publish_script() {
   static const redis::script s(R"lua(
@@ -88,10 +90,8 @@ local function find_since(floor)
     upper = '(' .. page[#page][1]
   end
 end
-if ARGV[8] ~= '' then
-  local found = find_since(ARGV[8])
-  if found then return {0, tonumber(string.sub(found, 3)), found, 0} end
-end
+local found = find_since(ARGV[7])
+if found then return {0, tonumber(string.sub(found, 3)), found, 0} end
 local trim = '~'
 if ARGV[5] == '1' then trim = '=' end
 local sid = redis.call('XADD', KEYS[1], 'MAXLEN', trim, ARGV[4], '0-*', 'id', ARGV[1], 'env', ARGV[2])
@@ -99,26 +99,36 @@ local seq = string.sub(sid, 3)
 local cmd = 'PUBLISH'
 if ARGV[6] == '1' then cmd = 'SPUBLISH' end
 local receivers = redis.call(cmd, ARGV[3], seq .. ':' .. sid .. ':' .. ARGV[1] .. ':' .. ARGV[2])
-if ARGV[7] ~= '' and redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1][2][2] < ARGV[7] then
-  local keep = sid
-  local lower = '-'
-  while keep == sid do
-    local page = redis.call('XRANGE', KEYS[1], lower, '+', 'COUNT', 100)
-    for _, e in ipairs(page) do
-      if e[2][2] >= ARGV[7] then keep = e[1] break end
-    end
-    if #page < 100 then break end
-    lower = '(' .. page[#page][1]
-  end
-  redis.call('XTRIM', KEYS[1], 'MINID', keep)
-end
 return {1, tonumber(seq), sid, receivers}
 )lua");
   return s;
 }
 
-// Everything the scripts need, built once per message: the envelope is encoded once and every
-// target's arguments are views into this plan.
+// The age limit: entries older than the floor go, from the oldest up to the first that is not,
+// but never the newest. Not on a message's way to the stores: it runs after the publish answered.
+// KEYS: history. ARGV: age floor (the smallest id made at now - max age). Answers how many went.
+inline const redis::script& age_trim_script() {
+  static const redis::script s(R"lua(
+local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)[1]
+if not oldest or oldest[2][2] >= ARGV[1] then return 0 end
+local lower = '-'
+while true do
+  local page = redis.call('XRANGE', KEYS[1], lower, '+', 'COUNT', 100)
+  for _, e in ipairs(page) do
+    if e[2][2] >= ARGV[1] then return redis.call('XTRIM', KEYS[1], 'MINID', e[1]) end
+  end
+  if #page < 100 then break end
+  lower = '(' .. page[#page][1]
+end
+local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1][1]
+return redis.call('XTRIM', KEYS[1], 'MINID', newest)
+)lua");
+  return s;
+}
+
+// Everything a message's publish needs, built once: the envelope is encoded once, a first
+// attempt's counted frame is the same for every target, and every target's command is views into
+// this plan.
 class publish_plan {
  public:
   struct target_keys {
@@ -127,14 +137,16 @@ class publish_plan {
     std::string channel;
   };
 
-  publish_plan(const message::envelope& e, const publisher_settings& s, bool retry = false)
+  publish_plan(const message::envelope& e, const publisher_settings& s)
       : message_id_(e.id),
         json_(message::encode(e)),
         maxlen_(std::to_string(std::max<std::size_t>(1, s.history_max_len))),  // never empty
         exact_(s.exact_trim ? "1" : "0"),
         sharded_(s.sharded_pubsub ? "1" : "0"),
-        age_floor_(age_floor(s.history_max_age)),
-        retry_floor_(retry ? retry_floor(e.id, s.clock_skew) : std::string()) {
+        trim_(s.exact_trim ? "=" : "~"),
+        publish_command_(s.sharded_pubsub ? "SPUBLISH" : "PUBLISH"),
+        retry_floor_(retry_floor(e.id, s.clock_skew)) {
+    append_counted_frame(counted_frame_, message_id_, json_);
     targets_.reserve(e.targets.size());
     for (const auto& t : e.targets) targets_.push_back({t, history_key(t), live_channel(t)});
   }
@@ -144,20 +156,22 @@ class publish_plan {
   const std::string& message_id() const noexcept { return message_id_; }
   const std::string& json() const noexcept { return json_; }
 
+  // A first attempt: client::transaction({xadd(i), publish(i)}).
+  std::array<std::string_view, 10> xadd(std::size_t i) const {
+    return {"XADD", targets_[i].history, "MAXLEN", trim_, maxlen_, "0-*",
+            "id",   message_id_,         "env",    json_};
+  }
+  std::array<std::string_view, 3> publish(std::size_t i) const {
+    return {publish_command_, targets_[i].channel, counted_frame_};
+  }
+
+  // A retry, or a target's first publish: publish_script().
   std::array<std::string_view, 1> keys(std::size_t i) const { return {targets_[i].history}; }
-  std::array<std::string_view, 8> args(std::size_t i) const {
-    return {message_id_, json_,    targets_[i].channel, maxlen_,
-            exact_,      sharded_, age_floor_,          retry_floor_};
+  std::array<std::string_view, 7> args(std::size_t i) const {
+    return {message_id_, json_, targets_[i].channel, maxlen_, exact_, sharded_, retry_floor_};
   }
 
  private:
-  static std::string age_floor(std::chrono::milliseconds max_age) {
-    if (max_age.count() <= 0) return {};
-    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::chrono::system_clock::now().time_since_epoch());
-    return detail::ulid_floor(
-        static_cast<std::uint64_t>(std::max<long long>(0, (now - max_age).count())));
-  }
   static std::string retry_floor(std::string_view id, std::chrono::milliseconds skew) {
     const auto made = message::ulid_time_ms(id).value_or(0);
     const auto back = static_cast<std::uint64_t>(std::max<long long>(0, skew.count()));
@@ -166,28 +180,32 @@ class publish_plan {
 
   std::string message_id_;
   std::string json_;
-  std::string maxlen_, exact_, sharded_, age_floor_, retry_floor_;
+  std::string counted_frame_;
+  std::string maxlen_, exact_, sharded_;
+  std::string_view trim_, publish_command_;
+  std::string retry_floor_;
   std::vector<target_keys> targets_;
 };
 
 namespace detail {
 
+inline core::error redis_refused(const std::string& target, const std::string& what) {
+  // XADD 0-* refuses a stream whose newest id is not "0-<seq>": one written before the offset
+  // became the entry id (time-based ids). Say what to do rather than only what Redis said.
+  const bool older_layout =
+      what.find("equal or smaller than the target stream top item") != std::string::npos;
+  return core::error(core::errc::server_error,
+                     target + ": Redis: " + what +
+                         (older_layout ? " (" + history_key(target) +
+                                             " holds entries of an older bcast layout; delete "
+                                             "the key to start this history afresh)"
+                                       : ""));
+}
+
 inline core::result<target_outcome> read_script_reply(const std::string& target,
                                                       core::result<redis::reply> r) {
   if (!r) return core::error(r.err().code(), target + ": " + r.err().message());
-  if (r->is_error()) {
-    // XADD 0-* refuses a stream whose newest id is not "0-<seq>": one written before the offset
-    // became the entry id (time-based ids). Say what to do rather than only what Redis said.
-    const bool older_layout =
-        r->str.find("equal or smaller than the target stream top item") != std::string::npos;
-    return core::error(
-        core::errc::server_error,
-        target + ": Redis: " + r->str +
-            (older_layout ? " (" + history_key(target) +
-                                " holds entries of an older bcast layout; delete the key to start "
-                                "this history afresh)"
-                          : ""));
-  }
+  if (r->is_error()) return redis_refused(target, r->str);
   const auto& e = r->elements;
   if (!r->is_array() || e.size() != 4 || !e[0].is_integer() || !e[1].is_integer() ||
       !e[2].is_string() || e[1].integer <= 0) {
@@ -200,6 +218,27 @@ inline core::result<target_outcome> read_script_reply(const std::string& target,
   out.seq = static_cast<std::uint64_t>(e[1].integer);
   out.stream_id = e[2].str;
   out.receivers = e[3].is_integer() ? e[3].integer : 0;
+  return out;
+}
+
+// EXEC's answer to { XADD, PUBLISH }: [stream id, receivers].
+inline core::result<target_outcome> read_transaction_reply(const std::string& target,
+                                                           core::result<redis::reply> r) {
+  if (!r) return core::error(r.err().code(), target + ": " + r.err().message());
+  if (r->is_error()) return redis_refused(target, r->str);
+  const auto& e = r->elements;
+  if (r->is_array() && e.size() == 2 && e[0].is_error()) return redis_refused(target, e[0].str);
+  const auto id = r->is_array() && e.size() == 2 && e[0].is_string() ? stream_id::parse(e[0].str)
+                                                                     : std::nullopt;
+  if (!id || id->ms != 0 || id->seq == 0) {
+    return core::error(core::errc::protocol_error,
+                       target + ": unexpected answer to the publish transaction: " + r->describe());
+  }
+  target_outcome out;
+  out.target = target;
+  out.seq = id->seq;
+  out.stream_id = e[0].str;
+  out.receivers = e[1].is_integer() ? e[1].integer : 0;
   return out;
 }
 
@@ -234,7 +273,7 @@ class publisher {
       return;
     }
     auto st = std::make_shared<in_flight>();
-    st->plan = std::make_shared<const publish_plan>(e, settings_, opts.retry);
+    st->plan = std::make_shared<const publish_plan>(e, settings_);
     st->results.resize(e.targets.size());
     st->remaining = e.targets.size();
     st->expected = opts.expected_stores;
@@ -242,15 +281,22 @@ class publisher {
     st->cb = std::move(cb);
     std::weak_ptr<void> alive = alive_;
     for (std::size_t i = 0; i < st->plan->size(); ++i) {
-      client_.eval(publish_script(), st->plan->keys(i), st->plan->args(i),
-                   [this, alive, st, i](core::result<redis::reply> r) {
-                     st->results[i] =
-                         detail::read_script_reply(st->plan->target(i).target, std::move(r));
-                     if (--st->remaining > 0) return;
-                     if (alive.expired())
-                       return st->cb(core::error(core::errc::cancelled, "publisher destroyed"));
-                     published(std::move(*st));
-                   });
+      const auto& plan = *st->plan;
+      const bool counted = !opts.retry && known_good(plan.target(i).target);
+      auto answered = [this, alive, st, i, counted](core::result<redis::reply> r) {
+        const auto& target = st->plan->target(i).target;
+        st->results[i] = counted ? detail::read_transaction_reply(target, std::move(r))
+                                 : detail::read_script_reply(target, std::move(r));
+        if (--st->remaining > 0) return;
+        if (alive.expired())
+          return st->cb(core::error(core::errc::cancelled, "publisher destroyed"));
+        published(std::move(*st));
+      };
+      if (counted) {
+        client_.transaction({plan.xadd(i), plan.publish(i)}, std::move(answered));
+      } else {
+        client_.eval(publish_script(), plan.keys(i), plan.args(i), std::move(answered));
+      }
     }
   }
 
@@ -272,7 +318,10 @@ class publisher {
     std::string failures;
     std::error_code first_code;
     std::size_t failed = 0;
-    for (auto& r : st.results) {
+    if (targets_.size() > max_known_targets) targets_.clear();  // costs one script per target
+    for (std::size_t i = 0; i < st.results.size(); ++i) {
+      auto& r = st.results[i];
+      targets_[plan.target(i).target].good = r->ok();
       if (r->ok()) {
         outcome.targets.push_back(std::move(*r).value());
         continue;
@@ -289,6 +338,7 @@ class publisher {
                                                failures +
                                                "); publishing it again with the same id is safe"));
     }
+    trim_by_age(plan);
     std::vector<std::pair<std::string_view, std::uint64_t>> seqs;
     for (const auto& t : outcome.targets) seqs.emplace_back(t.target, t.seq);
     auto record = detail::encode_record(plan.message_id(), st.expected, seqs, plan.json());
@@ -308,8 +358,53 @@ class publisher {
     }
   }
 
+  // A counted frame must never go out without its history entry, or the stores would count one
+  // too many. XADD fails only on a key that is not a bcast history (another type, an older
+  // layout), and in a transaction PUBLISH would still run; the script stops instead. So a
+  // target's first publish from this publisher, and its first after a failure, take the script.
+  bool known_good(const std::string& target) const {
+    auto it = targets_.find(target);
+    return it != targets_.end() && it->second.good;
+  }
+
+  // At most once per target per second (or per max age, when shorter), after the publish: the
+  // script looks at the oldest entry, and that is work a message's way to the stores need not
+  // wait for.
+  void trim_by_age(const publish_plan& plan) {
+    const auto max_age = settings_.history_max_age;
+    if (max_age.count() <= 0) return;
+    const auto now = std::chrono::steady_clock::now();
+    const auto every =
+        std::min<std::chrono::steady_clock::duration>(max_age, std::chrono::seconds(1));
+    std::string floor;
+    for (std::size_t i = 0; i < plan.size(); ++i) {
+      auto& last = targets_[plan.target(i).target].age_trimmed;
+      if (last && now - *last < every) continue;
+      last = now;
+      if (floor.empty()) floor = age_floor(max_age);
+      const std::array<std::string_view, 1> keys{plan.target(i).history};
+      const std::array<std::string_view, 1> args{floor};
+      client_.eval(age_trim_script(), keys, args, [](core::result<redis::reply>) {});
+    }
+  }
+
+  static std::string age_floor(std::chrono::milliseconds max_age) {
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::system_clock::now().time_since_epoch());
+    return detail::ulid_floor(
+        static_cast<std::uint64_t>(std::max<long long>(0, (now - max_age).count())));
+  }
+
+  struct target_state {
+    bool good = false;  // the last publish to it worked
+    std::optional<std::chrono::steady_clock::time_point> age_trimmed;
+  };
+
+  static constexpr std::size_t max_known_targets = 100000;
+
   redis::client& client_;
   publisher_settings settings_;
+  std::unordered_map<std::string, target_state> targets_;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
   std::size_t records_since_trim_ = 0;
 };

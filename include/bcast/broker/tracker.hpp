@@ -221,6 +221,18 @@ class tracker {
     }
   }
 
+  // History may hold entries past the position that no live message brought (live frames were
+  // dropped): read it once more, after the read in progress if there is one.
+  void read_again(std::string_view target, std::vector<tracker_event>& out) {
+    auto* ch = find(target);
+    if (!ch || !ch->subscribed || !ch->last) return;
+    if (ch->fetching) {
+      ch->overflowed = true;
+      return;
+    }
+    request(*ch, fetch_kind::range, ch->last->stream_id, out);
+  }
+
   void on_live(entry e, std::vector<tracker_event>& out) {
     auto* ch = find(e.target);
     if (!ch) return;

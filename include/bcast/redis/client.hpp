@@ -8,6 +8,8 @@
 
 #include <openssl/evp.h>
 
+#include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <span>
 #include <string>
@@ -93,6 +95,22 @@ class client {
       cb(std::move(r));
     };
     conn_->send_formatted(std::move(evalsha), std::move(on_reply));
+  }
+
+  // MULTI, the commands, EXEC, written at once: nothing else can come between them, even across
+  // a reconnect. The handler gets EXEC's answer: an array of the commands' answers (a command
+  // that failed as it ran is an error element; the others ran), or an error when Redis refused
+  // the transaction, with the first refusal.
+  void transaction(std::initializer_list<std::span<const std::string_view>> commands,
+                   reply_handler cb) {
+    static constexpr std::string_view multi[] = {"MULTI"};
+    static constexpr std::string_view exec[] = {"EXEC"};
+    std::string resp;
+    append_command(resp, multi);
+    for (auto c : commands) append_command(resp, c);
+    append_command(resp, exec);
+    conn_->send_formatted(std::move(resp), std::move(cb),
+                          static_cast<std::uint32_t>(commands.size() + 1));
   }
 
   connection_state state() const noexcept { return conn_->state(); }

@@ -138,14 +138,17 @@ class connection : public std::enable_shared_from_this<connection> {
     return !stream_->write(encode_command(args));
   }
 
-  // `resp` is one already encoded command.
-  void send_formatted(std::string resp, reply_handler cb) {
+  // `resp` is one already encoded command, or several whose answers go to one handler: it gets
+  // the last answer, after `answers_before` others (MULTI ... EXEC: +OK, +QUEUED...). When the
+  // last is an error, the first error among the others is added to it: EXECABORT says only that
+  // an earlier command was refused, not why.
+  void send_formatted(std::string resp, reply_handler cb, std::uint32_t answers_before = 0) {
     if (state_ == connection_state::closed) {
       fail_later(std::move(cb), core::error(core::errc::cancelled, "Redis connection closed"));
       return;
     }
     if (state_ == connection_state::ready) {
-      write_command(resp, std::move(cb));
+      write_command(resp, std::move(cb), answers_before);
       return;
     }
     if (queued_.size() >= options_.max_queued_commands) {
@@ -153,7 +156,7 @@ class connection : public std::enable_shared_from_this<connection> {
       return;
     }
     auto deadline = loop_.now_ms() + static_cast<std::uint64_t>(options_.command_timeout.count());
-    queued_.push_back({std::move(resp), std::move(cb), deadline});
+    queued_.push_back({std::move(resp), std::move(cb), deadline, answers_before});
     if (state_ == connection_state::disconnected) begin_connect();
     arm_sweep();
   }
@@ -162,19 +165,22 @@ class connection : public std::enable_shared_from_this<connection> {
   struct in_flight_command {
     reply_handler cb;
     std::uint64_t deadline_ms;
+    std::uint32_t answers_before = 0;
+    std::string first_error;  // among the answers before
   };
   struct queued_command {
     std::string resp;
     reply_handler cb;
     std::uint64_t deadline_ms;
+    std::uint32_t answers_before = 0;
   };
 
-  void write_command(std::string_view resp, reply_handler cb) {
+  void write_command(std::string_view resp, reply_handler cb, std::uint32_t answers_before = 0) {
     if (auto ec = stream_->write(resp); ec) {
       fail_later(std::move(cb), core::error(ec, "Redis write queue full"));
       return;
     }
-    in_flight_.push_back({std::move(cb), loop_.now_ms() + static_cast<std::uint64_t>(options_.command_timeout.count())});
+    in_flight_.push_back({std::move(cb), loop_.now_ms() + static_cast<std::uint64_t>(options_.command_timeout.count()), answers_before, {}});
     arm_sweep();
   }
 
@@ -282,7 +288,7 @@ class connection : public std::enable_shared_from_this<connection> {
     in_flight_.push_back({[on_reply = std::move(on_reply)](core::result<reply> r) {
                             if (r) on_reply(r.value());
                           },
-                          loop_.now_ms() + static_cast<std::uint64_t>(options_.command_timeout.count())});
+                          loop_.now_ms() + static_cast<std::uint64_t>(options_.command_timeout.count()), 0, {}});
     handshake_replies_pending_++;
     arm_sweep();
   }
@@ -307,7 +313,7 @@ class connection : public std::enable_shared_from_this<connection> {
         fail_later(std::move(q.cb), core::error(ec, "Redis write queue full"));
         continue;
       }
-      in_flight_.push_back({std::move(q.cb), q.deadline_ms});
+      in_flight_.push_back({std::move(q.cb), q.deadline_ms, q.answers_before, {}});
     }
   }
 
@@ -335,8 +341,15 @@ class connection : public std::enable_shared_from_this<connection> {
       connection_failed(core::error(core::errc::protocol_error, "unexpected reply from Redis: " + r.describe()));
       return;
     }
+    auto& front = in_flight_.front();
+    if (front.answers_before > 0) {
+      --front.answers_before;
+      if (r.is_error() && front.first_error.empty()) front.first_error = std::move(r.str);
+      return;
+    }
     if (handshake_replies_pending_ > 0) --handshake_replies_pending_;
-    auto cb = std::move(in_flight_.front().cb);
+    auto cb = std::move(front.cb);
+    if (r.is_error() && !front.first_error.empty()) r.str += " (" + front.first_error + ")";
     in_flight_.pop_front();
     cb(std::move(r));
   }

@@ -36,7 +36,9 @@ class live_numbering {
   // Frames whose seq is now known go to `ready` in order; a lookup to make goes to `ask`.
   void on_frame(std::string_view target, const std::optional<frame>& f, std::vector<entry>& ready,
                 std::vector<lookup_request>& ask) {
-    auto& ch = channels_[std::string(target)];
+    auto it = channels_.find(target);  // no key string made for every frame
+    if (it == channels_.end()) it = channels_.emplace(std::string(target), channel{}).first;
+    auto& ch = it->second;
     if (f && f->seq != 0) {
       // Numbered: the frames waiting before it come just before it.
       number_waiting(ch, f->seq - ch.waiting.size(), ready);

@@ -4,7 +4,7 @@
 #   scenarios: fanout5k (5,000 stores, target all), one-library, one-api (1 store, closed loop),
 #              stores10k (10,000 stores, single-store messages at 5,000/s open loop): the goals,
 #              the default; one-frame (1 store, the frame by plain PUBLISH through the library's
-#              client, no publish script): a diagnostic, run only when named.
+#              client, no history append): a diagnostic, run only when named.
 # Each run writes BENCH_OUT/<scenario>-<run>/result.json (BENCH_OUT defaults to bcast-bench-runs).
 # PIN_CPU=N (lib.sh) runs everything on one CPU: the diagnostic for the work per message.
 set -euo pipefail

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # POST /api/v1/messages over keep-alive with wrk (50 connections), and, in the same run against
-# the same redis-server, redis-benchmark running the same publish script (EVALSHA) with 50
-# clients: the baseline of what Redis alone does. RUNS rounds; prints each and the medians.
+# the same redis-server, redis-benchmark doing a publish's Redis work (XADD and PUBLISH of the
+# frame, as one EVALSHA: redis-benchmark sends one command per request, so not as publisherd's
+# MULTI) with 50 clients: the baseline of what Redis alone does. RUNS rounds; prints each and the
+# medians.
 # With STORES=N in the environment, N stores (in 35 regions) are known to publisherd, as in a
 # fleet: each round starts with their profiles in Redis.
 # usage: [STORES=N] bench/publisherd_throughput.sh [BUILD_DIR] [RUNS] [SECONDS]
@@ -56,9 +58,11 @@ PY
   ((known == $1)) || { echo "publisherd knows $known stores, not $1" >&2; exit 1; }
 }
 
-# The baseline: the publish script itself, one target, a fresh message id per call.
-sed -n '/R"lua(/,/)lua"/p' "$ROOT/include/bcast/broker/publish.hpp" | sed '1d;$d' >"$dir/publish.lua"
-sha=$(redis-cli -p "$rport" SCRIPT LOAD "$(cat "$dir/publish.lua")")
+# The baseline: a publish's XADD and PUBLISH (broker/publish.hpp), one target, a fresh message id
+# per call.
+sha=$(redis-cli -p "$rport" SCRIPT LOAD "
+local sid = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '0-*', 'id', ARGV[1], 'env', ARGV[2])
+return redis.call('PUBLISH', ARGV[3], '+:' .. ARGV[1] .. ':' .. ARGV[2])")
 envelope='{"v":1,"id":"01JD0000000000000000000000","targets":["all"],"category":"price_info","title":"Harga baru minyak goreng 2L","body":"Mulai Senin harga rak menjadi Rp 34.900. Ganti label harga sebelum toko buka.","priority":"normal","sent_at":"2026-11-26T10:00:00.000Z","expires_at":null,"sender":"bench","require_ack":false}'
 
 printf '%-5s %12s %9s %9s %9s %14s %8s\n' run 'POST/s' p50 p99 max 'EVALSHA/s' ratio
@@ -76,11 +80,10 @@ for i in $(seq "$runs"); do
   errors=$(grep -E 'Non-2xx|Socket errors' <<<"$out" || true)
   [[ -z $errors ]] || echo "wrk: $errors" >&2
   redis-cli -p "$rport" FLUSHALL >/dev/null
-  # What publisherd passes: a fresh id made now, and the floor of 30 days of history.
+  # What publisherd passes: a fresh id made now.
   now_id=$(ulid_floor "$(date +%s%3N)")
-  age_floor=$(ulid_floor "$(($(date +%s%3N) - 2592000000))")
   base=$(redis-benchmark -p "$rport" -c 50 -n 300000 -r 1000000000 -q EVALSHA "$sha" 1 \
-    'bcast:{all}:history' "${now_id:0:14}__rand_int__" "$envelope" 'bcast:{all}:live' 10000 0 0 "$age_floor" '' |
+    'bcast:{all}:history' "${now_id:0:14}__rand_int__" "$envelope" 'bcast:{all}:live' 10000 |
     tr '\r' '\n' | grep -Eo '[0-9.]+ requests per second' | tail -1 | cut -d' ' -f1)
   ratio=$(python3 -c "print(round($rps/$base, 3))")
   printf '%-5s %12s %9s %9s %9s %14s %8s\n' "$i" "$rps" "$p50" "$p99" "$max" "$base" "$ratio"

@@ -1,7 +1,7 @@
 #pragma once
 // The bcast side: stores receive the way subscriberd does (a redis::subscriber on its own
 // connection per store, subscribed to the live channels of all, its store and its group, each
-// payload decoded as a broker frame), and the publisher goes through the library's publish script
+// payload decoded as a broker frame), and the publisher goes through the library
 // (broker::publisher, as publisherd uses it) or through publisherd's HTTP API.
 
 #include "phase.hpp"
@@ -123,25 +123,29 @@ class envelope_maker {
   bcast::message::ulid_generator ids_;
 };
 
-// The size of the frame a store receives for a message of this plan, so that the baseline
-// publishes payloads of the same size.
+// The size of the (counted) frame a store receives for a message of this plan, so that the
+// baseline publishes payloads of the same size.
 inline std::size_t frame_size(const plan& p, std::size_t payload) {
   envelope_maker maker(p, payload);
   auto e = maker.make(p.messages(), now_ns(), p.target_of(0)).value();
-  return bcast::broker::encode_frame(p.messages(), "1764150000000-0", e.id,
-                                     bcast::message::encode(e))
-      .size();
+  std::string frame;
+  bcast::broker::append_counted_frame(frame, e.id, bcast::message::encode(e));
+  return frame.size();
 }
 
-// Publishes through broker::publisher, as publisherd does: the publish script per target (history
-// append + PUBLISH), then the message record. With `script` false it sends the same frame with a
-// plain PUBLISH through the same client instead (--via frame): the library's I/O path without the
-// script, to tell the two costs apart.
+// Publishes through broker::publisher, as publisherd does: per target one transaction (history
+// append + PUBLISH; the script for a target's first message), then the message record. With
+// `through_publisher` false it sends the same frame with a plain PUBLISH through the same client
+// instead
+// (--via frame): the library's I/O path without the history append, to tell the two costs apart.
 class library_publisher : public publisher {
  public:
   library_publisher(bcast::core::loop& l, const plan& p, std::size_t payload,
-                    bcast::redis::options options, bool script = true)
-      : client_(l, std::move(options)), publisher_(client_), maker_(p, payload), script_(script) {}
+                    bcast::redis::options options, bool through_publisher = true)
+      : client_(l, std::move(options)),
+        publisher_(client_),
+        maker_(p, payload),
+        through_publisher_(through_publisher) {}
 
   void prepare(prepared done) override {
     publish_envelope(maker_.make(0, now_ns(), "store:warm-up"), std::move(done));
@@ -158,9 +162,9 @@ class library_publisher : public publisher {
       if (done) done(e.err().message());
       return;
     }
-    if (!script_) {
-      const auto frame =
-          bcast::broker::encode_frame(1, "1764150000000-0", e->id, bcast::message::encode(*e));
+    if (!through_publisher_) {
+      std::string frame;
+      bcast::broker::append_counted_frame(frame, e->id, bcast::message::encode(*e));
       client_.command({"PUBLISH", bcast::broker::live_channel(e->targets[0]), frame},
                       [this, done = std::move(done)](bcast::core::result<bcast::redis::reply> r) {
                         const auto problem = r ? std::string() : r.err().message();
@@ -180,7 +184,7 @@ class library_publisher : public publisher {
   bcast::redis::client client_;
   bcast::broker::publisher publisher_;
   envelope_maker maker_;
-  bool script_;
+  bool through_publisher_;
 };
 
 // POST /api/v1/messages to a running publisherd over one keep-alive connection, pipelined.

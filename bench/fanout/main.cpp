@@ -24,7 +24,8 @@ const char* usage_text =
     "next message once the previous reached every store it targets). Without --redis a private\n"
     "redis-server is started. --via api posts to a running publisherd at --api http://HOST:PORT\n"
     "with a bearer --token, which must use the same Redis as --redis. --via frame sends the bcast\n"
-    "frame with a plain PUBLISH through the library's client: its I/O path without the script.\n"
+    "frame with a plain PUBLISH through the library's client: its I/O path without the history\n"
+    "append.\n"
     "Exit status: 0 nothing lost, 1 messages lost or not published, 2 usage error, 3 a limit or\n"
     "the set-up stopped the run (the reason is printed).\n";
 

@@ -1,7 +1,8 @@
-// Costs on publisherd's publish path without I/O (plan the per-target script calls, encode them)
-// and on every store's receive path (decode a frame, merge and de-duplicate).
+// Costs on publisherd's publish path without I/O (plan the per-target transactions, encode them)
+// and on every store's receive path (decode a frame, count its seq, merge and de-duplicate).
 
 #include <bcast/broker/frame.hpp>
+#include <bcast/broker/live_numbering.hpp>
 #include <bcast/broker/publish.hpp>
 #include <bcast/broker/receipts.hpp>
 #include <bcast/broker/tracker.hpp>
@@ -103,6 +104,50 @@ void merge_and_dedup(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
 }
 BENCHMARK(merge_and_dedup);
+
+// What subscriberd does with a counted frame before its sinks: decode the frame, count its seq,
+// merge it in the tracker, decode the envelope. Each message has its own id, as live ones do.
+void store_path(benchmark::State& state) {
+  constexpr std::size_t messages = 50000;
+  const auto envelope = typical_envelope(1);
+  message::ulid_generator ids;
+  std::vector<std::string> payloads;
+  payloads.reserve(messages);
+  for (std::size_t i = 0; i < messages; ++i) {
+    auto e = envelope;
+    e.id = ids.next(1764151200123).value();
+    payloads.emplace_back();
+    broker::append_counted_frame(payloads.back(), e.id, message::encode(e));
+  }
+  broker::tracker t;
+  broker::live_numbering numbering;
+  std::vector<broker::tracker_event> out;
+  std::vector<broker::entry> ready;
+  std::vector<broker::lookup_request> ask;
+  t.add_channel("all", broker::position{0, "0-0"});
+  t.start("all", out);
+  t.on_history(std::get<broker::fetch_request>(out.front()), {}, out);
+  const std::string first =
+      broker::encode_frame(1, "0-1", ids.next(1764151200123).value(), message::encode(envelope));
+  numbering.on_frame("all", broker::decode_frame(first).value(), ready, ask);
+  for (auto& e : ready) t.on_live(std::move(e), out);
+  std::size_t k = 0;
+  std::int64_t shown = 0;
+  for (auto _ : state) {
+    ready.clear();
+    out.clear();
+    numbering.on_frame("all", broker::decode_frame(payloads[k++]).value(), ready, ask);
+    for (auto& e : ready) t.on_live(std::move(e), out);
+    for (auto& ev : out) {
+      if (auto* d = std::get_if<broker::deliver_event>(&ev))
+        shown += message::decode(d->e.envelope_json).ok() ? 1 : 0;
+    }
+  }
+  if (shown != static_cast<std::int64_t>(state.iterations()) || !ask.empty())
+    state.SkipWithError("not every message was numbered and delivered");
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+BENCHMARK(store_path)->Iterations(50000);
 
 }  // namespace
 

@@ -8,6 +8,7 @@
 #include <bcast/broker/presence.hpp>
 #include <bcast/broker/publish.hpp>
 #include <bcast/broker/receipts.hpp>
+#include <bcast/redis/subscriber.hpp>
 
 #include "broker_helpers.hpp"
 
@@ -233,10 +234,51 @@ TEST_CASE("acl: config/redis-acl.example holds the generated lines and loads int
             .ok());
   CHECK(denied(test::run_command(l, store, {"PUBLISH", broker::live_channel("all"), "x"})));
   redis::client pub(l, test::broker_opts(url_for(server, "bcast-publisher", "change-me")));
-  CHECK(test::run_command(l, pub, {"XADD", broker::history_key("all"), "0-*", "id", "x"})->str == "0-1");
+  CHECK(test::run_command(l, pub, {"XADD", broker::history_key("all"), "0-*", "id", "x"})->str ==
+        "0-1");
   auto o = test::broker_opts(server.url());
   o.command_timeout = 300ms;
   redis::client anonymous(l, o);
   auto r = test::run_command(l, anonymous, {"PING"});
   CHECK((!r.ok() || r->is_error()));  // the default user is off
+}
+
+TEST_CASE("acl: a publisher user without +multi +exec still publishes, through the script") {
+  test::redis_server server;
+  core::loop l;
+  auto rules = broker::publisher_acl_rules();
+  std::erase_if(rules, [](const std::string& r) { return r == "+multi" || r == "+exec"; });
+  set_user(server, std::string(broker::publisher_acl_user), "pub-secret", rules);
+  redis::client pc(
+      l, test::broker_opts(url_for(server, std::string(broker::publisher_acl_user), "pub-secret")));
+  broker::publisher pub(pc);
+  redis::subscriber watch(l, test::broker_opts(server.url()));
+  std::vector<std::string> frames;
+  watch.on_message([&](std::string_view, std::string_view p) { frames.emplace_back(p); });
+  watch.subscribe({broker::live_channel("all")});
+  REQUIRE(test::run_until(l, [&] { return watch.all_confirmed(); }));
+
+  for (int i = 0; i < 4; ++i) {
+    std::optional<core::result<broker::publish_outcome>> out;
+    pub.publish(test::make_test_envelope({"all"}), [&](auto r) { out.emplace(std::move(r)); });
+    REQUIRE(test::run_until(l, [&] { return out.has_value(); }));
+    INFO((out->ok() ? std::string() : out->err().message()));
+    REQUIRE(out->ok());
+    CHECK(out->value().targets[0].seq == static_cast<std::uint64_t>(i + 1));
+  }
+  // The first is the script's; the second's MULTI was refused, so its XADD and PUBLISH ran on
+  // their own (a counted frame with its entry) and the script's search found the entry; the
+  // rest are the script's. Each message once in history, each frame with its own entry.
+  REQUIRE(test::run_until(l, [&] { return frames.size() == 4; }));
+  test::run_for(l, 50ms);
+  REQUIRE(frames.size() == 4);
+  int counted = 0;
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    auto f = broker::decode_frame(frames[i]);
+    REQUIRE(f.ok());
+    if (f->seq == 0) ++counted;
+    if (f->seq != 0) CHECK(f->seq == i + 1);
+  }
+  CHECK(counted <= 1);
+  CHECK(server.cli("XLEN " + broker::history_key("all")) == "4\n");
 }

@@ -12,6 +12,7 @@
 #include <bcast/broker/keys.hpp>
 #include <bcast/broker/messages.hpp>
 #include <bcast/core/error.hpp>
+#include <bcast/core/log.hpp>
 #include <bcast/message/envelope.hpp>
 #include <bcast/message/ulid.hpp>
 #include <bcast/redis/client.hpp>
@@ -70,10 +71,11 @@ struct publish_options {
 // on: ULIDs sort by the time they were made, so a string comparison with a floor id tells older
 // from newer.
 
-// A retry: the search that makes it idempotent, then XADD and PUBLISH with a numbered frame.
+// A retry: the search that makes it idempotent, then XADD and PUBLISH with a numbered frame. Also
+// a target's first message from a publisher (no search), see publisher::known_good.
 // KEYS: history.
 // ARGV: message id, envelope json, live channel, maxlen, exact (0/1), sharded (0/1),
-//       retry floor (the smallest id made at the message's time - clock skew).
+//       retry floor (the smallest id made at the message's time - clock skew; "": no search).
 // Answers {appended (1/0), seq, stream id, receivers}.
 inline const redis::script& publish_script() {
   static const redis::script s(R"lua(
@@ -90,8 +92,10 @@ local function find_since(floor)
     upper = '(' .. page[#page][1]
   end
 end
-local found = find_since(ARGV[7])
-if found then return {0, tonumber(string.sub(found, 3)), found, 0} end
+if ARGV[7] ~= '' then
+  local found = find_since(ARGV[7])
+  if found then return {0, tonumber(string.sub(found, 3)), found, 0} end
+end
 local trim = '~'
 if ARGV[5] == '1' then trim = '=' end
 local sid = redis.call('XADD', KEYS[1], 'MAXLEN', trim, ARGV[4], '0-*', 'id', ARGV[1], 'env', ARGV[2])
@@ -167,8 +171,15 @@ class publish_plan {
 
   // A retry, or a target's first publish: publish_script().
   std::array<std::string_view, 1> keys(std::size_t i) const { return {targets_[i].history}; }
-  std::array<std::string_view, 7> args(std::size_t i) const {
-    return {message_id_, json_, targets_[i].channel, maxlen_, exact_, sharded_, retry_floor_};
+  // `search`: look for the message first (a retry), or append it at once.
+  std::array<std::string_view, 7> args(std::size_t i, bool search) const {
+    return {message_id_,
+            json_,
+            targets_[i].channel,
+            maxlen_,
+            exact_,
+            sharded_,
+            search ? std::string_view(retry_floor_) : std::string_view()};
   }
 
  private:
@@ -279,23 +290,12 @@ class publisher {
     st->expected = opts.expected_stores;
     st->retry = opts.retry;
     st->cb = std::move(cb);
-    std::weak_ptr<void> alive = alive_;
     for (std::size_t i = 0; i < st->plan->size(); ++i) {
-      const auto& plan = *st->plan;
-      const bool counted = !opts.retry && known_good(plan.target(i).target);
-      auto answered = [this, alive, st, i, counted](core::result<redis::reply> r) {
-        const auto& target = st->plan->target(i).target;
-        st->results[i] = counted ? detail::read_transaction_reply(target, std::move(r))
-                                 : detail::read_script_reply(target, std::move(r));
-        if (--st->remaining > 0) return;
-        if (alive.expired())
-          return st->cb(core::error(core::errc::cancelled, "publisher destroyed"));
-        published(std::move(*st));
-      };
-      if (counted) {
-        client_.transaction({plan.xadd(i), plan.publish(i)}, std::move(answered));
+      const auto& target = st->plan->target(i).target;
+      if (opts.retry || transactions_refused_ || !known_good(target)) {
+        send_script(st, i, opts.retry);
       } else {
-        client_.eval(publish_script(), plan.keys(i), plan.args(i), std::move(answered));
+        send_transaction(st, i);
       }
     }
   }
@@ -309,6 +309,42 @@ class publisher {
     bool retry = false;
     callback cb;
   };
+
+  void send_transaction(const std::shared_ptr<in_flight>& st, std::size_t i) {
+    const auto& plan = *st->plan;
+    client_.transaction({plan.xadd(i), plan.publish(i)}, answered(st, i, true));
+  }
+
+  // `search`: a retry, which first looks for the message among the target's entries.
+  void send_script(const std::shared_ptr<in_flight>& st, std::size_t i, bool search) {
+    const auto& plan = *st->plan;
+    client_.eval(publish_script(), plan.keys(i), plan.args(i, search), answered(st, i, false));
+  }
+
+  redis::reply_handler answered(std::shared_ptr<in_flight> st, std::size_t i, bool transaction) {
+    std::weak_ptr<void> alive = alive_;
+    return [this, alive, st = std::move(st), i, transaction](core::result<redis::reply> r) {
+      if (alive.expired()) {
+        if (--st->remaining == 0) st->cb(core::error(core::errc::cancelled, "publisher destroyed"));
+        return;
+      }
+      if (transaction && r && r->is_error() && r->str.find("NOPERM") != std::string::npos) {
+        // A Redis user set up before publishing used transactions. If MULTI itself was refused,
+        // XADD and PUBLISH ran on their own: the script's search finds such an entry instead
+        // of appending it again.
+        transactions_refused_ = true;
+        core::log::warning("Redis refuses this publisher MULTI/EXEC (" + r->str +
+                           "); publishing with the script instead, which costs delivery latency. "
+                           "Add +multi +exec to the publisher's ACL user (bcastctl acl).");
+        return send_script(st, i, true);
+      }
+      const auto& target = st->plan->target(i).target;
+      st->results[i] = transaction ? detail::read_transaction_reply(target, std::move(r))
+                                   : detail::read_script_reply(target, std::move(r));
+      if (--st->remaining > 0) return;
+      published(std::move(*st));
+    };
+  }
 
   void published(in_flight st) {
     const auto& plan = *st.plan;
@@ -405,6 +441,7 @@ class publisher {
   redis::client& client_;
   publisher_settings settings_;
   std::unordered_map<std::string, target_state> targets_;
+  bool transactions_refused_ = false;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
   std::size_t records_since_trim_ = 0;
 };

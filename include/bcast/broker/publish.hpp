@@ -292,7 +292,7 @@ class publisher {
     st->cb = std::move(cb);
     for (std::size_t i = 0; i < st->plan->size(); ++i) {
       const auto& target = st->plan->target(i).target;
-      if (opts.retry || transactions_refused_ || !known_good(target)) {
+      if (opts.retry || transactions_refused() || !known_good(target)) {
         send_script(st, i, opts.retry);
       } else {
         send_transaction(st, i);
@@ -332,7 +332,7 @@ class publisher {
         // A Redis user set up before publishing used transactions. If MULTI itself was refused,
         // XADD and PUBLISH ran on their own: the script's search finds such an entry instead
         // of appending it again.
-        transactions_refused_ = true;
+        transactions_refused_at_ = std::chrono::steady_clock::now();
         core::log::warning("Redis refuses this publisher MULTI/EXEC (" + r->str +
                            "); publishing with the script instead, which costs delivery latency. "
                            "Add +multi +exec to the publisher's ACL user (bcastctl acl).");
@@ -403,6 +403,12 @@ class publisher {
     return it != targets_.end() && it->second.good;
   }
 
+  // Tried again after a minute: the ACL may have been mended meanwhile.
+  bool transactions_refused() const {
+    return transactions_refused_at_ &&
+           std::chrono::steady_clock::now() - *transactions_refused_at_ < std::chrono::minutes(1);
+  }
+
   // At most once per target per second (or per max age, when shorter), after the publish: the
   // script looks at the oldest entry, and that is work a message's way to the stores need not
   // wait for.
@@ -441,7 +447,7 @@ class publisher {
   redis::client& client_;
   publisher_settings settings_;
   std::unordered_map<std::string, target_state> targets_;
-  bool transactions_refused_ = false;
+  std::optional<std::chrono::steady_clock::time_point> transactions_refused_at_;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
   std::size_t records_since_trim_ = 0;
 };

@@ -197,6 +197,46 @@ TEST_CASE(
 }
 
 TEST_CASE(
+    "catch-up: a counted frame whose entry was trimmed before its lookup: history is read "
+    "again, the trimmed one is a gap") {
+  test::redis_server server;
+  core::loop l;
+  redis::client pc(l, test::broker_opts(server.url()));
+  broker::publisher_settings ps;
+  ps.history_max_len = 1;
+  ps.exact_trim = true;
+  broker::publisher pub(pc, ps);
+  auto first = test::make_test_envelope({"all"});
+  publish_now(l, pub, first);  // the script's, numbered: the publisher knows "all" from now on
+
+  broker::store_state start;
+  start.channels["all"] = broker::position{0, "0-0"};
+  store s(l, server.url(), start);
+  REQUIRE(test::run_until(l, [&] { return s.driver.live(); }));
+  REQUIRE(s.got == std::vector<std::string>{first.id});
+
+  // Both in one write: Redis has trimmed the first away before the store can look it up.
+  auto trimmed = test::make_test_envelope({"all"});
+  auto last = test::make_test_envelope({"all"});
+  int done = 0;
+  for (const auto* e : {&trimmed, &last}) {
+    pub.publish(*e, [&](core::result<broker::publish_outcome> r) {
+      CHECK(r.ok());
+      ++done;
+    });
+  }
+  REQUIRE(test::run_until(l, [&] { return done == 2 && s.got.size() == 2; }));
+  test::run_for(l, 50ms);
+  CHECK(s.got == std::vector<std::string>{first.id, last.id});
+  CHECK(s.seq.back() == 3);
+  REQUIRE(s.gaps.size() == 1);
+  CHECK(s.gaps[0].from == 2);
+  CHECK(s.gaps[0].to == 2);
+  REQUIRE_FALSE(s.problems.empty());
+  CHECK(s.problems[0].find("not among the newest history entries") != std::string::npos);
+}
+
+TEST_CASE(
     "catch-up: history trimmed past the position is reported as a gap, then delivery goes on") {
   test::redis_server server;
   core::loop l;

@@ -270,8 +270,8 @@ class publisher {
   void set_settings(publisher_settings s) { settings_ = std::move(s); }
 
   // Appends `e` to every target, then records it for the history API with the seq each target
-  // gave it. The record waits for the scripts' answers: written alongside them, it would hold
-  // back their live frames (Redis sends them only once it has run everything it read at once).
+  // gave it. The record waits for every target's answer: written alongside, it would hold back
+  // their live frames (Redis sends them only once it has run everything it read at once).
   // Success only when all of that worked; on an error some targets may have it already, and
   // publishing the same envelope again with `retry` completes the rest without duplicating
   // anything.

@@ -6,6 +6,7 @@
 
 #include "phase.hpp"
 
+#include <bcast/broker/catchup.hpp>
 #include <bcast/broker/frame.hpp>
 #include <bcast/broker/keys.hpp>
 #include <bcast/broker/publish.hpp>
@@ -43,29 +44,37 @@ class bcast_store_worker : public store_worker {
  public:
   bcast_store_worker(const plan& p, tally& t, unsigned index, std::uint32_t first,
                      std::uint32_t last, std::function<void()> on_complete,
-                     bcast::redis::options options)
+                     bcast::redis::options options, bool full_receive)
       : store_worker(p, t, index, first, last, std::move(on_complete)),
-        options_(std::move(options)) {
+        options_(std::move(options)),
+        full_receive_(full_receive) {
     // Set-up problems are counted once; the subscriber keeps retrying meanwhile.
     options_.backoff.initial = std::chrono::milliseconds(500);
   }
 
   void run() override {
+    // The history reads of every store on this thread share one connection.
+    if (full_receive_) reader_ = std::make_unique<bcast::redis::client>(loop_, options_);
     start_first_wave();
     loop_.run();
   }
 
   void request_stop() override {
-    loop_.post([this] { stores_.clear(); });
+    loop_.post([this] {
+      stores_.clear();
+      reader_.reset();  // the last handles: the loop's run() returns
+    });
   }
 
  private:
   struct store {
     std::unique_ptr<bcast::redis::subscriber> subscriber;
+    std::unique_ptr<bcast::broker::catchup_driver> driver;
     bool counted = false;
   };
 
   void start_store(std::uint32_t i) override {
+    if (full_receive_) return start_driver(i);
     auto& s = stores_.emplace_back();
     s.subscriber = std::make_unique<bcast::redis::subscriber>(loop_, options_);
     auto* sub = s.subscriber.get();
@@ -87,8 +96,34 @@ class bcast_store_worker : public store_worker {
     sub->subscribe(store_channels(plan_, i));
   }
 
+  void start_driver(std::uint32_t i) {
+    auto& s = stores_.emplace_back();
+    const std::vector<std::string> groups{plan_.group_of(i)};
+    s.driver = std::make_unique<bcast::broker::catchup_driver>(
+        loop_, *reader_, options_, bcast::broker::store_targets(plan::store_id(i), groups));
+    auto* driver = s.driver.get();
+    const auto slot = stores_.size() - 1;
+    driver->on_message([this, i](const bcast::broker::entry& e, const bcast::message::envelope&) {
+      received(i, e.envelope_json);
+    });
+    driver->on_problem([this](const bcast::core::error& e) { store_failed(e.message()); });
+    driver->on_live([this, driver, slot](std::string_view) {
+      if (!driver->live() || stores_[slot].counted) return;
+      stores_[slot].counted = true;
+      store_subscribed();
+    });
+    driver->subscriber().observe(
+        [this](bcast::redis::connection_state st, const bcast::core::error& why) {
+          if (st == bcast::redis::connection_state::waiting_to_reconnect)
+            store_failed(why.message());
+        });
+    driver->start();
+  }
+
   bcast::core::loop loop_;
   bcast::redis::options options_;
+  bool full_receive_;
+  std::unique_ptr<bcast::redis::client> reader_;
   std::deque<store> stores_;  // a deque: subscribers stay where their callbacks expect them
 };
 

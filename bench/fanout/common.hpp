@@ -46,6 +46,9 @@ struct settings {
   std::chrono::milliseconds message_timeout{2000};  // closed loop: give up on one message
   std::chrono::seconds setup_timeout{60};           // no store subscribed for this long: stop
   bool skip_baseline = false;
+  // Stores run the catch-up driver as subscriberd does (frame counting, merge, de-duplication,
+  // the envelope's JSON decode), instead of only decoding the frame.
+  bool full_receive = false;
 };
 
 inline std::int64_t now_ns() {

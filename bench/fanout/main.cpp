@@ -19,13 +19,15 @@ const char* usage_text =
     "usage: bcast-bench [--stores N] [--groups K] [--messages M] [--rate R]\n"
     "                   [--target all|group|store] [--payload BYTES] [--via library|api|frame]\n"
     "                   [--api URL --token TOKEN] [--redis URL] [--out DIR] [--threads T]\n"
-    "                   [--grace-ms MS]\n"
+    "                   [--grace-ms MS] [--receive frame|full]\n"
     "Each store has its own Redis connection. Without --rate the publisher runs closed loop (the\n"
     "next message once the previous reached every store it targets). Without --redis a private\n"
     "redis-server is started. --via api posts to a running publisherd at --api http://HOST:PORT\n"
     "with a bearer --token, which must use the same Redis as --redis. --via frame sends the bcast\n"
     "frame with a plain PUBLISH through the library's client: its I/O path without the history\n"
-    "append.\n"
+    "append. --receive full runs each bcast store through the catch-up driver, as subscriberd\n"
+    "does (frame counting, merge, de-duplication, the envelope's JSON decode); the default,\n"
+    "frame, only decodes the frame.\n"
     "Exit status: 0 nothing lost, 1 messages lost or not published, 2 usage error, 3 a limit or\n"
     "the set-up stopped the run (the reason is printed).\n";
 
@@ -79,6 +81,9 @@ bcast::core::result<settings> read_settings(const bcast::core::cli::arguments& a
   } else {
     return bad("--via is library, api or frame");
   }
+  const auto receive = args.value("receive").value_or("frame");
+  if (receive != "frame" && receive != "full") return bad("--receive is frame or full");
+  s.full_receive = receive == "full";
   s.redis_url = args.value("redis").value_or("");
   s.api_url = args.value("api").value_or("");
   s.token = args.value("token").value_or("");
@@ -127,9 +132,10 @@ int limit_stop(const std::string& why) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bcast::core::cli::spec spec{{"stores", "groups", "messages", "rate", "target", "payload",
-                                     "via", "api", "token", "redis", "out", "threads", "grace-ms"},
-                                    {"help", "version"}};
+  const bcast::core::cli::spec spec{
+      {"stores", "groups", "messages", "rate", "target", "payload", "via", "api", "token", "redis",
+       "out", "threads", "grace-ms", "receive"},
+      {"help", "version"}};
   auto start = bcast::core::cli::parse_daemon_command_line(argc, argv, spec, "bcast-bench",
                                                            BCAST_VERSION, usage_text);
   if (!start.args) return start.exit_status;
@@ -223,8 +229,8 @@ int main(int argc, char** argv) {
     auto outcome = fanout::run_phase(
         loop.uv(), [&loop] { loop.run(); }, s, plan, bcast_tally, *pub,
         [&](unsigned w, std::uint32_t first, std::uint32_t last, std::function<void()> done) {
-          return std::make_unique<fanout::bcast_store_worker>(plan, bcast_tally, w, first, last,
-                                                              std::move(done), *redis_options);
+          return std::make_unique<fanout::bcast_store_worker>(
+              plan, bcast_tally, w, first, last, std::move(done), *redis_options, s.full_receive);
         });
     if (!outcome.set_up) {
       std::cerr << "bcast-bench: bcast: " << outcome.problem << "\n";

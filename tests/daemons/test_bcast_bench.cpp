@@ -82,6 +82,15 @@ TEST_CASE("bcast-bench: 50 stores, 20 messages to all and to groups, nothing los
     // Messages k go to group k % 4; groups 0 and 1 have 13 stores, 2 and 3 have 12.
     check_outputs(out, 50, 20, 5 * (13 + 13 + 12 + 12));
   }
+  SECTION("stores through the catch-up driver, as subscriberd receives") {
+    test::temp_dir out;
+    std::string log;
+    const int status = run_bench(
+        "--stores 50 --messages 20 --target all --receive full --redis " + redis.url(), out, log);
+    INFO(log);
+    REQUIRE(status == 0);
+    check_outputs(out, 50, 20, 50 * 20);
+  }
 }
 
 TEST_CASE("bcast-bench: through publisherd's API with a bearer token") {

@@ -140,10 +140,12 @@ TEST_CASE("encode writes exactly what nlohmann dumps, for every kind of characte
     e.sender = text;
     e.targets = {"all", "region:jateng"};
     for (bool with_expiry : {false, true}) {
-      e.expires_at = with_expiry ? std::optional<std::string>("2026-11-27T10:00:00.000Z") : std::nullopt;
+      e.expires_at =
+          with_expiry ? std::optional<std::string>("2026-11-27T10:00:00.000Z") : std::nullopt;
       e.require_ack = with_expiry;
       const nlohmann::ordered_json reference = e;
-      CHECK(encode(e) == reference.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
+      CHECK(encode(e) ==
+            reference.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
     }
   }
 }
@@ -479,4 +481,76 @@ TEST_CASE("unknown fields are refused by name", "[validate]") {
 TEST_CASE("the first problem is reported even when there are several", "[validate]") {
   auto r = check(json::object());
   refused(r, "targets", "required");
+}
+
+// The canonical reader is a fast path: for any text, decode() must answer exactly what reading
+// the text as a JSON document answers, whether the fast path took it or left it.
+TEST_CASE("decode's canonical reader agrees with the document reader on every input",
+          "[envelope]") {
+  const auto same = [](const std::string& text) {
+    const auto fast = decode(text);
+    const auto general = detail::decode_document(text);
+    INFO(detail::printable(text, 400));
+    REQUIRE(fast.ok() == general.ok());
+    if (fast.ok()) {
+      CHECK(*fast == *general);
+    } else {
+      CHECK(fast.err().detail() == general.err().detail());
+    }
+  };
+  std::string every_control;
+  for (int c = 1; c < 0x20; ++c) every_control += static_cast<char>(c);
+  std::vector<std::string> canonical;
+  for (const std::string& text :
+       {std::string(), std::string("plain"), every_control,
+        std::string("quote \" backslash \\ slash / del \x7f"),
+        std::string("Rp 34.900 \xe2\x82\xac \xf0\x9f\x9b\x92 \xe6\x97\xa5\xe6\x9c\xac")}) {
+    for (bool with_expiry : {false, true}) {
+      envelope e = sample();
+      e.title = text;
+      e.body = text + "\n" + text;
+      e.sender = text.empty() ? "admin" : text;
+      e.expires_at =
+          with_expiry ? std::optional<std::string>("2026-11-27T10:00:00.000Z") : std::nullopt;
+      e.require_ack = with_expiry;
+      e.targets = with_expiry ? std::vector<std::string>{"store:s1"}
+                              : std::vector<std::string>{"all", "region:jateng", "store:s2"};
+      canonical.push_back(encode(e));
+      // Taken by the fast path, and the envelope comes back whole.
+      CHECK(detail::canonical_reader(canonical.back()).read() == std::optional<envelope>(e));
+      same(canonical.back());
+    }
+  }
+  // Everything it must leave to the document reader, valid or not.
+  const std::string base = encode(sample());
+  std::vector<std::string> others{
+      R"({"v":1, "id":"01JD0000000000000000000000"})",
+      base.substr(0, base.size() - 1) + R"(,"extra":{"a":[1,2]}})",
+      std::string(base).replace(base.find(R"("v":1)"), 5, R"("v":2)"),
+      std::string(base).replace(base.find(R"("v":1)"), 5, R"("v":1.0)"),
+      std::string(base).replace(base.find("Toko"), 4,
+                                "\\u0054oko"),  // an escape encode() never writes
+      std::string(base).replace(base.find("Toko"), 4, "T\\/ko"),
+      std::string(base).replace(base.find("Toko"), 4, "T\xffko"),  // invalid UTF-8
+      std::string(base).replace(base.find("Toko"), 4, "T\x01ko"),  // a raw control character
+      std::string(base).replace(base.find("\"high\""), 6, "\"urgent\""),
+      std::string(base).replace(base.find("2026-11-26T10"), 4, "2O26"),
+      std::string(base).replace(base.find("01JD"), 4, "01JI"),
+      std::string(base).replace(base.find("region:jateng"), 6, "Region"),
+      std::string(base).replace(base.find("announcement"), 12, "Announcement"),
+      std::string(base).replace(base.find("[\"all\""), 6, "[]"),
+      std::string(base).replace(base.find("false}"), 6, "0}"),
+      " " + base,
+      base + " ",
+  };
+  for (const auto& text : others) same(text);
+  // Every truncation and every single-byte change of a canonical envelope.
+  for (std::size_t n = 0; n < base.size(); ++n) same(base.substr(0, n));
+  for (std::size_t i = 0; i < base.size(); ++i) {
+    for (char c : {'"', '\\', ',', '}', 'x', '1', '\0', '\x80'}) {
+      std::string text = base;
+      text[i] = c;
+      same(text);
+    }
+  }
 }

@@ -302,6 +302,117 @@ inline std::string encode(const envelope& e) {
   return out;
 }
 
+namespace detail {
+
+// The envelope exactly as encode() writes it, read without building a JSON document: every store
+// decodes every message it gets, and the document costs most of that (docs/PERFORMANCE.md,
+// store_path). Anything else, valid or not (another key order, spaces, unknown keys, escapes
+// encode() does not write, invalid UTF-8, a field that fails its check) gives nothing, and
+// decode() reads it the general way, which also says what is wrong.
+class canonical_reader {
+ public:
+  explicit canonical_reader(std::string_view text) : in_(text) {}
+
+  std::optional<envelope> read() {
+    envelope e;
+    std::string level;
+    if (!literal(R"({"v":)") || !literal(std::to_string(envelope_version)) ||
+        !literal(R"(,"id":)") || !string(e.id) || !literal(R"(,"targets":[)")) {
+      return std::nullopt;
+    }
+    do {
+      if (!string(e.targets.emplace_back())) return std::nullopt;
+    } while (literal(","));
+    if (!literal(R"(],"category":)") || !string(e.category) || !literal(R"(,"title":)") ||
+        !string(e.title) || !literal(R"(,"body":)") || !string(e.body) ||
+        !literal(R"(,"priority":)") || !string(level) || !literal(R"(,"sent_at":)") ||
+        !string(e.sent_at) || !literal(R"(,"expires_at":)")) {
+      return std::nullopt;
+    }
+    if (!literal("null") && !string(e.expires_at.emplace())) return std::nullopt;
+    if (!literal(R"(,"sender":)") || !string(e.sender) || !literal(R"(,"require_ack":)")) {
+      return std::nullopt;
+    }
+    if (literal("true}")) {
+      e.require_ack = true;
+    } else if (!literal("false}")) {
+      return std::nullopt;
+    }
+    if (pos_ != in_.size()) return std::nullopt;
+    // The checks read_envelope() makes; it is the one that explains a failure.
+    const auto p = parse_priority(level);
+    if (!p || !is_valid_ulid(e.id) || !is_valid_category_id(e.category) ||
+        !parse_time(e.sent_at) || (e.expires_at && !parse_time(*e.expires_at))) {
+      return std::nullopt;
+    }
+    for (const auto& t : e.targets) {
+      if (!is_valid_target(t)) return std::nullopt;
+    }
+    e.priority = *p;
+    return e;
+  }
+
+ private:
+  bool literal(std::string_view text) {
+    if (in_.substr(pos_, text.size()) != text) return false;
+    pos_ += text.size();
+    return true;
+  }
+
+  // A JSON string with only the escapes append_json_string() writes.
+  bool string(std::string& out) {
+    if (!literal("\"")) return false;
+    std::size_t plain = pos_;
+    while (pos_ < in_.size()) {
+      const auto c = static_cast<unsigned char>(in_[pos_]);
+      if (c == '"') {
+        out.append(in_.data() + plain, pos_ - plain);
+        ++pos_;
+        return is_valid_utf8(out);
+      }
+      if (c < 0x20) return false;
+      if (c != '\\') {
+        ++pos_;
+        continue;
+      }
+      out.append(in_.data() + plain, pos_ - plain);
+      if (pos_ + 1 >= in_.size()) return false;
+      switch (in_[pos_ + 1]) {
+        case '"': out += '"'; break;
+        case '\\': out += '\\'; break;
+        case 'b': out += '\b'; break;
+        case 'f': out += '\f'; break;
+        case 'n': out += '\n'; break;
+        case 'r': out += '\r'; break;
+        case 't': out += '\t'; break;
+        case 'u': {
+          // Only \u00XX below 0x20, as append_json_string() writes the other control characters.
+          const auto hex = in_.substr(pos_ + 2, 4);
+          const auto digit = [](char h) {
+            return h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10 : -1;
+          };
+          if (hex.size() != 4 || hex[0] != '0' || hex[1] != '0' || digit(hex[2]) < 0 ||
+              digit(hex[2]) > 1 || digit(hex[3]) < 0) {
+            return false;
+          }
+          out += static_cast<char>(digit(hex[2]) * 16 + digit(hex[3]));
+          pos_ += 4;
+          break;
+        }
+        default: return false;
+      }
+      pos_ += 2;
+      plain = pos_;
+    }
+    return false;
+  }
+
+  std::string_view in_;
+  std::size_t pos_ = 0;
+};
+
+}  // namespace detail
+
 // nlohmann::json converts implicitly from a std::string, which would make decode(std::string)
 // ambiguous between the text and the json overloads; the json overloads take exactly a json.
 template <class T>
@@ -317,7 +428,19 @@ template <json_document Json>
   }
 }
 
+namespace detail {
+
+// Any JSON text: parsed into a document, then read_envelope().
+inline core::result<envelope> decode_document(std::string_view json_text);
+
+}  // namespace detail
+
 [[nodiscard]] inline core::result<envelope> decode(std::string_view json_text) {
+  if (auto e = detail::canonical_reader(json_text).read()) return std::move(*e);
+  return detail::decode_document(json_text);
+}
+
+[[nodiscard]] inline core::result<envelope> detail::decode_document(std::string_view json_text) {
   auto parsed = detail::parse_json(json_text);
   if (!parsed) {
     return core::error(core::errc::protocol_error,

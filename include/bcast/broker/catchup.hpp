@@ -42,13 +42,6 @@ struct catchup_settings {
 
 namespace detail {
 
-// The seq in a history entry's id "0-<seq>"; nothing for any other id.
-inline std::optional<std::uint64_t> seq_of_entry_id(std::string_view id) {
-  const auto parsed = stream_id::parse(id);
-  if (!parsed || parsed->ms != 0 || parsed->seq == 0) return std::nullopt;
-  return parsed->seq;
-}
-
 // One XRANGE element: [id, [field, value, ...]]. Nothing when even the seq is unusable; an entry
 // with an empty message id when only the id or envelope is.
 inline std::optional<entry> read_stream_entry(std::string_view target, const redis::reply& r) {

@@ -52,6 +52,13 @@ struct stream_id {
   friend bool operator==(const stream_id&, const stream_id&) = default;
 };
 
+// The seq in a history entry's id "0-<seq>"; nothing for any other id.
+inline std::optional<std::uint64_t> seq_of_entry_id(std::string_view id) {
+  const auto parsed = stream_id::parse(id);
+  if (!parsed || parsed->ms != 0 || parsed->seq == 0) return std::nullopt;
+  return parsed->seq;
+}
+
 // Views into the payload it was decoded from.
 struct frame {
   std::uint64_t seq = 0;       // 0: counted

@@ -114,7 +114,7 @@ class live_numbering {
 
   static entry make_entry(std::string_view target, const frame& f, std::uint64_t seq) {
     return entry{std::string(target), seq,
-                 f.stream_id.empty() ? "0-" + std::to_string(seq) : std::string(f.stream_id),
+                 f.stream_id.empty() ? stream_id{0, seq}.str() : std::string(f.stream_id),
                  std::string(f.message_id), std::string(f.envelope_json)};
   }
 
@@ -126,7 +126,7 @@ class live_numbering {
       if (!valid || !ch.waiting[i]) continue;
       auto& e = *ch.waiting[i];
       e.seq = first + i;
-      e.stream_id = "0-" + std::to_string(e.seq);
+      e.stream_id = stream_id{0, e.seq}.str();
       ready.push_back(std::move(e));
     }
     ch.waiting.clear();

@@ -239,15 +239,15 @@ inline core::result<target_outcome> read_transaction_reply(const std::string& ta
   if (r->is_error()) return redis_refused(target, r->str);
   const auto& e = r->elements;
   if (r->is_array() && e.size() == 2 && e[0].is_error()) return redis_refused(target, e[0].str);
-  const auto id = r->is_array() && e.size() == 2 && e[0].is_string() ? stream_id::parse(e[0].str)
-                                                                     : std::nullopt;
-  if (!id || id->ms != 0 || id->seq == 0) {
+  const auto seq =
+      r->is_array() && e.size() == 2 && e[0].is_string() ? seq_of_entry_id(e[0].str) : std::nullopt;
+  if (!seq) {
     return core::error(core::errc::protocol_error,
                        target + ": unexpected answer to the publish transaction: " + r->describe());
   }
   target_outcome out;
   out.target = target;
-  out.seq = id->seq;
+  out.seq = *seq;
   out.stream_id = e[0].str;
   out.receivers = e[1].is_integer() ? e[1].integer : 0;
   return out;

@@ -149,7 +149,7 @@ class publish_plan {
         sharded_(s.sharded_pubsub ? "1" : "0"),
         trim_(s.exact_trim ? "=" : "~"),
         publish_command_(s.sharded_pubsub ? "SPUBLISH" : "PUBLISH"),
-        retry_floor_(retry_floor(e.id, s.clock_skew)) {
+        clock_skew_(s.clock_skew) {
     append_counted_frame(counted_frame_, message_id_, json_);
     targets_.reserve(e.targets.size());
     for (const auto& t : e.targets) targets_.push_back({t, history_key(t), live_channel(t)});
@@ -171,30 +171,25 @@ class publish_plan {
 
   // A retry, or a target's first publish: publish_script().
   std::array<std::string_view, 1> keys(std::size_t i) const { return {targets_[i].history}; }
-  // `search`: look for the message first (a retry), or append it at once.
-  std::array<std::string_view, 7> args(std::size_t i, bool search) const {
-    return {message_id_,
-            json_,
-            targets_[i].channel,
-            maxlen_,
-            exact_,
-            sharded_,
-            search ? std::string_view(retry_floor_) : std::string_view()};
+  // `retry_floor`: look for the message among the entries made since (a retry), or, when empty,
+  // append it at once.
+  std::array<std::string_view, 7> args(std::size_t i, std::string_view retry_floor) const {
+    return {message_id_, json_, targets_[i].channel, maxlen_, exact_, sharded_, retry_floor};
   }
-
- private:
-  static std::string retry_floor(std::string_view id, std::chrono::milliseconds skew) {
-    const auto made = message::ulid_time_ms(id).value_or(0);
-    const auto back = static_cast<std::uint64_t>(std::max<long long>(0, skew.count()));
+  // The smallest id made at the message's time - clock skew. Only a retry needs it.
+  std::string retry_floor() const {
+    const auto made = message::ulid_time_ms(message_id_).value_or(0);
+    const auto back = static_cast<std::uint64_t>(std::max<long long>(0, clock_skew_.count()));
     return detail::ulid_floor(made > back ? made - back : 0);
   }
 
+ private:
   std::string message_id_;
   std::string json_;
   std::string counted_frame_;
   std::string maxlen_, exact_, sharded_;
   std::string_view trim_, publish_command_;
-  std::string retry_floor_;
+  std::chrono::milliseconds clock_skew_;
   std::vector<target_keys> targets_;
 };
 
@@ -307,6 +302,7 @@ class publisher {
     std::size_t remaining = 0;
     std::optional<std::uint64_t> expected;
     bool retry = false;
+    std::string retry_floor;  // made once, by the first target that searches
     callback cb;
   };
 
@@ -318,7 +314,9 @@ class publisher {
   // `search`: a retry, which first looks for the message among the target's entries.
   void send_script(const std::shared_ptr<in_flight>& st, std::size_t i, bool search) {
     const auto& plan = *st->plan;
-    client_.eval(publish_script(), plan.keys(i), plan.args(i, search), answered(st, i, false));
+    if (search && st->retry_floor.empty()) st->retry_floor = plan.retry_floor();
+    client_.eval(publish_script(), plan.keys(i), plan.args(i, search ? st->retry_floor : ""),
+                 answered(st, i, false));
   }
 
   redis::reply_handler answered(std::shared_ptr<in_flight> st, std::size_t i, bool transaction) {

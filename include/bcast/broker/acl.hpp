@@ -46,6 +46,27 @@ inline std::string acl_password_rule(std::string_view password) {
   return out;
 }
 
+namespace detail {
+
+// prefix + name, appended into one reserved string: `"%R~" + std::string` inlined at -O3 trips
+// g++ 12's -Wrestrict (a false positive in operator+(const char*, string&&)).
+inline std::string acl_rule(std::string_view prefix, std::string_view name) {
+  std::string rule;
+  rule.reserve(prefix.size() + name.size());
+  rule.append(prefix).append(name);
+  return rule;
+}
+
+inline std::string join_rules(std::string line, std::span<const std::string> rules) {
+  for (const auto& r : rules) {
+    line += ' ';
+    line += r;
+  }
+  return line;
+}
+
+}  // namespace detail
+
 // The rules after the user name, without password and without "on". `groups` as given to
 // subscriberd (--group).
 inline std::vector<std::string> store_acl_rules(std::string_view store_id,
@@ -53,13 +74,13 @@ inline std::vector<std::string> store_acl_rules(std::string_view store_id,
   std::vector<std::string> rules{"resetkeys", "resetchannels", "-@all"};
   for (const auto& k : {receipts_key(store_id), receipts_index_key(store_id), gaps_key(store_id),
                         presence_key(store_id), profile_key(store_id)}) {
-    rules.push_back("~" + k);
+    rules.push_back(detail::acl_rule("~", k));
   }
   const auto targets = store_targets(store_id, groups);
   for (const auto& t : targets) {
-    rules.push_back("%R~" + history_key(t));
+    rules.push_back(detail::acl_rule("%R~", history_key(t)));
   }
-  for (const auto& t : targets) rules.push_back("&" + live_channel(t));
+  for (const auto& t : targets) rules.push_back(detail::acl_rule("&", live_channel(t)));
   for (const char* c :
        {// connection
         "+ping", "+select", "+client|setname",
@@ -79,8 +100,8 @@ inline std::vector<std::string> store_acl_rules(std::string_view store_id,
 inline std::vector<std::string> publisher_acl_rules() {
   return {"resetkeys",
           "resetchannels",
-          std::string("~") + std::string(key_prefix) + "*",
-          std::string("&") + std::string(key_prefix) + "*",
+          detail::acl_rule("~", key_prefix) + '*',
+          detail::acl_rule("&", key_prefix) + '*',
           "-@all",
           "+@read",
           "+@write",
@@ -97,18 +118,6 @@ inline std::vector<std::string> publisher_acl_rules() {
           "+scan",
           "-@dangerous"};
 }
-
-namespace detail {
-
-inline std::string join_rules(std::string line, std::span<const std::string> rules) {
-  for (const auto& r : rules) {
-    line += ' ';
-    line += r;
-  }
-  return line;
-}
-
-}  // namespace detail
 
 // "ACL SETUSER <user> reset on #<sha256> <rules...>": each word is one argument (quote them for
 // a shell; none holds a space).

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { launchBrowser, startStack, Subscriberd } from './harness.mjs';
 
 const admin = { name: 'admin', role: 'admin', password: 'correct horse 42' };
-// A regional manager: region:jateng and single stores only (SPEC "Roles").
+// A regional manager: region:jateng and single stores only.
 const regional = { name: 'jateng', role: 'publisher', password: 'regional pass 7', targets: ['region:jateng', 'store:*'] };
 const demoStore = { store: '1001', groups: ['region:jateng', 'format:minimarket'] };
 
@@ -20,18 +20,22 @@ const text = {
 };
 
 
+// Each test and hook is stopped after 5 minutes: a hung page fails its test rather than the suite
+// (in the file, not `node --test-timeout`, which Debian 12's node 18 does not know).
+const limited = { timeout: 300000 };
+
 let stack;
 let browser;
 
 before(async () => {
   stack = await startStack({ users: [admin, regional], stores: [demoStore] });
   browser = await launchBrowser();
-});
+}, limited);
 
 after(async () => {
   await browser?.close();
   await stack?.stop();
-});
+}, limited);
 
 // A fresh browser profile (cookies, storage) per test, in English unless asked otherwise.
 async function openPage(t, { locale = 'en-US', viewport = { width: 1360, height: 900 } } = {}) {
@@ -87,7 +91,7 @@ async function send(page) {
   return { kind: await notice.getAttribute('data-kind'), title: (await notice.locator('.notice__title').innerText()).trim(), notice };
 }
 
-test('a correct login opens the compose page', async (t) => {
+test('a correct login opens the compose page', limited, async (t) => {
   const page = await openPage(t);
   await page.goto('/');
   await page.locator('#login-username').fill(admin.name);
@@ -101,7 +105,7 @@ test('a correct login opens the compose page', async (t) => {
   assertClean(page);
 });
 
-test('a wrong login shows the invalid-credentials notice', async (t) => {
+test('a wrong login shows the invalid-credentials notice', limited, async (t) => {
   const page = await openPage(t);
   await page.goto('/');
   await page.locator('#login-username').fill(admin.name);
@@ -115,7 +119,7 @@ test('a wrong login shows the invalid-credentials notice', async (t) => {
   assertClean(page);
 });
 
-test('composing and sending shows "Message sent" and the envelope reaches Redis', async (t) => {
+test('composing and sending shows "Message sent" and the envelope reaches Redis', limited, async (t) => {
   const sub = await stack.subscribe('*');
   const page = await openPage(t);
   await login(page);
@@ -147,7 +151,7 @@ test('composing and sending shows "Message sent" and the envelope reaches Redis'
   assertClean(page);
 });
 
-test('the language switch shows the notices in Bahasa Indonesia', async (t) => {
+test('the language switch shows the notices in Bahasa Indonesia', limited, async (t) => {
   const page = await openPage(t);
   await page.goto('/');
   await page.locator('[data-lang="id"]').click();
@@ -181,7 +185,7 @@ test('the language switch shows the notices in Bahasa Indonesia', async (t) => {
   assertClean(page);
 });
 
-test('history lists a sent message, and its page shows the receipts', async (t) => {
+test('history lists a sent message, and its page shows the receipts', limited, async (t) => {
   const page = await openPage(t);
   await login(page);
   const title = unique('Info diskon sabun');
@@ -211,7 +215,7 @@ test('history lists a sent message, and its page shows the receipts', async (t) 
   assertClean(page);
 });
 
-test('the stores page renders', async (t) => {
+test('the stores page renders', limited, async (t) => {
   const page = await openPage(t);
   await login(page);
   await page.locator('.app-nav a[data-route="stores"]').click();
@@ -230,7 +234,7 @@ test('the stores page renders', async (t) => {
   assertClean(page);
 });
 
-test('a regional user sending outside its targets sees the forbidden notice', async (t) => {
+test('a regional user sending outside its targets sees the forbidden notice', limited, async (t) => {
   const page = await openPage(t);
   await login(page, regional);
   await fillMessage(page, { targets: ['all'], title: unique('Pengumuman nasional') });
@@ -240,7 +244,7 @@ test('a regional user sending outside its targets sees the forbidden notice', as
   assertClean(page);
 });
 
-test('missing fields are highlighted and nothing is sent', async (t) => {
+test('missing fields are highlighted and nothing is sent', limited, async (t) => {
   const page = await openPage(t);
   await login(page);
   await page.locator('#send').click();
@@ -252,7 +256,7 @@ test('missing fields are highlighted and nothing is sent', async (t) => {
   assertClean(page);
 });
 
-test('repeated failed logins show the throttle notice with the wait', async (t) => {
+test('repeated failed logins show the throttle notice with the wait', limited, async (t) => {
   const page = await openPage(t);
   await page.goto('/');
   // publisherd throttles per submitted name: this one is not a user, so admin is not locked.
@@ -271,7 +275,7 @@ test('repeated failed logins show the throttle notice with the wait', async (t) 
   assertClean(page);
 });
 
-test('logging out returns to the login page and closes the session', async (t) => {
+test('logging out returns to the login page and closes the session', limited, async (t) => {
   const page = await openPage(t);
   await login(page);
   await page.locator('#logout').click();
@@ -282,7 +286,7 @@ test('logging out returns to the login page and closes the session', async (t) =
   assert.equal(res.status(), 401, 'the session cookie no longer works');
 });
 
-test('screenshot of the compose page', async (t) => {
+test('screenshot of the compose page', limited, async (t) => {
   const page = await openPage(t);
   await login(page);
   await fillMessage(page, {
@@ -304,7 +308,7 @@ test('screenshot of the compose page', async (t) => {
 
 // Runs last: this Redis keeps nothing on disk, so a restart loses every key (history, presence,
 // receipts) that the tests above look at.
-test('with Redis stopped a send is refused, and works again once Redis is back', async (t) => {
+test('with Redis stopped a send is refused, and works again once Redis is back', limited, async (t) => {
   const page = await openPage(t);
   await login(page);
   const title = unique('Jam buka toko');

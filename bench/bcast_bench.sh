@@ -7,16 +7,19 @@
 #              client, no history append): a diagnostic, run only when named.
 # Each run writes BENCH_OUT/<scenario>-<run>/result.json (BENCH_OUT defaults to bcast-bench-runs).
 # PIN_CPU=N (lib.sh) runs everything on one CPU: the diagnostic for the work per message.
+# BENCH_TINY=1: one run of every scenario (one-frame too) at a few stores and messages, into the
+# temp dir unless BENCH_OUT is set.
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 build=$(realpath "${1:-build}")
-runs=${2:-3}
+runs=${2:-$(tiny_or 1 3)}
 shift $(($# > 2 ? 2 : $#))
 scenarios=("$@")
-((${#scenarios[@]})) || scenarios=(fanout5k one-library one-api stores10k)
-out=$(realpath -m "${BENCH_OUT:-bcast-bench-runs}")
+((${#scenarios[@]})) || read -ra scenarios <<<"$(tiny_or "fanout5k one-library one-frame one-api stores10k" \
+  "fanout5k one-library one-api stores10k")"
+out=$(realpath -m "${BENCH_OUT:-$(tiny_or "$BENCH_DIR/runs" bcast-bench-runs)}")
 bench=$build/daemons/bcast-bench
 mkdir -p "$out"
-source "$(dirname "$0")/lib.sh"
 ulimit -n "$(ulimit -Hn)"
 
 # One private Redis (and publisherd for the API scenario) serves every run; each run is a fresh
@@ -30,12 +33,14 @@ until redis-cli -p "$redis_port" ping >/dev/null 2>&1; do sleep 0.05; done
 redis_url=redis://127.0.0.1:$redis_port
 
 args_of() {
+  local one_store_messages
+  one_store_messages=$(tiny_or 50 5000)
   case $1 in
-    fanout5k) echo --stores 5000 --target all --messages 200 ;;
-    one-library) echo --stores 1 --messages 5000 ;;
-    one-frame) echo --stores 1 --messages 5000 --via frame ;;
-    one-api) echo --stores 1 --messages 5000 --via api --api "http://127.0.0.1:$http_port" --token "$BENCH_TOKEN" ;;
-    stores10k) echo --stores 10000 --target store --rate 5000 --messages 25000 ;;
+    fanout5k) echo --stores "$(tiny_or 20 5000)" --target all --messages "$(tiny_or 10 200)" ;;
+    one-library) echo --stores 1 --messages "$one_store_messages" ;;
+    one-frame) echo --stores 1 --messages "$one_store_messages" --via frame ;;
+    one-api) echo --stores 1 --messages "$one_store_messages" --via api --api "http://127.0.0.1:$http_port" --token "$BENCH_TOKEN" ;;
+    stores10k) echo --stores "$(tiny_or 50 10000)" --target store --rate "$(tiny_or 500 5000)" --messages "$(tiny_or 100 25000)" ;;
     *) echo "unknown scenario $1" >&2; exit 2 ;;
   esac
 }

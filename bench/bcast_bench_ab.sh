@@ -2,16 +2,16 @@
 # Two builds of bcast against each other on one 1-store scenario, runs alternated, so that both
 # meet the same moments of a noisy machine; prints each build's median ratio and runs.
 # usage: bench/bcast_bench_ab.sh BUILD_A BUILD_B [RUNS] [one-library|one-api|one-frame]
-# PIN_CPU=N (lib.sh) runs everything on one CPU.
+# PIN_CPU=N (lib.sh) runs everything on one CPU. BENCH_TINY=1: one run of 50 messages.
 set -euo pipefail
-builds=("$(realpath "$1")" "$(realpath "$2")")
-runs=${3:-9}
-scenario=${4:-one-library}
 source "$(dirname "$0")/lib.sh"
+builds=("$(realpath "$1")" "$(realpath "$2")")
+runs=${3:-$(tiny_or 1 9)}
+scenario=${4:-one-library}
 
 redis_port=$(free_port)
 start_redis "$redis_port"
-args=(--stores 1 --messages 5000)
+args=(--stores 1 --messages "$(tiny_or 50 5000)")
 case $scenario in
   one-library) ;;
   one-frame) args+=(--via frame) ;;

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Offline catch-up: a store whose position is at the start of `all` replays every missed message
-# (at least 10,000) to a jsonl sink. Measures subscriberd from start until the last line is
-# written, RUNS times, and prints the median time and rate.
+# (at least 10,000; 200 with BENCH_TINY=1) to a jsonl sink. Measures subscriberd from start until
+# the last line is written, RUNS times, and prints the median time and rate.
 # usage: bench/catchup_replay.sh [BUILD_DIR] [RUNS]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-build=${1:-$ROOT/build}
-runs=${2:-3}
 source "$ROOT/bench/lib.sh"
+build=${1:-$ROOT/build}
+runs=${2:-$(tiny_or 1 3)}
+least=$(tiny_or 200 10000)
 dir=$BENCH_DIR
 rport=$(free_port)
 hport=$(free_port)
@@ -20,25 +21,31 @@ wrk.body = '{"targets":["all"],"category":"announcement","title":"Missed while t
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $token"
 LUA
-while (($(redis-cli -p "$rport" XLEN 'bcast:{all}:history') < 10000)); do
+while (($(redis-cli -p "$rport" XLEN 'bcast:{all}:history') < least)); do
   wrk -t2 -c20 -d1s -s "$dir/post.lua" "http://127.0.0.1:$hport/api/v1/messages" >/dev/null
 done
 total=$(redis-cli -p "$rport" XLEN 'bcast:{all}:history')
-first=$(redis-cli -p "$rport" XRANGE 'bcast:{all}:history' - + COUNT 1 | sed -n 3p)
+# A history entry's id is 0-<seq>.
+first=$(redis-cli -p "$rport" XRANGE 'bcast:{all}:history' - + COUNT 1 | sed -n 1p)
+first=${first#0-}
 echo "history of all: $total messages (first seq $first)"
 
 times=()
 for i in $(seq "$runs"); do
   state="$dir/state-$i"
   mkdir -p "$state"
-  printf '{"version":1,"store":"bench-%d","channels":{"all":{"seq":%d,"stream_id":"0-0"}},"recent_ids":[]}' \
-    "$i" "$((first - 1))" >"$state/position.json"
+  printf '{"version":1,"store":"bench-%d","channels":{"all":{"seq":%d,"stream_id":"0-%d"}},"recent_ids":[]}' \
+    "$i" "$((first - 1))" "$((first - 1))" >"$state/position.json"
   out="$dir/shown-$i.jsonl"
   start=$(date +%s.%N)
   "$build/daemons/subscriberd/subscriberd" --redis "redis://127.0.0.1:$rport" --store "bench-$i" \
     --sink "jsonl:$out" --state-dir "$state" 2>"$dir/store-$i.log" &
   sub=$!
-  while [[ ! -f $out ]] || (($(wc -l <"$out") < total)); do sleep 0.01; done
+  BENCH_PIDS+=("$sub")
+  while [[ ! -f $out ]] || (($(wc -l <"$out") < total)); do
+    kill -0 "$sub" 2>/dev/null || { echo "subscriberd exited:" >&2; cat "$dir/store-$i.log" >&2; exit 1; }
+    sleep 0.01
+  done
   end=$(date +%s.%N)
   kill "$sub"
   wait "$sub" 2>/dev/null || true

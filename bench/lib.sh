@@ -14,6 +14,10 @@ trap bench_cleanup EXIT
 bench_pin=()
 if [[ -n ${PIN_CPU:-} ]]; then bench_pin=(taskset -c "$PIN_CPU"); fi
 
+# BENCH_TINY=1: each script runs once at a size that only shows it still works (the bench-scripts
+# test runs every bench/*.sh so, in CI). tiny_or TINY NORMAL prints the one that applies.
+tiny_or() { if [[ -n ${BENCH_TINY:-} ]]; then echo "$1"; else echo "$2"; fi; }
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 start_redis() {  # start_redis PORT

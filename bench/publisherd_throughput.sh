@@ -7,12 +7,15 @@
 # With STORES=N in the environment, N stores (in 35 regions) are known to publisherd, as in a
 # fleet: each round starts with their profiles in Redis.
 # usage: [STORES=N] bench/publisherd_throughput.sh [BUILD_DIR] [RUNS] [SECONDS]
+# BENCH_TINY=1: one round of 1 s, 10 stores, 3,000 EVALSHA.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-build=${1:-$ROOT/build}
-runs=${2:-3}
-secs=${3:-10}
 source "$ROOT/bench/lib.sh"
+build=${1:-$ROOT/build}
+runs=${2:-$(tiny_or 1 3)}
+secs=${3:-$(tiny_or 1 10)}
+stores=${STORES:-$(tiny_or 10 0)}
+evalsha_requests=$(tiny_or 3000 300000)
 dir=$BENCH_DIR
 rport=$(free_port)
 hport=$(free_port)
@@ -71,7 +74,7 @@ for i in $(seq "$runs"); do
   # Every round, each side starts from an empty Redis: the keys earlier rounds leave (histories,
   # records) slow Redis down run after run.
   redis-cli -p "$rport" FLUSHALL >/dev/null
-  add_stores "${STORES:-0}"
+  add_stores "$stores"
   out=$(wrk -t2 -c50 -d"${secs}s" --latency -s "$dir/post.lua" "http://127.0.0.1:$hport/api/v1/messages")
   rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1=="50%" {print $2}' <<<"$out")
@@ -82,7 +85,7 @@ for i in $(seq "$runs"); do
   redis-cli -p "$rport" FLUSHALL >/dev/null
   # What publisherd passes: a fresh id made now.
   now_id=$(ulid_floor "$(date +%s%3N)")
-  base=$(redis-benchmark -p "$rport" -c 50 -n 300000 -r 1000000000 -q EVALSHA "$sha" 1 \
+  base=$(redis-benchmark -p "$rport" -c 50 -n "$evalsha_requests" -r 1000000000 -q EVALSHA "$sha" 1 \
     'bcast:{all}:history' "${now_id:0:14}__rand_int__" "$envelope" 'bcast:{all}:live' 10000 |
     tr '\r' '\n' | grep -Eo '[0-9.]+ requests per second' | tail -1 | cut -d' ' -f1)
   ratio=$(python3 -c "print(round($rps/$base, 3))")

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Idle cost of one store: CPU time and RSS of subscriberd over SECONDS with no messages, connected
 # to a private redis-server (heartbeats only). Prints CPU % of one core and the peak RSS.
-# usage: bench/subscriberd_idle.sh [BUILD_DIR] [SECONDS]
+# usage: bench/subscriberd_idle.sh [BUILD_DIR] [SECONDS]   (BENCH_TINY=1: 1 s)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-build=${1:-$ROOT/build}
-secs=${2:-60}
 source "$ROOT/bench/lib.sh"
+build=${1:-$ROOT/build}
+secs=${2:-$(tiny_or 1 60)}
 dir=$BENCH_DIR
 port=$(free_port)
 start_redis "$port"

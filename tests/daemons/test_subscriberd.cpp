@@ -2,8 +2,11 @@
 
 #include "publisherd_fixture.hpp"
 
+#include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <random>
 #include <set>
 #include <thread>
@@ -227,7 +230,12 @@ TEST_CASE("subscriberd: a store that was off catches up on 100 messages, in orde
 TEST_CASE("subscriberd: killed with -9 at random points during 200 messages, each is shown exactly once") {
   fleet f;
   auto& s1 = f.add("s1", {});
-  std::mt19937 rng(std::random_device{}());
+  // BCAST_TEST_SEED=N replays the kill points of a run that failed (its seed is printed).
+  const char* seed_text = std::getenv("BCAST_TEST_SEED");
+  const auto seed = seed_text ? static_cast<std::uint32_t>(std::stoul(seed_text)) : std::random_device{}();
+  std::cerr << "kill points from seed " << seed << " (BCAST_TEST_SEED=" << seed << " replays them)\n";
+  INFO("seed " << seed);
+  std::mt19937 rng(seed);
   std::set<int> kill_points;
   while (kill_points.size() < 5) kill_points.insert(std::uniform_int_distribution<int>(5, 195)(rng));
   std::vector<std::string> ids;

@@ -3,8 +3,10 @@
 
 #include <bcast/broker/acl.hpp>
 #include <bcast/broker/catchup.hpp>
+#include <bcast/broker/display_journal.hpp>
 #include <bcast/broker/frame.hpp>
 #include <bcast/broker/keys.hpp>
+#include <bcast/broker/live_numbering.hpp>
 #include <bcast/broker/messages.hpp>
 #include <bcast/broker/presence.hpp>
 #include <bcast/broker/publish.hpp>

@@ -85,7 +85,7 @@ class loop {
   }
 
   // Loop thread only: fn runs at the end of this iteration (before the next poll). Used to coalesce
-  // writes; not a way to defer a completion (use post for that).
+  // writes; not a way to defer a completion (use defer for that).
   void at_end_of_tick(std::function<void()> fn) { end_of_tick_.push_back(std::move(fn)); }
 
   // A scratch buffer for uv_read callbacks; data is consumed before the callback returns, so one

@@ -9,6 +9,7 @@ source "$ROOT/bench/lib.sh"
 build=${1:-$ROOT/build}
 runs=${2:-$(tiny_or 1 3)}
 least=$(tiny_or 200 10000)
+read -ra wrk_load <<<"$(tiny_or "-t1 -c1" "-t2 -c20")"
 dir=$BENCH_DIR
 rport=$(free_port)
 hport=$(free_port)
@@ -22,7 +23,7 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $token"
 LUA
 while (($(redis-cli -p "$rport" XLEN 'bcast:{all}:history') < least)); do
-  wrk -t2 -c20 -d1s -s "$dir/post.lua" "http://127.0.0.1:$hport/api/v1/messages" >/dev/null
+  wrk "${wrk_load[@]}" -d1s -s "$dir/post.lua" "http://127.0.0.1:$hport/api/v1/messages" >/dev/null
 done
 total=$(redis-cli -p "$rport" XLEN 'bcast:{all}:history')
 # A history entry's id is 0-<seq>.

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared set-up for the bench scripts: a temp dir, free ports, a private redis-server, and
 # publisherd with a bearer token; everything started is stopped on exit. Source it.
 BENCH_DIR=$(mktemp -d)

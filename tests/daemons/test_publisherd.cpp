@@ -235,7 +235,9 @@ TEST_CASE("publisherd: a send retried with Idempotency-Key is published once; a 
   CHECK(f.redis->cli("XLEN '" + broker::history_key("all") + "'") == "1\n");
 }
 
-TEST_CASE("publisherd: with Redis down a send is refused with 503 (publish deadline), and works again when Redis is back") {
+TEST_CASE(
+    "publisherd: with Redis down a send is refused with 503 (publish deadline), and works again "
+    "when Redis is back") {
   test::publisherd_fixture f;
   auto s = f.login();
   REQUIRE(f.send(s, test::simple_message("before")).status == 201);
@@ -250,7 +252,8 @@ TEST_CASE("publisherd: with Redis down a send is refused with 503 (publish deadl
   // The 503 is publisherd's own answer, within its publish deadline (publish_timeout_ms, 1.5 s:
   // SPEC's 2 s), not the client giving up (20 s). The bound leaves a loaded or sanitized machine
   // room to schedule the daemon and this thread.
-  INFO("answered in " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
+  INFO("answered in " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                      << " ms");
   CHECK(took < 8s);
   CHECK(f.call("GET", "/api/v1/health").status == 503);
   REQUIRE(f.daemon->wait_for_log("Redis unreachable"));

@@ -232,8 +232,10 @@ TEST_CASE("subscriberd: killed with -9 at random points during 200 messages, eac
   auto& s1 = f.add("s1", {});
   // BCAST_TEST_SEED=N replays the kill points of a run that failed (its seed is printed).
   const char* seed_text = std::getenv("BCAST_TEST_SEED");
-  const auto seed = seed_text ? static_cast<std::uint32_t>(std::stoul(seed_text)) : std::random_device{}();
-  std::cerr << "kill points from seed " << seed << " (BCAST_TEST_SEED=" << seed << " replays them)\n";
+  const auto seed =
+      seed_text ? static_cast<std::uint32_t>(std::stoul(seed_text)) : std::random_device{}();
+  std::cerr << "kill points from seed " << seed << " (BCAST_TEST_SEED=" << seed
+            << " replays them)\n";
   INFO("seed " << seed);
   std::mt19937 rng(seed);
   std::set<int> kill_points;

@@ -212,13 +212,13 @@ struct test_certificates {
 
 // REQUIRE_OK(r) / CHECK_OK(r): the core::result `r` holds a value; when it holds an error instead,
 // the failure prints the error. For Catch2 suites (they use INFO and REQUIRE or CHECK).
-#define BCAST_ASSERT_OK(assertion, ...)                                                         \
-  do {                                                                                          \
-    const auto& bcast_checked_result = (__VA_ARGS__);                                           \
-    INFO(#__VA_ARGS__ << " holds the error: "                                                   \
-                      << (bcast_checked_result.ok() ? std::string()                             \
-                                                    : bcast_checked_result.err().message()));   \
-    assertion(bcast_checked_result.ok());                                                       \
+#define BCAST_ASSERT_OK(assertion, ...)                                                       \
+  do {                                                                                        \
+    const auto& bcast_checked_result = (__VA_ARGS__);                                         \
+    INFO(#__VA_ARGS__ << " holds the error: "                                                 \
+                      << (bcast_checked_result.ok() ? std::string()                           \
+                                                    : bcast_checked_result.err().message())); \
+    assertion(bcast_checked_result.ok());                                                     \
   } while (false)
 #define REQUIRE_OK(...) BCAST_ASSERT_OK(REQUIRE, __VA_ARGS__)
 #define CHECK_OK(...) BCAST_ASSERT_OK(CHECK, __VA_ARGS__)

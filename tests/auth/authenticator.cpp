@@ -23,10 +23,16 @@ const std::string admin_token = "bcast_admin_token_for_tests";
 
 std::shared_ptr<const auth::user_store> make_users() {
   auth::user_store users;
-  REQUIRE(users.add({"admin", auth::role::admin, auth::hash_password("s3cret", fast), {"*"},
+  REQUIRE(users.add({"admin",
+                     auth::role::admin,
+                     auth::hash_password("s3cret", fast),
+                     {"*"},
                      {auth::token_hash(admin_token)}}));
-  REQUIRE(users.add({"jateng", auth::role::publisher, auth::hash_password("regional", fast),
-                     {"region:jateng", "store:*"}, {}}));
+  REQUIRE(users.add({"jateng",
+                     auth::role::publisher,
+                     auth::hash_password("regional", fast),
+                     {"region:jateng", "store:*"},
+                     {}}));
   return std::make_shared<const auth::user_store>(std::move(users));
 }
 
@@ -208,15 +214,15 @@ TEST_CASE("a session's unsafe request needs its CSRF token; a safe one does not"
           "[auth][authenticator]") {
   fixture f;
   auto s = f.auth.sessions().create("admin", auth::role::admin, auth::authenticator::clock::now());
-  auto other = f.auth.sessions().create("admin", auth::role::admin,
-                                        auth::authenticator::clock::now());
+  auto other =
+      f.auth.sessions().create("admin", auth::role::admin, auth::authenticator::clock::now());
   for (std::string_view method : {"GET", "HEAD", "OPTIONS"}) CHECK(f.with_cookie(s.id, method));
   for (std::string_view method : {"POST", "PUT", "PATCH", "DELETE"}) {
     INFO(method);
-    check_csrf_refused(f.with_cookie(s.id, method));                     // missing
-    check_csrf_refused(f.with_cookie(s.id, method, ""));                 // empty
-    check_csrf_refused(f.with_cookie(s.id, method, "wrong"));            // wrong
-    check_csrf_refused(f.with_cookie(s.id, method, other.csrf_token));   // another session's
+    check_csrf_refused(f.with_cookie(s.id, method));                    // missing
+    check_csrf_refused(f.with_cookie(s.id, method, ""));                // empty
+    check_csrf_refused(f.with_cookie(s.id, method, "wrong"));           // wrong
+    check_csrf_refused(f.with_cookie(s.id, method, other.csrf_token));  // another session's
     CHECK(f.with_cookie(s.id, method, s.csrf_token));
   }
   // An unknown session is 401 before any CSRF question.
@@ -226,8 +232,8 @@ TEST_CASE("a session's unsafe request needs its CSRF token; a safe one does not"
 
 TEST_CASE("admin-only access", "[auth][authenticator]") {
   fixture f;
-  auto s = f.auth.sessions().create("jateng", auth::role::publisher,
-                                    auth::authenticator::clock::now());
+  auto s =
+      f.auth.sessions().create("jateng", auth::role::publisher, auth::authenticator::clock::now());
   auth::presented p;
   p.method = "GET";
   p.session_cookie = s.id;
@@ -298,8 +304,8 @@ TEST_CASE("a wrong login is 401, the same for a wrong password and an unknown us
 
 TEST_CASE("a login body that is not {username, password} is 400", "[auth][authenticator]") {
   fixture f;
-  for (const char* body : {"{not json", "[]", R"({"username":"admin"})",
-                           R"({"username":"admin","password":5})", ""}) {
+  for (const char* body :
+       {"{not json", "[]", R"({"username":"admin"})", R"({"username":"admin","password":5})", ""}) {
     INFO(body);
     auto r = f.login(body);
     REQUIRE_FALSE(r);

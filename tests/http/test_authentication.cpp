@@ -16,7 +16,8 @@ using nlohmann::json;
 
 namespace {
 
-http::request make_request(std::string method, std::vector<std::pair<std::string, std::string>> headers,
+http::request make_request(std::string method,
+                           std::vector<std::pair<std::string, std::string>> headers,
                            std::string body = {}) {
   http::request req;
   req.method = std::move(method);
@@ -32,9 +33,13 @@ struct fixture {
 
   fixture() {
     auth::user_store users;
-    REQUIRE(users.add({"admin", auth::role::admin, auth::hash_password("s3cret", 1000), {"*"},
+    REQUIRE(users.add({"admin",
+                       auth::role::admin,
+                       auth::hash_password("s3cret", 1000),
+                       {"*"},
                        {auth::token_hash("tok")}}));
-    REQUIRE(users.add({"pub", auth::role::publisher, {}, {"store:*"}, {auth::token_hash("pubtok")}}));
+    REQUIRE(
+        users.add({"pub", auth::role::publisher, {}, {"store:*"}, {auth::token_hash("pubtok")}}));
     auth.set_users(std::make_shared<const auth::user_store>(std::move(users)));
   }
 
@@ -73,7 +78,8 @@ TEST_CASE("presented_by reads the peer, the bearer token, the cookie and the CSR
   CHECK(p.forwarded_for == "10.0.0.1");
 
   // Another scheme, or "Bearer " with nothing after it, is no bearer token.
-  CHECK_FALSE(http::presented_by(make_request("GET", {{"Authorization", "Basic abc"}})).bearer_token);
+  CHECK_FALSE(
+      http::presented_by(make_request("GET", {{"Authorization", "Basic abc"}})).bearer_token);
   CHECK_FALSE(http::presented_by(make_request("GET", {{"Authorization", "Bearer "}})).bearer_token);
 
   auto unix_info = std::make_shared<http::connection_info>();
@@ -90,15 +96,16 @@ TEST_CASE("a guarded route answers refusals as SPEC errors and calls the handler
           "[http][authentication]") {
   fixture f;
   std::optional<auth::principal> seen;
-  auto admin_only = http::guarded(f.auth, auth::access::admin,
-                                  [&](http::request&, http::responder res, const auth::principal& p) {
-                                    seen = p;
-                                    res.send(http::response::no_content());
-                                  });
+  auto admin_only =
+      http::guarded(f.auth, auth::access::admin,
+                    [&](http::request&, http::responder res, const auth::principal& p) {
+                      seen = p;
+                      res.send(http::response::no_content());
+                    });
   auto r = f.call(admin_only, make_request("GET", {}));
   CHECK(r.status == 401);
-  CHECK(json::parse(r.body) == json{{"error", "unauthenticated"},
-                                    {"message", "Log in first, or present a valid token."}});
+  CHECK(json::parse(r.body) ==
+        json{{"error", "unauthenticated"}, {"message", "Log in first, or present a valid token."}});
   r = f.call(admin_only, make_request("GET", {{"Authorization", "Bearer pubtok"}}));
   CHECK(r.status == 403);
   CHECK(json::parse(r.body) ==
@@ -127,16 +134,17 @@ TEST_CASE("login, 429 with Retry-After, and logout as responses", "[http][authen
                               res.send(http::response::no_content());
                             });
   const auto session = cookie.substr(0, cookie.find(';'));
-  CHECK(f.call(post, make_request("POST", {{"Cookie", session},
-                                           {"X-CSRF-Token", body["csrf_token"]}}))
+  CHECK(f.call(post,
+               make_request("POST", {{"Cookie", session}, {"X-CSRF-Token", body["csrf_token"]}}))
             .status == 204);
   r = f.call(post, make_request("POST", {{"Cookie", session}}));
   CHECK(r.status == 403);
   CHECK(json::parse(r.body)["message"] == "Missing or wrong X-CSRF-Token header.");
 
   for (int i = 0; i < 5; ++i)
-    CHECK(f.call(login, make_request("POST", {}, R"({"username":"admin","password":"x"})")).status ==
-          401);
+    CHECK(
+        f.call(login, make_request("POST", {}, R"({"username":"admin","password":"x"})")).status ==
+        401);
   r = f.call(login, make_request("POST", {}, R"({"username":"admin","password":"s3cret"})"));
   CHECK(r.status == 429);
   CHECK(json::parse(r.body)["error"] == "too_many_attempts");
@@ -145,6 +153,7 @@ TEST_CASE("login, 429 with Retry-After, and logout as responses", "[http][authen
 
   r = f.call(http::logout_handler(f.auth), make_request("POST", {{"Cookie", session}}));
   CHECK(r.status == 204);
-  CHECK(r.headers.get("Set-Cookie") == "bcast_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict");
+  CHECK(r.headers.get("Set-Cookie") ==
+        "bcast_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict");
   CHECK(f.call(post, make_request("GET", {{"Cookie", session}})).status == 401);
 }

@@ -62,14 +62,14 @@ struct unix_peer {
 // What a request presents, as the HTTP side reads it. The views are into the request and valid
 // for the call they are passed to.
 struct presented {
-  std::string_view method;                         // "GET", "POST", ...
-  std::optional<unix_peer> peer;                   // set for a Unix-socket connection only
-  std::optional<std::string_view> bearer_token;    // from "Authorization: Bearer <token>"
-  std::optional<std::string> session_cookie;       // the bcast_session cookie's value
-  std::optional<std::string_view> csrf_token;      // X-CSRF-Token
-  bool secure_transport = false;                   // TLS: the session cookie gets Secure
-  std::string_view client_address;                 // "127.0.0.1:50312", "unix"
-  std::optional<std::string_view> forwarded_for;   // X-Forwarded-For, as sent; not trusted here
+  std::string_view method;                        // "GET", "POST", ...
+  std::optional<unix_peer> peer;                  // set for a Unix-socket connection only
+  std::optional<std::string_view> bearer_token;   // from "Authorization: Bearer <token>"
+  std::optional<std::string> session_cookie;      // the bcast_session cookie's value
+  std::optional<std::string_view> csrf_token;     // X-CSRF-Token
+  bool secure_transport = false;                  // TLS: the session cookie gets Secure
+  std::string_view client_address;                // "127.0.0.1:50312", "unix"
+  std::optional<std::string_view> forwarded_for;  // X-Forwarded-For, as sent; not trusted here
 };
 
 // A request refused: what to answer.
@@ -84,8 +84,8 @@ struct refusal {
 template <class T>
 class [[nodiscard]] outcome {
  public:
-  outcome(T value) : state_(std::in_place_index<0>, std::move(value)) {}         // NOLINT
-  outcome(refusal why) : state_(std::in_place_index<1>, std::move(why)) {}       // NOLINT
+  outcome(T value) : state_(std::in_place_index<0>, std::move(value)) {}    // NOLINT
+  outcome(refusal why) : state_(std::in_place_index<1>, std::move(why)) {}  // NOLINT
 
   bool ok() const noexcept { return state_.index() == 0; }
   explicit operator bool() const noexcept { return ok(); }
@@ -165,8 +165,8 @@ class authenticator {
   [[nodiscard]] outcome<principal> identify(const presented& p) {
     if (p.peer) {
       if (peer_allowed(p.peer->uid, p.peer->gid, options_.unix_peers))
-        return principal{"uid:" + std::to_string(p.peer->uid), role::admin, {"*"},
-                         principal::source::unix_peer};
+        return principal{
+            "uid:" + std::to_string(p.peer->uid), role::admin, {"*"}, principal::source::unix_peer};
       return unauthenticated();
     }
     if (p.bearer_token) {
@@ -196,21 +196,22 @@ class authenticator {
   // never from inside this call: 400 for a bad body, 429 with Retry-After while the name is
   // locked (the password is not checked then), 401 for a wrong name or password (the same
   // answer for both), else a new session.
-  void login(std::string_view body, const presented& p, std::function<void(outcome<logged_in>)> done) {
+  void login(std::string_view body, const presented& p,
+             std::function<void(outcome<logged_in>)> done) {
     auto request = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
     if (!request.is_object() || !request["username"].is_string() ||
         !request["password"].is_string())
-      return answer_later(std::move(done),
-                          refusal{400, "invalid_request",
-                                  "Send {\"username\":\"...\",\"password\":\"...\"}.", std::nullopt});
+      return answer_later(
+          std::move(done),
+          refusal{400, "invalid_request", "Send {\"username\":\"...\",\"password\":\"...\"}.",
+                  std::nullopt});
     std::string name = request["username"];
     std::string password = request["password"];
     if (auto wait = throttle_.check(name, clock::now())) {
-      return answer_later(std::move(done),
-                          refusal{429, "too_many_attempts",
-                                  "Too many failed logins. Try again in " +
-                                      std::to_string(wait->count()) + " s.",
-                                  *wait});
+      return answer_later(std::move(done), refusal{429, "too_many_attempts",
+                                                   "Too many failed logins. Try again in " +
+                                                       std::to_string(wait->count()) + " s.",
+                                                   *wait});
     }
     // PBKDF2 at 600,000 iterations takes a quarter of a second: never on the loop thread.
     auto started = core::run_in_pool(
@@ -225,9 +226,9 @@ class authenticator {
           done(finish_login(name, u, secure));
         });
     if (!started)
-      answer_later(std::move(done), refusal{500, "internal_error",
-                                            "The login could not be checked; try again.",
-                                            std::nullopt});
+      answer_later(std::move(done),
+                   refusal{500, "internal_error", "The login could not be checked; try again.",
+                           std::nullopt});
   }
 
   // Ends the session the request presents, if any; returns the Set-Cookie value that makes the

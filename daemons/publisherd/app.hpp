@@ -4,11 +4,7 @@
 
 #include "config.hpp"
 
-#include <bcast/auth/password.hpp>
-#include <bcast/auth/peer.hpp>
-#include <bcast/auth/permissions.hpp>
-#include <bcast/auth/sessions.hpp>
-#include <bcast/auth/throttle.hpp>
+#include <bcast/auth/authenticator.hpp>
 #include <bcast/auth/users.hpp>
 #include <bcast/broker/messages.hpp>
 #include <bcast/broker/presence.hpp>
@@ -16,9 +12,10 @@
 #include <bcast/broker/receipts.hpp>
 #include <bcast/core/log.hpp>
 #include <bcast/core/loop.hpp>
+#include <bcast/core/metrics.hpp>
 #include <bcast/core/systemd.hpp>
 #include <bcast/core/timer.hpp>
-#include <bcast/core/work.hpp>
+#include <bcast/http/authentication.hpp>
 #include <bcast/http/server.hpp>
 #include <bcast/http/static_files.hpp>
 #include <bcast/message/envelope.hpp>
@@ -26,7 +23,6 @@
 #include <bcast/redis/client.hpp>
 
 #include <charconv>
-#include <map>
 #include <memory>
 #include <string>
 
@@ -39,27 +35,27 @@ namespace broker = bcast::broker;
 namespace http = bcast::http;
 namespace message = bcast::message;
 
-// Who is calling: a logged-in user, a bearer token's owner, or a trusted local peer.
-struct principal {
-  std::string name;
-  auth::role role = auth::role::publisher;
-  std::vector<std::string> targets{"*"};
-};
+namespace metrics = bcast::core::metrics;
 
-struct counters {
-  std::map<std::string, std::uint64_t> published;  // by result
-  std::uint64_t login_failures = 0;
-  std::map<std::string, std::uint64_t> requests;   // "route status"
-  // Publish latency histogram (seconds), Prometheus-style cumulative buckets.
-  static constexpr double buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
-  std::uint64_t latency_counts[std::size(buckets) + 1] = {};
-  double latency_sum = 0;
-  void observe_latency(double s) {
-    std::size_t i = 0;
-    while (i < std::size(buckets) && s > buckets[i]) ++i;
-    ++latency_counts[i];
-    latency_sum += s;
-  }
+// What GET /metrics shows. The request paths hold these handles; the gauges that mirror state
+// (Redis, the stores) are read when scraped.
+struct publisher_metrics {
+  metrics::registry registry;
+  metrics::family<metrics::counter, 1>& published =
+      registry.add_counter_family<1>("bcast_messages_published_total", "Messages published, by result.", {"result"});
+  metrics::counter& sent = published.with({"sent"});
+  metrics::counter& broker_unavailable = published.with({"broker_unavailable"});
+  metrics::histogram& publish_duration =
+      registry.add_histogram("bcast_publish_duration_seconds", "Time from accepted request to Redis answer.",
+                             {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5});
+  metrics::gauge& redis_up = registry.add_gauge("bcast_redis_up", "Whether the Redis connection is ready.");
+  metrics::counter& login_failures = registry.add_counter("bcast_login_failures_total", "Failed logins.");
+  metrics::family<metrics::counter, 2>& requests = registry.add_counter_family<2>(
+      "bcast_http_requests_total", "HTTP requests by route and status.", {"route", "status"});
+  metrics::family<metrics::gauge, 1>& stores =
+      registry.add_gauge_family<1>("bcast_stores", "Known stores by presence.", {"state"});
+  metrics::gauge& stores_online = stores.with({"online"});
+  metrics::gauge& stores_offline = stores.with({"offline"});
 };
 
 class app {
@@ -73,7 +69,7 @@ class app {
         messages_(redis_),
         presence_(fleet_redis_),
         receipts_(fleet_redis_),
-        sessions_(session_options(config_)),
+        auth_(l, authenticator_options(config_), metrics_.login_failures),
         server_(l, server_options(config_)),
         sweep_timer_(l),
         stores_timer_(l),
@@ -85,11 +81,13 @@ class app {
     apply_log_level();
     auto users = read_users(config_.users_file);
     if (!users) return users.err();
-    adopt_users(std::move(users).value());
+    auth_.set_users(std::move(users).value());
     load_static();
     add_routes();
     server_.observe([this](const http::request_record& r) {
-      ++counters_.requests[r.req.route + " " + std::to_string(r.status)];
+      char status[8];
+      const auto end = std::to_chars(status, status + sizeof status, r.status).ptr;
+      metrics_.requests.with({r.req.route, std::string_view(status, end - status)}).inc();
     });
     if (auto r = bind_listeners(); !r) return r;
     redis_.observe([this](bcast::redis::connection_state s, const bcast::core::error& why) { on_redis_state(s, why); });
@@ -97,8 +95,7 @@ class app {
     fleet_redis_.connect();
     watchdog_.start();
     sweep_timer_.start(std::chrono::minutes(1), [this] {
-      sessions_.sweep(std::chrono::steady_clock::now());
-      throttle_.sweep(std::chrono::steady_clock::now());
+      auth_.sweep(std::chrono::steady_clock::now());
       // Publishing trims the message log too; this keeps its age limit while nobody publishes.
       broker::trim_records(redis_, publisher_.settings().records);
     }, std::chrono::minutes(1));
@@ -126,13 +123,13 @@ class app {
       keep_restart_only_keys(config_, *next);
     }
     config_ = std::move(next).value();
-    adopt_users(std::move(users).value());
+    auth_.set_users(std::move(users).value());
     apply_log_level();
     publisher_.set_settings(publisher_settings(config_));
-    sessions_.set_options(session_options(config_));
+    auth_.set_options(authenticator_options(config_));
     server_.set_options(server_options(config_));
     load_static();
-    bcast::core::log::notice("configuration reloaded; users reloaded (" + std::to_string(users_->size()) + " users)");
+    bcast::core::log::notice("configuration reloaded; users reloaded (" + std::to_string(auth_.users().size()) + " users)");
   }
 
   void shutdown(std::function<void()> done) {
@@ -146,8 +143,6 @@ class app {
       done();
     });
   }
-
-  const counters& stats() const noexcept { return counters_; }
 
  private:
   // Sockets passed by systemd (socket activation) replace the configured listeners; a socket
@@ -209,8 +204,9 @@ class app {
     return s;
   }
 
-  static auth::session_options session_options(const config& c) {
-    return {.idle_timeout = c.session_idle, .absolute_timeout = c.session_absolute};
+  static auth::authenticator_options authenticator_options(const config& c) {
+    return {.unix_peers = c.unix_peers,
+            .sessions = {.idle_timeout = c.session_idle, .absolute_timeout = c.session_absolute}};
   }
 
   static http::server_options server_options(const config& c) {
@@ -220,19 +216,11 @@ class app {
     return o;
   }
 
-  static result<std::shared_ptr<auth::user_store>> read_users(const std::string& path) {
-    if (path.empty()) return std::make_shared<auth::user_store>();
+  static result<std::shared_ptr<const auth::user_store>> read_users(const std::string& path) {
+    if (path.empty()) return std::make_shared<const auth::user_store>();
     auto loaded = auth::user_store::load_file(path);
     if (!loaded) return loaded.err();
-    return std::make_shared<auth::user_store>(std::move(loaded).value());
-  }
-
-  // Users whose password, role or targets changed are logged out.
-  void adopt_users(std::shared_ptr<auth::user_store> fresh) {
-    if (users_) {
-      for (const auto& name : auth::changed_users(*users_, *fresh)) sessions_.destroy_user(name);
-    }
-    users_ = std::move(fresh);
+    return std::make_shared<const auth::user_store>(std::move(loaded).value());
   }
 
   void apply_log_level() { bcast::core::log::config().threshold = *bcast::core::log::parse_level(config_.log_level); }
@@ -274,60 +262,15 @@ class app {
     });
   }
 
-  // ---- authentication -------------------------------------------------------------------
-
-  enum class need { any_user, admin };
-
-  std::optional<principal> identify(const http::request& req, bool& csrf_ok) {
-    csrf_ok = true;
-    if (auto creds = req.credentials()) {
-      auth::peer_policy policy = config_.unix_peers;
-      if (auth::peer_allowed(creds->uid, creds->gid, policy)) {
-        return principal{"uid:" + std::to_string(creds->uid), auth::role::admin, {"*"}};
-      }
-      return std::nullopt;
-    }
-    if (auto authz = req.header("authorization"); authz && authz->size() > 7 &&
-                                                  http::iequals(authz->substr(0, 7), "bearer ")) {
-      if (const auth::user* u = users_->find_by_token(authz->substr(7))) return principal{u->name, u->role, u->targets};
-      return std::nullopt;
-    }
-    auto cookie = req.cookie(auth::session_cookie_name);
-    if (!cookie) return std::nullopt;
-    auto s = sessions_.find(*cookie, std::chrono::steady_clock::now());
-    if (!s) return std::nullopt;
-    const auth::user* u = users_->find(s->user_name);
-    if (!u) return std::nullopt;
-    bool unsafe = req.method != "GET" && req.method != "HEAD" && req.method != "OPTIONS";
-    if (unsafe) {
-      auto token = req.header("x-csrf-token");
-      csrf_ok = token && auth::csrf_token_matches(*s, *token);
-    }
-    return principal{u->name, u->role, u->targets};
-  }
-
-  template <class F>
-  auto authed(need level, F fn) {
-    return [this, level, fn = std::move(fn)](http::request& req, http::responder res) {
-      bool csrf_ok = true;
-      auto who = identify(req, csrf_ok);
-      if (!who) return res.error(401, "unauthenticated", "Log in first, or present a valid token.");
-      if (!csrf_ok) return res.error(403, "forbidden", "Missing or wrong X-CSRF-Token header.");
-      if (level == need::admin && who->role != auth::role::admin)
-        return res.error(403, "forbidden", "Only an admin may do this.");
-      fn(req, std::move(res), *who);
-    };
-  }
-
   // ---- routes ---------------------------------------------------------------------------
 
   void add_routes() {
     auto& r = server_.routes();
-    r.post("/api/v1/login", [this](http::request& req, http::responder res) { login(req, std::move(res)); });
-    r.post("/api/v1/logout", [this](http::request& req, http::responder res) { logout(req, std::move(res)); });
+    r.post("/api/v1/login", http::login_handler(auth_));
+    r.post("/api/v1/logout", http::logout_handler(auth_));
     r.get("/api/v1/health", [this](http::request&) { return health(); });
-    r.get("/metrics", [this](http::request&) { return metrics(); });
-    r.get("/api/v1/categories", authed(need::any_user, [this](http::request&, http::responder res, const principal&) {
+    r.get("/metrics", [this](http::request&) { return scrape(); });
+    r.get("/api/v1/categories", http::guarded(auth_, auth::access::any_user, [this](http::request&, http::responder res, const auth::principal&) {
             json list = json::array();
             for (const auto& c : config_.categories) list.push_back({{"id", c.id}, {"label_en", c.label_en}, {"label_id", c.label_id}});
             res.json(200, {{"categories", list},
@@ -336,62 +279,18 @@ class app {
                              {"body_max_bytes", config_.limits.body_max_bytes},
                              {"max_targets", config_.limits.max_targets}}}});
           }));
-    r.post("/api/v1/messages", authed(need::any_user, [this](http::request& req, http::responder res, const principal& p) {
+    r.post("/api/v1/messages", http::guarded(auth_, auth::access::any_user, [this](http::request& req, http::responder res, const auth::principal& p) {
              post_message(req, std::move(res), p);
            }));
-    r.get("/api/v1/messages", authed(need::any_user, [this](http::request& req, http::responder res, const principal&) {
+    r.get("/api/v1/messages", http::guarded(auth_, auth::access::any_user, [this](http::request& req, http::responder res, const auth::principal&) {
             list_messages(req, std::move(res));
           }));
-    r.get("/api/v1/messages/{id}", authed(need::any_user, [this](http::request& req, http::responder res, const principal&) {
+    r.get("/api/v1/messages/{id}", http::guarded(auth_, auth::access::any_user, [this](http::request& req, http::responder res, const auth::principal&) {
             show_message(req, std::move(res));
           }));
-    r.get("/api/v1/stores", authed(need::any_user, [this](http::request&, http::responder res, const principal&) {
+    r.get("/api/v1/stores", http::guarded(auth_, auth::access::any_user, [this](http::request&, http::responder res, const auth::principal&) {
             list_stores(std::move(res));
           }));
-  }
-
-  void login(http::request& req, http::responder res) {
-    auto body = req.json();
-    if (!body || !body->is_object() || !(*body)["username"].is_string() || !(*body)["password"].is_string())
-      return res.error(400, "invalid_request", "Send {\"username\":\"...\",\"password\":\"...\"}.");
-    std::string name = (*body)["username"];
-    std::string password = (*body)["password"];
-    auto now = std::chrono::steady_clock::now();
-    if (auto wait = throttle_.check(name, now)) {
-      auto r = http::response::error(429, "too_many_attempts",
-                                     "Too many failed logins. Try again in " + std::to_string(wait->count()) + " s.");
-      r.set_header("Retry-After", std::to_string(wait->count()));
-      return res.send(std::move(r));
-    }
-    // PBKDF2 at 600,000 iterations takes a quarter of a second: never on the loop thread.
-    auto users = users_;
-    bcast::core::run_in_pool(
-        loop_,
-        [users, name, password]() -> std::optional<auth::user> {
-          const auth::user* u = users->authenticate(name, password);
-          return u ? std::optional<auth::user>(*u) : std::nullopt;
-        },
-        [this, res, name, secure = req.is_tls()](std::optional<auth::user> u) {
-          if (!u) {
-            ++counters_.login_failures;
-            throttle_.record_failure(name, std::chrono::steady_clock::now());
-            bcast::core::log::warning("failed login for '" + name + "'");
-            return res.error(401, "invalid_credentials", "Username and password do not match.");
-          }
-          throttle_.record_success(name);
-          auto s = sessions_.create(u->name, u->role, std::chrono::steady_clock::now());
-          auto r = http::response::json(200, {{"user", {{"name", u->name}, {"role", auth::to_string(u->role)}}},
-                                              {"csrf_token", s.csrf_token}});
-          r.add_header("Set-Cookie", auth::session_cookie(s.id, secure, config_.session_absolute));
-          res.send(std::move(r));
-        });
-  }
-
-  void logout(http::request& req, http::responder res) {
-    if (auto cookie = req.cookie(auth::session_cookie_name)) sessions_.destroy(*cookie);
-    auto r = http::response::no_content();
-    r.add_header("Set-Cookie", auth::clear_session_cookie(req.is_tls()));
-    res.send(std::move(r));
   }
 
   http::response health() const {
@@ -399,11 +298,11 @@ class app {
     return http::response::json(up ? 200 : 503, {{"status", up ? "ok" : "degraded"}, {"redis", up ? "up" : "down"}});
   }
 
-  void post_message(http::request& req, http::responder res, const principal& who) {
+  void post_message(http::request& req, http::responder res, const auth::principal& who) {
     auto now = std::chrono::system_clock::now();
     auto valid = message::validate_request(std::string_view(req.body), config_.categories, config_.limits, now);
     if (!valid) return res.error(400, "invalid_request", valid.err().message, valid.err().field);
-    if (auto denied = auth::first_disallowed_target(auth::user{who.name, who.role, {}, who.targets, {}}, valid->targets))
+    if (auto denied = who.first_disallowed_target(valid->targets))
       return res.error(403, "forbidden", "You may not send to " + *denied + ".", "targets");
     auto envelope = message::make_envelope(std::move(valid).value(), ids_, who.name, now);
     if (!envelope) return res.error(500, "internal", envelope.err().message());
@@ -418,14 +317,14 @@ class app {
     options.expected_stores = store_reach_.count(*envelope);
     auto started = std::chrono::steady_clock::now();
     publisher_.publish(*envelope, [this, res, id = envelope->id, started](result<broker::publish_outcome> r) {
-      counters_.observe_latency(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      metrics_.publish_duration.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
       if (!r) {
-        ++counters_.published["broker_unavailable"];
+        metrics_.broker_unavailable.inc();
         bcast::core::log::warning("message " + id + " not sent: " + r.err().message());
         return res.error(503, "broker_unavailable",
                          "Message not sent, check the connection to the broker (" + r.err().message() + ").");
       }
-      ++counters_.published["sent"];
+      metrics_.sent.inc();
       res.send(http::response::text(201, std::move(r->envelope_json), "application/json"));
     }, options);
   }
@@ -473,40 +372,14 @@ class app {
     });
   }
 
-  http::response metrics() const {
-    std::string out;
-    out += "# HELP bcast_messages_published_total Messages published, by result.\n# TYPE bcast_messages_published_total counter\n";
-    for (const auto& [result, n] : counters_.published)
-      out += "bcast_messages_published_total{result=\"" + result + "\"} " + std::to_string(n) + "\n";
-    out += "# HELP bcast_publish_duration_seconds Time from accepted request to Redis answer.\n# TYPE bcast_publish_duration_seconds histogram\n";
-    std::uint64_t cumulative = 0;
-    for (std::size_t i = 0; i < std::size(counters::buckets); ++i) {
-      cumulative += counters_.latency_counts[i];
-      char le[32];
-      std::snprintf(le, sizeof le, "%g", counters::buckets[i]);
-      out += "bcast_publish_duration_seconds_bucket{le=\"" + std::string(le) + "\"} " + std::to_string(cumulative) + "\n";
-    }
-    cumulative += counters_.latency_counts[std::size(counters::buckets)];
-    out += "bcast_publish_duration_seconds_bucket{le=\"+Inf\"} " + std::to_string(cumulative) + "\n";
-    out += "bcast_publish_duration_seconds_sum " + std::to_string(counters_.latency_sum) + "\n";
-    out += "bcast_publish_duration_seconds_count " + std::to_string(cumulative) + "\n";
-    out += "# HELP bcast_redis_up Whether the Redis connection is ready.\n# TYPE bcast_redis_up gauge\n";
-    out += std::string("bcast_redis_up ") + (redis_.ready() ? "1" : "0") + "\n";
-    out += "# HELP bcast_login_failures_total Failed logins.\n# TYPE bcast_login_failures_total counter\n";
-    out += "bcast_login_failures_total " + std::to_string(counters_.login_failures) + "\n";
-    out += "# HELP bcast_http_requests_total HTTP requests by route and status.\n# TYPE bcast_http_requests_total counter\n";
-    for (const auto& [key, n] : counters_.requests) {
-      auto space = key.rfind(' ');
-      out += "bcast_http_requests_total{route=\"" + key.substr(0, space) + "\",status=\"" + key.substr(space + 1) + "\"} " +
-             std::to_string(n) + "\n";
-    }
+  http::response scrape() {
     std::size_t online = 0;
     for (const auto& s : known_stores_) online += s.online ? 1 : 0;
-    out += "# HELP bcast_stores Known stores by presence.\n# TYPE bcast_stores gauge\n";
-    out += "bcast_stores{state=\"online\"} " + std::to_string(online) + "\n";
-    out += "bcast_stores{state=\"offline\"} " + std::to_string(known_stores_.size() - online) + "\n";
-    auto r = http::response::text(200, std::move(out));
-    r.set_header("Content-Type", "text/plain; version=0.0.4");
+    metrics_.stores_online.set(static_cast<double>(online));
+    metrics_.stores_offline.set(static_cast<double>(known_stores_.size() - online));
+    metrics_.redis_up.set(redis_.ready() ? 1 : 0);
+    auto r = http::response::text(200, metrics_.registry.exposition());
+    r.set_header("Content-Type", std::string(metrics::exposition_content_type));
     return r;
   }
 
@@ -521,9 +394,8 @@ class app {
   broker::message_log messages_;
   broker::presence_directory presence_;
   broker::receipt_aggregator receipts_;
-  std::shared_ptr<const auth::user_store> users_;
-  auth::session_store sessions_;
-  auth::login_throttle throttle_;
+  publisher_metrics metrics_;  // before auth_, which counts failed logins in it
+  auth::authenticator auth_;
   message::ulid_generator ids_;
   http::server server_;
   std::vector<std::shared_ptr<bcast::net::listener>> listeners_;
@@ -532,7 +404,6 @@ class app {
   bcast::core::timer sweep_timer_;
   bcast::core::timer stores_timer_;
   bcast::core::systemd::watchdog watchdog_;
-  counters counters_;
   bool told_ready_ = false;
   bool redis_was_down_ = false;
 };

@@ -452,3 +452,27 @@ TEST_CASE("publisherd: SIGHUP reloads the config and users without dropping a co
   CHECK_FALSE(again.cookie.empty());
   CHECK(kept.get("/api/v1/health") == "HTTP/1.1 200 OK");
 }
+
+TEST_CASE("publisherd: /metrics counts sends, failed logins and requests in Prometheus text") {
+  test::publisherd_fixture f;
+  CHECK(f.call("POST", "/api/v1/login", R"({"username":"admin","password":"nope"})").status == 401);
+  REQUIRE(f.send(f.login(), test::simple_message()).status == 201);
+  auto m = f.call("GET", "/metrics");
+  REQUIRE(m.status == 200);
+  CHECK(m.header("content-type") == "text/plain; version=0.0.4");
+  for (const std::string line : {"# TYPE bcast_messages_published_total counter",
+                                 R"(bcast_messages_published_total{result="sent"} 1)",
+                                 R"(bcast_messages_published_total{result="broker_unavailable"} 0)",
+                                 "# TYPE bcast_publish_duration_seconds histogram",
+                                 R"(bcast_publish_duration_seconds_bucket{le="+Inf"} 1)",
+                                 "bcast_publish_duration_seconds_count 1",
+                                 "bcast_redis_up 1",
+                                 "bcast_login_failures_total 1",
+                                 R"(bcast_http_requests_total{route="/api/v1/login",status="401"} 1)",
+                                 R"(bcast_http_requests_total{route="/api/v1/login",status="200"} 1)",
+                                 R"(bcast_http_requests_total{route="/api/v1/messages",status="201"} 1)",
+                                 R"(bcast_stores{state="online"} 0)"}) {
+    INFO(line);
+    CHECK(test::contains(m.body, line + "\n"));
+  }
+}

@@ -26,18 +26,29 @@ namespace bcast::auth {
   return target.substr(kind_prefix.size()).find('*') == std::string_view::npos;
 }
 
-[[nodiscard]] inline bool may_send_to(const user& u, std::string_view target) noexcept {
-  for (const auto& pattern : u.targets)
+[[nodiscard]] inline bool may_send_to(std::span<const std::string> patterns,
+                                      std::string_view target) noexcept {
+  for (const auto& pattern : patterns)
     if (pattern_allows(pattern, target)) return true;
   return false;
+}
+
+[[nodiscard]] inline bool may_send_to(const user& u, std::string_view target) noexcept {
+  return may_send_to(u.targets, target);
+}
+
+// The first target the patterns do not allow, or nullopt if all are allowed.
+[[nodiscard]] inline std::optional<std::string> first_disallowed_target(
+    std::span<const std::string> patterns, std::span<const std::string> targets) {
+  for (const auto& target : targets)
+    if (!may_send_to(patterns, target)) return target;
+  return std::nullopt;
 }
 
 // The first target the user may not send to, or nullopt if all are allowed.
 [[nodiscard]] inline std::optional<std::string> first_disallowed_target(
     const user& u, std::span<const std::string> targets) {
-  for (const auto& target : targets)
-    if (!may_send_to(u, target)) return target;
-  return std::nullopt;
+  return first_disallowed_target(u.targets, targets);
 }
 
 [[nodiscard]] inline std::optional<std::string> allowed_targets(

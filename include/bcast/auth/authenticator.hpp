@@ -1,0 +1,281 @@
+#pragma once
+// Who is calling, and the login that makes a session. In order: a peer on the Unix socket is
+// decided by its SO_PEERCRED uid and gid alone; then a bearer token; then a session cookie, with
+// the CSRF token on unsafe methods. A login is throttled per account name, and its password
+// hash runs on the thread pool.
+//
+// Below the HTTP layer: a request's parts come in as `presented` (http/authentication.hpp reads
+// them off a request), and every refusal is an answer, a status with the SPEC's error code and
+// message, that the HTTP side sends as it is.
+
+#include <bcast/auth/peer.hpp>
+#include <bcast/auth/permissions.hpp>
+#include <bcast/auth/sessions.hpp>
+#include <bcast/auth/throttle.hpp>
+#include <bcast/auth/user.hpp>
+#include <bcast/auth/users.hpp>
+#include <bcast/core/log.hpp>
+#include <bcast/core/loop.hpp>
+#include <bcast/core/metrics.hpp>
+#include <bcast/core/work.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace bcast::auth {
+
+// Who is calling: a trusted local peer, a bearer token's owner, or a logged-in user.
+struct principal {
+  enum class source { unix_peer, bearer_token, session };
+
+  std::string name;  // a user name, or "uid:<n>" for a peer
+  auth::role role = auth::role::publisher;
+  std::vector<std::string> targets{"*"};  // the patterns this caller may send to
+  source via = source::session;
+
+  [[nodiscard]] std::optional<std::string> first_disallowed_target(
+      std::span<const std::string> wanted) const {
+    return auth::first_disallowed_target(targets, wanted);
+  }
+};
+
+enum class access { any_user, admin };
+
+// A peer's SO_PEERCRED identity.
+struct unix_peer {
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+// What a request presents, as the HTTP side reads it. The views are into the request and valid
+// for the call they are passed to.
+struct presented {
+  std::string_view method;                        // "GET", "POST", ...
+  std::optional<unix_peer> peer;                  // set for a Unix-socket connection only
+  std::optional<std::string_view> bearer_token;   // from "Authorization: Bearer <token>"
+  std::optional<std::string> session_cookie;      // the bcast_session cookie's value
+  std::optional<std::string_view> csrf_token;     // X-CSRF-Token
+  bool secure_transport = false;                  // TLS: the session cookie gets Secure
+  std::string_view client_address;                // "127.0.0.1:50312", "unix"
+  std::optional<std::string_view> forwarded_for;  // X-Forwarded-For, as sent; not trusted here
+};
+
+// A request refused: what to answer.
+struct refusal {
+  int status = 401;
+  std::string code;  // the SPEC's error code: "unauthenticated", "forbidden", ...
+  std::string message;
+  std::optional<std::chrono::seconds> retry_after;  // with 429
+};
+
+// Either what was asked for, or the refusal to answer with.
+template <class T>
+class [[nodiscard]] outcome {
+ public:
+  outcome(T value) : state_(std::in_place_index<0>, std::move(value)) {}    // NOLINT
+  outcome(refusal why) : state_(std::in_place_index<1>, std::move(why)) {}  // NOLINT
+
+  bool ok() const noexcept { return state_.index() == 0; }
+  explicit operator bool() const noexcept { return ok(); }
+  T& value() & { return std::get<0>(state_); }
+  const T& value() const& { return std::get<0>(state_); }
+  T&& value() && { return std::get<0>(std::move(state_)); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+  const refusal& refused() const& { return std::get<1>(state_); }
+
+ private:
+  std::variant<T, refusal> state_;
+};
+
+// A successful login: the session's cookie and the CSRF token the page sends back.
+struct logged_in {
+  std::string user_name;
+  auth::role role = auth::role::publisher;
+  std::string csrf_token;
+  std::string set_cookie;  // the Set-Cookie value
+
+  // {"user":{"name":...,"role":...},"csrf_token":...}
+  nlohmann::json body() const {
+    return {{"user", {{"name", user_name}, {"role", to_string(role)}}}, {"csrf_token", csrf_token}};
+  }
+};
+
+struct authenticator_options {
+  peer_policy unix_peers;
+  session_options sessions;
+};
+
+class authenticator {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  // Failed logins are counted in `failed_logins`, which must outlive the authenticator.
+  authenticator(core::loop& l, authenticator_options options, core::metrics::counter& failed_logins,
+                throttle_options throttle = {})
+      : loop_(l),
+        options_(std::move(options)),
+        sessions_(options_.sessions),
+        throttle_(throttle),
+        failed_logins_(failed_logins) {}
+
+  authenticator(const authenticator&) = delete;
+  authenticator& operator=(const authenticator&) = delete;
+
+  // Reload: applies to the next request and to existing sessions at their next use.
+  void set_options(authenticator_options options) {
+    options_ = std::move(options);
+    sessions_.set_options(options_.sessions);
+  }
+  const authenticator_options& options() const noexcept { return options_; }
+
+  // The users to check against. Sessions of users whose password, role or targets changed, or
+  // who are gone, end here. A login already hashing finishes against the users it started with.
+  void set_users(std::shared_ptr<const user_store> fresh) {
+    if (users_)
+      for (const auto& name : changed_users(*users_, *fresh)) sessions_.destroy_user(name);
+    users_ = std::move(fresh);
+  }
+  const user_store& users() const noexcept { return *users_; }
+
+  session_store& sessions() noexcept { return sessions_; }
+  login_throttle& throttle() noexcept { return throttle_; }
+
+  // Expired sessions and forgotten login failures; call it from a periodic timer.
+  void sweep(clock::time_point now) {
+    sessions_.sweep(now);
+    throttle_.sweep(now);
+  }
+
+  // Who presents this. A Unix-socket peer is decided by its credentials alone; a request with
+  // none of peer, token or live session is 401; a session's unsafe request without its CSRF
+  // token is 403.
+  [[nodiscard]] outcome<principal> identify(const presented& p) {
+    if (p.peer) {
+      if (peer_allowed(p.peer->uid, p.peer->gid, options_.unix_peers))
+        return principal{
+            "uid:" + std::to_string(p.peer->uid), role::admin, {"*"}, principal::source::unix_peer};
+      return unauthenticated();
+    }
+    if (p.bearer_token) {
+      if (const user* u = users_->find_by_token(*p.bearer_token))
+        return principal{u->name, u->role, u->targets, principal::source::bearer_token};
+      return unauthenticated();
+    }
+    if (!p.session_cookie) return unauthenticated();
+    auto s = sessions_.find(*p.session_cookie, clock::now());
+    if (!s) return unauthenticated();
+    const user* u = users_->find(s->user_name);
+    if (!u) return unauthenticated();
+    if (unsafe(p.method) && !(p.csrf_token && csrf_token_matches(*s, *p.csrf_token)))
+      return refusal{403, "forbidden", "Missing or wrong X-CSRF-Token header.", std::nullopt};
+    return principal{u->name, u->role, u->targets, principal::source::session};
+  }
+
+  // identify(), and then the role `level` needs.
+  [[nodiscard]] outcome<principal> authorize(const presented& p, access level) {
+    auto who = identify(p);
+    if (who && level == access::admin && who->role != role::admin)
+      return refusal{403, "forbidden", "Only an admin may do this.", std::nullopt};
+    return who;
+  }
+
+  // A login with a JSON body {"username","password"}. `done` runs later on the loop thread,
+  // never from inside this call: 400 for a bad body, 429 with Retry-After while the name is
+  // locked (the password is not checked then), 401 for a wrong name or password (the same
+  // answer for both), else a new session.
+  void login(std::string_view body, const presented& p,
+             std::function<void(outcome<logged_in>)> done) {
+    auto request = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+    if (!request.is_object() || !request["username"].is_string() ||
+        !request["password"].is_string())
+      return answer_later(
+          std::move(done),
+          refusal{400, "invalid_request", "Send {\"username\":\"...\",\"password\":\"...\"}.",
+                  std::nullopt});
+    std::string name = request["username"];
+    std::string password = request["password"];
+    if (auto wait = throttle_.check(name, clock::now())) {
+      return answer_later(std::move(done), refusal{429, "too_many_attempts",
+                                                   "Too many failed logins. Try again in " +
+                                                       std::to_string(wait->count()) + " s.",
+                                                   *wait});
+    }
+    // PBKDF2 at 600,000 iterations takes a quarter of a second: never on the loop thread.
+    auto started = core::run_in_pool(
+        loop_,
+        [users = users_, name, password = std::move(password)]() -> std::optional<user> {
+          const user* u = users->authenticate(name, password);
+          return u ? std::optional<user>(*u) : std::nullopt;
+        },
+        [this, alive = std::weak_ptr<void>(alive_), name, secure = p.secure_transport,
+         done](std::optional<user> u) {
+          if (alive.expired()) return;
+          done(finish_login(name, u, secure));
+        });
+    if (!started)
+      answer_later(std::move(done),
+                   refusal{500, "internal_error", "The login could not be checked; try again.",
+                           std::nullopt});
+  }
+
+  // Ends the session the request presents, if any; returns the Set-Cookie value that makes the
+  // browser drop the cookie.
+  [[nodiscard]] std::string logout(const presented& p) {
+    if (p.session_cookie) sessions_.destroy(*p.session_cookie);
+    return clear_session_cookie(p.secure_transport);
+  }
+
+ private:
+  static bool unsafe(std::string_view method) noexcept {
+    return method != "GET" && method != "HEAD" && method != "OPTIONS";
+  }
+
+  static refusal unauthenticated() {
+    return {401, "unauthenticated", "Log in first, or present a valid token.", std::nullopt};
+  }
+
+  outcome<logged_in> finish_login(const std::string& name, const std::optional<user>& u,
+                                  bool secure) {
+    if (!u) {
+      failed_logins_.inc();
+      throttle_.record_failure(name, clock::now());
+      core::log::warning("failed login for '" + name + "'");
+      return refusal{401, "invalid_credentials", "Username and password do not match.",
+                     std::nullopt};
+    }
+    throttle_.record_success(name);
+    auto s = sessions_.create(u->name, u->role, clock::now());
+    return logged_in{u->name, u->role, s.csrf_token,
+                     session_cookie(s.id, secure, options_.sessions.absolute_timeout)};
+  }
+
+  void answer_later(std::function<void(outcome<logged_in>)> done, refusal why) {
+    loop_.defer([alive = std::weak_ptr<void>(alive_), done = std::move(done),
+                 why = std::move(why)]() mutable {
+      if (!alive.expired()) done(std::move(why));
+    });
+  }
+
+  core::loop& loop_;
+  authenticator_options options_;
+  std::shared_ptr<const user_store> users_ = std::make_shared<const user_store>();
+  session_store sessions_;
+  login_throttle throttle_;
+  core::metrics::counter& failed_logins_;
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+};
+
+}  // namespace bcast::auth

@@ -122,9 +122,12 @@ class display_pipeline {
   // for the log.
   [[nodiscard]] core::result<void> checkpoint(const tracker& t) {
     if (!t.all_live()) return {};
-    std::stable_sort(
-        to_show_.begin(), to_show_.end(),
-        [](const message::envelope& a, const message::envelope& b) { return a.id < b.id; });
+    // A live message comes alone: no sort, whose buffer would cost an allocation.
+    if (to_show_.size() > 1) {
+      std::stable_sort(
+          to_show_.begin(), to_show_.end(),
+          [](const message::envelope& a, const message::envelope& b) { return a.id < b.id; });
+    }
     auto batch = std::move(to_show_);
     to_show_.clear();
     for (const auto& e : batch) show_once(e);

@@ -128,9 +128,10 @@ class display_pipeline {
           to_show_.begin(), to_show_.end(),
           [](const message::envelope& a, const message::envelope& b) { return a.id < b.id; });
     }
-    auto batch = std::move(to_show_);
-    to_show_.clear();
-    for (const auto& e : batch) show_once(e);
+    // Swapped, so that both vectors keep their buffers from batch to batch.
+    batch_.swap(to_show_);
+    for (const auto& e : batch_) show_once(e);
+    batch_.clear();
     if (settings_.state_dir.empty()) return {};
     auto saved = save_store_state(settings_.state_dir, snapshot(t, settings_.store_id));
     if (!saved) {
@@ -208,6 +209,7 @@ class display_pipeline {
   receipt_recorder& receipts_;
   display_journal journal_ = display_journal::none();
   std::vector<message::envelope> to_show_;
+  std::vector<message::envelope> batch_;  // being shown
   display_counters counters_;
   change_handler on_change_;
   // Last, so destroyed first: a sink reports nothing once it is gone, and its reporters point

@@ -88,35 +88,42 @@ struct receipt_list final : broker::receipt_recorder {
   }
 };
 
-// Each channel's history, as Redis holds it, shared by every run of the store.
+// Each channel's history, as Redis holds it, shared by every run of the store. An entry's stream
+// id is "<seq>-0", so a read after a stream id starts after the seq it names.
 struct histories {
-  std::map<std::string, std::vector<broker::entry>> entries;
+  std::map<std::string, std::map<std::uint64_t, broker::entry>> by_seq;
   std::map<std::string, std::uint64_t> head;
 
   broker::entry append(const std::string& target, const message::envelope& e) {
     const auto seq = ++head[target];
-    broker::entry en{target, seq, std::to_string(1000 + seq) + "-0", e.id, message::encode(e)};
-    entries[target].push_back(en);
-    return en;
+    return by_seq[target][seq] = {target, seq, std::to_string(seq) + "-0", e.id,
+                                  message::encode(e)};
   }
   void trim_through(const std::string& target, std::uint64_t seq) {
-    std::erase_if(entries[target], [&](const broker::entry& e) { return e.seq <= seq; });
+    auto& h = by_seq[target];
+    h.erase(h.begin(), h.upper_bound(seq));
   }
+  // Range reads only: every run here starts from a saved position.
   broker::history_reply answer(const broker::fetch_request& req) {
+    REQUIRE(req.kind == broker::fetch_kind::range);
     broker::history_reply r;
     r.head_seq = head[req.target];
-    const auto& h = entries[req.target];
-    if (req.kind == broker::fetch_kind::head) {
-      if (!h.empty()) r.entries.push_back(h.back());
-      return r;
-    }
-    const auto after = broker::stream_id::parse(req.after).value();
-    for (const auto& e : h) {
-      if (*broker::stream_id::parse(e.stream_id) > after && r.entries.size() < req.count)
-        r.entries.push_back(e);
+    const auto& h = by_seq[req.target];
+    for (auto it = h.upper_bound(broker::stream_id::parse(req.after).value().ms);
+         it != h.end() && r.entries.size() < req.count; ++it) {
+      r.entries.push_back(it->second);
     }
     return r;
   }
+};
+
+// What one test works with: a state dir, a loop, the channels' histories, and the file of the
+// sink that keeps what it showed.
+struct fixture {
+  test::temp_dir dir;
+  core::loop l;
+  histories h;
+  std::set<std::string> kept;
 };
 
 broker::store_state from_the_start() {
@@ -167,6 +174,11 @@ struct store_run {
     broker::restore(tracker, channels, s);
     for (const auto& c : channels) tracker.start(c, events);
     process();
+  }
+  // From seq 0 of every channel, through all of `h`, to live.
+  void catch_up(histories& h) {
+    start_from(from_the_start());
+    for (const auto& c : channels) answer(c, h);
   }
   // The history read of `channel` is answered (until it is live).
   void answer(const std::string& channel, histories& h) {
@@ -222,11 +234,8 @@ broker::store_state saved_position(const std::filesystem::path& dir) {
 
 }  // namespace
 
-TEST_CASE("display pipeline: nothing is shown while catching up, then all of it in id order") {
-  test::temp_dir dir;
-  core::loop l;
-  histories h;
-  std::set<std::string> kept;
+TEST_CASE_METHOD(
+    fixture, "display pipeline: nothing is shown while catching up, then all of it in id order") {
   // Sent in this order, each to one channel: per channel the order differs from the global one.
   std::vector<message::envelope> sent;
   for (int i = 0; i < 4; ++i) sent.push_back(test::make_test_envelope({"all"}));
@@ -264,11 +273,8 @@ TEST_CASE("display pipeline: nothing is shown while catching up, then all of it 
   CHECK(s.popup->shown[5] == last.id);
 }
 
-TEST_CASE("display pipeline: a message that expired before it arrived is recorded, not shown") {
-  test::temp_dir dir;
-  core::loop l;
-  histories h;
-  std::set<std::string> kept;
+TEST_CASE_METHOD(
+    fixture, "display pipeline: a message that expired before it arrived is recorded, not shown") {
   auto expired = test::make_test_envelope({"all"});
   expired.expires_at = "2020-01-01T00:00:00.000Z";
   auto current = test::make_test_envelope({"all"});
@@ -277,8 +283,7 @@ TEST_CASE("display pipeline: a message that expired before it arrived is recorde
   h.append("all", current);
 
   store_run s(l, dir.path(), kept);
-  s.start_from(from_the_start());
-  for (const auto& c : channels) s.answer(c, h);
+  s.catch_up(h);
   CHECK(s.popup->shown == std::vector{current.id});
   CHECK(s.receipts.of(expired.id) == std::vector{receipt_state::delivered, receipt_state::expired});
   CHECK(s.receipts.of(current.id) == std::vector{receipt_state::delivered});
@@ -287,16 +292,11 @@ TEST_CASE("display pipeline: a message that expired before it arrived is recorde
   CHECK(s.pipeline.counters().shown == 1);
 }
 
-TEST_CASE("display pipeline: the sinks' outcomes become receipts") {
-  test::temp_dir dir;
-  core::loop l;
-  histories h;
-  std::set<std::string> kept;
+TEST_CASE_METHOD(fixture, "display pipeline: the sinks' outcomes become receipts") {
   const auto m = test::make_test_envelope({"all"});
   h.append("all", m);
   store_run s(l, dir.path(), kept);
-  s.start_from(from_the_start());
-  for (const auto& c : channels) s.answer(c, h);
+  s.catch_up(h);
   REQUIRE(s.popup->shown == std::vector{m.id});
   const auto changes = s.changes;
 
@@ -314,11 +314,8 @@ TEST_CASE("display pipeline: the sinks' outcomes become receipts") {
   CHECK(s.changes == changes + 1);  // the status shows the failure at once
 }
 
-TEST_CASE("display pipeline: the position is saved after the batch, and the journal emptied") {
-  test::temp_dir dir;
-  core::loop l;
-  histories h;
-  std::set<std::string> kept;
+TEST_CASE_METHOD(
+    fixture, "display pipeline: the position is saved after the batch, and the journal emptied") {
   const auto m1 = test::make_test_envelope({"all"});
   const auto m2 = test::make_test_envelope({"store:s1"});
   h.append("all", m1);
@@ -331,8 +328,7 @@ TEST_CASE("display pipeline: the position is saved after the batch, and the jour
     CHECK_FALSE(std::filesystem::exists(broker::state_file_path(dir.path())));
   };
   REQUIRE(s.pipeline.open_state().ok());
-  s.start_from(from_the_start());
-  for (const auto& c : channels) s.answer(c, h);
+  s.catch_up(h);
   REQUIRE(s.popup->shown.size() == 2);
   // While the sinks took each message, its start mark was in the journal ("+ID\n"), and the
   // earlier message's end mark ("=ID\n") too.
@@ -348,17 +344,14 @@ TEST_CASE("display pipeline: the position is saved after the batch, and the jour
   CHECK(journal_size(dir.path()) == 0);
 }
 
-TEST_CASE(
-    "display pipeline: after a kill while the sinks took a batch, the next run shows "
-    "nothing twice and loses nothing") {
-  test::temp_dir dir;
+TEST_CASE_METHOD(fixture,
+                 "display pipeline: after a kill while the sinks took a batch, the next run shows "
+                 "nothing twice and loses nothing") {
   test::temp_dir killed;
   const auto at_kill = killed.path() / "state";  // the state dir as the kill left it
-  core::loop l;
-  histories h;
-  // What the sinks that keep what they showed have; it survives the kill.
-  std::set<std::string> jsonl_file, second_file;
-  // The popup is the second sink; in the second section it keeps what it showed as well.
+  // The popup is the second sink; in the second run of this test it keeps what it showed as well,
+  // in a file that survives the kill as the jsonl sink's (`kept`) does.
+  std::set<std::string> second_file;
   const bool both_keep = GENERATE(false, true);
   INFO("both sinks can say what they showed: " << both_keep);
   auto* second = both_keep ? &second_file : nullptr;
@@ -368,10 +361,9 @@ TEST_CASE(
 
   // The first run goes live and saves its position; then three messages arrive in one batch, and
   // the kill falls while the popup, the second sink, takes m2.
-  store_run first(l, dir.path(), jsonl_file, second);
+  store_run first(l, dir.path(), kept, second);
   REQUIRE(first.pipeline.open_state().ok());
-  first.start_from(from_the_start());
-  for (const auto& c : channels) first.answer(c, h);
+  first.catch_up(h);
   REQUIRE(first.last_checkpoint);
   REQUIRE(first.last_checkpoint->ok());
   first.popup->on_show = [&](const message::envelope& e) {
@@ -381,7 +373,7 @@ TEST_CASE(
   REQUIRE(std::filesystem::exists(at_kill));
   REQUIRE(first.popup->shown == std::vector{m1.id, m2.id, m3.id});
 
-  store_run next(l, at_kill, jsonl_file, second);
+  store_run next(l, at_kill, kept, second);
   next.start();
   CHECK(next.tracker.position_of("all")->seq == 0);  // the position saved before the batch
   for (const auto& c : channels) next.answer(c, h);
@@ -406,11 +398,7 @@ TEST_CASE(
   CHECK(journal_size(at_kill) == 0);
 }
 
-TEST_CASE("display pipeline: a state dir that cannot be written") {
-  test::temp_dir dir;
-  core::loop l;
-  histories h;
-  std::set<std::string> kept;
+TEST_CASE_METHOD(fixture, "display pipeline: a state dir that cannot be written") {
   const auto m = test::make_test_envelope({"all"});
   h.append("all", m);
 
@@ -430,8 +418,7 @@ TEST_CASE("display pipeline: a state dir that cannot be written") {
     REQUIRE(opened.ok());
     CHECK(opened->journal_problem);
     CHECK_FALSE(opened->position_problem);
-    s.start_from(from_the_start());
-    for (const auto& c : channels) s.answer(c, h);
+    s.catch_up(h);
     CHECK(s.popup->shown == std::vector{m.id});
     REQUIRE(s.last_checkpoint);
     CHECK(s.last_checkpoint->ok());
@@ -460,12 +447,9 @@ TEST_CASE("display pipeline: a state dir that cannot be written") {
   }
 }
 
-TEST_CASE(
+TEST_CASE_METHOD(
+    fixture,
     "display pipeline: history lost to the store is counted, and a trimmed stretch recorded") {
-  test::temp_dir dir;
-  core::loop l;
-  histories h;
-  std::set<std::string> kept;
   std::vector<message::envelope> sent;
   for (int i = 0; i < 3; ++i) {
     sent.push_back(test::make_test_envelope({"all"}));
@@ -473,8 +457,7 @@ TEST_CASE(
   }
   h.trim_through("all", 2);
   store_run s(l, dir.path(), kept);
-  s.start_from(from_the_start());
-  for (const auto& c : channels) s.answer(c, h);
+  s.catch_up(h);
   CHECK(s.popup->shown == std::vector{sent[2].id});
   CHECK(s.pipeline.counters().gaps == 1);
   CHECK(s.receipts.gaps ==

@@ -1,16 +1,24 @@
 // Costs on publisherd's publish path without I/O (plan the per-target transactions, encode them)
-// and on every store's receive path (decode a frame, count its seq, merge and de-duplicate).
+// and on every store's receive path (decode a frame, count its seq, merge and de-duplicate, show
+// it once through the display pipeline).
 
+#include <bcast/broker/display_pipeline.hpp>
 #include <bcast/broker/frame.hpp>
 #include <bcast/broker/live_numbering.hpp>
 #include <bcast/broker/publish.hpp>
 #include <bcast/broker/receipts.hpp>
 #include <bcast/broker/tracker.hpp>
+#include <bcast/core/loop.hpp>
 #include <bcast/message/message.hpp>
 #include <bcast/redis/reply.hpp>
+#include <bcast/sinks/sink_set.hpp>
 
 #include <benchmark/benchmark.h>
 
+#include <stdlib.h>
+
+#include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -148,6 +156,66 @@ void store_path(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
 }
 BENCHMARK(store_path)->Iterations(50000);
+
+class counting_sink final : public sinks::sink {
+ public:
+  const std::string& name() const noexcept override { return name_; }
+  void show(const message::envelope&, sinks::reporter) override { ++shown; }
+  void close(std::function<void()>) override {}
+  std::size_t pending() const noexcept override { return 0; }
+  std::int64_t shown = 0;
+
+ private:
+  std::string name_ = "counting";
+};
+
+class no_receipts final : public broker::receipt_recorder {
+ public:
+  void record(std::string_view, broker::receipt_state) override {}
+  void record_gap(std::string_view, std::uint64_t, std::uint64_t) override {}
+};
+
+// subscriberd's display pipeline for a live message (a batch of one) up to its sink: arg 0 without
+// a state dir, as bcast-bench --receive full runs it; arg 1 with one under $TMPDIR (two journal
+// marks, then the saved position with 1000 recent ids: temp file, fsync, rename, fsync the dir).
+void display_checkpoint(benchmark::State& state) {
+  const bool keep_state = state.range(0) != 0;
+  std::string dir;
+  if (keep_state) {
+    dir = (std::filesystem::temp_directory_path() / "bcast-bench-XXXXXX").string();
+    if (!::mkdtemp(dir.data())) return state.SkipWithError("no temp dir");
+  }
+  core::loop l;
+  auto sinks = std::make_unique<sinks::sink_set>(l);
+  auto* sink = new counting_sink;
+  sinks->add(std::unique_ptr<counting_sink>(sink));
+  no_receipts receipts;
+  broker::display_pipeline pipeline({"s1", dir}, std::move(sinks), receipts);
+  if (!pipeline.open_state().ok()) return state.SkipWithError("cannot open the state dir");
+  broker::tracker t;
+  std::vector<broker::tracker_event> out;
+  t.add_channel("all", broker::position{0, "0-0"});
+  t.start("all", out);
+  t.on_history(std::get<broker::fetch_request>(out.front()), {}, out);
+  message::ulid_generator ids;
+  for (int i = 0; i < 1000; ++i) t.remember(ids.next(1764151200123).value());
+  std::vector<message::envelope> messages(1000, typical_envelope(1));
+  for (auto& e : messages) e.id = ids.next(1764151200123).value();
+  std::size_t k = 0;
+  for (auto _ : state) {
+    pipeline.on_message(messages[k++ % messages.size()]);
+    if (!pipeline.checkpoint(t).ok()) {
+      state.SkipWithError("checkpoint failed");
+      break;
+    }
+  }
+  if (sink->shown != static_cast<std::int64_t>(state.iterations()))
+    state.SkipWithError("not every message was shown");
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+  std::error_code ec;
+  if (keep_state) std::filesystem::remove_all(dir, ec);
+}
+BENCHMARK(display_checkpoint)->Arg(0)->Arg(1);
 
 }  // namespace
 

@@ -7,6 +7,7 @@
 #include "phase.hpp"
 
 #include <bcast/broker/catchup.hpp>
+#include <bcast/broker/display_pipeline.hpp>
 #include <bcast/broker/frame.hpp>
 #include <bcast/broker/keys.hpp>
 #include <bcast/broker/publish.hpp>
@@ -18,11 +19,14 @@
 #include <bcast/redis/client.hpp>
 #include <bcast/redis/options.hpp>
 #include <bcast/redis/subscriber.hpp>
+#include <bcast/sinks/sink.hpp>
+#include <bcast/sinks/sink_set.hpp>
 
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -39,6 +43,32 @@ inline std::vector<std::string> store_channels(const plan& p, std::uint32_t i) {
   }
   return channels;
 }
+
+// What a store's display pipeline shows to in --receive full: the delivery is counted when the
+// message reaches the sink. It reports no outcome, as a dialog nobody closed: receipts are not
+// measured.
+class tally_sink final : public bcast::sinks::sink {
+ public:
+  explicit tally_sink(std::function<void(std::string_view title)> delivered)
+      : delivered_(std::move(delivered)) {}
+  const std::string& name() const noexcept override { return name_; }
+  void show(const bcast::message::envelope& e, bcast::sinks::reporter) override {
+    delivered_(e.title);
+  }
+  void close(std::function<void()>) override {}
+  std::size_t pending() const noexcept override { return 0; }
+
+ private:
+  std::string name_ = "bcast-bench";
+  std::function<void(std::string_view)> delivered_;
+};
+
+// Receipts go nowhere in the bench.
+class no_receipts final : public bcast::broker::receipt_recorder {
+ public:
+  void record(std::string_view, bcast::broker::receipt_state) override {}
+  void record_gap(std::string_view, std::uint64_t, std::uint64_t) override {}
+};
 
 class bcast_store_worker : public store_worker {
  public:
@@ -69,6 +99,7 @@ class bcast_store_worker : public store_worker {
  private:
   struct store {
     std::unique_ptr<bcast::redis::subscriber> subscriber;
+    std::unique_ptr<bcast::broker::display_pipeline> pipeline;
     std::unique_ptr<bcast::broker::catchup_driver> driver;
     bool counted = false;
   };
@@ -96,19 +127,33 @@ class bcast_store_worker : public store_worker {
     sub->subscribe(store_channels(plan_, i));
   }
 
+  // As subscriberd: the catch-up driver feeds the display pipeline, which shows through a sink
+  // that counts the delivery. The pipeline keeps no state dir (no journal, no saved position):
+  // bench_broker's display_checkpoint measures what those cost a store.
   void start_driver(std::uint32_t i) {
     auto& s = stores_.emplace_back();
     const std::vector<std::string> groups{plan_.group_of(i)};
+    auto sinks = std::make_unique<bcast::sinks::sink_set>(loop_);
+    sinks->add(
+        std::make_unique<tally_sink>([this, i](std::string_view title) { received(i, title); }));
+    s.pipeline = std::make_unique<bcast::broker::display_pipeline>(
+        bcast::broker::display_settings{plan::store_id(i), {}}, std::move(sinks), receipts_);
     s.driver = std::make_unique<bcast::broker::catchup_driver>(
         loop_, *reader_, options_, bcast::broker::store_targets(plan::store_id(i), groups));
     auto* driver = s.driver.get();
+    auto* pipeline = s.pipeline.get();
     const auto slot = stores_.size() - 1;
-    driver->on_message([this, i](const bcast::broker::entry& e, const bcast::message::envelope&) {
-      received(i, e.envelope_json);
+    driver->on_message([pipeline](const bcast::broker::entry&, const bcast::message::envelope& e) {
+      pipeline->on_message(e);
     });
+    driver->on_gap([pipeline](const bcast::broker::gap_event& g) { pipeline->on_gap(g); });
+    // Without a state dir a checkpoint cannot fail.
+    driver->on_progress([pipeline, driver] { (void)pipeline->checkpoint(driver->tracker()); });
     driver->on_problem([this](const bcast::core::error& e) { store_failed(e.message()); });
-    driver->on_live([this, driver, slot](std::string_view) {
-      if (!driver->live() || stores_[slot].counted) return;
+    driver->on_live([this, driver, pipeline, slot](std::string_view) {
+      if (!driver->live()) return;
+      (void)pipeline->checkpoint(driver->tracker());
+      if (stores_[slot].counted) return;
       stores_[slot].counted = true;
       store_subscribed();
     });
@@ -124,6 +169,7 @@ class bcast_store_worker : public store_worker {
   bcast::redis::options options_;
   bool full_receive_;
   std::unique_ptr<bcast::redis::client> reader_;
+  no_receipts receipts_;
   std::deque<store> stores_;  // a deque: subscribers stay where their callbacks expect them
 };
 

@@ -5,11 +5,10 @@
 #include "config.hpp"
 
 #include <bcast/broker/catchup.hpp>
-#include <bcast/broker/display_journal.hpp>
+#include <bcast/broker/display_pipeline.hpp>
 #include <bcast/broker/keys.hpp>
 #include <bcast/broker/presence.hpp>
 #include <bcast/broker/receipts.hpp>
-#include <bcast/broker/store_state.hpp>
 #include <bcast/core/log.hpp>
 #include <bcast/core/loop.hpp>
 #include <bcast/core/systemd.hpp>
@@ -19,23 +18,28 @@
 #include <bcast/sinks/make_sink.hpp>
 #include <bcast/sinks/sink_set.hpp>
 
-#include <algorithm>
-#include <filesystem>
 #include <memory>
 #include <string>
-#include <vector>
+#include <string_view>
 
 namespace subscriberd {
 
 namespace broker = bcast::broker;
 namespace log = bcast::core::log;
 
-struct counters {
-  std::uint64_t received = 0;
-  std::uint64_t shown = 0;
-  std::uint64_t expired = 0;
-  std::uint64_t failed = 0;
-  std::uint64_t gaps = 0;
+// The display pipeline's receipts, written to Redis.
+class redis_receipts final : public broker::receipt_recorder {
+ public:
+  explicit redis_receipts(broker::receipt_writer& w) : writer_(w) {}
+  void record(std::string_view message_id, broker::receipt_state s) override {
+    writer_.record(message_id, s);
+  }
+  void record_gap(std::string_view target, std::uint64_t from, std::uint64_t to) override {
+    writer_.record_gap(target, from, to);
+  }
+
+ private:
+  broker::receipt_writer& writer_;
 };
 
 class app {
@@ -45,31 +49,37 @@ class app {
         config_(std::move(c)),
         redis_(l, redis_options(config_)),
         receipts_(l, redis_, config_.store),
-        heartbeat_(l, redis_, broker::store_profile{config_.store, config_.groups, BCAST_VERSION},
-                   broker::presence_settings{std::chrono::duration_cast<std::chrono::milliseconds>(config_.heartbeat), 3}),
-        sinks_(std::move(sinks)),
+        heartbeat_(
+            l, redis_, broker::store_profile{config_.store, config_.groups, BCAST_VERSION},
+            broker::presence_settings{
+                std::chrono::duration_cast<std::chrono::milliseconds>(config_.heartbeat), 3}),
+        receipt_recorder_(receipts_),
+        pipeline_(broker::display_settings{config_.store, config_.state_dir}, std::move(sinks),
+                  receipt_recorder_),
         status_timer_(l),
         watchdog_(l),
         status_(l) {}
 
   bcast::core::result<void> start() {
-    std::error_code ec;
-    std::filesystem::create_directories(config_.state_dir, ec);
-    if (ec) return bcast::core::error(ec, "state dir " + config_.state_dir);
-    auto loaded = broker::load_store_state_or_fresh(config_.state_dir);
-    if (loaded.problem) log::warning("position not restored, starting from now: " + loaded.problem.message());
-    auto journal = broker::display_journal::open(config_.state_dir);
-    if (journal) {
-      journal_ = std::move(journal).value();
-    } else {
+    auto opened = pipeline_.open_state();
+    if (!opened) return opened.err();
+    if (opened->position_problem)
+      log::warning("position not restored, starting from now: " +
+                   opened->position_problem.message());
+    if (opened->journal_problem) {
       // Still showing every message beats not starting: only a kill can then repeat one.
-      log::error("no display journal, a crash may show a message twice: " + journal.err().message());
+      log::error("no display journal, a crash may show a message twice: " +
+                 opened->journal_problem.message());
     }
     auto targets = broker::store_targets(config_.store, config_.groups);
-    driver_ = std::make_unique<broker::catchup_driver>(loop_, redis_, redis_options(config_), targets, loaded.state);
-    driver_->on_message([this](const broker::entry&, const bcast::message::envelope& e) { on_message(e); });
+    driver_ = std::make_unique<broker::catchup_driver>(loop_, redis_, redis_options(config_),
+                                                       targets, opened->position);
+    driver_->on_message([this](const broker::entry&, const bcast::message::envelope& e) {
+      pipeline_.on_message(e);
+    });
     driver_->on_progress([this] { checkpoint(); });
-    driver_->on_gap([this](const broker::gap_event& g) { on_gap(g); });
+    driver_->on_gap([this](const broker::gap_event& g) { pipeline_.on_gap(g); });
+    pipeline_.on_change([this] { report_status(); });
     driver_->on_problem([](const bcast::core::error& e) { log::warning(e.message()); });
     driver_->on_live([this](std::string_view) {
       if (!driver_->live()) return;
@@ -85,7 +95,8 @@ class app {
     heartbeat_.start();
     std::string channels;
     for (const auto& t : targets) channels += (channels.empty() ? "" : ", ") + t;
-    log::info("store " + config_.store + " subscribing to " + channels + "; sinks: " + sinks_->name());
+    log::info("store " + config_.store + " subscribing to " + channels +
+              "; sinks: " + pipeline_.sinks().name());
     status_timer_.start(std::chrono::minutes(10), [this] { log_status(); }, std::chrono::minutes(10));
     status_timer_.unref();
     watchdog_.start();
@@ -104,7 +115,7 @@ class app {
     watchdog_.stop();
     status_.stop();
     heartbeat_.stop([this, done = std::move(done)](const bcast::core::result<void>&) {
-      sinks_->close([this, done] {
+      pipeline_.sinks().close([this, done] {
         driver_.reset();
         redis_.close();
         done();
@@ -112,7 +123,7 @@ class app {
     });
   }
 
-  const counters& stats() const noexcept { return counters_; }
+  const broker::display_counters& stats() const noexcept { return pipeline_.counters(); }
 
  private:
   static bcast::redis::options redis_options(const config& c) {
@@ -138,94 +149,12 @@ class app {
     report_status();
   }
 
-  // The tracker delivers each message once, in order; checkpoint() shows it and saves the position
-  // that includes it.
-  void on_message(const bcast::message::envelope& e) {
-    ++counters_.received;
-    receipts_.record(e.id, broker::receipt_state::delivered);
-    if (bcast::message::is_expired(e, std::chrono::system_clock::now())) {
-      ++counters_.expired;
-      log::info("message " + e.id + " expired before it arrived; recorded, not shown");
-      receipts_.record(e.id, broker::receipt_state::expired);
-      return;
-    }
-    to_show_.push_back(e);
-  }
-
-  // While any channel is still catching up, messages are only collected: nothing is saved and
-  // nothing shown, so a crash just repeats the catch-up. Once every channel is live, what was
-  // missed is shown in the order it was sent (ids are time-sortable), across channels, and then
-  // the position that covers it is saved. The display journal keeps a kill in between from
-  // showing a message twice after the restart.
+  // Shown anyway when the position cannot be saved: it could then be shown again after a crash,
+  // but not showing it at all loses it for sure.
   void checkpoint() {
-    if (!driver_ || !driver_->live()) return;
-    std::stable_sort(to_show_.begin(), to_show_.end(),
-                     [](const bcast::message::envelope& a, const bcast::message::envelope& b) { return a.id < b.id; });
-    auto batch = std::move(to_show_);
-    to_show_.clear();
-    for (const auto& e : batch) show_once(e);
-    auto saved = broker::save_store_state(config_.state_dir, driver_->snapshot(config_.store));
-    if (!saved) {
-      // Shown anyway: without a saved position it could be shown again after a crash, but not
-      // showing it at all loses it for sure.
-      log::error("cannot save the position in " + config_.state_dir + ": " + saved.err().message());
-      return;
-    }
-    if (auto cleared = journal_.clear(); !cleared) log::warning(cleared.err().message());
-    report_status();
-  }
-
-  void show_once(const bcast::message::envelope& e) {
-    using mark = broker::display_journal::mark;
-    switch (journal_.status(e.id)) {
-      case mark::shown:
-        receipts_.record(e.id, broker::receipt_state::displayed);
-        return;
-      case mark::started:
-        log::notice("message " + e.id + " was being shown when subscriberd stopped; showing it where it is missing");
-        if (sinks_->show_where_missing(e, outcome_reporter(e.id)) == 0) {
-          receipts_.record(e.id, broker::receipt_state::displayed);
-        }
-        break;
-      case mark::none:
-        mark_in_journal(journal_.started(e.id));
-        ++counters_.shown;
-        sinks_->show(e, outcome_reporter(e.id));
-        break;
-    }
-    mark_in_journal(journal_.shown(e.id));
-  }
-
-  // Without the journal a kill could repeat a message, which is better than not showing it.
-  static void mark_in_journal(const bcast::core::result<void>& r) {
-    if (!r) log::warning(r.err().message() + "; a crash now may show a message twice");
-  }
-
-  bcast::sinks::reporter outcome_reporter(std::string id) {
-    return [this, id = std::move(id)](const bcast::sinks::outcome_event& o) {
-      switch (o.kind) {
-        case bcast::sinks::outcome::displayed:
-          receipts_.record(id, broker::receipt_state::displayed);
-          break;
-        case bcast::sinks::outcome::acknowledged:
-          receipts_.record(id, broker::receipt_state::acknowledged);
-          break;
-        case bcast::sinks::outcome::failed:
-          ++counters_.failed;
-          log::warning("sink " + o.sink + " failed for message " + id + ": " + o.reason);
-          receipts_.record(id, broker::receipt_state::failed);
-          report_status();
-          break;
-      }
-    };
-  }
-
-  void on_gap(const broker::gap_event& g) {
-    ++counters_.gaps;
-    report_status();
-    log::warning("history of " + g.target + " was trimmed past this store's position: messages " +
-                 std::to_string(g.from) + ".." + std::to_string(g.to) + " are lost to it");
-    if (g.kind == broker::gap_kind::trimmed) receipts_.record_gap(g.target, g.from, g.to);
+    if (!driver_) return;
+    if (auto saved = pipeline_.checkpoint(driver_->tracker()); !saved)
+      log::error(saved.err().detail());
   }
 
   std::string status_text() const {
@@ -233,9 +162,11 @@ class app {
                               : driver_ && driver_->live()
                                   ? "live on " + std::to_string(driver_->targets().size()) + " channels"
                                   : "catching up";
-    return "store " + config_.store + " " + state + "; " + std::to_string(counters_.received) + " received, " +
-           std::to_string(counters_.shown) + " shown, " + std::to_string(counters_.expired) + " expired, " +
-           std::to_string(counters_.failed) + " sink failures, " + std::to_string(counters_.gaps) + " gaps";
+    const auto& counts = pipeline_.counters();
+    return "store " + config_.store + " " + state + "; " + std::to_string(counts.received) +
+           " received, " + std::to_string(counts.shown) + " shown, " +
+           std::to_string(counts.expired) + " expired, " + std::to_string(counts.failed) +
+           " sink failures, " + std::to_string(counts.gaps) + " gaps";
   }
 
   // systemctl status shows it (sd_notify STATUS=); the log gets it every 10 minutes.
@@ -247,14 +178,12 @@ class app {
   bcast::redis::client redis_;
   broker::receipt_writer receipts_;
   broker::heartbeat heartbeat_;
-  std::unique_ptr<bcast::sinks::sink_set> sinks_;
+  redis_receipts receipt_recorder_;
+  broker::display_pipeline pipeline_;
   std::unique_ptr<broker::catchup_driver> driver_;
-  broker::display_journal journal_ = broker::display_journal::none();
-  std::vector<bcast::message::envelope> to_show_;
   bcast::core::timer status_timer_;
   bcast::core::systemd::watchdog watchdog_;
   bcast::core::systemd::status_reporter status_;
-  counters counters_;
   bool broker_down_ = false;
   bool announced_live_ = false;
 };

@@ -1,0 +1,220 @@
+#pragma once
+// A store's exactly-once display on at-least-once delivery: what happens to each message the
+// catch-up driver (catchup.hpp) delivers, in subscriberd and in bcast-bench --receive full.
+//
+// While any channel is still catching up, messages are only collected: nothing is shown and
+// nothing saved, so a crash just repeats the catch-up. Once every channel is live, what was
+// collected is shown in the order it was sent (ids are time-sortable), across channels, and then
+// the position that covers it is saved (store_state.hpp). The display journal
+// (display_journal.hpp) keeps a kill in between from showing a message twice after the restart.
+// The sinks' outcomes become receipts, through a receipt_recorder.
+
+#include <bcast/broker/display_journal.hpp>
+#include <bcast/broker/receipts.hpp>
+#include <bcast/broker/store_state.hpp>
+#include <bcast/broker/tracker.hpp>
+#include <bcast/core/error.hpp>
+#include <bcast/core/log.hpp>
+#include <bcast/message/envelope.hpp>
+#include <bcast/sinks/sink.hpp>
+#include <bcast/sinks/sink_set.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+namespace bcast::broker {
+
+// Where the pipeline's receipts go: broker::receipt_writer in subscriberd.
+class receipt_recorder {
+ public:
+  virtual ~receipt_recorder() = default;
+  virtual void record(std::string_view message_id, receipt_state s) = 0;
+  virtual void record_gap(std::string_view target, std::uint64_t from, std::uint64_t to) = 0;
+};
+
+struct display_counters {
+  std::uint64_t received = 0;  // delivered by the catch-up (once each)
+  std::uint64_t shown = 0;     // handed to the sinks for the first time
+  std::uint64_t expired = 0;   // expired before they arrived: recorded, not shown
+  std::uint64_t failed = 0;    // `failed` outcomes, one per sink and message
+  std::uint64_t gaps = 0;      // stretches of history lost to this store
+};
+
+struct display_settings {
+  std::string store_id;  // named in the saved position
+  // Holds the saved position and the journal. Empty: neither is kept, so a restart starts from
+  // the newest messages (bcast-bench).
+  std::filesystem::path state_dir;
+};
+
+struct opened_state {
+  store_state position;          // where the catch-up resumes; empty: from the newest messages
+  core::error position_problem;  // why the saved position was not used; empty when it was
+  core::error journal_problem;   // why there is no journal: a kill may then show a message twice
+};
+
+class display_pipeline {
+ public:
+  using change_handler = std::function<void()>;
+
+  // The pipeline shows through `sinks` and owns them; `receipts` must outlive it.
+  display_pipeline(display_settings s, std::unique_ptr<sinks::sink_set> sinks,
+                   receipt_recorder& receipts)
+      : settings_(std::move(s)), receipts_(receipts), sinks_(std::move(sinks)) {}
+  display_pipeline(const display_pipeline&) = delete;
+  display_pipeline& operator=(const display_pipeline&) = delete;
+
+  // Creates the state dir, reads the saved position and opens the journal. Fails only when the
+  // state dir cannot be created; a position or journal that cannot be used is reported in the
+  // result, and the store runs without it.
+  [[nodiscard]] core::result<opened_state> open_state() {
+    opened_state out;
+    if (settings_.state_dir.empty()) return out;
+    std::error_code ec;
+    std::filesystem::create_directories(settings_.state_dir, ec);
+    if (ec) return core::error(ec, "state dir " + settings_.state_dir.string());
+    auto loaded = load_store_state_or_fresh(settings_.state_dir);
+    out.position = std::move(loaded.state);
+    out.position_problem = std::move(loaded.problem);
+    if (auto journal = display_journal::open(settings_.state_dir)) {
+      journal_ = std::move(journal).value();
+    } else {
+      out.journal_problem = journal.err();
+    }
+    return out;
+  }
+
+  // Each message the catch-up delivers, once, in the order of its channel.
+  void on_message(const message::envelope& e) {
+    ++counters_.received;
+    receipts_.record(e.id, receipt_state::delivered);
+    if (message::is_expired(e, std::chrono::system_clock::now())) {
+      ++counters_.expired;
+      core::log::info("message " + e.id + " expired before it arrived; recorded, not shown");
+      receipts_.record(e.id, receipt_state::expired);
+      return;
+    }
+    to_show_.push_back(e);
+  }
+
+  void on_gap(const gap_event& g) {
+    ++counters_.gaps;
+    core::log::warning("history of " + g.target +
+                       " was trimmed past this store's position: messages " +
+                       std::to_string(g.from) + ".." + std::to_string(g.to) + " are lost to it");
+    if (g.kind == gap_kind::trimmed) receipts_.record_gap(g.target, g.from, g.to);
+    changed();
+  }
+
+  // After the catch-up made progress: once every channel of `t` is live, shows what was collected
+  // and saves the position `t` has reached. An error says the position could not be saved; the
+  // messages were shown all the same (not showing them would lose them for sure), and the journal
+  // is kept so that they are not shown again after a restart. Its detail() is a whole sentence
+  // for the log.
+  [[nodiscard]] core::result<void> checkpoint(const tracker& t) {
+    if (!t.all_live()) return {};
+    // A live message comes alone: no sort, whose buffer would cost an allocation.
+    if (to_show_.size() > 1) {
+      std::stable_sort(
+          to_show_.begin(), to_show_.end(),
+          [](const message::envelope& a, const message::envelope& b) { return a.id < b.id; });
+    }
+    // Swapped, so that both vectors keep their buffers from batch to batch.
+    batch_.swap(to_show_);
+    for (const auto& e : batch_) show_once(e);
+    batch_.clear();
+    if (settings_.state_dir.empty()) return {};
+    auto saved = save_store_state(settings_.state_dir, snapshot(t, settings_.store_id));
+    if (!saved) {
+      changed();
+      return core::error(saved.err().code(), "cannot save the position in " +
+                                                 settings_.state_dir.string() + ": " +
+                                                 saved.err().message());
+    }
+    if (auto cleared = journal_.clear(); !cleared) core::log::warning(cleared.err().message());
+    changed();
+    return {};
+  }
+
+  const display_counters& counters() const noexcept { return counters_; }
+  // Collected while catching up, not shown yet.
+  std::size_t waiting() const noexcept { return to_show_.size(); }
+  sinks::sink_set& sinks() noexcept { return *sinks_; }
+
+  // After the counters changed in a way worth reporting: a checkpoint, a gap, a failed outcome.
+  void on_change(change_handler h) { on_change_ = std::move(h); }
+
+ private:
+  void show_once(const message::envelope& e) {
+    using mark = display_journal::mark;
+    switch (journal_.status(e.id)) {
+      case mark::shown:
+        receipts_.record(e.id, receipt_state::displayed);
+        return;
+      case mark::started:
+        core::log::notice("message " + e.id +
+                          " was being shown when the store last stopped; showing it where it is "
+                          "missing");
+        if (sinks_->show_where_missing(e, outcome_reporter(e.id)) == 0) {
+          receipts_.record(e.id, receipt_state::displayed);
+        }
+        break;
+      case mark::none:
+        mark_in_journal(journal_.started(e.id));
+        ++counters_.shown;
+        sinks_->show(e, outcome_reporter(e.id));
+        break;
+    }
+    mark_in_journal(journal_.shown(e.id));
+  }
+
+  // Without the journal a kill could repeat a message, which is better than not showing it.
+  static void mark_in_journal(const core::result<void>& r) {
+    if (!r) core::log::warning(r.err().message() + "; a crash now may show a message twice");
+  }
+
+  sinks::reporter outcome_reporter(std::string id) {
+    return [this, id = std::move(id)](const sinks::outcome_event& o) {
+      switch (o.kind) {
+        case sinks::outcome::displayed:
+          receipts_.record(id, receipt_state::displayed);
+          break;
+        case sinks::outcome::acknowledged:
+          receipts_.record(id, receipt_state::acknowledged);
+          break;
+        case sinks::outcome::failed:
+          ++counters_.failed;
+          core::log::warning("sink " + o.sink + " failed for message " + id + ": " + o.reason);
+          receipts_.record(id, receipt_state::failed);
+          changed();
+          break;
+      }
+    };
+  }
+
+  void changed() {
+    if (on_change_) on_change_();
+  }
+
+  display_settings settings_;
+  receipt_recorder& receipts_;
+  display_journal journal_ = display_journal::none();
+  std::vector<message::envelope> to_show_;
+  std::vector<message::envelope> batch_;  // being shown
+  display_counters counters_;
+  change_handler on_change_;
+  // Last, so destroyed first: a sink reports nothing once it is gone, and its reporters point
+  // here.
+  std::unique_ptr<sinks::sink_set> sinks_;
+};
+
+}  // namespace bcast::broker

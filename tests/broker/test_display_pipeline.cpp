@@ -1,0 +1,472 @@
+// The exactly-once display pipeline without a process or Redis: a tracker fed by hand as the
+// catch-up driver would feed it, sinks that keep what they are given, receipts kept in a list, and
+// a temp state dir. A kill is a copy of the state dir taken while a sink takes a message: what a
+// SIGKILL at that moment leaves on disk.
+
+#include <bcast/broker/display_journal.hpp>
+#include <bcast/broker/display_pipeline.hpp>
+#include <bcast/broker/store_state.hpp>
+#include <bcast/broker/tracker.hpp>
+#include <bcast/core/loop.hpp>
+#include <bcast/sinks/sink_set.hpp>
+
+#include "broker_helpers.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <variant>
+#include <vector>
+
+using namespace bcast;
+using broker::receipt_state;
+using sinks::outcome;
+
+namespace {
+
+const std::vector<std::string> channels{"all", "store:s1"};
+
+// A sink that records what it is given and reports only when the test says so. `kept`, when
+// given, is what a sink that keeps what it showed has (the jsonl sink's file): it outlives the
+// run, and has_shown() answers from it. Without it the sink is a popup that cannot tell.
+class test_sink final : public sinks::sink {
+ public:
+  test_sink(core::loop& l, std::string name, std::set<std::string>* kept = nullptr)
+      : loop_(l), name_(std::move(name)), kept_(kept) {}
+
+  const std::string& name() const noexcept override { return name_; }
+  void show(const message::envelope& e, sinks::reporter report) override {
+    shown.push_back(e.id);
+    if (kept_) kept_->insert(e.id);
+    reporters_.emplace(e.id, std::move(report));
+    if (on_show) on_show(e);
+  }
+  void close(std::function<void()> done) override {
+    if (done) loop_.defer(std::move(done));
+  }
+  std::size_t pending() const noexcept override { return 0; }
+  bool has_shown(const message::envelope& e) const override {
+    return kept_ && kept_->count(e.id) != 0;
+  }
+
+  void report(const std::string& id, outcome kind, std::string reason = {}) {
+    REQUIRE(reporters_.count(id) == 1);
+    reporters_.at(id)(sinks::outcome_event{kind, name_, std::move(reason)});
+  }
+
+  std::vector<std::string> shown;  // message ids, in the order given
+  std::function<void(const message::envelope&)> on_show;
+
+ private:
+  core::loop& loop_;
+  std::string name_;
+  std::set<std::string>* kept_;
+  std::map<std::string, sinks::reporter> reporters_;
+};
+
+struct receipt_list final : broker::receipt_recorder {
+  std::vector<std::pair<std::string, receipt_state>> receipts;
+  std::vector<std::tuple<std::string, std::uint64_t, std::uint64_t>> gaps;
+
+  void record(std::string_view id, receipt_state s) override { receipts.emplace_back(id, s); }
+  void record_gap(std::string_view target, std::uint64_t from, std::uint64_t to) override {
+    gaps.emplace_back(target, from, to);
+  }
+  std::vector<receipt_state> of(const std::string& id) const {
+    std::vector<receipt_state> out;
+    for (const auto& [m, s] : receipts) {
+      if (m == id) out.push_back(s);
+    }
+    return out;
+  }
+};
+
+// Each channel's history, as Redis holds it, shared by every run of the store. An entry's stream
+// id is "<seq>-0", so a read after a stream id starts after the seq it names.
+struct histories {
+  std::map<std::string, std::map<std::uint64_t, broker::entry>> by_seq;
+  std::map<std::string, std::uint64_t> head;
+
+  broker::entry append(const std::string& target, const message::envelope& e) {
+    const auto seq = ++head[target];
+    return by_seq[target][seq] = {target, seq, std::to_string(seq) + "-0", e.id,
+                                  message::encode(e)};
+  }
+  void trim_through(const std::string& target, std::uint64_t seq) {
+    auto& h = by_seq[target];
+    h.erase(h.begin(), h.upper_bound(seq));
+  }
+  // Range reads only: every run here starts from a saved position.
+  broker::history_reply answer(const broker::fetch_request& req) {
+    REQUIRE(req.kind == broker::fetch_kind::range);
+    broker::history_reply r;
+    r.head_seq = head[req.target];
+    const auto& h = by_seq[req.target];
+    for (auto it = h.upper_bound(broker::stream_id::parse(req.after).value().ms);
+         it != h.end() && r.entries.size() < req.count; ++it) {
+      r.entries.push_back(it->second);
+    }
+    return r;
+  }
+};
+
+// What one test works with: a state dir, a loop, the channels' histories, and the file of the
+// sink that keeps what it showed.
+struct fixture {
+  test::temp_dir dir;
+  core::loop l;
+  histories h;
+  std::set<std::string> kept;
+};
+
+broker::store_state from_the_start() {
+  broker::store_state s;
+  for (const auto& c : channels) s.channels[c] = broker::position{};
+  return s;
+}
+
+// One run of store s1: the pipeline with a sink that keeps what it showed (first) and a popup
+// (second), driven by a tracker on `all` and `store:s1` as catchup_driver drives it.
+struct store_run {
+  core::loop& loop;
+  receipt_list receipts;
+  test_sink* jsonl;  // keeps what it showed
+  test_sink* popup;  // keeps it too when given a set
+  broker::display_pipeline pipeline;
+  broker::tracker tracker;
+  std::vector<broker::tracker_event> events;
+  std::map<std::string, broker::fetch_request> reads;  // waiting for an answer, by channel
+  int changes = 0;
+  std::optional<core::result<void>> last_checkpoint;
+
+  store_run(core::loop& l, const std::filesystem::path& dir, std::set<std::string>& kept,
+            std::set<std::string>* popup_kept = nullptr)
+      : loop(l), pipeline({"s1", dir}, make_sinks(l, kept, popup_kept), receipts) {
+    pipeline.on_change([this] { ++changes; });
+  }
+
+  std::unique_ptr<sinks::sink_set> make_sinks(core::loop& l, std::set<std::string>& kept,
+                                              std::set<std::string>* popup_kept) {
+    auto set = std::make_unique<sinks::sink_set>(l);
+    auto k = std::make_unique<test_sink>(l, "jsonl", &kept);
+    auto p = std::make_unique<test_sink>(l, "popup", popup_kept);
+    jsonl = k.get();
+    popup = p.get();
+    set->add(std::move(k));
+    set->add(std::move(p));
+    return set;
+  }
+
+  // Opens the state dir and subscribes every channel from the position it held.
+  void start() {
+    auto opened = pipeline.open_state();
+    REQUIRE(opened.ok());
+    start_from(opened->position);
+  }
+  void start_from(const broker::store_state& s) {
+    broker::restore(tracker, channels, s);
+    for (const auto& c : channels) tracker.start(c, events);
+    process();
+  }
+  // From seq 0 of every channel, through all of `h`, to live.
+  void catch_up(histories& h) {
+    start_from(from_the_start());
+    for (const auto& c : channels) answer(c, h);
+  }
+  // The history read of `channel` is answered (until it is live).
+  void answer(const std::string& channel, histories& h) {
+    while (reads.count(channel)) {
+      auto req = reads.at(channel);
+      reads.erase(channel);
+      tracker.on_history(req, h.answer(req), events);
+      process();
+    }
+  }
+  // Live messages arriving together, as one batch of frames.
+  void live(const std::vector<broker::entry>& entries) {
+    for (const auto& e : entries) tracker.on_live(e, events);
+    process();
+  }
+
+  // catchup_driver::process, with subscriberd's checkpoint on progress and on going live.
+  void process() {
+    bool moved = false;
+    while (!events.empty()) {
+      auto batch = std::move(events);
+      events.clear();
+      for (auto& ev : batch) {
+        if (auto* d = std::get_if<broker::deliver_event>(&ev)) {
+          moved = true;
+          pipeline.on_message(message::decode(d->e.envelope_json).value());
+        } else if (std::holds_alternative<broker::duplicate_event>(ev)) {
+          moved = true;
+        } else if (auto* g = std::get_if<broker::gap_event>(&ev)) {
+          moved = true;
+          pipeline.on_gap(*g);
+        } else if (auto* r = std::get_if<broker::fetch_request>(&ev)) {
+          reads.insert_or_assign(r->target, *r);
+        } else if (std::holds_alternative<broker::live_event>(ev)) {
+          moved = true;
+        }
+      }
+    }
+    if (moved) last_checkpoint = pipeline.checkpoint(tracker);
+  }
+};
+
+std::uintmax_t journal_size(const std::filesystem::path& dir) {
+  return std::filesystem::file_size(dir / std::string(broker::display_journal_file_name));
+}
+
+broker::store_state saved_position(const std::filesystem::path& dir) {
+  auto loaded = broker::load_store_state(dir);
+  REQUIRE(loaded.ok());
+  REQUIRE(loaded->has_value());
+  return **loaded;
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(
+    fixture, "display pipeline: nothing is shown while catching up, then all of it in id order") {
+  // Sent in this order, each to one channel: per channel the order differs from the global one.
+  std::vector<message::envelope> sent;
+  for (int i = 0; i < 4; ++i) sent.push_back(test::make_test_envelope({"all"}));
+  h.append("store:s1", sent[1]);
+  h.append("store:s1", sent[3]);
+  h.append("all", sent[0]);
+  h.append("all", sent[2]);
+
+  store_run s(l, dir.path(), kept);
+  s.start_from(from_the_start());
+  s.answer("store:s1", h);
+  CHECK(s.popup->shown.empty());
+  CHECK(s.jsonl->shown.empty());
+  CHECK(s.pipeline.waiting() == 2);
+  CHECK(s.pipeline.counters().received == 2);
+  CHECK(s.receipts.of(sent[1].id) == std::vector{receipt_state::delivered});
+  CHECK_FALSE(std::filesystem::exists(broker::state_file_path(dir.path())));
+
+  s.answer("all", h);
+  const std::vector<std::string> in_id_order{sent[0].id, sent[1].id, sent[2].id, sent[3].id};
+  CHECK(s.popup->shown == in_id_order);
+  CHECK(s.jsonl->shown == in_id_order);
+  CHECK(s.pipeline.waiting() == 0);
+  CHECK(s.pipeline.counters().shown == 4);
+  REQUIRE(s.last_checkpoint);
+  CHECK(s.last_checkpoint->ok());
+
+  // Live messages arriving in one batch are shown in id order as well.
+  const auto later = test::make_test_envelope({"all"});
+  const auto earlier_id = later.id;
+  const auto last = test::make_test_envelope({"all"});
+  s.live({h.append("store:s1", last), h.append("all", later)});
+  REQUIRE(s.popup->shown.size() == 6);
+  CHECK(s.popup->shown[4] == earlier_id);
+  CHECK(s.popup->shown[5] == last.id);
+}
+
+TEST_CASE_METHOD(
+    fixture, "display pipeline: a message that expired before it arrived is recorded, not shown") {
+  auto expired = test::make_test_envelope({"all"});
+  expired.expires_at = "2020-01-01T00:00:00.000Z";
+  auto current = test::make_test_envelope({"all"});
+  current.expires_at = "2099-01-01T00:00:00.000Z";
+  h.append("all", expired);
+  h.append("all", current);
+
+  store_run s(l, dir.path(), kept);
+  s.catch_up(h);
+  CHECK(s.popup->shown == std::vector{current.id});
+  CHECK(s.receipts.of(expired.id) == std::vector{receipt_state::delivered, receipt_state::expired});
+  CHECK(s.receipts.of(current.id) == std::vector{receipt_state::delivered});
+  CHECK(s.pipeline.counters().received == 2);
+  CHECK(s.pipeline.counters().expired == 1);
+  CHECK(s.pipeline.counters().shown == 1);
+}
+
+TEST_CASE_METHOD(fixture, "display pipeline: the sinks' outcomes become receipts") {
+  const auto m = test::make_test_envelope({"all"});
+  h.append("all", m);
+  store_run s(l, dir.path(), kept);
+  s.catch_up(h);
+  REQUIRE(s.popup->shown == std::vector{m.id});
+  const auto changes = s.changes;
+
+  s.jsonl->report(m.id, outcome::displayed);
+  s.popup->report(m.id, outcome::displayed);
+  s.popup->report(m.id, outcome::acknowledged);
+  CHECK(s.receipts.of(m.id) == std::vector{receipt_state::delivered, receipt_state::displayed,
+                                           receipt_state::displayed, receipt_state::acknowledged});
+  CHECK(s.pipeline.counters().failed == 0);
+  CHECK(s.changes == changes);
+
+  s.popup->report(m.id, outcome::failed, "no display");
+  CHECK(s.receipts.of(m.id).back() == receipt_state::failed);
+  CHECK(s.pipeline.counters().failed == 1);
+  CHECK(s.changes == changes + 1);  // the status shows the failure at once
+}
+
+TEST_CASE_METHOD(
+    fixture, "display pipeline: the position is saved after the batch, and the journal emptied") {
+  const auto m1 = test::make_test_envelope({"all"});
+  const auto m2 = test::make_test_envelope({"store:s1"});
+  h.append("all", m1);
+  h.append("store:s1", m2);
+
+  store_run s(l, dir.path(), kept);
+  std::vector<std::uintmax_t> journal_while_showing;
+  s.popup->on_show = [&](const message::envelope&) {
+    journal_while_showing.push_back(journal_size(dir.path()));
+    CHECK_FALSE(std::filesystem::exists(broker::state_file_path(dir.path())));
+  };
+  REQUIRE(s.pipeline.open_state().ok());
+  s.catch_up(h);
+  REQUIRE(s.popup->shown.size() == 2);
+  // While the sinks took each message, its start mark was in the journal ("+ID\n"), and the
+  // earlier message's end mark ("=ID\n") too.
+  REQUIRE(journal_while_showing.size() == 2);
+  CHECK(journal_while_showing[0] == m1.id.size() + 2);
+  CHECK(journal_while_showing[1] == 3 * (m1.id.size() + 2));
+  // Then the position covering both was saved and the journal emptied.
+  const auto saved = saved_position(dir.path());
+  CHECK(saved.store_id == "s1");
+  CHECK(saved.channels.at("all").seq == 1);
+  CHECK(saved.channels.at("store:s1").seq == 1);
+  CHECK(saved.recent_ids == std::vector{m1.id, m2.id});
+  CHECK(journal_size(dir.path()) == 0);
+}
+
+TEST_CASE_METHOD(fixture,
+                 "display pipeline: after a kill while the sinks took a batch, the next run shows "
+                 "nothing twice and loses nothing") {
+  test::temp_dir killed;
+  const auto at_kill = killed.path() / "state";  // the state dir as the kill left it
+  // The popup is the second sink; in the second run of this test it keeps what it showed as well,
+  // in a file that survives the kill as the jsonl sink's (`kept`) does.
+  std::set<std::string> second_file;
+  const bool both_keep = GENERATE(false, true);
+  INFO("both sinks can say what they showed: " << both_keep);
+  auto* second = both_keep ? &second_file : nullptr;
+  const auto m1 = test::make_test_envelope({"all"});
+  const auto m2 = test::make_test_envelope({"all"});
+  const auto m3 = test::make_test_envelope({"all"});
+
+  // The first run goes live and saves its position; then three messages arrive in one batch, and
+  // the kill falls while the popup, the second sink, takes m2.
+  store_run first(l, dir.path(), kept, second);
+  REQUIRE(first.pipeline.open_state().ok());
+  first.catch_up(h);
+  REQUIRE(first.last_checkpoint);
+  REQUIRE(first.last_checkpoint->ok());
+  first.popup->on_show = [&](const message::envelope& e) {
+    if (e.id == m2.id) std::filesystem::copy(dir.path(), at_kill);
+  };
+  first.live({h.append("all", m1), h.append("all", m2), h.append("all", m3)});
+  REQUIRE(std::filesystem::exists(at_kill));
+  REQUIRE(first.popup->shown == std::vector{m1.id, m2.id, m3.id});
+
+  store_run next(l, at_kill, kept, second);
+  next.start();
+  CHECK(next.tracker.position_of("all")->seq == 0);  // the position saved before the batch
+  for (const auto& c : channels) next.answer(c, h);
+  // m1 was marked shown: shown nowhere again, and its receipt still says displayed.
+  CHECK(next.receipts.of(m1.id) == std::vector{receipt_state::delivered, receipt_state::displayed});
+  // m2 was only marked started: shown by the sinks that cannot say they have it.
+  CHECK(next.jsonl->shown == std::vector{m3.id});
+  if (both_keep) {
+    CHECK(next.popup->shown == std::vector{m3.id});
+    CHECK(next.receipts.of(m2.id) ==
+          std::vector{receipt_state::delivered, receipt_state::displayed});
+  } else {
+    CHECK(next.popup->shown == std::vector{m2.id, m3.id});
+    CHECK(next.receipts.of(m2.id) == std::vector{receipt_state::delivered});
+    next.popup->report(m2.id, outcome::displayed);
+    CHECK(next.receipts.of(m2.id).back() == receipt_state::displayed);
+  }
+  CHECK(next.pipeline.counters().shown == 1);  // m3: the run that started m2 counted it
+  REQUIRE(next.last_checkpoint);
+  CHECK(next.last_checkpoint->ok());
+  CHECK(saved_position(at_kill).channels.at("all").seq == 3);
+  CHECK(journal_size(at_kill) == 0);
+}
+
+TEST_CASE_METHOD(fixture, "display pipeline: a state dir that cannot be written") {
+  const auto m = test::make_test_envelope({"all"});
+  h.append("all", m);
+
+  SECTION("it cannot be created: the store does not start") {
+    std::ofstream(dir.file("not-a-dir")) << "a file";
+    store_run s(l, dir.path() / "not-a-dir" / "state", kept);
+    auto opened = s.pipeline.open_state();
+    REQUIRE_FALSE(opened.ok());
+    CHECK(test::contains(opened.err().message(), "not-a-dir"));
+  }
+
+  SECTION("no journal: the store runs without it, every message still shown once") {
+    std::filesystem::create_directories(dir.path() /
+                                        std::string(broker::display_journal_file_name));
+    store_run s(l, dir.path(), kept);
+    auto opened = s.pipeline.open_state();
+    REQUIRE(opened.ok());
+    CHECK(opened->journal_problem);
+    CHECK_FALSE(opened->position_problem);
+    s.catch_up(h);
+    CHECK(s.popup->shown == std::vector{m.id});
+    REQUIRE(s.last_checkpoint);
+    CHECK(s.last_checkpoint->ok());
+    CHECK(saved_position(dir.path()).channels.at("all").seq == 1);
+  }
+
+  SECTION("the position cannot be saved: shown anyway, and the journal keeps it from a repeat") {
+    // rename(2) cannot replace a directory that holds something with the new position file.
+    std::filesystem::create_directories(broker::state_file_path(dir.path()) / "in-the-way");
+    store_run s(l, dir.path(), kept);
+    REQUIRE(s.pipeline.open_state().ok());
+    s.start_from(from_the_start());
+    s.answer("store:s1", h);
+    const auto changes = s.changes;
+    s.answer("all", h);
+    CHECK(s.popup->shown == std::vector{m.id});
+    REQUIRE(s.last_checkpoint);
+    REQUIRE_FALSE(s.last_checkpoint->ok());
+    CHECK(test::contains(s.last_checkpoint->err().detail(),
+                         "cannot save the position in " + dir.path().string()));
+    CHECK(s.changes > changes);
+    // Not emptied: a restart that gets the message again skips it.
+    auto journal = broker::display_journal::open(dir.path());
+    REQUIRE(journal.ok());
+    CHECK(journal->status(m.id) == broker::display_journal::mark::shown);
+  }
+}
+
+TEST_CASE_METHOD(
+    fixture,
+    "display pipeline: history lost to the store is counted, and a trimmed stretch recorded") {
+  std::vector<message::envelope> sent;
+  for (int i = 0; i < 3; ++i) {
+    sent.push_back(test::make_test_envelope({"all"}));
+    h.append("all", sent.back());
+  }
+  h.trim_through("all", 2);
+  store_run s(l, dir.path(), kept);
+  s.catch_up(h);
+  CHECK(s.popup->shown == std::vector{sent[2].id});
+  CHECK(s.pipeline.counters().gaps == 1);
+  CHECK(s.receipts.gaps ==
+        std::vector{std::tuple<std::string, std::uint64_t, std::uint64_t>{"all", 1, 2}});
+
+  // Seqs that went backwards (Redis lost its data) are counted, with no range to record.
+  const auto changes = s.changes;
+  s.pipeline.on_gap(broker::gap_event{"all", 4, 0, broker::gap_kind::reset});
+  CHECK(s.pipeline.counters().gaps == 2);
+  CHECK(s.receipts.gaps.size() == 1);
+  CHECK(s.changes == changes + 1);
+}

@@ -25,8 +25,8 @@ namespace bcast::core {
 struct process_options {
   std::string file;               // looked up on PATH when it has no slash
   std::vector<std::string> args;  // argv[1..]
-  std::vector<std::string>
-      extra_env;  // "NAME=value", added to (or replacing in) the inherited environment
+  // "NAME=value", added to (or replacing in) the inherited environment
+  std::vector<std::string> extra_env;
   bool inherit_env = true;
   std::optional<std::string> stdin_data;     // closed immediately when absent
   std::chrono::milliseconds timeout{0};      // 0: no limit

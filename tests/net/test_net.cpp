@@ -214,6 +214,8 @@ TEST_CASE("TLS: verified echo, hostname mismatch refused, client certificate req
     echo_result r;
     connect_and_send(l, ep, o, "secret hello", r);
     REQUIRE(test::run_until(l, [&] { return r.received == "secret hello" || r.failure; }));
+    INFO((r.failure ? r.failure->message() : std::string()));
+    REQUIRE_FALSE(r.failure);
     CHECK(r.stream->is_tls());
     r.stream->abort();
   }
@@ -224,6 +226,7 @@ TEST_CASE("TLS: verified echo, hostname mismatch refused, client certificate req
     echo_result r;
     connect_and_send(l, ep, o, "x", r);
     REQUIRE(test::run_until(l, [&] { return r.failure.has_value(); }));
+    INFO(r.failure->message());
     CHECK(*r.failure == core::errc::tls_error);
     CHECK(r.failure->message().find("hostname mismatch") != std::string::npos);
   }

@@ -3,13 +3,14 @@
 // bound, the exit status, and a kill when the child outlives its timeout. The loop never waits.
 
 #include <bcast/core/error.hpp>
+#include <bcast/core/lifetime.hpp>
 #include <bcast/core/loop.hpp>
 #include <bcast/core/timer.hpp>
 
 #include <uv.h>
 
-#include <csignal>
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -22,12 +23,13 @@ extern char** environ;
 namespace bcast::core {
 
 struct process_options {
-  std::string file;                        // looked up on PATH when it has no slash
-  std::vector<std::string> args;           // argv[1..]
-  std::vector<std::string> extra_env;      // "NAME=value", added to (or replacing in) the inherited environment
+  std::string file;               // looked up on PATH when it has no slash
+  std::vector<std::string> args;  // argv[1..]
+  // "NAME=value", added to (or replacing in) the inherited environment
+  std::vector<std::string> extra_env;
   bool inherit_env = true;
-  std::optional<std::string> stdin_data;   // closed immediately when absent
-  std::chrono::milliseconds timeout{0};    // 0: no limit
+  std::optional<std::string> stdin_data;     // closed immediately when absent
+  std::chrono::milliseconds timeout{0};      // 0: no limit
   std::size_t max_output_bytes = 64 * 1024;  // per stream; the rest is discarded
   std::string cwd;
 };
@@ -41,13 +43,15 @@ struct process_result {
   bool exited_ok() const noexcept { return exit_status == 0 && term_signal == 0 && !timed_out; }
 };
 
-class process : public std::enable_shared_from_this<process> {
+// Holds itself (held_by_uv) until its four handles (the process and three pipes) have closed.
+class process final : public held_by_uv<process> {
  public:
   using exit_handler = std::function<void(const process_result&)>;
 
   // Starts the child. A spawn failure (no such file, ...) is returned here; otherwise on_exit runs
   // later, once the child has exited and its output pipes are drained.
-  static result<std::shared_ptr<process>> spawn(loop& l, process_options options, exit_handler on_exit) {
+  static result<std::shared_ptr<process>> spawn(loop& l, process_options options,
+                                                exit_handler on_exit) {
     auto self = std::shared_ptr<process>(new process(l, std::move(options), std::move(on_exit)));
     if (auto err = self->start(); err) return err;
     return self;
@@ -77,7 +81,8 @@ class process : public std::enable_shared_from_this<process> {
         auto name = entry.substr(0, entry.find('='));
         bool overridden = false;
         for (const auto& extra : options_.extra_env) {
-          if (extra.size() > name.size() && extra.compare(0, name.size(), name) == 0 && extra[name.size()] == '=') {
+          if (extra.size() > name.size() && extra.compare(0, name.size(), name) == 0 &&
+              extra[name.size()] == '=') {
             overridden = true;
             break;
           }
@@ -98,6 +103,7 @@ class process : public std::enable_shared_from_this<process> {
     for (auto* p : {&stdin_, &stdout_, &stderr_}) {
       uv_pipe_init(loop_.uv(), p, 0);
       p->data = this;
+      hold();
     }
     uv_stdio_container_t stdio[3];
     stdio[0].flags = static_cast<uv_stdio_flags>(UV_CREATE_PIPE | UV_READABLE_PIPE);
@@ -118,18 +124,14 @@ class process : public std::enable_shared_from_this<process> {
       static_cast<process*>(h->data)->on_process_exit(status, signal);
     };
     process_.data = this;
-    self_ = shared_from_this();
-    open_handles_ = 3;
+    hold();  // libuv requires the process handle to be closed even when spawning fails
     if (int rc = uv_spawn(loop_.uv(), &process_, &uv_options); rc != 0) {
-      // libuv requires the process handle to be closed even when spawning failed.
-      ++open_handles_;
       close_handle(reinterpret_cast<uv_handle_t*>(&process_));
       for (auto* p : {&stdin_, &stdout_, &stderr_}) close_handle(reinterpret_cast<uv_handle_t*>(p));
       exited_ = true;
       on_exit_ = nullptr;
       return error(uv_error(rc), "cannot start " + options_.file);
     }
-    ++open_handles_;
     pid_ = process_.pid;
 
     start_capture(stdout_);
@@ -152,10 +154,12 @@ class process : public std::enable_shared_from_this<process> {
         },
         [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
           auto* self = static_cast<process*>(s->data);
-          auto& out = s == reinterpret_cast<uv_stream_t*>(&self->stdout_) ? self->result_.stdout_data
-                                                                           : self->result_.stderr_data;
+          auto& out = s == reinterpret_cast<uv_stream_t*>(&self->stdout_)
+                          ? self->result_.stdout_data
+                          : self->result_.stderr_data;
           if (n > 0) {
-            std::size_t room = self->options_.max_output_bytes - std::min(out.size(), self->options_.max_output_bytes);
+            std::size_t room = self->options_.max_output_bytes -
+                               std::min(out.size(), self->options_.max_output_bytes);
             out.append(buf->base, std::min<std::size_t>(room, static_cast<std::size_t>(n)));
           } else if (n < 0) {
             self->close_handle(reinterpret_cast<uv_handle_t*>(s));
@@ -169,12 +173,14 @@ class process : public std::enable_shared_from_this<process> {
       return;
     }
     write_req_.data = this;
-    uv_buf_t buf = uv_buf_init(options_.stdin_data->data(), static_cast<unsigned>(options_.stdin_data->size()));
-    int rc = uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&stdin_), &buf, 1, [](uv_write_t* req, int) {
-      // A child that does not read its stdin (EPIPE) is not an error of ours.
-      auto* self = static_cast<process*>(req->data);
-      self->close_handle(reinterpret_cast<uv_handle_t*>(&self->stdin_));
-    });
+    uv_buf_t buf = uv_buf_init(options_.stdin_data->data(),
+                               static_cast<unsigned>(options_.stdin_data->size()));
+    int rc = uv_write(&write_req_, reinterpret_cast<uv_stream_t*>(&stdin_), &buf, 1,
+                      [](uv_write_t* req, int) {
+                        // A child that does not read its stdin (EPIPE) is not an error of ours.
+                        auto* self = static_cast<process*>(req->data);
+                        self->close_handle(reinterpret_cast<uv_handle_t*>(&self->stdin_));
+                      });
     if (rc != 0) close_handle(reinterpret_cast<uv_handle_t*>(&stdin_));
   }
 
@@ -188,16 +194,16 @@ class process : public std::enable_shared_from_this<process> {
 
   void close_handle(uv_handle_t* h) {
     if (uv_is_closing(h)) return;
-    uv_close(h, [](uv_handle_t* closed) { static_cast<process*>(closed->data)->on_handle_closed(); });
+    uv_close(h,
+             [](uv_handle_t* closed) { static_cast<process*>(closed->data)->on_handle_closed(); });
   }
 
   void on_handle_closed() {
-    if (--open_handles_ > 0) return;
-    auto keep = std::move(self_);  // freed when this returns, after the handler ran
-    if (on_exit_) {
+    if (holds() == 1 && on_exit_) {
       auto handler = std::move(on_exit_);
       handler(result_);
     }
+    release();
   }
 
   loop& loop_;
@@ -208,8 +214,6 @@ class process : public std::enable_shared_from_this<process> {
   uv_pipe_t stdin_{}, stdout_{}, stderr_{};
   uv_write_t write_req_{};
   process_result result_;
-  std::shared_ptr<process> self_;
-  int open_handles_ = 0;
   int pid_ = 0;
   bool exited_ = false;
 };

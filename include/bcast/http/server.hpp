@@ -6,6 +6,7 @@
 // number of listeners (TCP, TLS, Unix socket, passed fds). Loop thread only.
 
 #include <bcast/core/error.hpp>
+#include <bcast/core/lifetime.hpp>
 #include <bcast/core/loop.hpp>
 #include <bcast/core/timer.hpp>
 #include <bcast/http/cookies.hpp>
@@ -87,7 +88,9 @@ class server;
 
 namespace detail {
 
-class connection final : public exchange_owner, public std::enable_shared_from_this<connection> {
+// Held, like the stream it serves, until that stream's close callback (core::held_by_uv): the
+// stream's callbacks call into it, and so do the responders of its requests (through a weak_ptr).
+class connection final : public exchange_owner, public core::held_by_uv<connection> {
  public:
   connection(server& srv, std::shared_ptr<const server_options> options,
              std::shared_ptr<net::stream> s, std::shared_ptr<const connection_info> info);
@@ -259,7 +262,9 @@ class server {
   std::size_t connection_count() const noexcept { return connections_.size(); }
   const server_options& options() const noexcept { return *options_; }
   // For connections accepted from now on; open ones keep the options they were accepted with.
-  void set_options(server_options o) { options_ = std::make_shared<const server_options>(std::move(o)); }
+  void set_options(server_options o) {
+    options_ = std::make_shared<const server_options>(std::move(o));
+  }
   core::loop& owner_loop() noexcept { return loop_; }
 
  private:
@@ -368,9 +373,10 @@ inline connection::connection(server& srv, std::shared_ptr<const server_options>
       timer_(loop_) {}
 
 inline void connection::start() {
+  hold();  // released by on_closed()
   stream_->on_data([this](std::string_view d) { on_data(d); });
   stream_->on_drain([this] { schedule_resume(); });
-  stream_->on_close([self = shared_from_this()](const core::error&) { self->on_closed(); });
+  stream_->on_close([this](const core::error&) { on_closed(); });
   // Until the first request's headers are in, the header timeout applies (TLS handshake included).
   arm(timer_kind::header, options_->header_timeout);
   stream_->start_reading();
@@ -699,6 +705,7 @@ inline void connection::on_closed() {
     if (!ex->completed) observe(ex->request, 499, 0);
   backlog_.clear();
   if (srv_) srv_->forget(info_->id);
+  release();
 }
 
 }  // namespace detail

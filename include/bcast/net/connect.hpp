@@ -3,6 +3,7 @@
 // every resolved address in turn, then the TLS handshake when asked. Completion is always async.
 
 #include <bcast/core/error.hpp>
+#include <bcast/core/lifetime.hpp>
 #include <bcast/core/loop.hpp>
 #include <bcast/core/timer.hpp>
 #include <bcast/net/stream.hpp>
@@ -23,7 +24,9 @@ struct endpoint {
   std::uint16_t port = 0;
   std::string unix_path;  // when set, host and port are ignored
   bool is_unix() const noexcept { return !unix_path.empty(); }
-  std::string str() const { return is_unix() ? "unix:" + unix_path : host + ":" + std::to_string(port); }
+  std::string str() const {
+    return is_unix() ? "unix:" + unix_path : host + ":" + std::to_string(port);
+  }
 };
 
 struct connect_options {
@@ -33,13 +36,17 @@ struct connect_options {
   stream_limits limits;
 };
 
-class connect_attempt : public std::enable_shared_from_this<connect_attempt> {
+// Holds itself (core::held_by_uv) until it has finished and libuv has answered every request it
+// made, so the caller may drop it at any time.
+class connect_attempt final : public core::held_by_uv<connect_attempt> {
  public:
   using handler = std::function<void(core::result<std::shared_ptr<stream>>)>;
 
-  static std::shared_ptr<connect_attempt> start(core::loop& l, endpoint ep, connect_options options, handler done) {
-    auto a = std::shared_ptr<connect_attempt>(new connect_attempt(l, std::move(ep), std::move(options), std::move(done)));
-    a->self_ = a;
+  static std::shared_ptr<connect_attempt> start(core::loop& l, endpoint ep, connect_options options,
+                                                handler done) {
+    auto a = std::shared_ptr<connect_attempt>(
+        new connect_attempt(l, std::move(ep), std::move(options), std::move(done)));
+    a->hold();  // until finish()
     a->begin();
     return a;
   }
@@ -52,7 +59,11 @@ class connect_attempt : public std::enable_shared_from_this<connect_attempt> {
 
  private:
   connect_attempt(core::loop& l, endpoint ep, connect_options options, handler done)
-      : loop_(l), endpoint_(std::move(ep)), options_(std::move(options)), done_(std::move(done)), timer_(l) {}
+      : loop_(l),
+        endpoint_(std::move(ep)),
+        options_(std::move(options)),
+        done_(std::move(done)),
+        timer_(l) {}
 
   void begin() {
     timer_.start(options_.timeout, [this] {
@@ -61,9 +72,9 @@ class connect_attempt : public std::enable_shared_from_this<connect_attempt> {
     if (endpoint_.is_unix()) {
       stream_ = stream::create(loop_, stream::transport::pipe, options_.limits);
       connect_req_.data = this;
-      ++pending_callbacks_;
-      uv_pipe_connect(&connect_req_, reinterpret_cast<uv_pipe_t*>(stream_->handle()), endpoint_.unix_path.c_str(),
-                      &connect_attempt::connect_callback);
+      hold();
+      uv_pipe_connect(&connect_req_, reinterpret_cast<uv_pipe_t*>(stream_->handle()),
+                      endpoint_.unix_path.c_str(), &connect_attempt::connect_callback);
       return;
     }
     addrinfo hints{};
@@ -77,15 +88,17 @@ class connect_attempt : public std::enable_shared_from_this<connect_attempt> {
           auto* self = static_cast<connect_attempt*>(req->data);
           self->resolving_ = false;
           self->on_resolved(status, res);
-          self->callback_returned();
+          self->release();
         },
         endpoint_.host.c_str(), port.c_str(), &hints);
     if (rc != 0) {
-      loop_.defer([self = shared_from_this(), rc] { self->finish(core::error(core::uv_error(rc), "resolving " + self->endpoint_.host)); });
+      loop_.defer([self = shared_from_this(), rc] {
+        self->finish(core::error(core::uv_error(rc), "resolving " + self->endpoint_.host));
+      });
       return;
     }
     resolving_ = true;
-    ++pending_callbacks_;
+    hold();
   }
 
   void on_resolved(int status, addrinfo* res) {
@@ -121,19 +134,14 @@ class connect_attempt : public std::enable_shared_from_this<connect_attempt> {
     if (rc != 0) {
       try_next_address(core::error(core::uv_error(rc), "connecting to " + endpoint_.str()));
     } else {
-      ++pending_callbacks_;
+      hold();
     }
   }
 
   static void connect_callback(uv_connect_t* req, int status) {
     auto* self = static_cast<connect_attempt*>(req->data);
     self->on_connected(status);
-    self->callback_returned();
-  }
-
-  // The requests live in this object, so it outlives every callback libuv still owes it.
-  void callback_returned() {
-    if (--pending_callbacks_ == 0 && finished_) self_.reset();
+    self->release();
   }
 
   void on_connected(int status) {
@@ -178,8 +186,8 @@ class connect_attempt : public std::enable_shared_from_this<connect_attempt> {
       stream_->abort();
       stream_.reset();
     }
-    auto keep = self_;
-    if (pending_callbacks_ == 0) self_.reset();
+    auto keep = shared_from_this();
+    release();  // the hold taken by start()
     if (auto done = std::move(done_)) done(std::move(outcome));
   }
 
@@ -188,13 +196,11 @@ class connect_attempt : public std::enable_shared_from_this<connect_attempt> {
   connect_options options_;
   handler done_;
   core::timer timer_;
-  std::shared_ptr<connect_attempt> self_;
   std::shared_ptr<stream> stream_;
   std::vector<sockaddr_storage> addresses_;
   std::size_t next_address_ = 0;
   uv_getaddrinfo_t resolve_req_{};
   uv_connect_t connect_req_{};
-  int pending_callbacks_ = 0;
   bool resolving_ = false;
   bool finished_ = false;
 };

@@ -2,6 +2,7 @@
 // Listeners for TCP (optionally TLS), Unix sockets, and sockets passed in by fd (systemd).
 
 #include <bcast/core/error.hpp>
+#include <bcast/core/lifetime.hpp>
 #include <bcast/core/loop.hpp>
 #include <bcast/net/stream.hpp>
 #include <bcast/net/tls.hpp>
@@ -17,13 +18,15 @@
 
 namespace bcast::net {
 
-class listener : public std::enable_shared_from_this<listener> {
+class listener final : public core::held_by_uv<listener> {
  public:
   using accept_handler = std::function<void(std::shared_ptr<stream>)>;
 
-  static core::result<std::shared_ptr<listener>> listen_tcp(core::loop& l, const std::string& host, std::uint16_t port,
+  static core::result<std::shared_ptr<listener>> listen_tcp(core::loop& l, const std::string& host,
+                                                            std::uint16_t port,
                                                             accept_handler on_accept,
-                                                            std::shared_ptr<tls_context> tls = {}, int backlog = 511) {
+                                                            std::shared_ptr<tls_context> tls = {},
+                                                            int backlog = 511) {
     sockaddr_storage addr{};
     int rc = uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&addr));
     if (rc != 0) rc = uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&addr));
@@ -40,13 +43,16 @@ class listener : public std::enable_shared_from_this<listener> {
   }
 
   // A stale socket file from an earlier run is replaced; `mode` is applied to the socket file.
-  static core::result<std::shared_ptr<listener>> listen_unix(core::loop& l, const std::string& path, accept_handler on_accept,
+  static core::result<std::shared_ptr<listener>> listen_unix(core::loop& l, const std::string& path,
+                                                             accept_handler on_accept,
                                                              int mode = 0660, int backlog = 511) {
     struct stat st {};
     if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(path.c_str());
     auto self = create(l, stream::transport::pipe, std::move(on_accept), {});
     int rc = uv_pipe_bind(&self->handle_.pipe, path.c_str());
-    if (rc == 0) rc = ::chmod(path.c_str(), static_cast<mode_t>(mode)) == 0 ? 0 : uv_translate_sys_error(errno);
+    if (rc == 0)
+      rc =
+          ::chmod(path.c_str(), static_cast<mode_t>(mode)) == 0 ? 0 : uv_translate_sys_error(errno);
     if (rc == 0) rc = uv_listen(&self->handle_.stream, backlog, &listener::on_connection);
     if (rc != 0) {
       self->close();
@@ -58,15 +64,18 @@ class listener : public std::enable_shared_from_this<listener> {
   }
 
   // An already bound and listening socket, as systemd passes it.
-  static core::result<std::shared_ptr<listener>> adopt_fd(core::loop& l, int fd, accept_handler on_accept,
-                                                          std::shared_ptr<tls_context> tls = {}, int backlog = 511) {
+  static core::result<std::shared_ptr<listener>> adopt_fd(core::loop& l, int fd,
+                                                          accept_handler on_accept,
+                                                          std::shared_ptr<tls_context> tls = {},
+                                                          int backlog = 511) {
     sockaddr_storage addr{};
     socklen_t len = sizeof addr;
     if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
-      return core::error(core::uv_error(uv_translate_sys_error(errno)), "passed fd " + std::to_string(fd));
+      return core::error(core::uv_error(uv_translate_sys_error(errno)),
+                         "passed fd " + std::to_string(fd));
     bool is_unix = addr.ss_family == AF_UNIX;
-    auto self = create(l, is_unix ? stream::transport::pipe : stream::transport::tcp, std::move(on_accept),
-                       is_unix ? nullptr : std::move(tls));
+    auto self = create(l, is_unix ? stream::transport::pipe : stream::transport::tcp,
+                       std::move(on_accept), is_unix ? nullptr : std::move(tls));
     int rc = is_unix ? uv_pipe_open(&self->handle_.pipe, fd) : uv_tcp_open(&self->handle_.tcp, fd);
     if (rc == 0) rc = uv_listen(&self->handle_.stream, backlog, &listener::on_connection);
     if (rc != 0) {
@@ -97,14 +106,13 @@ class listener : public std::enable_shared_from_this<listener> {
     if (closed_) return;
     closed_ = true;
     if (!unix_path_.empty()) ::unlink(unix_path_.c_str());
-    uv_close(reinterpret_cast<uv_handle_t*>(&handle_), [](uv_handle_t* h) {
-      auto* self = static_cast<listener*>(h->data);
-      auto keep = std::move(self->self_);
-    });
+    uv_close(reinterpret_cast<uv_handle_t*>(&handle_),
+             [](uv_handle_t* h) { static_cast<listener*>(h->data)->release(); });
   }
 
  private:
-  listener(core::loop& l, stream::transport t, accept_handler on_accept, std::shared_ptr<tls_context> tls)
+  listener(core::loop& l, stream::transport t, accept_handler on_accept,
+           std::shared_ptr<tls_context> tls)
       : loop_(l), transport_(t), on_accept_(std::move(on_accept)), tls_(std::move(tls)) {
     if (t == stream::transport::tcp) {
       uv_tcp_init(l.uv(), &handle_.tcp);
@@ -114,10 +122,11 @@ class listener : public std::enable_shared_from_this<listener> {
     handle_.stream.data = this;
   }
 
-  static std::shared_ptr<listener> create(core::loop& l, stream::transport t, accept_handler on_accept,
+  static std::shared_ptr<listener> create(core::loop& l, stream::transport t,
+                                          accept_handler on_accept,
                                           std::shared_ptr<tls_context> tls) {
     auto self = std::shared_ptr<listener>(new listener(l, t, std::move(on_accept), std::move(tls)));
-    self->self_ = self;
+    self->hold();  // the handle; released by the close callback
     return self;
   }
 
@@ -147,7 +156,6 @@ class listener : public std::enable_shared_from_this<listener> {
   std::shared_ptr<tls_context> tls_;
   stream_limits limits_;
   stream_handle handle_{};
-  std::shared_ptr<listener> self_;
   std::string name_;
   std::string unix_path_;
   bool closed_ = false;

@@ -4,6 +4,7 @@
 // bytes are bounded; past the bound write() refuses and the owner decides (drop a slow peer).
 
 #include <bcast/core/error.hpp>
+#include <bcast/core/lifetime.hpp>
 #include <bcast/core/loop.hpp>
 #include <bcast/net/tls.hpp>
 
@@ -36,7 +37,7 @@ union stream_handle {
   uv_pipe_t pipe;
 };
 
-class stream : public std::enable_shared_from_this<stream> {
+class stream final : public core::held_by_uv<stream> {
  public:
   enum class transport { tcp, pipe };
   using data_handler = std::function<void(std::string_view)>;
@@ -46,7 +47,7 @@ class stream : public std::enable_shared_from_this<stream> {
 
   static std::shared_ptr<stream> create(core::loop& l, transport t, stream_limits limits = {}) {
     auto s = std::shared_ptr<stream>(new stream(l, t, limits));
-    s->self_ = s;  // released by the close callback
+    s->hold();  // the handle; released by the close callback
     return s;
   }
 
@@ -78,8 +79,13 @@ class stream : public std::enable_shared_from_this<stream> {
     if (reading_ || state_ == state::closed) return;
     reading_ = true;
     uv_read_start(
-        handle(), [](uv_handle_t* h, std::size_t, uv_buf_t* buf) { *buf = static_cast<stream*>(h->data)->loop_.read_buffer(); },
-        [](uv_stream_t* h, ssize_t n, const uv_buf_t* buf) { static_cast<stream*>(h->data)->on_read(n, buf); });
+        handle(),
+        [](uv_handle_t* h, std::size_t, uv_buf_t* buf) {
+          *buf = static_cast<stream*>(h->data)->loop_.read_buffer();
+        },
+        [](uv_stream_t* h, ssize_t n, const uv_buf_t* buf) {
+          static_cast<stream*>(h->data)->on_read(n, buf);
+        });
   }
 
   void pause_reading() {
@@ -101,7 +107,9 @@ class stream : public std::enable_shared_from_this<stream> {
     return {};
   }
 
-  std::size_t queued_bytes() const noexcept { return plain_pending_.size() + out_pending_.size() + in_flight_.size(); }
+  std::size_t queued_bytes() const noexcept {
+    return plain_pending_.size() + out_pending_.size() + in_flight_.size();
+  }
 
   // Sends what is queued, then closes. on_close follows with an empty error.
   void close() {
@@ -124,11 +132,11 @@ class stream : public std::enable_shared_from_this<stream> {
     reading_ = false;
     uv_close(reinterpret_cast<uv_handle_t*>(&handle_), [](uv_handle_t* h) {
       auto* s = static_cast<stream*>(h->data);
-      auto keep = std::move(s->self_);
       if (auto handler = std::move(s->on_close_)) handler(s->close_reason_);
       s->on_data_ = nullptr;
       s->on_drain_ = nullptr;
       s->on_eof_ = nullptr;
+      s->release();
     });
   }
 
@@ -176,7 +184,8 @@ class stream : public std::enable_shared_from_this<stream> {
  private:
   enum class state { open, draining, closed };
 
-  stream(core::loop& l, transport t, stream_limits limits) : loop_(l), transport_(t), limits_(limits) {
+  stream(core::loop& l, transport t, stream_limits limits)
+      : loop_(l), transport_(t), limits_(limits) {
     if (t == transport::tcp) {
       uv_tcp_init(l.uv(), &handle_.tcp);
     } else {
@@ -266,7 +275,8 @@ class stream : public std::enable_shared_from_this<stream> {
     if (state_ == state::closed) return;
     if (out_pending_.empty()) {
       // Plaintext queued behind a handshake that never finished will not be sent: close anyway.
-      if (state_ == state::draining && (plain_pending_.empty() || (tls_ && !tls_->established()))) abort();
+      if (state_ == state::draining && (plain_pending_.empty() || (tls_ && !tls_->established())))
+        abort();
       return;
     }
     // Most writes fit the socket buffer: try the syscall now and only queue a request for the rest.
@@ -320,7 +330,6 @@ class stream : public std::enable_shared_from_this<stream> {
   transport transport_;
   stream_limits limits_;
   stream_handle handle_{};
-  std::shared_ptr<stream> self_;
   std::unique_ptr<tls_session> tls_;
   data_handler on_data_;
   close_handler on_close_;

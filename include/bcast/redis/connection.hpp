@@ -7,6 +7,7 @@
 // reply order can no longer be trusted; everything in flight then fails with that reason.
 
 #include <bcast/core/error.hpp>
+#include <bcast/core/lifetime.hpp>
 #include <bcast/core/loop.hpp>
 #include <bcast/core/timer.hpp>
 #include <bcast/net/connect.hpp>
@@ -27,17 +28,32 @@
 
 namespace bcast::redis {
 
-enum class connection_state { disconnected, connecting, authenticating, selecting, ready, waiting_to_reconnect, closed };
+enum class connection_state {
+  disconnected,
+  connecting,
+  authenticating,
+  selecting,
+  ready,
+  waiting_to_reconnect,
+  closed
+};
 
 inline const char* to_string(connection_state s) noexcept {
   switch (s) {
-    case connection_state::disconnected: return "disconnected";
-    case connection_state::connecting: return "connecting";
-    case connection_state::authenticating: return "authenticating";
-    case connection_state::selecting: return "selecting";
-    case connection_state::ready: return "ready";
-    case connection_state::waiting_to_reconnect: return "waiting_to_reconnect";
-    case connection_state::closed: return "closed";
+    case connection_state::disconnected:
+      return "disconnected";
+    case connection_state::connecting:
+      return "connecting";
+    case connection_state::authenticating:
+      return "authenticating";
+    case connection_state::selecting:
+      return "selecting";
+    case connection_state::ready:
+      return "ready";
+    case connection_state::waiting_to_reconnect:
+      return "waiting_to_reconnect";
+    case connection_state::closed:
+      return "closed";
   }
   return "?";
 }
@@ -48,7 +64,8 @@ using reply_handler = std::function<void(core::result<reply>)>;
 // fleet of stores that lost Redis together does not return in one wave.
 inline std::chrono::milliseconds backoff_delay(const backoff_policy& policy, unsigned attempt) {
   double base = static_cast<double>(policy.initial.count());
-  for (unsigned i = 0; i < attempt && base < static_cast<double>(policy.max.count()); ++i) base *= policy.multiplier;
+  for (unsigned i = 0; i < attempt && base < static_cast<double>(policy.max.count()); ++i)
+    base *= policy.multiplier;
   base = std::min(base, static_cast<double>(policy.max.count()));
   thread_local std::mt19937 rng{std::random_device{}()};
   std::uniform_real_distribution<double> jitter(0.5, 1.0);
@@ -81,7 +98,8 @@ class connection : public std::enable_shared_from_this<connection> {
     if (state_ == connection_state::closed) return;
     drop_transport();
     auto failed = take_all_pending();
-    set_state(connection_state::closed, core::error(core::errc::cancelled, "connection closed by its owner"));
+    set_state(connection_state::closed,
+              core::error(core::errc::cancelled, "connection closed by its owner"));
     if (!failed.empty()) {
       loop_.defer([failed = std::move(failed)]() mutable {
         for (auto& cb : failed) cb(core::error(core::errc::cancelled, "Redis connection closed"));
@@ -152,7 +170,8 @@ class connection : public std::enable_shared_from_this<connection> {
       return;
     }
     if (queued_.size() >= options_.max_queued_commands) {
-      fail_later(std::move(cb), core::error(core::errc::queue_full, "too many commands waiting for Redis"));
+      fail_later(std::move(cb),
+                 core::error(core::errc::queue_full, "too many commands waiting for Redis"));
       return;
     }
     auto deadline = loop_.now_ms() + static_cast<std::uint64_t>(options_.command_timeout.count());
@@ -180,12 +199,20 @@ class connection : public std::enable_shared_from_this<connection> {
       fail_later(std::move(cb), core::error(ec, "Redis write queue full"));
       return;
     }
-    in_flight_.push_back({std::move(cb), loop_.now_ms() + static_cast<std::uint64_t>(options_.command_timeout.count()), answers_before, {}});
+    in_flight_.push_back(
+        {std::move(cb),
+         loop_.now_ms() + static_cast<std::uint64_t>(options_.command_timeout.count()),
+         answers_before,
+         {}});
     arm_sweep();
   }
 
   connection(core::loop& l, options o)
-      : loop_(l), options_(std::move(o)), reconnect_timer_(l), sweep_timer_(l), reader_(std::make_unique<reply_reader>(options_.reply_limits)) {}
+      : loop_(l),
+        options_(std::move(o)),
+        reconnect_timer_(l),
+        sweep_timer_(l),
+        reader_(std::make_unique<reply_reader>(options_.reply_limits)) {}
 
   void set_state(connection_state s, const core::error& why = {}) {
     if (why) last_error_ = why;
@@ -211,37 +238,34 @@ class connection : public std::enable_shared_from_this<connection> {
     co.tls = tls_context_;
     co.tls_server_name = options_.tls_options.server_name;
     co.limits.max_queued_write_bytes = 256 * 1024 * 1024;
-    std::weak_ptr<connection> weak = weak_from_this();
-    attempt_ = net::connect(loop_, options_.endpoint, co, [weak](core::result<std::shared_ptr<net::stream>> r) {
-      auto self = weak.lock();
-      if (!self) {
-        if (r) r.value()->abort();
-        return;
-      }
-      self->attempt_.reset();
-      if (!r) {
-        self->connection_failed(r.err());
-      } else {
-        self->connected(std::move(r.value()));
-      }
-    });
+    attempt_ = net::connect(
+        loop_, options_.endpoint, co,
+        [this, alive = transport_.watch()](core::result<std::shared_ptr<net::stream>> r) {
+          if (alive.expired()) {
+            if (r) r.value()->abort();
+            return;
+          }
+          attempt_.reset();
+          if (!r) {
+            connection_failed(r.err());
+          } else {
+            connected(std::move(r.value()));
+          }
+        });
   }
 
   void connected(std::shared_ptr<net::stream> s) {
     stream_ = std::move(s);
     reader_ = std::make_unique<reply_reader>(options_.reply_limits);
-    ++generation_;
-    std::weak_ptr<connection> weak = weak_from_this();
-    auto gen = generation_;
-    stream_->on_data([weak, gen](std::string_view data) {
-      if (auto self = weak.lock(); self && self->generation_ == gen) self->on_data(data);
+    transport_.renew();
+    stream_->on_data([this, alive = transport_.watch()](std::string_view data) {
+      if (!alive.expired()) on_data(data);
     });
-    stream_->on_close([weak, gen](const core::error& err) {
-      auto self = weak.lock();
-      if (!self || self->generation_ != gen) return;
-      self->connection_failed(core::error(err ? err.code() : make_error_code(core::errc::closed),
-                                          "Redis at " + self->options_.describe() + " closed the connection" +
-                                              (err ? ": " + err.message() : "")));
+    stream_->on_close([this, alive = transport_.watch()](const core::error& err) {
+      if (alive.expired()) return;
+      connection_failed(core::error(err ? err.code() : make_error_code(core::errc::closed),
+                                    "Redis at " + options_.describe() + " closed the connection" +
+                                        (err ? ": " + err.message() : "")));
     });
     stream_->set_keepalive(true, 30);
     stream_->start_reading();
@@ -283,12 +307,16 @@ class connection : public std::enable_shared_from_this<connection> {
   }
 
   // Handshake commands go straight to the socket, ahead of anything the owner queued.
-  void handshake_command(std::vector<std::string_view> args, std::function<void(const reply&)> on_reply) {
+  void handshake_command(std::vector<std::string_view> args,
+                         std::function<void(const reply&)> on_reply) {
     (void)stream_->write(encode_command(args));
-    in_flight_.push_back({[on_reply = std::move(on_reply)](core::result<reply> r) {
-                            if (r) on_reply(r.value());
-                          },
-                          loop_.now_ms() + static_cast<std::uint64_t>(options_.command_timeout.count()), 0, {}});
+    in_flight_.push_back(
+        {[on_reply = std::move(on_reply)](core::result<reply> r) {
+           if (r) on_reply(r.value());
+         },
+         loop_.now_ms() + static_cast<std::uint64_t>(options_.command_timeout.count()),
+         0,
+         {}});
     handshake_replies_pending_++;
     arm_sweep();
   }
@@ -319,14 +347,15 @@ class connection : public std::enable_shared_from_this<connection> {
 
   void on_data(std::string_view data) {
     auto self = shared_from_this();
-    auto gen = generation_;
+    auto current = transport_.watch();
     auto parsed = reader_->consume(data, [&](reply&& r) {
       dispatch(std::move(r));
-      return gen == generation_;  // a callback may have closed or broken the connection
+      return !current.expired();  // a callback may have closed or broken the connection
     });
-    if (!parsed && gen == generation_) {
-      connection_failed(core::error(parsed.err().code(), "bad reply from Redis at " + options_.describe() + ": " +
-                                                             parsed.err().detail()));
+    if (!parsed && !current.expired()) {
+      connection_failed(core::error(
+          parsed.err().code(),
+          "bad reply from Redis at " + options_.describe() + ": " + parsed.err().detail()));
       return;
     }
     if (in_flight_.empty() && queued_.empty()) sweep_timer_.stop();
@@ -338,7 +367,8 @@ class connection : public std::enable_shared_from_this<connection> {
       return;
     }
     if (in_flight_.empty()) {
-      connection_failed(core::error(core::errc::protocol_error, "unexpected reply from Redis: " + r.describe()));
+      connection_failed(
+          core::error(core::errc::protocol_error, "unexpected reply from Redis: " + r.describe()));
       return;
     }
     auto& front = in_flight_.front();
@@ -356,8 +386,10 @@ class connection : public std::enable_shared_from_this<connection> {
 
   void arm_sweep() {
     if (sweep_timer_.active()) return;
-    auto period = std::clamp(options_.command_timeout / 10, std::chrono::milliseconds(5), std::chrono::milliseconds(250));
-    sweep_timer_.start(period, [this] { sweep(); }, period);
+    auto period = std::clamp(options_.command_timeout / 10, std::chrono::milliseconds(5),
+                             std::chrono::milliseconds(250));
+    sweep_timer_.start(
+        period, [this] { sweep(); }, period);
   }
 
   // Commands complete in order, so only the oldest of each queue can be overdue first.
@@ -367,12 +399,14 @@ class connection : public std::enable_shared_from_this<connection> {
     while (!queued_.empty() && queued_.front().deadline_ms <= now) {
       auto cb = std::move(queued_.front().cb);
       queued_.pop_front();
-      cb(core::error(core::errc::timeout, "Redis at " + options_.describe() + " not reachable" +
-                                              (last_error_ ? " (" + last_error_.message() + ")" : "")));
+      cb(core::error(core::errc::timeout,
+                     "Redis at " + options_.describe() + " not reachable" +
+                         (last_error_ ? " (" + last_error_.message() + ")" : "")));
     }
     if (!in_flight_.empty() && in_flight_.front().deadline_ms <= now) {
-      connection_failed(core::error(core::errc::timeout, "Redis at " + options_.describe() + " did not answer within " +
-                                                             std::to_string(options_.command_timeout.count()) + " ms"));
+      connection_failed(core::error(core::errc::timeout,
+                                    "Redis at " + options_.describe() + " did not answer within " +
+                                        std::to_string(options_.command_timeout.count()) + " ms"));
     }
     if (in_flight_.empty() && queued_.empty()) sweep_timer_.stop();
   }
@@ -384,15 +418,18 @@ class connection : public std::enable_shared_from_this<connection> {
     std::deque<in_flight_command> failed;
     failed.swap(in_flight_);
     handshake_replies_pending_ = 0;
-    set_state(options_.reconnect ? connection_state::waiting_to_reconnect : connection_state::disconnected, err);
+    set_state(options_.reconnect ? connection_state::waiting_to_reconnect
+                                 : connection_state::disconnected,
+              err);
     for (auto& c : failed) c.cb(err);
     if (state_ == connection_state::waiting_to_reconnect) {
-      reconnect_timer_.start(backoff_delay(options_.backoff, reconnect_attempt_++), [this] { begin_connect(); });
+      reconnect_timer_.start(backoff_delay(options_.backoff, reconnect_attempt_++),
+                             [this] { begin_connect(); });
     }
   }
 
   void drop_transport() {
-    ++generation_;
+    transport_.renew();
     reconnect_timer_.stop();
     if (attempt_) {
       attempt_->cancel();
@@ -432,9 +469,11 @@ class connection : public std::enable_shared_from_this<connection> {
   std::unique_ptr<reply_reader> reader_;
   std::deque<in_flight_command> in_flight_;
   std::deque<queued_command> queued_;
-  std::uint64_t generation_ = 0;
   unsigned reconnect_attempt_ = 0;
   int handshake_replies_pending_ = 0;
+  // Renewed whenever the transport is dropped or replaced: callbacks from an earlier stream (or
+  // connect attempt) then do nothing, and neither do any once the connection is gone.
+  core::liveness_token transport_;
 };
 
 }  // namespace bcast::redis

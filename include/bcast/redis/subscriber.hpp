@@ -3,6 +3,7 @@
 // patterns it wants; a subscription counts as confirmed only when the server acknowledges it, and
 // after a reconnect everything wanted is subscribed again. A periodic PING detects a dead peer.
 
+#include <bcast/core/lifetime.hpp>
 #include <bcast/core/loop.hpp>
 #include <bcast/core/timer.hpp>
 #include <bcast/redis/connection.hpp>
@@ -28,13 +29,18 @@ struct subscriber_settings {
 class subscriber {
  public:
   using message_handler = std::function<void(std::string_view channel, std::string_view payload)>;
-  using pmessage_handler = std::function<void(std::string_view pattern, std::string_view channel, std::string_view payload)>;
+  using pmessage_handler = std::function<void(std::string_view pattern, std::string_view channel,
+                                              std::string_view payload)>;
   using confirm_handler = std::function<void(subscription_kind, std::string_view name)>;
 
   subscriber(core::loop& l, options o, subscriber_settings s = {})
       : loop_(l), conn_(connection::create(l, std::move(o))), settings_(s), ping_timer_(l) {
-    conn_->set_push_handler([this](reply&& r) { on_push(std::move(r)); });
-    conn_->observe([this](connection_state s, const core::error&) {
+    // The connection is shared: it may call back after this subscriber is gone.
+    conn_->set_push_handler([this, alive = alive_.watch()](reply&& r) {
+      if (!alive.expired()) on_push(std::move(r));
+    });
+    conn_->observe([this, alive = alive_.watch()](connection_state s, const core::error&) {
+      if (alive.expired()) return;
       if (s == connection_state::ready) {
         on_ready();
       } else {
@@ -54,7 +60,8 @@ class subscriber {
   void on_confirmed(confirm_handler h) { on_confirmed_ = std::move(h); }
   void observe(connection::state_observer o) { conn_->observe(std::move(o)); }
 
-  void subscribe(std::vector<std::string> names, subscription_kind kind = subscription_kind::channel) {
+  void subscribe(std::vector<std::string> names,
+                 subscription_kind kind = subscription_kind::channel) {
     std::vector<std::string> fresh;
     for (auto& n : names) {
       if (wanted_[index(kind)].insert(n).second) fresh.push_back(std::move(n));
@@ -63,7 +70,8 @@ class subscriber {
     conn_->start();
   }
 
-  void unsubscribe(std::vector<std::string> names, subscription_kind kind = subscription_kind::channel) {
+  void unsubscribe(std::vector<std::string> names,
+                   subscription_kind kind = subscription_kind::channel) {
     for (auto& n : names) {
       wanted_[index(kind)].erase(n);
       confirmed_[index(kind)].erase(n);
@@ -71,7 +79,8 @@ class subscriber {
     if (conn_->ready()) send_subscribe(kind, names, false);
   }
 
-  bool is_confirmed(std::string_view name, subscription_kind kind = subscription_kind::channel) const {
+  bool is_confirmed(std::string_view name,
+                    subscription_kind kind = subscription_kind::channel) const {
     return confirmed_[index(kind)].count(std::string(name)) != 0;
   }
   // Every wanted name of every kind is confirmed.
@@ -81,7 +90,9 @@ class subscriber {
     }
     return true;
   }
-  std::size_t wanted_count() const { return wanted_[0].size() + wanted_[1].size() + wanted_[2].size(); }
+  std::size_t wanted_count() const {
+    return wanted_[0].size() + wanted_[1].size() + wanted_[2].size();
+  }
 
   void close() { conn_->close(); }
   connection_state state() const noexcept { return conn_->state(); }
@@ -91,13 +102,17 @@ class subscriber {
   static int index(subscription_kind k) noexcept { return static_cast<int>(k); }
 
   void on_ready() {
-    for (auto kind : {subscription_kind::channel, subscription_kind::shard_channel, subscription_kind::pattern}) {
+    for (auto kind : {subscription_kind::channel, subscription_kind::shard_channel,
+                      subscription_kind::pattern}) {
       const auto& wanted = wanted_[index(kind)];
-      if (!wanted.empty()) send_subscribe(kind, std::vector<std::string>(wanted.begin(), wanted.end()), true);
+      if (!wanted.empty())
+        send_subscribe(kind, std::vector<std::string>(wanted.begin(), wanted.end()), true);
     }
     awaiting_pong_ = false;
     if (settings_.health_check_interval.count() > 0) {
-      ping_timer_.start(settings_.health_check_interval, [this] { health_check(); }, settings_.health_check_interval);
+      ping_timer_.start(
+          settings_.health_check_interval, [this] { health_check(); },
+          settings_.health_check_interval);
     }
   }
 
@@ -112,12 +127,14 @@ class subscriber {
     conn_->send_push_command(ping);
   }
 
-  void send_subscribe(subscription_kind kind, const std::vector<std::string>& names, bool subscribe) {
+  void send_subscribe(subscription_kind kind, const std::vector<std::string>& names,
+                      bool subscribe) {
     static constexpr std::string_view sub[] = {"SUBSCRIBE", "SSUBSCRIBE", "PSUBSCRIBE"};
     static constexpr std::string_view unsub[] = {"UNSUBSCRIBE", "SUNSUBSCRIBE", "PUNSUBSCRIBE"};
     for (std::size_t i = 0; i < names.size(); i += settings_.names_per_command) {
       std::vector<std::string_view> args{subscribe ? sub[index(kind)] : unsub[index(kind)]};
-      for (std::size_t j = i; j < std::min(names.size(), i + settings_.names_per_command); ++j) args.push_back(names[j]);
+      for (std::size_t j = i; j < std::min(names.size(), i + settings_.names_per_command); ++j)
+        args.push_back(names[j]);
       conn_->send_push_command(args);
     }
   }
@@ -140,7 +157,7 @@ class subscriber {
     } else if (type == "pong") {
       awaiting_pong_ = false;
     } else if (type == "subscribe" || type == "ssubscribe" || type == "psubscribe") {
-      auto kind = type == "subscribe" ? subscription_kind::channel
+      auto kind = type == "subscribe"    ? subscription_kind::channel
                   : type == "ssubscribe" ? subscription_kind::shard_channel
                                          : subscription_kind::pattern;
       if (e.size() >= 2 && wanted_[index(kind)].count(e[1].str)) {
@@ -160,6 +177,7 @@ class subscriber {
   pmessage_handler on_pmessage_;
   confirm_handler on_confirmed_;
   bool awaiting_pong_ = false;
+  core::liveness_token alive_;
 };
 
 }  // namespace bcast::redis

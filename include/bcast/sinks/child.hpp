@@ -52,7 +52,9 @@ inline std::string describe_exit(const std::string& program, const core::process
 namespace detail {
 
 struct child_run {
-  std::weak_ptr<core::process> process;
+  // The process holds this run (in its exit handler) until it calls that handler, once its child
+  // has exited: the cycle ends there.
+  std::shared_ptr<core::process> process;
   std::unique_ptr<core::timer> settle;
   std::unique_ptr<core::timer> deadline;
   int pid = 0;
@@ -68,7 +70,7 @@ struct child_run {
       return;
     }
 #endif
-    if (auto p = process.lock()) p->kill(signum);
+    if (process) process->kill(signum);
   }
 };
 
@@ -109,11 +111,11 @@ inline void run_child(const std::shared_ptr<job>& j, child_plan plan) {
   }
   if (plan.timeout.count() > 0) {
     run->deadline = std::make_unique<core::timer>(j->loop());
-    run->deadline->start(plan.timeout, [weak = std::weak_ptr<detail::child_run>(run)] {
-      auto r = weak.lock();
-      if (!r) return;
+    // The run owns its timers, so their callbacks never outlive it: a plain pointer will do (a
+    // shared one would make a cycle).
+    run->deadline->start(plan.timeout, [r = run.get()] {
       // Also after the child itself exited: what it left behind holds the output pipes.
-      if (auto p = r->process.lock(); p && p->running()) r->timed_out = true;
+      if (r->process->running()) r->timed_out = true;
       r->kill(SIGKILL);
     });
   }
@@ -122,9 +124,7 @@ inline void run_child(const std::shared_ptr<job>& j, child_plan plan) {
     run->kill(SIGTERM);
     // A child that ignores SIGTERM must not hold up close() for ever.
     if (!run->deadline) run->deadline = std::make_unique<core::timer>(l);
-    run->deadline->start(std::chrono::seconds(5), [weak = std::weak_ptr<detail::child_run>(run)] {
-      if (auto r = weak.lock()) r->kill(SIGKILL);
-    });
+    run->deadline->start(std::chrono::seconds(5), [r = run.get()] { r->kill(SIGKILL); });
   });
 }
 

@@ -129,13 +129,12 @@ inline void pump(const std::shared_ptr<queue_state>& q) {
   }
 }
 
-// Work starts from a deferred pump, so no outcome is ever reported from inside show().
+// Work starts from a deferred pump, so no outcome is ever reported from inside show(). A sink
+// closed meanwhile leaves the pump nothing to do.
 inline void schedule_pump(const std::shared_ptr<queue_state>& q) {
   if (q->pump_scheduled) return;
   q->pump_scheduled = true;
-  q->loop.defer([weak = std::weak_ptr<queue_state>(q)] {
-    if (auto s = weak.lock()) pump(s);
-  });
+  q->loop.defer([q] { pump(q); });
 }
 
 }  // namespace detail

@@ -200,10 +200,12 @@ class terminal_write : public std::enable_shared_from_this<terminal_write> {
                   " bytes left)");
     }
     if (!retry_) retry_ = std::make_unique<core::timer>(job_->loop());
-    retry_->start(std::chrono::milliseconds(20), [weak = weak_from_this()] {
-      if (auto self = weak.lock()) self->step();
+    // The timer is this writer's own, so it never fires after it; the writer is held by the job's
+    // cancel, and by `keep` while step() may finish the job (which drops that cancel).
+    retry_->start(std::chrono::milliseconds(20), [this] {
+      auto keep = shared_from_this();
+      step();
     });
-    // The timer holds only a weak pointer; the job's cancel holds this writer.
     job_->set_cancel([self = shared_from_this()] {
       self->retry_.reset();
       self->job_->finish();

@@ -11,6 +11,7 @@
 // MessageBox has no button label, so ack_label is not used; the icon follows the priority.
 
 #include <bcast/core/error.hpp>
+#include <bcast/core/lifetime.hpp>
 #include <bcast/core/loop.hpp>
 #include <bcast/core/timer.hpp>
 #include <bcast/message/envelope.hpp>
@@ -55,7 +56,8 @@ inline win32::dialog_request dialog_request_for(const message::envelope& e) {
 
 namespace detail {
 
-struct dialog_thread {
+// Held by libuv (its uv_async_t) until the dialog's thread has been joined and the handle closed.
+struct dialog_thread final : core::held_by_uv<dialog_thread> {
   uv_async_t async{};
   uv_thread_t thread{};
   std::shared_ptr<job> j;
@@ -65,6 +67,22 @@ struct dialog_thread {
   std::shared_ptr<win32::dialog_control> control = std::make_shared<win32::dialog_control>();
   std::unique_ptr<core::timer> settle;
   std::unique_ptr<core::timer> deadline;
+
+  // False (the thread did not start, the object lets go of itself) with `rc` set.
+  bool start(core::loop& l, int& rc) {
+    uv_async_init(l.uv(), &async, on_done);
+    async.data = this;
+    hold();
+    rc = uv_thread_create(&thread, run, this);
+    if (rc == 0) return true;
+    close();
+    return false;
+  }
+
+  void close() {
+    uv_close(reinterpret_cast<uv_handle_t*>(&async),
+             [](uv_handle_t* closed) { static_cast<dialog_thread*>(closed->data)->release(); });
+  }
 
   static void run(void* arg) {
     auto* self = static_cast<dialog_thread*>(arg);
@@ -97,8 +115,7 @@ struct dialog_thread {
         break;
     }
     auto keep = self->j;
-    uv_close(reinterpret_cast<uv_handle_t*>(h),
-             [](uv_handle_t* closed) { delete static_cast<dialog_thread*>(closed->data); });
+    self->close();
     keep->finish();
   }
 };
@@ -119,16 +136,11 @@ class threaded_dialog_sink final : public queued_sink {
   static void start(const std::shared_ptr<job>& j, const sink_options& o,
                     const std::shared_ptr<const blocking_dialog>& show,
                     const std::shared_ptr<const dialog_closer>& close) {
-    auto* t = new detail::dialog_thread;
+    auto t = std::make_shared<detail::dialog_thread>();
     t->j = j;
     t->show = show;
     t->request = dialog_request_for(j->envelope());
-    uv_async_init(j->loop().uv(), &t->async, detail::dialog_thread::on_done);
-    t->async.data = t;
-    if (int rc = uv_thread_create(&t->thread, detail::dialog_thread::run, t); rc != 0) {
-      uv_close(reinterpret_cast<uv_handle_t*>(&t->async), [](uv_handle_t* closed) {
-        delete static_cast<detail::dialog_thread*>(closed->data);
-      });
+    if (int rc = 0; !t->start(j->loop(), rc)) {
       j->failed(std::string("cannot start a dialog thread: ") + uv_strerror(rc));
       j->finish();
       return;

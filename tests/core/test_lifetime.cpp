@@ -1,0 +1,173 @@
+#include <bcast/core/lifetime.hpp>
+#include <bcast/core/loop.hpp>
+#include <bcast/core/timer.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include <uv.h>
+
+using namespace bcast;
+
+namespace {
+
+int probes_alive = 0;
+std::vector<std::size_t> holds_at_close;  // holds() seen by each close callback
+
+// Owns two timer handles, as a stream owns its handle and a connect attempt its requests.
+class probe final : public core::held_by_uv<probe> {
+ public:
+  static std::shared_ptr<probe> open(core::loop& l) {
+    auto p = std::shared_ptr<probe>(new probe);
+    for (auto& t : p->timers_) {
+      uv_timer_init(l.uv(), &t);
+      t.data = p.get();
+      p->hold();
+    }
+    return p;
+  }
+  ~probe() { --probes_alive; }
+
+  // Fires once after 1 ms; `then` runs inside the libuv callback.
+  template <class Fn>
+  void on_first(Fn then) {
+    then_ = std::move(then);
+    uv_timer_start(
+        &timers_[0], [](uv_timer_t* h) { static_cast<probe*>(h->data)->fired(); }, 1, 0);
+  }
+
+  void close() {
+    for (auto& t : timers_) {
+      if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&t))) continue;
+      uv_close(reinterpret_cast<uv_handle_t*>(&t), [](uv_handle_t* h) {
+        auto* p = static_cast<probe*>(h->data);
+        holds_at_close.push_back(p->holds());
+        p->release();
+      });
+    }
+  }
+
+  int touched_after_callback = 0;
+
+ private:
+  probe() { ++probes_alive; }
+
+  void fired() {
+    then_(*this);
+    ++touched_after_callback;  // the object is still there, whatever `then_` dropped
+  }
+
+  uv_timer_t timers_[2]{};
+  std::function<void(probe&)> then_;
+};
+
+struct owner_with_token {
+  core::liveness_token alive;
+};
+
+}  // namespace
+
+TEST_CASE(
+    "held_by_uv: dropped by its owner, the object lives until libuv has closed every handle") {
+  probes_alive = 0;
+  {
+    core::loop l;
+    auto p = probe::open(l);
+    std::weak_ptr<probe> seen = p;
+    p->close();
+    p.reset();
+    CHECK_FALSE(seen.expired());  // both close callbacks are still to come
+    l.run_once();
+    CHECK(seen.expired());
+  }
+  CHECK(probes_alive == 0);
+}
+
+TEST_CASE("held_by_uv: the last close callback frees the object, not an earlier one") {
+  probes_alive = 0;
+  holds_at_close.clear();
+  core::loop l;
+  auto p = probe::open(l);
+  std::weak_ptr<probe> seen = p;
+  p->close();
+  p.reset();
+  l.run();
+  CHECK(holds_at_close == std::vector<std::size_t>{2, 1});
+  CHECK(seen.expired());
+  CHECK(probes_alive == 0);
+}
+
+TEST_CASE(
+    "held_by_uv: an object closed and dropped inside its own callback survives that callback") {
+  probes_alive = 0;
+  holds_at_close.clear();
+  core::loop l;
+  auto p = probe::open(l);
+  std::weak_ptr<probe> seen = p;
+  bool alive_after_drop = false;
+  std::size_t closes_inside = 99;
+  p->on_first([&](probe& self) {
+    self.close();
+    p.reset();  // the only reference outside libuv
+    alive_after_drop = !seen.expired();
+    closes_inside = holds_at_close.size();
+  });
+  l.run();
+  CHECK(alive_after_drop);
+  CHECK(closes_inside == 0);  // no close callback ran inside the timer callback
+  CHECK(holds_at_close.size() == 2);
+  CHECK(seen.expired());
+  CHECK(probes_alive == 0);  // and the ASan build would see a leak or a use after free
+}
+
+TEST_CASE("core::timer: destroying the owner with its callback pending never runs the callback") {
+  core::loop l;
+  int fired = 0;
+  {
+    core::timer t(l);
+    t.start(std::chrono::milliseconds(1), [&] { ++fired; });
+  }
+  l.run();
+  CHECK(fired == 0);
+}
+
+TEST_CASE("liveness: a watch expires with its owner, and a deferred callback then does nothing") {
+  core::loop l;
+  auto owner = std::make_unique<owner_with_token>();
+  int ran = 0, skipped = 0;
+  auto* raw = owner.get();
+  for (int i = 0; i < 2; ++i) {
+    l.defer([raw, alive = owner->alive.watch(), &ran, &skipped] {
+      if (alive.expired()) {
+        ++skipped;
+        return;
+      }
+      ++ran;
+      (void)raw->alive.watch();  // touches the owner: only safe while the watch stands
+    });
+  }
+  owner.reset();
+  l.run();
+  CHECK(ran == 0);
+  CHECK(skipped == 2);
+}
+
+TEST_CASE("liveness: renew() expires the watches taken before it, not those taken after") {
+  core::liveness_token token;
+  auto before = token.watch();
+  auto also_before = token.watch();
+  CHECK_FALSE(before.expired());
+  token.renew();
+  CHECK(before.expired());
+  CHECK(also_before.expired());
+  auto after = token.watch();
+  CHECK_FALSE(after.expired());
+  token.renew();
+  token.renew();  // renewing twice, or with no watch out, is harmless
+  CHECK(after.expired());
+  CHECK_FALSE(token.watch().expired());
+  CHECK(core::liveness_watch().expired());
+}

@@ -490,7 +490,7 @@ TEST_CASE("decode's canonical reader agrees with the document reader on every in
   const auto same = [](const std::string& text) {
     const auto fast = decode(text);
     const auto general = detail::decode_document(text);
-    INFO(detail::printable(text, 400));
+    INFO(bcast::core::printable(text, 400));
     REQUIRE(fast.ok() == general.ok());
     if (fast.ok()) {
       CHECK(*fast == *general);

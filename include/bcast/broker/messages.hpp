@@ -6,6 +6,7 @@
 #include <bcast/broker/keys.hpp>
 #include <bcast/core/error.hpp>
 #include <bcast/core/log.hpp>
+#include <bcast/core/text.hpp>
 #include <bcast/message/envelope.hpp>
 #include <bcast/message/ulid.hpp>
 #include <bcast/redis/client.hpp>
@@ -101,7 +102,7 @@ inline core::result<message_record> decode_record(std::string_view member) {
   rec.json = std::string(field[3]);
   if (field[1] != "-") {
     std::uint64_t n = 0;
-    if (!redis::detail::parse_int(field[1], n)) return bad("unreadable expected count");
+    if (!core::parse_int(field[1], n)) return bad("unreadable expected count");
     rec.expected_at_send = n;
   }
   try {

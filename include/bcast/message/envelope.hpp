@@ -3,6 +3,7 @@
 // Also the checks on a POST /api/v1/messages body, which makes a draft envelope.
 
 #include <bcast/core/error.hpp>
+#include <bcast/core/text.hpp>
 #include <bcast/message/category.hpp>
 #include <bcast/message/target.hpp>
 #include <bcast/message/time.hpp>
@@ -128,7 +129,7 @@ core::result<envelope> read_envelope(const BasicJsonType& j) {
   if (!v->is_number_integer()) return fail("\"v\" must be an integer");
   if (!(v->is_number_unsigned() ? v->template get<std::uint64_t>() == 1
                                 : v->template get<std::int64_t>() == 1)) {
-    return fail("unsupported version " + detail::printable(v->dump()));
+    return fail("unsupported version " + core::printable(v->dump()));
   }
 
   std::string why;
@@ -147,7 +148,7 @@ core::result<envelope> read_envelope(const BasicJsonType& j) {
   };
 
   if (!string_field("id", e.id)) return fail(why);
-  if (!is_valid_ulid(e.id)) return fail("\"id\" is not a ULID: " + detail::quoted(e.id));
+  if (!is_valid_ulid(e.id)) return fail("\"id\" is not a ULID: " + core::quoted(e.id));
 
   const auto* targets = member(j, "targets");
   if (!targets) return fail("missing \"targets\"");
@@ -158,13 +159,13 @@ core::result<envelope> read_envelope(const BasicJsonType& j) {
   for (const auto& t : *targets) {
     if (!t.is_string()) return fail("\"targets\" must be a non-empty array of strings");
     const auto& text = t.template get_ref<const typename BasicJsonType::string_t&>();
-    if (!is_valid_target(text)) return fail("invalid target " + detail::quoted(text));
+    if (!is_valid_target(text)) return fail("invalid target " + core::quoted(text));
     e.targets.push_back(text);
   }
 
   if (!string_field("category", e.category)) return fail(why);
   if (!is_valid_category_id(e.category)) {
-    return fail("invalid category " + detail::quoted(e.category));
+    return fail("invalid category " + core::quoted(e.category));
   }
   if (!string_field("title", e.title)) return fail(why);
   if (!string_field("body", e.body)) return fail(why);
@@ -172,11 +173,11 @@ core::result<envelope> read_envelope(const BasicJsonType& j) {
   std::string level;
   if (!string_field("priority", level)) return fail(why);
   const auto p = parse_priority(level);
-  if (!p) return fail("invalid priority " + detail::quoted(level));
+  if (!p) return fail("invalid priority " + core::quoted(level));
   e.priority = *p;
 
   if (!string_field("sent_at", e.sent_at)) return fail(why);
-  if (!parse_time(e.sent_at)) return fail("invalid \"sent_at\" " + detail::quoted(e.sent_at));
+  if (!parse_time(e.sent_at)) return fail("invalid \"sent_at\" " + core::quoted(e.sent_at));
 
   if (const auto* expires = member(j, "expires_at"); expires && !expires->is_null()) {
     if (!expires->is_string() || !parse_time(expires->template get<std::string>())) {
@@ -205,7 +206,7 @@ inline std::string describe_parse_error(const nlohmann::json::exception& ex) {
       what.remove_prefix(close + 2);
     }
   }
-  return detail::printable(what, 200);
+  return core::printable(what, 200);
 }
 
 inline core::result<nlohmann::json> parse_json(std::string_view text) {
@@ -235,7 +236,6 @@ inline void append_json_string(std::string& out, std::string_view s) {
     out += nlohmann::json(std::string(s)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     return;
   }
-  static constexpr char hex[] = "0123456789abcdef";
   out += '"';
   std::size_t plain_from = 0;
   for (std::size_t i = 0; i < s.size(); ++i) {
@@ -253,8 +253,7 @@ inline void append_json_string(std::string& out, std::string_view s) {
       case '\t': out += "\\t"; break;
       default:
         out += "\\u00";
-        out += hex[c >> 4];
-        out += hex[c & 0xF];
+        core::append_hex(out, c);
     }
   }
   out.append(s, plain_from, s.size() - plain_from);
@@ -386,16 +385,15 @@ class canonical_reader {
         case 'r': out += '\r'; break;
         case 't': out += '\t'; break;
         case 'u': {
-          // Only \u00XX below 0x20, as append_json_string() writes the other control characters.
+          // Only \u00XX below 0x20 in lowercase, as append_json_string() writes the other
+          // control characters.
           const auto hex = in_.substr(pos_ + 2, 4);
-          const auto digit = [](char h) {
-            return h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10 : -1;
-          };
-          if (hex.size() != 4 || hex[0] != '0' || hex[1] != '0' || digit(hex[2]) < 0 ||
-              digit(hex[2]) > 1 || digit(hex[3]) < 0) {
+          const int low = hex.size() == 4 ? core::hex_value(hex[3]) : -1;
+          if (low < 0 || !hex.starts_with("00") || (hex[2] != '0' && hex[2] != '1') ||
+              (hex[3] >= 'A' && hex[3] <= 'F')) {
             return false;
           }
-          out += static_cast<char>(digit(hex[2]) * 16 + digit(hex[3]));
+          out += static_cast<char>((hex[2] - '0') * 16 + low);
           pos_ += 4;
           break;
         }
@@ -532,7 +530,7 @@ inline validation_result check_request(const nlohmann::json& body,
     for (const auto s : server_set) {
       if (key == s) return validation_error{key, key + " is set by the server"};
     }
-    const auto name = detail::printable(key, 64);
+    const auto name = core::printable(key, 64);
     return validation_error{name, "unknown field \"" + name + "\""};
   }
 
@@ -570,7 +568,7 @@ inline validation_result check_request(const nlohmann::json& body,
     std::string known;
     for (const auto& c : categories) known += (known.empty() ? "" : ", ") + c.id;
     return validation_error{
-        "category", "unknown category " + detail::quoted(cat_id) + "; expected one of: " + known};
+        "category", "unknown category " + core::quoted(cat_id) + "; expected one of: " + known};
   }
   draft.category = cat_id;
 

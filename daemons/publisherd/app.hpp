@@ -22,7 +22,7 @@
 #include <bcast/core/work.hpp>
 #include <bcast/http/server.hpp>
 #include <bcast/http/static_files.hpp>
-#include <bcast/message/envelope.hpp>
+#include <bcast/message/send_request.hpp>
 #include <bcast/message/ulid.hpp>
 #include <bcast/redis/client.hpp>
 

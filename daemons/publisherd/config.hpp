@@ -8,7 +8,7 @@
 #include <bcast/core/error.hpp>
 #include <bcast/core/text.hpp>
 #include <bcast/message/category.hpp>
-#include <bcast/message/envelope.hpp>
+#include <bcast/message/send_request.hpp>
 #include <bcast/net/tls.hpp>
 #include <bcast/net/tls_config.hpp>
 #include <bcast/redis/options.hpp>

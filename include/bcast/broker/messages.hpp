@@ -7,7 +7,8 @@
 #include <bcast/core/error.hpp>
 #include <bcast/core/log.hpp>
 #include <bcast/core/text.hpp>
-#include <bcast/message/envelope.hpp>
+#include <bcast/message/decode.hpp>
+#include <bcast/message/encode.hpp>
 #include <bcast/message/ulid.hpp>
 #include <bcast/redis/client.hpp>
 
@@ -71,7 +72,7 @@ std::string encode_record(std::string_view id, std::optional<std::uint64_t> expe
   for (const auto& [target, seq] : seqs) {
     if (!first) out += ',';
     first = false;
-    message::detail::append_json_string(out, target);
+    message::append_json_string(out, target);
     out += ':';
     out += std::to_string(seq);
   }

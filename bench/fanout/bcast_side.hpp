@@ -12,7 +12,7 @@
 #include <bcast/broker/keys.hpp>
 #include <bcast/broker/publish.hpp>
 #include <bcast/core/loop.hpp>
-#include <bcast/message/envelope.hpp>
+#include <bcast/message/encode.hpp>
 #include <bcast/message/time.hpp>
 #include <bcast/message/ulid.hpp>
 #include <bcast/net/connect.hpp>

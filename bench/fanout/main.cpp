@@ -6,6 +6,7 @@
 #include "report.hpp"
 
 #include <bcast/core/cli.hpp>
+#include <bcast/core/text.hpp>
 
 #include <csignal>
 #include <cstdio>
@@ -106,8 +107,7 @@ std::optional<bcast::net::endpoint> api_endpoint(std::string_view url) {
   bcast::net::endpoint ep;
   ep.host = std::string(url.substr(0, colon));
   ep.port = 80;
-  if (colon != std::string_view::npos &&
-      !bcast::redis::detail::parse_int(url.substr(colon + 1), ep.port)) {
+  if (colon != std::string_view::npos && !bcast::core::parse_int(url.substr(colon + 1), ep.port)) {
     return std::nullopt;
   }
   return ep;

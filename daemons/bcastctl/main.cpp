@@ -8,6 +8,7 @@
 #include <bcast/auth/users.hpp>
 #include <bcast/broker/acl.hpp>
 #include <bcast/core/cli.hpp>
+#include <bcast/core/text.hpp>
 #include <bcast/message/target.hpp>
 
 #include <nlohmann/json.hpp>
@@ -113,7 +114,7 @@ int cmd_send(const std::string& socket, const bcast::core::cli::arguments& a) {
 
 int cmd_list(const std::string& socket, const bcast::core::cli::arguments& a) {
   std::string target = "/api/v1/messages?limit=" + a.value("limit").value_or("50");
-  if (auto before = a.value("before")) target += "&before=" + bcastctl::percent_encode_path(*before);
+  if (auto before = a.value("before")) target += "&before=" + bcast::core::percent_encode(*before);
   int status = exit_ok;
   auto reply = call(socket, "GET", target, {}, status);
   if (!reply) return status;
@@ -128,7 +129,7 @@ int cmd_list(const std::string& socket, const bcast::core::cli::arguments& a) {
 int cmd_show(const std::string& socket, const bcast::core::cli::arguments& a) {
   if (a.positional().size() != 2) return usage("show needs a message ID");
   int status = exit_ok;
-  auto reply = call(socket, "GET", "/api/v1/messages/" + bcastctl::percent_encode_path(a.positional()[1]), {}, status);
+  auto reply = call(socket, "GET", "/api/v1/messages/" + bcast::core::percent_encode(a.positional()[1]), {}, status);
   if (!reply) return status;
   const auto& m = (*reply)["message"];
   const auto& r = (*reply)["receipts"];

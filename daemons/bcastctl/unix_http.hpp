@@ -7,7 +7,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -25,21 +24,6 @@ struct http_response {
 struct http_failure {
   std::string message;
 };
-
-inline std::string percent_encode_path(std::string_view s) {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
 
 inline std::variant<http_response, http_failure> unix_http(const std::string& socket_path, const std::string& method,
                                                            const std::string& target, const std::string& body = {}) {

@@ -14,15 +14,15 @@
 #include <bcast/core/loop.hpp>
 #include <bcast/core/metrics.hpp>
 #include <bcast/core/systemd.hpp>
+#include <bcast/core/text.hpp>
 #include <bcast/core/timer.hpp>
 #include <bcast/http/authentication.hpp>
 #include <bcast/http/server.hpp>
 #include <bcast/http/static_files.hpp>
-#include <bcast/message/envelope.hpp>
+#include <bcast/message/send_request.hpp>
 #include <bcast/message/ulid.hpp>
 #include <bcast/redis/client.hpp>
 
-#include <charconv>
 #include <memory>
 #include <string>
 
@@ -332,8 +332,7 @@ class app {
   void list_messages(http::request& req, http::responder res) {
     std::size_t limit = 50;
     if (auto l = req.query_param("limit")) {
-      auto [p, ec] = std::from_chars(l->data(), l->data() + l->size(), limit);
-      if (ec != std::errc() || p != l->data() + l->size() || limit == 0 || limit > broker::message_log::max_limit)
+      if (!bcast::core::parse_int(*l, limit) || limit == 0 || limit > broker::message_log::max_limit)
         return res.error(400, "invalid_request", "limit must be a number from 1 to 1000.", "limit");
     }
     std::string before(req.query_param("before").value_or(""));

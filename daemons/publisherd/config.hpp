@@ -6,8 +6,9 @@
 #include <bcast/core/cli.hpp>
 #include <bcast/core/config_file.hpp>
 #include <bcast/core/error.hpp>
+#include <bcast/core/text.hpp>
 #include <bcast/message/category.hpp>
-#include <bcast/message/envelope.hpp>
+#include <bcast/message/send_request.hpp>
 #include <bcast/net/tls.hpp>
 #include <bcast/net/tls_config.hpp>
 #include <bcast/redis/options.hpp>
@@ -72,7 +73,7 @@ inline bcast::core::result<listen_address> parse_listen(std::string_view s) {
     port = s.substr(colon + 1);
   }
   listen_address out{std::string(host), 0};
-  if (out.host.empty() || !bcast::redis::detail::parse_int(port, out.port)) return bad();
+  if (out.host.empty() || !bcast::core::parse_int(port, out.port)) return bad();
   return out;
 }
 

@@ -7,17 +7,6 @@
 
 using namespace bcast::auth;
 
-TEST_CASE("sha256 and hex", "[auth][crypto]") {
-  CHECK(to_hex(sha256("abc")) ==
-        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  CHECK(to_hex(sha256("")) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  const auto bytes = from_hex("00ff10Ab");
-  REQUIRE(bytes);
-  CHECK(to_hex(*bytes) == "00ff10ab");
-  CHECK_FALSE(from_hex("abc"));
-  CHECK_FALSE(from_hex("zz"));
-}
-
 TEST_CASE("PHC base64 is standard, unpadded and strict", "[auth][crypto]") {
   CHECK(b64_encode(as_bytes("")) == "");
   CHECK(b64_encode(as_bytes("f")) == "Zg");

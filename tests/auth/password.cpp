@@ -1,5 +1,6 @@
 #include <bcast/auth/crypto.hpp>
 #include <bcast/auth/password.hpp>
+#include <bcast/core/text.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -13,7 +14,7 @@ namespace {
 constexpr unsigned fast = 1000;  // most tests: the cost is not what they are about
 
 std::string hex_of(const std::vector<unsigned char>& v) {
-  return to_hex(v);
+  return bcast::core::to_hex(v);
 }
 
 }  // namespace

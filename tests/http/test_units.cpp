@@ -149,12 +149,15 @@ TEST_CASE("parser: expect 100-continue is reported until the body arrives") {
   CHECK(p.take().body == "abc");
 }
 
-TEST_CASE("url: decoding, encoding, path segments") {
-  CHECK(http::percent_decode("a%20b+c") == "a b+c");
-  CHECK(http::percent_decode("a%20b+c", true) == "a b c");
-  CHECK_FALSE(http::percent_decode("%2"));
-  CHECK_FALSE(http::percent_decode("%g0"));
-  CHECK(http::percent_encode("a b/ü", true) == "a%20b/%C3%BC");
+TEST_CASE("url: query strings, path segments") {
+  const auto q = http::parse_query("a=1&b=x+y%21&c&&d=%zz&a=2");
+  CHECK(q.get("a") == "1");
+  CHECK(q.get_all("a") == std::vector<std::string_view>{"1", "2"});
+  CHECK(q.get("b") == "x y!");
+  CHECK(q.get("c") == "");
+  CHECK(q.get("d") == "%zz");  // a malformed escape is kept as written
+  CHECK(q.size() == 5);
+  CHECK_FALSE(http::split_path("/a%2"));
   auto segs = http::split_path("/a/b%2Fc/");
   REQUIRE(segs);
   CHECK(*segs == std::vector<std::string>{"a", "b/c", ""});

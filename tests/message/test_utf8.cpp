@@ -102,12 +102,3 @@ TEST_CASE("the text helpers stay inside invalid input", "[utf8]") {
   check("\xC2", false, false);
   check("\x01\xF0", false, true);
 }
-
-TEST_CASE("quoted keeps error messages printable", "[utf8]") {
-  using bcast::message::detail::quoted;
-  CHECK(quoted("Region:X") == "\"Region:X\"");
-  CHECK(quoted("a\"b\\c") == "\"a\\\"b\\\\c\"");
-  CHECK(quoted("\xFF\n") == "\"\\xFF\\x0A\"");
-  CHECK(quoted(std::string(100, 'a'), 10) == "\"aaaaaaaaaa...\"");
-  CHECK(is_valid_utf8(quoted("\xC3\x28\xF0")));
-}

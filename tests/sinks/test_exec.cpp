@@ -1,6 +1,7 @@
 // exec:CMD with real /bin/sh children, and the bounded popup queue every sink shares.
 
 #include <bcast/core/loop.hpp>
+#include <bcast/message/decode.hpp>
 #include <bcast/sinks/exec.hpp>
 #include <bcast/sinks/make_sink.hpp>
 #include <bcast/sinks/sink_set.hpp>

@@ -2,6 +2,7 @@
 
 #include <bcast/core/loop.hpp>
 #include <bcast/core/timer.hpp>
+#include <bcast/message/decode.hpp>
 #include <bcast/sinks/jsonl.hpp>
 #include <bcast/sinks/make_sink.hpp>
 #include <bcast/sinks/sink_set.hpp>

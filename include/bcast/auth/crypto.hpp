@@ -1,10 +1,12 @@
 #pragma once
-// Small OpenSSL helpers shared by the auth headers: randomness, SHA-256, constant-time compare,
-// hex and base64 (PHC "B64": standard alphabet, no padding; and base64url for cookies/tokens).
+// Small OpenSSL helpers shared by the auth headers: randomness, constant-time compare and base64
+// (PHC "B64": standard alphabet, no padding; and base64url for cookies/tokens). SHA-256 and hex
+// are core's (core/digest.hpp, core/text.hpp).
+
+#include <bcast/core/digest.hpp>
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include <array>
@@ -20,11 +22,8 @@
 
 namespace bcast::auth {
 
-using sha256_digest = std::array<unsigned char, 32>;
-
-inline std::span<const unsigned char> as_bytes(std::string_view s) noexcept {
-  return {reinterpret_cast<const unsigned char*>(s.data()), s.size()};
-}
+// The base64 functions below take bytes.
+using core::as_bytes;
 
 // A failing CSPRNG is not something to carry on from: every session id and salt made after it
 // could be predictable. Abort rather than hand out weak secrets.
@@ -45,31 +44,6 @@ inline void clear_openssl_errors() noexcept {
   ERR_clear_error();
 }
 
-// OpenSSL 3 looks EVP_sha256() up in its provider tables on every digest; fetched once, a
-// bearer token's SHA-256 (on every API request) costs a third as much.
-inline const EVP_MD* sha256_algorithm() noexcept {
-  static const EVP_MD* const fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  return fetched ? fetched : EVP_sha256();
-}
-
-inline sha256_digest sha256(std::span<const unsigned char> data) noexcept {
-  sha256_digest out{};
-  unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), out.data(), &len, sha256_algorithm(), nullptr) != 1 ||
-      len != out.size()) {
-    clear_openssl_errors();
-    // Only an allocation failure inside OpenSSL gets here; an all-zero digest would silently
-    // match other failures, so treat it like a failed RNG.
-    std::fputs("bcast: SHA-256 failed; aborting\n", stderr);
-    std::abort();
-  }
-  return out;
-}
-
-inline sha256_digest sha256(std::string_view data) noexcept {
-  return sha256(as_bytes(data));
-}
-
 // Equal-length inputs are compared without data-dependent branches; the length itself is not
 // secret (tokens, digests and CSRF tokens all have fixed, public lengths).
 [[nodiscard]] inline bool constant_time_equal(std::span<const unsigned char> a,
@@ -81,37 +55,6 @@ inline sha256_digest sha256(std::string_view data) noexcept {
 
 [[nodiscard]] inline bool constant_time_equal(std::string_view a, std::string_view b) noexcept {
   return constant_time_equal(as_bytes(a), as_bytes(b));
-}
-
-inline std::string to_hex(std::span<const unsigned char> data) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(data.size() * 2);
-  for (unsigned char c : data) {
-    out.push_back(digits[c >> 4]);
-    out.push_back(digits[c & 0x0f]);
-  }
-  return out;
-}
-
-// Accepts upper- and lowercase digits.
-inline std::optional<std::vector<unsigned char>> from_hex(std::string_view text) {
-  if (text.size() % 2 != 0) return std::nullopt;
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  std::vector<unsigned char> out;
-  out.reserve(text.size() / 2);
-  for (std::size_t i = 0; i < text.size(); i += 2) {
-    const int hi = nibble(text[i]);
-    const int lo = nibble(text[i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out.push_back(static_cast<unsigned char>(hi << 4 | lo));
-  }
-  return out;
 }
 
 namespace detail {

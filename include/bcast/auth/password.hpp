@@ -5,12 +5,12 @@
 // Salt and hash are PHC B64 (standard alphabet, unpadded).
 
 #include <bcast/auth/crypto.hpp>
+#include <bcast/core/text.hpp>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include <array>
-#include <charconv>
 #include <climits>
 #include <cstdint>
 #include <optional>
@@ -67,8 +67,7 @@ inline std::optional<unsigned> parse_decimal(std::string_view text) {
   // PHC: decimal, no sign, no leading zeros.
   if (text.empty() || text.size() > 10 || (text.size() > 1 && text[0] == '0')) return std::nullopt;
   unsigned value = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || ptr != text.data() + text.size()) return std::nullopt;
+  if (!core::parse_int(text, value)) return std::nullopt;
   return value;
 }
 

@@ -4,6 +4,7 @@
 
 #include <bcast/auth/crypto.hpp>
 #include <bcast/auth/user.hpp>
+#include <bcast/core/digest.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -154,7 +155,7 @@ class session_store {
   // Sessions are indexed by SHA-256 of the id, so hash-table timing says nothing about valid ids
   // and a memory dump holds no usable cookie.
   static std::string key_of(std::string_view id) {
-    const auto digest = sha256(id);
+    const auto digest = core::sha256(id);
     return std::string(reinterpret_cast<const char*>(digest.data()), digest.size());
   }
 

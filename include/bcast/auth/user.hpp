@@ -1,7 +1,8 @@
 #pragma once
 // A user account as the users file holds it, and the syntax rules for its fields.
 
-#include <bcast/auth/crypto.hpp>
+#include <bcast/core/digest.hpp>
+#include <bcast/core/text.hpp>
 
 #include <optional>
 #include <string>
@@ -65,7 +66,7 @@ inline constexpr std::string_view token_hash_prefix = "sha256:";
 
 // The stored form of a bearer token: "sha256:" + lowercase hex SHA-256 of the token text.
 inline std::string token_hash(std::string_view token) {
-  return std::string(token_hash_prefix) + to_hex(sha256(token));
+  return std::string(token_hash_prefix) + core::to_hex(core::sha256(token));
 }
 
 inline bool valid_token_hash(std::string_view s) noexcept {

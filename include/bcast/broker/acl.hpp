@@ -14,8 +14,8 @@
 // in clear.
 
 #include <bcast/broker/keys.hpp>
-
-#include <openssl/evp.h>
+#include <bcast/core/digest.hpp>
+#include <bcast/core/text.hpp>
 
 #include <span>
 #include <string>
@@ -34,16 +34,7 @@ inline constexpr std::string_view publisher_acl_user = "bcast-publisher";
 
 // "#<sha256 hex>", the ACL form of a password.
 inline std::string acl_password_rule(std::string_view password) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned len = 0;
-  EVP_Digest(password.data(), password.size(), digest, &len, EVP_sha256(), nullptr);
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out = "#";
-  for (unsigned i = 0; i < len; ++i) {
-    out += hex[digest[i] >> 4];
-    out += hex[digest[i] & 0xf];
-  }
-  return out;
+  return "#" + core::to_hex(core::sha256(password));
 }
 
 namespace detail {

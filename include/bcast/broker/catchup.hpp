@@ -15,7 +15,7 @@
 #include <bcast/core/error.hpp>
 #include <bcast/core/loop.hpp>
 #include <bcast/core/timer.hpp>
-#include <bcast/message/envelope.hpp>
+#include <bcast/message/decode.hpp>
 #include <bcast/redis/client.hpp>
 #include <bcast/redis/options.hpp>
 #include <bcast/redis/subscriber.hpp>

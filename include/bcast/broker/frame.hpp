@@ -15,6 +15,7 @@
 // the same thing in C++.
 
 #include <bcast/core/error.hpp>
+#include <bcast/core/text.hpp>
 #include <bcast/message/ulid.hpp>
 
 #include <charconv>
@@ -35,12 +36,8 @@ struct stream_id {
     const auto dash = text.find('-');
     if (dash == std::string_view::npos) return std::nullopt;
     stream_id id;
-    const auto number = [](std::string_view s, std::uint64_t& out) {
-      if (s.empty() || s.size() > 20) return false;
-      auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-      return ec == std::errc() && p == s.data() + s.size();
-    };
-    if (!number(text.substr(0, dash), id.ms) || !number(text.substr(dash + 1), id.seq)) {
+    if (!core::parse_int(text.substr(0, dash), id.ms) ||
+        !core::parse_int(text.substr(dash + 1), id.seq)) {
       return std::nullopt;
     }
     return id;
@@ -112,10 +109,7 @@ inline core::result<frame> decode_frame(std::string_view payload) {
     if (c1 == std::string_view::npos) return bad("no seq");
     const auto seq_text = payload.substr(0, c1);
     if (seq_text.empty() || seq_text.size() > 20 || seq_text[0] == '0') return bad("bad seq");
-    if (auto [p, ec] = std::from_chars(seq_text.data(), seq_text.data() + seq_text.size(), f.seq);
-        ec != std::errc() || p != seq_text.data() + seq_text.size()) {
-      return bad("bad seq");
-    }
+    if (!core::parse_int(seq_text, f.seq)) return bad("bad seq");
     const auto c2 = payload.find(':', c1 + 1);
     if (c2 == std::string_view::npos) return bad("no stream id");
     f.stream_id = payload.substr(c1 + 1, c2 - c1 - 1);

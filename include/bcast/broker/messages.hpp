@@ -6,7 +6,9 @@
 #include <bcast/broker/keys.hpp>
 #include <bcast/core/error.hpp>
 #include <bcast/core/log.hpp>
-#include <bcast/message/envelope.hpp>
+#include <bcast/core/text.hpp>
+#include <bcast/message/decode.hpp>
+#include <bcast/message/encode.hpp>
 #include <bcast/message/ulid.hpp>
 #include <bcast/redis/client.hpp>
 
@@ -70,7 +72,7 @@ std::string encode_record(std::string_view id, std::optional<std::uint64_t> expe
   for (const auto& [target, seq] : seqs) {
     if (!first) out += ',';
     first = false;
-    message::detail::append_json_string(out, target);
+    message::append_json_string(out, target);
     out += ':';
     out += std::to_string(seq);
   }
@@ -101,7 +103,7 @@ inline core::result<message_record> decode_record(std::string_view member) {
   rec.json = std::string(field[3]);
   if (field[1] != "-") {
     std::uint64_t n = 0;
-    if (!redis::detail::parse_int(field[1], n)) return bad("unreadable expected count");
+    if (!core::parse_int(field[1], n)) return bad("unreadable expected count");
     rec.expected_at_send = n;
   }
   try {

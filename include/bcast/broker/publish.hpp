@@ -13,7 +13,7 @@
 #include <bcast/broker/messages.hpp>
 #include <bcast/core/error.hpp>
 #include <bcast/core/log.hpp>
-#include <bcast/message/envelope.hpp>
+#include <bcast/message/encode.hpp>
 #include <bcast/message/ulid.hpp>
 #include <bcast/redis/client.hpp>
 

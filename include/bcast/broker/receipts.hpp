@@ -20,6 +20,7 @@
 #include <bcast/broker/messages.hpp>
 #include <bcast/core/error.hpp>
 #include <bcast/core/loop.hpp>
+#include <bcast/core/text.hpp>
 #include <bcast/core/timer.hpp>
 #include <bcast/message/target.hpp>
 #include <bcast/message/time.hpp>
@@ -395,7 +396,7 @@ inline std::optional<gap_record> parse_gap_record(std::string_view item) {
     parts[i] = item.substr(0, sp);
     item.remove_prefix(std::min(item.size(), sp + 1));
   }
-  if (!redis::detail::parse_int(parts[1], g.from) || !redis::detail::parse_int(parts[2], g.to)) {
+  if (!core::parse_int(parts[1], g.from) || !core::parse_int(parts[2], g.to)) {
     return std::nullopt;
   }
   g.target = parts[0];

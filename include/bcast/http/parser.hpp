@@ -4,6 +4,7 @@
 // from its Content-Length (or chunk sizes) before it is read. The parser stops after each complete
 // request, so the caller handles pipelined requests one at a time, outside the C callbacks.
 
+#include <bcast/core/text.hpp>
 #include <bcast/http/headers.hpp>
 #include <bcast/http/message.hpp>
 #include <bcast/http/url.hpp>
@@ -227,7 +228,7 @@ class request_parser {
       if (u.field_set & (1 << UF_QUERY))
         query = target.substr(u.field_data[UF_QUERY].off, u.field_data[UF_QUERY].len);
     }
-    auto decoded = percent_decode(path);
+    auto decoded = core::percent_decode(path);
     if (!decoded || decoded->find('\0') != std::string::npos) return false;
     r.raw_path.assign(path);
     r.path = std::move(*decoded);

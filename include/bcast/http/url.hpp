@@ -1,6 +1,7 @@
 #pragma once
-// Percent-encoding, query strings and path segments.
+// Query strings and path segments (percent-decoding itself is core/text.hpp).
 
+#include <bcast/core/text.hpp>
 #include <bcast/http/headers.hpp>
 
 #include <cstddef>
@@ -11,56 +12,6 @@
 #include <vector>
 
 namespace bcast::http {
-
-inline constexpr int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Decodes %XX escapes; `plus_as_space` for query strings (application/x-www-form-urlencoded).
-// nullopt for a malformed escape.
-inline std::optional<std::string> percent_decode(std::string_view in, bool plus_as_space = false) {
-  std::string out;
-  out.reserve(in.size());
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    char c = in[i];
-    if (c == '%') {
-      if (i + 2 >= in.size()) return std::nullopt;
-      int hi = hex_value(in[i + 1]);
-      int lo = hex_value(in[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out.push_back(static_cast<char>(hi * 16 + lo));
-      i += 2;
-    } else if (c == '+' && plus_as_space) {
-      out.push_back(' ');
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
-
-// Escapes everything but RFC 3986 unreserved characters (and '/' when `keep_slash`).
-inline std::string percent_encode(std::string_view in, bool keep_slash = false) {
-  static constexpr char digits[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(in.size());
-  for (char c : in) {
-    bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      c == '-' || c == '.' || c == '_' || c == '~' || (keep_slash && c == '/');
-    if (unreserved) {
-      out.push_back(c);
-    } else {
-      auto b = static_cast<unsigned char>(c);
-      out.push_back('%');
-      out.push_back(digits[b >> 4]);
-      out.push_back(digits[b & 15]);
-    }
-  }
-  return out;
-}
 
 // Name/value pairs in order, for query parameters and route parameters. Lookups are exact
 // (case-sensitive); the first occurrence wins.
@@ -105,9 +56,7 @@ inline param_map parse_query(std::string_view raw) {
       std::string_view name = pair.substr(0, eq);
       std::string_view value =
           eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
-      auto n = percent_decode(name, true);
-      auto v = percent_decode(value, true);
-      out.add(n ? std::move(*n) : std::string(name), v ? std::move(*v) : std::string(value));
+      out.add(core::form_decode(name), core::form_decode(value));
     }
     if (amp == std::string_view::npos) break;
     raw.remove_prefix(amp + 1);
@@ -127,7 +76,7 @@ inline std::optional<std::vector<std::string>> split_path(std::string_view raw_p
     if (seg.find('%') == std::string_view::npos) {
       out.emplace_back(seg);
     } else {
-      auto decoded = percent_decode(seg);
+      auto decoded = core::percent_decode(seg);
       if (!decoded) return std::nullopt;
       out.push_back(std::move(*decoded));
     }

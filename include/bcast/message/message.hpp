@@ -2,7 +2,11 @@
 // The whole message layer: pure data, no I/O.
 
 #include <bcast/message/category.hpp>
+#include <bcast/message/decode.hpp>
+#include <bcast/message/encode.hpp>
 #include <bcast/message/envelope.hpp>
+#include <bcast/message/json.hpp>
+#include <bcast/message/send_request.hpp>
 #include <bcast/message/target.hpp>
 #include <bcast/message/time.hpp>
 #include <bcast/message/ulid.hpp>

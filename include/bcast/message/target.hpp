@@ -4,6 +4,7 @@
 // Target patterns limit what a user may send to: `*`, `<kind>:*`, or one exact target.
 
 #include <bcast/core/error.hpp>
+#include <bcast/core/text.hpp>
 #include <bcast/message/utf8.hpp>
 
 #include <compare>
@@ -74,7 +75,7 @@ inline bool is_valid_target(std::string_view text) noexcept {
   if (text == "all") return target{"all", ""};
   const auto fail = [&](const std::string& why) {
     return core::error(core::errc::invalid_argument,
-                       "invalid target " + detail::quoted(text) + ": " + why);
+                       "invalid target " + core::quoted(text) + ": " + why);
   };
   if (text.empty()) return core::error(core::errc::invalid_argument, "empty target");
   const auto parts = detail::split_target(text);
@@ -94,7 +95,7 @@ inline bool is_valid_target(std::string_view text) noexcept {
   if (!parsed) return parsed;
   if (parsed->is_all() || parsed->is_store()) {
     return core::error(core::errc::invalid_argument,
-                       "invalid group " + detail::quoted(text) +
+                       "invalid group " + core::quoted(text) +
                            ": a group is \"<kind>:<name>\", not \"all\" or a store");
   }
   return parsed;

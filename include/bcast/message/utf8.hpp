@@ -126,34 +126,6 @@ inline bool is_blank_code_point(char32_t cp) noexcept {
   }
 }
 
-// For error messages that echo input: printable ASCII stays, every other byte becomes \xHH, and
-// long input is cut. The result is always valid UTF-8, so it can go into a JSON reply.
-inline std::string printable(std::string_view text, std::size_t max_bytes = 64,
-                             bool escape_quotes = false) {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  std::string out;
-  const std::size_t shown = text.size() < max_bytes ? text.size() : max_bytes;
-  for (std::size_t i = 0; i < shown; ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (escape_quotes && (c == '"' || c == '\\')) {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c >= 0x20 && c < 0x7F) {
-      out += static_cast<char>(c);
-    } else {
-      out += "\\x";
-      out += hex[c >> 4];
-      out += hex[c & 0xF];
-    }
-  }
-  if (shown < text.size()) out += "...";
-  return out;
-}
-
-inline std::string quoted(std::string_view text, std::size_t max_bytes = 64) {
-  return '"' + printable(text, max_bytes, true) + '"';
-}
-
 }  // namespace detail
 
 // True when valid UTF-8 text shows nothing: empty, or only white space and zero-width characters.

@@ -2,11 +2,11 @@
 // The command client: pipelined commands over one connection, and Lua scripts run by EVALSHA with
 // a fallback to EVAL when the server answers NOSCRIPT (after a restart or SCRIPT FLUSH).
 
+#include <bcast/core/digest.hpp>
 #include <bcast/core/loop.hpp>
+#include <bcast/core/text.hpp>
 #include <bcast/redis/connection.hpp>
 #include <bcast/redis/options.hpp>
-
-#include <openssl/evp.h>
 
 #include <cstdint>
 #include <initializer_list>
@@ -22,26 +22,13 @@ class script {
  public:
   explicit script(std::string source)
       : source_(std::make_shared<const std::string>(std::move(source))),
-        sha1_(sha1_hex(*source_)) {}
+        sha1_(core::to_hex(core::sha1(*source_))) {}
   const std::string& source() const noexcept { return *source_; }
   // For a fallback that may run after the script object is gone.
   std::shared_ptr<const std::string> shared_source() const noexcept { return source_; }
   const std::string& sha1() const noexcept { return sha1_; }
 
  private:
-  static std::string sha1_hex(std::string_view text) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned len = 0;
-    EVP_Digest(text.data(), text.size(), digest, &len, EVP_sha1(), nullptr);
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned i = 0; i < len; ++i) {
-      out += hex[digest[i] >> 4];
-      out += hex[digest[i] & 0xf];
-    }
-    return out;
-  }
-
   std::shared_ptr<const std::string> source_;
   std::string sha1_;
 };

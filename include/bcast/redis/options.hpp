@@ -3,11 +3,11 @@
 // rediss://... (TLS) and unix:///path.sock[?db=N].
 
 #include <bcast/core/error.hpp>
+#include <bcast/core/text.hpp>
 #include <bcast/net/connect.hpp>
 #include <bcast/net/tls.hpp>
 #include <bcast/redis/reply.hpp>
 
-#include <charconv>
 #include <chrono>
 #include <string>
 #include <string_view>
@@ -44,34 +44,6 @@ struct options {
   }
 };
 
-namespace detail {
-
-inline std::string percent_decode(std::string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size()) {
-      int value = 0;
-      auto [p, ec] = std::from_chars(s.data() + i + 1, s.data() + i + 3, value, 16);
-      if (ec == std::errc() && p == s.data() + i + 3) {
-        out += static_cast<char>(value);
-        i += 2;
-        continue;
-      }
-    }
-    out += s[i];
-  }
-  return out;
-}
-
-template <class Int>
-bool parse_int(std::string_view s, Int& out) {
-  if (s.empty()) return false;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc() && p == s.data() + s.size();
-}
-
-}  // namespace detail
-
 // Fills endpoint, tls, user, password and db of `base` from `url`.
 inline core::result<options> parse_url(std::string_view url, options base = {}) {
   auto bad = [&](const std::string& why) {
@@ -96,11 +68,11 @@ inline core::result<options> parse_url(std::string_view url, options base = {}) 
         auto key = pair.substr(0, eq);
         auto value = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
         if (key == "db") {
-          if (!detail::parse_int(value, o.db) || o.db < 0) return bad("db must be a number");
+          if (!core::parse_int(value, o.db) || o.db < 0) return bad("db must be a number");
         } else if (key == "password") {
-          o.password = detail::percent_decode(value);
+          o.password = core::percent_decode_lenient(value);
         } else if (key == "user") {
-          o.user = detail::percent_decode(value);
+          o.user = core::percent_decode_lenient(value);
         } else {
           return bad("unknown parameter '" + std::string(key) + "'");
         }
@@ -117,17 +89,17 @@ inline core::result<options> parse_url(std::string_view url, options base = {}) 
     rest = rest.substr(at + 1);
     auto colon = userinfo.find(':');
     if (colon == std::string_view::npos) {
-      o.password = detail::percent_decode(userinfo);  // redis://secret@host: a password alone
+      o.password = core::percent_decode_lenient(userinfo);  // redis://secret@host: a password alone
     } else {
-      o.user = detail::percent_decode(userinfo.substr(0, colon));
-      o.password = detail::percent_decode(userinfo.substr(colon + 1));
+      o.user = core::percent_decode_lenient(userinfo.substr(0, colon));
+      o.password = core::percent_decode_lenient(userinfo.substr(colon + 1));
     }
   }
   auto slash = rest.find('/');
   auto hostport = rest.substr(0, slash);
   if (slash != std::string_view::npos) {
     auto db = rest.substr(slash + 1);
-    if (!db.empty() && (!detail::parse_int(db, o.db) || o.db < 0)) return bad("db must be a number");
+    if (!db.empty() && (!core::parse_int(db, o.db) || o.db < 0)) return bad("db must be a number");
   }
   std::string_view host = hostport;
   std::string_view port;
@@ -145,7 +117,8 @@ inline core::result<options> parse_url(std::string_view url, options base = {}) 
   }
   if (host.empty()) return bad("missing host");
   o.endpoint = net::endpoint{std::string(host), 6379, {}};
-  if (!port.empty() && (!detail::parse_int(port, o.endpoint.port) || o.endpoint.port == 0)) return bad("bad port");
+  if (!port.empty() && (!core::parse_int(port, o.endpoint.port) || o.endpoint.port == 0))
+    return bad("bad port");
   return o;
 }
 

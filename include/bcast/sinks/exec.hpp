@@ -14,7 +14,7 @@
 
 #include <bcast/core/loop.hpp>
 #include <bcast/core/process.hpp>
-#include <bcast/message/envelope.hpp>
+#include <bcast/message/encode.hpp>
 #include <bcast/sinks/child.hpp>
 #include <bcast/sinks/queue.hpp>
 #include <bcast/sinks/sink.hpp>

@@ -7,7 +7,7 @@
 // errno text. Outcomes are reported on a later loop iteration, as for every sink.
 
 #include <bcast/core/loop.hpp>
-#include <bcast/message/envelope.hpp>
+#include <bcast/message/encode.hpp>
 #include <bcast/sinks/sink.hpp>
 
 #include <fcntl.h>

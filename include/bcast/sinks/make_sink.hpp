@@ -3,7 +3,7 @@
 
 #include <bcast/core/error.hpp>
 #include <bcast/core/loop.hpp>
-#include <bcast/message/utf8.hpp>
+#include <bcast/core/text.hpp>
 #include <bcast/sinks/exec.hpp>
 #include <bcast/sinks/jsonl.hpp>
 #include <bcast/sinks/notify_send.hpp>
@@ -97,14 +97,13 @@ inline core::result<std::unique_ptr<sink>> make_sink(core::loop& l, std::string_
   }
   for (std::string_view plain : {"zenity", "notify-send", "win32", "terminal"}) {
     if (spec.starts_with(plain) && spec.size() > plain.size() && spec[plain.size()] == ':') {
-      return fail("sink " + std::string(plain) +
-                  " takes no argument: " + message::detail::quoted(spec));
+      return fail("sink " + std::string(plain) + " takes no argument: " + core::quoted(spec));
     }
   }
   if (spec.empty())
     return fail(
         "empty sink spec; expected zenity, notify-send, win32, terminal, exec:CMD or jsonl:PATH");
-  return fail("unknown sink " + message::detail::quoted(spec) +
+  return fail("unknown sink " + core::quoted(spec) +
               "; expected zenity, notify-send, win32, terminal, exec:CMD or jsonl:PATH");
 }
 

@@ -18,6 +18,7 @@
 #include <bcast/auth/crypto.hpp>
 #include <bcast/auth/password.hpp>
 #include <bcast/auth/user.hpp>
+#include <bcast/core/config_file.hpp>
 #include <bcast/core/error.hpp>
 #include <bcast/core/files.hpp>
 
@@ -34,7 +35,6 @@
 #include <string>
 #include <string_view>
 #include <system_error>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -68,79 +68,7 @@ inline core::error users_error(std::string_view source, std::string_view what) {
   return {core::errc::invalid_argument, std::move(detail)};
 }
 
-inline std::string json_quote(std::string_view s) {
-  return nlohmann::json(std::string(s)).dump();
-}
-
-// Parses JSON (comments allowed) and refuses objects with a repeated key, which nlohmann would
-// otherwise resolve silently to the last value.
-inline core::result<nlohmann::json> parse_strict_json(std::string_view text,
-                                                      std::string_view source) {
-  using json = nlohmann::json;
-  struct frame {
-    bool object = false;
-    std::unordered_set<std::string> keys;
-    std::string key;
-    std::size_t index = 0;
-  };
-  std::vector<frame> stack;
-  std::string duplicate;
-  auto path = [&]() {
-    std::string out;
-    for (std::size_t i = 0; i + 1 < stack.size(); ++i) {
-      if (stack[i].object) {
-        if (!out.empty()) out += '.';
-        out += stack[i].key;
-      } else {
-        out += '[' + std::to_string(stack[i].index) + ']';
-      }
-    }
-    return out.empty() ? std::string("top level") : out;
-  };
-  auto element_done = [&]() {
-    if (!stack.empty() && !stack.back().object) ++stack.back().index;
-  };
-  json::parser_callback_t callback = [&](int, json::parse_event_t event, json& parsed) {
-    switch (event) {
-      case json::parse_event_t::object_start:
-        stack.push_back(frame{true, {}, {}, 0});
-        break;
-      case json::parse_event_t::array_start:
-        stack.push_back(frame{false, {}, {}, 0});
-        break;
-      case json::parse_event_t::key: {
-        auto& top = stack.back();
-        top.key = parsed.is_string() ? parsed.get<std::string>() : std::string();
-        if (!top.keys.insert(top.key).second && duplicate.empty())
-          duplicate = path() + ": duplicate key " + json_quote(top.key);
-        break;
-      }
-      case json::parse_event_t::object_end:
-      case json::parse_event_t::array_end:
-        if (!stack.empty()) stack.pop_back();
-        element_done();
-        break;
-      case json::parse_event_t::value:
-        element_done();
-        break;
-    }
-    return true;
-  };
-  json doc;
-  try {
-    doc = json::parse(text.begin(), text.end(), callback, /*allow_exceptions=*/true,
-                      /*ignore_comments=*/true);
-  } catch (const json::exception& e) {
-    // what() is "[json.exception.parse_error.101] parse error at line 3, column 7: ..."
-    std::string what = e.what();
-    if (const auto close = what.find("] ");
-        what.starts_with("[json.exception.") && close != std::string::npos)
-      what.erase(0, close + 2);
-    return users_error(source, "invalid JSON: " + what);
-  }
-  if (!duplicate.empty()) return users_error(source, duplicate);
-  return doc;
-}
+using core::json_quote;
 
 }  // namespace detail
 
@@ -151,7 +79,7 @@ class user_store {
   // Parses users-file text. `source` names the file in error messages.
   static core::result<user_store> parse(std::string_view text,
                                         std::string_view source = "users file") {
-    auto doc = detail::parse_strict_json(text, source);
+    auto doc = core::parse_config_json(text, source);
     if (!doc) return doc.err();
     return from_json(*doc, source);
   }

@@ -141,69 +141,66 @@ inline void read_category(bcast::core::config_section& entry,
 // Applies a config file's keys to `c`. Unknown keys are errors at every depth: a typo must not
 // silently fall back to a default.
 inline bcast::core::result<void> apply_file(config& c, const std::string& path) {
-  auto doc = bcast::core::read_config_file(path);
-  if (!doc) return doc.err();
-  bcast::core::config_section file(*doc, path);
-  file.text("redis", c.redis_url);
-  file.section("redis_tls", [&](bcast::core::config_section& tls) {
-    bcast::net::read_tls_options(tls, c.redis_tls);
-  });
-  if (std::vector<std::string> http; file.texts("http", http).has("http")) {
-    c.http.clear();
-    for (const auto& h : http) detail::read_listen(file, "http", h, c.http);
-  }
-  file.sections("https", [&](bcast::core::config_section& listener, std::size_t) {
-    std::string listen;
-    listener.require("listen").text("listen", listen);
-    // A server asks for client certificates only when told to.
-    https_listener l;
-    l.tls.verify_peer = false;
-    bcast::net::read_tls_options(listener, l.tls);
-    if (l.tls.cert_file.empty()) listener.refuse("cert_file", "required");
-    std::vector<listen_address> address;
-    if (listener.has("listen")) detail::read_listen(listener, "listen", listen, address);
-    if (address.empty()) return;
-    l.address = address.front();
-    c.https.push_back(std::move(l));
-  });
-  file.text("unix_socket", c.unix_socket);
-  if (std::string mode; file.text("unix_socket_mode", mode).has("unix_socket_mode")) {
-    const auto parsed = detail::parse_octal_mode(mode);
-    if (parsed) {
-      c.unix_socket_mode = *parsed;
-    } else {
-      file.refuse("unix_socket_mode", "expected an octal mode like \"0660\", got \"" + mode + "\"");
+  return bcast::core::read_config_file(path, [&](bcast::core::config_section& file) {
+    file.text("redis", c.redis_url);
+    bcast::net::read_tls_section(file, "redis_tls", c.redis_tls);
+    if (std::vector<std::string> http; file.texts("http", http).has("http")) {
+      c.http.clear();
+      for (const auto& h : http) detail::read_listen(file, "http", h, c.http);
     }
-  }
-  file.section("unix_socket_allow", [&](bcast::core::config_section& allow) {
-    detail::read_unix_peers(allow, c.unix_peers);
-  });
-  file.text("users_file", c.users_file).text("web_root", c.web_root);
-  if (file.has("categories")) {
-    c.categories.clear();
-    file.sections("categories", [&](bcast::core::config_section& entry, std::size_t) {
-      detail::read_category(entry, c.categories);
+    file.sections("https", [&](bcast::core::config_section& listener, std::size_t) {
+      std::string listen;
+      listener.require("listen").text("listen", listen);
+      // A server asks for client certificates only when told to.
+      https_listener l;
+      l.tls.verify_peer = false;
+      bcast::net::read_tls_options(listener, l.tls);
+      if (l.tls.cert_file.empty()) listener.refuse("cert_file", "required");
+      std::vector<listen_address> address;
+      if (listener.has("listen")) detail::read_listen(listener, "listen", listen, address);
+      if (address.empty()) return;
+      l.address = address.front();
+      c.https.push_back(std::move(l));
     });
-    if (file.ok() && c.categories.empty()) file.refuse("categories", "at least one is needed");
-  }
-  file.section("limits", [&](bcast::core::config_section& limits) {
-    limits.integer("title_max_chars", c.limits.title_max_chars, std::size_t{1})
-        .integer("body_max_bytes", c.limits.body_max_bytes, std::size_t{1})
-        .integer("max_targets", c.limits.max_targets, std::size_t{1})
-        .integer("request_body_max_bytes", c.max_request_body, std::size_t{1});
+    file.text("unix_socket", c.unix_socket);
+    if (std::string mode; file.text("unix_socket_mode", mode).has("unix_socket_mode")) {
+      const auto parsed = detail::parse_octal_mode(mode);
+      if (parsed) {
+        c.unix_socket_mode = *parsed;
+      } else {
+        file.refuse("unix_socket_mode",
+                    "expected an octal mode like \"0660\", got \"" + mode + "\"");
+      }
+    }
+    file.section("unix_socket_allow", [&](bcast::core::config_section& allow) {
+      detail::read_unix_peers(allow, c.unix_peers);
+    });
+    file.text("users_file", c.users_file).text("web_root", c.web_root);
+    if (file.has("categories")) {
+      c.categories.clear();
+      file.sections("categories", [&](bcast::core::config_section& entry, std::size_t) {
+        detail::read_category(entry, c.categories);
+      });
+      if (file.ok() && c.categories.empty()) file.refuse("categories", "at least one is needed");
+    }
+    file.section("limits", [&](bcast::core::config_section& limits) {
+      limits.integer("title_max_chars", c.limits.title_max_chars, std::size_t{1})
+          .integer("body_max_bytes", c.limits.body_max_bytes, std::size_t{1})
+          .integer("max_targets", c.limits.max_targets, std::size_t{1})
+          .integer("request_body_max_bytes", c.max_request_body, std::size_t{1});
+    });
+    file.duration("publish_timeout_ms", c.publish_timeout);
+    file.section("history", [&](bcast::core::config_section& history) {
+      // A history keeps at least its newest entry: its id is the channel's last offset.
+      history.integer("max_len", c.history_max_len, std::size_t{1});
+      history.duration("max_age_s", c.history_max_age, 0);  // 0: no age limit
+    });
+    file.section("sessions", [&](bcast::core::config_section& sessions) {
+      sessions.duration("idle_timeout_s", c.session_idle)
+          .duration("absolute_timeout_s", c.session_absolute);
+    });
+    file.text("log_level", c.log_level);
   });
-  file.duration("publish_timeout_ms", c.publish_timeout);
-  file.section("history", [&](bcast::core::config_section& history) {
-    // A history keeps at least its newest entry: its id is the channel's last offset.
-    history.integer("max_len", c.history_max_len, std::size_t{1});
-    history.duration("max_age_s", c.history_max_age, 0);  // 0: no age limit
-  });
-  file.section("sessions", [&](bcast::core::config_section& sessions) {
-    sessions.duration("idle_timeout_s", c.session_idle)
-        .duration("absolute_timeout_s", c.session_absolute);
-  });
-  file.text("log_level", c.log_level);
-  return file.finish();
 }
 
 inline const bcast::core::cli::spec& cli_spec() {

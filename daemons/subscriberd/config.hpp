@@ -34,21 +34,17 @@ inline bcast::core::error config_error(const std::string& what) {
 
 // Applies a config file's keys to `c`. Unknown keys are errors at every depth.
 inline bcast::core::result<void> apply_file(config& c, const std::string& path) {
-  auto doc = bcast::core::read_config_file(path);
-  if (!doc) return doc.err();
-  bcast::core::config_section file(*doc, path);
-  file.text("redis", c.redis_url);
-  file.section("redis_tls", [&](bcast::core::config_section& tls) {
-    bcast::net::read_tls_options(tls, c.redis_tls);
+  return bcast::core::read_config_file(path, [&](bcast::core::config_section& file) {
+    file.text("redis", c.redis_url);
+    bcast::net::read_tls_section(file, "redis_tls", c.redis_tls);
+    file.text("store", c.store)
+        .texts("groups", c.groups)
+        .texts("sinks", c.sinks)
+        .text("state_dir", c.state_dir);
+    file.duration("heartbeat_s", c.heartbeat)
+        .duration("dialog_timeout_s", c.dialog_timeout, 0);  // 0: no timeout
+    file.texts("sink_env", c.sink_env).text("log_level", c.log_level);
   });
-  file.text("store", c.store)
-      .texts("groups", c.groups)
-      .texts("sinks", c.sinks)
-      .text("state_dir", c.state_dir);
-  file.duration("heartbeat_s", c.heartbeat)
-      .duration("dialog_timeout_s", c.dialog_timeout, 0);  // 0: no timeout
-  file.texts("sink_env", c.sink_env).text("log_level", c.log_level);
-  return file.finish();
 }
 
 inline const bcast::core::cli::spec& cli_spec() {

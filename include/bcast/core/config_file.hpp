@@ -4,11 +4,11 @@
 // path (`limits.title_max_chars`, `https[0].cert_file`): a typo must not silently fall back to a
 // default, and nlohmann alone would keep the last of two repeated keys without a word.
 //
-//   core::config_section file(doc, path);
-//   file.text("redis", c.redis_url).section("limits", [&](core::config_section& limits) {
-//     limits.integer("title_max_chars", c.title_max_chars, 1);
+//   return core::read_config_file(path, [&](core::config_section& file) {
+//     file.text("redis", c.redis_url).section("limits", [&](core::config_section& limits) {
+//       limits.integer("title_max_chars", c.title_max_chars, std::size_t{1});
+//     });
 //   });
-//   if (auto done = file.finish(); !done) return done.err();
 //
 // Every read records its key as known and leaves the output as it was when the key is absent. The
 // reads go on after a problem, and finish() reports an unknown key before any other problem, so
@@ -355,6 +355,17 @@ class config_section {
   std::shared_ptr<problems> shared_;
   std::set<std::string, std::less<>> known_;
 };
+
+// Reads the config file at `path` with `read(section)` over its top level; the first problem, if
+// any, after every key is read.
+template <class Read>
+result<void> read_config_file(const std::string& path, Read&& read) {
+  auto doc = read_config_file(path);
+  if (!doc) return doc.err();
+  config_section file(*doc, path);
+  read(file);
+  return file.finish();
+}
 
 // The `log_level` setting, checked.
 inline result<log::level> log_level_setting(const std::string& text) {

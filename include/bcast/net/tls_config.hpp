@@ -20,4 +20,10 @@ inline void read_tls_options(core::config_section& section, tls_options& out) {
       .flag("verify_peer", out.verify_peer);
 }
 
+// The object at `key` of `section` ("redis_tls"), read over `out`.
+inline void read_tls_section(core::config_section& section, std::string_view key,
+                             tls_options& out) {
+  section.section(key, [&](core::config_section& tls) { read_tls_options(tls, out); });
+}
+
 }  // namespace bcast::net

@@ -296,9 +296,10 @@ class client_socket {
     return {std::error_code(err, std::system_category()), doing + ": " + std::strerror(err)};
   }
 
+  // Rounded up: a wait never ends before the deadline, so a timeout means the time is really up.
   int remaining_ms() const {
     const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - clock::now()).count();
+        std::chrono::ceil<std::chrono::milliseconds>(deadline_ - clock::now()).count();
     return left <= 0 ? 0 : static_cast<int>(std::min<long long>(left, 24 * 3600 * 1000));
   }
 

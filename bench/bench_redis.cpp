@@ -2,10 +2,10 @@
 // real redis-server. bench/redis_publish_ratio.sh compares the latter with redis-benchmark -P.
 
 #include <bcast/redis/client.hpp>
+#include <bcast/redis/local_server.hpp>
 #include <bcast/redis/reply.hpp>
 
 #include <benchmark/benchmark.h>
-#include <support/test_support.hpp>
 
 #include <cstdlib>
 #include <functional>
@@ -76,12 +76,14 @@ BENCHMARK(bm_encode_command);
 
 // BCAST_BENCH_REDIS_URL points at a running server (the ratio script); otherwise one is started.
 void bm_pipelined_publish(benchmark::State& state) {
-  std::unique_ptr<test::redis_server> own;
+  std::unique_ptr<redis::local_server> own;
   std::string url;
   if (const char* env = std::getenv("BCAST_BENCH_REDIS_URL")) {
     url = env;
   } else {
-    own = std::make_unique<test::redis_server>();
+    own = std::make_unique<redis::local_server>();
+    if (auto started = own->start(); !started)
+      return state.SkipWithError(started.err().message().c_str());
     url = own->url();
   }
   core::loop l;
@@ -105,7 +107,9 @@ BENCHMARK(bm_pipelined_publish)->Args({10000, 64})->Unit(benchmark::kMillisecond
 // Pipelined EVALSHA of a script as long as the publish script (about 2 KB) with an envelope-sized
 // argument: the client's per-call cost of a script call (the script itself does next to nothing).
 void bm_pipelined_eval(benchmark::State& state) {
-  test::redis_server server;
+  redis::local_server server;
+  if (auto started = server.start(); !started)
+    return state.SkipWithError(started.err().message().c_str());
   core::loop l;
   redis::client c(l, redis::parse_url(server.url()).value());
   const redis::script s("-- " + std::string(1900, '.') + "\nreturn #ARGV[1]");

@@ -12,6 +12,7 @@
 #include <bcast/broker/keys.hpp>
 #include <bcast/broker/publish.hpp>
 #include <bcast/core/loop.hpp>
+#include <bcast/http/client.hpp>
 #include <bcast/message/encode.hpp>
 #include <bcast/message/time.hpp>
 #include <bcast/message/ulid.hpp>
@@ -23,8 +24,6 @@
 #include <bcast/sinks/sink_set.hpp>
 
 #include <algorithm>
-#include <cctype>
-#include <charconv>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -331,37 +330,26 @@ class api_publisher : public publisher {
     waiting_.push_back(std::move(done));
   }
 
-  // Responses come in request order; each is complete once its Content-Length bytes are here.
+  // Responses come in request order.
   void on_data(std::string_view data) {
-    inbox_.append(data);
-    for (;;) {
-      const auto head_end = inbox_.find("\r\n\r\n");
-      if (head_end == std::string::npos) return;
-      const std::string_view head(inbox_.data(), head_end);
-      std::size_t length = 0;
-      for (std::size_t at = head.find("\r\n"); at != std::string_view::npos;
-           at = head.find("\r\n", at + 2)) {
-        const auto line = head.substr(at + 2, head.find("\r\n", at + 2) - at - 2);
-        constexpr std::string_view name = "content-length:";
-        if (line.size() > name.size() &&
-            std::equal(name.begin(), name.end(), line.begin(), [](char a, char b) {
-              return a == std::tolower(static_cast<unsigned char>(b));
-            })) {
-          auto value = line.substr(name.size());
-          while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-          std::from_chars(value.data(), value.data() + value.size(), length);
+    while (!data.empty()) {
+      data.remove_prefix(responses_.feed(data));
+      if (responses_.status() == bcast::http::response_parser::state::error) {
+        const auto why = "publisherd: " + responses_.error();
+        failed(why);
+        for (auto& waiting : std::exchange(waiting_, {})) {
+          if (waiting) waiting(why);
         }
+        return;
       }
-      const auto total = head_end + 4 + length;
-      if (inbox_.size() < total) return;
-      const bool created = head.substr(0, 12) == "HTTP/1.1 201";
-      const std::string status(head.substr(0, head.find("\r\n")));
-      const std::string body = inbox_.substr(head_end + 4, length);
-      inbox_.erase(0, total);
+      if (responses_.status() != bcast::http::response_parser::state::message) return;
+      const auto response = responses_.take();
       auto done = waiting_.empty() ? prepared() : std::move(waiting_.front());
       if (!waiting_.empty()) waiting_.pop_front();
-      const auto problem = created ? std::string() : status + " " + body;
-      if (!created) failed(problem);
+      const auto problem = response.status == 201
+                               ? std::string()
+                               : "HTTP " + std::to_string(response.status) + " " + response.body;
+      if (!problem.empty()) failed(problem);
       if (done) done(problem);
     }
   }
@@ -374,7 +362,7 @@ class api_publisher : public publisher {
   std::string head_;  // the request up to the Content-Length value
   std::shared_ptr<bcast::net::connect_attempt> attempt_;
   std::shared_ptr<bcast::net::stream> stream_;
-  std::string inbox_;
+  bcast::http::response_parser responses_;
   std::deque<prepared> waiting_;
 };
 

@@ -4,7 +4,7 @@
 
 #include "baseline_side.hpp"
 
-#include <support/test_support.hpp>
+#include <bcast/redis/local_server.hpp>
 
 #include <hiredis/hiredis.h>
 #include <sys/resource.h>
@@ -119,13 +119,16 @@ inline std::string ensure_maxclients(const plain_endpoint& ep, std::uint64_t cli
 }
 
 // A redis-server of our own on a free loopback port, tuned for many subscribers.
-inline std::unique_ptr<bcast::test::redis_server> start_private_redis(std::uint64_t clients) {
-  return std::make_unique<bcast::test::redis_server>(
+inline bcast::core::result<std::unique_ptr<bcast::redis::local_server>> start_private_redis(
+    std::uint64_t clients) {
+  auto server = std::make_unique<bcast::redis::local_server>(
       std::vector<std::string>{"--maxclients", std::to_string(clients),
                                // as large a backlog as the kernel allows (somaxconn caps it)
                                "--tcp-backlog", "65535",
                                // a subscriber that falls behind during a burst must not be cut off
                                "--client-output-buffer-limit", "pubsub 512mb 128mb 60"});
+  if (auto started = server->start(); !started) return started.err();
+  return server;
 }
 
 }  // namespace fanout

@@ -152,14 +152,14 @@ int main(int argc, char** argv) {
   if (auto why = fanout::raise_fd_limit(connections + 64); !why.empty()) return limit_stop(why);
   if (auto why = fanout::check_ephemeral_ports(connections); !why.empty()) return limit_stop(why);
 
-  std::unique_ptr<bcast::test::redis_server> own_redis;
+  std::unique_ptr<bcast::redis::local_server> own_redis;
   if (s.redis_url.empty()) {
-    try {
-      own_redis = fanout::start_private_redis(connections + 64);
-    } catch (const std::exception& e) {
-      std::cerr << "bcast-bench: " << e.what() << "\n";
+    auto started = fanout::start_private_redis(connections + 64);
+    if (!started) {
+      std::cerr << "bcast-bench: " << started.err().message() << "\n";
       return 3;
     }
+    own_redis = std::move(started).value();
     s.redis_url = own_redis->url();
   }
   auto redis_options = bcast::redis::parse_url(s.redis_url);

@@ -2,13 +2,12 @@
 // gid is the credential); users directly on the users file.
 // Exit status: 0 success, 1 refused (with the server's message), 2 usage error.
 
-#include "unix_http.hpp"
-
 #include <bcast/auth/password.hpp>
 #include <bcast/auth/users.hpp>
 #include <bcast/broker/acl.hpp>
 #include <bcast/core/cli.hpp>
 #include <bcast/core/text.hpp>
+#include <bcast/http/client.hpp>
 #include <bcast/message/target.hpp>
 
 #include <nlohmann/json.hpp>
@@ -53,21 +52,25 @@ int refused(const std::string& message) {
 // Calls publisherd; on success returns the parsed body, otherwise prints why and sets `status`.
 std::optional<json> call(const std::string& socket, const std::string& method, const std::string& target,
                          const std::string& body, int& status) {
-  auto outcome = bcastctl::unix_http(socket, method, target, body);
-  if (auto* failure = std::get_if<bcastctl::http_failure>(&outcome)) {
-    status = refused(failure->message);
+  bcast::net::endpoint publisherd;
+  publisherd.unix_path = socket;
+  bcast::http::header_map headers;
+  headers.add("Accept", "application/json");
+  auto response = bcast::http::call(publisherd, method, target, body, headers);
+  if (!response) {
+    status = refused("cannot reach publisherd at " + socket + ": " + response.err().message());
     return std::nullopt;
   }
-  auto& response = std::get<bcastctl::http_response>(outcome);
-  json parsed = json::parse(response.body, nullptr, false);
-  if (response.status >= 400) {
-    std::string message = parsed.is_object() && parsed.contains("message") ? parsed["message"].get<std::string>()
-                                                                           : "HTTP " + std::to_string(response.status);
+  json parsed = json::parse(response->body, nullptr, false);
+  if (response->status >= 400) {
+    std::string message = parsed.is_object() && parsed.contains("message")
+                              ? parsed["message"].get<std::string>()
+                              : "HTTP " + std::to_string(response->status);
     if (parsed.is_object() && parsed.contains("field")) message += " (field: " + parsed["field"].get<std::string>() + ")";
     status = refused(message);
     return std::nullopt;
   }
-  if (response.body.empty()) return json::object();
+  if (response->body.empty()) return json::object();
   if (parsed.is_discarded()) {
     status = refused("publisherd answered with something that is not JSON");
     return std::nullopt;
@@ -129,7 +132,9 @@ int cmd_list(const std::string& socket, const bcast::core::cli::arguments& a) {
 int cmd_show(const std::string& socket, const bcast::core::cli::arguments& a) {
   if (a.positional().size() != 2) return usage("show needs a message ID");
   int status = exit_ok;
-  auto reply = call(socket, "GET", "/api/v1/messages/" + bcast::core::percent_encode(a.positional()[1]), {}, status);
+  auto reply =
+      call(socket, "GET", "/api/v1/messages/" + bcast::core::percent_encode(a.positional()[1]), {},
+           status);
   if (!reply) return status;
   const auto& m = (*reply)["message"];
   const auto& r = (*reply)["receipts"];

@@ -13,10 +13,10 @@
 #include <bcast/net/tls_config.hpp>
 #include <bcast/redis/options.hpp>
 
-#include <nlohmann/json.hpp>
-
 #include <chrono>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #ifndef BCAST_WEB_ROOT
@@ -59,11 +59,15 @@ struct config {
 };
 
 inline bcast::core::result<listen_address> parse_listen(std::string_view s) {
-  auto bad = [&] { return bcast::core::error(bcast::core::errc::invalid_argument, "expected HOST:PORT, got '" + std::string(s) + "'"); };
+  auto bad = [&] {
+    return bcast::core::error(bcast::core::errc::invalid_argument,
+                              "expected HOST:PORT, got '" + std::string(s) + "'");
+  };
   std::string_view host, port;
   if (!s.empty() && s[0] == '[') {
     auto close = s.find(']');
-    if (close == std::string_view::npos || close + 1 >= s.size() || s[close + 1] != ':') return bad();
+    if (close == std::string_view::npos || close + 1 >= s.size() || s[close + 1] != ':')
+      return bad();
     host = s.substr(1, close - 1);
     port = s.substr(close + 2);
   } else {
@@ -79,121 +83,125 @@ inline bcast::core::result<listen_address> parse_listen(std::string_view s) {
 
 namespace detail {
 
-using json = nlohmann::json;
-
-inline bcast::core::error config_error(const std::string& where, const std::string& what) {
-  return {bcast::core::errc::invalid_argument, where + ": " + what};
+// "0660" and the like: 1 to 4 octal digits.
+inline std::optional<int> parse_octal_mode(std::string_view text) {
+  if (text.empty() || text.size() > 4) return std::nullopt;
+  int mode = 0;
+  for (char d : text) {
+    if (d < '0' || d > '7') return std::nullopt;
+    mode = mode * 8 + (d - '0');
+  }
+  return mode;
 }
 
-template <class T>
-bool get(const json& doc, const char* key, T& out, std::string& problem) {
-  if (!doc.contains(key)) return true;
-  try {
-    out = doc.at(key).get<T>();
-    return true;
-  } catch (const json::exception& e) {
-    problem = std::string(key) + ": " + e.what();
-    return false;
+inline void read_listen(bcast::core::config_section& section, std::string_view key,
+                        const std::string& text, std::vector<listen_address>& out) {
+  if (auto a = parse_listen(text)) {
+    out.push_back(*a);
+  } else {
+    section.refuse(key, a.err().detail());
   }
+}
+
+inline void read_unix_peers(bcast::core::config_section& allow, bcast::auth::peer_policy& peers) {
+  std::vector<std::string> users, groups;
+  allow.texts("users", users)
+      .texts("groups", groups)
+      .integers("uids", peers.uids)
+      .integers("gids", peers.gids);
+  for (const auto& u : users) {
+    if (auto uid = bcast::auth::uid_by_name(u)) {
+      peers.uids.push_back(*uid);
+    } else {
+      allow.refuse("users", "no user " + u);
+    }
+  }
+  for (const auto& g : groups) {
+    if (auto gid = bcast::auth::gid_by_name(g)) {
+      peers.gids.push_back(*gid);
+    } else {
+      allow.refuse("groups", "no group " + g);
+    }
+  }
+}
+
+inline void read_category(bcast::core::config_section& entry,
+                          std::vector<bcast::message::category>& out) {
+  bcast::message::category k;
+  entry.require("id").text("id", k.id).text("label_en", k.label_en).text("label_id", k.label_id);
+  if (!entry.has("id")) return;
+  if (!bcast::message::is_valid_category_id(k.id))
+    entry.refuse("id", "bad category id '" + k.id + "'");
+  if (k.label_en.empty()) k.label_en = k.id;
+  if (k.label_id.empty()) k.label_id = k.label_en;
+  out.push_back(std::move(k));
 }
 
 }  // namespace detail
 
-// Applies a config file's keys to `c`. Unknown keys are errors: a typo must not silently fall back.
+// Applies a config file's keys to `c`. Unknown keys are errors at every depth: a typo must not
+// silently fall back to a default.
 inline bcast::core::result<void> apply_file(config& c, const std::string& path) {
-  using detail::json;
-  auto read = bcast::core::read_config_file(
-      path, {"redis", "redis_tls", "http", "https", "unix_socket", "unix_socket_mode", "unix_socket_allow", "users_file",
-             "web_root", "categories", "limits", "publish_timeout_ms", "history", "sessions", "log_level"});
-  if (!read) return read.err();
-  json doc = std::move(read).value();
-  std::string problem;
-  try {
-    detail::get(doc, "redis", c.redis_url, problem);
-    if (doc.contains("redis_tls")) {
-      auto tls = bcast::net::tls_options_from_json(doc["redis_tls"], "redis_tls");
-      if (!tls) return detail::config_error(path, tls.err().detail());
-      c.redis_tls = std::move(tls).value();
-    }
-    if (doc.contains("http")) {
+  return bcast::core::read_config_file(path, [&](bcast::core::config_section& file) {
+    file.text("redis", c.redis_url);
+    bcast::net::read_tls_section(file, "redis_tls", c.redis_tls);
+    if (std::vector<std::string> http; file.texts("http", http).has("http")) {
       c.http.clear();
-      for (const auto& h : doc["http"]) {
-        auto a = parse_listen(h.get<std::string>());
-        if (!a) return detail::config_error(path, "http: " + a.err().detail());
-        c.http.push_back(*a);
+      for (const auto& h : http) detail::read_listen(file, "http", h, c.http);
+    }
+    file.sections("https", [&](bcast::core::config_section& listener, std::size_t) {
+      std::string listen;
+      listener.require("listen").text("listen", listen);
+      // A server asks for client certificates only when told to.
+      https_listener l;
+      l.tls.verify_peer = false;
+      bcast::net::read_tls_options(listener, l.tls);
+      if (l.tls.cert_file.empty()) listener.refuse("cert_file", "required");
+      std::vector<listen_address> address;
+      if (listener.has("listen")) detail::read_listen(listener, "listen", listen, address);
+      if (address.empty()) return;
+      l.address = address.front();
+      c.https.push_back(std::move(l));
+    });
+    file.text("unix_socket", c.unix_socket);
+    if (std::string mode; file.text("unix_socket_mode", mode).has("unix_socket_mode")) {
+      const auto parsed = detail::parse_octal_mode(mode);
+      if (parsed) {
+        c.unix_socket_mode = *parsed;
+      } else {
+        file.refuse("unix_socket_mode",
+                    "expected an octal mode like \"0660\", got \"" + mode + "\"");
       }
     }
-    if (doc.contains("https")) {
-      for (const auto& h : doc["https"]) {
-        // A server asks for client certificates only when told to.
-        bcast::net::tls_options server_defaults;
-        server_defaults.verify_peer = false;
-        auto tls = bcast::net::tls_options_from_json(h, "https", server_defaults, {"listen"});
-        if (!tls) return detail::config_error(path, tls.err().detail());
-        auto a = parse_listen(h.at("listen").get<std::string>());
-        if (!a) return detail::config_error(path, "https: " + a.err().detail());
-        if (tls->cert_file.empty()) return detail::config_error(path, "https: cert_file is required");
-        c.https.push_back({*a, std::move(tls).value()});
-      }
-    }
-    detail::get(doc, "unix_socket", c.unix_socket, problem);
-    if (doc.contains("unix_socket_mode")) c.unix_socket_mode = std::stoi(doc["unix_socket_mode"].get<std::string>(), nullptr, 8);
-    if (doc.contains("unix_socket_allow")) {
-      const auto& allow = doc["unix_socket_allow"];
-      for (const auto& u : allow.value("users", json::array())) {
-        auto uid = bcast::auth::uid_by_name(u.get<std::string>());
-        if (!uid) return detail::config_error(path, "unix_socket_allow.users: no user " + u.get<std::string>());
-        c.unix_peers.uids.push_back(*uid);
-      }
-      for (const auto& g : allow.value("groups", json::array())) {
-        auto gid = bcast::auth::gid_by_name(g.get<std::string>());
-        if (!gid) return detail::config_error(path, "unix_socket_allow.groups: no group " + g.get<std::string>());
-        c.unix_peers.gids.push_back(*gid);
-      }
-      for (const auto& u : allow.value("uids", json::array())) c.unix_peers.uids.push_back(u.get<uid_t>());
-      for (const auto& g : allow.value("gids", json::array())) c.unix_peers.gids.push_back(g.get<gid_t>());
-    }
-    detail::get(doc, "users_file", c.users_file, problem);
-    detail::get(doc, "web_root", c.web_root, problem);
-    if (doc.contains("categories")) {
+    file.section("unix_socket_allow", [&](bcast::core::config_section& allow) {
+      detail::read_unix_peers(allow, c.unix_peers);
+    });
+    file.text("users_file", c.users_file).text("web_root", c.web_root);
+    if (file.has("categories")) {
       c.categories.clear();
-      for (const auto& cat : doc["categories"]) {
-        bcast::message::category k{cat.at("id").get<std::string>(), cat.value("label_en", ""), cat.value("label_id", "")};
-        if (!bcast::message::is_valid_category_id(k.id)) return detail::config_error(path, "categories: bad id '" + k.id + "'");
-        if (k.label_en.empty()) k.label_en = k.id;
-        if (k.label_id.empty()) k.label_id = k.label_en;
-        c.categories.push_back(k);
-      }
-      if (c.categories.empty()) return detail::config_error(path, "categories: at least one is needed");
+      file.sections("categories", [&](bcast::core::config_section& entry, std::size_t) {
+        detail::read_category(entry, c.categories);
+      });
+      if (file.ok() && c.categories.empty()) file.refuse("categories", "at least one is needed");
     }
-    if (doc.contains("limits")) {
-      const auto& l = doc["limits"];
-      c.limits.title_max_chars = l.value("title_max_chars", c.limits.title_max_chars);
-      c.limits.body_max_bytes = l.value("body_max_bytes", c.limits.body_max_bytes);
-      c.limits.max_targets = l.value("max_targets", c.limits.max_targets);
-      c.max_request_body = l.value("request_body_max_bytes", c.max_request_body);
-    }
-    if (doc.contains("publish_timeout_ms")) c.publish_timeout = std::chrono::milliseconds(doc["publish_timeout_ms"].get<long>());
-    if (doc.contains("history")) {
-      const auto max_len = doc["history"].value("max_len", static_cast<long long>(c.history_max_len));
-      const auto max_age = doc["history"].value("max_age_s", static_cast<long long>(c.history_max_age.count()));
+    file.section("limits", [&](bcast::core::config_section& limits) {
+      limits.integer("title_max_chars", c.limits.title_max_chars, std::size_t{1})
+          .integer("body_max_bytes", c.limits.body_max_bytes, std::size_t{1})
+          .integer("max_targets", c.limits.max_targets, std::size_t{1})
+          .integer("request_body_max_bytes", c.max_request_body, std::size_t{1});
+    });
+    file.duration("publish_timeout_ms", c.publish_timeout);
+    file.section("history", [&](bcast::core::config_section& history) {
       // A history keeps at least its newest entry: its id is the channel's last offset.
-      if (max_len < 1) return detail::config_error(path, "history.max_len: at least 1 message, got " + std::to_string(max_len));
-      if (max_age < 0) return detail::config_error(path, "history.max_age_s: 0 (no age limit) or more, got " + std::to_string(max_age));
-      c.history_max_len = static_cast<std::size_t>(max_len);
-      c.history_max_age = std::chrono::seconds(max_age);
-    }
-    if (doc.contains("sessions")) {
-      c.session_idle = std::chrono::seconds(doc["sessions"].value("idle_timeout_s", static_cast<long>(c.session_idle.count())));
-      c.session_absolute =
-          std::chrono::seconds(doc["sessions"].value("absolute_timeout_s", static_cast<long>(c.session_absolute.count())));
-    }
-    detail::get(doc, "log_level", c.log_level, problem);
-  } catch (const std::exception& e) {
-    return detail::config_error(path, e.what());
-  }
-  if (!problem.empty()) return detail::config_error(path, problem);
-  return {};
+      history.integer("max_len", c.history_max_len, std::size_t{1});
+      history.duration("max_age_s", c.history_max_age, 0);  // 0: no age limit
+    });
+    file.section("sessions", [&](bcast::core::config_section& sessions) {
+      sessions.duration("idle_timeout_s", c.session_idle)
+          .duration("absolute_timeout_s", c.session_absolute);
+    });
+    file.text("log_level", c.log_level);
+  });
 }
 
 inline const bcast::core::cli::spec& cli_spec() {
@@ -213,7 +221,9 @@ inline bcast::core::result<config> load(const bcast::core::cli::arguments& args)
     c.http.clear();
     for (const auto& h : http) {
       auto a = parse_listen(h);
-      if (!a) return bcast::core::error(bcast::core::errc::invalid_argument, "--http: " + a.err().detail());
+      if (!a)
+        return bcast::core::error(bcast::core::errc::invalid_argument,
+                                  "--http: " + a.err().detail());
       c.http.push_back(*a);
     }
   }
@@ -223,9 +233,8 @@ inline bcast::core::result<config> load(const bcast::core::cli::arguments& args)
   if (!redis) return redis.err();
   if (auto level = bcast::core::log_level_setting(c.log_level); !level) return level.err();
   if (c.http.empty() && c.https.empty() && c.unix_socket.empty())
-    return bcast::core::error(bcast::core::errc::invalid_argument, "no listener: give --http, https or --unix-socket");
-  if (c.limits.title_max_chars == 0 || c.limits.body_max_bytes == 0 || c.limits.max_targets == 0)
-    return bcast::core::error(bcast::core::errc::invalid_argument, "limits must be positive");
+    return bcast::core::error(bcast::core::errc::invalid_argument,
+                              "no listener: give --http, https or --unix-socket");
   return c;
 }
 
@@ -233,7 +242,8 @@ inline bcast::core::result<config> load(const bcast::core::cli::arguments& args)
 // connection and the listeners. A reload keeps the running values of these.
 inline std::vector<std::string> restart_only_changes(const config& running, const config& next) {
   std::vector<std::string> changed;
-  if (running.redis_url != next.redis_url || running.redis_tls != next.redis_tls) changed.push_back("redis");
+  if (running.redis_url != next.redis_url || running.redis_tls != next.redis_tls)
+    changed.push_back("redis");
   if (running.http != next.http) changed.push_back("http");
   if (running.https != next.https) changed.push_back("https");
   if (running.unix_socket != next.unix_socket || running.unix_socket_mode != next.unix_socket_mode)

@@ -9,8 +9,6 @@
 #include <bcast/net/tls_config.hpp>
 #include <bcast/redis/options.hpp>
 
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <string>
 #include <vector>
@@ -34,31 +32,19 @@ inline bcast::core::error config_error(const std::string& what) {
   return {bcast::core::errc::invalid_argument, what};
 }
 
+// Applies a config file's keys to `c`. Unknown keys are errors at every depth.
 inline bcast::core::result<void> apply_file(config& c, const std::string& path) {
-  using nlohmann::json;
-  auto read = bcast::core::read_config_file(path, {"redis", "redis_tls", "store", "groups", "sinks", "state_dir",
-                                                   "heartbeat_s", "dialog_timeout_s", "sink_env", "log_level"});
-  if (!read) return read.err();
-  const json doc = std::move(read).value();
-  try {
-    c.redis_url = doc.value("redis", c.redis_url);
-    if (doc.contains("redis_tls")) {
-      auto tls = bcast::net::tls_options_from_json(doc["redis_tls"], "redis_tls");
-      if (!tls) return config_error(path + ": " + tls.err().detail());
-      c.redis_tls = std::move(tls).value();
-    }
-    c.store = doc.value("store", c.store);
-    c.groups = doc.value("groups", c.groups);
-    c.sinks = doc.value("sinks", c.sinks);
-    c.state_dir = doc.value("state_dir", c.state_dir);
-    c.heartbeat = std::chrono::seconds(doc.value("heartbeat_s", static_cast<long>(c.heartbeat.count())));
-    c.dialog_timeout = std::chrono::seconds(doc.value("dialog_timeout_s", static_cast<long>(c.dialog_timeout.count())));
-    c.sink_env = doc.value("sink_env", c.sink_env);
-    c.log_level = doc.value("log_level", c.log_level);
-  } catch (const json::exception& e) {
-    return config_error(path + ": " + e.what());
-  }
-  return {};
+  return bcast::core::read_config_file(path, [&](bcast::core::config_section& file) {
+    file.text("redis", c.redis_url);
+    bcast::net::read_tls_section(file, "redis_tls", c.redis_tls);
+    file.text("store", c.store)
+        .texts("groups", c.groups)
+        .texts("sinks", c.sinks)
+        .text("state_dir", c.state_dir);
+    file.duration("heartbeat_s", c.heartbeat)
+        .duration("dialog_timeout_s", c.dialog_timeout, 0);  // 0: no timeout
+    file.texts("sink_env", c.sink_env).text("log_level", c.log_level);
+  });
 }
 
 inline const bcast::core::cli::spec& cli_spec() {
@@ -81,9 +67,11 @@ inline bcast::core::result<config> load(const bcast::core::cli::arguments& args)
   if (!bcast::message::is_valid_target_name(c.store))
     return config_error("store id '" + c.store + "' must match [a-z0-9][a-z0-9_.-]{0,63}");
   for (const auto& g : c.groups) {
-    if (auto parsed = bcast::message::parse_group(g); !parsed) return config_error("--group " + g + ": " + parsed.err().detail());
+    if (auto parsed = bcast::message::parse_group(g); !parsed)
+      return config_error("--group " + g + ": " + parsed.err().detail());
   }
-  if (c.state_dir.empty()) return config_error("no state dir: give --state-dir DIR (it keeps the store's position)");
+  if (c.state_dir.empty())
+    return config_error("no state dir: give --state-dir DIR (it keeps the store's position)");
   if (c.sinks.empty()) return config_error("no sink: give at least one --sink");
   if (auto r = bcast::redis::parse_url(c.redis_url); !r) return r.err();
   if (auto level = bcast::core::log_level_setting(c.log_level); !level) return level.err();

@@ -97,7 +97,8 @@ TEST_CASE("users file errors name the place", "[auth][users]") {
   CHECK_THAT(load_error("[]"), Catch::Contains("top level"));
   CHECK_THAT(load_error("{}"), Catch::Contains("users: missing"));
   CHECK_THAT(load_error(R"({"users": {}})"), Catch::Contains("users: expected an array"));
-  CHECK_THAT(load_error(R"({"users": [], "extra": 1})"), Catch::Contains("unknown key \"extra\""));
+  CHECK_THAT(load_error(R"({"users": [], "extra": 1})"),
+             Catch::Contains("users.json: extra: unknown key"));
   CHECK_THAT(load_error(R"({"users": [{"name": "a", "role": "root"}]})"),
              Catch::Contains("users[0].role: must be \"admin\" or \"publisher\"") &&
                  Catch::Contains("root"));
@@ -130,7 +131,7 @@ TEST_CASE("users file errors name the place", "[auth][users]") {
   // A misspelt field must not silently fall back to a default such as targets ["*"].
   CHECK_THAT(
       load_error(R"({"users": [{"name": "a", "role": "publisher", "target": ["store:1"]}]})"),
-      Catch::Contains("users[0]: unknown key \"target\""));
+      Catch::Contains("users[0].target: unknown key"));
   // nlohmann would keep the last of two equal keys; a reader of the file may see the first.
   CHECK_THAT(load_error(R"({"users": [{"name": "a", "role": "admin", "role": "publisher"}]})"),
              Catch::Contains("users[0]: duplicate key \"role\""));

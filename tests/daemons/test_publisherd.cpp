@@ -45,10 +45,33 @@ TEST_CASE("publisherd: --version, --help, --check-config, and bad flags or confi
   };
   CHECK(run("--check-config --config " + dir.file("good.json")) == 0);
   CHECK(run("--check-config --config " + dir.file("bad.json")) == 2);
-  CHECK(out.find("unknown key 'htp'") != std::string::npos);
+  CHECK(test::contains(out, dir.file("bad.json") + ": htp: unknown key"));
   std::ofstream(dir.file("empty-history.json")) << R"({"history": {"max_len": 0}})";
   CHECK(run("--check-config --config " + dir.file("empty-history.json")) == 2);
-  CHECK(test::contains(out, "history.max_len: at least 1 message, got 0"));
+  CHECK(test::contains(out, "history.max_len: expected a positive integer, got 0"));
+  // A typo, a repeated key or a wrong type is refused at every depth, named by its path.
+  const std::vector<std::pair<std::string, std::string>> refused{
+      {R"({"limits": {"title_max_charz": 10}})", "limits.title_max_charz: unknown key"},
+      {R"({"https": [{"listen": "127.0.0.1:8443", "cert_fil": "s.pem"}]})",
+       "https[0].cert_fil: unknown key"},
+      {R"({"unix_socket_allow": {"user": ["root"]}})", "unix_socket_allow.user: unknown key"},
+      {R"({"categories": [{"id": "promo", "label": "Promo"}]})",
+       "categories[0].label: unknown key"},
+      {R"({"sessions": {"idle_timeout_s": 60, "idle_timeout_s": 120}})",
+       R"(sessions: duplicate key "idle_timeout_s")"},
+      {R"({"limits": {"max_targets": "64"}})",
+       R"(limits.max_targets: expected a positive integer, got "64")"},
+      {R"({"unix_socket_allow": {"uids": [-1]}})",
+       "unix_socket_allow.uids[0]: expected an integer from 0 to"},
+      {R"({"unix_socket_mode": "rw-rw----"})",
+       R"(unix_socket_mode: expected an octal mode like "0660")"},
+      {R"({"http": ["127.0.0.1"]})", "http: expected HOST:PORT, got '127.0.0.1'"}};
+  for (const auto& [text, said] : refused) {
+    std::ofstream(dir.file("refused.json"), std::ios::trunc) << text;
+    INFO(text);
+    CHECK(run("--check-config --config " + dir.file("refused.json")) == 2);
+    CHECK(test::contains(out, dir.file("refused.json") + ": " + said));
+  }
   CHECK(run("--bogus") == 2);
   CHECK(run("--check-config --redis http://nope") == 2);
   CHECK(out.find("Redis URL") != std::string::npos);
@@ -439,7 +462,13 @@ TEST_CASE("publisherd: SIGHUP reloads the config and users without dropping a co
   write_text(conf, R"({"categories": [{"id": "promo"}], "limitz": {}})");
   f.daemon->signal(SIGHUP);
   REQUIRE(f.daemon->wait_for_log("reload refused"));
-  CHECK(test::contains(f.daemon->log(), "unknown key 'limitz'"));
+  CHECK(test::contains(f.daemon->log(), "limitz: unknown key"));
+  CHECK(category_ids() == std::vector<std::string>{"stock"});
+  // And so is one with a typo inside a section.
+  write_text(conf, R"({"categories": [{"id": "promo"}], "limits": {"title_max_charz": 10}})");
+  f.daemon->signal(SIGHUP);
+  REQUIRE(f.daemon->wait_for_log("reload refused"));
+  CHECK(test::contains(f.daemon->log(), "limits.title_max_charz: unknown key"));
   CHECK(category_ids() == std::vector<std::string>{"stock"});
 
   // So is a good config whose users file does not load: neither the config nor the users change.

@@ -95,18 +95,18 @@ TEST_CASE("redis_tls: a misspelt key or a quoted boolean stops either daemon at 
                                "' --config '" + typo +
                                "' --store s1 --state-dir /tmp/x --check-config 2>&1",
                            &said) == 2);
-  CHECK(test::contains(said, "redis_tls: unknown key 'ca_flie'"));
+  CHECK(test::contains(said, "redis_tls.ca_flie: unknown key"));
 
   const auto quoted = write_json(dir, "quoted.json", {{"redis_tls", {{"verify_peer", "false"}}}});
   CHECK(test::shell_status("'" + test::build_path("daemons/publisherd/publisherd") +
                                "' --config '" + quoted + "' --check-config 2>&1",
                            &said) == 2);
-  CHECK(test::contains(said, "redis_tls: verify_peer: expected true or false"));
+  CHECK(test::contains(said, "redis_tls.verify_peer: expected true or false"));
 
   const auto https = write_json(dir, "https.json",
                                 {{"https", {{{"listen", "127.0.0.1:8443"}, {"cert", "s.pem"}}}}});
   CHECK(test::shell_status("'" + test::build_path("daemons/publisherd/publisherd") +
                                "' --config '" + https + "' --check-config 2>&1",
                            &said) == 2);
-  CHECK(test::contains(said, "https: unknown key 'cert'"));
+  CHECK(test::contains(said, "https[0].cert: unknown key"));
 }

@@ -153,6 +153,21 @@ TEST_CASE("subscriberd: --version, and bad flags exit 2 with the reason") {
   CHECK(test::shell_status("'" + bin + "' --config '" + dir.file("loud.json") + "' --store s1 --state-dir /tmp/x 2>&1",
                            &said) == 2);
   CHECK(test::contains(said, "log_level: expected error, warning, notice, info or debug, got 'loud'"));
+  // A typo, a repeated key or a wrong type is refused at every depth, named by its path.
+  const std::vector<std::pair<std::string, std::string>> refused{
+      {R"({"redis_tls": {"ca_file": "/etc/bcast/ca.crt", "verify_peers": false}})",
+       "redis_tls.verify_peers: unknown key"},
+      {R"({"groups": ["region:jateng"], "groups": []})", R"(top level: duplicate key "groups")"},
+      {R"({"heartbeat_s": 0})", "heartbeat_s: expected a positive integer, got 0"},
+      {R"({"sinks": ["terminal", 1]})", "sinks[1]: expected a string, got 1"}};
+  for (const auto& [text, expected] : refused) {
+    std::ofstream(dir.file("refused.json"), std::ios::trunc) << text;
+    INFO(text);
+    CHECK(test::shell_status("'" + bin + "' --check-config --config '" + dir.file("refused.json") +
+                                 "' --store s1 --state-dir /tmp/x 2>&1",
+                             &said) == 2);
+    CHECK(test::contains(said, dir.file("refused.json") + ": " + expected));
+  }
 }
 
 TEST_CASE("subscriberd: the right stores get each message, overlaps are shown once, order holds") {

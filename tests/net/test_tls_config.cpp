@@ -5,11 +5,23 @@
 using namespace bcast;
 using nlohmann::json;
 
-TEST_CASE("tls_options_from_json: every key is read, and verify_peer can be turned off") {
-  auto t = net::tls_options_from_json(
-      json::parse(R"({"ca_file": "/etc/bcast/ca.crt", "cert_file": "c.pem",
-      "key_file": "k.pem", "server_name": "redis.hq.example", "verify_peer": false})"),
-      "redis_tls");
+namespace {
+
+// The file {"redis_tls": <section>} read over `defaults`.
+core::result<net::tls_options> read_redis_tls(const std::string& section,
+                                              net::tls_options defaults = {}) {
+  const auto doc = json::parse(R"({"redis_tls": )" + section + "}");
+  core::config_section file(doc);
+  file.section("redis_tls", [&](core::config_section& s) { net::read_tls_options(s, defaults); });
+  if (auto done = file.finish(); !done) return done.err();
+  return defaults;
+}
+
+}  // namespace
+
+TEST_CASE("read_tls_options: every key is read, and verify_peer can be turned off") {
+  auto t = read_redis_tls(R"({"ca_file": "/etc/bcast/ca.crt", "cert_file": "c.pem",
+      "key_file": "k.pem", "server_name": "redis.hq.example", "verify_peer": false})");
   REQUIRE(t.ok());
   CHECK(t->ca_file == "/etc/bcast/ca.crt");
   CHECK(t->cert_file == "c.pem");
@@ -18,35 +30,33 @@ TEST_CASE("tls_options_from_json: every key is read, and verify_peer can be turn
   CHECK_FALSE(t->verify_peer);
 }
 
-TEST_CASE("tls_options_from_json: absent keys keep the caller's defaults") {
-  CHECK(net::tls_options_from_json(json::object(), "redis_tls")->verify_peer);
+TEST_CASE("read_tls_options: absent keys keep the caller's defaults") {
+  CHECK(read_redis_tls("{}")->verify_peer);
   net::tls_options server;
   server.verify_peer = false;
-  auto t =
-      net::tls_options_from_json(json::parse(R"({"listen": "0.0.0.0:8443", "cert_file": "s.pem"})"),
-                                 "https", server, {"listen"});
+  auto t = read_redis_tls(R"({"cert_file": "s.pem"})", server);
   REQUIRE(t.ok());
   CHECK_FALSE(t->verify_peer);
   CHECK(t->cert_file == "s.pem");
 }
 
-TEST_CASE("tls_options_from_json: a misspelt key or a wrong type is an error naming it") {
-  auto typo =
-      net::tls_options_from_json(json::parse(R"({"ca_flie": "/etc/bcast/ca.crt"})"), "redis_tls");
+TEST_CASE("read_tls_options: a misspelt key or a wrong type is an error naming its path") {
+  auto typo = read_redis_tls(R"({"ca_flie": "/etc/bcast/ca.crt"})");
   REQUIRE_FALSE(typo.ok());
   CHECK(typo.err() == core::errc::invalid_argument);
-  CHECK(typo.err().detail() == "redis_tls: unknown key 'ca_flie'");
+  CHECK(typo.err().detail().starts_with("redis_tls.ca_flie: unknown key"));
 
-  auto quoted = net::tls_options_from_json(json::parse(R"({"verify_peer": "false"})"), "redis_tls");
+  auto quoted = read_redis_tls(R"({"verify_peer": "false"})");
   REQUIRE_FALSE(quoted.ok());
-  CHECK(quoted.err().detail() == "redis_tls: verify_peer: expected true or false");
+  CHECK(quoted.err().detail() == "redis_tls.verify_peer: expected true or false");
 
-  auto number = net::tls_options_from_json(json::parse(R"({"ca_file": 1})"), "redis_tls");
+  auto number = read_redis_tls(R"({"ca_file": 1})");
   REQUIRE_FALSE(number.ok());
-  CHECK(number.err().detail() == "redis_tls: ca_file: expected a string");
+  CHECK(number.err().detail() == "redis_tls.ca_file: expected a string");
 
-  CHECK_FALSE(net::tls_options_from_json(json::parse(R"("/etc/bcast/ca.crt")"), "redis_tls").ok());
-  // "listen" is only known where the caller reads it.
-  CHECK_FALSE(
-      net::tls_options_from_json(json::parse(R"({"listen": "0.0.0.0:8443"})"), "redis_tls").ok());
+  auto text = read_redis_tls(R"("/etc/bcast/ca.crt")");
+  REQUIRE_FALSE(text.ok());
+  CHECK(text.err().detail() == "redis_tls: expected an object");
+  // "listen" is only known where the caller reads it (an https listener).
+  CHECK_FALSE(read_redis_tls(R"({"listen": "0.0.0.0:8443"})").ok());
 }

@@ -1,19 +1,16 @@
 #pragma once
-// End-to-end fixtures: the real daemons as child processes, their logs captured, and a blocking
-// HTTP/1.1 client for TCP and Unix sockets (responses parsed with http-parser).
+// End-to-end fixtures: the real daemons as child processes, their logs captured, and short calls
+// of the library's blocking HTTP client.
 
 #include <support/test_support.hpp>
 
-#include <http_parser.h>
-#include <netinet/in.h>
+#include <bcast/http/client.hpp>
+
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <arpa/inet.h>
 
 #include <algorithm>
 #include <chrono>
@@ -140,94 +137,44 @@ class daemon_process {
   std::size_t scanned_ = 0;
 };
 
-struct http_result {
-  int status = 0;
-  std::map<std::string, std::string> headers;  // lower-case names; repeated ones joined with "\n"
-  std::string body;
-  std::string header(const std::string& name) const {
-    auto it = headers.find(name);
-    return it == headers.end() ? std::string() : it->second;
+// A response with its repeated fields joined by "\n" (Set-Cookie), for short checks.
+struct http_result : http::response {
+  http_result() : http::response(0) {}
+  http_result(http::response r) : http::response(std::move(r)) {}
+  std::string header(std::string_view name) const {
+    std::string joined;
+    for (auto value : headers.get_all(name))
+      joined.append(joined.empty() ? "" : "\n").append(value);
+    return joined;
   }
 };
 
-// Sends raw bytes and parses one response. `unix_path` set: a Unix socket, else 127.0.0.1:port.
-inline http_result http_raw(const std::string& request, std::uint16_t port, const std::string& unix_path = {}) {
-  int fd = ::socket(unix_path.empty() ? AF_INET : AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int rc;
-  if (unix_path.empty()) {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    rc = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  } else {
-    sockaddr_un a{};
-    a.sun_family = AF_UNIX;
-    std::strncpy(a.sun_path, unix_path.c_str(), sizeof a.sun_path - 1);
-    rc = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  }
-  if (rc != 0) {
-    ::close(fd);
-    throw std::runtime_error("cannot connect: " + std::string(std::strerror(errno)));
-  }
-  timeval tv{20, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-  struct state {
-    http_result r;
-    std::string field;
-    bool done = false;
-  } st;
-  http_parser parser;
-  http_parser_init(&parser, HTTP_RESPONSE);
-  parser.data = &st;
-  http_parser_settings s;
-  http_parser_settings_init(&s);
-  s.on_header_field = [](http_parser* p, const char* at, size_t n) {
-    auto* x = static_cast<state*>(p->data);
-    x->field.assign(at, n);
-    for (auto& c : x->field) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return 0;
-  };
-  s.on_header_value = [](http_parser* p, const char* at, size_t n) {
-    auto* x = static_cast<state*>(p->data);
-    auto& v = x->r.headers[x->field];
-    if (!v.empty()) v += "\n";
-    v.append(at, n);
-    return 0;
-  };
-  s.on_body = [](http_parser* p, const char* at, size_t n) {
-    static_cast<state*>(p->data)->r.body.append(at, n);
-    return 0;
-  };
-  s.on_message_complete = [](http_parser* p) {
-    auto* x = static_cast<state*>(p->data);
-    x->r.status = static_cast<int>(p->status_code);
-    x->done = true;
-    return 0;
-  };
-  char buf[16384];
-  while (!st.done) {
-    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n < 0) break;
-    http_parser_execute(&parser, &s, buf, static_cast<std::size_t>(n));
-    if (n == 0) break;
-  }
-  ::close(fd);
-  return st.r;
+// 127.0.0.1:port, or the Unix socket when `unix_path` is given.
+inline net::endpoint local_endpoint(std::uint16_t port, const std::string& unix_path = {}) {
+  net::endpoint to;
+  to.host = "127.0.0.1";
+  to.port = port;
+  to.unix_path = unix_path;
+  return to;
 }
 
-inline http_result http_call(std::uint16_t port, const std::string& method, const std::string& target,
-                             const std::string& body = {}, std::map<std::string, std::string> headers = {},
+inline http_result http_or_throw(core::result<http::response> r) {
+  if (!r) throw std::runtime_error("HTTP exchange failed: " + r.err().message());
+  return std::move(r).value();
+}
+
+// Sends raw bytes and reads one response.
+inline http_result http_raw(const std::string& request, std::uint16_t port, const std::string& unix_path = {}) {
+  return http_or_throw(http::call_raw(local_endpoint(port, unix_path), request));
+}
+
+inline http_result http_call(std::uint16_t port, const std::string& method,
+                             const std::string& target, const std::string& body = {},
+                             const std::map<std::string, std::string>& headers = {},
                              const std::string& unix_path = {}) {
-  std::string req = method + " " + target + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n";
-  if (!body.empty() || method == "POST") {
-    if (!headers.count("Content-Type")) headers["Content-Type"] = "application/json";
-    headers["Content-Length"] = std::to_string(body.size());
-  }
-  for (const auto& [k, v] : headers) req += k + ": " + v + "\r\n";
-  req += "\r\n" + body;
-  return http_raw(req, port, unix_path);
+  http::header_map fields;
+  for (const auto& [name, value] : headers) fields.add(name, value);
+  return http_or_throw(http::call(local_endpoint(port, unix_path), method, target, body, fields));
 }
 
 }  // namespace bcast::test

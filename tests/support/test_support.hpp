@@ -1,16 +1,14 @@
 #pragma once
-// Shared test fixtures: temp dirs, free ports, a real redis-server per test, running the loop
-// under a watchdog, and certificates made with the openssl CLI.
+// Shared test fixtures: temp dirs, free ports, a real redis-server per test (the library's, made to
+// throw), running the loop under a watchdog, and certificates made with the openssl CLI.
 
 #include <bcast/core/loop.hpp>
+#include <bcast/core/temp_dir.hpp>
 #include <bcast/core/timer.hpp>
+#include <bcast/net/loopback.hpp>
+#include <bcast/redis/local_server.hpp>
 
-#include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -24,22 +22,19 @@
 
 namespace bcast::test {
 
-class temp_dir {
- public:
-  temp_dir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "bcast-test-XXXXXX").string();
-    if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
+template <class T>
+T value_or_throw(core::result<T> r) {
+  if (!r) throw std::runtime_error(r.err().message());
+  return std::move(r).value();
+}
 
- private:
-  std::filesystem::path path_;
+inline void ok_or_throw(const core::result<void>& r) {
+  if (!r) throw std::runtime_error(r.err().message());
+}
+
+class temp_dir : public core::temp_dir {
+ public:
+  temp_dir() : core::temp_dir(value_or_throw(core::temp_dir::make("bcast-test-"))) {}
 };
 
 inline bool contains(std::string_view haystack, std::string_view needle) {
@@ -47,15 +42,7 @@ inline bool contains(std::string_view haystack, std::string_view needle) {
 }
 
 inline std::uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
+  return value_or_throw(net::free_loopback_port());
 }
 
 // Runs the loop until `done()` holds or the watchdog fires; returns done().
@@ -102,84 +89,24 @@ inline int shell_status(const std::string& cmd, std::string* output = nullptr) {
 }
 
 // A real redis-server on a free loopback port and a Unix socket in its own temp dir.
-class redis_server {
+class redis_server : public redis::local_server {
  public:
-  explicit redis_server(std::vector<std::string> extra_args = {}) : extra_args_(std::move(extra_args)) {
-    port_ = free_port();
+  explicit redis_server(std::vector<std::string> extra_args = {})
+      : redis::local_server(std::move(extra_args)) {
     start();
   }
-  ~redis_server() { stop(); }
 
-  void start() {
-    if (pid_ > 0) return;
-    std::vector<std::string> args{"redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1",
-                                  "--unixsocket", unix_path(), "--unixsocketperm", "700", "--save", "",
-                                  "--appendonly", "no", "--dir", dir_.path().string(), "--loglevel", "notice"};
-    args.insert(args.end(), extra_args_.begin(), extra_args_.end());
-    int out[2];
-    if (::pipe(out) != 0) throw std::runtime_error("pipe failed");
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(out[1], 1);
-      ::close(out[0]);
-      ::close(out[1]);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execvp("redis-server", argv.data());
-      ::_exit(127);
-    }
-    ::close(out[1]);
-    wait_for_ready(out[0]);
-  }
-
-  // SIGTERM (or another signal) and wait for the process to be gone.
-  void stop(int signum = SIGTERM) {
-    if (pid_ <= 0) return;
-    ::kill(pid_, signum);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-  }
+  void start() { ok_or_throw(redis::local_server::start()); }
   void restart() {
     stop();
     start();
   }
-
-  std::uint16_t port() const { return port_; }
-  std::string unix_path() const { return dir_.file("redis.sock"); }
-  std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
-  std::string unix_url() const { return "unix://" + unix_path(); }
-  const temp_dir& dir() const { return dir_; }
+  const core::temp_dir& dir() const { return *redis::local_server::dir(); }
 
   // redis-cli against this server, for test set-up and checks.
   std::string cli(const std::string& args) const {
-    return shell("redis-cli -p " + std::to_string(port_) + " " + args + " 2>&1");
+    return shell("redis-cli -p " + std::to_string(port()) + " " + args + " 2>&1");
   }
-
- private:
-  void wait_for_ready(int fd) {
-    std::string log;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    char buf[4096];
-    while (log.find("Ready to accept connections") == std::string::npos) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      pollfd p{fd, POLLIN, 0};
-      if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
-        throw std::runtime_error("redis-server did not start:\n" + log);
-      }
-      ssize_t n = ::read(fd, buf, sizeof buf);
-      if (n <= 0) throw std::runtime_error("redis-server exited:\n" + log);
-      log.append(buf, static_cast<std::size_t>(n));
-    }
-    // redis ignores SIGPIPE once initialised, so closing our end just silences its later log lines.
-    ::close(fd);
-  }
-
-  temp_dir dir_;
-  std::vector<std::string> extra_args_;
-  std::uint16_t port_ = 0;
-  pid_t pid_ = -1;
 };
 
 // A CA, and a server certificate for `names` (SAN entries like DNS:localhost,IP:127.0.0.1).

@@ -18,6 +18,7 @@
 #include <bcast/auth/crypto.hpp>
 #include <bcast/auth/password.hpp>
 #include <bcast/auth/user.hpp>
+#include <bcast/core/config_file.hpp>
 #include <bcast/core/error.hpp>
 #include <bcast/core/files.hpp>
 
@@ -34,7 +35,6 @@
 #include <string>
 #include <string_view>
 #include <system_error>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -61,86 +61,7 @@ enum class if_missing { fail, empty };
 
 namespace detail {
 
-inline core::error users_error(std::string_view source, std::string_view what) {
-  std::string detail(source);
-  detail += ": ";
-  detail += what;
-  return {core::errc::invalid_argument, std::move(detail)};
-}
-
-inline std::string json_quote(std::string_view s) {
-  return nlohmann::json(std::string(s)).dump();
-}
-
-// Parses JSON (comments allowed) and refuses objects with a repeated key, which nlohmann would
-// otherwise resolve silently to the last value.
-inline core::result<nlohmann::json> parse_strict_json(std::string_view text,
-                                                      std::string_view source) {
-  using json = nlohmann::json;
-  struct frame {
-    bool object = false;
-    std::unordered_set<std::string> keys;
-    std::string key;
-    std::size_t index = 0;
-  };
-  std::vector<frame> stack;
-  std::string duplicate;
-  auto path = [&]() {
-    std::string out;
-    for (std::size_t i = 0; i + 1 < stack.size(); ++i) {
-      if (stack[i].object) {
-        if (!out.empty()) out += '.';
-        out += stack[i].key;
-      } else {
-        out += '[' + std::to_string(stack[i].index) + ']';
-      }
-    }
-    return out.empty() ? std::string("top level") : out;
-  };
-  auto element_done = [&]() {
-    if (!stack.empty() && !stack.back().object) ++stack.back().index;
-  };
-  json::parser_callback_t callback = [&](int, json::parse_event_t event, json& parsed) {
-    switch (event) {
-      case json::parse_event_t::object_start:
-        stack.push_back(frame{true, {}, {}, 0});
-        break;
-      case json::parse_event_t::array_start:
-        stack.push_back(frame{false, {}, {}, 0});
-        break;
-      case json::parse_event_t::key: {
-        auto& top = stack.back();
-        top.key = parsed.is_string() ? parsed.get<std::string>() : std::string();
-        if (!top.keys.insert(top.key).second && duplicate.empty())
-          duplicate = path() + ": duplicate key " + json_quote(top.key);
-        break;
-      }
-      case json::parse_event_t::object_end:
-      case json::parse_event_t::array_end:
-        if (!stack.empty()) stack.pop_back();
-        element_done();
-        break;
-      case json::parse_event_t::value:
-        element_done();
-        break;
-    }
-    return true;
-  };
-  json doc;
-  try {
-    doc = json::parse(text.begin(), text.end(), callback, /*allow_exceptions=*/true,
-                      /*ignore_comments=*/true);
-  } catch (const json::exception& e) {
-    // what() is "[json.exception.parse_error.101] parse error at line 3, column 7: ..."
-    std::string what = e.what();
-    if (const auto close = what.find("] ");
-        what.starts_with("[json.exception.") && close != std::string::npos)
-      what.erase(0, close + 2);
-    return users_error(source, "invalid JSON: " + what);
-  }
-  if (!duplicate.empty()) return users_error(source, duplicate);
-  return doc;
-}
+using core::json_quote;
 
 }  // namespace detail
 
@@ -151,7 +72,7 @@ class user_store {
   // Parses users-file text. `source` names the file in error messages.
   static core::result<user_store> parse(std::string_view text,
                                         std::string_view source = "users file") {
-    auto doc = detail::parse_strict_json(text, source);
+    auto doc = core::parse_config_json(text, source);
     if (!doc) return doc.err();
     return from_json(*doc, source);
   }
@@ -335,97 +256,58 @@ class user_store {
 
  private:
   static core::result<user_store> from_json(const nlohmann::json& doc, std::string_view source) {
-    auto fail = [&](const std::string& what) -> core::result<user_store> {
-      return detail::users_error(source, what);
-    };
-    if (!doc.is_object()) return fail("top level: expected an object {\"users\":[...]}");
-    for (const auto& [key, value] : doc.items())
-      if (key != "users")
-        return fail("unknown key " + detail::json_quote(key) +
-                    " at top level (expected \"users\")");
-    const auto users_it = doc.find("users");
-    if (users_it == doc.end()) return fail("users: missing");
-    if (!users_it->is_array()) return fail("users: expected an array");
-
     user_store store;
     std::map<std::string, std::size_t, std::less<>> first_seen_name;
     std::map<std::string, std::size_t, std::less<>> first_seen_token;
-    std::size_t index = 0;
-    for (const auto& entry : *users_it) {
-      const std::string where = "users[" + std::to_string(index) + "]";
-      if (!entry.is_object()) return fail(where + ": expected an object");
+    core::config_section file(doc, std::string(source));
+    file.require("users").sections("users", [&](core::config_section& entry, std::size_t index) {
       user u;
-      bool have_name = false, have_role = false;
-      for (const auto& [key, value] : entry.items()) {
-        const std::string field = where + "." + key;
-        if (key == "name") {
-          if (!value.is_string()) return fail(field + ": expected a string");
-          u.name = value.get<std::string>();
-          if (!valid_user_name(u.name))
-            return fail(field + ": " + detail::json_quote(u.name) +
-                        " is not a valid user name ([a-z0-9][a-z0-9_.-]{0,63})");
-          have_name = true;
-        } else if (key == "role") {
-          const auto r = value.is_string() ? parse_role(value.get<std::string>()) : std::nullopt;
-          if (!r)
-            return fail(field + ": must be \"admin\" or \"publisher\"" +
-                        (value.is_string() ? " (got " + value.dump() + ")" : std::string()));
-          u.role = *r;
-          have_role = true;
-        } else if (key == "password") {
-          if (!value.is_string()) return fail(field + ": expected a PHC hash string");
-          u.password_hash = value.get<std::string>();
-          if (!is_supported_hash(u.password_hash))
-            return fail(field +
-                        ": not a supported PHC hash string "
-                        "($pbkdf2-sha256$i=N,l=32$salt$hash or $scrypt$ln=N,r=N,p=N$salt$hash)");
-        } else if (key == "targets") {
-          if (!value.is_array()) return fail(field + ": expected an array of target patterns");
-          u.targets.clear();
-          std::size_t t = 0;
-          for (const auto& pattern : value) {
-            const std::string at = field + "[" + std::to_string(t++) + "]";
-            if (!pattern.is_string()) return fail(at + ": expected a string");
-            const auto text = pattern.get<std::string>();
-            if (!valid_target_pattern(text))
-              return fail(at + ": " + detail::json_quote(text) +
-                          " is not a target pattern (\"*\", \"all\", \"kind:*\" or \"kind:name\")");
-            u.targets.push_back(text);
-          }
-        } else if (key == "tokens") {
-          if (!value.is_array())
-            return fail(field + ": expected an array of \"sha256:<hex>\" strings");
-          std::size_t t = 0;
-          for (const auto& token : value) {
-            const std::string at = field + "[" + std::to_string(t++) + "]";
-            if (!token.is_string()) return fail(at + ": expected a string");
-            std::string text = token.get<std::string>();
-            std::transform(text.begin(), text.end(), text.begin(),
-                           [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-            if (!valid_token_hash(text))
-              return fail(
-                  at +
-                  ": expected \"sha256:<64 hex digits>\" (the hash of the token, not the token)");
-            const auto [seen, inserted] = first_seen_token.emplace(text, index);
-            if (!inserted)
-              return fail(at + ": the same token hash is already listed for users[" +
-                          std::to_string(seen->second) + "]");
-            u.tokens.push_back(std::move(text));
-          }
-        } else {
-          return fail(where + ": unknown key " + detail::json_quote(key) +
-                      " (expected name, role, password, targets, tokens)");
-        }
+      std::string role;
+      std::vector<std::string> tokens;
+      entry.require("name").require("role");
+      entry.text("name", u.name).text("role", role).text("password", u.password_hash);
+      entry.texts("targets", u.targets).texts("tokens", tokens);
+      if (!entry.ok()) return;
+      if (!valid_user_name(u.name))
+        entry.refuse("name", detail::json_quote(u.name) +
+                                 " is not a valid user name ([a-z0-9][a-z0-9_.-]{0,63})");
+      if (const auto r = parse_role(role)) {
+        u.role = *r;
+      } else {
+        entry.refuse("role",
+                     "must be \"admin\" or \"publisher\" (got " + detail::json_quote(role) + ")");
       }
-      if (!have_name) return fail(where + ".name: missing");
-      if (!have_role) return fail(where + ".role: missing (\"admin\" or \"publisher\")");
-      const auto [seen, inserted] = first_seen_name.emplace(u.name, index);
-      if (!inserted)
-        return fail(where + ".name: duplicate user " + detail::json_quote(u.name) +
-                    " (first at users[" + std::to_string(seen->second) + "])");
+      if (entry.has("password") && !is_supported_hash(u.password_hash))
+        entry.refuse("password",
+                     "not a supported PHC hash string "
+                     "($pbkdf2-sha256$i=N,l=32$salt$hash or $scrypt$ln=N,r=N,p=N$salt$hash)");
+      for (std::size_t t = 0; t < u.targets.size(); ++t) {
+        if (!valid_target_pattern(u.targets[t]))
+          entry.refuse(
+              "targets[" + std::to_string(t) + "]",
+              detail::json_quote(u.targets[t]) +
+                  " is not a target pattern (\"*\", \"all\", \"kind:*\" or \"kind:name\")");
+      }
+      for (std::size_t t = 0; t < tokens.size(); ++t) {
+        const std::string at = "tokens[" + std::to_string(t) + "]";
+        std::string text = std::move(tokens[t]);
+        std::transform(text.begin(), text.end(), text.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        if (!valid_token_hash(text)) {
+          entry.refuse(
+              at, "expected \"sha256:<64 hex digits>\" (the hash of the token, not the token)");
+        } else if (const auto [seen, inserted] = first_seen_token.emplace(text, index); !inserted) {
+          entry.refuse(at, "the same token hash is already listed for users[" +
+                               std::to_string(seen->second) + "]");
+        }
+        u.tokens.push_back(std::move(text));
+      }
+      if (const auto [seen, inserted] = first_seen_name.emplace(u.name, index); !inserted)
+        entry.refuse("name", "duplicate user " + detail::json_quote(u.name) + " (first at users[" +
+                                 std::to_string(seen->second) + "])");
       store.users_.push_back(std::move(u));
-      ++index;
-    }
+    });
+    if (auto done = file.finish(); !done) return done.err();
     store.refresh();
     return store;
   }

@@ -20,16 +20,31 @@
 namespace bcast::redis {
 
 struct reply {
-  enum class kind { string, array, integer, nil, status, error, number, boolean, map, set, push, verbatim };
+  enum class kind {
+    string,
+    array,
+    integer,
+    nil,
+    status,
+    error,
+    number,
+    boolean,
+    map,
+    set,
+    push,
+    verbatim
+  };
 
   kind type = kind::nil;
-  std::string str;            // string, status, error, verbatim; the text of a double
-  long long integer = 0;      // integer, boolean
+  std::string str;              // string, status, error, verbatim; the text of a double
+  long long integer = 0;        // integer, boolean
   std::vector<reply> elements;  // array, map (key, value, ...), set, push
 
   bool is_error() const noexcept { return type == kind::error; }
   bool is_nil() const noexcept { return type == kind::nil; }
-  bool is_string() const noexcept { return type == kind::string || type == kind::status || type == kind::verbatim; }
+  bool is_string() const noexcept {
+    return type == kind::string || type == kind::status || type == kind::verbatim;
+  }
   bool is_array() const noexcept {
     return type == kind::array || type == kind::map || type == kind::set || type == kind::push;
   }
@@ -38,25 +53,97 @@ struct reply {
   bool is_status(std::string_view s) const noexcept { return type == kind::status && str == s; }
   // Error replies start with a code word: "NOSCRIPT No matching script", "WRONGPASS ...".
   bool error_is(std::string_view code) const noexcept {
-    return is_error() && str.size() >= code.size() && std::string_view(str).substr(0, code.size()) == code &&
+    return is_error() && str.size() >= code.size() &&
+           std::string_view(str).substr(0, code.size()) == code &&
            (str.size() == code.size() || str[code.size()] == ' ');
+  }
+
+  // Typed access. A Redis error reply is an error (server_error, with Redis's text), and so is a
+  // reply of another type than asked for (protocol_error, saying what was expected and what came).
+  [[nodiscard]] core::result<void> checked() const {
+    if (is_error()) return refused();
+    return {};
+  }
+  [[nodiscard]] core::result<std::string_view> as_string() const {
+    if (is_string()) return std::string_view(str);
+    return unexpected("a string");
+  }
+  [[nodiscard]] core::result<long long> as_integer() const {
+    if (is_integer()) return integer;
+    return unexpected("an integer");
+  }
+  [[nodiscard]] core::result<std::span<const reply>> as_array() const {
+    if (is_array()) return std::span<const reply>(elements);
+    return unexpected("an array");
+  }
+  // Exactly `n` elements.
+  [[nodiscard]] core::result<std::span<const reply>> as_array(std::size_t n) const {
+    if (is_array() && elements.size() == n) return std::span<const reply>(elements);
+    return unexpected("an array of " + std::to_string(n));
+  }
+  // Elements whose strings the caller may move out.
+  [[nodiscard]] core::result<std::span<reply>> as_array() {
+    if (is_array()) return std::span<reply>(elements);
+    return unexpected("an array");
   }
 
   // A short rendering for logs and error messages.
   std::string describe() const {
     switch (type) {
-      case kind::nil: return "(nil)";
-      case kind::integer: return "(integer) " + std::to_string(integer);
-      case kind::error: return "(error) " + str;
+      case kind::nil:
+        return "(nil)";
+      case kind::integer:
+        return "(integer) " + std::to_string(integer);
+      case kind::error:
+        return "(error) " + str;
       case kind::array:
       case kind::map:
       case kind::set:
-      case kind::push: return "(array of " + std::to_string(elements.size()) + ")";
-      case kind::boolean: return integer ? "(true)" : "(false)";
-      default: return str;
+      case kind::push:
+        return "(array of " + std::to_string(elements.size()) + ")";
+      case kind::boolean:
+        return integer ? "(true)" : "(false)";
+      default:
+        return str;
     }
   }
+
+ private:
+  core::error refused() const { return core::error(core::errc::server_error, "Redis: " + str); }
+  core::error unexpected(const std::string& expected) const {
+    if (is_error()) return refused();
+    return core::error(core::errc::protocol_error,
+                       "expected " + expected + " from Redis, got " + describe());
+  }
 };
+
+// All the answers of a pipeline, in the order of its commands; a Redis error reply among them
+// is one of them.
+using replies = std::vector<reply>;
+
+// The first Redis error reply among `rs`, as checked() reports it.
+[[nodiscard]] inline core::result<void> first_error(std::span<const reply> rs) {
+  for (const auto& r : rs) {
+    if (r.is_error()) return r.checked();
+  }
+  return {};
+}
+
+// "<doing>: <why>", keeping why's code: the one way a failed step says what it was doing. A Redis
+// error reply or an unexpected one says all in its detail ("Redis: WRONGTYPE ..."); a transport
+// error keeps its code's words too ("timed out: Redis at ... not reachable").
+[[nodiscard]] inline core::error failed(std::string_view doing, const core::error& why) {
+  const bool said_by_reply = why == core::errc::server_error || why == core::errc::protocol_error;
+  return core::error(why.code(),
+                     std::string(doing) + ": " +
+                         (said_by_reply && !why.detail().empty() ? why.detail() : why.message()));
+}
+
+// The reply when it is not a Redis error reply, else the error; a transport error stays as it is.
+[[nodiscard]] inline core::result<reply> checked(core::result<reply> r) {
+  if (r && r->is_error()) return r->checked().err();
+  return r;
+}
 
 struct reader_limits {
   std::size_t max_reply_bytes = 64 * 1024 * 1024;  // bytes buffered for one unfinished reply
@@ -72,20 +159,32 @@ struct reader_state {
 
 inline reply::kind kind_of(int hiredis_type) noexcept {
   switch (hiredis_type) {
-    case REDIS_REPLY_STRING: return reply::kind::string;
-    case REDIS_REPLY_ARRAY: return reply::kind::array;
-    case REDIS_REPLY_INTEGER: return reply::kind::integer;
-    case REDIS_REPLY_STATUS: return reply::kind::status;
-    case REDIS_REPLY_ERROR: return reply::kind::error;
+    case REDIS_REPLY_STRING:
+      return reply::kind::string;
+    case REDIS_REPLY_ARRAY:
+      return reply::kind::array;
+    case REDIS_REPLY_INTEGER:
+      return reply::kind::integer;
+    case REDIS_REPLY_STATUS:
+      return reply::kind::status;
+    case REDIS_REPLY_ERROR:
+      return reply::kind::error;
 #ifdef REDIS_REPLY_DOUBLE
-    case REDIS_REPLY_DOUBLE: return reply::kind::number;
-    case REDIS_REPLY_BOOL: return reply::kind::boolean;
-    case REDIS_REPLY_MAP: return reply::kind::map;
-    case REDIS_REPLY_SET: return reply::kind::set;
-    case REDIS_REPLY_PUSH: return reply::kind::push;
-    case REDIS_REPLY_VERB: return reply::kind::verbatim;
+    case REDIS_REPLY_DOUBLE:
+      return reply::kind::number;
+    case REDIS_REPLY_BOOL:
+      return reply::kind::boolean;
+    case REDIS_REPLY_MAP:
+      return reply::kind::map;
+    case REDIS_REPLY_SET:
+      return reply::kind::set;
+    case REDIS_REPLY_PUSH:
+      return reply::kind::push;
+    case REDIS_REPLY_VERB:
+      return reply::kind::verbatim;
 #endif
-    default: return reply::kind::nil;
+    default:
+      return reply::kind::nil;
   }
 }
 
@@ -160,7 +259,8 @@ inline redisReplyObjectFunctions* object_functions() {
 // Incremental RESP parser: feed bytes, take complete replies.
 class reply_reader {
  public:
-  explicit reply_reader(reader_limits limits = {}) : state_(std::make_unique<detail::reader_state>()) {
+  explicit reply_reader(reader_limits limits = {})
+      : state_(std::make_unique<detail::reader_state>()) {
     state_->limits = limits;
     reader_ = redisReaderCreateWithFunctions(detail::object_functions());
     reader_->privdata = state_.get();
@@ -185,8 +285,9 @@ class reply_reader {
     }
     if (!obj) {
       if (buffered_bytes() > state_->limits.max_reply_bytes) {
-        err = core::error(core::errc::limit_exceeded,
-                          "reply larger than " + std::to_string(state_->limits.max_reply_bytes) + " bytes");
+        err = core::error(
+            core::errc::limit_exceeded,
+            "reply larger than " + std::to_string(state_->limits.max_reply_bytes) + " bytes");
         return status::failed;
       }
       return status::need_more;
@@ -223,8 +324,9 @@ class reply_reader {
  private:
   core::result<void> failure() const {
     if (state_->limit_hit)
-      return core::error(core::errc::limit_exceeded,
-                         "reply has more than " + std::to_string(state_->limits.max_elements) + " elements");
+      return core::error(
+          core::errc::limit_exceeded,
+          "reply has more than " + std::to_string(state_->limits.max_elements) + " elements");
     return core::error(core::errc::protocol_error, reader_->errstr);
   }
 

@@ -4,7 +4,7 @@
 #include <bcast/broker/frame.hpp>
 #include <bcast/broker/live_numbering.hpp>
 #include <bcast/broker/publish.hpp>
-#include <bcast/broker/receipts.hpp>
+#include <bcast/broker/store_reach.hpp>
 #include <bcast/broker/tracker.hpp>
 #include <bcast/message/message.hpp>
 #include <bcast/redis/reply.hpp>

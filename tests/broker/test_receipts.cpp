@@ -1,5 +1,8 @@
 #include <bcast/broker/keys.hpp>
+#include <bcast/broker/receipt_aggregator.hpp>
+#include <bcast/broker/receipt_writer.hpp>
 #include <bcast/broker/receipts.hpp>
+#include <bcast/broker/store_reach.hpp>
 
 #include "broker_helpers.hpp"
 

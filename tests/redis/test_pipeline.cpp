@@ -44,7 +44,9 @@ core::result<redis::replies> send(core::loop& l, redis::client::pipeline& p) {
   return std::move(*out);
 }
 
-std::string text(const core::error& e) { return e.message(); }
+std::string text(const core::error& e) {
+  return e.message();
+}
 
 }  // namespace
 
@@ -72,7 +74,8 @@ TEST_CASE("typed accessors: the value of the type asked for, else an error sayin
 
   auto missing = call(l, c, {"GET", "nothing"});
   REQUIRE(missing.ok());
-  CHECK(test::contains(text(missing->as_string().err()), "expected a string from Redis, got (nil)"));
+  CHECK(
+      test::contains(text(missing->as_string().err()), "expected a string from Redis, got (nil)"));
 
   call(l, c, {"RPUSH", "l", "a", "b", "c"}).value();
   auto list = call(l, c, {"LRANGE", "l", "0", "-1"});
@@ -80,7 +83,8 @@ TEST_CASE("typed accessors: the value of the type asked for, else an error sayin
   REQUIRE(list->as_array().ok());
   CHECK(list->as_array()->size() == 3);
   CHECK(list->as_array(3).value()[2].as_string().value() == "c");
-  CHECK(test::contains(text(list->as_array(2).err()), "expected an array of 2 from Redis, got (array of 3)"));
+  CHECK(test::contains(text(list->as_array(2).err()),
+                       "expected an array of 2 from Redis, got (array of 3)"));
   // Strings may be moved out of a mutable reply.
   auto elements = list->as_array();
   REQUIRE(elements.ok());
@@ -100,10 +104,12 @@ TEST_CASE("typed accessors: the value of the type asked for, else an error sayin
 }
 
 TEST_CASE("failed(): what the step was doing, then why, keeping the code") {
-  const auto refused = redis::failed("heartbeat", core::error(core::errc::server_error, "Redis: NOPERM x"));
+  const auto refused =
+      redis::failed("heartbeat", core::error(core::errc::server_error, "Redis: NOPERM x"));
   CHECK(refused == core::errc::server_error);
   CHECK(refused.message() == "server error: heartbeat: Redis: NOPERM x");
-  const auto late = redis::failed("heartbeat", core::error(core::errc::timeout, "Redis at x not reachable"));
+  const auto late =
+      redis::failed("heartbeat", core::error(core::errc::timeout, "Redis at x not reachable"));
   CHECK(late == core::errc::timeout);
   CHECK(late.detail() == "heartbeat: timed out: Redis at x not reachable");
 }
@@ -148,7 +154,10 @@ TEST_CASE("pipeline: transactions and scripts among plain commands, NOSCRIPT ans
   const std::string_view llen[] = {"LLEN", "l"};
   for (int round = 0; round < 2; ++round) {
     redis::client::pipeline p(c);
-    p.eval(s, keys, args).transaction({rpush, llen}).command({"GET", "counter"}).eval(s, keys, args);
+    p.eval(s, keys, args)
+        .transaction({rpush, llen})
+        .command({"GET", "counter"})
+        .eval(s, keys, args);
     auto r = send(l, p);
     REQUIRE(r.ok());
     REQUIRE(r->size() == 4);

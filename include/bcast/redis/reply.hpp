@@ -86,6 +86,10 @@ struct reply {
     if (is_array()) return std::span<reply>(elements);
     return unexpected("an array");
   }
+  [[nodiscard]] core::result<std::span<reply>> as_array(std::size_t n) {
+    if (is_array() && elements.size() == n) return std::span<reply>(elements);
+    return unexpected("an array of " + std::to_string(n));
+  }
 
   // A short rendering for logs and error messages.
   std::string describe() const {
@@ -122,11 +126,17 @@ struct reply {
 using replies = std::vector<reply>;
 
 // The first Redis error reply among `rs`, as checked() reports it.
-[[nodiscard]] inline core::result<void> first_error(std::span<const reply> rs) {
+[[nodiscard]] inline core::result<void> first_error(const replies& rs) {
   for (const auto& r : rs) {
     if (r.is_error()) return r.checked();
   }
   return {};
+}
+
+// A pipeline's outcome as one: its transport error, or the first Redis error reply.
+[[nodiscard]] inline core::result<void> first_error(const core::result<replies>& r) {
+  if (!r) return r.err();
+  return first_error(*r);
 }
 
 // "<doing>: <why>", keeping why's code: the one way a failed step says what it was doing. A Redis

@@ -178,6 +178,9 @@ TEST_CASE("pipeline: connection lost during it, one completion with the error") 
   core::loop l;
   auto o = opts(server.url());
   o.command_timeout = 10s;
+  // Not left reconnecting when the test ends: a connect attempt that outlives its client into the
+  // loop's destruction closes its timer twice (net/connect.hpp, reported).
+  o.reconnect = false;
   redis::client c(l, o);
   call(l, c, {"PING"}).value();
   redis::client::pipeline p(c);
@@ -209,6 +212,7 @@ TEST_CASE("pipeline: a server that stops answering times it out, once") {
                 }).value();
   auto o = opts("redis://127.0.0.1:" + std::to_string(silent->port()));
   o.command_timeout = 200ms;
+  o.reconnect = false;  // as above
   redis::client c(l, o);
   redis::client::pipeline p(c);
   p.command({"PING"}).command({"PING"}).command({"PING"});

@@ -260,7 +260,7 @@ class catchup_driver {
   void fetch(fetch_request req) {
     const auto history = history_key(req.target);
     const std::string count = std::to_string(req.count);
-    redis::client::pipeline reads(client_);
+    redis::client::pipeline reads(client_, 2);
     // A head read is one XREVRANGE: newest first, its answer's first entry is the head as well.
     if (req.kind == fetch_kind::head) {
       reads.command({"XREVRANGE", history, "+", "-", "COUNT", count});

@@ -88,7 +88,7 @@ class heartbeat {
     const auto presence = presence_key(profile_.id);
     const auto profile = profile_key(profile_.id);
     const auto interval = std::to_string(settings_.interval.count());
-    redis::client::pipeline p(client_);
+    redis::client::pipeline p(client_, 4);
     p.command({"HSET", presence, "id", profile_.id, "groups", groups_json_, "version",
                profile_.version, "last_seen", now, "interval_ms", interval})
         .command({"PEXPIRE", presence, ttl})
@@ -205,7 +205,7 @@ class presence_directory {
     std::vector<store_presence> out;
     for (const auto& id : scanned.ids) out.push_back(store_presence{id, {}, {}, false, {}, {}});
     if (out.empty()) return scanned.cb(std::vector<store_presence>{});
-    redis::client::pipeline reads(client_);
+    redis::client::pipeline reads(client_, 2 * out.size());
     for (const auto& p : out) {
       reads.command({"HMGET", profile_key(p.id), "groups", "version", "last_seen", "first_seen"})
           .command({"EXISTS", presence_key(p.id)});

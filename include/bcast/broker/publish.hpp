@@ -281,7 +281,7 @@ class publisher {
       return;
     }
     in_flight st{publish_plan(e, settings_), opts.expected_stores, opts.retry, std::move(cb)};
-    redis::client::pipeline targets(client_);
+    redis::client::pipeline targets(client_, st.plan.size());
     std::string retry_floor;  // made once, by the first target that searches
     for (std::size_t i = 0; i < st.plan.size(); ++i) {
       if (opts.retry || transactions_refused() || !known_good(st.plan.target(i).target)) {
@@ -290,7 +290,7 @@ class publisher {
         targets.transaction({st.plan.xadd(i), st.plan.publish(i)});
       }
     }
-    send(targets, std::move(st), {});
+    send(targets, std::move(st));
   }
 
  private:
@@ -310,64 +310,66 @@ class publisher {
     p.eval(publish_script(), plan.keys(i), plan.args(i, search ? retry_floor : ""));
   }
 
-  // `resent`: the targets `p` sends again, by script, after `earlier` answered for every target.
-  void send(redis::client::pipeline& p, in_flight st,
-            std::vector<core::result<target_outcome>> earlier,
-            std::vector<std::size_t> resent = {}) {
+  void send(redis::client::pipeline& targets, in_flight st) {
     std::weak_ptr<void> alive = alive_;
-    p.send([this, alive, st = std::move(st), earlier = std::move(earlier),
-            resent = std::move(resent)](core::result<redis::replies> r) mutable {
+    targets.send([this, alive, st = std::move(st)](core::result<redis::replies> r) mutable {
       if (alive.expired()) return st.cb(core::error(core::errc::cancelled, "publisher destroyed"));
-      if (resent.empty()) return answered(std::move(st), r);
-      for (std::size_t k = 0; k < resent.size(); ++k) {
-        const auto& target = st.plan.target(resent[k]).target;
-        earlier[resent[k]] =
-            r ? detail::read_script_reply(target, (*r)[k]) : detail::target_failed(target, r.err());
-      }
-      published(std::move(st), std::move(earlier));
+      answered(std::move(st), r);
     });
   }
 
-  void answered(in_flight st, const core::result<redis::replies>& r) {
-    std::vector<core::result<target_outcome>> results;
-    results.reserve(st.plan.size());
-    redis::client::pipeline again(client_);
-    std::vector<std::size_t> resent;
-    std::string retry_floor;
-    for (std::size_t i = 0; i < st.plan.size(); ++i) {
-      const auto& t = st.plan.target(i);
-      if (!r) {
-        results.push_back(detail::target_failed(t.target, r.err()));
-        continue;
-      }
-      const auto& answer = (*r)[i];
-      if (t.by_script) {
-        results.push_back(detail::read_script_reply(t.target, answer));
-        continue;
-      }
-      if (answer.is_error() && answer.str.find("NOPERM") != std::string::npos) {
-        // A Redis user set up before publishing used transactions. If MULTI itself was refused,
-        // XADD and PUBLISH ran on their own: the script's search finds such an entry instead
-        // of appending it again.
-        if (resent.empty()) {
-          transactions_refused_at_ = std::chrono::steady_clock::now();
-          core::log::warning("Redis refuses this publisher MULTI/EXEC (" + answer.str +
-                             "); publishing with the script instead, which costs delivery "
-                             "latency. Add +multi +exec to the publisher's ACL user (bcastctl "
-                             "acl).");
-        }
-        add_script(again, st.plan, i, true, retry_floor);
-        resent.push_back(i);
-        results.push_back(core::error(core::errc::cancelled, "sent again by script"));
-        continue;
-      }
-      results.push_back(detail::read_transaction_reply(t.target, answer));
-    }
-    if (resent.empty()) return published(std::move(st), std::move(results));
-    send(again, std::move(st), std::move(results), std::move(resent));
+  // Target i's outcome, from the answers of the pipeline that sent every target.
+  static core::result<target_outcome> outcome_of(const publish_plan& plan, std::size_t i,
+                                                 const core::result<redis::replies>& r) {
+    const auto& t = plan.target(i);
+    if (!r) return detail::target_failed(t.target, r.err());
+    return t.by_script ? detail::read_script_reply(t.target, (*r)[i])
+                       : detail::read_transaction_reply(t.target, (*r)[i]);
   }
 
-  void published(in_flight st, std::vector<core::result<target_outcome>> results) {
+  void answered(in_flight st, const core::result<redis::replies>& r) {
+    std::vector<std::size_t> refused;  // transactions refused by the ACL
+    for (std::size_t i = 0; r && i < st.plan.size(); ++i) {
+      const auto& answer = (*r)[i];
+      if (!st.plan.target(i).by_script && answer.is_error() &&
+          answer.str.find("NOPERM") != std::string::npos) {
+        refused.push_back(i);
+      }
+    }
+    if (refused.empty()) {
+      return published(std::move(st), [&r](const publish_plan& plan, std::size_t i) {
+        return outcome_of(plan, i, r);
+      });
+    }
+    // A Redis user set up before publishing used transactions. If MULTI itself was refused, XADD
+    // and PUBLISH ran on their own: the script's search finds such an entry instead of appending
+    // it again.
+    transactions_refused_at_ = std::chrono::steady_clock::now();
+    core::log::warning("Redis refuses this publisher MULTI/EXEC (" + (*r)[refused.front()].str +
+                       "); publishing with the script instead, which costs delivery latency. Add "
+                       "+multi +exec to the publisher's ACL user (bcastctl acl).");
+    std::vector<core::result<target_outcome>> outcomes;
+    for (std::size_t i = 0; i < st.plan.size(); ++i) outcomes.push_back(outcome_of(st.plan, i, r));
+    redis::client::pipeline again(client_, refused.size());
+    std::string retry_floor;
+    for (auto i : refused) add_script(again, st.plan, i, true, retry_floor);
+    std::weak_ptr<void> alive = alive_;
+    again.send([this, alive, st = std::move(st), outcomes = std::move(outcomes),
+                refused = std::move(refused)](core::result<redis::replies> r) mutable {
+      if (alive.expired()) return st.cb(core::error(core::errc::cancelled, "publisher destroyed"));
+      for (std::size_t k = 0; k < refused.size(); ++k) {
+        const auto& target = st.plan.target(refused[k]).target;
+        outcomes[refused[k]] =
+            r ? detail::read_script_reply(target, (*r)[k]) : detail::target_failed(target, r.err());
+      }
+      published(std::move(st),
+                [&outcomes](const publish_plan&, std::size_t i) { return std::move(outcomes[i]); });
+    });
+  }
+
+  // `outcome_of(plan, i)`: target i's core::result<target_outcome>.
+  template <class OutcomeOf>
+  void published(in_flight st, OutcomeOf&& outcome_of) {
     const auto& plan = st.plan;
     publish_outcome outcome;
     outcome.message_id = plan.message_id();
@@ -376,8 +378,9 @@ class publisher {
     std::error_code first_code;
     std::size_t failed = 0;
     if (targets_.size() > max_known_targets) targets_.clear();  // costs one script per target
-    for (std::size_t i = 0; i < results.size(); ++i) {
-      auto& r = results[i];
+    outcome.targets.reserve(plan.size());
+    for (std::size_t i = 0; i < plan.size(); ++i) {
+      auto r = outcome_of(plan, i);
       targets_[plan.target(i).target].good = r.ok();
       if (r.ok()) {
         outcome.targets.push_back(std::move(r).value());
@@ -391,12 +394,13 @@ class publisher {
       // Not recorded, so not listed as sent.
       return st.cb(core::error(first_code, "message " + plan.message_id() + " not published to " +
                                                std::to_string(failed) + " of " +
-                                               std::to_string(results.size()) + " targets (" +
+                                               std::to_string(plan.size()) + " targets (" +
                                                failures +
                                                "); publishing it again with the same id is safe"));
     }
     trim_by_age(plan);
     std::vector<std::pair<std::string_view, std::uint64_t>> seqs;
+    seqs.reserve(outcome.targets.size());
     for (const auto& t : outcome.targets) seqs.emplace_back(t.target, t.seq);
     auto record = detail::encode_record(plan.message_id(), st.expected, seqs, plan.json());
     save_record(

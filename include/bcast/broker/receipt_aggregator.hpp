@@ -129,7 +129,7 @@ class receipt_aggregator {
     std::vector<std::string> hmget{"HMGET", ""};
     for (auto s : all_receipt_states) hmget.push_back(receipt_field(m.envelope.id, s));
     std::vector<bool> expected(stores.size());
-    redis::client::pipeline reads(client_);
+    redis::client::pipeline reads(client_, 2 * stores.size());
     for (std::size_t i = 0; i < stores.size(); ++i) {
       expected[i] = store_matches_message(stores[i], m.envelope);
       hmget[1] = receipts_key(stores[i].id);

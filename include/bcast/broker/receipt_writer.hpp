@@ -103,7 +103,7 @@ class receipt_writer {
     const auto cutoff =
         now_ms - std::chrono::duration_cast<std::chrono::milliseconds>(settings_.max_age).count();
     const std::string below = "(" + std::to_string(cutoff);
-    redis::client::pipeline counts(client_);
+    redis::client::pipeline counts(client_, 2);
     counts.command({"ZCOUNT", index_, "-inf", below}).command({"ZCARD", index_});
     std::weak_ptr<void> alive = alive_;
     counts.send([this, alive, done = std::move(done)](core::result<redis::replies> r) mutable {
@@ -145,7 +145,7 @@ class receipt_writer {
   }
 
   void send(op o) {
-    redis::client::pipeline p(client_);
+    redis::client::pipeline p(client_, 2);
     if (o.is_gap) {
       p.command({"LPUSH", gaps_, format_gap_record(o.target, o.from, o.to, o.at)})
           .command({"LTRIM", gaps_, "0", std::to_string(settings_.max_gaps - 1)});
@@ -209,7 +209,7 @@ class receipt_writer {
                         for (auto s : all_receipt_states) hdel.push_back(receipt_field(m.str, s));
                         zrem.push_back(m.str);
                       }
-                      redis::client::pipeline drop(client_);
+                      redis::client::pipeline drop(client_, 2);
                       drop.command(hdel).command(zrem);
                       drop.send([done = std::move(done)](core::result<redis::replies> d) {
                         if (!done) return;

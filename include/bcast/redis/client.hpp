@@ -189,7 +189,8 @@ class client {
 //   p.send([](core::result<redis::replies> r) { ... });
 class client::pipeline {
  public:
-  explicit pipeline(client& c) : client_(c) {}
+  // `commands`: how many will be added, when known.
+  explicit pipeline(client& c, std::size_t commands = 0) : client_(c) { parts_.reserve(commands); }
   pipeline(const pipeline&) = delete;
   pipeline& operator=(const pipeline&) = delete;
 

@@ -1,7 +1,7 @@
 #pragma once
 // publisherd's record of every message it sent, for the history API: newest first with
-// limit/before, and one message by id with the seq it got in each target (receipts.hpp needs the
-// seqs to tell which stores lost it in a history gap).
+// limit/before, and one message by id with the seq it got in each target (receipt_aggregator.hpp
+// needs the seqs to tell which stores lost it in a history gap).
 
 #include <bcast/broker/keys.hpp>
 #include <bcast/core/error.hpp>

@@ -20,31 +20,16 @@
 namespace bcast::redis {
 
 struct reply {
-  enum class kind {
-    string,
-    array,
-    integer,
-    nil,
-    status,
-    error,
-    number,
-    boolean,
-    map,
-    set,
-    push,
-    verbatim
-  };
+  enum class kind { string, array, integer, nil, status, error, number, boolean, map, set, push, verbatim };
 
   kind type = kind::nil;
-  std::string str;              // string, status, error, verbatim; the text of a double
-  long long integer = 0;        // integer, boolean
+  std::string str;            // string, status, error, verbatim; the text of a double
+  long long integer = 0;      // integer, boolean
   std::vector<reply> elements;  // array, map (key, value, ...), set, push
 
   bool is_error() const noexcept { return type == kind::error; }
   bool is_nil() const noexcept { return type == kind::nil; }
-  bool is_string() const noexcept {
-    return type == kind::string || type == kind::status || type == kind::verbatim;
-  }
+  bool is_string() const noexcept { return type == kind::string || type == kind::status || type == kind::verbatim; }
   bool is_array() const noexcept {
     return type == kind::array || type == kind::map || type == kind::set || type == kind::push;
   }
@@ -53,8 +38,7 @@ struct reply {
   bool is_status(std::string_view s) const noexcept { return type == kind::status && str == s; }
   // Error replies start with a code word: "NOSCRIPT No matching script", "WRONGPASS ...".
   bool error_is(std::string_view code) const noexcept {
-    return is_error() && str.size() >= code.size() &&
-           std::string_view(str).substr(0, code.size()) == code &&
+    return is_error() && str.size() >= code.size() && std::string_view(str).substr(0, code.size()) == code &&
            (str.size() == code.size() || str[code.size()] == ' ');
   }
 
@@ -94,21 +78,15 @@ struct reply {
   // A short rendering for logs and error messages.
   std::string describe() const {
     switch (type) {
-      case kind::nil:
-        return "(nil)";
-      case kind::integer:
-        return "(integer) " + std::to_string(integer);
-      case kind::error:
-        return "(error) " + str;
+      case kind::nil: return "(nil)";
+      case kind::integer: return "(integer) " + std::to_string(integer);
+      case kind::error: return "(error) " + str;
       case kind::array:
       case kind::map:
       case kind::set:
-      case kind::push:
-        return "(array of " + std::to_string(elements.size()) + ")";
-      case kind::boolean:
-        return integer ? "(true)" : "(false)";
-      default:
-        return str;
+      case kind::push: return "(array of " + std::to_string(elements.size()) + ")";
+      case kind::boolean: return integer ? "(true)" : "(false)";
+      default: return str;
     }
   }
 
@@ -169,32 +147,20 @@ struct reader_state {
 
 inline reply::kind kind_of(int hiredis_type) noexcept {
   switch (hiredis_type) {
-    case REDIS_REPLY_STRING:
-      return reply::kind::string;
-    case REDIS_REPLY_ARRAY:
-      return reply::kind::array;
-    case REDIS_REPLY_INTEGER:
-      return reply::kind::integer;
-    case REDIS_REPLY_STATUS:
-      return reply::kind::status;
-    case REDIS_REPLY_ERROR:
-      return reply::kind::error;
+    case REDIS_REPLY_STRING: return reply::kind::string;
+    case REDIS_REPLY_ARRAY: return reply::kind::array;
+    case REDIS_REPLY_INTEGER: return reply::kind::integer;
+    case REDIS_REPLY_STATUS: return reply::kind::status;
+    case REDIS_REPLY_ERROR: return reply::kind::error;
 #ifdef REDIS_REPLY_DOUBLE
-    case REDIS_REPLY_DOUBLE:
-      return reply::kind::number;
-    case REDIS_REPLY_BOOL:
-      return reply::kind::boolean;
-    case REDIS_REPLY_MAP:
-      return reply::kind::map;
-    case REDIS_REPLY_SET:
-      return reply::kind::set;
-    case REDIS_REPLY_PUSH:
-      return reply::kind::push;
-    case REDIS_REPLY_VERB:
-      return reply::kind::verbatim;
+    case REDIS_REPLY_DOUBLE: return reply::kind::number;
+    case REDIS_REPLY_BOOL: return reply::kind::boolean;
+    case REDIS_REPLY_MAP: return reply::kind::map;
+    case REDIS_REPLY_SET: return reply::kind::set;
+    case REDIS_REPLY_PUSH: return reply::kind::push;
+    case REDIS_REPLY_VERB: return reply::kind::verbatim;
 #endif
-    default:
-      return reply::kind::nil;
+    default: return reply::kind::nil;
   }
 }
 
@@ -269,8 +235,7 @@ inline redisReplyObjectFunctions* object_functions() {
 // Incremental RESP parser: feed bytes, take complete replies.
 class reply_reader {
  public:
-  explicit reply_reader(reader_limits limits = {})
-      : state_(std::make_unique<detail::reader_state>()) {
+  explicit reply_reader(reader_limits limits = {}) : state_(std::make_unique<detail::reader_state>()) {
     state_->limits = limits;
     reader_ = redisReaderCreateWithFunctions(detail::object_functions());
     reader_->privdata = state_.get();
@@ -295,9 +260,8 @@ class reply_reader {
     }
     if (!obj) {
       if (buffered_bytes() > state_->limits.max_reply_bytes) {
-        err = core::error(
-            core::errc::limit_exceeded,
-            "reply larger than " + std::to_string(state_->limits.max_reply_bytes) + " bytes");
+        err = core::error(core::errc::limit_exceeded,
+                          "reply larger than " + std::to_string(state_->limits.max_reply_bytes) + " bytes");
         return status::failed;
       }
       return status::need_more;
@@ -334,9 +298,8 @@ class reply_reader {
  private:
   core::result<void> failure() const {
     if (state_->limit_hit)
-      return core::error(
-          core::errc::limit_exceeded,
-          "reply has more than " + std::to_string(state_->limits.max_elements) + " elements");
+      return core::error(core::errc::limit_exceeded,
+                         "reply has more than " + std::to_string(state_->limits.max_elements) + " elements");
     return core::error(core::errc::protocol_error, reader_->errstr);
   }
 

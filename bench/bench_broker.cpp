@@ -6,7 +6,7 @@
 #include <bcast/broker/frame.hpp>
 #include <bcast/broker/live_numbering.hpp>
 #include <bcast/broker/publish.hpp>
-#include <bcast/broker/receipts.hpp>
+#include <bcast/broker/store_reach.hpp>
 #include <bcast/broker/tracker.hpp>
 #include <bcast/core/loop.hpp>
 #include <bcast/message/message.hpp>

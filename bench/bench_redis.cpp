@@ -104,6 +104,30 @@ void bm_pipelined_publish(benchmark::State& state) {
 }
 BENCHMARK(bm_pipelined_publish)->Args({10000, 64})->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// The same PUBLISHes, three to a client::pipeline with one completion (as a publish to three
+// targets): what the pipeline costs per command over plain commands.
+void bm_pipeline_of_three(benchmark::State& state) {
+  test::redis_server server;
+  core::loop l;
+  redis::client c(l, redis::parse_url(server.url()).value());
+  const int batch = static_cast<int>(state.range(0));
+  std::string payload(static_cast<std::size_t>(state.range(1)), 'x');
+  for (auto _ : state) {
+    int answered = 0;
+    for (int i = 0; i < batch; i += 3) {
+      redis::client::pipeline p(c, 3);
+      for (int k = 0; k < 3; ++k) p.command({"PUBLISH", "bcast:bench", payload});
+      p.send([&](core::result<redis::replies> r) {
+        if (!r || r->size() != 3) state.SkipWithError("unexpected answer");
+        answered += 3;
+      });
+    }
+    while (answered < batch) l.run_once();
+  }
+  state.SetItemsProcessed(state.iterations() * batch);
+}
+BENCHMARK(bm_pipeline_of_three)->Args({9999, 64})->Unit(benchmark::kMillisecond)->UseRealTime();
+
 // Pipelined EVALSHA of a script as long as the publish script (about 2 KB) with an envelope-sized
 // argument: the client's per-call cost of a script call (the script itself does next to nothing).
 void bm_pipelined_eval(benchmark::State& state) {

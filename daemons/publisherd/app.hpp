@@ -9,7 +9,8 @@
 #include <bcast/broker/messages.hpp>
 #include <bcast/broker/presence.hpp>
 #include <bcast/broker/publish.hpp>
-#include <bcast/broker/receipts.hpp>
+#include <bcast/broker/receipt_aggregator.hpp>
+#include <bcast/broker/store_reach.hpp>
 #include <bcast/core/log.hpp>
 #include <bcast/core/loop.hpp>
 #include <bcast/core/metrics.hpp>

@@ -8,7 +8,7 @@
 #include <bcast/broker/display_pipeline.hpp>
 #include <bcast/broker/keys.hpp>
 #include <bcast/broker/presence.hpp>
-#include <bcast/broker/receipts.hpp>
+#include <bcast/broker/receipt_writer.hpp>
 #include <bcast/core/log.hpp>
 #include <bcast/core/loop.hpp>
 #include <bcast/core/systemd.hpp>

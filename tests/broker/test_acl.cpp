@@ -7,7 +7,8 @@
 #include <bcast/broker/messages.hpp>
 #include <bcast/broker/presence.hpp>
 #include <bcast/broker/publish.hpp>
-#include <bcast/broker/receipts.hpp>
+#include <bcast/broker/receipt_aggregator.hpp>
+#include <bcast/broker/receipt_writer.hpp>
 #include <bcast/redis/subscriber.hpp>
 
 #include "broker_helpers.hpp"

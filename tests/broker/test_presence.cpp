@@ -118,3 +118,25 @@ TEST_CASE("presence: an empty directory") {
   broker::presence_directory dir(c);
   CHECK(list_now(l, dir).empty());
 }
+
+TEST_CASE("presence: a refused heartbeat is reported to on_error and to its caller, once") {
+  test::redis_server server;
+  core::loop l;
+  redis::client c(l, test::broker_opts(server.url()));
+  server.cli("SET '" + broker::profile_key("s1") + "' not-a-hash");
+  broker::heartbeat hb(l, c, {"s1", {"region:jateng"}, "1.0"});
+  std::vector<core::error> reported;
+  hb.start([&](const core::error& e) { reported.push_back(e); });
+  REQUIRE(test::run_until(l, [&] { return reported.size() == 1; }));
+  CHECK(reported[0] == core::errc::server_error);
+  CHECK(reported[0].detail().rfind("heartbeat: Redis: WRONGTYPE", 0) == 0);
+  // The presence key was still written: the commands after a refused one run.
+  CHECK(server.cli("HGET '" + broker::presence_key("s1") + "' id") == "s1\n");
+
+  std::optional<core::result<void>> beat;
+  hb.beat([&](core::result<void> r) { beat.emplace(std::move(r)); });
+  REQUIRE(test::run_until(l, [&] { return beat.has_value(); }));
+  REQUIRE_FALSE(beat->ok());
+  CHECK(beat->err().detail() == reported[0].detail());
+  CHECK(reported.size() == 2);
+}

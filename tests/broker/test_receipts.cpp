@@ -1,5 +1,8 @@
 #include <bcast/broker/keys.hpp>
+#include <bcast/broker/receipt_aggregator.hpp>
+#include <bcast/broker/receipt_writer.hpp>
 #include <bcast/broker/receipts.hpp>
+#include <bcast/broker/store_reach.hpp>
 
 #include "broker_helpers.hpp"
 
@@ -267,4 +270,35 @@ TEST_CASE("store_reach counts the stores a message reaches, the same as testing 
   }
   CHECK(reach.count(test::make_test_envelope({"all"})) == 300);
   CHECK(broker::store_reach().count(test::make_test_envelope({"all"})) == 0);
+}
+
+TEST_CASE("receipts: a refusal is reported with what was being done and Redis's words") {
+  test::redis_server server;
+  core::loop l;
+  redis::client c(l, test::broker_opts(server.url()));
+  server.cli("SET '" + broker::receipts_key("s2") + "' not-a-hash");
+  const auto id = test::make_test_envelope({"all"}).id;
+
+  // The writer: one refused write of the two fails the receipt, and it is not queued again.
+  broker::receipt_writer w(l, c, "s2");
+  std::optional<core::result<void>> written;
+  w.record(id, broker::receipt_state::delivered, t0,
+           [&](core::result<void> r) { written.emplace(std::move(r)); });
+  REQUIRE(test::run_until(l, [&] { return written.has_value(); }));
+  REQUIRE_FALSE(written->ok());
+  CHECK(written->err() == core::errc::server_error);
+  CHECK(written->err().detail().rfind("receipt: Redis: WRONGTYPE", 0) == 0);
+  CHECK(w.queued() == 0);
+
+  // The aggregator: one store's unreadable receipts fail the summary, not only that store.
+  broker::receipt_aggregator agg(c);
+  broker::message_record m;
+  m.envelope = test::make_test_envelope({"all"});
+  std::optional<core::result<broker::receipt_summary>> out;
+  agg.summarize(m, {{"s1", {}}, {"s2", {}}, {"s3", {}}},
+                [&](core::result<broker::receipt_summary> r) { out.emplace(std::move(r)); });
+  REQUIRE(test::run_until(l, [&] { return out.has_value(); }));
+  REQUIRE_FALSE(out->ok());
+  CHECK(out->err() == core::errc::server_error);
+  CHECK(out->err().detail().rfind("reading receipts: Redis: WRONGTYPE", 0) == 0);
 }

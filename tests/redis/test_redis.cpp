@@ -7,26 +7,15 @@
 #include <catch2/catch.hpp>
 #include <support/test_support.hpp>
 
+#include "redis_helpers.hpp"
+
 using namespace bcast;
 using namespace std::chrono_literals;
 
 namespace {
 
-redis::options opts(const std::string& url) {
-  auto o = redis::parse_url(url);
-  REQUIRE(o.ok());
-  o->backoff.initial = 20ms;
-  o->backoff.max = 200ms;
-  return o.value();
-}
-
-// Runs one command to completion.
-core::result<redis::reply> call(core::loop& l, redis::client& c, std::initializer_list<std::string_view> args) {
-  std::optional<core::result<redis::reply>> out;
-  c.command(args, [&](core::result<redis::reply> r) { out.emplace(std::move(r)); });
-  REQUIRE(test::run_until(l, [&] { return out.has_value(); }));
-  return std::move(*out);
-}
+using test::call;
+using test::opts;
 
 // A fake Redis that answers every command with `answer`.
 struct scripted_server {

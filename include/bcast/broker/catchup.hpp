@@ -42,23 +42,30 @@ struct catchup_settings {
 
 namespace detail {
 
-// One XRANGE element: [id, [field, value, ...]]. Nothing when even the seq is unusable; an entry
-// with an empty message id when only the id or envelope is.
+// The id of one XRANGE element, [id, [field, value, ...]]; empty when it has none.
+inline std::string_view entry_id_of(const redis::reply& r) {
+  const auto parts = r.as_array();
+  if (!parts || parts->empty()) return {};
+  const auto id = (*parts)[0].as_string();
+  return id ? *id : std::string_view{};
+}
+
+// One XRANGE element. Nothing when even the seq is unusable; an entry with an empty message id
+// when only the id or envelope is.
 inline std::optional<entry> read_stream_entry(std::string_view target, const redis::reply& r) {
-  if (!r.is_array() || r.elements.size() != 2 || !r.elements[0].is_string() ||
-      !r.elements[1].is_array()) {
-    return std::nullopt;
-  }
-  const auto seq = seq_of_entry_id(r.elements[0].str);
+  const auto parts = r.as_array(2);
+  const auto id = parts ? (*parts)[0].as_string() : parts.err();
+  const auto fields = parts ? (*parts)[1].as_array() : parts.err();
+  if (!id || !fields) return std::nullopt;
+  const auto seq = seq_of_entry_id(*id);
   if (!seq) return std::nullopt;
   entry e;
   e.target = target;
-  e.stream_id = r.elements[0].str;
+  e.stream_id = *id;
   e.seq = *seq;
-  const auto& fields = r.elements[1].elements;
-  for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
-    const auto& name = fields[i].str;
-    const auto& value = fields[i + 1].str;
+  for (std::size_t i = 0; i + 1 < fields->size(); i += 2) {
+    const auto& name = (*fields)[i].str;
+    const auto& value = (*fields)[i + 1].str;
     if (name == "id") {
       e.message_id = value;
     } else if (name == "env") {
@@ -141,7 +148,8 @@ class catchup_driver {
     if (on_problem_) on_problem_(e);
   }
   void problem(const core::error& e, const std::string& doing) {
-    problem(core::error(e.code(), doing + ": " + e.message() + "; retrying"));
+    const auto failed = redis::failed(doing, e);
+    problem(core::error(failed.code(), failed.detail() + "; retrying"));
   }
 
   void on_frame(std::string_view channel, std::string_view payload) {
@@ -176,21 +184,21 @@ class catchup_driver {
         {"XREVRANGE", key, upper, "-", "COUNT", std::to_string(count)},
         [this, alive, req = std::move(req), searched, count](core::result<redis::reply> r) mutable {
           if (alive.expired()) return;
-          if (!r || r->is_error()) {
-            problem(r ? core::error(core::errc::server_error, r->str) : r.err(),
-                    "looking up a live message in the history of " + req.target);
+          const auto answer = redis::checked(std::move(r));
+          const auto entries = answer ? answer->as_array() : answer.err();
+          if (!entries) {
+            problem(entries.err(), "looking up a live message in the history of " + req.target);
             return retry_later(std::move(req));
           }
-          for (const auto& item : r->elements) {
+          for (const auto& item : *entries) {
             auto e = detail::read_stream_entry(req.target, item);
             if (e && e->message_id == req.message_id) return looked_up(req, e->seq);
           }
-          searched += r->elements.size();
-          if (r->elements.size() < count || searched >= settings_.tracker.page_size)
+          searched += entries->size();
+          if (entries->size() < count || searched >= settings_.tracker.page_size)
             return looked_up(req, std::nullopt);
-          const auto& oldest = r->elements.back();
-          look_up(std::move(req), "(" + (oldest.elements.empty() ? "0-0" : oldest.elements[0].str),
-                  searched);
+          const auto oldest = detail::entry_id_of(entries->back());
+          look_up(std::move(req), "(" + std::string(oldest.empty() ? "0-0" : oldest), searched);
         });
   }
 
@@ -250,64 +258,46 @@ class catchup_driver {
   }
 
   void fetch(fetch_request req) {
-    struct state {
-      fetch_request req;
-      std::optional<core::result<redis::reply>> head, range;
-    };
-    auto st = std::make_shared<state>();
-    st->req = std::move(req);
-    std::weak_ptr<void> alive = alive_;
+    const auto history = history_key(req.target);
+    const std::string count = std::to_string(req.count);
+    redis::client::pipeline reads(client_, 2);
     // A head read is one XREVRANGE: newest first, its answer's first entry is the head as well.
-    const bool one_read = st->req.kind == fetch_kind::head;
-    auto done = [this, alive, st, one_read] {
-      if (alive.expired() || !st->range || (!one_read && !st->head)) return;
-      fetched(st->req, one_read ? *st->range : *st->head, *st->range);
-    };
-    const auto& target = st->req.target;
-    const std::string count = std::to_string(st->req.count);
-    if (one_read) {
-      client_.command({"XREVRANGE", history_key(target), "+", "-", "COUNT", count},
-                      [st, done](core::result<redis::reply> r) {
-                        st->range.emplace(std::move(r));
-                        done();
-                      });
-      return;
+    if (req.kind == fetch_kind::head) {
+      reads.command({"XREVRANGE", history, "+", "-", "COUNT", count});
+    } else {
+      reads.command({"XREVRANGE", history, "+", "-", "COUNT", "1"})
+          .command({"XRANGE", history, "(" + req.after, "+", "COUNT", count});
     }
-    client_.command({"XREVRANGE", history_key(target), "+", "-", "COUNT", "1"},
-                    [st, done](core::result<redis::reply> r) {
-                      st->head.emplace(std::move(r));
-                      done();
-                    });
-    client_.command({"XRANGE", history_key(target), "(" + st->req.after, "+", "COUNT", count},
-                    [st, done](core::result<redis::reply> r) {
-                      st->range.emplace(std::move(r));
-                      done();
-                    });
+    std::weak_ptr<void> alive = alive_;
+    reads.send([this, alive, req = std::move(req)](core::result<redis::replies> r) {
+      if (alive.expired()) return;
+      fetched(req, std::move(r));
+    });
   }
 
-  void fetched(const fetch_request& req, const core::result<redis::reply>& head,
-               const core::result<redis::reply>& range) {
+  // The head read's answer first, the range's last (one answer for both when a head read).
+  void fetched(const fetch_request& req, core::result<redis::replies> answers) {
     const auto fail = [&](const core::error& e) {
       problem(e, "reading the history of " + req.target);
       retry_later(req);
     };
+    if (!answers) return fail(answers.err());
+    const auto head = answers->front().as_array();
+    const auto range = answers->back().as_array();
     if (!head) return fail(head.err());
     if (!range) return fail(range.err());
-    if (head->is_error()) return fail(core::error(core::errc::server_error, head->str));
-    if (range->is_error()) return fail(core::error(core::errc::server_error, range->str));
     history_reply reply;
-    if (!head->elements.empty()) {
-      const auto newest = detail::read_stream_entry(req.target, head->elements.front());
+    if (!head->empty()) {
+      const auto newest = detail::read_stream_entry(req.target, head->front());
       if (!newest)
         return fail(core::error(core::errc::protocol_error,
                                 "the newest history entry has no seq in its id"));
       reply.head_seq = newest->seq;
     }
-    reply.returned = range->elements.size();
-    for (const auto& item : range->elements) {
-      if (item.is_array() && !item.elements.empty() && stream_id::parse(item.elements[0].str)) {
-        const auto& id = item.elements[0].str;
-        const auto cur = stream_id::parse(id);
+    reply.returned = range->size();
+    for (const auto& item : *range) {
+      const auto id = detail::entry_id_of(item);
+      if (const auto cur = stream_id::parse(id)) {
         const auto last = stream_id::parse(reply.last_id);
         if (!last || *cur > *last) reply.last_id = id;
       }

@@ -1,7 +1,7 @@
 #pragma once
 // publisherd's record of every message it sent, for the history API: newest first with
-// limit/before, and one message by id with the seq it got in each target (receipts.hpp needs the
-// seqs to tell which stores lost it in a history gap).
+// limit/before, and one message by id with the seq it got in each target (receipt_aggregator.hpp
+// needs the seqs to tell which stores lost it in a history gap).
 
 #include <bcast/broker/keys.hpp>
 #include <bcast/core/error.hpp>
@@ -53,10 +53,6 @@ struct record_settings {
 // above the bare publish script (docs/PERFORMANCE.md). JSON escapes newlines, so no field but the
 // last could hold one, and the envelope is kept byte for byte as it was published.
 namespace detail {
-
-inline core::error redis_refused(std::string_view what, const redis::reply& r) {
-  return {core::errc::server_error, std::string(what) + ": " + r.str};
-}
 
 // `seqs`: (target, seq) pairs.
 template <class Seqs>
@@ -141,12 +137,12 @@ inline void save_record(redis::client& client, std::string_view id, std::string 
     client.command({"ZREMRANGEBYLEX", log, detail::record_floor(id), detail::record_ceiling(id)},
                    [](core::result<redis::reply>) {});
   }
-  client.command({"ZADD", log, "0", std::move(record)}, [done = std::move(done)](
-                                                            core::result<redis::reply> r) {
-    if (!r) return done(core::error(r.err().code(), "recording the message: " + r.err().message()));
-    if (r->is_error()) return done(detail::redis_refused("recording the message", *r));
-    done(core::result<void>());
-  });
+  client.command({"ZADD", log, "0", std::move(record)},
+                 [done = std::move(done)](core::result<redis::reply> r) {
+                   if (auto saved = redis::checked(std::move(r)); !saved)
+                     return done(redis::failed("recording the message", saved.err()));
+                   done(core::result<void>());
+                 });
 }
 
 // Trims the message log by age and count in the background.
@@ -216,10 +212,11 @@ class message_log {
     std::weak_ptr<void> alive = alive_;
     client_.command(zrange, [alive, cb = std::move(cb)](core::result<redis::reply> r) {
       if (alive.expired()) return;
-      if (!r) return cb(r.err());
-      if (r->is_error()) return cb(detail::redis_refused("reading the message log", *r));
+      const auto answer = redis::checked(std::move(r));
+      const auto members = answer ? answer->as_array() : answer.err();
+      if (!members) return cb(redis::failed("reading the message log", members.err()));
       std::vector<message_record> out;
-      for (const auto& member : r->elements) {
+      for (const auto& member : *members) {
         auto rec = detail::decode_record(member.str);
         if (!rec) {
           core::log::warning(rec.err().message());

@@ -10,7 +10,7 @@
 // right to write anywhere shared.
 
 #include <bcast/broker/keys.hpp>
-#include <bcast/broker/receipts.hpp>
+#include <bcast/broker/store_reach.hpp>
 #include <bcast/core/error.hpp>
 #include <bcast/core/loop.hpp>
 #include <bcast/core/timer.hpp>
@@ -24,6 +24,7 @@
 #include <functional>
 #include <memory>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -70,14 +71,13 @@ class heartbeat {
   // Stops beating and marks the store offline at once (a clean shutdown).
   void stop(done_handler done = {}) {
     timer_.stop();
-    client_.command(
-        {"DEL", presence_key(profile_.id)}, [done = std::move(done)](core::result<redis::reply> r) {
-          if (!done) return;
-          if (!r) return done(r.err());
-          if (r->is_error())
-            return done(core::error(core::errc::server_error, "presence: Redis: " + r->str));
-          done(core::result<void>());
-        });
+    client_.command({"DEL", presence_key(profile_.id)},
+                    [done = std::move(done)](core::result<redis::reply> r) {
+                      if (!done) return;
+                      if (auto gone = redis::checked(std::move(r)); !gone)
+                        return done(redis::failed("presence", gone.err()));
+                      done(core::result<void>());
+                    });
   }
 
   // One heartbeat now.
@@ -88,40 +88,24 @@ class heartbeat {
     const auto presence = presence_key(profile_.id);
     const auto profile = profile_key(profile_.id);
     const auto interval = std::to_string(settings_.interval.count());
-    struct state {
-      int remaining = 4;
-      core::error failure;
-      done_handler done;
-    };
-    auto st = std::make_shared<state>();
-    st->done = std::move(done);
+    redis::client::pipeline p(client_, 4);
+    p.command({"HSET", presence, "id", profile_.id, "groups", groups_json_, "version",
+               profile_.version, "last_seen", now, "interval_ms", interval})
+        .command({"PEXPIRE", presence, ttl})
+        .command({"HSET", profile, "id", profile_.id, "groups", groups_json_, "version",
+                  profile_.version, "last_seen", now})
+        .command({"HSETNX", profile, "first_seen", now});
     std::weak_ptr<void> alive = alive_;
-    auto step = [this, alive, st](core::result<redis::reply> r) {
-      if (!st->failure) {
-        if (!r) {
-          st->failure = core::error(r.err().code(), "heartbeat: " + r.err().message());
-        } else if (r->is_error()) {
-          st->failure = core::error(core::errc::server_error, "heartbeat: Redis: " + r->str);
-        }
+    p.send([this, alive, done = std::move(done)](core::result<redis::replies> r) {
+      auto written = redis::first_error(r);
+      if (!written) {
+        const auto e = redis::failed("heartbeat", written.err());
+        if (!alive.expired() && on_error_) on_error_(e);
+        if (done) done(e);
+        return;
       }
-      if (--st->remaining > 0) return;
-      if (st->failure && !alive.expired() && on_error_) on_error_(st->failure);
-      if (st->done) {
-        if (st->failure) {
-          st->done(st->failure);
-        } else {
-          st->done(core::result<void>());
-        }
-      }
-    };
-    client_.command({"HSET", presence, "id", profile_.id, "groups", groups_json_, "version",
-                     profile_.version, "last_seen", now, "interval_ms", interval},
-                    step);
-    client_.command({"PEXPIRE", presence, ttl}, step);
-    client_.command({"HSET", profile, "id", profile_.id, "groups", groups_json_, "version",
-                     profile_.version, "last_seen", now},
-                    step);
-    client_.command({"HSETNX", profile, "first_seen", now}, step);
+      if (done) done(core::result<void>());
+    });
   }
 
  private:
@@ -183,8 +167,8 @@ class presence_directory {
   void forget(std::string_view store_id, std::function<void(core::result<void>)> done) {
     client_.command({"DEL", profile_key(store_id), presence_key(store_id)},
                     [done = std::move(done)](core::result<redis::reply> r) {
-                      if (!r) return done(r.err());
-                      if (r->is_error()) return done(core::error(core::errc::server_error, r->str));
+                      if (auto gone = redis::checked(std::move(r)); !gone)
+                        return done(redis::failed("forgetting a store", gone.err()));
                       done(core::result<void>());
                     });
   }
@@ -202,82 +186,58 @@ class presence_directory {
         {"SCAN", cursor, "MATCH", profile_scan_pattern(), "COUNT", scan_count_, "TYPE", "hash"},
         [this, alive, st](core::result<redis::reply> r) {
           if (alive.expired()) return;
-          if (!r)
-            return st->cb(core::error(r.err().code(), "listing stores: " + r.err().message()));
-          if (r->is_error()) {
-            return st->cb(
-                core::error(core::errc::server_error, "listing stores: Redis: " + r->str));
-          }
-          if (!r->is_array() || r->elements.size() != 2) {
-            return st->cb(
-                core::error(core::errc::protocol_error, "listing stores: bad SCAN answer"));
-          }
-          for (const auto& k : r->elements[1].elements) {
+          const auto answer = redis::checked(std::move(r));
+          const auto page = answer ? answer->as_array(2) : answer.err();
+          const auto next = page ? (*page)[0].as_string() : page.err();
+          const auto keys = page ? (*page)[1].as_array() : page.err();
+          if (!next || !keys)
+            return st->cb(redis::failed("listing stores", next ? keys.err() : next.err()));
+          for (const auto& k : *keys) {
             if (auto id = store_of_profile_key(k.str)) st->ids.emplace(*id);
           }
-          const auto& next = r->elements[0].str;
-          if (next != "0" && ++st->rounds < 1000000) return scan(st, next);
-          fetch(st);
+          if (*next != "0" && ++st->rounds < 1000000) return scan(st, std::string(*next));
+          fetch(*st);
         });
   }
 
-  void fetch(std::shared_ptr<scan_state> scanned) {
-    struct state {
-      std::vector<store_presence> out;
-      std::size_t remaining = 0;
-      core::error failure;
-      callback cb;
-    };
-    auto st = std::make_shared<state>();
-    st->cb = std::move(scanned->cb);
-    for (const auto& id : scanned->ids)
-      st->out.push_back(store_presence{id, {}, {}, false, {}, {}});
-    if (st->out.empty()) return st->cb(std::vector<store_presence>{});
-    st->remaining = st->out.size() * 2;
-    auto finish = [st] {
-      if (--st->remaining > 0) return;
-      if (st->failure) return st->cb(st->failure);
-      st->cb(std::move(st->out));
-    };
-    auto ok = [st](const core::result<redis::reply>& r) {
-      if (st->failure) return false;
-      if (!r) {
-        st->failure = core::error(r.err().code(), "listing stores: " + r.err().message());
-        return false;
-      }
-      if (r->is_error()) {
-        st->failure = core::error(core::errc::server_error, "listing stores: Redis: " + r->str);
-        return false;
-      }
-      return true;
-    };
-    for (std::size_t i = 0; i < st->out.size(); ++i) {
-      const auto& id = st->out[i].id;
-      client_.command({"HMGET", profile_key(id), "groups", "version", "last_seen", "first_seen"},
-                      [st, i, ok, finish](core::result<redis::reply> r) {
-                        if (ok(r) && r->elements.size() == 4) {
-                          auto& p = st->out[i];
-                          if (r->elements[0].is_string()) {
-                            try {
-                              auto groups = nlohmann::json::parse(r->elements[0].str);
-                              for (const auto& g : groups) {
-                                if (g.is_string()) p.groups.push_back(g.get<std::string>());
-                              }
-                            } catch (const nlohmann::json::exception&) {
-                            }
-                          }
-                          p.version = r->elements[1].str;
-                          p.last_seen = r->elements[2].str;
-                          p.first_seen = r->elements[3].str;
-                        }
-                        finish();
-                      });
-      client_.command({"EXISTS", presence_key(id)},
-                      [st, i, ok, finish](core::result<redis::reply> r) {
-                        if (ok(r) && r->is_integer()) st->out[i].online = r->integer > 0;
-                        finish();
-                      });
+  // One HMGET and one EXISTS per store, pipelined.
+  void fetch(scan_state& scanned) {
+    std::vector<store_presence> out;
+    for (const auto& id : scanned.ids) out.push_back(store_presence{id, {}, {}, false, {}, {}});
+    if (out.empty()) return scanned.cb(std::vector<store_presence>{});
+    redis::client::pipeline reads(client_, 2 * out.size());
+    for (const auto& p : out) {
+      reads.command({"HMGET", profile_key(p.id), "groups", "version", "last_seen", "first_seen"})
+          .command({"EXISTS", presence_key(p.id)});
     }
+    reads.send(
+        [out = std::move(out), cb = std::move(scanned.cb)](core::result<redis::replies> r) mutable {
+          if (!r) return cb(redis::failed("listing stores", r.err()));
+          for (std::size_t i = 0; i < out.size(); ++i) {
+            auto profile = (*r)[2 * i].as_array(4);
+            const auto online = (*r)[2 * i + 1].as_integer();
+            if (!profile || !online)
+              return cb(redis::failed("listing stores", profile ? online.err() : profile.err()));
+            read_profile(*profile, out[i]);
+            out[i].online = *online > 0;
+          }
+          cb(std::move(out));
+        });
+  }
+
+  // HMGET groups version last_seen first_seen.
+  static void read_profile(std::span<redis::reply> fields, store_presence& p) {
+    if (fields[0].is_string()) {
+      try {
+        for (const auto& g : nlohmann::json::parse(fields[0].str)) {
+          if (g.is_string()) p.groups.push_back(g.get<std::string>());
+        }
+      } catch (const nlohmann::json::exception&) {
+      }
+    }
+    p.version = std::move(fields[1].str);
+    p.last_seen = std::move(fields[2].str);
+    p.first_seen = std::move(fields[3].str);
   }
 
   redis::client& client_;

@@ -139,6 +139,7 @@ class publish_plan {
     std::string target;
     std::string history;
     std::string channel;
+    bool by_script = false;  // sent by publish_script(), else as a transaction
   };
 
   publish_plan(const message::envelope& e, const publisher_settings& s)
@@ -152,11 +153,12 @@ class publish_plan {
         clock_skew_(s.clock_skew) {
     append_counted_frame(counted_frame_, message_id_, json_);
     targets_.reserve(e.targets.size());
-    for (const auto& t : e.targets) targets_.push_back({t, history_key(t), live_channel(t)});
+    for (const auto& t : e.targets) targets_.push_back({t, history_key(t), live_channel(t), false});
   }
 
   std::size_t size() const noexcept { return targets_.size(); }
   const target_keys& target(std::size_t i) const { return targets_[i]; }
+  void send_by_script(std::size_t i) { targets_[i].by_script = true; }
   const std::string& message_id() const noexcept { return message_id_; }
   const std::string& json() const noexcept { return json_; }
 
@@ -195,56 +197,56 @@ class publish_plan {
 
 namespace detail {
 
-inline core::error redis_refused(const std::string& target, const std::string& what) {
+// A target's step failed: "<target>: <why>".
+inline core::error target_failed(const std::string& target, const core::error& why) {
+  auto failed = redis::failed(target, why);
   // XADD 0-* refuses a stream whose newest id is not "0-<seq>": one written before the offset
   // became the entry id (time-based ids). Say what to do rather than only what Redis said.
-  const bool older_layout =
-      what.find("equal or smaller than the target stream top item") != std::string::npos;
-  return core::error(core::errc::server_error,
-                     target + ": Redis: " + what +
-                         (older_layout ? " (" + history_key(target) +
-                                             " holds entries of an older bcast layout; delete "
-                                             "the key to start this history afresh)"
-                                       : ""));
+  if (why.detail().find("equal or smaller than the target stream top item") == std::string::npos)
+    return failed;
+  return core::error(failed.code(), failed.detail() + " (" + history_key(target) +
+                                        " holds entries of an older bcast layout; delete the key "
+                                        "to start this history afresh)");
 }
 
+// The publish script's answer: {appended (1/0), seq, stream id, receivers}.
 inline core::result<target_outcome> read_script_reply(const std::string& target,
-                                                      core::result<redis::reply> r) {
-  if (!r) return core::error(r.err().code(), target + ": " + r.err().message());
-  if (r->is_error()) return redis_refused(target, r->str);
-  const auto& e = r->elements;
-  if (!r->is_array() || e.size() != 4 || !e[0].is_integer() || !e[1].is_integer() ||
-      !e[2].is_string() || e[1].integer <= 0) {
+                                                      const redis::reply& r) {
+  const auto e = r.as_array(4);
+  if (!e) return target_failed(target, e.err());
+  const auto appended = (*e)[0].as_integer();
+  const auto seq = (*e)[1].as_integer();
+  const auto id = (*e)[2].as_string();
+  if (!appended || !seq || !id || *seq <= 0) {
     return core::error(core::errc::protocol_error,
-                       target + ": unexpected answer to the publish script: " + r->describe());
+                       target + ": unexpected answer to the publish script: " + r.describe());
   }
   target_outcome out;
   out.target = target;
-  out.duplicate = e[0].integer == 0;
-  out.seq = static_cast<std::uint64_t>(e[1].integer);
-  out.stream_id = e[2].str;
-  out.receivers = e[3].is_integer() ? e[3].integer : 0;
+  out.duplicate = *appended == 0;
+  out.seq = static_cast<std::uint64_t>(*seq);
+  out.stream_id = *id;
+  out.receivers = (*e)[3].is_integer() ? (*e)[3].integer : 0;
   return out;
 }
 
 // EXEC's answer to { XADD, PUBLISH }: [stream id, receivers].
 inline core::result<target_outcome> read_transaction_reply(const std::string& target,
-                                                           core::result<redis::reply> r) {
-  if (!r) return core::error(r.err().code(), target + ": " + r.err().message());
-  if (r->is_error()) return redis_refused(target, r->str);
-  const auto& e = r->elements;
-  if (r->is_array() && e.size() == 2 && e[0].is_error()) return redis_refused(target, e[0].str);
-  const auto seq =
-      r->is_array() && e.size() == 2 && e[0].is_string() ? seq_of_entry_id(e[0].str) : std::nullopt;
+                                                           const redis::reply& r) {
+  const auto e = r.as_array(2);
+  if (!e) return target_failed(target, e.err());
+  const auto id = (*e)[0].as_string();
+  if (!id && (*e)[0].is_error()) return target_failed(target, id.err());
+  const auto seq = id ? seq_of_entry_id(*id) : std::nullopt;
   if (!seq) {
     return core::error(core::errc::protocol_error,
-                       target + ": unexpected answer to the publish transaction: " + r->describe());
+                       target + ": unexpected answer to the publish transaction: " + r.describe());
   }
   target_outcome out;
   out.target = target;
   out.seq = *seq;
-  out.stream_id = e[0].str;
-  out.receivers = e[1].is_integer() ? e[1].integer : 0;
+  out.stream_id = *id;
+  out.receivers = (*e)[1].is_integer() ? (*e)[1].integer : 0;
   return out;
 }
 
@@ -278,74 +280,97 @@ class publisher {
       });
       return;
     }
-    auto st = std::make_shared<in_flight>();
-    st->plan = std::make_shared<const publish_plan>(e, settings_);
-    st->results.resize(e.targets.size());
-    st->remaining = e.targets.size();
-    st->expected = opts.expected_stores;
-    st->retry = opts.retry;
-    st->cb = std::move(cb);
-    for (std::size_t i = 0; i < st->plan->size(); ++i) {
-      const auto& target = st->plan->target(i).target;
-      if (opts.retry || transactions_refused() || !known_good(target)) {
-        send_script(st, i, opts.retry);
+    in_flight st{publish_plan(e, settings_), opts.expected_stores, opts.retry, std::move(cb)};
+    redis::client::pipeline targets(client_, st.plan.size());
+    std::string retry_floor;  // made once, by the first target that searches
+    for (std::size_t i = 0; i < st.plan.size(); ++i) {
+      if (opts.retry || transactions_refused() || !known_good(st.plan.target(i).target)) {
+        add_script(targets, st.plan, i, opts.retry, retry_floor);
       } else {
-        send_transaction(st, i);
+        targets.transaction({st.plan.xadd(i), st.plan.publish(i)});
       }
     }
+    send(targets, std::move(st));
   }
 
  private:
   struct in_flight {
-    std::shared_ptr<const publish_plan> plan;
-    std::vector<std::optional<core::result<target_outcome>>> results;
-    std::size_t remaining = 0;
+    publish_plan plan;
     std::optional<std::uint64_t> expected;
     bool retry = false;
-    std::string retry_floor;  // made once, by the first target that searches
     callback cb;
   };
 
-  void send_transaction(const std::shared_ptr<in_flight>& st, std::size_t i) {
-    const auto& plan = *st->plan;
-    client_.transaction({plan.xadd(i), plan.publish(i)}, answered(st, i, true));
+  // `search`: a retry, which first looks for the message among the target's entries since
+  // `retry_floor` (made when first needed).
+  static void add_script(redis::client::pipeline& p, publish_plan& plan, std::size_t i, bool search,
+                         std::string& retry_floor) {
+    plan.send_by_script(i);
+    if (search && retry_floor.empty()) retry_floor = plan.retry_floor();
+    p.eval(publish_script(), plan.keys(i), plan.args(i, search ? retry_floor : ""));
   }
 
-  // `search`: a retry, which first looks for the message among the target's entries.
-  void send_script(const std::shared_ptr<in_flight>& st, std::size_t i, bool search) {
-    const auto& plan = *st->plan;
-    if (search && st->retry_floor.empty()) st->retry_floor = plan.retry_floor();
-    client_.eval(publish_script(), plan.keys(i), plan.args(i, search ? st->retry_floor : ""),
-                 answered(st, i, false));
-  }
-
-  redis::reply_handler answered(std::shared_ptr<in_flight> st, std::size_t i, bool transaction) {
+  void send(redis::client::pipeline& targets, in_flight st) {
     std::weak_ptr<void> alive = alive_;
-    return [this, alive, st = std::move(st), i, transaction](core::result<redis::reply> r) {
-      if (alive.expired()) {
-        if (--st->remaining == 0) st->cb(core::error(core::errc::cancelled, "publisher destroyed"));
-        return;
-      }
-      if (transaction && r && r->is_error() && r->str.find("NOPERM") != std::string::npos) {
-        // A Redis user set up before publishing used transactions. If MULTI itself was refused,
-        // XADD and PUBLISH ran on their own: the script's search finds such an entry instead
-        // of appending it again.
-        transactions_refused_at_ = std::chrono::steady_clock::now();
-        core::log::warning("Redis refuses this publisher MULTI/EXEC (" + r->str +
-                           "); publishing with the script instead, which costs delivery latency. "
-                           "Add +multi +exec to the publisher's ACL user (bcastctl acl).");
-        return send_script(st, i, true);
-      }
-      const auto& target = st->plan->target(i).target;
-      st->results[i] = transaction ? detail::read_transaction_reply(target, std::move(r))
-                                   : detail::read_script_reply(target, std::move(r));
-      if (--st->remaining > 0) return;
-      published(std::move(*st));
-    };
+    targets.send([this, alive, st = std::move(st)](core::result<redis::replies> r) mutable {
+      if (alive.expired()) return st.cb(core::error(core::errc::cancelled, "publisher destroyed"));
+      answered(std::move(st), r);
+    });
   }
 
-  void published(in_flight st) {
-    const auto& plan = *st.plan;
+  // Target i's outcome, from the answers of the pipeline that sent every target.
+  static core::result<target_outcome> outcome_of(const publish_plan& plan, std::size_t i,
+                                                 const core::result<redis::replies>& r) {
+    const auto& t = plan.target(i);
+    if (!r) return detail::target_failed(t.target, r.err());
+    return t.by_script ? detail::read_script_reply(t.target, (*r)[i])
+                       : detail::read_transaction_reply(t.target, (*r)[i]);
+  }
+
+  void answered(in_flight st, const core::result<redis::replies>& r) {
+    std::vector<std::size_t> refused;  // transactions refused by the ACL
+    for (std::size_t i = 0; r && i < st.plan.size(); ++i) {
+      const auto& answer = (*r)[i];
+      if (!st.plan.target(i).by_script && answer.is_error() &&
+          answer.str.find("NOPERM") != std::string::npos) {
+        refused.push_back(i);
+      }
+    }
+    if (refused.empty()) {
+      return published(std::move(st), [&r](const publish_plan& plan, std::size_t i) {
+        return outcome_of(plan, i, r);
+      });
+    }
+    // A Redis user set up before publishing used transactions. If MULTI itself was refused, XADD
+    // and PUBLISH ran on their own: the script's search finds such an entry instead of appending
+    // it again.
+    transactions_refused_at_ = std::chrono::steady_clock::now();
+    core::log::warning("Redis refuses this publisher MULTI/EXEC (" + (*r)[refused.front()].str +
+                       "); publishing with the script instead, which costs delivery latency. Add "
+                       "+multi +exec to the publisher's ACL user (bcastctl acl).");
+    std::vector<core::result<target_outcome>> outcomes;
+    for (std::size_t i = 0; i < st.plan.size(); ++i) outcomes.push_back(outcome_of(st.plan, i, r));
+    redis::client::pipeline again(client_, refused.size());
+    std::string retry_floor;
+    for (auto i : refused) add_script(again, st.plan, i, true, retry_floor);
+    std::weak_ptr<void> alive = alive_;
+    again.send([this, alive, st = std::move(st), outcomes = std::move(outcomes),
+                refused = std::move(refused)](core::result<redis::replies> r) mutable {
+      if (alive.expired()) return st.cb(core::error(core::errc::cancelled, "publisher destroyed"));
+      for (std::size_t k = 0; k < refused.size(); ++k) {
+        const auto& target = st.plan.target(refused[k]).target;
+        outcomes[refused[k]] =
+            r ? detail::read_script_reply(target, (*r)[k]) : detail::target_failed(target, r.err());
+      }
+      published(std::move(st),
+                [&outcomes](const publish_plan&, std::size_t i) { return std::move(outcomes[i]); });
+    });
+  }
+
+  // `outcome_of(plan, i)`: target i's core::result<target_outcome>.
+  template <class OutcomeOf>
+  void published(in_flight st, OutcomeOf&& outcome_of) {
+    const auto& plan = st.plan;
     publish_outcome outcome;
     outcome.message_id = plan.message_id();
     outcome.envelope_json = plan.json();
@@ -353,27 +378,29 @@ class publisher {
     std::error_code first_code;
     std::size_t failed = 0;
     if (targets_.size() > max_known_targets) targets_.clear();  // costs one script per target
-    for (std::size_t i = 0; i < st.results.size(); ++i) {
-      auto& r = st.results[i];
-      targets_[plan.target(i).target].good = r->ok();
-      if (r->ok()) {
-        outcome.targets.push_back(std::move(*r).value());
+    outcome.targets.reserve(plan.size());
+    for (std::size_t i = 0; i < plan.size(); ++i) {
+      auto r = outcome_of(plan, i);
+      targets_[plan.target(i).target].good = r.ok();
+      if (r.ok()) {
+        outcome.targets.push_back(std::move(r).value());
         continue;
       }
       ++failed;
-      if (!first_code) first_code = r->err().code();
-      failures += (failures.empty() ? "" : "; ") + r->err().detail();
+      if (!first_code) first_code = r.err().code();
+      failures += (failures.empty() ? "" : "; ") + r.err().detail();
     }
     if (failed > 0) {
       // Not recorded, so not listed as sent.
       return st.cb(core::error(first_code, "message " + plan.message_id() + " not published to " +
                                                std::to_string(failed) + " of " +
-                                               std::to_string(st.results.size()) + " targets (" +
+                                               std::to_string(plan.size()) + " targets (" +
                                                failures +
                                                "); publishing it again with the same id is safe"));
     }
     trim_by_age(plan);
     std::vector<std::pair<std::string_view, std::uint64_t>> seqs;
+    seqs.reserve(outcome.targets.size());
     for (const auto& t : outcome.targets) seqs.emplace_back(t.target, t.seq);
     auto record = detail::encode_record(plan.message_id(), st.expected, seqs, plan.json());
     save_record(

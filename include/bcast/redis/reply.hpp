@@ -42,6 +42,39 @@ struct reply {
            (str.size() == code.size() || str[code.size()] == ' ');
   }
 
+  // Typed access. A Redis error reply is an error (server_error, with Redis's text), and so is a
+  // reply of another type than asked for (protocol_error, saying what was expected and what came).
+  [[nodiscard]] core::result<void> checked() const {
+    if (is_error()) return refused();
+    return {};
+  }
+  [[nodiscard]] core::result<std::string_view> as_string() const {
+    if (is_string()) return std::string_view(str);
+    return unexpected("a string");
+  }
+  [[nodiscard]] core::result<long long> as_integer() const {
+    if (is_integer()) return integer;
+    return unexpected("an integer");
+  }
+  [[nodiscard]] core::result<std::span<const reply>> as_array() const {
+    if (is_array()) return std::span<const reply>(elements);
+    return unexpected("an array");
+  }
+  // Exactly `n` elements.
+  [[nodiscard]] core::result<std::span<const reply>> as_array(std::size_t n) const {
+    if (is_array() && elements.size() == n) return std::span<const reply>(elements);
+    return unexpected("an array of " + std::to_string(n));
+  }
+  // Elements whose strings the caller may move out.
+  [[nodiscard]] core::result<std::span<reply>> as_array() {
+    if (is_array()) return std::span<reply>(elements);
+    return unexpected("an array");
+  }
+  [[nodiscard]] core::result<std::span<reply>> as_array(std::size_t n) {
+    if (is_array() && elements.size() == n) return std::span<reply>(elements);
+    return unexpected("an array of " + std::to_string(n));
+  }
+
   // A short rendering for logs and error messages.
   std::string describe() const {
     switch (type) {
@@ -56,7 +89,49 @@ struct reply {
       default: return str;
     }
   }
+
+ private:
+  core::error refused() const { return core::error(core::errc::server_error, "Redis: " + str); }
+  core::error unexpected(const std::string& expected) const {
+    if (is_error()) return refused();
+    return core::error(core::errc::protocol_error,
+                       "expected " + expected + " from Redis, got " + describe());
+  }
 };
+
+// All the answers of a pipeline, in the order of its commands; a Redis error reply among them
+// is one of them.
+using replies = std::vector<reply>;
+
+// The first Redis error reply among `rs`, as checked() reports it.
+[[nodiscard]] inline core::result<void> first_error(const replies& rs) {
+  for (const auto& r : rs) {
+    if (r.is_error()) return r.checked();
+  }
+  return {};
+}
+
+// A pipeline's outcome as one: its transport error, or the first Redis error reply.
+[[nodiscard]] inline core::result<void> first_error(const core::result<replies>& r) {
+  if (!r) return r.err();
+  return first_error(*r);
+}
+
+// "<doing>: <why>", keeping why's code: the one way a failed step says what it was doing. A Redis
+// error reply or an unexpected one says all in its detail ("Redis: WRONGTYPE ..."); a transport
+// error keeps its code's words too ("timed out: Redis at ... not reachable").
+[[nodiscard]] inline core::error failed(std::string_view doing, const core::error& why) {
+  const bool said_by_reply = why == core::errc::server_error || why == core::errc::protocol_error;
+  return core::error(why.code(),
+                     std::string(doing) + ": " +
+                         (said_by_reply && !why.detail().empty() ? why.detail() : why.message()));
+}
+
+// The reply when it is not a Redis error reply, else the error; a transport error stays as it is.
+[[nodiscard]] inline core::result<reply> checked(core::result<reply> r) {
+  if (r && r->is_error()) return r->checked().err();
+  return r;
+}
 
 struct reader_limits {
   std::size_t max_reply_bytes = 64 * 1024 * 1024;  // bytes buffered for one unfinished reply

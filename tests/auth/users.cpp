@@ -13,6 +13,7 @@
 #include <fstream>
 #include <string>
 #include <vector>
+#include <support/assert_ok.hpp>
 
 using namespace bcast::auth;
 namespace fs = std::filesystem;
@@ -70,7 +71,7 @@ TEST_CASE("a users file loads with defaults", "[auth][users]") {
        "tokens": ["SHA256:81C09BC490B89690AE94A20296757E81DC519628918CEE4F72D40AF08BFD26BB"]}
     ]})";
   auto store = user_store::parse(text);
-  REQUIRE(store.ok());
+  REQUIRE_OK(store);
   REQUIRE(store->size() == 2);
   const user* admin = store->find("admin");
   REQUIRE(admin);
@@ -256,7 +257,7 @@ TEST_CASE("atomic save and reload", "[auth][users]") {
     CHECK(missing.err().code() == std::errc::no_such_file_or_directory);
     CHECK_THAT(missing.err().message(), Catch::Contains(path));
     auto empty = user_store::load_file(path, if_missing::empty);
-    REQUIRE(empty.ok());
+    REQUIRE_OK(empty);
     CHECK(empty->empty());
   }
 
@@ -276,7 +277,7 @@ TEST_CASE("atomic save and reload", "[auth][users]") {
     CHECK(dir.entries() == std::vector<std::string>{"users.json"});
 
     auto loaded = user_store::load_file(path);
-    REQUIRE(loaded.ok());
+    REQUIRE_OK(loaded);
     CHECK(*loaded == store);
     CHECK(loaded->authenticate("admin", "hunter2") != nullptr);
 
@@ -292,7 +293,7 @@ TEST_CASE("atomic save and reload", "[auth][users]") {
     REQUIRE(::stat(path.c_str(), &st) == 0);
     CHECK((st.st_mode & 07777) == 0600);
     auto reloaded = user_store::load_file(path);
-    REQUIRE(reloaded.ok());
+    REQUIRE_OK(reloaded);
     CHECK(reloaded->size() == 1);
     CHECK(dir.entries() == std::vector<std::string>{"users.json"});
 
@@ -323,7 +324,7 @@ TEST_CASE("atomic save and reload", "[auth][users]") {
     REQUIRE(store.save_file(path).ok());
     CHECK(fs::is_symlink(path));
     auto loaded = user_store::load_file(real);
-    REQUIRE(loaded.ok());
+    REQUIRE_OK(loaded);
     CHECK(loaded->size() == 1);
   }
 }

@@ -22,7 +22,7 @@ namespace bcast::test {
 
 inline redis::options broker_opts(const std::string& url) {
   auto o = redis::parse_url(url);
-  REQUIRE(o.ok());
+  REQUIRE_OK(o);
   o->backoff.initial = std::chrono::milliseconds(20);
   o->backoff.max = std::chrono::milliseconds(200);
   return o.value();

@@ -20,6 +20,7 @@
 #include <sstream>
 #include <string>
 #include <vector>
+#include <support/assert_ok.hpp>
 
 using namespace bcast;
 using namespace std::chrono_literals;
@@ -111,7 +112,7 @@ TEST_CASE("acl: a store's user reads its channels and writes its own keys, and n
   // Allowed: its channels' history, its own receipts, presence and profile.
   for (const auto& t : {"all", "store:s1", "region:jateng"}) {
     auto r = cmd({"XRANGE", broker::history_key(t), "-", "+"});
-    REQUIRE(r.ok());
+    REQUIRE_OK(r);
     CHECK(r->elements.size() == 1);
     CHECK(cmd({"XREVRANGE", broker::history_key(t), "+", "-", "COUNT", "1"})->elements.size() == 1);
   }
@@ -276,7 +277,7 @@ TEST_CASE("acl: a publisher user without +multi +exec still publishes, through t
   int counted = 0;
   for (std::size_t i = 0; i < frames.size(); ++i) {
     auto f = broker::decode_frame(frames[i]);
-    REQUIRE(f.ok());
+    REQUIRE_OK(f);
     if (f->seq == 0) ++counted;
     if (f->seq != 0) CHECK(f->seq == i + 1);
   }

@@ -14,6 +14,7 @@
 #include <set>
 #include <string>
 #include <vector>
+#include <support/assert_ok.hpp>
 
 using namespace bcast;
 using namespace std::chrono_literals;
@@ -182,7 +183,7 @@ TEST_CASE(
   std::map<std::string, std::map<std::uint64_t, std::string>> history;
   for (const auto& t : targets) {
     auto r = test::run_command(l, pc, {"XRANGE", broker::history_key(t), "-", "+"});
-    REQUIRE(r.ok());
+    REQUIRE_OK(r);
     for (const auto& item : r->elements) {
       auto e = broker::detail::read_stream_entry(t, item);
       REQUIRE(e);
@@ -221,7 +222,7 @@ TEST_CASE(
   int done = 0;
   for (const auto* e : {&trimmed, &last}) {
     pub.publish(*e, [&](core::result<broker::publish_outcome> r) {
-      CHECK(r.ok());
+      CHECK_OK(r);
       ++done;
     });
   }

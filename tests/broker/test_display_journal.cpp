@@ -26,7 +26,7 @@ TEST_CASE("display journal: what one run marked, the next run reads") {
   test::temp_dir dir;
   {
     auto j = broker::display_journal::open(dir.path());
-    REQUIRE(j.ok());
+    REQUIRE_OK(j);
     CHECK(j->status(first) == mark::none);
     REQUIRE(j->started(first).ok());
     REQUIRE(j->shown(first).ok());
@@ -35,7 +35,7 @@ TEST_CASE("display journal: what one run marked, the next run reads") {
     CHECK(j->status(first) == mark::none);
   }
   auto next = broker::display_journal::open(dir.path());
-  REQUIRE(next.ok());
+  REQUIRE_OK(next);
   CHECK(next->status(first) == mark::shown);
   CHECK(next->status(second) == mark::started);
   CHECK(next->status(third) == mark::none);
@@ -45,12 +45,12 @@ TEST_CASE("display journal: cleared once a saved position covers it") {
   test::temp_dir dir;
   {
     auto j = broker::display_journal::open(dir.path());
-    REQUIRE(j.ok());
+    REQUIRE_OK(j);
     REQUIRE(j->started(first).ok());
     REQUIRE(j->shown(first).ok());
   }
   auto j = broker::display_journal::open(dir.path());
-  REQUIRE(j.ok());
+  REQUIRE_OK(j);
   CHECK(j->status(first) == mark::shown);
   REQUIRE(j->clear().ok());
   CHECK(j->status(first) == mark::none);
@@ -58,7 +58,7 @@ TEST_CASE("display journal: cleared once a saved position covers it") {
   REQUIRE(j->started(third).ok());  // appends after the truncation, no hole of zeros before it
   CHECK(std::filesystem::file_size(journal_path(dir)) == third.size() + 2);
   auto reopened = broker::display_journal::open(dir.path());
-  REQUIRE(reopened.ok());
+  REQUIRE_OK(reopened);
   CHECK(reopened->status(first) == mark::none);
   CHECK(reopened->status(third) == mark::started);
 }
@@ -67,7 +67,7 @@ TEST_CASE("display journal: a torn last line is ignored, the whole marks before 
   test::temp_dir dir;
   { std::ofstream(journal_path(dir)) << "+" << first << "\n=" << first << "\n+" << second.substr(0, 9); }
   auto j = broker::display_journal::open(dir.path());
-  REQUIRE(j.ok());
+  REQUIRE_OK(j);
   CHECK(j->status(first) == mark::shown);
   CHECK(j->status(second) == mark::none);
 }

@@ -24,6 +24,7 @@
 #include <utility>
 #include <variant>
 #include <vector>
+#include <support/assert_ok.hpp>
 
 using namespace bcast;
 using broker::receipt_state;
@@ -167,7 +168,7 @@ struct store_run {
   // Opens the state dir and subscribes every channel from the position it held.
   void start() {
     auto opened = pipeline.open_state();
-    REQUIRE(opened.ok());
+    REQUIRE_OK(opened);
     start_from(opened->position);
   }
   void start_from(const broker::store_state& s) {
@@ -227,7 +228,7 @@ std::uintmax_t journal_size(const std::filesystem::path& dir) {
 
 broker::store_state saved_position(const std::filesystem::path& dir) {
   auto loaded = broker::load_store_state(dir);
-  REQUIRE(loaded.ok());
+  REQUIRE_OK(loaded);
   REQUIRE(loaded->has_value());
   return **loaded;
 }
@@ -415,7 +416,7 @@ TEST_CASE_METHOD(fixture, "display pipeline: a state dir that cannot be written"
                                         std::string(broker::display_journal_file_name));
     store_run s(l, dir.path(), kept);
     auto opened = s.pipeline.open_state();
-    REQUIRE(opened.ok());
+    REQUIRE_OK(opened);
     CHECK(opened->journal_problem);
     CHECK_FALSE(opened->position_problem);
     s.catch_up(h);
@@ -442,7 +443,7 @@ TEST_CASE_METHOD(fixture, "display pipeline: a state dir that cannot be written"
     CHECK(s.changes > changes);
     // Not emptied: a restart that gets the message again skips it.
     auto journal = broker::display_journal::open(dir.path());
-    REQUIRE(journal.ok());
+    REQUIRE_OK(journal);
     CHECK(journal->status(m.id) == broker::display_journal::mark::shown);
   }
 }

@@ -5,6 +5,7 @@
 
 #include <string>
 #include <vector>
+#include <support/assert_ok.hpp>
 
 using namespace bcast;
 
@@ -52,7 +53,7 @@ TEST_CASE("frames: round trip, and malformed frames are rejected") {
       broker::encode_frame(42, "1700000000000-3", "01JD5Q8W3V6X4Y2Z0A1B2C3D4E", json);
   CHECK(payload == "42:1700000000000-3:01JD5Q8W3V6X4Y2Z0A1B2C3D4E:" + json);
   auto f = broker::decode_frame(payload);
-  REQUIRE(f.ok());
+  REQUIRE_OK(f);
   CHECK(f->seq == 42);
   CHECK(f->stream_id == "1700000000000-3");
   CHECK(f->message_id == "01JD5Q8W3V6X4Y2Z0A1B2C3D4E");
@@ -78,7 +79,7 @@ TEST_CASE("frames: a counted frame has no seq and no stream id, only the message
   broker::append_counted_frame(payload, id, json);
   CHECK(payload == "+:" + id + ":" + json);
   auto f = broker::decode_frame(payload);
-  REQUIRE(f.ok());
+  REQUIRE_OK(f);
   CHECK(f->seq == 0);
   CHECK(f->stream_id.empty());
   CHECK(f->message_id == id);

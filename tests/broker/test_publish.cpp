@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <vector>
+#include <support/assert_ok.hpp>
 
 using namespace bcast;
 using namespace std::chrono_literals;
@@ -34,7 +35,7 @@ struct history_entry {
 std::vector<history_entry> read_history(core::loop& l, redis::client& c,
                                         const std::string& target) {
   auto r = test::run_command(l, c, {"XRANGE", broker::history_key(target), "-", "+"});
-  REQUIRE(r.ok());
+  REQUIRE_OK(r);
   std::vector<history_entry> out;
   for (const auto& e : r->elements) {
     history_entry h{e.elements[0].str, {}};
@@ -70,7 +71,7 @@ TEST_CASE(
   for (int i = 0; i < n; ++i) {
     sent.push_back(test::make_test_envelope(targets, "Pesan " + std::to_string(i)));
     auto r = publish_now(l, pub, sent.back());
-    REQUIRE(r.ok());
+    REQUIRE_OK(r);
     CHECK(r->message_id == sent.back().id);
     REQUIRE(r->targets.size() == 3);
     for (std::size_t k = 0; k < 3; ++k) {
@@ -97,7 +98,7 @@ TEST_CASE(
   // (MULTI): each is the entry after the one before.
   for (const auto& [ch, payload] : live) {
     auto f = broker::decode_frame(payload);
-    REQUIRE(f.ok());
+    REQUIRE_OK(f);
     auto target = std::string(*broker::target_of_live_channel(ch));
     const bool first = last_seq[target] == 0;
     CHECK(f->seq == (first ? 1u : 0u));
@@ -107,7 +108,7 @@ TEST_CASE(
     CHECK(h[seq - 1].id == "0-" + std::to_string(seq));
     CHECK(h[seq - 1].fields["id"] == f->message_id);
     auto env = message::decode(f->envelope_json);
-    REQUIRE(env.ok());
+    REQUIRE_OK(env);
     CHECK(env->id == f->message_id);
     CHECK(*env == sent[seq - 1]);
   }
@@ -116,7 +117,7 @@ TEST_CASE(
     broker::publish_options retry;
     retry.retry = true;
     auto again = publish_now(l, pub, sent[2], retry);
-    REQUIRE(again.ok());
+    REQUIRE_OK(again);
     for (const auto& t : again->targets) {
       CHECK(t.duplicate);
       CHECK(t.seq == 3);
@@ -133,12 +134,12 @@ TEST_CASE(
     retry.retry = true;
     auto e = test::make_test_envelope({"store:s1"});
     auto r = publish_now(l, pub, e, retry);
-    REQUIRE(r.ok());
+    REQUIRE_OK(r);
     CHECK_FALSE(r->targets[0].duplicate);
     CHECK(r->targets[0].seq == static_cast<std::uint64_t>(n + 1));
     REQUIRE(test::run_until(l, [&] { return live.size() == static_cast<std::size_t>(3 * n + 1); }));
     auto f = broker::decode_frame(live.back().second);
-    REQUIRE(f.ok());
+    REQUIRE_OK(f);
     CHECK(f->seq == static_cast<std::uint64_t>(n + 1));
     CHECK(f->message_id == e.id);
   }
@@ -160,7 +161,7 @@ TEST_CASE(
   auto again = first;
   again.targets = {"all", "store:s9"};  // store:s9 never got it
   auto r = publish_now(l, pub, again, retry);
-  REQUIRE(r.ok());
+  REQUIRE_OK(r);
   CHECK(r->targets[0].duplicate);
   CHECK(r->targets[0].seq == 1);
   CHECK(r->targets[0].stream_id == "0-1");
@@ -171,7 +172,7 @@ TEST_CASE(
   // Without `retry` the same id is appended again (a first attempt does not search); stores drop
   // the second copy by id.
   auto twice = publish_now(l, pub, first);
-  REQUIRE(twice.ok());
+  REQUIRE_OK(twice);
   CHECK_FALSE(twice->targets[0].duplicate);
   CHECK(twice->targets[0].seq == 252);
 }
@@ -229,7 +230,7 @@ TEST_CASE("publish: a target that fails makes the whole publish fail; the retry 
   broker::publish_options retry;
   retry.retry = true;
   auto again = publish_now(l, pub, e, retry);
-  REQUIRE(again.ok());
+  REQUIRE_OK(again);
   CHECK(again->targets[0].duplicate);
   CHECK(again->targets[0].seq == 1);
   CHECK_FALSE(again->targets[1].duplicate);
@@ -325,7 +326,7 @@ TEST_CASE("message log: newest first, paged with before, one by id, bounded") {
     return std::move(*out);
   };
   auto page1 = list(3, "");
-  REQUIRE(page1.ok());
+  REQUIRE_OK(page1);
   REQUIRE(page1->size() == 3);
   CHECK((*page1)[0].envelope.title == "M6");
   CHECK((*page1)[1].envelope.title == "M5");
@@ -334,7 +335,7 @@ TEST_CASE("message log: newest first, paged with before, one by id, bounded") {
   CHECK((*page1)[0].seqs.at("region:jateng") == 7);
   CHECK((*page1)[0].json == message::encode(sent[6]));
   auto page2 = list(3, (*page1)[2].envelope.id);
-  REQUIRE(page2.ok());
+  REQUIRE_OK(page2);
   REQUIRE(page2->size() == 2);  // M0 and M1 were trimmed away
   CHECK((*page2)[0].envelope.title == "M3");
   CHECK((*page2)[1].envelope.title == "M2");
@@ -357,7 +358,7 @@ TEST_CASE("message log: a record is one member that keeps the envelope byte for 
   const auto member = broker::detail::encode_record(e.id, 12, seqs, json);
   CHECK(member.starts_with(e.id + "\n12\n{\"all\":7,\"store:s1\":2}\n"));
   auto rec = broker::detail::decode_record(member);
-  REQUIRE(rec.ok());
+  REQUIRE_OK(rec);
   CHECK(rec->envelope == e);
   CHECK(rec->json == json);
   CHECK(rec->expected_at_send == 12u);
@@ -365,7 +366,7 @@ TEST_CASE("message log: a record is one member that keeps the envelope byte for 
         std::map<std::string, std::uint64_t, std::less<>>{{"all", 7}, {"store:s1", 2}});
 
   auto unknown = broker::detail::decode_record(broker::detail::encode_record(e.id, {}, seqs, json));
-  REQUIRE(unknown.ok());
+  REQUIRE_OK(unknown);
   CHECK_FALSE(unknown->expected_at_send.has_value());
 
   for (const std::string& bad :

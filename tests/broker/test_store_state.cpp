@@ -43,12 +43,12 @@ TEST_CASE("store state: save and load round trip") {
   test::temp_dir dir;
   const auto state_dir = dir.path() / "state" / "nested";
   auto none = broker::load_store_state(state_dir);
-  REQUIRE(none.ok());
+  REQUIRE_OK(none);
   CHECK_FALSE(none->has_value());
 
   REQUIRE(broker::save_store_state(state_dir, sample()).ok());  // creates the directory
   auto loaded = broker::load_store_state(state_dir);
-  REQUIRE(loaded.ok());
+  REQUIRE_OK(loaded);
   REQUIRE(loaded->has_value());
   CHECK(**loaded == sample());
 

@@ -59,7 +59,7 @@ TEST_CASE("config reader: every depth is read, comments are allowed, absent keys
     "limits": {"max_chars": 10, "max_age_s": 0},
     "listeners": [{"listen": "127.0.0.1:1"}, {"listen": "[::1]:2"}]
   })");
-  REQUIRE(s.ok());
+  REQUIRE_OK(s);
   CHECK(s->name == "hq");
   CHECK_FALSE(s->enabled);
   CHECK(s->tags == std::vector<std::string>{"a", "b"});
@@ -69,7 +69,7 @@ TEST_CASE("config reader: every depth is read, comments are allowed, absent keys
   CHECK(s->listeners == std::vector<std::string>{"127.0.0.1:1", "[::1]:2"});
 
   auto defaults = read_sample("{}");
-  REQUIRE(defaults.ok());
+  REQUIRE_OK(defaults);
   CHECK(defaults->name == "default");
   CHECK(defaults->max_chars == 200);
   CHECK(defaults->max_age == std::chrono::seconds(60));
@@ -135,6 +135,6 @@ TEST_CASE("config reader: text that is not JSON, and files that cannot be read")
   CHECK(test::contains(missing.err().detail(), dir.file("missing.json")));
   std::ofstream(dir.file("ok.json")) << "// comment\n{\"a\": {\"b\": [1]}}";
   auto ok = core::read_config_file(dir.file("ok.json"));
-  REQUIRE(ok.ok());
+  REQUIRE_OK(ok);
   CHECK((*ok)["a"]["b"][0] == 1);
 }

@@ -88,7 +88,7 @@ TEST_CASE("a child process gets stdin and its output and exit status are capture
   o.stdin_data = "hello\n";
   std::optional<core::process_result> result;
   auto p = core::process::spawn(l, o, [&](const core::process_result& r) { result = r; });
-  REQUIRE(p.ok());
+  REQUIRE_OK(p);
   CHECK(p.value()->pid() > 0);
   l.run();
   REQUIRE(result);
@@ -108,7 +108,7 @@ TEST_CASE("a child that outlives its timeout is killed and reported as timed out
   std::optional<core::process_result> result;
   auto started = std::chrono::steady_clock::now();
   auto p = core::process::spawn(l, o, [&](const core::process_result& r) { result = r; });
-  REQUIRE(p.ok());
+  REQUIRE_OK(p);
   l.run();
   REQUIRE(result);
   CHECK(result->timed_out);
@@ -124,7 +124,7 @@ TEST_CASE("output beyond the capture bound is discarded, and the child still fin
   o.max_output_bytes = 1000;
   std::optional<core::process_result> result;
   auto p = core::process::spawn(l, o, [&](const core::process_result& r) { result = r; });
-  REQUIRE(p.ok());
+  REQUIRE_OK(p);
   l.run();
   REQUIRE(result);
   CHECK(result->exit_status == 0);
@@ -176,7 +176,7 @@ TEST_CASE("command lines: options, repeats, switches, positionals and usage erro
   const char* argv[] = {"publisherd", "--redis", "redis://a", "--http=127.0.0.1:1", "--http", "[::1]:2",
                         "--check-config", "body text", "--", "--not-an-option"};
   auto a = core::cli::parse(10, argv, s);
-  REQUIRE(a.ok());
+  REQUIRE_OK(a);
   CHECK(a->value("redis") == "redis://a");
   CHECK(a->values("http") == std::vector<std::string>{"127.0.0.1:1", "[::1]:2"});
   CHECK(a->has("check-config"));

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <string>
+#include <support/assert_ok.hpp>
 
 using namespace bcast;
 
@@ -13,7 +14,7 @@ TEST_CASE("join: the last part completes it, with values in order or the first f
   CHECK(j.remaining() == 1);
   REQUIRE(j.arrive(1, std::string("b")));
   auto all = j.take();
-  REQUIRE(all.ok());
+  REQUIRE_OK(all);
   CHECK(*all == std::vector<std::string>{"a", "b", "c"});
 
   core::join<int> failing(3);

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <support/assert_ok.hpp>
 
 using namespace bcast;
 namespace fs = std::filesystem;
@@ -63,7 +64,7 @@ TEST_CASE("config/users.example.json loads, and its hashes open no obvious passw
   CHECK(out.find("configuration OK") != std::string::npos);
 
   auto users = auth::user_store::load_file(example("users.example.json"));
-  REQUIRE(users.ok());
+  REQUIRE_OK(users);
   REQUIRE(users->size() == 3);
   const auto* admin = users->find("admin");
   REQUIRE(admin);

@@ -273,7 +273,7 @@ TEST_CASE(
   CHECK(e["error"] == "broker_unavailable");
   CHECK(e["message"].get<std::string>().find("check the connection") != std::string::npos);
   // The 503 is publisherd's own answer, within its publish deadline (publish_timeout_ms, 1.5 s:
-  // SPEC's 2 s), not the client giving up (20 s). The bound leaves a loaded or sanitized machine
+  // the documented 2 s), not the client giving up (20 s). The bound leaves a loaded or sanitized machine
   // room to schedule the daemon and this thread.
   INFO("answered in " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
                       << " ms");

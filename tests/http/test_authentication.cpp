@@ -92,7 +92,7 @@ TEST_CASE("presented_by reads the peer, the bearer token, the cookie and the CSR
   CHECK(p.peer->gid == 77);
 }
 
-TEST_CASE("a guarded route answers refusals as SPEC errors and calls the handler otherwise",
+TEST_CASE("a guarded route answers refusals as API errors and calls the handler otherwise",
           "[http][authentication]") {
   fixture f;
   std::optional<auth::principal> seen;

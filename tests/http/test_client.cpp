@@ -43,7 +43,7 @@ struct fixture {
     r.get("/big",
           [](http::request&) { return http::response::text(200, std::string(100000, 'x')); });
     auto l = server->listen_tcp("127.0.0.1", 0);
-    REQUIRE(l.ok());
+    REQUIRE_OK(l);
     tcp.port = l.value()->port();
     unix_socket.unix_path = dir.file("api.sock");
     REQUIRE(server->listen_unix(unix_socket.unix_path).ok());
@@ -73,7 +73,7 @@ TEST_CASE("http client: GET and POST over TCP and a Unix socket") {
   for (const auto& to : {f.tcp, f.unix_socket}) {
     INFO(to.str());
     auto hello = f.blocking([&] { return http::call(to, "GET", "/hello"); });
-    REQUIRE(hello.ok());
+    REQUIRE_OK(hello);
     CHECK(hello->status == 200);
     CHECK(hello->body == "hello world");
     CHECK(hello->headers.get("content-length") == "11");
@@ -82,16 +82,16 @@ TEST_CASE("http client: GET and POST over TCP and a Unix socket") {
     http::header_map headers;
     headers.add("Content-Type", "text/plain");
     auto echo = f.blocking([&] { return http::call(to, "POST", "/echo", "pesan", headers); });
-    REQUIRE(echo.ok());
+    REQUIRE_OK(echo);
     CHECK(echo->status == 201);
     CHECK(echo->body == "pesan");
     CHECK(echo->headers.get("Content-Type") == "text/plain");
     // A POST without a body still says so, as JSON unless told otherwise.
     auto empty = f.blocking([&] { return http::call(to, "POST", "/echo"); });
-    REQUIRE(empty.ok());
+    REQUIRE_OK(empty);
     CHECK(empty->headers.get("Content-Type") == "application/json");
     auto missing = f.blocking([&] { return http::call(to, "GET", "/nowhere"); });
-    REQUIRE(missing.ok());
+    REQUIRE_OK(missing);
     CHECK(missing->status == 404);
   }
 }
@@ -101,13 +101,13 @@ TEST_CASE(
   fixture f;
   auto garbage =
       f.blocking([&] { return http::call_raw(f.tcp, "\x16\x03\x01 this is not http\r\n\r\n"); });
-  REQUIRE(garbage.ok());
+  REQUIRE_OK(garbage);
   CHECK(garbage->status == 400);
   // 413 comes from Content-Length, before the body; the body may then meet a closed connection.
   const std::string huge = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n" +
                            std::string(300000, 'x');
   auto too_large = f.blocking([&] { return http::call_raw(f.tcp, huge); });
-  REQUIRE(too_large.ok());
+  REQUIRE_OK(too_large);
   CHECK(too_large->status == 413);
 }
 
@@ -126,7 +126,7 @@ TEST_CASE("http client: the response size is bounded") {
   CHECK(test::contains(headers.err().detail(), "response headers larger than 50 bytes"));
   // Within the bounds it is whole.
   auto whole = f.blocking([&] { return http::call(f.tcp, "GET", "/big"); });
-  REQUIRE(whole.ok());
+  REQUIRE_OK(whole);
   CHECK(whole->body.size() == 100000);
 }
 

@@ -194,7 +194,7 @@ TEST_CASE("dates and MIME types") {
   CHECK(http::mime_type("noext") == "application/octet-stream");
 }
 
-TEST_CASE("response helpers: JSON and the SPEC error shape") {
+TEST_CASE("response helpers: JSON and the API error shape") {
   auto e = http::response::error(400, "invalid_request", "title is empty", "title");
   CHECK(e.status == 400);
   CHECK(e.headers.get("Content-Type") == "application/json");
@@ -291,7 +291,7 @@ TEST_CASE("static files: directory, index, ETag and Last-Modified, traversal ref
   std::filesystem::create_symlink(dir.path() / "www" / "js" / "app.js",
                                   dir.path() / "www" / "inside.js");
   auto files = http::static_files::directory(dir.path() / "www");
-  REQUIRE(files.ok());
+  REQUIRE_OK(files);
   CHECK_FALSE(http::static_files::directory(dir.path() / "missing").ok());
 
   auto get = [&](std::string target, std::string extra_header = {}, std::string value = {},

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <string>
 #include <vector>
+#include <support/assert_ok.hpp>
 
 using namespace bcast::message;
 using nlohmann::json;
@@ -45,7 +46,7 @@ TEST_CASE("priority to and from text", "[envelope]") {
   CHECK_THROWS_AS(json(1).get<priority>(), json::type_error);
 }
 
-TEST_CASE("encode writes the SPEC's keys in order, compact", "[envelope]") {
+TEST_CASE("encode writes the envelope's keys in order, compact", "[envelope]") {
   envelope e = sample();
   e.title = "T";
   e.body = "B";
@@ -64,14 +65,14 @@ TEST_CASE("encode writes the SPEC's keys in order, compact", "[envelope]") {
 TEST_CASE("encode and decode round-trip", "[envelope]") {
   envelope e = sample();
   auto back = decode(encode(e));
-  REQUIRE(back.ok());
+  REQUIRE_OK(back);
   CHECK(*back == e);
 
   e.expires_at = "2026-11-27T10:00:00.000Z";
   e.require_ack = true;
   e.priority = priority::urgent;
   back = decode(encode(e));
-  REQUIRE(back.ok());
+  REQUIRE_OK(back);
   CHECK(*back == e);
 
   // Through nlohmann's own conversions too.
@@ -89,7 +90,7 @@ TEST_CASE("encode never throws on invalid UTF-8", "[envelope]") {
   std::string text;
   REQUIRE_NOTHROW(text = encode(e));
   auto back = decode(text);
-  REQUIRE(back.ok());
+  REQUIRE_OK(back);
   CHECK(back->title == "bad \xEF\xBF\xBD byte");
 }
 
@@ -128,7 +129,7 @@ TEST_CASE("decode accepts what a newer publisher may add", "[envelope]") {
   j.erase("require_ack");
   j.erase("expires_at");
   auto e = decode(j.dump());
-  REQUIRE(e.ok());
+  REQUIRE_OK(e);
   CHECK_FALSE(e->require_ack);
   CHECK_FALSE(e->expires_at.has_value());
 }

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <string>
 #include <vector>
+#include <support/assert_ok.hpp>
 
 using namespace bcast::message;
 using nlohmann::json;
@@ -52,7 +53,7 @@ std::string repeat(const std::string& s, std::size_t n) {
 
 TEST_CASE("a typical request makes a draft", "[validate]") {
   auto r = check(request());
-  REQUIRE(r.ok());
+  REQUIRE_OK(r);
   const envelope& d = r.value();
   CHECK(d.v == 1);
   CHECK(d.id.empty());
@@ -72,7 +73,7 @@ TEST_CASE("a typical request makes a draft", "[validate]") {
   full["require_ack"] = true;
   full["targets"] = {"region:jateng", "store:smg-01", "region:jateng", "all", "store:smg-01"};
   auto f = check(full);
-  REQUIRE(f.ok());
+  REQUIRE_OK(f);
   CHECK(f->priority == priority::urgent);
   CHECK(f->expires_at == "2026-11-26T10:00:00.000Z");
   CHECK(f->require_ack);
@@ -84,7 +85,7 @@ TEST_CASE("a typical request makes a draft", "[validate]") {
   nulls["expires_at"] = nullptr;
   nulls["require_ack"] = nullptr;
   auto n = check(nulls);
-  REQUIRE(n.ok());
+  REQUIRE_OK(n);
   CHECK(n->priority == priority::normal);
   CHECK_FALSE(n->expires_at.has_value());
   CHECK_FALSE(n->require_ack);
@@ -92,11 +93,11 @@ TEST_CASE("a typical request makes a draft", "[validate]") {
 
 TEST_CASE("make_envelope completes a draft", "[validate]") {
   auto draft = check(request());
-  REQUIRE(draft.ok());
+  REQUIRE_OK(draft);
   ulid_generator ids;
   auto e =
       make_envelope(std::move(draft).value(), ids, "admin", now + std::chrono::milliseconds(7));
-  REQUIRE(e.ok());
+  REQUIRE_OK(e);
   CHECK(is_valid_ulid(e->id));
   CHECK(ulid_time_ms(e->id) == unix_ms(now) + 7);
   CHECK(e->sent_at == "2026-11-26T09:00:00.007Z");

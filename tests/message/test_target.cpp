@@ -4,25 +4,26 @@
 
 #include <string>
 #include <vector>
+#include <support/assert_ok.hpp>
 
 using namespace bcast::message;
 
 TEST_CASE("valid targets parse", "[target]") {
   auto all = parse_target("all");
-  REQUIRE(all.ok());
+  REQUIRE_OK(all);
   CHECK(all->is_all());
   CHECK_FALSE(all->is_store());
   CHECK(all->str() == "all");
 
   auto store = parse_target("store:jkt-001");
-  REQUIRE(store.ok());
+  REQUIRE_OK(store);
   CHECK(store->is_store());
   CHECK(store->kind == "store");
   CHECK(store->name == "jkt-001");
   CHECK(store->str() == "store:jkt-001");
 
   auto region = parse_target("region:jateng");
-  REQUIRE(region.ok());
+  REQUIRE_OK(region);
   CHECK_FALSE(region->is_all());
   CHECK_FALSE(region->is_store());
   CHECK(region->kind == "region");

@@ -7,6 +7,7 @@
 #include <set>
 #include <string>
 #include <vector>
+#include <support/assert_ok.hpp>
 
 using namespace bcast::message;
 
@@ -54,7 +55,7 @@ TEST_CASE("is_valid_ulid", "[ulid]") {
 TEST_CASE("ulid_time_ms reads the time back", "[ulid]") {
   ulid_generator gen;
   auto id = gen.next(1764151200123);
-  REQUIRE(id.ok());
+  REQUIRE_OK(id);
   CHECK(is_valid_ulid(*id));
   CHECK(ulid_time_ms(*id) == std::uint64_t{1764151200123});
   CHECK(ulid_time_ms("01ARYZ6S41TSV4RRFFQ69G5FAV") == std::uint64_t{1469918176385});
@@ -110,7 +111,7 @@ TEST_CASE("many ids in one millisecond stay unique and ordered", "[ulid]") {
   std::vector<std::string> ids;
   for (int i = 0; i < 10000; ++i) {
     auto id = gen.next(1764151200000);
-    REQUIRE(id.ok());
+    REQUIRE_OK(id);
     ids.push_back(*id);
   }
   CHECK(std::is_sorted(ids.begin(), ids.end()));
@@ -125,7 +126,7 @@ TEST_CASE("a clock that steps back does not break the order", "[ulid]") {
   CHECK(*a < *b);
   CHECK(ulid_time_ms(*b) == std::uint64_t{2000});
   auto c = gen.next(2001);
-  REQUIRE(c.ok());
+  REQUIRE_OK(c);
   CHECK(*b < *c);
   CHECK(ulid_time_ms(*c) == std::uint64_t{2001});
 }
@@ -133,13 +134,13 @@ TEST_CASE("a clock that steps back does not break the order", "[ulid]") {
 TEST_CASE("an exhausted millisecond fails instead of repeating", "[ulid]") {
   auto gen = fixed_generator(0xFF);
   auto a = gen.next(42);
-  REQUIRE(a.ok());
+  REQUIRE_OK(a);
   auto b = gen.next(42);
   REQUIRE_FALSE(b.ok());
   CHECK(b.err() == bcast::core::errc::limit_exceeded);
   CHECK_FALSE(gen.next(42).ok());
   auto c = gen.next(43);
-  REQUIRE(c.ok());
+  REQUIRE_OK(c);
   CHECK(*a < *c);
 }
 
@@ -153,7 +154,7 @@ TEST_CASE("generator errors", "[ulid]") {
   CHECK_FALSE(gen.next(ulid_max_time_ms + 1).ok());
   CHECK(gen.next(ulid_max_time_ms).ok());
   auto now = gen.next();
-  REQUIRE(now.ok());
+  REQUIRE_OK(now);
   CHECK(*ulid_time_ms(*now) >= ulid_max_time_ms);  // monotonic: it keeps the later time
 }
 
@@ -162,7 +163,7 @@ TEST_CASE("the clock convenience uses the current time", "[ulid]") {
   const auto before = unix_ms(std::chrono::system_clock::now());
   auto id = gen.next();
   const auto after = unix_ms(std::chrono::system_clock::now());
-  REQUIRE(id.ok());
+  REQUIRE_OK(id);
   const auto t = ulid_time_ms(*id);
   REQUIRE(t);
   CHECK(*t >= before);

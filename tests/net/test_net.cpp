@@ -55,7 +55,7 @@ TEST_CASE("TCP: connect, echo, and a clean close reported to both sides") {
   core::loop l;
   echo_server server;
   auto lis = net::listener::listen_tcp(l, "127.0.0.1", 0, server.handler());
-  REQUIRE(lis.ok());
+  REQUIRE_OK(lis);
   REQUIRE(lis.value()->port() != 0);
   echo_result r;
   connect_and_send(l, {"127.0.0.1", lis.value()->port(), {}}, {}, "hello over tcp", r);
@@ -74,11 +74,11 @@ TEST_CASE("many writes in one loop iteration arrive whole and in order") {
   core::loop l;
   echo_server server;
   auto lis = net::listener::listen_tcp(l, "127.0.0.1", 0, server.handler());
-  REQUIRE(lis.ok());
+  REQUIRE_OK(lis);
   echo_result r;
   std::string expected;
   net::connect(l, {"127.0.0.1", lis.value()->port(), {}}, {}, [&](core::result<std::shared_ptr<net::stream>> s) {
-    REQUIRE(s.ok());
+    REQUIRE_OK(s);
     r.stream = s.value();
     r.stream->on_data([&](std::string_view d) { r.received.append(d); });
     r.stream->start_reading();
@@ -108,7 +108,7 @@ TEST_CASE("Unix socket: echo, and the peer's credentials are the caller's") {
     s->start_reading();
     clients.push_back(s);
   });
-  REQUIRE(lis.ok());
+  REQUIRE_OK(lis);
   echo_result r;
   connect_and_send(l, {{}, 0, dir.file("s.sock")}, {}, "over unix", r);
   REQUIRE(test::run_until(l, [&] { return r.received == "over unix" || r.failure; }));
@@ -127,7 +127,7 @@ TEST_CASE("writes past the queued-bytes bound are refused, not buffered without 
   std::vector<std::shared_ptr<net::stream>> accepted;
   // A peer that never reads: the client's queue can only grow.
   auto lis = net::listener::listen_tcp(l, "127.0.0.1", 0, [&](std::shared_ptr<net::stream> s) { accepted.push_back(s); });
-  REQUIRE(lis.ok());
+  REQUIRE_OK(lis);
   net::connect_options o;
   o.limits.max_queued_write_bytes = 1024 * 1024;
   std::shared_ptr<net::stream> client;
@@ -169,9 +169,9 @@ TEST_CASE("connect gives up after its timeout") {
   // the handshake is: the TCP connect succeeds, the handshake never completes.
   std::vector<std::shared_ptr<net::stream>> silent;
   auto lis = net::listener::listen_tcp(l, "127.0.0.1", 0, [&](std::shared_ptr<net::stream> s) { silent.push_back(s); });
-  REQUIRE(lis.ok());
+  REQUIRE_OK(lis);
   auto ctx = net::tls_context::create(net::tls_role::client, {});
-  REQUIRE(ctx.ok());
+  REQUIRE_OK(ctx);
   net::connect_options o;
   o.timeout = 200ms;
   o.tls = ctx.value();
@@ -196,16 +196,16 @@ TEST_CASE("TLS: verified echo, hostname mismatch refused, client certificate req
   server_opts.key_file = certs.server_key;
   server_opts.verify_peer = false;
   auto server_ctx = net::tls_context::create(net::tls_role::server, server_opts);
-  REQUIRE(server_ctx.ok());
+  REQUIRE_OK(server_ctx);
   echo_server server;
   auto lis = net::listener::listen_tcp(l, "127.0.0.1", 0, server.handler(), server_ctx.value());
-  REQUIRE(lis.ok());
+  REQUIRE_OK(lis);
   net::endpoint ep{"127.0.0.1", lis.value()->port(), {}};
 
   net::tls_options client_opts;
   client_opts.ca_file = certs.ca_cert;
   auto client_ctx = net::tls_context::create(net::tls_role::client, client_opts);
-  REQUIRE(client_ctx.ok());
+  REQUIRE_OK(client_ctx);
 
   SECTION("the certificate matches the name") {
     net::connect_options o;
@@ -233,7 +233,7 @@ TEST_CASE("TLS: verified echo, hostname mismatch refused, client certificate req
   SECTION("an untrusted CA is refused") {
     net::connect_options o;
     auto untrusting = net::tls_context::create(net::tls_role::client, net::tls_options{dir.file("server.crt"), {}, {}, true, {}});
-    REQUIRE(untrusting.ok());
+    REQUIRE_OK(untrusting);
     o.tls = untrusting.value();
     o.tls_server_name = "localhost";
     echo_result r;
@@ -251,15 +251,15 @@ TEST_CASE("TLS: verified echo, hostname mismatch refused, client certificate req
     mtls.ca_file = certs.ca_cert;
     mtls.verify_peer = true;
     auto mtls_ctx = net::tls_context::create(net::tls_role::server, mtls);
-    REQUIRE(mtls_ctx.ok());
+    REQUIRE_OK(mtls_ctx);
     echo_server s2;
     auto lis2 = net::listener::listen_tcp(l2, "127.0.0.1", 0, s2.handler(), mtls_ctx.value());
-    REQUIRE(lis2.ok());
+    REQUIRE_OK(lis2);
     net::tls_options with_cert = client_opts;
     with_cert.cert_file = certs.client_cert;
     with_cert.key_file = certs.client_key;
     auto ok_ctx = net::tls_context::create(net::tls_role::client, with_cert);
-    REQUIRE(ok_ctx.ok());
+    REQUIRE_OK(ok_ctx);
     echo_result good;
     connect_and_send(l2, {"127.0.0.1", lis2.value()->port(), {}}, net::connect_options{5s, ok_ctx.value(), "localhost", {}}, "mtls", good);
     REQUIRE(test::run_until(l2, [&] { return good.received == "mtls" || good.failure; }));
@@ -291,7 +291,7 @@ TEST_CASE("a peer that half-closes still gets the answer when the owner handles 
     s->start_reading();
     accepted.push_back(s);
   });
-  REQUIRE(lis.ok());
+  REQUIRE_OK(lis);
   std::shared_ptr<net::stream> client;
   std::string received;
   bool closed = false;

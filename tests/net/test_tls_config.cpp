@@ -1,6 +1,7 @@
 #include <bcast/net/tls_config.hpp>
 
 #include <catch2/catch.hpp>
+#include <support/assert_ok.hpp>
 
 using namespace bcast;
 using nlohmann::json;
@@ -22,7 +23,7 @@ core::result<net::tls_options> read_redis_tls(const std::string& section,
 TEST_CASE("read_tls_options: every key is read, and verify_peer can be turned off") {
   auto t = read_redis_tls(R"({"ca_file": "/etc/bcast/ca.crt", "cert_file": "c.pem",
       "key_file": "k.pem", "server_name": "redis.hq.example", "verify_peer": false})");
-  REQUIRE(t.ok());
+  REQUIRE_OK(t);
   CHECK(t->ca_file == "/etc/bcast/ca.crt");
   CHECK(t->cert_file == "c.pem");
   CHECK(t->key_file == "k.pem");
@@ -35,7 +36,7 @@ TEST_CASE("read_tls_options: absent keys keep the caller's defaults") {
   net::tls_options server;
   server.verify_peer = false;
   auto t = read_redis_tls(R"({"cert_file": "s.pem"})", server);
-  REQUIRE(t.ok());
+  REQUIRE_OK(t);
   CHECK_FALSE(t->verify_peer);
   CHECK(t->cert_file == "s.pem");
 }

@@ -19,7 +19,7 @@ namespace bcast::test {
 inline redis::options opts(const std::string& url) {
   using namespace std::chrono_literals;
   auto o = redis::parse_url(url);
-  REQUIRE(o.ok());
+  REQUIRE_OK(o);
   o->backoff.initial = 20ms;
   o->backoff.max = 200ms;
   return o.value();

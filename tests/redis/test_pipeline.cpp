@@ -44,12 +44,12 @@ TEST_CASE("typed accessors: the value of the type asked for, else an error sayin
   core::loop l;
   redis::client c(l, opts(server.url()));
   auto set = call(l, c, {"SET", "s", "hello"});
-  REQUIRE(set.ok());
+  REQUIRE_OK(set);
   CHECK(set->checked().ok());
   CHECK(set->as_string().value() == "OK");  // a status is a string
 
   auto got = call(l, c, {"GET", "s"});
-  REQUIRE(got.ok());
+  REQUIRE_OK(got);
   CHECK(got->as_string().value() == "hello");
   const auto not_int = got->as_integer();
   REQUIRE_FALSE(not_int.ok());
@@ -57,18 +57,18 @@ TEST_CASE("typed accessors: the value of the type asked for, else an error sayin
   CHECK(text(not_int.err()) == "protocol error: expected an integer from Redis, got hello");
 
   auto n = call(l, c, {"INCR", "n"});
-  REQUIRE(n.ok());
+  REQUIRE_OK(n);
   CHECK(n->as_integer().value() == 1);
   CHECK(n->as_array().err() == core::errc::protocol_error);
 
   auto missing = call(l, c, {"GET", "nothing"});
-  REQUIRE(missing.ok());
+  REQUIRE_OK(missing);
   CHECK(
       test::contains(text(missing->as_string().err()), "expected a string from Redis, got (nil)"));
 
   call(l, c, {"RPUSH", "l", "a", "b", "c"}).value();
   auto list = call(l, c, {"LRANGE", "l", "0", "-1"});
-  REQUIRE(list.ok());
+  REQUIRE_OK(list);
   REQUIRE(list->as_array().ok());
   CHECK(list->as_array()->size() == 3);
   CHECK(list->as_array(3).value()[2].as_string().value() == "c");
@@ -76,13 +76,13 @@ TEST_CASE("typed accessors: the value of the type asked for, else an error sayin
                        "expected an array of 2 from Redis, got (array of 3)"));
   // Strings may be moved out of a mutable reply.
   auto elements = list->as_array();
-  REQUIRE(elements.ok());
+  REQUIRE_OK(elements);
   std::string moved = std::move((*elements)[0].str);
   CHECK(moved == "a");
 
   // An error reply is an error to every accessor, with Redis's text.
   auto wrong = call(l, c, {"INCR", "l"});
-  REQUIRE(wrong.ok());  // the command was answered...
+  REQUIRE_OK(wrong);  // the command was answered...
   for (const auto& e : {wrong->checked().err(), wrong->as_integer().err(), wrong->as_string().err(),
                         wrong->as_array(1).err()}) {
     CHECK(e == core::errc::server_error);  // ...with a refusal
@@ -115,7 +115,7 @@ TEST_CASE("pipeline: one completion with every answer in order, an error reply i
   CHECK(p.size() == 4);
   auto r = send(l, p);
   CHECK(p.empty());
-  REQUIRE(r.ok());
+  REQUIRE_OK(r);
   REQUIRE(r->size() == 4);
   CHECK((*r)[0].as_integer().value() == 1);
   CHECK((*r)[1].as_integer().err() == core::errc::server_error);  // refused, in its place
@@ -128,7 +128,7 @@ TEST_CASE("pipeline: one completion with every answer in order, an error reply i
   // An empty pipeline completes too, later, with no answers.
   redis::client::pipeline none(c);
   auto empty = send(l, none);
-  REQUIRE(empty.ok());
+  REQUIRE_OK(empty);
   CHECK(empty->empty());
 }
 
@@ -148,11 +148,11 @@ TEST_CASE("pipeline: transactions and scripts among plain commands, NOSCRIPT ans
         .command({"GET", "counter"})
         .eval(s, keys, args);
     auto r = send(l, p);
-    REQUIRE(r.ok());
+    REQUIRE_OK(r);
     REQUIRE(r->size() == 4);
     CHECK((*r)[0].as_integer().value() == 10 * round + 5);
     const auto exec = (*r)[1].as_array(2);
-    REQUIRE(exec.ok());
+    REQUIRE_OK(exec);
     CHECK((*exec)[1].as_integer().value() == round + 1);
     // The first round's EVALSHAs were refused (NOSCRIPT) and their EVALs ran after the GET.
     if (round == 0) CHECK((*r)[2].is_nil());

@@ -42,7 +42,7 @@ struct scripted_server {
 
 TEST_CASE("Redis URLs") {
   auto a = redis::parse_url("redis://user:p%40ss@10.0.0.5:6380/3");
-  REQUIRE(a.ok());
+  REQUIRE_OK(a);
   CHECK(a->endpoint.host == "10.0.0.5");
   CHECK(a->endpoint.port == 6380);
   CHECK(a->user == "user");
@@ -52,17 +52,17 @@ TEST_CASE("Redis URLs") {
   CHECK(a->describe() == "redis://user@10.0.0.5:6380/3");
 
   auto b = redis::parse_url("rediss://redis.example.com");
-  REQUIRE(b.ok());
+  REQUIRE_OK(b);
   CHECK(b->tls);
   CHECK(b->endpoint.port == 6379);
 
   auto c = redis::parse_url("unix:///run/redis/redis.sock?db=2");
-  REQUIRE(c.ok());
+  REQUIRE_OK(c);
   CHECK(c->endpoint.unix_path == "/run/redis/redis.sock");
   CHECK(c->db == 2);
 
   auto v6 = redis::parse_url("redis://[::1]:7000");
-  REQUIRE(v6.ok());
+  REQUIRE_OK(v6);
   CHECK(v6->endpoint.host == "::1");
   CHECK(v6->endpoint.port == 7000);
 
@@ -144,13 +144,13 @@ TEST_CASE("commands over TCP and over a Unix socket") {
   for (auto url : {server.url(), server.unix_url()}) {
     redis::client c(l, opts(url));
     auto set = call(l, c, {"SET", "greeting", "halo"});
-    REQUIRE(set.ok());
+    REQUIRE_OK(set);
     CHECK(set->is_status("OK"));
     auto get = call(l, c, {"GET", "greeting"});
-    REQUIRE(get.ok());
+    REQUIRE_OK(get);
     CHECK(get->str == "halo");
     auto wrong = call(l, c, {"INCR", "greeting"});
-    REQUIRE(wrong.ok());
+    REQUIRE_OK(wrong);
     CHECK(wrong->is_error());
   }
 }
@@ -249,11 +249,11 @@ TEST_CASE("AUTH as an ACL user, and a wrong password is reported") {
     std::vector<redis::connection_state> seen;
     c.observe([&](redis::connection_state s, const core::error&) { seen.push_back(s); });
     auto ok = call(l, c, {"SET", "store:1:x", "1"});
-    REQUIRE(ok.ok());
+    REQUIRE_OK(ok);
     CHECK(ok->is_status("OK"));
     CHECK(seen[1] == redis::connection_state::authenticating);
     auto denied = call(l, c, {"SET", "store:2:x", "1"});
-    REQUIRE(denied.ok());
+    REQUIRE_OK(denied);
     CHECK(denied->error_is("NOPERM"));
   }
   SECTION("wrong password") {
@@ -424,7 +424,7 @@ TEST_CASE("TLS to redis-server --tls-port, and a hostname mismatch is refused") 
   SECTION("verified") {
     redis::client c(l, base);
     auto r = call(l, c, {"PING"});
-    REQUIRE(r.ok());
+    REQUIRE_OK(r);
     CHECK(r->is_status("PONG"));
   }
   SECTION("the name does not match the certificate") {

@@ -15,6 +15,7 @@
 #include <sstream>
 #include <string>
 #include <vector>
+#include <support/assert_ok.hpp>
 
 using namespace bcast;
 using namespace bcast::sinks;
@@ -33,7 +34,7 @@ std::string slurp(const std::string& path) {
 
 std::unique_ptr<sink> exec(core::loop& l, const std::string& cmd, const sink_options& o = {}) {
   auto s = make_sink(l, "exec:" + cmd, o);
-  REQUIRE(s.ok());
+  REQUIRE_OK(s);
   return std::move(s).value();
 }
 
@@ -81,7 +82,7 @@ TEST_CASE("exec: the command sees every BCAST_ variable and the envelope JSON on
   const auto json = slurp(dir.file("stdin.json"));
   CHECK(json.back() == '\n');
   auto decoded = message::decode(json);
-  REQUIRE(decoded.ok());
+  REQUIRE_OK(decoded);
   CHECK(*decoded == e);
 }
 
@@ -191,7 +192,7 @@ TEST_CASE("sink_set: one message reaches every sink, each reports under its name
   core::loop l;
   test::temp_dir dir;
   auto set = make_sinks(l, {"exec:true", "jsonl:" + dir.file("a.jsonl"), "exec:exit 4"});
-  REQUIRE(set.ok());
+  REQUIRE_OK(set);
   recorder r;
   (*set)->show(test::make_envelope("t", "b"), r.reporter());
   REQUIRE(test::run_until(l, [&] { return r.events.size() == 3 && (*set)->pending() == 0; }));

@@ -22,6 +22,7 @@
 #include <sstream>
 #include <string>
 #include <vector>
+#include <support/assert_ok.hpp>
 
 using namespace bcast;
 using namespace bcast::sinks;
@@ -75,7 +76,7 @@ TEST_CASE("jsonl: each message is one appended line that decodes to the envelope
   const auto path = dir.file("messages.jsonl");
   { std::ofstream(path) << "{\"earlier\":true}\n"; }
   auto s = make_sink(l, "jsonl:" + path);
-  REQUIRE(s.ok());
+  REQUIRE_OK(s);
   std::vector<message::envelope> sent;
   std::vector<recorder> r(20);
   for (int i = 0; i < 20; ++i) {
@@ -90,7 +91,7 @@ TEST_CASE("jsonl: each message is one appended line that decodes to the envelope
   CHECK(lines[0] == "{\"earlier\":true}");
   for (std::size_t i = 0; i < 20; ++i) {
     auto e = message::decode(lines[i + 1]);
-    REQUIRE(e.ok());
+    REQUIRE_OK(e);
     CHECK(*e == sent[i]);
   }
 }
@@ -101,8 +102,8 @@ TEST_CASE("jsonl: a path that cannot be written is failed with the errno text", 
   // Tests run as root in CI, so permissions prove nothing; a missing directory and a directory do.
   auto missing = make_sink(l, "jsonl:" + dir.file("no/such/dir/m.jsonl"));
   auto directory = make_sink(l, "jsonl:" + dir.path().string());
-  REQUIRE(missing.ok());
-  REQUIRE(directory.ok());
+  REQUIRE_OK(missing);
+  REQUIRE_OK(directory);
   recorder a, b;
   (*missing)->show(test::make_envelope("t", "b"), a.reporter());
   (*directory)->show(test::make_envelope("t", "b"), b.reporter());
@@ -119,7 +120,7 @@ TEST_CASE("jsonl: after a crash it tells which messages its file already holds",
   test::temp_dir dir;
   const auto path = dir.file("messages.jsonl");
   auto s = make_sink(l, "jsonl:" + path);
-  REQUIRE(s.ok());
+  REQUIRE_OK(s);
   const auto written = test::make_envelope("written", "b");
   auto other = test::make_envelope("not written", "b");
   other.id = "01JD5Q8W3V6X4Y2Z0A1B2C3D4Z";
@@ -134,7 +135,7 @@ TEST_CASE("jsonl: after a crash it tells which messages its file already holds",
   sink_set both(l);
   both.add(std::move(*s));
   auto second = make_sink(l, "jsonl:" + dir.file("second.jsonl"));
-  REQUIRE(second.ok());
+  REQUIRE_OK(second);
   both.add(std::move(*second));
   CHECK_FALSE(both.has_shown(written));
   recorder again;
@@ -152,7 +153,7 @@ TEST_CASE("terminal: a readable block on the fd, without colour on a pipe", "[si
   sink_options o;
   o.terminal_fd = p.write;
   auto s = make_sink(l, "terminal", o);
-  REQUIRE(s.ok());
+  REQUIRE_OK(s);
   recorder r;
   auto e = test::make_envelope("Harga \x1b[2J minyak turun", "Mulai besok\nDiskon 20%",
                                message::priority::urgent);
@@ -172,7 +173,7 @@ TEST_CASE("terminal: colour when asked, or on a tty", "[sinks][terminal]") {
   o.terminal_fd = p.write;
   o.terminal_colour = colour_mode::always;
   auto s = make_sink(l, "terminal", o);
-  REQUIRE(s.ok());
+  REQUIRE_OK(s);
   recorder r;
   (*s)->show(test::make_envelope("Judul", "Isi", message::priority::high), r.reporter());
   REQUIRE(test::run_until(l, [&] { return r.has(outcome::displayed); }));
@@ -192,7 +193,7 @@ TEST_CASE("terminal: colour when asked, or on a tty", "[sinks][terminal]") {
   const char* term = std::getenv("TERM");
   const bool colour_expected = !(no_colour && *no_colour) && !(term && std::string(term) == "dumb");
   auto t = make_sink(l, "terminal", o);
-  REQUIRE(t.ok());
+  REQUIRE_OK(t);
   recorder r2;
   (*t)->show(test::make_envelope("Judul", "Isi"), r2.reporter());
   REQUIRE(test::run_until(l, [&] { return r2.has(outcome::displayed); }));
@@ -216,7 +217,7 @@ TEST_CASE("terminal: a reader that does not read never blocks the loop", "[sinks
   o.terminal_fd = p.write;
   o.command_timeout = 300ms;
   auto s = make_sink(l, "terminal", o);
-  REQUIRE(s.ok());
+  REQUIRE_OK(s);
   recorder first, second;
   (*s)->show(test::make_envelope("one", "b"), first.reporter());
   (*s)->show(test::make_envelope("two", "b"), second.reporter());
@@ -245,7 +246,7 @@ TEST_CASE("terminal: a reader that went away is failed (EPIPE), not SIGPIPE", "[
   sink_options o;
   o.terminal_fd = p.write;
   auto s = make_sink(l, "terminal", o);
-  REQUIRE(s.ok());
+  REQUIRE_OK(s);
   recorder r;
   (*s)->show(test::make_envelope("t", "b"), r.reporter());
   REQUIRE(test::run_until(l, [&] { return r.has(outcome::failed); }));

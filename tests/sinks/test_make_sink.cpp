@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <string>
 #include <vector>
+#include <support/assert_ok.hpp>
 
 using namespace bcast;
 using namespace bcast::sinks;
@@ -26,13 +27,13 @@ bool has_arg(const std::vector<std::string>& args, const std::string& a) {
 
 }  // namespace
 
-TEST_CASE("make_sink builds every spec of the SPEC", "[sinks][spec]") {
+TEST_CASE("make_sink builds every documented sink spec", "[sinks][spec]") {
   core::loop l;
   for (std::string spec :
        {"zenity", "notify-send", "terminal", "exec:echo hi", "jsonl:/tmp/x.jsonl"}) {
     auto s = make_sink(l, spec);
     INFO(spec);
-    REQUIRE(s.ok());
+    REQUIRE_OK(s);
     CHECK((*s)->name() == spec);
     CHECK((*s)->pending() == 0);
   }
@@ -87,7 +88,7 @@ TEST_CASE("make_sink says when a dialog program is missing", "[sinks][spec]") {
 TEST_CASE("make_sinks makes one set of every --sink, or the first error", "[sinks][spec]") {
   core::loop l;
   auto set = make_sinks(l, {"terminal", "exec:true", "jsonl:/tmp/a.jsonl"});
-  REQUIRE(set.ok());
+  REQUIRE_OK(set);
   CHECK((*set)->size() == 3);
   CHECK((*set)->name() == "terminal exec:true jsonl:/tmp/a.jsonl");
   auto bad = make_sinks(l, {"terminal", "exec:"});

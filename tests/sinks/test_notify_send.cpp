@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <string>
 #include <vector>
+#include <support/assert_ok.hpp>
 
 using namespace bcast;
 using namespace bcast::sinks;
@@ -47,7 +48,7 @@ sink_options bus_options(const test::xvfb& x, const test::session_bus& bus) {
 
 std::unique_ptr<sink> notify_send(core::loop& l, const sink_options& o) {
   auto s = make_sink(l, "notify-send", o);
-  REQUIRE(s.ok());
+  REQUIRE_OK(s);
   return std::move(s).value();
 }
 

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <string>
 #include <vector>
+#include <support/assert_ok.hpp>
 
 using namespace bcast;
 using namespace bcast::sinks;
@@ -42,7 +43,7 @@ sink_options dialog_options(const test::xvfb& x) {
 
 std::unique_ptr<sink> zenity(core::loop& l, const sink_options& o) {
   auto s = make_sink(l, "zenity", o);
-  REQUIRE(s.ok());
+  REQUIRE_OK(s);
   return std::move(s).value();
 }
 

@@ -2,6 +2,8 @@
 // Shared test fixtures: temp dirs, free ports, a real redis-server per test (the library's, made to
 // throw), running the loop under a watchdog, and certificates made with the openssl CLI.
 
+#include <support/assert_ok.hpp>
+
 #include <bcast/core/loop.hpp>
 #include <bcast/core/temp_dir.hpp>
 #include <bcast/core/timer.hpp>
@@ -136,16 +138,3 @@ struct test_certificates {
 };
 
 }  // namespace bcast::test
-
-// REQUIRE_OK(r) / CHECK_OK(r): the core::result `r` holds a value; when it holds an error instead,
-// the failure prints the error. For Catch2 suites (they use INFO and REQUIRE or CHECK).
-#define BCAST_ASSERT_OK(assertion, ...)                                                       \
-  do {                                                                                        \
-    const auto& bcast_checked_result = (__VA_ARGS__);                                         \
-    INFO(#__VA_ARGS__ << " holds the error: "                                                 \
-                      << (bcast_checked_result.ok() ? std::string()                           \
-                                                    : bcast_checked_result.err().message())); \
-    assertion(bcast_checked_result.ok());                                                     \
-  } while (false)
-#define REQUIRE_OK(...) BCAST_ASSERT_OK(REQUIRE, __VA_ARGS__)
-#define CHECK_OK(...) BCAST_ASSERT_OK(CHECK, __VA_ARGS__)

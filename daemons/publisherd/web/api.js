@@ -1,4 +1,4 @@
-// publisherd's JSON API (SPEC "HTTP API"). Errors come back as ApiError with the server's
+// publisherd's JSON API (README, "Head office: publisherd"). Errors come back as ApiError with the server's
 // {"error","message","field"}; a request that never got an answer is a NetworkError.
 
 const sessionKey = 'bcast.session';
@@ -134,7 +134,7 @@ export const defaultCategories = [
 let categoriesCache = null;
 let limitsCache = null;
 
-// publisherd's configured categories. A daemon without the route (404) gets the SPEC defaults.
+// publisherd's configured categories. A daemon without the route (404) gets the default categories.
 // The answer may also carry the configured limits:
 // {"categories":[...], "limits":{"title_max_chars","body_max_bytes","max_targets"}}.
 export async function categories() {

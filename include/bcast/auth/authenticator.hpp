@@ -5,7 +5,7 @@
 // hash runs on the thread pool.
 //
 // Below the HTTP layer: a request's parts come in as `presented` (http/authentication.hpp reads
-// them off a request), and every refusal is an answer, a status with the SPEC's error code and
+// them off a request), and every refusal is an answer, a status with the API's error code and
 // message, that the HTTP side sends as it is.
 
 #include <bcast/auth/peer.hpp>
@@ -14,6 +14,7 @@
 #include <bcast/auth/throttle.hpp>
 #include <bcast/auth/user.hpp>
 #include <bcast/auth/users.hpp>
+#include <bcast/core/lifetime.hpp>
 #include <bcast/core/log.hpp>
 #include <bcast/core/loop.hpp>
 #include <bcast/core/metrics.hpp>
@@ -75,7 +76,7 @@ struct presented {
 // A request refused: what to answer.
 struct refusal {
   int status = 401;
-  std::string code;  // the SPEC's error code: "unauthenticated", "forbidden", ...
+  std::string code;  // the API's error code: "unauthenticated", "forbidden", ...
   std::string message;
   std::optional<std::chrono::seconds> retry_after;  // with 429
 };
@@ -220,7 +221,7 @@ class authenticator {
           const user* u = users->authenticate(name, password);
           return u ? std::optional<user>(*u) : std::nullopt;
         },
-        [this, alive = std::weak_ptr<void>(alive_), name, secure = p.secure_transport,
+        [this, alive = alive_.watch(), name, secure = p.secure_transport,
          done](std::optional<user> u) {
           if (alive.expired()) return;
           done(finish_login(name, u, secure));
@@ -263,7 +264,7 @@ class authenticator {
   }
 
   void answer_later(std::function<void(outcome<logged_in>)> done, refusal why) {
-    loop_.defer([alive = std::weak_ptr<void>(alive_), done = std::move(done),
+    loop_.defer([alive = alive_.watch(), done = std::move(done),
                  why = std::move(why)]() mutable {
       if (!alive.expired()) done(std::move(why));
     });
@@ -275,7 +276,7 @@ class authenticator {
   session_store sessions_;
   login_throttle throttle_;
   core::metrics::counter& failed_logins_;
-  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+  core::liveness_token alive_;
 };
 
 }  // namespace bcast::auth

@@ -36,7 +36,7 @@ struct user {
   bool operator==(const user&) const = default;
 };
 
-// The SPEC's name syntax, [a-z0-9][a-z0-9_.-]{0,63}, used for user names as well as for the
+// The target name syntax, [a-z0-9][a-z0-9_.-]{0,63}, used for user names as well as for the
 // kind and name halves of targets. Lowercase only, so that "Admin" and "admin" cannot be two
 // different accounts, and no characters that need quoting in JSON, logs, shells or URLs.
 inline bool valid_name(std::string_view s) noexcept {

@@ -12,6 +12,7 @@
 #include <bcast/broker/live_numbering.hpp>
 #include <bcast/broker/store_state.hpp>
 #include <bcast/broker/tracker.hpp>
+#include <bcast/core/lifetime.hpp>
 #include <bcast/core/error.hpp>
 #include <bcast/core/loop.hpp>
 #include <bcast/core/timer.hpp>
@@ -178,7 +179,7 @@ class catchup_driver {
   // Newest first, a short page, then longer ones, as deep as one tracker page.
   void look_up(lookup_request req, std::string upper, std::size_t searched) {
     const std::size_t count = searched == 0 ? 16 : 100;
-    std::weak_ptr<void> alive = alive_;
+    auto alive = alive_.watch();
     const auto key = history_key(req.target);  // before req moves into the handler
     client_.command(
         {"XREVRANGE", key, upper, "-", "COUNT", std::to_string(count)},
@@ -215,7 +216,7 @@ class catchup_driver {
   void process() {
     if (processing_) return;  // the outer call drains what was added
     processing_ = true;
-    std::weak_ptr<void> alive = alive_;
+    auto alive = alive_.watch();
     bool moved = false;
     while (!events_.empty()) {
       auto batch = std::move(events_);
@@ -268,7 +269,7 @@ class catchup_driver {
       reads.command({"XREVRANGE", history, "+", "-", "COUNT", "1"})
           .command({"XRANGE", history, "(" + req.after, "+", "COUNT", count});
     }
-    std::weak_ptr<void> alive = alive_;
+    auto alive = alive_.watch();
     reads.send([this, alive, req = std::move(req)](core::result<redis::replies> r) {
       if (alive.expired()) return;
       fetched(req, std::move(r));
@@ -345,7 +346,7 @@ class catchup_driver {
   problem_handler on_problem_;
   live_handler on_live_;
   progress_handler on_progress_;
-  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+  core::liveness_token alive_;
 };
 
 }  // namespace bcast::broker

@@ -4,6 +4,7 @@
 // needs the seqs to tell which stores lost it in a history gap).
 
 #include <bcast/broker/keys.hpp>
+#include <bcast/core/lifetime.hpp>
 #include <bcast/core/error.hpp>
 #include <bcast/core/log.hpp>
 #include <bcast/core/text.hpp>
@@ -209,7 +210,7 @@ class message_log {
  private:
   // A member that does not decode is left out (and logged), not allowed to hide the others.
   void read(std::vector<std::string> zrange, list_callback cb) {
-    std::weak_ptr<void> alive = alive_;
+    auto alive = alive_.watch();
     client_.command(zrange, [alive, cb = std::move(cb)](core::result<redis::reply> r) {
       if (alive.expired()) return;
       const auto answer = redis::checked(std::move(r));
@@ -231,7 +232,7 @@ class message_log {
   }
 
   redis::client& client_;
-  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+  core::liveness_token alive_;
 };
 
 }  // namespace bcast::broker

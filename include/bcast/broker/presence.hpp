@@ -11,6 +11,7 @@
 
 #include <bcast/broker/keys.hpp>
 #include <bcast/broker/store_reach.hpp>
+#include <bcast/core/lifetime.hpp>
 #include <bcast/core/error.hpp>
 #include <bcast/core/loop.hpp>
 #include <bcast/core/timer.hpp>
@@ -95,7 +96,7 @@ class heartbeat {
         .command({"HSET", profile, "id", profile_.id, "groups", groups_json_, "version",
                   profile_.version, "last_seen", now})
         .command({"HSETNX", profile, "first_seen", now});
-    std::weak_ptr<void> alive = alive_;
+    auto alive = alive_.watch();
     p.send([this, alive, done = std::move(done)](core::result<redis::replies> r) {
       auto written = redis::first_error(r);
       if (!written) {
@@ -115,7 +116,7 @@ class heartbeat {
   core::timer timer_;
   std::string groups_json_;
   std::function<void(const core::error&)> on_error_;
-  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+  core::liveness_token alive_;
 };
 
 // ---- publisherd side -------------------------------------------------------------------------
@@ -181,7 +182,7 @@ class presence_directory {
   };
 
   void scan(std::shared_ptr<scan_state> st, const std::string& cursor) {
-    std::weak_ptr<void> alive = alive_;
+    auto alive = alive_.watch();
     client_.command(
         {"SCAN", cursor, "MATCH", profile_scan_pattern(), "COUNT", scan_count_, "TYPE", "hash"},
         [this, alive, st](core::result<redis::reply> r) {
@@ -242,7 +243,7 @@ class presence_directory {
 
   redis::client& client_;
   std::string scan_count_;
-  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+  core::liveness_token alive_;
 };
 
 }  // namespace bcast::broker

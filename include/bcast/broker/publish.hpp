@@ -11,6 +11,7 @@
 #include <bcast/broker/frame.hpp>
 #include <bcast/broker/keys.hpp>
 #include <bcast/broker/messages.hpp>
+#include <bcast/core/lifetime.hpp>
 #include <bcast/core/error.hpp>
 #include <bcast/core/log.hpp>
 #include <bcast/message/encode.hpp>
@@ -311,7 +312,7 @@ class publisher {
   }
 
   void send(redis::client::pipeline& targets, in_flight st) {
-    std::weak_ptr<void> alive = alive_;
+    auto alive = alive_.watch();
     targets.send([this, alive, st = std::move(st)](core::result<redis::replies> r) mutable {
       if (alive.expired()) return st.cb(core::error(core::errc::cancelled, "publisher destroyed"));
       answered(std::move(st), r);
@@ -353,7 +354,7 @@ class publisher {
     redis::client::pipeline again(client_, refused.size());
     std::string retry_floor;
     for (auto i : refused) add_script(again, st.plan, i, true, retry_floor);
-    std::weak_ptr<void> alive = alive_;
+    auto alive = alive_.watch();
     again.send([this, alive, st = std::move(st), outcomes = std::move(outcomes),
                 refused = std::move(refused)](core::result<redis::replies> r) mutable {
       if (alive.expired()) return st.cb(core::error(core::errc::cancelled, "publisher destroyed"));
@@ -473,8 +474,8 @@ class publisher {
   publisher_settings settings_;
   std::unordered_map<std::string, target_state> targets_;
   std::optional<std::chrono::steady_clock::time_point> transactions_refused_at_;
-  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
   std::size_t records_since_trim_ = 0;
+  core::liveness_token alive_;
 };
 
 }  // namespace bcast::broker

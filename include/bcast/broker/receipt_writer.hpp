@@ -8,6 +8,7 @@
 
 #include <bcast/broker/keys.hpp>
 #include <bcast/broker/receipts.hpp>
+#include <bcast/core/lifetime.hpp>
 #include <bcast/core/error.hpp>
 #include <bcast/core/loop.hpp>
 #include <bcast/core/timer.hpp>
@@ -105,7 +106,7 @@ class receipt_writer {
     const std::string below = "(" + std::to_string(cutoff);
     redis::client::pipeline counts(client_, 2);
     counts.command({"ZCOUNT", index_, "-inf", below}).command({"ZCARD", index_});
-    std::weak_ptr<void> alive = alive_;
+    auto alive = alive_.watch();
     counts.send([this, alive, done = std::move(done)](core::result<redis::replies> r) mutable {
       if (alive.expired()) return;
       auto old = r ? (*r)[0].as_integer() : r.err();
@@ -154,7 +155,7 @@ class receipt_writer {
       p.command({"HSETNX", receipts_, receipt_field(o.message_id, o.state), o.at})
           .command({"ZADD", index_, "NX", std::to_string(ms), o.message_id});
     }
-    std::weak_ptr<void> alive = alive_;
+    auto alive = alive_.watch();
     p.send([this, alive, o = std::move(o)](core::result<redis::replies> r) mutable {
       if (!r) {
         // Not reached: kept for later, unless the writer is gone.
@@ -189,7 +190,7 @@ class receipt_writer {
   }
 
   void drop_oldest(std::size_t n, done_handler done) {
-    std::weak_ptr<void> alive = alive_;
+    auto alive = alive_.watch();
     client_.command({"ZRANGE", index_, "0", std::to_string(n - 1)},
                     [this, alive, done = std::move(done)](core::result<redis::reply> r) mutable {
                       if (alive.expired()) return;
@@ -229,7 +230,7 @@ class receipt_writer {
   std::deque<op> queue_;
   std::size_t dropped_ = 0;
   std::size_t writes_since_trim_ = 0;
-  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+  core::liveness_token alive_;
 };
 
 }  // namespace bcast::broker

@@ -1,6 +1,6 @@
 #pragma once
 // Requests and responses as plain values, plus the JSON helpers every API route uses. The error
-// shape is SPEC's: {"error":"<code>","message":"<human text>"} plus "field" when one field is to
+// shape is the API's (README): {"error":"<code>","message":"<human text>"} plus "field" when one field is to
 // blame.
 
 #include <bcast/http/cookies.hpp>

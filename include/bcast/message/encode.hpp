@@ -60,7 +60,7 @@ inline void append_json_string(std::string& out, std::string_view s) {
   out += '"';
 }
 
-// Compact JSON with the keys in the SPEC's order, written directly: this runs once per message
+// Compact JSON with the keys in the envelope's documented order, written directly: this runs once per message
 // on the publish path. The same bytes as dumping to_json(); invalid UTF-8 in a field (which
 // decode() and validate_request() never produce) becomes U+FFFD rather than an exception.
 inline std::string encode(const envelope& e) {

@@ -1,5 +1,5 @@
 #pragma once
-// Connection options and the Redis URL forms of SPEC: redis://[user:pass@]host:port[/db],
+// Connection options and the Redis URL forms (README, "Using the library"): redis://[user:pass@]host:port[/db],
 // rediss://... (TLS) and unix:///path.sock[?db=N].
 
 #include <bcast/core/error.hpp>

@@ -4,7 +4,7 @@ import {
   categoryLabel, clear, h, naturalCompare, notify, pageHead, setCategories, uid,
 } from '../ui.js';
 
-// SPEC limits (publisherd's defaults). The server has the last word: a 400 names the field.
+// The default limits (publisherd's defaults). The server has the last word: a 400 names the field.
 export const limits = { titleChars: 200, bodyBytes: 8192, targets: 64 };
 export const targetPattern = /^(all|[a-z]+:[a-z0-9][a-z0-9_.-]{0,63})$/;
 const priorities = ['normal', 'high', 'urgent'];

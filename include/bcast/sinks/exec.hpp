@@ -3,7 +3,8 @@
 //
 // Environment: BCAST_ID, BCAST_TITLE, BCAST_BODY, BCAST_CATEGORY, BCAST_PRIORITY, BCAST_TARGETS
 // (comma-joined), BCAST_SENT_AT, BCAST_EXPIRES_AT (empty when none), BCAST_SENDER and
-// BCAST_REQUIRE_ACK ("1" or "0"), as the README's sink table lists them. Standard input: the envelope JSON and a newline.
+// BCAST_REQUIRE_ACK ("1" or "0"), as the README's sink table lists them. Standard input: the
+// envelope JSON and a newline.
 //
 // Outcomes: exit status 0 is `displayed`. Acknowledgement convention: a command that exits 0 and
 // printed a line that is exactly `acknowledged` on stdout (surrounding blanks and CR ignored) has

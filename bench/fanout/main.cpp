@@ -26,9 +26,9 @@ const char* usage_text =
     "redis-server is started. --via api posts to a running publisherd at --api http://HOST:PORT\n"
     "with a bearer --token, which must use the same Redis as --redis. --via frame sends the bcast\n"
     "frame with a plain PUBLISH through the library's client: its I/O path without the history\n"
-    "append. --receive full runs each bcast store through the catch-up driver, as subscriberd\n"
-    "does (frame counting, merge, de-duplication, the envelope's JSON decode); the default,\n"
-    "frame, only decodes the frame.\n"
+    "append. --receive full runs each bcast store through the catch-up driver and the display\n"
+    "pipeline, as subscriberd does (frame counting, merge, de-duplication, the envelope's JSON\n"
+    "decode, show-once to a sink; no state dir); the default, frame, only decodes the frame.\n"
     "Exit status: 0 nothing lost, 1 messages lost or not published, 2 usage error, 3 a limit or\n"
     "the set-up stopped the run (the reason is printed).\n";
 

@@ -270,14 +270,14 @@ class catchup_driver {
           .command({"XRANGE", history, "(" + req.after, "+", "COUNT", count});
     }
     auto alive = alive_.watch();
-    reads.send([this, alive, req = std::move(req)](core::result<redis::replies> r) {
+    reads.send([this, alive, req = std::move(req)](core::result<redis::replies>&& r) {
       if (alive.expired()) return;
       fetched(req, std::move(r));
     });
   }
 
   // The head read's answer first, the range's last (one answer for both when a head read).
-  void fetched(const fetch_request& req, core::result<redis::replies> answers) {
+  void fetched(const fetch_request& req, core::result<redis::replies>&& answers) {
     const auto fail = [&](const core::error& e) {
       problem(e, "reading the history of " + req.target);
       retry_later(req);

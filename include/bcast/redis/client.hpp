@@ -233,7 +233,7 @@ class client::pipeline {
     parts_.clear();
     auto& conn = *client_.conn_;
     if (parts.empty()) {
-      conn.owner_loop().defer([st] { st->done(replies{}); });
+      conn.owner_loop().defer([st] { st->done(st->answers.take()); });
       return;
     }
     // Queued all or none: a pipeline refused whole has not run at all.

@@ -93,17 +93,17 @@ auth::presented with_token(std::string_view token) {
 
 void check_unauthenticated(const auth::outcome<principal>& r) {
   REQUIRE_FALSE(r);
-  CHECK(r.refused().status == 401);
-  CHECK(r.refused().code == "unauthenticated");
-  CHECK(r.refused().message == "Log in first, or present a valid token.");
-  CHECK_FALSE(r.refused().retry_after);
+  CHECK(r.err().status == 401);
+  CHECK(r.err().code == "unauthenticated");
+  CHECK(r.err().message == "Log in first, or present a valid token.");
+  CHECK_FALSE(r.err().retry_after);
 }
 
 void check_csrf_refused(const auth::outcome<principal>& r) {
   REQUIRE_FALSE(r);
-  CHECK(r.refused().status == 403);
-  CHECK(r.refused().code == "forbidden");
-  CHECK(r.refused().message == "Missing or wrong X-CSRF-Token header.");
+  CHECK(r.err().status == 403);
+  CHECK(r.err().code == "forbidden");
+  CHECK(r.err().message == "Missing or wrong X-CSRF-Token header.");
 }
 
 }  // namespace
@@ -240,9 +240,9 @@ TEST_CASE("admin-only access", "[auth][authenticator]") {
   CHECK(f.auth.authorize(p, auth::access::any_user));
   auto r = f.auth.authorize(p, auth::access::admin);
   REQUIRE_FALSE(r);
-  CHECK(r.refused().status == 403);
-  CHECK(r.refused().code == "forbidden");
-  CHECK(r.refused().message == "Only an admin may do this.");
+  CHECK(r.err().status == 403);
+  CHECK(r.err().code == "forbidden");
+  CHECK(r.err().message == "Only an admin may do this.");
   CHECK(f.auth.authorize(with_token(admin_token), auth::access::admin));
   CHECK(f.auth.authorize(from_peer(4242, 0), auth::access::admin));
   // The CSRF refusal comes before the role's.
@@ -294,9 +294,9 @@ TEST_CASE("a wrong login is 401, the same for a wrong password and an unknown us
   auto unknown_user = f.login(R"({"username":"nobody","password":"nope"})");
   for (const auto* r : {&wrong_password, &unknown_user}) {
     REQUIRE_FALSE(*r);
-    CHECK(r->refused().status == 401);
-    CHECK(r->refused().code == "invalid_credentials");
-    CHECK(r->refused().message == "Username and password do not match.");
+    CHECK(r->err().status == 401);
+    CHECK(r->err().code == "invalid_credentials");
+    CHECK(r->err().message == "Username and password do not match.");
   }
   CHECK(f.failed_logins.value() == 2);
   CHECK(f.auth.sessions().size() == 0);
@@ -309,9 +309,9 @@ TEST_CASE("a login body that is not {username, password} is 400", "[auth][authen
     INFO(body);
     auto r = f.login(body);
     REQUIRE_FALSE(r);
-    CHECK(r.refused().status == 400);
-    CHECK(r.refused().code == "invalid_request");
-    CHECK(r.refused().message == R"(Send {"username":"...","password":"..."}.)");
+    CHECK(r.err().status == 400);
+    CHECK(r.err().code == "invalid_request");
+    CHECK(r.err().message == R"(Send {"username":"...","password":"..."}.)");
   }
   CHECK(f.failed_logins.value() == 0);
 }
@@ -320,17 +320,16 @@ TEST_CASE("five failed logins lock the name: 429 with Retry-After, even for the 
           "[auth][authenticator]") {
   fixture f;
   for (int i = 0; i < 5; ++i)
-    CHECK(f.login(R"({"username":"jateng","password":"x"})").refused().status == 401);
+    CHECK(f.login(R"({"username":"jateng","password":"x"})").err().status == 401);
   CHECK(f.failed_logins.value() == 5);
   auto locked = f.login(R"({"username":"jateng","password":"regional"})");
   REQUIRE_FALSE(locked);
-  CHECK(locked.refused().status == 429);
-  CHECK(locked.refused().code == "too_many_attempts");
-  REQUIRE(locked.refused().retry_after);
-  CHECK(*locked.refused().retry_after >= 1s);
-  CHECK(locked.refused().message == "Too many failed logins. Try again in " +
-                                        std::to_string(locked.refused().retry_after->count()) +
-                                        " s.");
+  CHECK(locked.err().status == 429);
+  CHECK(locked.err().code == "too_many_attempts");
+  REQUIRE(locked.err().retry_after);
+  CHECK(*locked.err().retry_after >= 1s);
+  CHECK(locked.err().message == "Too many failed logins. Try again in " +
+                                    std::to_string(locked.err().retry_after->count()) + " s.");
   CHECK(f.failed_logins.value() == 5);  // a throttled attempt checks no password
   // Other names are not locked.
   CHECK(f.login(R"({"username":"admin","password":"s3cret"})"));

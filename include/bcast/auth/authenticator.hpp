@@ -32,7 +32,6 @@
 #include <string>
 #include <string_view>
 #include <utility>
-#include <variant>
 #include <vector>
 
 namespace bcast::auth {
@@ -83,23 +82,7 @@ struct refusal {
 
 // Either what was asked for, or the refusal to answer with.
 template <class T>
-class [[nodiscard]] outcome {
- public:
-  outcome(T value) : state_(std::in_place_index<0>, std::move(value)) {}    // NOLINT
-  outcome(refusal why) : state_(std::in_place_index<1>, std::move(why)) {}  // NOLINT
-
-  bool ok() const noexcept { return state_.index() == 0; }
-  explicit operator bool() const noexcept { return ok(); }
-  T& value() & { return std::get<0>(state_); }
-  const T& value() const& { return std::get<0>(state_); }
-  T&& value() && { return std::get<0>(std::move(state_)); }
-  T* operator->() { return &value(); }
-  const T* operator->() const { return &value(); }
-  const refusal& refused() const& { return std::get<1>(state_); }
-
- private:
-  std::variant<T, refusal> state_;
-};
+using outcome = core::result<T, refusal>;
 
 // A successful login: the session's cookie and the CSRF token the page sends back.
 struct logged_in {
@@ -264,8 +247,7 @@ class authenticator {
   }
 
   void answer_later(std::function<void(outcome<logged_in>)> done, refusal why) {
-    loop_.defer([alive = alive_.watch(), done = std::move(done),
-                 why = std::move(why)]() mutable {
+    loop_.defer([alive = alive_.watch(), done = std::move(done), why = std::move(why)]() mutable {
       if (!alive.expired()) done(std::move(why));
     });
   }

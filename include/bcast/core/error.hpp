@@ -3,6 +3,7 @@
 
 #include <uv.h>
 
+#include <concepts>
 #include <string>
 #include <system_error>
 #include <type_traits>
@@ -38,18 +39,30 @@ class bcast_category_impl final : public std::error_category {
   const char* name() const noexcept override { return "bcast"; }
   std::string message(int code) const override {
     switch (static_cast<errc>(code)) {
-      case errc::timeout: return "timed out";
-      case errc::closed: return "connection closed";
-      case errc::backpressure: return "too many bytes queued for writing";
-      case errc::limit_exceeded: return "limit exceeded";
-      case errc::protocol_error: return "protocol error";
-      case errc::not_connected: return "not connected";
-      case errc::queue_full: return "queue full";
-      case errc::cancelled: return "cancelled";
-      case errc::tls_error: return "TLS error";
-      case errc::invalid_argument: return "invalid argument";
-      case errc::auth_failed: return "authentication failed";
-      case errc::server_error: return "server error";
+      case errc::timeout:
+        return "timed out";
+      case errc::closed:
+        return "connection closed";
+      case errc::backpressure:
+        return "too many bytes queued for writing";
+      case errc::limit_exceeded:
+        return "limit exceeded";
+      case errc::protocol_error:
+        return "protocol error";
+      case errc::not_connected:
+        return "not connected";
+      case errc::queue_full:
+        return "queue full";
+      case errc::cancelled:
+        return "cancelled";
+      case errc::tls_error:
+        return "TLS error";
+      case errc::invalid_argument:
+        return "invalid argument";
+      case errc::auth_failed:
+        return "authentication failed";
+      case errc::server_error:
+        return "server error";
     }
     return "unknown bcast error";
   }
@@ -76,14 +89,16 @@ inline const std::error_category& uv_category() noexcept {
 }
 
 // libuv reports failures as negative errno values.
-inline std::error_code uv_error(int status) noexcept { return {status, uv_category()}; }
+inline std::error_code uv_error(int status) noexcept {
+  return {status, uv_category()};
+}
 
 // An error code plus the human detail that a code alone cannot carry (a Redis error line, an
 // OpenSSL reason, the field that failed validation).
 class error {
  public:
   error() = default;
-  error(std::error_code code) : code_(code) {}  // NOLINT: implicit on purpose
+  error(std::error_code code) : code_(code) {}        // NOLINT: implicit on purpose
   error(errc code) : code_(make_error_code(code)) {}  // NOLINT
   error(std::error_code code, std::string detail) : code_(code), detail_(std::move(detail)) {}
   error(errc code, std::string detail) : code_(make_error_code(code)), detail_(std::move(detail)) {}
@@ -104,13 +119,17 @@ class error {
   std::string detail_;
 };
 
-template <class T>
+// A value, or why there is none. E is core::error for everything that talks to the outside; a
+// layer whose refusals carry more (a request field, an HTTP status) names its own E.
+template <class T, class E = error>
 class [[nodiscard]] result {
  public:
   result(T value) : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT
-  result(error e) : state_(std::in_place_index<1>, std::move(e)) {}      // NOLINT
-  result(errc e) : state_(std::in_place_index<1>, error(e)) {}           // NOLINT
-  result(std::error_code e) : state_(std::in_place_index<1>, error(e)) {}  // NOLINT
+  result(E e) : state_(std::in_place_index<1>, std::move(e)) {}          // NOLINT
+  result(errc e)                                                         // NOLINT
+      requires std::same_as<E, error> : state_(std::in_place_index<1>, error(e)) {}
+  result(std::error_code e)  // NOLINT
+      requires std::same_as<E, error> : state_(std::in_place_index<1>, error(e)) {}
 
   bool ok() const noexcept { return state_.index() == 0; }
   explicit operator bool() const noexcept { return ok(); }
@@ -121,14 +140,14 @@ class [[nodiscard]] result {
   const T& operator*() const& { return value(); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
-  const error& err() const& { return std::get<1>(state_); }
+  const E& err() const& { return std::get<1>(state_); }
 
  private:
-  std::variant<T, error> state_;
+  std::variant<T, E> state_;
 };
 
 template <>
-class [[nodiscard]] result<void> {
+class [[nodiscard]] result<void, error> {
  public:
   result() = default;
   result(error e) : error_(std::move(e)) {}  // NOLINT

@@ -39,7 +39,7 @@ inline response to_response(const auth::refusal& why) {
 }
 
 inline response to_response(const auth::outcome<auth::logged_in>& login) {
-  if (!login) return to_response(login.refused());
+  if (!login) return to_response(login.err());
   auto r = response::json(200, login->body());
   r.add_header("Set-Cookie", login->set_cookie);
   return r;
@@ -51,7 +51,7 @@ template <class F>
 handler guarded(auth::authenticator& a, auth::access level, F fn) {
   return [&a, level, fn = std::move(fn)](request& req, responder res) {
     auto who = a.authorize(presented_by(req), level);
-    if (!who) return res.send(to_response(who.refused()));
+    if (!who) return res.send(to_response(who.err()));
     fn(req, std::move(res), who.value());
   };
 }

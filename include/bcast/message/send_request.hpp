@@ -20,7 +20,6 @@
 #include <string>
 #include <string_view>
 #include <utility>
-#include <variant>
 
 namespace bcast::message {
 
@@ -38,25 +37,8 @@ struct validation_error {
   std::string message;
 };
 
-class [[nodiscard]] validation_result {
- public:
-  validation_result(envelope draft) : state_(std::in_place_index<0>, std::move(draft)) {}  // NOLINT
-  validation_result(validation_error e) : state_(std::in_place_index<1>, std::move(e)) {}  // NOLINT
-
-  bool ok() const noexcept { return state_.index() == 0; }
-  explicit operator bool() const noexcept { return ok(); }
-  envelope& value() & { return std::get<0>(state_); }
-  const envelope& value() const& { return std::get<0>(state_); }
-  envelope&& value() && { return std::get<0>(std::move(state_)); }
-  envelope& operator*() & { return value(); }
-  const envelope& operator*() const& { return value(); }
-  envelope* operator->() { return &value(); }
-  const envelope* operator->() const { return &value(); }
-  const validation_error& err() const& { return std::get<1>(state_); }
-
- private:
-  std::variant<envelope, validation_error> state_;
-};
+// The envelope a send request asks for, or the field to blame.
+using validation_result = core::result<envelope, validation_error>;
 
 namespace detail {
 

@@ -107,7 +107,9 @@ BENCHMARK(bm_pipelined_publish)->Args({10000, 64})->Unit(benchmark::kMillisecond
 // The same PUBLISHes, three to a client::pipeline with one completion (as a publish to three
 // targets): what the pipeline costs per command over plain commands.
 void bm_pipeline_of_three(benchmark::State& state) {
-  test::redis_server server;
+  redis::local_server server;
+  if (auto started = server.start(); !started)
+    return state.SkipWithError(started.err().message().c_str());
   core::loop l;
   redis::client c(l, redis::parse_url(server.url()).value());
   const int batch = static_cast<int>(state.range(0));

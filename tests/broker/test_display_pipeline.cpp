@@ -8,6 +8,8 @@
 #include <bcast/broker/store_state.hpp>
 #include <bcast/broker/tracker.hpp>
 #include <bcast/core/loop.hpp>
+#include <bcast/message/decode.hpp>
+#include <bcast/message/encode.hpp>
 #include <bcast/sinks/sink_set.hpp>
 
 #include "broker_helpers.hpp"

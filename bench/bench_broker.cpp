@@ -169,12 +169,6 @@ class counting_sink final : public sinks::sink {
   std::string name_ = "counting";
 };
 
-class no_receipts final : public broker::receipt_recorder {
- public:
-  void record(std::string_view, broker::receipt_state) override {}
-  void record_gap(std::string_view, std::uint64_t, std::uint64_t) override {}
-};
-
 // subscriberd's display pipeline for a live message (a batch of one) up to its sink: arg 0 without
 // a state dir, as bcast-bench --receive full runs it; arg 1 with one under $TMPDIR (two journal
 // marks, then the saved position with 1000 recent ids: temp file, fsync, rename, fsync the dir).
@@ -189,7 +183,7 @@ void display_checkpoint(benchmark::State& state) {
   auto sinks = std::make_unique<sinks::sink_set>(l);
   auto* sink = new counting_sink;
   sinks->add(std::unique_ptr<counting_sink>(sink));
-  no_receipts receipts;
+  broker::discarded_receipts receipts;
   broker::display_pipeline pipeline({"s1", dir}, std::move(sinks), receipts);
   if (!pipeline.open_state().ok()) return state.SkipWithError("cannot open the state dir");
   broker::tracker t;

@@ -62,13 +62,6 @@ class tally_sink final : public bcast::sinks::sink {
   std::function<void(std::string_view)> delivered_;
 };
 
-// Receipts go nowhere in the bench.
-class no_receipts final : public bcast::broker::receipt_recorder {
- public:
-  void record(std::string_view, bcast::broker::receipt_state) override {}
-  void record_gap(std::string_view, std::uint64_t, std::uint64_t) override {}
-};
-
 class bcast_store_worker : public store_worker {
  public:
   bcast_store_worker(const plan& p, tally& t, unsigned index, std::uint32_t first,
@@ -168,7 +161,7 @@ class bcast_store_worker : public store_worker {
   bcast::redis::options options_;
   bool full_receive_;
   std::unique_ptr<bcast::redis::client> reader_;
-  no_receipts receipts_;
+  bcast::broker::discarded_receipts receipts_;
   std::deque<store> stores_;  // a deque: subscribers stay where their callbacks expect them
 };
 

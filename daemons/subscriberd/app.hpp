@@ -27,21 +27,6 @@ namespace subscriberd {
 namespace broker = bcast::broker;
 namespace log = bcast::core::log;
 
-// The display pipeline's receipts, written to Redis.
-class redis_receipts final : public broker::receipt_recorder {
- public:
-  explicit redis_receipts(broker::receipt_writer& w) : writer_(w) {}
-  void record(std::string_view message_id, broker::receipt_state s) override {
-    writer_.record(message_id, s);
-  }
-  void record_gap(std::string_view target, std::uint64_t from, std::uint64_t to) override {
-    writer_.record_gap(target, from, to);
-  }
-
- private:
-  broker::receipt_writer& writer_;
-};
-
 class app {
  public:
   app(bcast::core::loop& l, config c, std::unique_ptr<bcast::sinks::sink_set> sinks)
@@ -178,7 +163,7 @@ class app {
   bcast::redis::client redis_;
   broker::receipt_writer receipts_;
   broker::heartbeat heartbeat_;
-  redis_receipts receipt_recorder_;
+  broker::receipt_writer_recorder receipt_recorder_;
   broker::display_pipeline pipeline_;
   std::unique_ptr<broker::catchup_driver> driver_;
   bcast::core::timer status_timer_;

@@ -33,14 +33,6 @@
 
 namespace bcast::broker {
 
-// Where the pipeline's receipts go: broker::receipt_writer in subscriberd.
-class receipt_recorder {
- public:
-  virtual ~receipt_recorder() = default;
-  virtual void record(std::string_view message_id, receipt_state s) = 0;
-  virtual void record_gap(std::string_view target, std::uint64_t from, std::uint64_t to) = 0;
-};
-
 struct display_counters {
   std::uint64_t received = 0;  // delivered by the catch-up (once each)
   std::uint64_t shown = 0;     // handed to the sinks for the first time

@@ -233,4 +233,19 @@ class receipt_writer {
   core::liveness_token alive_;
 };
 
+// A receipt_recorder that stores through a receipt_writer, now.
+class receipt_writer_recorder final : public receipt_recorder {
+ public:
+  explicit receipt_writer_recorder(receipt_writer& w) : writer_(w) {}
+  void record(std::string_view message_id, receipt_state s) override {
+    writer_.record(message_id, s);
+  }
+  void record_gap(std::string_view target, std::uint64_t from, std::uint64_t to) override {
+    writer_.record_gap(target, from, to);
+  }
+
+ private:
+  receipt_writer& writer_;
+};
+
 }  // namespace bcast::broker

@@ -51,6 +51,21 @@ inline std::string_view to_string(receipt_state s) noexcept {
   return "delivered";
 }
 
+// Where a store's receipts go: receipt_writer_recorder (Redis) in subscriberd, nowhere
+// (discarded_receipts) in the benchmarks.
+class receipt_recorder {
+ public:
+  virtual ~receipt_recorder() = default;
+  virtual void record(std::string_view message_id, receipt_state s) = 0;
+  virtual void record_gap(std::string_view target, std::uint64_t from, std::uint64_t to) = 0;
+};
+
+class discarded_receipts final : public receipt_recorder {
+ public:
+  void record(std::string_view, receipt_state) override {}
+  void record_gap(std::string_view, std::uint64_t, std::uint64_t) override {}
+};
+
 inline std::optional<receipt_state> parse_receipt_state(std::string_view s) noexcept {
   for (auto st : all_receipt_states) {
     if (to_string(st) == s) return st;

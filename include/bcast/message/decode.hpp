@@ -14,20 +14,61 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 namespace bcast::message {
 
 namespace detail {
 
+inline bool is_envelope_member(std::string_view name) noexcept {
+  for (std::string_view known : {"v", "id", "targets", "category", "title", "body", "priority",
+                                 "sent_at", "expires_at", "sender", "require_ack", "sig"}) {
+    if (name == known) return true;
+  }
+  return false;
+}
+
+// The names a newer bcast may add: lowercase ASCII, so that sorting them by bytes is the
+// canonical form's order (message/canonical.hpp).
+inline bool is_extension_name(std::string_view name) noexcept {
+  if (name.empty() || name.size() > 64) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+// A member's value as canonical JSON: objects' members sorted by name, no spaces, integers only
+// (a canonical form of other numbers is more than bcast needs).
+template <class BasicJsonType>
+core::result<std::string> canonical_json_value(const BasicJsonType& value) {
+  bool has_fraction = false;
+  const auto check = [&](const auto& self, const BasicJsonType& v) -> void {
+    if (v.is_number_float()) has_fraction = true;
+    if (v.is_structured()) {
+      for (const auto& child : v) self(self, child);
+    }
+  };
+  check(check, value);
+  if (has_fraction) return core::error(core::errc::protocol_error, "numbers must be integers");
+  // nlohmann::json keeps an object's members sorted by name; an ordered document does not.
+  if constexpr (std::is_same_v<BasicJsonType, nlohmann::json>) {
+    return value.dump();
+  } else {
+    return nlohmann::json::parse(value.dump()).dump();
+  }
+}
+
 // What the wire may carry. Limits that publisherd's config sets (title length, categories) are
-// not checked: a store does not know them. Unknown keys are ignored so that a newer publisher can
-// add fields; an incompatible change raises "v".
+// not checked: a store does not know them. Unknown members are kept (unknown_members) so that a
+// newer publisher can add fields that older stores pass on and verify; an incompatible change
+// raises "v".
 template <class BasicJsonType>
 core::result<envelope> read_envelope(const BasicJsonType& j) {
   const auto fail = [](std::string why) {
@@ -104,6 +145,24 @@ core::result<envelope> read_envelope(const BasicJsonType& j) {
     if (!ack->is_boolean()) return fail("\"require_ack\" must be true or false");
     e.require_ack = ack->template get<bool>();
   }
+
+  if (const auto* sig = member(j, "sig"); sig && !sig->is_null()) {
+    if (!sig->is_string() ||
+        sig->template get_ref<const typename BasicJsonType::string_t&>().empty()) {
+      return fail("\"sig\" must be null or a signature \"<key id>.<signature>\"");
+    }
+    e.sig = sig->template get<std::string>();
+  }
+
+  for (const auto& [name, value] : j.items()) {
+    if (is_envelope_member(name)) continue;
+    if (!is_extension_name(name)) return fail("invalid member name " + core::quoted(name));
+    auto canonical = canonical_json_value(value);
+    if (!canonical) return fail("member " + core::quoted(name) + ": " + canonical.err().detail());
+    e.unknown_members.emplace_back(name, std::move(canonical).value());
+  }
+  // items() of an ordered document keeps the sender's order; the signature wants them by name.
+  std::sort(e.unknown_members.begin(), e.unknown_members.end());
   return e;
 }
 
@@ -148,12 +207,13 @@ class canonical_reader {
     if (!literal(R"(,"sender":)") || !string(e.sender) || !literal(R"(,"require_ack":)")) {
       return std::nullopt;
     }
-    if (literal("true}")) {
+    if (literal("true")) {
       e.require_ack = true;
-    } else if (!literal("false}")) {
+    } else if (!literal("false")) {
       return std::nullopt;
     }
-    if (pos_ != in_.size()) return std::nullopt;
+    if (literal(R"(,"sig":)") && (!string(e.sig) || e.sig.empty())) return std::nullopt;
+    if (!literal("}") || pos_ != in_.size()) return std::nullopt;
     // The checks read_envelope() makes; it is the one that explains a failure.
     const auto p = parse_priority(level);
     if (!p || !is_valid_ulid(e.id) || !is_valid_category_id(e.category) || !parse_time(e.sent_at) ||

@@ -60,12 +60,13 @@ inline void append_json_string(std::string& out, std::string_view s) {
   out += '"';
 }
 
-// Compact JSON with the keys in the envelope's documented order, written directly: this runs once per message
-// on the publish path. The same bytes as dumping to_json(); invalid UTF-8 in a field (which
-// decode() and validate_request() never produce) becomes U+FFFD rather than an exception.
+// Compact JSON with the keys in the envelope's documented order (members this version does not
+// know, then the signature, last), written directly: this runs once per message on the publish
+// path. The same bytes as dumping to_json(); invalid UTF-8 in a field (which decode() and
+// validate_request() never produce) becomes U+FFFD rather than an exception.
 inline std::string encode(const envelope& e) {
-  std::size_t size = 192 + e.id.size() + e.category.size() + e.title.size() + e.body.size() +
-                     e.sent_at.size() + e.sender.size();
+  std::size_t size = 192 + e.sig.size() + e.id.size() + e.category.size() + e.title.size() +
+                     e.body.size() + e.sent_at.size() + e.sender.size();
   for (const auto& t : e.targets) size += t.size() + 3;
   std::string out;
   out.reserve(size);
@@ -95,7 +96,15 @@ inline std::string encode(const envelope& e) {
     out += ",\"expires_at\":null";
   }
   field("sender", e.sender);
-  out += e.require_ack ? ",\"require_ack\":true}" : ",\"require_ack\":false}";
+  out += e.require_ack ? ",\"require_ack\":true" : ",\"require_ack\":false";
+  for (const auto& [name, value] : e.unknown_members) {
+    out += ',';
+    append_json_string(out, name);
+    out += ':';
+    out += value;
+  }
+  if (!e.sig.empty()) field("sig", e.sig);
+  out += '}';
   return out;
 }
 
@@ -118,6 +127,8 @@ void to_json(BasicJsonType& j, const envelope& e) {
   }
   j["sender"] = e.sender;
   j["require_ack"] = e.require_ack;
+  for (const auto& [name, value] : e.unknown_members) j[name] = BasicJsonType::parse(value);
+  if (!e.sig.empty()) j["sig"] = e.sig;
 }
 
 }  // namespace bcast::message

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace bcast::message {
@@ -47,6 +48,12 @@ struct envelope {
   std::optional<std::string> expires_at;  // format_time(), JSON null when absent
   std::string sender;
   bool require_ack = false;
+  // Members this version does not know, which a newer publisher added: (name, value as canonical
+  // JSON, message/canonical.hpp), sorted by name. They are kept because the signature covers them,
+  // and encode() passes them on.
+  std::vector<std::pair<std::string, std::string>> unknown_members;
+  // "<key id>.<signature>" (trust/signature.hpp) over every other member; empty: unsigned.
+  std::string sig;
 
   friend bool operator==(const envelope&, const envelope&) = default;
 };

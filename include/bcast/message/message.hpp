@@ -1,6 +1,7 @@
 #pragma once
 // The whole message layer: pure data, no I/O.
 
+#include <bcast/message/canonical.hpp>
 #include <bcast/message/category.hpp>
 #include <bcast/message/decode.hpp>
 #include <bcast/message/encode.hpp>

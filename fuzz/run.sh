@@ -4,12 +4,13 @@
 # sanitizer report, a leak, a time-out or running out of memory, and then says where the input
 # that did it was saved and how to replay it.
 #
-#   usage: fuzz/run.sh HARNESS SECONDS WORK_DIR     (HARNESS: .../fuzz_NAME)
+#   usage: fuzz/run.sh HARNESS SECONDS WORK_DIR [LIBFUZZER_FLAG...]     (HARNESS: .../fuzz_NAME)
 set -euo pipefail
 
 harness=$1
 seconds=$2
 work=$3
+shift 3
 name=$(basename "$harness")
 name=${name#fuzz_}
 src=$(cd "$(dirname "$0")" && pwd)
@@ -27,18 +28,22 @@ args=(
   -artifact_prefix="$work/crashes/"
 )
 [[ -f $src/$name.dict ]] && args+=(-dict="$src/$name.dict")
+args+=("$@")
 
 # libFuzzer sets its own ASan handlers; these make UBSan and LeakSanitizer as strict as ASan.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:detect_stack_use_after_return=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
 status=0
-"$harness" "${args[@]}" "$work/corpus" "$seeds" >"$log" 2>&1 || status=$?
+TIMEFORMAT='%U %S'  # what `time` writes: CPU seconds in user and system mode
+{ time "$harness" "${args[@]}" "$work/corpus" "$seeds" >"$log" 2>&1; } 2>"$work/cpu-seconds" ||
+  status=$?
+cpu=$(awk '{printf "%.0f", $1 + $2}' "$work/cpu-seconds")
 
 # The last status line: "#123456 DONE cov: 812 ft: 2345 corp: 300/40Kb ..."
 summary=$(grep -E '^#[0-9]+[[:space:]]+(DONE|pulse|NEW|REDUCE|INITED)' "$log" | tail -n 1 || true)
 execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
-echo "fuzz $name: ${execs:-?} executions; ${summary:-no status line}"
+echo "fuzz $name: ${execs:-?} executions in ${cpu} CPU seconds; ${summary:-no status line}"
 
 if ((status != 0)); then
   tail -n 60 "$log" >&2

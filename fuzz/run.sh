@@ -36,7 +36,9 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
 status=0
 TIMEFORMAT='%U %S'  # what `time` writes: CPU seconds in user and system mode
-{ time "$harness" "${args[@]}" "$work/corpus" "$seeds" >"$log" 2>&1; } 2>"$work/cpu-seconds" ||
+corpora=("$work/corpus")
+[[ -d $seeds ]] && corpora+=("$seeds")
+{ time "$harness" "${args[@]}" "${corpora[@]}" >"$log" 2>&1; } 2>"$work/cpu-seconds" ||
   status=$?
 cpu=$(awk '{printf "%.0f", $1 + $2}' "$work/cpu-seconds")
 

@@ -7,7 +7,7 @@
 #   usage: fuzz/run.sh HARNESS SECONDS WORK_DIR [LIBFUZZER_FLAG...]     (HARNESS: .../fuzz_NAME)
 set -euo pipefail
 
-harness=$1
+harness=$(readlink -f "$1")
 seconds=$2
 work=$3
 shift 3

@@ -1,8 +1,8 @@
 // The HTTP request parser (http/parser.hpp), driven as http::server's connection drives it: feed,
 // take each complete request, stop at an error, an Upgrade or a request that closes the
 // connection. Invariants:
-// - the same requests and the same error come out whether the bytes arrive at once or in pieces
-//   (a client chooses the pieces);
+// - the same requests come out whether the bytes arrive at once or in pieces (a client chooses
+//   the pieces), and then an error in both cases or in neither;
 // - under small limits no request exceeds them, and the requests that pass are the ones that pass
 //   under the defaults;
 // - a request's path is its raw path percent-decoded, and no error is an internal one.
@@ -38,7 +38,6 @@ struct seen_request {
 struct outcome {
   std::vector<seen_request> requests;
   int error_status = 0;  // 0: none
-  friend bool operator==(const outcome&, const outcome&) = default;
 };
 
 seen_request summary(const request& r, bool upgrade) {
@@ -108,7 +107,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (const auto& r : whole.requests) check_request(r, defaults);
 
   bcast_fuzz::piece_sizes pieces(bytes);
-  FUZZ_CHECK(parse(bytes, defaults, &pieces) == whole);
+  const outcome pieced = parse(bytes, defaults, &pieces);
+  FUZZ_CHECK(pieced.requests == whole.requests);
+  // Which error may differ: http_parser hands over what it has of a header at the end of each
+  // piece, so a limit (431) can see a header's first part before the parser reaches a bad byte
+  // further on in it (400), which it reaches first when the header comes whole.
+  FUZZ_CHECK((pieced.error_status != 0) == (whole.error_status != 0));
 
   const parser_limits small{
       .max_url_bytes = 40, .max_header_bytes = 120, .max_header_count = 4, .max_body_bytes = 24};

@@ -128,6 +128,11 @@ TEST_CASE("config reader: a value of the wrong type is refused, named by its pat
 
 TEST_CASE("config reader: text that is not JSON, and files that cannot be read") {
   CHECK(test::contains(problem(R"({"name": "a",})"), "sample.json: invalid JSON: "));
+  // Found by fuzz/config_file.cpp: nlohmann's message quotes the bytes it last read, here a
+  // stray byte of a UTF-8 sequence, which a log line or a JSON answer must not get raw.
+  const auto invalid_utf8 = problem("{\"max_t\xe1rgets\": 2}");
+  CHECK(test::contains(invalid_utf8, "sample.json: invalid JSON: "));
+  CHECK(test::contains(invalid_utf8, "ill-formed UTF-8 byte; last read: '\"max_t\\xE1r'"));
   test::temp_dir dir;
   auto missing = core::read_config_file(dir.file("missing.json"));
   REQUIRE_FALSE(missing.ok());

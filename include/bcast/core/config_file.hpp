@@ -17,6 +17,7 @@
 #include <bcast/core/error.hpp>
 #include <bcast/core/files.hpp>
 #include <bcast/core/log.hpp>
+#include <bcast/core/text.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -118,7 +119,8 @@ inline result<nlohmann::json> parse_config_json(std::string_view text, std::stri
     if (const auto close = what.find("] ");
         what.starts_with("[json.exception.") && close != std::string::npos)
       what.erase(0, close + 2);
-    return fail("invalid JSON: " + what);
+    // nlohmann quotes the bytes it last read, which may be invalid UTF-8.
+    return fail("invalid JSON: " + printable(what, 400));
   }
   if (!duplicate.empty()) return fail(duplicate);
   return doc;

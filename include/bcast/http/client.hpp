@@ -377,6 +377,11 @@ class client_socket {
     if (len == 0)
       return core::error(core::errc::invalid_argument,
                          "source address " + source_address_ + " does not fit the destination");
+#ifdef IP_BIND_ADDRESS_NO_PORT
+    // The port is picked at connect(), per destination: many connections from one address.
+    const int on = 1;
+    ::setsockopt(fd_, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &on, sizeof on);
+#endif
     if (::bind(fd_, reinterpret_cast<const sockaddr*>(&local), len) != 0)
       return system_error(errno, "binding to " + source_address_);
     return {};

@@ -59,7 +59,8 @@ struct config {
   // Reverse proxies whose X-Forwarded-For names the client and whose X-Forwarded-Proto says HTTPS.
   bcast::auth::trusted_proxies trusted_proxies;
   // Password hashing (~0.25 s each) on threads of its own: at most threads + queue logins are
-  // checked or wait at once (more answer 503 "busy"), at most `per_address` from one client.
+  // checked or wait at once (more answer 503 "busy"), and at most login_in_flight_per_address
+  // from one client address.
   unsigned login_hash_threads = 2;
   std::size_t login_hash_queue = 8;
   unsigned login_in_flight_per_address = 4;

@@ -297,6 +297,22 @@ TEST_CASE("abuse: trusted_proxies: X-Forwarded-For and X-Forwarded-Proto believe
   }
 }
 
+TEST_CASE("abuse: a reload applies trusted_proxies at once, the login limits at the next restart") {
+  test::temp_dir dir;
+  const auto path = config_file(dir, json::object());
+  test::publisherd_fixture f({"--config", path});
+  config_file(dir, {{"trusted_proxies", {"127.0.0.2"}}, {"limits", {{"login_hash_threads", 3}}}});
+  f.daemon->signal(SIGHUP);
+  REQUIRE(
+      f.daemon->wait_for_log("reload: limits.login_* changed; that applies at the next restart"));
+  REQUIRE(f.daemon->wait_for_log("configuration reloaded"));
+  CHECK(test::contains(f.daemon->log(),
+                       "trusting X-Forwarded-For and X-Forwarded-Proto from 127.0.0.2/32"));
+  CHECK(login_from(f.port, "127.0.0.2", "admin", "guess", {{"X-Forwarded-For", "203.0.113.5"}})
+            .status == 401);
+  REQUIRE(f.daemon->wait_for_log("failed login for \"admin\" from 203.0.113.5"));
+}
+
 TEST_CASE("abuse: a login body must be declared JSON, and a user name cannot forge a log line") {
   test::publisherd_fixture f;
   const std::string body = json{{"username", "admin"}, {"password", "s3cret"}}.dump();

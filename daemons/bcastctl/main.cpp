@@ -221,7 +221,9 @@ int cmd_user(const bcast::core::cli::arguments& a) {
       std::string targets;
       for (const auto& t : u.targets) targets += (targets.empty() ? "" : ",") + t;
       std::printf("%-24s %-10s %-30s %s\n", u.name.c_str(), std::string(auth::to_string(u.role)).c_str(), targets.c_str(),
-                  u.password_hash.empty() ? "(no password)" : "");
+                  u.password_hash.empty()                      ? "(no password)"
+                  : auth::hash_meets_policy(u.password_hash) ? ""
+                                                               : "(weak password hash: run user passwd)");
     }
     return exit_ok;
   }

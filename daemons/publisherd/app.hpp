@@ -70,7 +70,7 @@ class app {
         messages_(redis_),
         presence_(fleet_redis_),
         receipts_(fleet_redis_),
-        auth_(l, authenticator_options(config_), metrics_.login_failures),
+        auth_(l, authenticator_options(config_), metrics_.login_failures, login_limits(config_)),
         server_(l, server_options(config_)),
         sweep_timer_(l),
         stores_timer_(l),
@@ -83,6 +83,7 @@ class app {
     auto users = read_users(config_.users_file);
     if (!users) return users.err();
     auth_.set_users(std::move(users).value());
+    log_trusted_proxies();
     load_static();
     add_routes();
     server_.observe([this](const http::request_record& r) {
@@ -128,9 +129,19 @@ class app {
     apply_log_level();
     publisher_.set_settings(publisher_settings(config_));
     auth_.set_options(authenticator_options(config_));
+    log_trusted_proxies();
     server_.set_options(server_options(config_));
     load_static();
     bcast::core::log::notice("configuration reloaded; users reloaded (" + std::to_string(auth_.users().size()) + " users)");
+  }
+
+  // The users file, refused when it does not load or a password hash is below the policy.
+  static result<std::shared_ptr<const auth::user_store>> read_users(const std::string& path) {
+    if (path.empty()) return std::make_shared<const auth::user_store>();
+    auto loaded = auth::user_store::load_file(path);
+    if (!loaded) return loaded.err();
+    if (auto policy = loaded->check_password_policy(path); !policy) return policy.err();
+    return std::make_shared<const auth::user_store>(std::move(loaded).value());
   }
 
   void shutdown(std::function<void()> done) {
@@ -207,7 +218,23 @@ class app {
 
   static auth::authenticator_options authenticator_options(const config& c) {
     return {.unix_peers = c.unix_peers,
-            .sessions = {.idle_timeout = c.session_idle, .absolute_timeout = c.session_absolute}};
+            .sessions = {.idle_timeout = c.session_idle, .absolute_timeout = c.session_absolute},
+            .proxies = c.trusted_proxies};
+  }
+
+  static auth::login_limits login_limits(const config& c) {
+    auth::login_limits l;
+    l.hashing = {.threads = c.login_hash_threads, .queue = c.login_hash_queue};
+    l.throttle.per_address.max_in_flight = c.login_in_flight_per_address;
+    return l;
+  }
+
+  // Believing forwarding headers weakens what a client can be held to: say so.
+  void log_trusted_proxies() const {
+    if (config_.trusted_proxies.empty()) return;
+    std::string list;
+    for (const auto& r : config_.trusted_proxies.ranges()) list += (list.empty() ? "" : ", ") + r.str();
+    bcast::core::log::notice("trusting X-Forwarded-For and X-Forwarded-Proto from " + list);
   }
 
   static http::server_options server_options(const config& c) {
@@ -215,13 +242,6 @@ class app {
     o.limits.max_body_bytes = c.max_request_body;
     o.server_header = "bcast-publisherd";
     return o;
-  }
-
-  static result<std::shared_ptr<const auth::user_store>> read_users(const std::string& path) {
-    if (path.empty()) return std::make_shared<const auth::user_store>();
-    auto loaded = auth::user_store::load_file(path);
-    if (!loaded) return loaded.err();
-    return std::make_shared<const auth::user_store>(std::move(loaded).value());
   }
 
   void apply_log_level() { bcast::core::log::config().threshold = *bcast::core::log::parse_level(config_.log_level); }

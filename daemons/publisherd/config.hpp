@@ -3,6 +3,7 @@
 // Every key is optional; the defaults run a demo on loopback.
 
 #include <bcast/auth/peer.hpp>
+#include <bcast/auth/proxies.hpp>
 #include <bcast/core/cli.hpp>
 #include <bcast/core/config_file.hpp>
 #include <bcast/core/error.hpp>
@@ -55,6 +56,14 @@ struct config {
   std::chrono::seconds history_max_age{30 * 24 * 3600};
   std::chrono::seconds session_idle{30 * 60};
   std::chrono::seconds session_absolute{12 * 3600};
+  // Reverse proxies whose X-Forwarded-For names the client and whose X-Forwarded-Proto says HTTPS.
+  bcast::auth::trusted_proxies trusted_proxies;
+  // Password hashing (~0.25 s each) on threads of its own: at most threads + queue logins are
+  // checked or wait at once (more answer 503 "busy"), and at most login_in_flight_per_address
+  // from one client address.
+  unsigned login_hash_threads = 2;
+  std::size_t login_hash_queue = 8;
+  unsigned login_in_flight_per_address = 4;
   std::string log_level = "info";
 };
 
@@ -188,7 +197,10 @@ inline bcast::core::result<void> apply_file(config& c, const std::string& path) 
       limits.integer("title_max_chars", c.limits.title_max_chars, std::size_t{1})
           .integer("body_max_bytes", c.limits.body_max_bytes, std::size_t{1})
           .integer("max_targets", c.limits.max_targets, std::size_t{1})
-          .integer("request_body_max_bytes", c.max_request_body, std::size_t{1});
+          .integer("request_body_max_bytes", c.max_request_body, std::size_t{1})
+          .integer("login_hash_threads", c.login_hash_threads, 1u, 64u)
+          .integer("login_hash_queue", c.login_hash_queue, std::size_t{0}, std::size_t{10000})
+          .integer("login_in_flight_per_address", c.login_in_flight_per_address, 1u, 10000u);
     });
     file.duration("publish_timeout_ms", c.publish_timeout);
     file.section("history", [&](bcast::core::config_section& history) {
@@ -200,6 +212,13 @@ inline bcast::core::result<void> apply_file(config& c, const std::string& path) 
       sessions.duration("idle_timeout_s", c.session_idle)
           .duration("absolute_timeout_s", c.session_absolute);
     });
+    if (std::vector<std::string> proxies; file.texts("trusted_proxies", proxies).has("trusted_proxies")) {
+      if (auto parsed = bcast::auth::trusted_proxies::parse(proxies)) {
+        c.trusted_proxies = std::move(parsed).value();
+      } else {
+        file.refuse("trusted_proxies", parsed.err().detail());
+      }
+    }
     file.text("log_level", c.log_level);
   });
 }
@@ -249,6 +268,10 @@ inline std::vector<std::string> restart_only_changes(const config& running, cons
   if (running.unix_socket != next.unix_socket || running.unix_socket_mode != next.unix_socket_mode)
     changed.push_back("unix_socket");
   if (running.publish_timeout != next.publish_timeout) changed.push_back("publish_timeout_ms");
+  if (running.login_hash_threads != next.login_hash_threads ||
+      running.login_hash_queue != next.login_hash_queue ||
+      running.login_in_flight_per_address != next.login_in_flight_per_address)
+    changed.push_back("limits.login_*");
   return changed;
 }
 
@@ -260,6 +283,9 @@ inline void keep_restart_only_keys(const config& running, config& next) {
   next.unix_socket = running.unix_socket;
   next.unix_socket_mode = running.unix_socket_mode;
   next.publish_timeout = running.publish_timeout;
+  next.login_hash_threads = running.login_hash_threads;
+  next.login_hash_queue = running.login_hash_queue;
+  next.login_in_flight_per_address = running.login_in_flight_per_address;
 }
 
 }  // namespace publisherd

@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (!config->users_file.empty()) {
-    if (auto users = bcast::auth::user_store::load_file(config->users_file); !users) {
+    if (auto users = publisherd::app::read_users(config->users_file); !users) {
       std::cerr << "publisherd: " << users.err().detail() << "\n";
       return 2;
     }

@@ -46,20 +46,32 @@ auth::peer_policy strict_peers() {
   return p;
 }
 
+auth::presented login_request(std::string_view client_address = "127.0.0.1:50000") {
+  auth::presented p;
+  p.method = "POST";
+  p.client_address = client_address;
+  return p;
+}
+
 struct fixture {
   core::loop loop;
   core::metrics::counter failed_logins;
-  auth::authenticator auth{loop, {strict_peers(), {}}, failed_logins};
+  auth::authenticator auth;
 
-  fixture() { auth.set_users(make_users()); }
+  explicit fixture(auth::login_limits limits = {})
+      : auth(loop, {strict_peers(), {}, {}}, failed_logins, limits) {
+    auth.set_users(make_users());
+  }
 
   // Runs a login to its answer, checking that the answer comes after the call, not inside it.
   auth::outcome<auth::logged_in> login(const std::string& body, bool secure = false) {
-    std::optional<auth::outcome<auth::logged_in>> answer;
-    auth::presented p;
-    p.method = "POST";
+    auto p = login_request();
     p.secure_transport = secure;
-    p.client_address = "127.0.0.1:50000";
+    return login(body, p);
+  }
+
+  auth::outcome<auth::logged_in> login(const std::string& body, const auth::presented& p) {
+    std::optional<auth::outcome<auth::logged_in>> answer;
     auth.login(body, p, [&](auth::outcome<auth::logged_in> r) { answer.emplace(std::move(r)); });
     CHECK_FALSE(answer);
     REQUIRE(test::run_until(loop, [&] { return answer.has_value(); }));
@@ -131,7 +143,7 @@ TEST_CASE("a Unix-socket peer is decided by its uid and gid alone", "[auth][auth
   }
   SECTION("the policy follows a reload") {
     auth::peer_policy own;  // the defaults: root and this process's own uid
-    f.auth.set_options({own, {}});
+    f.auth.set_options({own, {}, {}});
     CHECK(f.auth.identify(from_peer(::geteuid(), 12345)));
     CHECK(f.auth.identify(from_peer(0, 0)));
     check_unauthenticated(f.auth.identify(from_peer(4242, 1000)));
@@ -188,7 +200,7 @@ TEST_CASE("a session cookie: live, expired, unknown, or of a user who is gone",
     check_unauthenticated(f.with_cookie(old.id));
   }
   SECTION("past the absolute timeout") {
-    f.auth.set_options({strict_peers(), {.idle_timeout = 10min, .absolute_timeout = 20min}});
+    f.auth.set_options({strict_peers(), {.idle_timeout = 10min, .absolute_timeout = 20min}, {}});
     auto old = f.auth.sessions().create("jateng", auth::role::publisher, now - 21min);
     check_unauthenticated(f.with_cookie(old.id));
   }
@@ -271,10 +283,21 @@ TEST_CASE("a login makes a session, with its cookie and CSRF token", "[auth][aut
   CHECK(f.with_cookie(id, "POST", r->csrf_token));
   check_csrf_refused(f.with_cookie(id, "POST"));
 
-  // Over TLS the cookie is Secure.
+  // Over TLS the cookie is Secure, with the __Host- prefix; it is read back from that name only.
   auto tls = f.login(R"({"username":"jateng","password":"regional"})", true);
   REQUIRE(tls);
+  CHECK(tls->set_cookie.rfind("__Host-bcast_session=", 0) == 0);
   CHECK(tls->set_cookie.find("; Secure") != std::string::npos);
+  const std::string tls_id = tls->set_cookie.substr(std::string("__Host-bcast_session=").size(),
+                                                    auth::session_token_chars);
+  auth::presented secure_get;
+  secure_get.method = "GET";
+  secure_get.secure_transport = true;
+  secure_get.secure_session_cookie = tls_id;
+  CHECK(f.auth.identify(secure_get));
+  secure_get.secure_session_cookie.reset();
+  secure_get.session_cookie = tls_id;  // a plain-named cookie over HTTPS: planted, not ours
+  check_unauthenticated(f.auth.identify(secure_get));
 
   SECTION("logout ends it and clears the cookie") {
     auth::presented p;
@@ -283,7 +306,8 @@ TEST_CASE("a login makes a session, with its cookie and CSRF token", "[auth][aut
     CHECK(f.auth.logout(p) == "bcast_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict");
     check_unauthenticated(f.with_cookie(id));
     p.secure_transport = true;
-    CHECK(f.auth.logout(p).find("; Secure") != std::string::npos);
+    CHECK(f.auth.logout(p) ==
+          "__Host-bcast_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict; Secure");
   }
 }
 
@@ -328,19 +352,16 @@ TEST_CASE("five failed logins lock the name: 429 with Retry-After, even for the 
   CHECK(locked.err().code == "too_many_attempts");
   REQUIRE(locked.err().retry_after);
   CHECK(*locked.err().retry_after >= 1s);
-  CHECK(locked.err().message == "Too many failed logins. Try again in " +
+  CHECK(locked.err().message == "Too many login attempts. Try again in " +
                                     std::to_string(locked.err().retry_after->count()) + " s.");
   CHECK(f.failed_logins.value() == 5);  // a throttled attempt checks no password
-  // Other names are not locked.
+  // Other names are not locked, and neither is this name from another address.
   CHECK(f.login(R"({"username":"admin","password":"s3cret"})"));
+  CHECK(f.login(R"({"username":"jateng","password":"regional"})", login_request("10.1.1.1:4000")));
 
-  SECTION("a success clears the count") {
-    f.auth.throttle().record_success("jateng");
-    CHECK(f.login(R"({"username":"jateng","password":"regional"})"));
-  }
   SECTION("the lock passes; a sweep forgets the failures once they are old") {
     const auto later = auth::authenticator::clock::now() + 16min;
-    CHECK_FALSE(f.auth.throttle().check("jateng", later));
+    CHECK_FALSE(f.auth.throttle().check("127.0.0.1", "jateng", later));
     f.auth.sweep(later);
     CHECK(f.auth.throttle().size() == 0);
   }
@@ -354,12 +375,116 @@ TEST_CASE("an authenticator destroyed while a password is hashed answers nothing
   {
     auth::authenticator a(loop, {}, failed);
     a.set_users(make_users());
-    auth::presented p;
-    p.method = "POST";
+    auto p = login_request();
     a.login(R"({"username":"admin","password":"s3cret"})", p,
             [&](auth::outcome<auth::logged_in>) { answered = true; });
     a.login("{not json", p, [&](auth::outcome<auth::logged_in>) { answered = true; });
   }
   loop.run();  // the pool job and the deferred answer finish
   CHECK_FALSE(answered);
+}
+
+TEST_CASE("a burst of logins is throttled as it arrives, before any password is hashed",
+          "[auth][authenticator]") {
+  fixture f;
+  std::vector<auth::outcome<auth::logged_in>> answers;
+  for (int i = 0; i < 10; ++i)
+    f.auth.login(R"({"username":"jateng","password":"x"})", login_request(),
+                 [&](auth::outcome<auth::logged_in> r) { answers.push_back(std::move(r)); });
+  REQUIRE(test::run_until(f.loop, [&] { return answers.size() == 10; }));
+  int unauthorized = 0, throttled = 0;
+  for (const auto& a : answers) {
+    REQUIRE_FALSE(a);
+    if (a.err().status == 401) ++unauthorized;
+    if (a.err().status == 429) ++throttled;
+  }
+  // Four of one address are hashed at a time; the others are refused at once, uncounted.
+  CHECK(unauthorized == 4);
+  CHECK(throttled == 6);
+  CHECK(f.failed_logins.value() == 4);
+}
+
+TEST_CASE("when the hashing is full a login is 503 busy with Retry-After, and counts nothing",
+          "[auth][authenticator]") {
+  auth::login_limits limits;
+  limits.hashing = {.threads = 1, .queue = 1};
+  fixture f(limits);
+  std::vector<auth::outcome<auth::logged_in>> answers;
+  const auto collect = [&](auth::outcome<auth::logged_in> r) { answers.push_back(std::move(r)); };
+  // Three addresses at once: one is hashed, one waits, the third finds no room.
+  f.auth.login(R"({"username":"jateng","password":"x"})", login_request("10.0.0.1:1"), collect);
+  f.auth.login(R"({"username":"jateng","password":"x"})", login_request("10.0.0.2:1"), collect);
+  CHECK(f.auth.hashing().in_flight() == 2);
+  f.auth.login(R"({"username":"admin","password":"s3cret"})", login_request("10.0.0.3:1"), collect);
+  REQUIRE(test::run_until(f.loop, [&] { return answers.size() == 3; }));
+  int unauthorized = 0, busy = 0;
+  for (const auto& a : answers) {
+    REQUIRE_FALSE(a);
+    if (a.err().status == 401) ++unauthorized;
+    if (a.err().status != 503) continue;
+    ++busy;
+    CHECK(a.err().code == "busy");
+    CHECK(a.err().retry_after == 1s);
+  }
+  CHECK(unauthorized == 2);
+  CHECK(busy == 1);
+  CHECK(f.failed_logins.value() == 2);
+  CHECK(f.auth.hashing().in_flight() == 0);
+  // The busy attempt left no trace in the throttle: it logs in now.
+  CHECK(f.login(R"({"username":"admin","password":"s3cret"})", login_request("10.0.0.3:1")));
+}
+
+TEST_CASE("behind a trusted proxy: its X-Forwarded-For names the client, X-Forwarded-Proto https",
+          "[auth][authenticator]") {
+  fixture f;
+  auto proxies = auth::trusted_proxies::parse({"10.0.0.0/8"});
+  REQUIRE(proxies);
+  f.auth.set_options({strict_peers(), {}, proxies.value()});
+  const auto via = [](std::string_view peer, std::string_view client, bool https) {
+    auto p = login_request(peer);
+    p.forwarded_for = {"203.0.113.50", client};  // the first one is whatever the client claimed
+    p.forwarded_https = https;
+    return p;
+  };
+  const std::string wrong = R"({"username":"admin","password":"x"})";
+  const std::string right = R"({"username":"admin","password":"s3cret"})";
+  // The answer's status, 200 for a session.
+  const auto status = [&](const std::string& body, const auth::presented& p) {
+    auto r = f.login(body, p);
+    return r ? 200 : r.err().status;
+  };
+  SECTION("the client, not the proxy, is throttled") {
+    for (int i = 0; i < 5; ++i)
+      CHECK(status(wrong, via("10.0.0.2:1", "198.51.100.7", true)) == 401);
+    CHECK(status(right, via("10.0.0.2:1", "198.51.100.7", true)) == 429);
+    CHECK(status(right, via("10.0.0.2:1", "198.51.100.8", true)) == 200);
+  }
+  SECTION("an untrusted peer's forwarding headers are ignored") {
+    for (int i = 0; i < 5; ++i)
+      CHECK(status(wrong, via("192.0.2.1:1", "198.51.100." + std::to_string(i), true)) == 401);
+    CHECK(status(right, via("192.0.2.1:1", "198.51.100.99", true)) == 429);
+    auto r = f.login(right, via("192.0.2.2:1", "x", true));
+    REQUIRE(r);
+    CHECK(r->set_cookie.rfind("bcast_session=", 0) == 0);
+    CHECK(r->set_cookie.find("Secure") == std::string::npos);
+  }
+  SECTION("HTTPS at the proxy: a Secure __Host- cookie, read back through the proxy only") {
+    auto r = f.login(R"({"username":"admin","password":"s3cret"})",
+                     via("10.0.0.2:1", "198.51.100.7", true));
+    REQUIRE(r);
+    CHECK(r->set_cookie.rfind("__Host-bcast_session=", 0) == 0);
+    CHECK(r->set_cookie.find("; Secure") != std::string::npos);
+    auth::presented get = via("10.0.0.2:1", "198.51.100.7", true);
+    get.method = "GET";
+    get.secure_session_cookie = r->set_cookie.substr(std::string("__Host-bcast_session=").size(),
+                                                     auth::session_token_chars);
+    CHECK(f.auth.identify(get));
+    get.forwarded_https = false;
+    check_unauthenticated(f.auth.identify(get));
+    // Plain HTTP at the proxy: the plain cookie, as without a proxy.
+    auto plain = f.login(R"({"username":"admin","password":"s3cret"})",
+                         via("10.0.0.2:1", "198.51.100.7", false));
+    REQUIRE(plain);
+    CHECK(plain->set_cookie.rfind("bcast_session=", 0) == 0);
+  }
 }

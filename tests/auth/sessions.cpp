@@ -149,10 +149,11 @@ TEST_CASE("CSRF tokens compare exactly", "[auth][sessions]") {
 TEST_CASE("session cookies", "[auth][sessions]") {
   CHECK(session_cookie("abc", false, 12h) ==
         "bcast_session=abc; Path=/; Max-Age=43200; HttpOnly; SameSite=Strict");
+  // Over HTTPS: the __Host- prefix, which needs Secure, Path=/ and no Domain.
   CHECK(session_cookie("abc", true, 12h) ==
-        "bcast_session=abc; Path=/; Max-Age=43200; HttpOnly; SameSite=Strict; Secure");
+        "__Host-bcast_session=abc; Path=/; Max-Age=43200; HttpOnly; SameSite=Strict; Secure");
   CHECK(clear_session_cookie(false) ==
         "bcast_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict");
   CHECK(clear_session_cookie(true) ==
-        "bcast_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict; Secure");
+        "__Host-bcast_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict; Secure");
 }

@@ -119,6 +119,34 @@ test('a wrong login shows the invalid-credentials notice', limited, async (t) =>
   assertClean(page);
 });
 
+test('a login that finds the password checks full shows the busy notice, in both languages', limited, async (t) => {
+  // The daemon's side (503 "busy" while its hashing is full) is tested in
+  // tests/daemons/test_abuse_logins.cpp; filling it from a browser is not deterministic, so here
+  // the answer is the one publisherd sends then.
+  const page = await openPage(t);
+  let contentType = '';
+  await page.route('**/api/v1/login', (route) => {
+    contentType = route.request().headers()['content-type'] || '';
+    return route.fulfill({
+      status: 503,
+      headers: { 'Content-Type': 'application/json', 'Retry-After': '1' },
+      body: JSON.stringify({ error: 'busy', message: 'Too many logins are being checked right now. Try again in 1 s.' }),
+    });
+  });
+  await page.goto('/');
+  await page.locator('#login-username').fill(admin.name);
+  await page.locator('#login-password').fill(admin.password);
+  await page.locator('#login-submit').click();
+  const notice = page.locator('#notices .notice--error .notice__title');
+  await notice.waitFor();
+  assert.equal((await notice.innerText()).trim(), 'Many sign-ins are being checked right now. Try again in a moment.');
+  assert.equal(contentType, 'application/json', 'the login is sent as JSON (publisherd refuses anything else)');
+  await page.locator('[data-lang="id"]').click();
+  assert.equal((await notice.innerText()).trim(), 'Server sedang memeriksa banyak percobaan masuk. Coba lagi sebentar lagi.');
+  assert.ok(!(await page.locator('#login-submit').isDisabled()), 'sign-in may be tried again at once');
+  assertClean(page);
+});
+
 test('composing and sending shows "Message sent" and the envelope reaches Redis', limited, async (t) => {
   const sub = await stack.subscribe('*');
   const page = await openPage(t);

@@ -1,4 +1,5 @@
 #include <bcast/core/cli.hpp>
+#include <bcast/core/log.hpp>
 #include <bcast/core/loop.hpp>
 #include <bcast/core/process.hpp>
 #include <bcast/core/timer.hpp>
@@ -9,6 +10,8 @@
 
 #include <csignal>
 #include <memory>
+#include <mutex>
+#include <stdexcept>
 #include <thread>
 
 using namespace bcast;
@@ -155,20 +158,63 @@ TEST_CASE("error carries its detail into the message") {
 
 TEST_CASE("work runs on a pool thread and its result comes back on the loop thread") {
   core::loop l;
+  core::worker_pool pool(l, {.threads = 2, .queue = 8});
   auto loop_thread = std::this_thread::get_id();
   std::thread::id worked_on, done_on;
   int result = 0;
-  REQUIRE(core::run_in_pool(
-      l, [&] { worked_on = std::this_thread::get_id(); return 6 * 7; },
+  REQUIRE(pool.submit(
+      [&] {
+        worked_on = std::this_thread::get_id();
+        return 6 * 7;
+      },
       [&](int r) {
         done_on = std::this_thread::get_id();
         result = r;
       }));
   CHECK(result == 0);
-  l.run();
+  CHECK(pool.in_flight() == 1);
+  l.run();  // the job in flight keeps the loop running; an idle pool does not
   CHECK(result == 42);
   CHECK(worked_on != loop_thread);
   CHECK(done_on == loop_thread);
+  CHECK(pool.in_flight() == 0);
+}
+
+TEST_CASE("a worker pool takes threads + queue jobs, refuses more at once, and frees the room") {
+  core::loop l;
+  core::worker_pool pool(l, {.threads = 2, .queue = 3});
+  std::mutex gate;
+  std::unique_lock closed(gate);  // the jobs wait here, so that none finishes early
+  int done = 0;
+  const auto job = [&] {
+    std::lock_guard pass(gate);
+    return 1;
+  };
+  for (int i = 0; i < 5; ++i) REQUIRE(pool.submit(job, [&](int r) { done += r; }));
+  CHECK_FALSE(pool.submit(job, [&](int) { FAIL("a refused job ran"); }));
+  CHECK(pool.in_flight() == 5);
+  closed.unlock();
+  REQUIRE(test::run_until(l, [&] { return done == 5; }));
+  CHECK(pool.submit(job, [&](int r) { done += r; }));
+  REQUIRE(test::run_until(l, [&] { return done == 6; }));
+}
+
+TEST_CASE("a worker pool destroyed with jobs in flight runs no `done`, and work that throws is "
+          "dropped") {
+  core::loop l;
+  bool called = false;
+  {
+    core::worker_pool pool(l, {.threads = 1, .queue = 4});
+    for (int i = 0; i < 4; ++i)
+      REQUIRE(pool.submit([] { return 1; }, [&](int) { called = true; }));
+  }
+  l.run();
+  CHECK_FALSE(called);
+
+  core::worker_pool pool(l, {.threads = 1, .queue = 0});
+  REQUIRE(pool.submit([]() -> int { throw std::runtime_error("no"); }, [&](int) { called = true; }));
+  REQUIRE(test::run_until(l, [&] { return pool.in_flight() == 0; }));
+  CHECK_FALSE(called);
 }
 
 TEST_CASE("command lines: options, repeats, switches, positionals and usage errors") {
@@ -189,4 +235,10 @@ TEST_CASE("command lines: options, repeats, switches, positionals and usage erro
   CHECK(core::cli::parse(2, missing, s).err().message().find("needs a value") != std::string::npos);
   const char* valued_switch[] = {"x", "--check-config=yes"};
   CHECK_FALSE(core::cli::parse(2, valued_switch, s).ok());
+}
+
+TEST_CASE("a log message stays one line: control characters from outside are escaped") {
+  std::string line = "warning: ";
+  core::log::append_escaped(line, "failed login for \"x\nerror: forged\" \x1b[31m\tend\x7f \xc3\xa9\\n");
+  CHECK(line == "warning: failed login for \"x\\x0Aerror: forged\" \\x1B[31m\\x09end\\x7F \xc3\xa9\\n");
 }

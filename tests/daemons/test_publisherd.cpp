@@ -331,6 +331,7 @@ TEST_CASE("publisherd over HTTPS: the session cookie is Secure, and plain HTTP i
                                 "-d '{\"username\":\"admin\",\"password\":\"s3cret\"}' https://localhost:" +
                                 std::to_string(https_port) + "/api/v1/login");
   CHECK(out.find("HTTP/1.1 200") == 0);
+  CHECK(out.find("Set-Cookie: __Host-bcast_session=") != std::string::npos);
   CHECK(out.find("Secure") != std::string::npos);
   CHECK(out.find("HttpOnly") != std::string::npos);
   // The plain listener still answers, and its cookie is not Secure.

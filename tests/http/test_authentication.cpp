@@ -62,7 +62,9 @@ TEST_CASE("presented_by reads the peer, the bearer token, the cookie and the CSR
   auto req = make_request("POST", {{"Authorization", "BeArEr abc"},
                                    {"Cookie", "x=1; bcast_session=sid"},
                                    {"X-CSRF-Token", "csrf"},
-                                   {"X-Forwarded-For", "10.0.0.1"}});
+                                   {"X-Forwarded-For", "10.0.0.1, 10.0.0.2"},
+                                   {"X-Forwarded-For", "10.0.0.3"},
+                                   {"X-Forwarded-Proto", "http, HTTPS"}});
   auto info = std::make_shared<http::connection_info>();
   info->peer_address = "127.0.0.1:5000";
   info->is_tls = true;
@@ -75,7 +77,13 @@ TEST_CASE("presented_by reads the peer, the bearer token, the cookie and the CSR
   CHECK(p.csrf_token == "csrf");
   CHECK(p.secure_transport);
   CHECK(p.client_address == "127.0.0.1:5000");
-  CHECK(p.forwarded_for == "10.0.0.1");
+  // Several fields of one name are one list, in order.
+  CHECK(p.forwarded_for == std::vector<std::string_view>{"10.0.0.1", "10.0.0.2", "10.0.0.3"});
+  CHECK(p.forwarded_https);  // the last entry counts
+  CHECK_FALSE(http::presented_by(make_request("GET", {{"X-Forwarded-Proto", "https, http"}}))
+                  .forwarded_https);
+  CHECK(http::presented_by(make_request("GET", {{"Cookie", "__Host-bcast_session=s2"}}))
+            .secure_session_cookie == "s2");
 
   // Another scheme, or "Bearer " with nothing after it, is no bearer token.
   CHECK_FALSE(
@@ -120,7 +128,11 @@ TEST_CASE("a guarded route answers refusals as API errors and calls the handler 
 TEST_CASE("login, 429 with Retry-After, and logout as responses", "[http][authentication]") {
   fixture f;
   auto login = http::login_handler(f.auth);
-  auto r = f.call(login, make_request("POST", {}, R"({"username":"admin","password":"s3cret"})"));
+  const auto json_login = [](std::string body) {
+    return make_request("POST", {{"Content-Type", "application/json; charset=utf-8"}},
+                        std::move(body));
+  };
+  auto r = f.call(login, json_login(R"({"username":"admin","password":"s3cret"})"));
   REQUIRE(r.status == 200);
   auto body = json::parse(r.body);
   CHECK(body["user"] == json{{"name", "admin"}, {"role", "admin"}});
@@ -142,10 +154,8 @@ TEST_CASE("login, 429 with Retry-After, and logout as responses", "[http][authen
   CHECK(json::parse(r.body)["message"] == "Missing or wrong X-CSRF-Token header.");
 
   for (int i = 0; i < 5; ++i)
-    CHECK(
-        f.call(login, make_request("POST", {}, R"({"username":"admin","password":"x"})")).status ==
-        401);
-  r = f.call(login, make_request("POST", {}, R"({"username":"admin","password":"s3cret"})"));
+    CHECK(f.call(login, json_login(R"({"username":"admin","password":"x"})")).status == 401);
+  r = f.call(login, json_login(R"({"username":"admin","password":"s3cret"})"));
   CHECK(r.status == 429);
   CHECK(json::parse(r.body)["error"] == "too_many_attempts");
   REQUIRE(r.headers.get("Retry-After"));
@@ -156,4 +166,25 @@ TEST_CASE("login, 429 with Retry-After, and logout as responses", "[http][authen
   CHECK(r.headers.get("Set-Cookie") ==
         "bcast_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict");
   CHECK(f.call(post, make_request("GET", {{"Cookie", session}})).status == 401);
+}
+
+TEST_CASE("a login body must be declared JSON: 415 otherwise, before anything is checked",
+          "[http][authentication]") {
+  fixture f;
+  auto login = http::login_handler(f.auth);
+  const std::string body = R"({"username":"admin","password":"s3cret"})";
+  for (const char* type : {"text/plain", "application/x-www-form-urlencoded",
+                           "multipart/form-data; boundary=x", "application/jsonx", ""}) {
+    INFO(type);
+    auto r = f.call(login, make_request("POST", {{"Content-Type", type}}, body));
+    CHECK(r.status == 415);
+    CHECK(json::parse(r.body) ==
+          json{{"error", "unsupported_media_type"},
+               {"message", "Send the login as JSON, with Content-Type: application/json."}});
+  }
+  CHECK(f.call(login, make_request("POST", {}, body)).status == 415);
+  CHECK(f.call(login,
+               make_request("POST", {{"content-type", " Application/JSON ;charset=UTF-8"}}, body))
+            .status == 200);
+  CHECK(f.failed_logins.value() == 0);
 }

@@ -1,8 +1,9 @@
 #pragma once
 // Who is calling, and the login that makes a session. In order: a peer on the Unix socket is
 // decided by its SO_PEERCRED uid and gid alone; then a bearer token; then a session cookie, with
-// the CSRF token on unsafe methods. A login is throttled per account name, and its password
-// hash runs on the thread pool.
+// the CSRF token on unsafe methods. A login is throttled per client address and per (address,
+// account) before its password is hashed, and the hashing runs on a bounded pool of its own
+// threads: when that is full, a login is answered 503 "busy" at once instead of queueing.
 //
 // Below the HTTP layer: a request's parts come in as `presented` (http/authentication.hpp reads
 // them off a request), and every refusal is an answer, a status with the API's error code and
@@ -10,6 +11,7 @@
 
 #include <bcast/auth/peer.hpp>
 #include <bcast/auth/permissions.hpp>
+#include <bcast/auth/proxies.hpp>
 #include <bcast/auth/sessions.hpp>
 #include <bcast/auth/throttle.hpp>
 #include <bcast/auth/user.hpp>
@@ -18,6 +20,7 @@
 #include <bcast/core/log.hpp>
 #include <bcast/core/loop.hpp>
 #include <bcast/core/metrics.hpp>
+#include <bcast/core/text.hpp>
 #include <bcast/core/work.hpp>
 
 #include <nlohmann/json.hpp>
@@ -62,14 +65,17 @@ struct unix_peer {
 // What a request presents, as the HTTP side reads it. The views are into the request and valid
 // for the call they are passed to.
 struct presented {
-  std::string_view method;                        // "GET", "POST", ...
-  std::optional<unix_peer> peer;                  // set for a Unix-socket connection only
-  std::optional<std::string_view> bearer_token;   // from "Authorization: Bearer <token>"
-  std::optional<std::string> session_cookie;      // the bcast_session cookie's value
-  std::optional<std::string_view> csrf_token;     // X-CSRF-Token
-  bool secure_transport = false;                  // TLS: the session cookie gets Secure
-  std::string_view client_address;                // "127.0.0.1:50312", "unix"
-  std::optional<std::string_view> forwarded_for;  // X-Forwarded-For, as sent; not trusted here
+  std::string_view method;                           // "GET", "POST", ...
+  std::optional<unix_peer> peer;                     // set for a Unix-socket connection only
+  std::optional<std::string_view> bearer_token;      // from "Authorization: Bearer <token>"
+  std::optional<std::string> session_cookie;         // bcast_session (plain HTTP)
+  std::optional<std::string> secure_session_cookie;  // __Host-bcast_session (HTTPS)
+  std::optional<std::string_view> csrf_token;        // X-CSRF-Token
+  bool secure_transport = false;                     // TLS: the session cookie gets Secure
+  std::string_view client_address;                   // the peer: "127.0.0.1:50312", "unix"
+  // The forwarding headers as sent; believed only from a trusted proxy (auth/proxies.hpp).
+  std::vector<std::string_view> forwarded_for;  // X-Forwarded-For's entries, left to right
+  bool forwarded_https = false;                 // X-Forwarded-Proto's last entry is "https"
 };
 
 // A request refused: what to answer.
@@ -77,7 +83,7 @@ struct refusal {
   int status = 401;
   std::string code;  // the API's error code: "unauthenticated", "forbidden", ...
   std::string message;
-  std::optional<std::chrono::seconds> retry_after;  // with 429
+  std::optional<std::chrono::seconds> retry_after;  // with 429 and 503
 };
 
 // Either what was asked for, or the refusal to answer with.
@@ -100,6 +106,13 @@ struct logged_in {
 struct authenticator_options {
   peer_policy unix_peers;
   session_options sessions;
+  trusted_proxies proxies;  // whose X-Forwarded-For and X-Forwarded-Proto are believed
+};
+
+// How much login work is let in; fixed for the authenticator's life.
+struct login_limits {
+  throttle_options throttle;
+  core::worker_pool_options hashing;  // threads and queue for password hashes
 };
 
 class authenticator {
@@ -108,11 +121,12 @@ class authenticator {
 
   // Failed logins are counted in `failed_logins`, which must outlive the authenticator.
   authenticator(core::loop& l, authenticator_options options, core::metrics::counter& failed_logins,
-                throttle_options throttle = {})
+                login_limits limits = {})
       : loop_(l),
         options_(std::move(options)),
         sessions_(options_.sessions),
-        throttle_(throttle),
+        throttle_(limits.throttle),
+        hashing_(l, limits.hashing),
         failed_logins_(failed_logins) {}
 
   authenticator(const authenticator&) = delete;
@@ -136,6 +150,18 @@ class authenticator {
 
   session_store& sessions() noexcept { return sessions_; }
   login_throttle& throttle() noexcept { return throttle_; }
+  const core::worker_pool& hashing() const noexcept { return hashing_; }
+
+  // Where the request comes from, through trusted proxies.
+  [[nodiscard]] origin origin_of(const presented& p) const {
+    return auth::origin_of(p.client_address, p.forwarded_for, p.forwarded_https, options_.proxies);
+  }
+
+  // Whether the browser speaks HTTPS: to us, or to a trusted proxy that says so. Its session
+  // cookie is then Secure and named with the __Host- prefix.
+  [[nodiscard]] bool secure(const presented& p) const {
+    return p.secure_transport || (!options_.proxies.empty() && origin_of(p).forwarded_https);
+  }
 
   // Expired sessions and forgotten login failures; call it from a periodic timer.
   void sweep(clock::time_point now) {
@@ -158,8 +184,9 @@ class authenticator {
         return principal{u->name, u->role, u->targets, principal::source::bearer_token};
       return unauthenticated();
     }
-    if (!p.session_cookie) return unauthenticated();
-    auto s = sessions_.find(*p.session_cookie, clock::now());
+    const auto& cookie = secure(p) ? p.secure_session_cookie : p.session_cookie;
+    if (!cookie) return unauthenticated();
+    auto s = sessions_.find(*cookie, clock::now());
     if (!s) return unauthenticated();
     const user* u = users_->find(s->user_name);
     if (!u) return unauthenticated();
@@ -177,9 +204,10 @@ class authenticator {
   }
 
   // A login with a JSON body {"username","password"}. `done` runs later on the loop thread,
-  // never from inside this call: 400 for a bad body, 429 with Retry-After while the name is
-  // locked (the password is not checked then), 401 for a wrong name or password (the same
-  // answer for both), else a new session.
+  // never from inside this call: 400 for a bad body; 429 with Retry-After while the address or
+  // the (address, name) is throttled, and 503 "busy" with Retry-After while the hashing is full
+  // (the password is not checked then); 401 for a wrong name or password (the same answer for
+  // both); else a new session. The attempt counts against the throttle before it is hashed.
   void login(std::string_view body, const presented& p,
              std::function<void(outcome<logged_in>)> done) {
     auto request = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
@@ -191,35 +219,36 @@ class authenticator {
                   std::nullopt});
     std::string name = request["username"];
     std::string password = request["password"];
-    if (auto wait = throttle_.check(name, clock::now())) {
+    std::string address = origin_of(p).address;
+    if (auto wait = throttle_.begin(address, name, clock::now()))
       return answer_later(std::move(done), refusal{429, "too_many_attempts",
-                                                   "Too many failed logins. Try again in " +
+                                                   "Too many login attempts. Try again in " +
                                                        std::to_string(wait->count()) + " s.",
                                                    *wait});
-    }
     // PBKDF2 at 600,000 iterations takes a quarter of a second: never on the loop thread.
-    auto started = core::run_in_pool(
-        loop_,
+    const bool started = hashing_.submit(
         [users = users_, name, password = std::move(password)]() -> std::optional<user> {
           const user* u = users->authenticate(name, password);
           return u ? std::optional<user>(*u) : std::nullopt;
         },
-        [this, alive = alive_.watch(), name, secure = p.secure_transport,
+        [this, alive = alive_.watch(), name, address, secure_cookie = secure(p),
          done](std::optional<user> u) {
           if (alive.expired()) return;
-          done(finish_login(name, u, secure));
+          done(finish_login(name, address, u, secure_cookie));
         });
-    if (!started)
-      answer_later(std::move(done),
-                   refusal{500, "internal_error", "The login could not be checked; try again.",
-                           std::nullopt});
+    if (!started) {
+      throttle_.end(address, name, login_throttle::outcome::not_checked, clock::now());
+      answer_later(std::move(done), busy());
+    }
   }
 
   // Ends the session the request presents, if any; returns the Set-Cookie value that makes the
   // browser drop the cookie.
   [[nodiscard]] std::string logout(const presented& p) {
-    if (p.session_cookie) sessions_.destroy(*p.session_cookie);
-    return clear_session_cookie(p.secure_transport);
+    const bool is_secure = secure(p);
+    if (const auto& cookie = is_secure ? p.secure_session_cookie : p.session_cookie)
+      sessions_.destroy(*cookie);
+    return clear_session_cookie(is_secure);
   }
 
  private:
@@ -231,19 +260,25 @@ class authenticator {
     return {401, "unauthenticated", "Log in first, or present a valid token.", std::nullopt};
   }
 
-  outcome<logged_in> finish_login(const std::string& name, const std::optional<user>& u,
-                                  bool secure) {
+  static refusal busy() {
+    return {503, "busy", "Too many logins are being checked right now. Try again in 1 s.",
+            std::chrono::seconds(1)};
+  }
+
+  outcome<logged_in> finish_login(const std::string& name, const std::string& address,
+                                  const std::optional<user>& u, bool secure_cookie) {
+    const auto now = clock::now();
     if (!u) {
       failed_logins_.inc();
-      throttle_.record_failure(name, clock::now());
-      core::log::warning("failed login for '" + name + "'");
+      throttle_.end(address, name, login_throttle::outcome::failed, now);
+      core::log::warning("failed login for " + core::quoted(name) + " from " + address);
       return refusal{401, "invalid_credentials", "Username and password do not match.",
                      std::nullopt};
     }
-    throttle_.record_success(name);
-    auto s = sessions_.create(u->name, u->role, clock::now());
+    throttle_.end(address, name, login_throttle::outcome::succeeded, now);
+    auto s = sessions_.create(u->name, u->role, now);
     return logged_in{u->name, u->role, s.csrf_token,
-                     session_cookie(s.id, secure, options_.sessions.absolute_timeout)};
+                     session_cookie(s.id, secure_cookie, options_.sessions.absolute_timeout)};
   }
 
   void answer_later(std::function<void(outcome<logged_in>)> done, refusal why) {
@@ -257,6 +292,7 @@ class authenticator {
   std::shared_ptr<const user_store> users_ = std::make_shared<const user_store>();
   session_store sessions_;
   login_throttle throttle_;
+  core::worker_pool hashing_;
   core::metrics::counter& failed_logins_;
   core::liveness_token alive_;
 };

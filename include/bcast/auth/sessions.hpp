@@ -18,7 +18,15 @@
 
 namespace bcast::auth {
 
+// Over HTTPS the cookie is Secure and carries the __Host- prefix, which the browser accepts only
+// from a secure origin, with Path=/ and no Domain: a sibling host or a plain-HTTP page cannot set
+// or overwrite it. Over plain HTTP (a demo on loopback) the prefix is not allowed.
 inline constexpr std::string_view session_cookie_name = "bcast_session";
+inline constexpr std::string_view secure_session_cookie_name = "__Host-bcast_session";
+
+inline constexpr std::string_view session_cookie_name_for(bool secure) noexcept {
+  return secure ? secure_session_cookie_name : session_cookie_name;
+}
 inline constexpr std::size_t session_id_bytes = 32;
 // Length of an id or CSRF token: 32 bytes as unpadded base64url.
 inline constexpr std::size_t session_token_chars = 43;
@@ -203,7 +211,7 @@ class session_store {
 // Set-Cookie value for a new session. Max-Age bounds the cookie to the absolute timeout; the
 // idle timeout is enforced by the server alone.
 inline std::string session_cookie(std::string_view id, bool secure, std::chrono::seconds max_age) {
-  std::string out(session_cookie_name);
+  std::string out(session_cookie_name_for(secure));
   out += '=';
   out += id;
   out += "; Path=/; Max-Age=";
@@ -215,7 +223,7 @@ inline std::string session_cookie(std::string_view id, bool secure, std::chrono:
 
 // Set-Cookie value that makes the browser drop the session cookie (logout, expired session).
 inline std::string clear_session_cookie(bool secure) {
-  std::string out(session_cookie_name);
+  std::string out(session_cookie_name_for(secure));
   out += "=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict";
   if (secure) out += "; Secure";
   return out;

@@ -149,6 +149,23 @@ class user_store {
     return verify_password(password, u->password_hash) ? u : nullptr;
   }
 
+  // Every password hash meets the storage policy (hash_meets_policy: PBKDF2-HMAC-SHA256 with at
+  // least 600,000 iterations, or scrypt), or an error naming the users whose hash does not. A
+  // daemon refuses such a file; loading alone accepts it, so that bcastctl can set new passwords.
+  core::result<void> check_password_policy(std::string_view source = "users file") const {
+    std::string weak;
+    for (const auto& u : users_)
+      if (!u.password_hash.empty() && !hash_meets_policy(u.password_hash))
+        weak += (weak.empty() ? "" : ", ") + detail::json_quote(u.name);
+    if (weak.empty()) return {};
+    return core::error(core::errc::invalid_argument,
+                       std::string(source) + ": the password hash of " + weak +
+                           " is weaker than the policy (PBKDF2-HMAC-SHA256 with at least " +
+                           std::to_string(pbkdf2_min_iterations) +
+                           " iterations, or scrypt); set a new password with: bcastctl user "
+                           "passwd --users FILE NAME");
+  }
+
   // The PBKDF2 iteration count used for the unknown-user path.
   unsigned dummy_iterations() const noexcept { return dummy_iterations_; }
 

@@ -1,6 +1,10 @@
 #pragma once
 // Logging to stderr. Under systemd (JOURNAL_STREAM set) lines carry sd-daemon priority prefixes
 // and no timestamp, since the journal adds its own; elsewhere an ISO time and the level lead.
+// One message is one line: control characters in it (a newline in a submitted user name, a
+// terminal escape) are written as \xHH, so that text from outside cannot forge a line.
+
+#include <bcast/core/text.hpp>
 
 #include <chrono>
 #include <cstdio>
@@ -43,6 +47,19 @@ inline std::optional<level> parse_level(std::string_view text) {
   return std::nullopt;
 }
 
+// `text` with every ASCII control character (and DEL) as \xHH.
+inline void append_escaped(std::string& line, std::string_view text) {
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x20 && byte != 0x7F) {
+      line += c;
+    } else {
+      line += "\\x";
+      append_hex(line, byte, hex_case::upper);
+    }
+  }
+}
+
 inline void write(level l, std::string_view text) {
   if (static_cast<int>(l) > static_cast<int>(config().threshold)) return;
   std::string line;
@@ -61,7 +78,7 @@ inline void write(level l, std::string_view text) {
     line += name(l);
     line += ": ";
   }
-  line.append(text);
+  append_escaped(line, text);
   line += '\n';
   std::fwrite(line.data(), 1, line.size(), stderr);
 }

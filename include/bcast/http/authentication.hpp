@@ -25,10 +25,17 @@ inline auth::presented presented_by(const request& req) {
       authz && authz->size() > bearer.size() && iequals(authz->substr(0, bearer.size()), bearer))
     p.bearer_token = authz->substr(bearer.size());
   p.session_cookie = req.cookie(auth::session_cookie_name);
+  p.secure_session_cookie = req.cookie(auth::secure_session_cookie_name);
   p.csrf_token = req.header("x-csrf-token");
   p.secure_transport = req.is_tls();
   p.client_address = req.peer_address();
-  p.forwarded_for = req.header("x-forwarded-for");
+  // Several fields of one name are one list, in order (RFC 9110, 5.3).
+  for (std::string_view field : req.headers.get_all("x-forwarded-for"))
+    for_each_item(field, ',', [&](std::string_view entry) { p.forwarded_for.push_back(entry); });
+  std::string_view proto;
+  for (std::string_view field : req.headers.get_all("x-forwarded-proto"))
+    for_each_item(field, ',', [&](std::string_view entry) { proto = entry; });
+  p.forwarded_https = iequals(proto, "https");
   return p;
 }
 
@@ -56,9 +63,14 @@ handler guarded(auth::authenticator& a, auth::access level, F fn) {
   };
 }
 
-// POST /api/v1/login.
+// POST /api/v1/login. The body must be declared JSON: a form or a text/plain body can be sent
+// across sites without a preflight, which would let another site log a browser in (login CSRF).
 inline handler login_handler(auth::authenticator& a) {
   return [&a](request& req, responder res) {
+    const auto type = req.header("content-type");
+    if (!type || !iequals(media_type(*type), "application/json"))
+      return res.error(415, "unsupported_media_type",
+                       "Send the login as JSON, with Content-Type: application/json.");
     a.login(req.body, presented_by(req),
             [res](auth::outcome<auth::logged_in> r) { res.send(to_response(r)); });
   };

@@ -12,6 +12,7 @@
 #include <bcast/http/message.hpp>
 #include <bcast/net/connect.hpp>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <http_parser.h>
 #include <netdb.h>
@@ -217,6 +218,9 @@ class response_parser {
 struct client_options {
   std::chrono::milliseconds timeout{20000};  // the whole exchange: connect, write, read
   response_limits limits;
+  // The local IP address to connect from ("127.0.0.7"); empty: the system's choice. On Linux a
+  // client may use any 127.0.0.0/8 address, so tests can be many clients.
+  std::string source_address;
 };
 
 namespace detail {
@@ -225,7 +229,8 @@ class client_socket {
  public:
   using clock = std::chrono::steady_clock;
 
-  explicit client_socket(clock::time_point deadline) : deadline_(deadline) {}
+  client_socket(clock::time_point deadline, std::string source_address = {})
+      : deadline_(deadline), source_address_(std::move(source_address)) {}
   ~client_socket() {
     if (fd_ >= 0) ::close(fd_);
   }
@@ -344,6 +349,7 @@ class client_socket {
                                 const std::string& name) {
     if (!open_socket(family)) return system_error(errno, "socket");
     if (auto r = make_nonblocking(); !r) return r;
+    if (auto r = bind_source(family); !r) return r;
     if (::connect(fd_, addr, len) != 0) {
       if (errno != EINPROGRESS) return system_error(errno, "connecting to " + name);
       if (auto ready = wait(POLLOUT, "connecting to " + name); !ready) return ready;
@@ -355,6 +361,32 @@ class client_socket {
     return {};
   }
 
+  core::result<void> bind_source(int family) {
+    if (source_address_.empty()) return {};
+    sockaddr_storage local{};
+    socklen_t len = 0;
+    if (family == AF_INET) {
+      auto* in = reinterpret_cast<sockaddr_in*>(&local);
+      in->sin_family = AF_INET;
+      if (::inet_pton(AF_INET, source_address_.c_str(), &in->sin_addr) == 1) len = sizeof *in;
+    } else if (family == AF_INET6) {
+      auto* in6 = reinterpret_cast<sockaddr_in6*>(&local);
+      in6->sin6_family = AF_INET6;
+      if (::inet_pton(AF_INET6, source_address_.c_str(), &in6->sin6_addr) == 1) len = sizeof *in6;
+    }
+    if (len == 0)
+      return core::error(core::errc::invalid_argument,
+                         "source address " + source_address_ + " does not fit the destination");
+#ifdef IP_BIND_ADDRESS_NO_PORT
+    // The port is picked at connect(), per destination: many connections from one address.
+    const int on = 1;
+    ::setsockopt(fd_, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &on, sizeof on);
+#endif
+    if (::bind(fd_, reinterpret_cast<const sockaddr*>(&local), len) != 0)
+      return system_error(errno, "binding to " + source_address_);
+    return {};
+  }
+
   core::result<void> make_nonblocking() {
     const int flags = ::fcntl(fd_, F_GETFL);
     if (flags < 0 || ::fcntl(fd_, F_SETFL, flags | O_NONBLOCK) != 0)
@@ -363,6 +395,7 @@ class client_socket {
   }
 
   clock::time_point deadline_;
+  std::string source_address_;
   int fd_ = -1;
 };
 
@@ -371,7 +404,8 @@ class client_socket {
 // Sends `request` (the bytes as they go on the wire) to `to` and reads one response.
 inline core::result<response> call_raw(const net::endpoint& to, std::string_view request,
                                        const client_options& options = {}) {
-  detail::client_socket socket(detail::client_socket::clock::now() + options.timeout);
+  detail::client_socket socket(detail::client_socket::clock::now() + options.timeout,
+                               options.source_address);
   if (auto connected = socket.connect(to); !connected) return connected.err();
   response_parser parser(options.limits);
   // A server may answer and close before it has read the whole request (413): that answer counts.

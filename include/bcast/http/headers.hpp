@@ -56,6 +56,12 @@ inline bool has_token(std::string_view list, std::string_view token) {
   return found;
 }
 
+// The media type of a Content-Type value, without its parameters: "application/json" of
+// "application/json; charset=utf-8". Compare it with iequals.
+inline constexpr std::string_view media_type(std::string_view content_type) noexcept {
+  return trim(content_type.substr(0, content_type.find(';')));
+}
+
 // Fields in arrival order. A vector rather than a map: requests carry a dozen fields, and repeated
 // fields (Set-Cookie) must stay separate.
 class header_map {

@@ -84,6 +84,8 @@ export function loginView(root, { loggedIn }) {
         password.focus();
       } else if (err instanceof api.ApiError && err.status === 429) {
         throttle(err.retryAfter);
+      } else if (err instanceof api.ApiError && err.status === 503 && err.code === 'busy') {
+        notify({ kind: 'error', key: 'login.server_busy' });
       } else if (err instanceof api.NetworkError) {
         notify({ kind: 'error', key: 'login.unreachable' });
       } else {

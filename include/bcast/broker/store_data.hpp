@@ -43,7 +43,7 @@ for i = 4, #ARGV, 2 do
 end
 local values = redis.pcall('HMGET', KEYS[1], unpack(fields))
 if values.err then
-  problems[#problems + 1] = values.err
+  problems[#problems + 1] = KEYS[1] .. ': ' .. values.err
   values = {}
   for i = 1, #fields do values[i] = false end
 end
@@ -61,17 +61,17 @@ elseif ARGV[1] == 'list' then
   local items, long = tonumber(ARGV[2]), tonumber(ARGV[3])
   local length = redis.pcall('LLEN', KEYS[2])
   if type(length) == 'table' then
-    problems[#problems + 1] = length.err
+    problems[#problems + 1] = KEYS[2] .. ': ' .. length.err
   else
     if length > items then
-      problems[#problems + 1] = 'list of ' .. length .. ' items, only the newest ' .. items .. ' read'
+      problems[#problems + 1] = KEYS[2] .. ' holds ' .. length .. ' items, only the first ' .. items .. ' read'
     end
     local too_long = 0
     for _, item in ipairs(redis.call('LRANGE', KEYS[2], 0, items - 1)) do
       if #item <= long then second[#second + 1] = item else too_long = too_long + 1 end
     end
     if too_long > 0 then
-      problems[#problems + 1] = too_long .. ' list items longer than ' .. long .. ' bytes'
+      problems[#problems + 1] = too_long .. ' items of ' .. KEYS[2] .. ' longer than ' .. long .. ' bytes'
     end
   end
 end

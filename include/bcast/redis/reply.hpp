@@ -138,8 +138,9 @@ using replies = std::vector<reply>;
 // chooses what it announces, and "*1048576" nested seven deep is 70 bytes. So every aggregate is
 // charged sizeof(reply) per element the moment it is announced, every string its length, and the
 // unread bytes buffered for the reply count as well; past max_reply_bytes the reply fails with
-// limit_exceeded (the connection then drops it). Nothing is reserved ahead of the elements that
-// arrive beyond a small start, so what a reply holds grows with the bytes that really came.
+// limit_exceeded (the connection then drops it). An aggregate reserves at most 1024 elements
+// ahead (a page of legitimate replies in one allocation; growing them cost 4x in parsing), so a
+// huge announcement within the budget takes memory only as its elements really come.
 // The largest legitimate replies are a page of 1000 message-log records or 500 history entries
 // (a few tens of MB with the largest envelopes); 64 MiB leaves them room.
 struct reader_limits {
@@ -246,7 +247,7 @@ inline redisReplyObjectFunctions* object_functions() {
         return nullptr;
       reply r;
       r.type = kind_of(task->type);
-      r.elements.reserve(std::min<std::size_t>(n, 16));
+      r.elements.reserve(std::min<std::size_t>(n, 1024));
       return place(task, std::move(r));
     };
     f.createInteger = [](const redisReadTask* task, long long value) -> void* {

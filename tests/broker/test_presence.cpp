@@ -3,6 +3,8 @@
 
 #include "broker_helpers.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -109,6 +111,54 @@ TEST_CASE("presence: heartbeats make stores online; silence or a clean stop make
     CHECK(after[0].id == "s1");
   }
   CHECK(errors.empty());
+}
+
+TEST_CASE(
+    "presence: what a store wrote in its profile is read within bounds; the other stores are "
+    "listed") {
+  test::redis_server server;
+  core::loop l;
+  redis::client c(l, test::broker_opts(server.url()));
+  broker::presence_directory dir(c);
+  auto write = [&](std::vector<std::string> args) { REQUIRE_OK(test::run_command(l, c, args)); };
+  const std::string when = "2026-11-26T10:00:00.000Z";
+  write({"HSET", broker::profile_key("s1"), "id", "s1", "groups", R"(["region:jateng"])", "version",
+         "1.0", "last_seen", when});
+  // s7: 100 groups, some of them no group at all, only the first 64 believed; a version with an
+  // escape sequence; times that are no times.
+  nlohmann::json many = nlohmann::json::array({"all", "store:s1", "Bad Name", 5});
+  for (int i = 0; i < 100; ++i) many.push_back("region:r" + std::to_string(i));
+  write({"HSET", broker::profile_key("s7"), "groups", many.dump(), "version", "1.0\x1b[31m",
+         "last_seen", "yesterday", "first_seen", std::string(100, '2')});
+  // s8: groups far beyond the bound, and nested deep.
+  write({"HSET", broker::profile_key("s8"), "groups", std::string(8 * 1024 * 1024, '['), "version",
+         "1.0"});
+  // s9: groups nested deep within the bound, and JSON that is no array.
+  write({"HSET", broker::profile_key("s9"), "groups",
+         std::string(8000, '[') + std::string(8000, ']')});
+  write({"HSET", broker::profile_key("s6"), "groups", R"({"region:jateng":1})"});
+
+  const auto stores = list_now(l, dir);
+  REQUIRE(stores.size() == 5);
+  CHECK(stores[0].id == "s1");
+  CHECK(stores[0].groups == std::vector<std::string>{"region:jateng"});
+  CHECK(stores[0].last_seen == when);
+  const auto& s7 = stores[2];
+  REQUIRE(s7.id == "s7");
+  REQUIRE(s7.groups.size() == 64);
+  CHECK(s7.groups.front() == "region:r0");
+  CHECK(s7.groups.back() == "region:r63");
+  CHECK(s7.version.empty());
+  CHECK(s7.last_seen.empty());
+  CHECK(s7.first_seen.empty());
+  CHECK(stores[3].id == "s8");
+  CHECK(stores[3].groups.empty());
+  CHECK(stores[3].version == "1.0");
+  CHECK(stores[4].groups.empty());
+  CHECK(stores[1].groups.empty());
+  // s6: no array; s7: 4 no groups, 100 groups, version, last_seen, first_seen; s8: too long; s9:
+  // an array in the array.
+  CHECK(dir.problems() == 8);
 }
 
 TEST_CASE("presence: an empty directory") {

@@ -159,6 +159,43 @@ TEST_CASE("receipts: aggregation over 5 stores with one missing") {
   }
 }
 
+TEST_CASE("receipts: what a store wrote too long, unparsable or too much is skipped and counted") {
+  test::redis_server server;
+  core::loop l;
+  redis::client c(l, test::broker_opts(server.url()));
+  broker::receipt_aggregator agg(c);
+  auto m = record_for({"region:jateng"});  // seq 10 there
+  const std::vector<broker::known_store> stores{{"s1", {"region:jateng"}},
+                                                {"s2", {"region:jateng"}}};
+  auto write = [&](std::vector<std::string> args) { REQUIRE_OK(test::run_command(l, c, args)); };
+  const auto field = [&](broker::receipt_state s) {
+    return broker::receipt_field(m.envelope.id, s);
+  };
+  // s1: a usable `delivered`, an `acknowledged` far too long, a `displayed` that is no time.
+  write({"HSET", broker::receipts_key("s1"), field(broker::receipt_state::delivered),
+         "2026-11-26T10:00:00.000Z", field(broker::receipt_state::acknowledged),
+         std::string(3 * 1024 * 1024, '9'), field(broker::receipt_state::displayed),
+         "<img src=x>"});
+  // s2: 1500 gap items, the newest 1000 read: long ones and garbage among them skipped, and the one
+  // that covers the message found.
+  std::vector<std::string> push{"LPUSH", broker::gaps_key("s2")};
+  for (int i = 0; i < 1400; ++i)
+    push.push_back(broker::format_gap_record("all", 1, 2, "2026-11-26T09:00:00.000Z"));
+  for (int i = 0; i < 50; ++i) push.push_back("garbage " + std::to_string(i));
+  for (int i = 0; i < 49; ++i) push.push_back("region:jateng 1 2 " + std::string(1000, 'x'));
+  push.push_back(broker::format_gap_record("region:jateng", 9, 11, "2026-11-26T10:00:05.000Z"));
+  write(push);
+
+  auto s = summarize_now(l, agg, m, stores);
+  REQUIRE(s.stores.size() == 2);
+  CHECK(s.stores[0].state == "delivered");
+  CHECK(s.stores[0].at == "2026-11-26T10:00:00.000Z");
+  CHECK(s.stores[1].state == "gap");
+  CHECK(s.stores[1].at == "2026-11-26T10:00:05.000Z");
+  // s1: acknowledged too long, displayed no time; s2: too many items, long items, garbage.
+  CHECK(agg.problems() == 5);
+}
+
 TEST_CASE("receipts: storage is trimmed by count and by age") {
   test::redis_server server;
   core::loop l;
@@ -290,15 +327,23 @@ TEST_CASE("receipts: a refusal is reported with what was being done and Redis's 
   CHECK(written->err().detail().rfind("receipt: Redis: WRONGTYPE", 0) == 0);
   CHECK(w.queued() == 0);
 
-  // The aggregator: one store's unreadable receipts fail the summary, not only that store.
+  // The aggregator: one store's unreadable receipts leave that store pending and are counted;
+  // they cannot keep the other stores' receipts from the summary.
   broker::receipt_aggregator agg(c);
   broker::message_record m;
   m.envelope = test::make_test_envelope({"all"});
+  server.cli("HSET '" + broker::receipts_key("s1") + "' '" +
+             broker::receipt_field(m.envelope.id, broker::receipt_state::displayed) + "' " +
+             message::format_time(t0));
   std::optional<core::result<broker::receipt_summary>> out;
   agg.summarize(m, {{"s1", {}}, {"s2", {}}, {"s3", {}}},
                 [&](core::result<broker::receipt_summary> r) { out.emplace(std::move(r)); });
   REQUIRE(test::run_until(l, [&] { return out.has_value(); }));
-  REQUIRE_FALSE(out->ok());
-  CHECK(out->err() == core::errc::server_error);
-  CHECK(out->err().detail().rfind("reading receipts: Redis: WRONGTYPE", 0) == 0);
+  REQUIRE_OK(*out);
+  CHECK(out->value().expected == 3);
+  CHECK(out->value().displayed == 1);
+  REQUIRE(out->value().stores.size() == 3);
+  CHECK(out->value().stores[1].store == "s2");
+  CHECK(out->value().stores[1].state == "pending");
+  CHECK(agg.problems() == 1);
 }

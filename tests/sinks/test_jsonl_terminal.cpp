@@ -14,6 +14,7 @@
 
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -113,6 +114,36 @@ TEST_CASE("jsonl: a path that cannot be written is failed with the errno text", 
         "cannot open " + dir.file("no/such/dir/m.jsonl") + ": No such file or directory");
   CHECK(b.reason() == "cannot open " + dir.path().string() + ": Is a directory");
   REQUIRE(test::run_until(l, [&] { return (*missing)->pending() + (*directory)->pending() == 0; }));
+}
+
+TEST_CASE(
+    "jsonl: a symbolic link or a FIFO at the path is refused with a clear reason, the target "
+    "untouched",
+    "[sinks][jsonl]") {
+  core::loop l;
+  test::temp_dir dir;
+  const auto target = dir.file("elsewhere.txt");
+  std::ofstream(target) << "not for bcast\n";
+  const auto link = dir.file("m.jsonl");
+  REQUIRE(::symlink(target.c_str(), link.c_str()) == 0);
+  const auto fifo = dir.file("fifo.jsonl");
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);  // nobody reads it: a blocking open would hang
+  auto linked = make_sink(l, "jsonl:" + link);
+  auto piped = make_sink(l, "jsonl:" + fifo);
+  REQUIRE_OK(linked);
+  REQUIRE_OK(piped);
+  recorder a, b;
+  (*linked)->show(test::make_envelope("t", "b"), a.reporter());
+  (*piped)->show(test::make_envelope("t", "b"), b.reporter());
+  REQUIRE(test::run_until(l, [&] { return a.has(outcome::failed) && b.has(outcome::failed); }));
+  CHECK(a.kinds() == std::vector{outcome::failed});
+  CHECK(a.reason() ==
+        "cannot open " + link + ": it is a symbolic link, which the jsonl sink refuses");
+  CHECK(b.reason() == "cannot open " + fifo + ": not a regular file");
+  CHECK(lines_of(target) == std::vector<std::string>{"not for bcast"});
+  CHECK_FALSE((*linked)->has_shown(test::make_envelope("t", "b")));
+  CHECK_FALSE((*piped)->has_shown(test::make_envelope("t", "b")));
+  REQUIRE(test::run_until(l, [&] { return (*linked)->pending() + (*piped)->pending() == 0; }));
 }
 
 TEST_CASE("jsonl: after a crash it tells which messages its file already holds", "[sinks][jsonl]") {

@@ -82,6 +82,26 @@ TEST_CASE("zenity: the dialog shows title and body; OK acknowledges", "[sinks][z
   CHECK(r.events[1].sink == "zenity");
 }
 
+TEST_CASE("zenity: backslashes show as typed, never as escapes or markup", "[sinks][zenity][x11]") {
+  if (!have_desktop_tools()) return;
+  test::xvfb x;
+  core::loop l;
+  auto s = zenity(l, dialog_options(x));
+  recorder r;
+  // zenity runs g_strcompress() on --text: unescaped, \n breaks the line and \074b\076 is <b>.
+  s->show(test::make_envelope("Folder C:\\new", "Simpan di C:\\new\n\\074b\\076tebal\\074/b\\076"),
+          r.reporter());
+  REQUIRE(test::run_until(l, [&] { return r.has(outcome::displayed); }));
+  const auto w = x.find_window("^Folder C:");
+  const auto text = x.read_window_until(w, {"tebal", "OK"});
+  INFO(text);
+  CHECK(contains(text, "Folder C:\\new"));
+  CHECK(contains(text, "Simpan di C:\\new"));
+  CHECK(contains(text, "\\074b\\076tebal\\074/b\\076"));
+  x.press(w, "Return");
+  REQUIRE(test::run_until(l, [&] { return s->pending() == 0; }));
+}
+
 TEST_CASE("zenity: a long body scrolls in a text window; OK acknowledges", "[sinks][zenity][x11]") {
   if (!have_desktop_tools()) return;
   test::xvfb x;

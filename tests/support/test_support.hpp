@@ -10,12 +10,14 @@
 #include <bcast/net/loopback.hpp>
 #include <bcast/redis/local_server.hpp>
 
+#include <sys/types.h>
 #include <sys/wait.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -88,6 +90,26 @@ inline int shell_status(const std::string& cmd, std::string* output = nullptr) {
   int status = ::pclose(p);
   if (output) *output = std::move(out);
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// A process's resident memory, now (VmRSS) or at its peak (VmHWM), from /proc/PID/status, in
+// bytes; 0 when the process is gone.
+inline std::size_t resident_bytes(pid_t pid, std::string_view field = "VmRSS") {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.starts_with(field) && line.size() > field.size() && line[field.size()] == ':')
+      return std::stoull(line.substr(field.size() + 1)) * 1024;  // "VmHWM:  1234 kB"
+  }
+  return 0;
+}
+inline std::size_t peak_resident_bytes(pid_t pid) {
+  return resident_bytes(pid, "VmHWM");
+}
+
+// Starts this process's peak (VmHWM) again from what it holds now.
+inline void reset_peak_resident_bytes() {
+  std::ofstream("/proc/self/clear_refs") << "5";
 }
 
 // A real redis-server on a free loopback port and a Unix socket in its own temp dir.

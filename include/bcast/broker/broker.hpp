@@ -14,6 +14,7 @@
 #include <bcast/broker/receipt_aggregator.hpp>
 #include <bcast/broker/receipt_writer.hpp>
 #include <bcast/broker/receipts.hpp>
+#include <bcast/broker/store_data.hpp>
 #include <bcast/broker/store_reach.hpp>
 #include <bcast/broker/store_state.hpp>
 #include <bcast/broker/tracker.hpp>

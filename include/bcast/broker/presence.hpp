@@ -7,15 +7,22 @@
 //   bcast:{store:S}:profile   the same without expiry, plus first_seen: every store ever seen
 // publisherd finds the stores with SCAN MATCH bcast:{store:*}:profile (TYPE hash), which visits
 // the whole keyspace in COUNT-sized steps: fine for thousands of stores, and a store needs no
-// right to write anywhere shared.
+// right to write anywhere shared. It reads each store's keys within bounds (store_data.hpp).
+//
+// Groups are self-declared: a store names its own groups (subscriberd --group), and its Redis
+// user cannot read other groups' channels, but what it writes in its profile is believed for the
+// counts and lists of the web UI (docs/ARCHITECTURE.md, "Trust").
 
 #include <bcast/broker/keys.hpp>
+#include <bcast/broker/store_data.hpp>
 #include <bcast/broker/store_reach.hpp>
-#include <bcast/core/lifetime.hpp>
 #include <bcast/core/error.hpp>
+#include <bcast/core/lifetime.hpp>
 #include <bcast/core/loop.hpp>
 #include <bcast/core/timer.hpp>
+#include <bcast/message/target.hpp>
 #include <bcast/message/time.hpp>
+#include <bcast/message/utf8.hpp>
 #include <bcast/redis/client.hpp>
 
 #include <nlohmann/json.hpp>
@@ -28,6 +35,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -152,8 +160,9 @@ class presence_directory {
   using callback = std::function<void(core::result<std::vector<store_presence>>)>;
 
   // Must not outlive the client.
-  explicit presence_directory(redis::client& c, std::size_t scan_count = 1000)
-      : client_(c), scan_count_(std::to_string(scan_count)) {}
+  explicit presence_directory(redis::client& c, std::size_t scan_count = 1000,
+                              store_data_limits limits = {})
+      : client_(c), scan_count_(std::to_string(scan_count)), limits_(limits) {}
   presence_directory(const presence_directory&) = delete;
   presence_directory& operator=(const presence_directory&) = delete;
 
@@ -173,6 +182,9 @@ class presence_directory {
                       done(core::result<void>());
                     });
   }
+
+  // Problems with what stores wrote, found since the start (store_data_problems).
+  std::size_t problems() const noexcept { return problems_.count(); }
 
  private:
   struct scan_state {
@@ -201,48 +213,87 @@ class presence_directory {
         });
   }
 
-  // One HMGET and one EXISTS per store, pipelined.
+  // One bounded read of the profile, with EXISTS of the presence key, per store, pipelined. A
+  // store whose profile cannot be read is listed with what is known: its id.
   void fetch(scan_state& scanned) {
     std::vector<store_presence> out;
     for (const auto& id : scanned.ids) out.push_back(store_presence{id, {}, {}, false, {}, {}});
     if (out.empty()) return scanned.cb(std::vector<store_presence>{});
-    redis::client::pipeline reads(client_, 2 * out.size());
+    const std::vector<bounded_field> fields{{"groups", limits_.max_groups_bytes},
+                                            {"version", limits_.max_value_bytes},
+                                            {"last_seen", limits_.max_value_bytes},
+                                            {"first_seen", limits_.max_value_bytes}};
+    redis::client::pipeline reads(client_, out.size());
     for (const auto& p : out) {
-      reads.command({"HMGET", profile_key(p.id), "groups", "version", "last_seen", "first_seen"})
-          .command({"EXISTS", presence_key(p.id)});
+      add_bounded_store_read(reads, profile_key(p.id), presence_key(p.id), "exists", fields);
     }
-    reads.send(
-        [out = std::move(out), cb = std::move(scanned.cb)](core::result<redis::replies> r) mutable {
-          if (!r) return cb(redis::failed("listing stores", r.err()));
-          for (std::size_t i = 0; i < out.size(); ++i) {
-            auto profile = (*r)[2 * i].as_array(4);
-            const auto online = (*r)[2 * i + 1].as_integer();
-            if (!profile || !online)
-              return cb(redis::failed("listing stores", profile ? online.err() : profile.err()));
-            read_profile(*profile, out[i]);
-            out[i].online = *online > 0;
-          }
-          cb(std::move(out));
-        });
+    reads.send([this, alive = alive_.watch(), out = std::move(out),
+                cb = std::move(scanned.cb)](core::result<redis::replies> r) mutable {
+      if (alive.expired()) return;
+      if (!r) return cb(redis::failed("listing stores", r.err()));
+      for (std::size_t i = 0; i < out.size(); ++i) {
+        problems_.report("presence", out[i].id, read_store((*r)[i], out[i]));
+      }
+      cb(std::move(out));
+    });
   }
 
-  // HMGET groups version last_seen first_seen.
-  static void read_profile(std::span<redis::reply> fields, store_presence& p) {
-    if (fields[0].is_string()) {
-      try {
-        for (const auto& g : nlohmann::json::parse(fields[0].str)) {
-          if (g.is_string()) p.groups.push_back(g.get<std::string>());
-        }
-      } catch (const nlohmann::json::exception&) {
+  // Fills `p` with what of one store's answer is usable; returns what was not.
+  std::vector<std::string> read_store(redis::reply& answer, store_presence& p) const {
+    auto read = answer.is_error() ? core::result<bounded_store_read>(answer.checked().err())
+                                  : parse_bounded_store_read(answer);
+    if (!read) return {read.err().message()};
+    auto& problems = read->problems;
+    p.online = read->exists;
+    auto& values = read->values;
+    values.resize(4);
+    if (values[0]) read_groups(*values[0], p.groups, problems);
+    if (values[1]) {
+      if (message::is_valid_utf8(*values[1]) && !message::has_control_chars(*values[1])) {
+        p.version = std::move(*values[1]);
+      } else {
+        problems.push_back("version is not printable text");
       }
     }
-    p.version = std::move(fields[1].str);
-    p.last_seen = std::move(fields[2].str);
-    p.first_seen = std::move(fields[3].str);
+    for (auto [value, into, name] : {std::tuple{&values[2], &p.last_seen, "last_seen"},
+                                     std::tuple{&values[3], &p.first_seen, "first_seen"}}) {
+      if (!*value) continue;
+      if (message::parse_time(**value)) {
+        *into = std::move(**value);
+      } else {
+        problems.push_back(std::string(name) + " is not a time");
+      }
+    }
+    return std::move(problems);
+  }
+
+  // A JSON array of groups ("kind:name"), at most max_groups of them.
+  void read_groups(std::string_view json, std::vector<std::string>& groups,
+                   std::vector<std::string>& problems) const {
+    const auto parsed = nlohmann::json::parse(json, nullptr, false);
+    if (!parsed.is_array()) {
+      problems.push_back("groups is not a JSON array");
+      return;
+    }
+    std::size_t invalid = 0;
+    for (const auto& g : parsed) {
+      if (!g.is_string() || !message::parse_group(g.get_ref<const std::string&>())) {
+        ++invalid;
+      } else if (groups.size() < limits_.max_groups) {
+        groups.push_back(g.get<std::string>());
+      }
+    }
+    if (invalid > 0) problems.push_back(std::to_string(invalid) + " groups that are not groups");
+    if (parsed.size() - invalid > limits_.max_groups) {
+      problems.push_back(std::to_string(parsed.size() - invalid) + " groups, only the first " +
+                         std::to_string(limits_.max_groups) + " read");
+    }
   }
 
   redis::client& client_;
   std::string scan_count_;
+  store_data_limits limits_;
+  store_data_problems problems_;
   core::liveness_token alive_;
 };
 

@@ -5,8 +5,11 @@
 #include <bcast/broker/keys.hpp>
 #include <bcast/broker/messages.hpp>
 #include <bcast/broker/receipts.hpp>
+#include <bcast/broker/store_data.hpp>
 #include <bcast/broker/store_reach.hpp>
 #include <bcast/core/error.hpp>
+#include <bcast/core/lifetime.hpp>
+#include <bcast/message/time.hpp>
 #include <bcast/redis/client.hpp>
 
 #include <nlohmann/json.hpp>
@@ -110,14 +113,16 @@ inline receipt_summary summarize_receipts(const message_record& m,
   return out;
 }
 
-// One HMGET per store (and an LRANGE of its gaps when it was expected), all pipelined; each
-// touches one store's slot.
+// One bounded read per store (store_data.hpp: its receipt fields for the message, and its gaps
+// when it was expected), all pipelined; each touches one store's slot. What a store wrote that
+// is too long or does not parse is skipped, and that store counts as if it had not written it.
 class receipt_aggregator {
  public:
   using callback = std::function<void(core::result<receipt_summary>)>;
 
   // Must not outlive the client.
-  explicit receipt_aggregator(redis::client& c) : client_(c) {}
+  explicit receipt_aggregator(redis::client& c, store_data_limits limits = {})
+      : client_(c), limits_(limits) {}
   receipt_aggregator(const receipt_aggregator&) = delete;
   receipt_aggregator& operator=(const receipt_aggregator&) = delete;
 
@@ -126,38 +131,67 @@ class receipt_aggregator {
       client_.raw().owner_loop().defer([cb = std::move(cb)] { cb(receipt_summary{}); });
       return;
     }
-    std::vector<std::string> hmget{"HMGET", ""};
-    for (auto s : all_receipt_states) hmget.push_back(receipt_field(m.envelope.id, s));
+    std::vector<std::string> names;
+    for (auto s : all_receipt_states) names.push_back(receipt_field(m.envelope.id, s));
+    std::vector<bounded_field> fields;
+    for (const auto& n : names) fields.push_back({n, limits_.max_value_bytes});
     std::vector<bool> expected(stores.size());
-    redis::client::pipeline reads(client_, 2 * stores.size());
+    redis::client::pipeline reads(client_, stores.size());
     for (std::size_t i = 0; i < stores.size(); ++i) {
       expected[i] = store_matches_message(stores[i], m.envelope);
-      hmget[1] = receipts_key(stores[i].id);
-      reads.command(hmget);
-      if (expected[i]) reads.command({"LRANGE", gaps_key(stores[i].id), "0", "-1"});
+      add_bounded_store_read(reads, receipts_key(stores[i].id), gaps_key(stores[i].id),
+                             expected[i] ? "list" : "", fields, limits_.max_gaps,
+                             limits_.max_gap_bytes);
     }
-    reads.send([m = std::move(m), stores = std::move(stores), expected = std::move(expected),
+    reads.send([this, alive = alive_.watch(), m = std::move(m), stores = std::move(stores),
                 cb = std::move(cb)](core::result<redis::replies> r) {
+      if (alive.expired()) return;
       if (!r) return cb(redis::failed("reading receipts", r.err()));
       std::vector<store_receipt_data> data(stores.size());
-      auto answer = r->begin();
       for (std::size_t i = 0; i < stores.size(); ++i) {
-        auto fields = (answer++)->as_array(all_receipt_states.size());
-        if (!fields) return cb(redis::failed("reading receipts", fields.err()));
-        for (std::size_t k = 0; k < all_receipt_states.size(); ++k) {
-          if ((*fields)[k].is_string()) data[i].at[k] = std::move((*fields)[k].str);
-        }
-        if (!expected[i]) continue;
-        auto gaps = (answer++)->as_array();
-        if (!gaps) return cb(redis::failed("reading receipts", gaps.err()));
-        for (auto& g : *gaps) data[i].gaps.push_back(std::move(g.str));
+        problems_.report("receipts", stores[i].id, read_store(m, (*r)[i], data[i]));
       }
       cb(summarize_receipts(m, stores, data));
     });
   }
 
+  // Problems with what stores wrote, found since the start (store_data_problems).
+  std::size_t problems() const noexcept { return problems_.count(); }
+
  private:
+  // Fills `out` with what of one store's answer is usable; returns what was not.
+  static std::vector<std::string> read_store(const message_record& m, redis::reply& answer,
+                                             store_receipt_data& out) {
+    auto read = answer.is_error() ? core::result<bounded_store_read>(answer.checked().err())
+                                  : parse_bounded_store_read(answer);
+    if (!read) return {read.err().message()};
+    for (std::size_t k = 0; k < all_receipt_states.size() && k < read->values.size(); ++k) {
+      auto& at = read->values[k];
+      if (!at) continue;
+      if (message::parse_time(*at)) {
+        out.at[k] = std::move(*at);
+      } else {
+        read->problems.push_back(receipt_field(m.envelope.id, all_receipt_states[k]) +
+                                 " is not a time");
+      }
+    }
+    std::size_t unreadable = 0;
+    for (auto& item : read->items) {
+      if (parse_gap_record(item)) {
+        out.gaps.push_back(std::move(item));
+      } else {
+        ++unreadable;
+      }
+    }
+    if (unreadable > 0)
+      read->problems.push_back(std::to_string(unreadable) + " unreadable gap items");
+    return std::move(read->problems);
+  }
+
   redis::client& client_;
+  store_data_limits limits_;
+  store_data_problems problems_;
+  core::liveness_token alive_;
 };
 
 }  // namespace bcast::broker

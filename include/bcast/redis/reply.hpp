@@ -8,6 +8,7 @@
 #include <hiredis/hiredis.h>
 #include <hiredis/read.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstddef>
 #include <memory>
@@ -133,8 +134,17 @@ using replies = std::vector<reply>;
   return r;
 }
 
+// What one reply may cost while it is parsed. The server (or whoever sits between it and us)
+// chooses what it announces, and "*1048576" nested seven deep is 70 bytes. So every aggregate is
+// charged sizeof(reply) per element the moment it is announced, every string its length, and the
+// unread bytes buffered for the reply count as well; past max_reply_bytes the reply fails with
+// limit_exceeded (the connection then drops it). An aggregate reserves at most 1024 elements
+// ahead (a page of legitimate replies in one allocation; growing them cost 4x in parsing), so a
+// huge announcement within the budget takes memory only as its elements really come.
+// The largest legitimate replies are a page of 1000 message-log records or 500 history entries
+// (a few tens of MB with the largest envelopes); 64 MiB leaves them room.
 struct reader_limits {
-  std::size_t max_reply_bytes = 64 * 1024 * 1024;  // bytes buffered for one unfinished reply
+  std::size_t max_reply_bytes = 64 * 1024 * 1024;  // the memory budget of one reply
   std::size_t max_elements = 1024 * 1024;          // elements in one aggregate
 };
 
@@ -142,7 +152,23 @@ namespace detail {
 
 struct reader_state {
   reader_limits limits;
-  bool limit_hit = false;
+  std::size_t charged = 0;  // by the reply being parsed: announced elements, strings
+  std::string limit_hit;    // why a create function refused, when one did
+
+  std::size_t left() const noexcept {
+    return limits.max_reply_bytes - std::min(charged, limits.max_reply_bytes);
+  }
+  // False, and limit_hit says why, when `bytes` more for what() would pass the budget.
+  template <class What>
+  bool charge(std::size_t bytes, What&& what) {
+    if (bytes <= left()) {
+      charged += bytes;
+      return true;
+    }
+    limit_hit = what() + " would take the reply past its budget of " +
+                std::to_string(limits.max_reply_bytes) + " bytes";
+    return false;
+  }
 };
 
 inline reply::kind kind_of(int hiredis_type) noexcept {
@@ -164,13 +190,14 @@ inline reply::kind kind_of(int hiredis_type) noexcept {
   }
 }
 
-// Children are stored in their parent's pre-sized vector; only the root is heap allocated.
+// Children are appended to their parent's elements (hiredis fills an aggregate in order and
+// keeps no pointer to a finished sibling); only the root is heap allocated.
 inline void* place(const redisReadTask* task, reply&& value) {
   if (task->parent) {
-    auto* parent = static_cast<reply*>(task->parent->obj);
-    auto& slot = parent->elements[static_cast<std::size_t>(task->idx)];
-    slot = std::move(value);
-    return &slot;
+    auto& elements = static_cast<reply*>(task->parent->obj)->elements;
+    if (std::cmp_not_equal(task->idx, elements.size())) return nullptr;
+    elements.push_back(std::move(value));
+    return &elements.back();
   }
   return new reply(std::move(value));
 }
@@ -198,6 +225,9 @@ inline redisReplyObjectFunctions* object_functions() {
   static redisReplyObjectFunctions functions = [] {
     redisReplyObjectFunctions f{};
     f.createString = [](const redisReadTask* task, char* str, std::size_t len) -> void* {
+      auto* state = static_cast<reader_state*>(task->privdata);
+      if (!state->charge(len, [&] { return "a string of " + std::to_string(len) + " bytes"; }))
+        return nullptr;
       reply r;
       r.type = kind_of(task->type);
       r.str.assign(str, len);
@@ -207,12 +237,17 @@ inline redisReplyObjectFunctions* object_functions() {
     f.createArray = [](const redisReadTask* task, auto elements) -> void* {
       auto* state = static_cast<reader_state*>(task->privdata);
       if (std::cmp_less(elements, 0) || std::cmp_greater(elements, state->limits.max_elements)) {
-        state->limit_hit = true;
+        state->limit_hit = "an aggregate of " + std::to_string(elements) + " elements (at most " +
+                           std::to_string(state->limits.max_elements) + ")";
         return nullptr;
       }
+      const auto n = static_cast<std::size_t>(elements);
+      if (!state->charge(n * sizeof(reply),
+                         [&] { return "an aggregate of " + std::to_string(n) + " elements"; }))
+        return nullptr;
       reply r;
       r.type = kind_of(task->type);
-      r.elements.resize(static_cast<std::size_t>(elements));
+      r.elements.reserve(std::min<std::size_t>(n, 1024));
       return place(task, std::move(r));
     };
     f.createInteger = [](const redisReadTask* task, long long value) -> void* {
@@ -259,19 +294,24 @@ class reply_reader {
       return status::failed;
     }
     if (!obj) {
-      if (buffered_bytes() > state_->limits.max_reply_bytes) {
+      if (buffered_bytes() > state_->left()) {
         err = core::error(core::errc::limit_exceeded,
-                          "reply larger than " + std::to_string(state_->limits.max_reply_bytes) + " bytes");
+                          "reply larger than its budget of " +
+                              std::to_string(state_->limits.max_reply_bytes) + " bytes (" +
+                              std::to_string(buffered_bytes()) + " bytes unread)");
         return status::failed;
       }
       return status::need_more;
     }
+    state_->charged = 0;
     std::unique_ptr<reply> owned(static_cast<reply*>(obj));
     out = std::move(*owned);
     return status::reply;
   }
 
   std::size_t buffered_bytes() const noexcept { return reader_->len - reader_->pos; }
+  // What the reply being parsed has been charged so far (reader_limits).
+  std::size_t charged_bytes() const noexcept { return state_->charged; }
 
   // Feeds `bytes` and hands every complete reply to on_reply(reply&&); stops early when on_reply
   // returns false. hiredis moves the unread rest of its buffer after each reply, so feeding a
@@ -297,9 +337,8 @@ class reply_reader {
 
  private:
   core::result<void> failure() const {
-    if (state_->limit_hit)
-      return core::error(core::errc::limit_exceeded,
-                         "reply has more than " + std::to_string(state_->limits.max_elements) + " elements");
+    if (!state_->limit_hit.empty())
+      return core::error(core::errc::limit_exceeded, state_->limit_hit);
     return core::error(core::errc::protocol_error, reader_->errstr);
   }
 

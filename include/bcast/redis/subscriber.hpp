@@ -1,7 +1,10 @@
 #pragma once
 // Pub/sub on a dedicated connection. The subscriber keeps the set of channels, shard channels and
 // patterns it wants; a subscription counts as confirmed only when the server acknowledges it, and
-// after a reconnect everything wanted is subscribed again. A periodic PING detects a dead peer.
+// after a reconnect everything wanted is subscribed again. No command waits for an answer here, so
+// no command timeout notices a dead peer or one that drips a reply that never ends: a periodic
+// PING keeps a quiet connection talking, and one that receives nothing, not even the PING's
+// answer, for read_idle_timeout is dropped and made again.
 
 #include <bcast/core/lifetime.hpp>
 #include <bcast/core/loop.hpp>
@@ -10,6 +13,7 @@
 #include <bcast/redis/options.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <set>
@@ -23,6 +27,8 @@ enum class subscription_kind { channel, shard_channel, pattern };
 
 struct subscriber_settings {
   std::chrono::milliseconds health_check_interval{15000};  // 0 disables PING
+  // Longer than the interval plus a round trip; 0 disables.
+  std::chrono::milliseconds read_idle_timeout{30000};
   std::size_t names_per_command = 512;
 };
 
@@ -34,7 +40,11 @@ class subscriber {
   using confirm_handler = std::function<void(subscription_kind, std::string_view name)>;
 
   subscriber(core::loop& l, options o, subscriber_settings s = {})
-      : loop_(l), conn_(connection::create(l, std::move(o))), settings_(s), ping_timer_(l) {
+      : loop_(l),
+        conn_(connection::create(l, std::move(o))),
+        settings_(s),
+        ping_timer_(l),
+        idle_timer_(l) {
     // The connection is shared: it may call back after this subscriber is gone.
     conn_->set_push_handler([this, alive = alive_.watch()](reply&& r) {
       if (!alive.expired()) on_push(std::move(r));
@@ -48,6 +58,7 @@ class subscriber {
         confirmed_[1].clear();
         confirmed_[2].clear();
         ping_timer_.stop();
+        idle_timer_.stop();
       }
     });
   }
@@ -108,23 +119,31 @@ class subscriber {
       if (!wanted.empty())
         send_subscribe(kind, std::vector<std::string>(wanted.begin(), wanted.end()), true);
     }
-    awaiting_pong_ = false;
+    last_heard_ms_ = loop_.now_ms();
     if (settings_.health_check_interval.count() > 0) {
       ping_timer_.start(
-          settings_.health_check_interval, [this] { health_check(); },
+          settings_.health_check_interval,
+          [this] {
+            std::string_view ping[] = {"PING"};
+            conn_->send_push_command(ping);
+          },
           settings_.health_check_interval);
     }
+    if (settings_.read_idle_timeout.count() > 0)
+      idle_timer_.start(settings_.read_idle_timeout, [this] { idle_check(); });
   }
 
-  void health_check() {
-    if (awaiting_pong_) {
-      // No answer for a whole interval: the connection is dead even if TCP has not noticed.
-      conn_->break_connection(core::error(core::errc::timeout, "no answer to PING"));
+  // Armed for the moment the bound would pass if nothing came since; every reply moves that on.
+  void idle_check() {
+    const auto bound = static_cast<std::uint64_t>(settings_.read_idle_timeout.count());
+    const auto idle = loop_.now_ms() - last_heard_ms_;
+    if (idle < bound) {
+      idle_timer_.start(std::chrono::milliseconds(bound - idle), [this] { idle_check(); });
       return;
     }
-    awaiting_pong_ = true;
-    std::string_view ping[] = {"PING"};
-    conn_->send_push_command(ping);
+    conn_->break_connection(core::error(
+        core::errc::timeout, "nothing from Redis at " + conn_->opts().describe() + " for " +
+                                 std::to_string(idle) + " ms, not even an answer to PING"));
   }
 
   void send_subscribe(subscription_kind kind, const std::vector<std::string>& names,
@@ -140,12 +159,10 @@ class subscriber {
   }
 
   void on_push(reply&& r) {
-    if (!r.is_array() || r.elements.empty()) {
-      // PING outside subscribed mode answers +PONG. An error (a SUBSCRIBE refused by ACL) leaves
-      // the name unconfirmed.
-      if (r.is_status("PONG")) awaiting_pong_ = false;
-      return;
-    }
+    last_heard_ms_ = loop_.now_ms();
+    // PING answers +PONG outside subscribed mode, ["pong", ""] in it; either way it only counts as
+    // something heard. An error (a SUBSCRIBE refused by ACL) leaves the name unconfirmed.
+    if (!r.is_array() || r.elements.empty()) return;
     const auto& e = r.elements;
     std::string_view type = e[0].str;
     if (type == "message" && e.size() >= 3) {
@@ -154,8 +171,6 @@ class subscriber {
       if (on_message_) on_message_(e[1].str, e[2].str);
     } else if (type == "pmessage" && e.size() >= 4) {
       if (on_pmessage_) on_pmessage_(e[1].str, e[2].str, e[3].str);
-    } else if (type == "pong") {
-      awaiting_pong_ = false;
     } else if (type == "subscribe" || type == "ssubscribe" || type == "psubscribe") {
       auto kind = type == "subscribe"    ? subscription_kind::channel
                   : type == "ssubscribe" ? subscription_kind::shard_channel
@@ -171,12 +186,13 @@ class subscriber {
   std::shared_ptr<connection> conn_;
   subscriber_settings settings_;
   core::timer ping_timer_;
+  core::timer idle_timer_;
+  std::uint64_t last_heard_ms_ = 0;
   std::set<std::string> wanted_[3];
   std::set<std::string> confirmed_[3];
   message_handler on_message_;
   pmessage_handler on_pmessage_;
   confirm_handler on_confirmed_;
-  bool awaiting_pong_ = false;
   core::liveness_token alive_;
 };
 

@@ -5,12 +5,16 @@
 // the line is out before subscriberd puts its new position in place, so a crash cannot lose a
 // queue of lines. A written line is `displayed`; an error is `failed` with the
 // errno text. Outcomes are reported on a later loop iteration, as for every sink.
+// PATH must be a regular file (or missing): a symbolic link is refused, so that whoever may write
+// in its directory cannot point the sink at another file, and so is a FIFO, which would hold the
+// loop in open() or write().
 
 #include <bcast/core/loop.hpp>
 #include <bcast/message/encode.hpp>
 #include <bcast/sinks/sink.hpp>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -24,10 +28,32 @@ namespace bcast::sinks {
 
 namespace detail {
 
+// The file at `path` for `flags`, or -1 with `why` set.
+inline int open_regular_file(const std::string& path, int flags, std::string& why) {
+  const int fd = ::open(path.c_str(), flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
+  struct stat st {};
+  if (fd < 0) {
+    const int error = errno;
+    const bool link = error == ELOOP && ::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode);
+    why = "cannot open " + path + ": " +
+          (link             ? std::string("it is a symbolic link, which the jsonl sink refuses")
+           : error == ENXIO ? std::string("not a regular file")  // a FIFO nobody reads
+                            : std::string(std::strerror(error)));
+    return -1;
+  }
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    why = "cannot open " + path + ": not a regular file";
+    return -1;
+  }
+  return fd;
+}
+
 // Empty on success, otherwise why the line was not written.
 inline std::string append_line(const std::string& path, std::string_view line) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return "cannot open " + path + ": " + std::strerror(errno);
+  std::string why;
+  const int fd = open_regular_file(path, O_WRONLY | O_APPEND | O_CREAT, why);
+  if (fd < 0) return why;
   ssize_t n;
   do {
     n = ::write(fd, line.data(), line.size());
@@ -43,7 +69,8 @@ inline std::string append_line(const std::string& path, std::string_view line) {
 
 // Whether the last `window` bytes of the file at `path` hold `needle`.
 inline bool tail_contains(const std::string& path, std::string_view needle, off_t window) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  std::string why;
+  const int fd = open_regular_file(path, O_RDONLY, why);
   if (fd < 0) return false;
   const off_t size = ::lseek(fd, 0, SEEK_END);
   const off_t from = size > window ? size - window : 0;

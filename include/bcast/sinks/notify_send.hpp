@@ -55,7 +55,7 @@ inline std::vector<std::string> notify_send_args(const message::envelope& e,
   }
   args.emplace_back("--");  // a title that starts with '-' is not an option
   args.push_back(text::without_controls(e.title, false));
-  args.push_back(text::escape_markup(text::without_controls(e.body, true)));
+  args.push_back(text::escape_markup_argument(text::without_controls(e.body, true)));
   return args;
 }
 

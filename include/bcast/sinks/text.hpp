@@ -60,6 +60,21 @@ inline std::string escape_markup(std::string_view in) {
   return out;
 }
 
+// zenity's --text and notify-send's body go through g_strcompress() after we escaped the markup:
+// it turns \n, \t, \\ and octal escapes such as \074 ('<') back into characters, so "C:\new"
+// would break the line and "\074b\076" would become markup. Each backslash doubled comes out as
+// the one that was typed.
+inline std::string escape_markup_argument(std::string_view in) {
+  const auto markup = escape_markup(in);
+  std::string out;
+  out.reserve(markup.size());
+  for (char c : markup) {
+    if (c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
 // The first non-blank line of a child's stderr, trimmed and shortened, for a `failed` reason.
 inline std::string first_line(std::string_view in, std::size_t max_bytes = 200) {
   std::size_t pos = 0;

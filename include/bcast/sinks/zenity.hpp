@@ -1,8 +1,9 @@
 #pragma once
 // `zenity`: one GTK dialog per message. --info, --warning or --error by priority; the window title
-// is the message title, the text is the title in bold and the body (Pango markup, escaped). A long
-// body (a message dialog does not scroll, so its OK button would end up below the screen) goes to
-// a scrollable --text-info window instead, fed on stdin, with ack_label (or OK) and Close.
+// is the message title, the text is the title in bold and the body (Pango markup, escaped, with
+// backslashes doubled: zenity unescapes --text with g_strcompress). A long body (a message dialog
+// does not scroll, so its OK button would end up below the screen) goes to a scrollable
+// --text-info window instead, fed on stdin, with ack_label (or OK) and Close.
 //
 // Outcomes: `displayed` once the dialog has stayed up for display_settle (or closed normally
 // before that); with require_ack the button reads ack_label and OK (exit 0) is `acknowledged`.
@@ -64,8 +65,8 @@ inline zenity_invocation zenity_command(const message::envelope& e, const sink_o
         break;
     }
     args.emplace_back("--width=420");
-    args.push_back("--text=<b>" + text::escape_markup(title) + "</b>\n\n" +
-                   text::escape_markup(body));
+    args.push_back("--text=<b>" + text::escape_markup_argument(title) + "</b>\n\n" +
+                   text::escape_markup_argument(body));
   }
   // "--name=value" in one argv entry: a value that starts with '-' stays a value.
   args.push_back("--title=" + title);

@@ -54,11 +54,11 @@ TEST_CASE("scoped log: a limited reader gets full pages of only what it may see"
   // Oldest first: j0, then nine others, j1, nine others, j2, ...
   for (int i = 0; i < 40; ++i) {
     if (i % 10 == 0)
-      f.send({"region:jateng", "store:s1"}, "j" + std::to_string(i / 10));
+      f.send({"region:jateng", "store:s1"}, std::string("j") + std::to_string(i / 10));
     else if (i % 10 == 5)
-      f.send({"region:jateng", "region:jabar"}, "mixed" + std::to_string(i / 10));
+      f.send({"region:jateng", "region:jabar"}, std::string("mixed") + std::to_string(i / 10));
     else
-      f.send({"all"}, "all" + std::to_string(i));
+      f.send({"all"}, std::string("all") + std::to_string(i));
   }
   const std::vector<std::string> patterns{"region:jateng", "store:*"};
   const auth::read_scope jateng(patterns);
@@ -91,7 +91,7 @@ TEST_CASE("scoped log: a limited reader gets full pages of only what it may see"
 TEST_CASE("scoped log: the scan stops at its budget and says where to read on", "[scope]") {
   log_fixture f;
   for (int i = 0; i < 30; ++i)
-    f.send({i % 10 == 0 ? "region:jateng" : "all"}, "m" + std::to_string(i));
+    f.send({i % 10 == 0 ? "region:jateng" : "all"}, std::string("m") + std::to_string(i));
   const std::vector<std::string> patterns{"region:jateng"};
   const auth::read_scope jateng(patterns);
 

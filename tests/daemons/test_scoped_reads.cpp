@@ -111,12 +111,12 @@ TEST_CASE(
   std::vector<std::string> jateng_ids;
   for (int i = 0; i < 60; ++i) {
     if (i % 15 == 3)
-      jateng_ids.push_back(
-          f.send_as_peer({"region:jateng", "store:smg-01"}, "jateng " + std::to_string(i))["id"]);
+      jateng_ids.push_back(f.send_as_peer({"region:jateng", "store:smg-01"},
+                                          std::string("jateng ") + std::to_string(i))["id"]);
     else if (i % 15 == 9)
-      f.send_as_peer({"region:jateng", "region:jabar"}, "both " + std::to_string(i));
+      f.send_as_peer({"region:jateng", "region:jabar"}, std::string("both ") + std::to_string(i));
     else
-      f.send_as_peer({"all"}, "all " + std::to_string(i));
+      f.send_as_peer({"all"}, std::string("all ") + std::to_string(i));
   }
   REQUIRE(jateng_ids.size() == 4);
 

@@ -104,8 +104,9 @@ class read_scope {
   // cannot declare itself into a scope with "all" or another store's target.
   bool sees_store(std::string_view id, std::span<const std::string> groups) const {
     if (unlimited_) return true;
-    if (may_send_to(patterns_, "all") || may_send_to(patterns_, "store:" + std::string(id)))
-      return true;
+    std::string own = "store:";
+    own += id;
+    if (may_send_to(patterns_, "all") || may_send_to(patterns_, own)) return true;
     return std::any_of(groups.begin(), groups.end(), [this](const std::string& g) {
       return message::parse_group(g).ok() && may_send_to(patterns_, g);
     });

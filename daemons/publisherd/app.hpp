@@ -6,6 +6,7 @@
 
 #include <bcast/auth/authenticator.hpp>
 #include <bcast/auth/users.hpp>
+#include <bcast/broker/idempotency.hpp>
 #include <bcast/broker/messages.hpp>
 #include <bcast/broker/presence.hpp>
 #include <bcast/broker/publish.hpp>
@@ -303,14 +304,15 @@ class app {
     r.post("/api/v1/messages", http::guarded(auth_, auth::access::any_user, [this](http::request& req, http::responder res, const auth::principal& p) {
              post_message(req, std::move(res), p);
            }));
-    r.get("/api/v1/messages", http::guarded(auth_, auth::access::any_user, [this](http::request& req, http::responder res, const auth::principal&) {
-            list_messages(req, std::move(res));
+    // A user limited to target patterns reads only within them (auth::read_scope).
+    r.get("/api/v1/messages", http::guarded(auth_, auth::access::any_user, [this](http::request& req, http::responder res, const auth::principal& p) {
+            list_messages(req, std::move(res), auth::read_scope(p.targets));
           }));
-    r.get("/api/v1/messages/{id}", http::guarded(auth_, auth::access::any_user, [this](http::request& req, http::responder res, const auth::principal&) {
-            show_message(req, std::move(res));
+    r.get("/api/v1/messages/{id}", http::guarded(auth_, auth::access::any_user, [this](http::request& req, http::responder res, const auth::principal& p) {
+            show_message(req, std::move(res), auth::read_scope(p.targets));
           }));
-    r.get("/api/v1/stores", http::guarded(auth_, auth::access::any_user, [this](http::request&, http::responder res, const auth::principal&) {
-            list_stores(std::move(res));
+    r.get("/api/v1/stores", http::guarded(auth_, auth::access::any_user, [this](http::request&, http::responder res, const auth::principal& p) {
+            list_stores(std::move(res), auth::read_scope(p.targets));
           }));
   }
 
@@ -328,17 +330,19 @@ class app {
     auto envelope = message::make_envelope(std::move(valid).value(), ids_, who.name, now);
     if (!envelope) return res.error(500, "internal", envelope.err().message());
     // A client that retries after a timeout may name the id it used before: publishing is
-    // idempotent by id, so a retry never shows a message twice.
-    broker::publish_options options;
-    if (auto key = req.header("idempotency-key")) {
-      if (!message::is_valid_ulid(*key)) return res.error(400, "invalid_request", "Idempotency-Key must be a message id (ULID).");
+    // idempotent by id, so a retry never shows a message twice (broker/idempotency.hpp).
+    auto key = req.header("idempotency-key");
+    if (key) {
+      if (auto usable = broker::check_idempotency_key(*key, now, publisher_.settings().retry_window); !usable)
+        return res.error(400, "invalid_request", usable.err().detail());
       envelope->id = std::string(*key);
-      options.retry = true;
     }
+    broker::publish_options options;
     options.expected_stores = store_reach_.count(*envelope);
     auto started = std::chrono::steady_clock::now();
-    publisher_.publish(*envelope, [this, res, id = envelope->id, started](result<broker::publish_outcome> r) {
+    auto answer = [this, res, id = envelope->id, started](result<broker::publish_outcome> r) {
       metrics_.publish_duration.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      if (!r && r.err() == bcast::core::errc::conflict) return res.error(409, "conflict", r.err().detail());
       if (!r) {
         metrics_.broker_unavailable.inc();
         bcast::core::log::warning("message " + id + " not sent: " + r.err().message());
@@ -347,10 +351,12 @@ class app {
       }
       metrics_.sent.inc();
       res.send(http::response::text(201, std::move(r->envelope_json), "application/json"));
-    }, options);
+    };
+    if (key) return broker::publish_with_key(publisher_, messages_, std::move(envelope).value(), options, std::move(answer));
+    publisher_.publish(*envelope, std::move(answer), options);
   }
 
-  void list_messages(http::request& req, http::responder res) {
+  void list_messages(http::request& req, http::responder res, auth::read_scope scope) {
     std::size_t limit = 50;
     if (auto l = req.query_param("limit")) {
       if (!bcast::core::parse_int(*l, limit) || limit == 0 || limit > broker::message_log::max_limit)
@@ -359,22 +365,28 @@ class app {
     std::string before(req.query_param("before").value_or(""));
     if (!before.empty() && !message::is_valid_ulid(before))
       return res.error(400, "invalid_request", "before must be a message id.", "before");
-    messages_.list(limit, before, [res](result<std::vector<broker::message_record>> r) {
+    broker::message_log::visibility visible;
+    if (!scope.unlimited()) visible = [scope](const message::envelope& e) { return scope.sees_message(e.targets); };
+    messages_.list(limit, before, std::move(visible), [res](result<broker::message_page> r) {
       if (!r) return res.error(503, "broker_unavailable", "History not available, check the connection (" + r.err().message() + ").");
       json list = json::array();
-      for (const auto& m : r.value()) list.push_back(m.envelope);
-      res.json(200, {{"messages", list}});
+      for (const auto& m : r->messages) list.push_back(m.envelope);
+      json page{{"messages", std::move(list)}};
+      if (!r->next_before.empty()) page["next_before"] = r->next_before;
+      res.json(200, page);
     });
   }
 
-  void show_message(http::request& req, http::responder res) {
+  void show_message(http::request& req, http::responder res, auth::read_scope scope) {
     std::string id(req.param("id").value_or(""));
-    messages_.get(id, [this, res, id](result<std::optional<broker::message_record>> r) {
+    messages_.get(id, [this, res, id, scope = std::move(scope)](result<std::optional<broker::message_record>> r) {
       if (!r) return res.error(503, "broker_unavailable", "Message not available, check the connection (" + r.err().message() + ").");
-      if (!r.value()) return res.error(404, "not_found", "No message " + id + ".");
+      if (!r.value() || !scope.sees_message(r.value()->envelope.targets)) return res.error(404, "not_found", "No message " + id + ".");
       auto record = std::move(*r.value());
       json envelope = record.envelope;
-      receipts_.summarize(std::move(record), broker::known_stores(known_stores_),
+      auto stores = broker::known_stores(known_stores_);
+      scope.keep_visible_stores(stores);  // the counts too: they sum up the stores listed
+      receipts_.summarize(std::move(record), std::move(stores),
                           [res, envelope](result<broker::receipt_summary> s) {
                             if (!s) return res.error(503, "broker_unavailable", "Receipts not available (" + s.err().message() + ").");
                             res.json(200, {{"message", envelope}, {"receipts", broker::to_json(s.value())}});
@@ -382,10 +394,11 @@ class app {
     });
   }
 
-  void list_stores(http::responder res) {
-    presence_.list([this, res](result<std::vector<broker::store_presence>> r) {
+  void list_stores(http::responder res, auth::read_scope scope) {
+    presence_.list([this, res, scope = std::move(scope)](result<std::vector<broker::store_presence>> r) {
       if (!r) return res.error(503, "broker_unavailable", "Stores not available, check the connection (" + r.err().message() + ").");
       set_known_stores(r.value());
+      scope.keep_visible_stores(r.value());
       json list = json::array();
       for (const auto& s : r.value()) list.push_back(broker::to_json(s));
       res.json(200, {{"stores", list}});

@@ -76,3 +76,64 @@ TEST_CASE("roles", "[auth][permissions]") {
   CHECK_FALSE(parse_role("Admin"));
   CHECK(to_string(role::publisher) == "publisher");
 }
+
+TEST_CASE("read scope: every target of a message must be allowed", "[auth][permissions][scope]") {
+  const std::vector<std::string> patterns{"region:jateng", "store:*"};
+  const read_scope scope(patterns);
+  using targets = std::vector<std::string>;
+  CHECK_FALSE(scope.unlimited());
+  CHECK(scope.sees_message(targets{"region:jateng"}));
+  CHECK(scope.sees_message(targets{"store:smg-01"}));
+  CHECK(scope.sees_message(targets{"region:jateng", "store:solo-2"}));
+  CHECK_FALSE(scope.sees_message(targets{"all"}));
+  CHECK_FALSE(scope.sees_message(targets{"region:jabar"}));
+  CHECK_FALSE(scope.sees_message(targets{"region:jateng", "region:jabar"}));
+  CHECK_FALSE(scope.sees_message(targets{"region:jateng", "all"}));
+  CHECK_FALSE(scope.sees_message(targets{}));
+
+  const read_scope everything = read_scope::everything();
+  CHECK(everything.unlimited());
+  CHECK(everything.sees_message(targets{"all", "region:jabar"}));
+
+  const read_scope nothing;
+  CHECK_FALSE(nothing.unlimited());
+  CHECK_FALSE(nothing.sees_message(targets{"region:jateng"}));
+  CHECK_FALSE(nothing.sees_store("s1", targets{"region:jateng"}));
+
+  const std::vector<std::string> with_all{"all", "region:jateng"};
+  CHECK(read_scope(with_all).sees_message(targets{"all", "region:jateng"}));
+  CHECK_FALSE(read_scope(with_all).sees_message(targets{"store:s1"}));
+}
+
+TEST_CASE("read scope: a store is seen when an allowed target reaches it",
+          "[auth][permissions][scope]") {
+  using groups = std::vector<std::string>;
+  const std::vector<std::string> jateng{"region:jateng"};
+  const read_scope region(jateng);
+  CHECK(region.sees_store("s1", groups{"format:minimarket", "region:jateng"}));
+  CHECK_FALSE(region.sees_store("s2", groups{"region:jabar"}));
+  CHECK_FALSE(region.sees_store("s3", groups{}));
+  // Only well-formed groups count: a store cannot declare itself in with a target that is not one.
+  CHECK_FALSE(region.sees_store("s4", groups{"region:jateng:x", "Region:jateng", "all"}));
+
+  const std::vector<std::string> one_store{"store:s2"};
+  CHECK(read_scope(one_store).sees_store("s2", groups{"region:jabar"}));
+  CHECK_FALSE(read_scope(one_store).sees_store("s1", groups{"region:jateng", "store:s2"}));
+
+  const std::vector<std::string> all_stores{"store:*"};
+  CHECK(read_scope(all_stores).sees_store("anything", groups{}));
+  const std::vector<std::string> all{"all"};
+  CHECK(read_scope(all).sees_store("anything", groups{}));
+  CHECK(read_scope::everything().sees_store("anything", groups{}));
+
+  struct store {
+    std::string id;
+    std::vector<std::string> groups;
+  };
+  std::vector<store> stores{
+      {"s1", {"region:jateng"}}, {"s2", {"region:jabar"}}, {"s3", {"region:jateng"}}};
+  region.keep_visible_stores(stores);
+  REQUIRE(stores.size() == 2);
+  CHECK(stores[0].id == "s1");
+  CHECK(stores[1].id == "s3");
+}

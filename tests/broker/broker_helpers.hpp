@@ -54,4 +54,13 @@ inline message::envelope make_test_envelope(std::vector<std::string> targets,
   return e;
 }
 
+// Starts asynchronous work whose callback takes an R, and runs the loop until it has answered.
+template <class R, class Start>
+R await_answer(core::loop& l, Start&& start) {
+  std::optional<R> out;
+  start([&out](R r) { out.emplace(std::move(r)); });
+  REQUIRE(run_until(l, [&] { return out.has_value(); }));
+  return std::move(*out);
+}
+
 }  // namespace bcast::test

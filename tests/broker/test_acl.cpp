@@ -3,6 +3,7 @@
 
 #include <bcast/broker/acl.hpp>
 #include <bcast/broker/catchup.hpp>
+#include <bcast/broker/idempotency.hpp>
 #include <bcast/broker/keys.hpp>
 #include <bcast/broker/messages.hpp>
 #include <bcast/broker/presence.hpp>
@@ -19,8 +20,8 @@
 #include <optional>
 #include <sstream>
 #include <string>
-#include <vector>
 #include <support/assert_ok.hpp>
+#include <vector>
 
 using namespace bcast;
 using namespace std::chrono_literals;
@@ -201,6 +202,13 @@ TEST_CASE("acl: a store's user reads its channels and writes its own keys, and n
   REQUIRE(test::run_until(l, [&] { return summary.has_value(); }));
   REQUIRE(summary->ok());
   CHECK(summary->value().expected == 1);
+  // A send under an Idempotency-Key files its record by script, which this user may run.
+  std::optional<core::result<broker::publish_outcome>> keyed;
+  broker::publish_with_key(pub, log, test::make_test_envelope({"all"}), {},
+                           [&](auto r) { keyed.emplace(std::move(r)); });
+  REQUIRE(test::run_until(l, [&] { return keyed.has_value(); }));
+  INFO((keyed->ok() ? std::string() : keyed->err().message()));
+  CHECK(keyed->ok());
   // publisherd's user has no dangerous commands either.
   CHECK(denied(test::run_command(l, pc, {"FLUSHALL"})));
   CHECK(denied(test::run_command(l, pc, {"KEYS", "*"})));

@@ -4,6 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { launchBrowser, startStack, Subscriberd } from './harness.mjs';
@@ -259,6 +260,39 @@ test('the stores page renders', limited, async (t) => {
     const rows = await page.locator('#stores-table tbody tr').count();
     if (rows === 0) assert.ok(await page.locator('.page--stores .empty__title').isVisible());
   }
+  assertClean(page);
+});
+
+// Sends as the trusted local peer on publisherd's Unix socket; resolves with the envelope.
+function sendAsPeer(targets, title) {
+  const body = JSON.stringify({ targets, category: 'announcement', title, body: 'Isi pesan.' });
+  return new Promise((resolve, reject) => {
+    const req = http.request({
+      socketPath: stack.publisherd.socket, path: '/api/v1/messages', method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
+    }, (res) => {
+      let data = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => { data += chunk; });
+      res.on('end', () => (res.statusCode === 201 ? resolve(JSON.parse(data)) : reject(new Error(`send: ${res.statusCode} ${data}`))));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+test('a regional user sees only messages within its targets, in history and by link', limited, async (t) => {
+  const national = await sendAsPeer(['all'], unique('Pengumuman nasional'));
+  const central = await sendAsPeer(['region:jateng'], unique('Khusus Jateng'));
+  const page = await openPage(t);
+  await login(page, regional);
+  await page.locator('.app-nav a[data-route="history"]').click();
+  await page.locator('#history-table tbody tr', { hasText: central.title }).waitFor();
+  assert.equal(await page.locator('#history-table tbody tr', { hasText: national.title }).count(), 0,
+    'a message to everyone is outside region:jateng and store:*');
+  await page.goto(`/#/messages/${encodeURIComponent(national.id)}`);
+  await page.getByText('Message not found.').waitFor();
+  assert.equal(await page.getByText(national.title).count(), 0, 'nothing of the message is shown');
   assertClean(page);
 });
 

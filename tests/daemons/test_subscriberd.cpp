@@ -2,6 +2,8 @@
 
 #include "publisherd_fixture.hpp"
 
+#include <bcast/message/ulid.hpp>
+
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -438,4 +440,30 @@ TEST_CASE("subscriberd: a slow consumer dropped by Redis's pub/sub output limit 
   for (int i = 1; i <= flood; ++i) expected.push_back("while frozen " + std::to_string(i));
   expected.push_back("after thaw");
   CHECK(s1.shown_titles() == expected);
+}
+
+TEST_CASE("Idempotency-Key: the same user's retry is shown once by a store; another user's reuse is refused") {
+  fleet f;
+  auto& s1 = f.add("s1", {"region:jateng"});
+  const auto admin = f.hq.login();
+  const auto jateng = f.hq.login("jateng", "regional");
+  message::ulid_generator ids;
+  const auto key = ids.next().value();
+  auto post = [&](const test::publisherd_fixture::session& s, const std::string& title) {
+    json body{{"targets", {"region:jateng"}}, {"category", "announcement"}, {"title", title}, {"body", "Isi"}};
+    return f.hq.call("POST", "/api/v1/messages", body.dump(),
+                     {{"Cookie", s.cookie}, {"X-CSRF-Token", s.csrf}, {"Idempotency-Key", key}});
+  };
+  auto first = post(admin, "Sekali saja");
+  REQUIRE(first.status == 201);
+  auto retry = post(admin, "Sekali saja");
+  CHECK(retry.status == 201);
+  CHECK(retry.body == first.body);
+  auto taken = post(jateng, "Bukan milikmu");
+  CHECK(taken.status == 409);
+  // Once a later message is shown, the store has handled everything sent before it.
+  f.send({"region:jateng"}, "sesudahnya");
+  REQUIRE(s1.wait_shown("sesudahnya"));
+  CHECK(s1.shown_titles() == std::vector<std::string>{"Sekali saja", "sesudahnya"});
+  CHECK(s1.shown()[0]["id"] == key);
 }

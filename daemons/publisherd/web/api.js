@@ -164,11 +164,16 @@ export function sendMessage(draft) {
   return request('POST', '/api/v1/messages', draft);
 }
 
+// {messages, nextBefore}: nextBefore is set when the server stopped reading its log before the
+// page was full (a user limited to a few targets); the next page starts there.
 export async function listMessages({ limit = 20, before } = {}) {
   const q = new URLSearchParams({ limit: String(limit) });
   if (before) q.set('before', before);
   const data = await request('GET', `/api/v1/messages?${q}`);
-  return Array.isArray(data?.messages) ? data.messages : [];
+  return {
+    messages: Array.isArray(data?.messages) ? data.messages : [],
+    nextBefore: typeof data?.next_before === 'string' ? data.next_before : undefined,
+  };
 }
 
 export function getMessage(id) {

@@ -2,11 +2,14 @@
 // What a user may do: role checks and target patterns.
 
 #include <bcast/auth/user.hpp>
+#include <bcast/message/target.hpp>
 
+#include <algorithm>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace bcast::auth {
 
@@ -75,5 +78,50 @@ inline bool can_read(const user& u) noexcept {
 inline bool can_manage_users(const user& u) noexcept {
   return can_manage_users(u.role);
 }
+
+// What a caller may read (SPEC "Who sees what"): a message only when every one of its targets is
+// one they may send to, and a store only when such a target reaches it: its own `store:<id>`, one
+// of its groups, or `all`. Anything else is to be answered as if it did not exist. A default
+// scope sees nothing.
+class read_scope {
+ public:
+  read_scope() = default;
+  explicit read_scope(std::span<const std::string> patterns)
+      : patterns_(patterns.begin(), patterns.end()),
+        unlimited_(std::find(patterns_.begin(), patterns_.end(), "*") != patterns_.end()) {}
+
+  static read_scope everything() { return read_scope(std::vector<std::string>{"*"}); }
+
+  // "*": sees everything, and the callers may skip filtering.
+  bool unlimited() const noexcept { return unlimited_; }
+
+  bool sees_message(std::span<const std::string> targets) const {
+    if (unlimited_) return true;
+    return !targets.empty() && !first_disallowed_target(patterns_, targets);
+  }
+
+  // `groups` are what the store declared of itself; only well-formed groups count, so a store
+  // cannot declare itself into a scope with "all" or another store's target.
+  bool sees_store(std::string_view id, std::span<const std::string> groups) const {
+    if (unlimited_) return true;
+    std::string own = "store:";
+    own += id;
+    if (may_send_to(patterns_, "all") || may_send_to(patterns_, own)) return true;
+    return std::any_of(groups.begin(), groups.end(), [this](const std::string& g) {
+      return message::parse_group(g).ok() && may_send_to(patterns_, g);
+    });
+  }
+
+  // Drops the stores outside the scope; `Store` has `id` and `groups`.
+  template <class Store>
+  void keep_visible_stores(std::vector<Store>& stores) const {
+    if (unlimited_) return;
+    std::erase_if(stores, [this](const Store& s) { return !sees_store(s.id, s.groups); });
+  }
+
+ private:
+  std::vector<std::string> patterns_;
+  bool unlimited_ = false;
+};
 
 }  // namespace bcast::auth

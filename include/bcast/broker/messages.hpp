@@ -4,8 +4,8 @@
 // needs the seqs to tell which stores lost it in a history gap).
 
 #include <bcast/broker/keys.hpp>
-#include <bcast/core/lifetime.hpp>
 #include <bcast/core/error.hpp>
+#include <bcast/core/lifetime.hpp>
 #include <bcast/core/log.hpp>
 #include <bcast/core/text.hpp>
 #include <bcast/message/decode.hpp>
@@ -129,21 +129,53 @@ inline std::string ulid_floor(std::uint64_t ms) {
 
 }  // namespace detail
 
-// Files a record made by detail::encode_record. `replace`: first drops what an earlier attempt
-// filed under the same id (a retry may know a different expected count). `done` sees its writes.
-inline void save_record(redis::client& client, std::string_view id, std::string record,
-                        bool replace, std::function<void(core::result<void>)> done) {
+// KEYS: the message log. ARGV: record_floor(id), record_ceiling(id), the record. Answers the member
+// already filed under the id, or files the record and answers nil.
+inline const redis::script& file_record_once_script() {
+  static const redis::script s(R"lua(
+local found = redis.call('ZRANGE', KEYS[1], ARGV[2], ARGV[1], 'BYLEX', 'REV', 'LIMIT', 0, 1)[1]
+if found then return found end
+redis.call('ZADD', KEYS[1], 0, ARGV[3])
+return false
+)lua");
+  return s;
+}
+
+// Files a record made by detail::encode_record. A retry (`retry`) files it only when no record has
+// its id yet, in one step: the first record stands as it was, and when another sender filed it,
+// the save fails with errc::conflict. `done` sees its writes.
+inline void save_record(redis::client& client, std::string_view id, std::string record, bool retry,
+                        std::function<void(core::result<void>)> done) {
   const std::string log = message_log_key();
-  if (replace) {
-    client.command({"ZREMRANGEBYLEX", log, detail::record_floor(id), detail::record_ceiling(id)},
-                   [](core::result<redis::reply>) {});
+  if (!retry) {
+    client.command({"ZADD", log, "0", std::move(record)},
+                   [done = std::move(done)](core::result<redis::reply> r) {
+                     if (auto saved = redis::checked(std::move(r)); !saved)
+                       return done(redis::failed("recording the message", saved.err()));
+                     done(core::result<void>());
+                   });
+    return;
   }
-  client.command({"ZADD", log, "0", std::move(record)},
-                 [done = std::move(done)](core::result<redis::reply> r) {
-                   if (auto saved = redis::checked(std::move(r)); !saved)
-                     return done(redis::failed("recording the message", saved.err()));
-                   done(core::result<void>());
-                 });
+  const std::string floor = detail::record_floor(id), ceiling = detail::record_ceiling(id);
+  const std::array<std::string_view, 1> keys{log};
+  const std::array<std::string_view, 3> args{floor, ceiling, record};
+  client.eval(
+      file_record_once_script(), keys, args,
+      [id = std::string(id), record, done = std::move(done)](core::result<redis::reply> r) {
+        auto answer = redis::checked(std::move(r));
+        if (!answer) return done(redis::failed("recording the message", answer.err()));
+        if (answer->is_nil()) return done(core::result<void>());
+        if (!answer->is_string())
+          return done(
+              core::error(core::errc::protocol_error,
+                          "recording the message: unexpected answer " + answer->describe()));
+        auto filed = detail::decode_record(answer->str);
+        auto ours = detail::decode_record(record);
+        if (filed && ours && filed->envelope.sender == ours->envelope.sender)
+          return done(core::result<void>());
+        done(core::error(core::errc::conflict,
+                         "message " + id + " was recorded for another sender; it stays as it was"));
+      });
 }
 
 // Trims the message log by age and count in the background.
@@ -164,12 +196,26 @@ inline void trim_records(redis::client& client, const record_settings& settings)
                  [](core::result<redis::reply>) {});
 }
 
+// A page of the message log for one reader.
+struct message_page {
+  std::vector<message_record> messages;  // newest first
+  // Set when the scan stopped at its bound with fewer than `limit` messages: pass it as `before`
+  // to read on. Empty when the log has nothing older, or the page is full.
+  std::string next_before;
+};
+
 class message_log {
  public:
   using list_callback = std::function<void(core::result<std::vector<message_record>>)>;
+  using page_callback = std::function<void(core::result<message_page>)>;
   using get_callback = std::function<void(core::result<std::optional<message_record>>)>;
+  // Which messages the reader may see; an empty function sees all.
+  using visibility = std::function<bool(const message::envelope&)>;
 
   static constexpr std::size_t max_limit = 1000;
+  // A reader who sees few messages makes the log be read further for each page: at most this many
+  // records per request (pages of up to max_limit, the largest answer any list gives).
+  static constexpr std::size_t default_scan_budget = 5000;
 
   // Must not outlive the client.
   explicit message_log(redis::client& c) : client_(c) {}
@@ -178,18 +224,30 @@ class message_log {
 
   // Newest first; `before` (a message id, or empty) pages back. `limit` is clamped to 1..1000.
   void list(std::size_t limit, std::string_view before, list_callback cb) {
+    list(limit, before, {}, [cb = std::move(cb)](core::result<message_page> r) {
+      if (!r) return cb(r.err());
+      cb(std::move(r->messages));
+    });
+  }
+
+  // The newest `limit` messages older than `before` that `visible` lets through, read from the log
+  // in growing pages until the page is full, the log ends, or `scan_budget` records were read.
+  void list(std::size_t limit, std::string_view before, visibility visible, page_callback cb,
+            std::size_t scan_budget = default_scan_budget) {
     if (!before.empty() && !message::is_valid_ulid(before)) {
       client_.raw().owner_loop().defer([cb = std::move(cb)] {
         cb(core::error(core::errc::invalid_argument, "before: not a message id"));
       });
       return;
     }
-    limit = std::clamp<std::size_t>(limit, 1, max_limit);
+    auto st = std::make_shared<scan>();
+    st->limit = std::clamp<std::size_t>(limit, 1, max_limit);
+    st->page = st->limit;
+    st->budget = std::max(scan_budget, st->limit);
+    st->visible = std::move(visible);
+    st->cb = std::move(cb);
     // "(<before>" leaves out before's own members: they continue past its id, so sort above it.
-    const std::string max = before.empty() ? std::string("+") : "(" + std::string(before);
-    read({"ZRANGE", message_log_key(), max, "-", "BYLEX", "REV", "LIMIT", "0",
-          std::to_string(limit)},
-         std::move(cb));
+    read_on(st, before.empty() ? std::string("+") : "(" + std::string(before));
   }
 
   void get(std::string_view id, get_callback cb) {
@@ -198,37 +256,69 @@ class message_log {
           [cb = std::move(cb)] { cb(std::optional<message_record>{}); });
       return;
     }
-    read({"ZRANGE", message_log_key(), detail::record_ceiling(id), detail::record_floor(id),
-          "BYLEX", "REV", "LIMIT", "0", "1"},
-         [cb = std::move(cb)](core::result<std::vector<message_record>> r) {
-           if (!r) return cb(r.err());
-           if (r->empty()) return cb(std::optional<message_record>{});
-           cb(std::optional<message_record>(std::move(r->front())));
-         });
+    client_.command({"ZRANGE", message_log_key(), detail::record_ceiling(id),
+                     detail::record_floor(id), "BYLEX", "REV", "LIMIT", "0", "1"},
+                    [alive = alive_.watch(), cb = std::move(cb)](core::result<redis::reply> r) {
+                      if (alive.expired()) return;
+                      const auto answer = redis::checked(std::move(r));
+                      const auto members = answer ? answer->as_array() : answer.err();
+                      if (!members)
+                        return cb(redis::failed("reading the message log", members.err()));
+                      for (const auto& member : *members) {
+                        auto rec = detail::decode_record(member.str);
+                        if (rec) return cb(std::optional<message_record>(std::move(rec).value()));
+                        core::log::warning(rec.err().message());
+                      }
+                      cb(std::optional<message_record>{});
+                    });
   }
 
  private:
-  // A member that does not decode is left out (and logged), not allowed to hide the others.
-  void read(std::vector<std::string> zrange, list_callback cb) {
-    auto alive = alive_.watch();
-    client_.command(zrange, [alive, cb = std::move(cb)](core::result<redis::reply> r) {
-      if (alive.expired()) return;
-      const auto answer = redis::checked(std::move(r));
-      const auto members = answer ? answer->as_array() : answer.err();
-      if (!members) return cb(redis::failed("reading the message log", members.err()));
-      std::vector<message_record> out;
-      for (const auto& member : *members) {
-        auto rec = detail::decode_record(member.str);
-        if (!rec) {
-          core::log::warning(rec.err().message());
-          continue;
-        }
-        // Two first attempts with one id file two records; the newer-sorting one stands.
-        if (!out.empty() && out.back().envelope.id == rec->envelope.id) continue;
-        out.push_back(std::move(rec).value());
-      }
-      cb(std::move(out));
-    });
+  struct scan {
+    std::size_t limit = 0, page = 0, budget = 0;
+    visibility visible;
+    page_callback cb;
+    message_page out;
+    std::string last_id;     // of the member read last, decoded or not: where the next page starts
+    std::string decoded_id;  // of the record decoded last
+  };
+
+  // One page below `max`. A member that does not decode is left out (and logged), not allowed to
+  // hide the others. Two first attempts with one id file two records; the newer-sorting one
+  // stands.
+  void read_on(std::shared_ptr<scan> st, const std::string& max) {
+    const auto count = std::min(st->page, st->budget);
+    client_.command({"ZRANGE", message_log_key(), max, "-", "BYLEX", "REV", "LIMIT", "0",
+                     std::to_string(count)},
+                    [this, alive = alive_.watch(), st, count](core::result<redis::reply> r) {
+                      if (alive.expired()) return;
+                      const auto answer = redis::checked(std::move(r));
+                      const auto members = answer ? answer->as_array() : answer.err();
+                      if (!members)
+                        return st->cb(redis::failed("reading the message log", members.err()));
+                      st->budget -= std::min(st->budget, members->size());
+                      for (const auto& member : *members) {
+                        st->last_id = std::string_view(member.str).substr(0, member.str.find('\n'));
+                        if (st->last_id == st->decoded_id) continue;
+                        auto rec = detail::decode_record(member.str);
+                        if (!rec) {
+                          core::log::warning(rec.err().message());
+                          continue;
+                        }
+                        st->decoded_id = st->last_id;
+                        if (st->visible && !st->visible(rec->envelope)) continue;
+                        st->out.messages.push_back(std::move(rec).value());
+                        if (st->out.messages.size() == st->limit) return st->cb(std::move(st->out));
+                      }
+                      if (members->size() < count)
+                        return st->cb(std::move(st->out));  // the log ends here
+                      if (st->budget == 0) {
+                        if (message::is_valid_ulid(st->last_id)) st->out.next_before = st->last_id;
+                        return st->cb(std::move(st->out));
+                      }
+                      st->page = std::min(2 * st->page, max_limit);
+                      read_on(st, "(" + st->last_id);
+                    });
   }
 
   redis::client& client_;

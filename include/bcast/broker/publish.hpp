@@ -11,8 +11,8 @@
 #include <bcast/broker/frame.hpp>
 #include <bcast/broker/keys.hpp>
 #include <bcast/broker/messages.hpp>
-#include <bcast/core/lifetime.hpp>
 #include <bcast/core/error.hpp>
+#include <bcast/core/lifetime.hpp>
 #include <bcast/core/log.hpp>
 #include <bcast/message/encode.hpp>
 #include <bcast/message/ulid.hpp>
@@ -40,6 +40,13 @@ struct publisher_settings {
   // A retry looks for its message among the entries made since the message was, starting this
   // much earlier: publishers' clocks may disagree by up to this.
   std::chrono::milliseconds clock_skew{std::chrono::minutes(1)};
+  // A client's own id (Idempotency-Key, idempotency.hpp) is made within this of now. Entries
+  // appended after the message may then be up to twice this older than it, so a retry's search
+  // reaches that far back (plus clock_skew).
+  std::chrono::milliseconds retry_window{std::chrono::minutes(5)};
+  // And reads at most this many entries per target: past them, it appends (stores drop a second
+  // copy by id). The window alone bounds the time, not how much was sent in it.
+  std::size_t retry_search_max = 2000;
   bool sharded_pubsub = false;  // SPUBLISH (Redis Cluster) instead of PUBLISH
   record_settings records;
 };
@@ -76,25 +83,29 @@ struct publish_options {
 // a target's first message from a publisher (no search), see publisher::known_good.
 // KEYS: history.
 // ARGV: message id, envelope json, live channel, maxlen, exact (0/1), sharded (0/1),
-//       retry floor (the smallest id made at the message's time - clock skew; "": no search).
+//       retry floor (the smallest id the search reaches back to; "": no search), and the most
+//       entries the search reads.
 // Answers {appended (1/0), seq, stream id, receivers}.
 inline const redis::script& publish_script() {
   static const redis::script s(R"lua(
-local function find_since(floor)
+local function find_since(floor, budget)
   local upper = '+'
-  while true do
-    local page = redis.call('XREVRANGE', KEYS[1], upper, '-', 'COUNT', 100)
+  while budget > 0 do
+    local count = math.min(100, budget)
+    local page = redis.call('XREVRANGE', KEYS[1], upper, '-', 'COUNT', count)
     for _, e in ipairs(page) do
       local id = e[2][2]
       if id == ARGV[1] then return e[1] end
       if id < floor then return nil end
     end
-    if #page < 100 then return nil end
+    if #page < count then return nil end
+    budget = budget - count
     upper = '(' .. page[#page][1]
   end
+  return nil
 end
 if ARGV[7] ~= '' then
-  local found = find_since(ARGV[7])
+  local found = find_since(ARGV[7], tonumber(ARGV[8]))
   if found then return {0, tonumber(string.sub(found, 3)), found, 0} end
 end
 local trim = '~'
@@ -151,7 +162,8 @@ class publish_plan {
         sharded_(s.sharded_pubsub ? "1" : "0"),
         trim_(s.exact_trim ? "=" : "~"),
         publish_command_(s.sharded_pubsub ? "SPUBLISH" : "PUBLISH"),
-        clock_skew_(s.clock_skew) {
+        search_max_(std::to_string(s.retry_search_max)),
+        search_back_(s.clock_skew + 2 * s.retry_window) {
     append_counted_frame(counted_frame_, message_id_, json_);
     targets_.reserve(e.targets.size());
     for (const auto& t : e.targets) targets_.push_back({t, history_key(t), live_channel(t), false});
@@ -176,13 +188,15 @@ class publish_plan {
   std::array<std::string_view, 1> keys(std::size_t i) const { return {targets_[i].history}; }
   // `retry_floor`: look for the message among the entries made since (a retry), or, when empty,
   // append it at once.
-  std::array<std::string_view, 7> args(std::size_t i, std::string_view retry_floor) const {
-    return {message_id_, json_, targets_[i].channel, maxlen_, exact_, sharded_, retry_floor};
+  std::array<std::string_view, 8> args(std::size_t i, std::string_view retry_floor) const {
+    return {message_id_, json_,    targets_[i].channel, maxlen_,
+            exact_,      sharded_, retry_floor,         search_max_};
   }
-  // The smallest id made at the message's time - clock skew. Only a retry needs it.
+  // The smallest id made at the message's time - (clock skew + 2 retry windows). Only a retry
+  // needs it.
   std::string retry_floor() const {
     const auto made = message::ulid_time_ms(message_id_).value_or(0);
-    const auto back = static_cast<std::uint64_t>(std::max<long long>(0, clock_skew_.count()));
+    const auto back = static_cast<std::uint64_t>(std::max<long long>(0, search_back_.count()));
     return detail::ulid_floor(made > back ? made - back : 0);
   }
 
@@ -192,7 +206,8 @@ class publish_plan {
   std::string counted_frame_;
   std::string maxlen_, exact_, sharded_;
   std::string_view trim_, publish_command_;
-  std::chrono::milliseconds clock_skew_;
+  std::string search_max_;
+  std::chrono::milliseconds search_back_;
   std::vector<target_keys> targets_;
 };
 

@@ -25,6 +25,7 @@ enum class errc {
   invalid_argument,
   auth_failed,
   server_error,
+  conflict,  // the thing exists and belongs to someone else
 };
 
 }  // namespace bcast::core
@@ -63,6 +64,8 @@ class bcast_category_impl final : public std::error_category {
         return "authentication failed";
       case errc::server_error:
         return "server error";
+      case errc::conflict:
+        return "conflict";
     }
     return "unknown bcast error";
   }

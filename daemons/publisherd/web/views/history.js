@@ -14,6 +14,7 @@ export function historyView(root) {
   const messages = [];
   const receipts = new Map(); // id -> receipts, or null when they could not be read
   let done = false;
+  let cursor; // where the next page starts
   let loading = false;
   let alive = true;
 
@@ -69,9 +70,9 @@ export function historyView(root) {
 
   function renderAll() {
     clear(tbody, messages.map(row));
-    empty.hidden = messages.length > 0;
+    empty.hidden = messages.length > 0 || !done;
     table.hidden = messages.length === 0;
-    more.hidden = done || messages.length === 0;
+    more.hidden = done;
     end.hidden = !done || messages.length === 0;
   }
 
@@ -102,7 +103,7 @@ export function historyView(root) {
     refresh.disabled = true;
     root.querySelector('.page')?.setAttribute('aria-busy', 'true');
     try {
-      const before = reset ? undefined : messages[messages.length - 1]?.id;
+      const before = reset ? undefined : cursor;
       const page = await api.listMessages({ limit: pageSize, before });
       if (!alive) return;
       if (reset) {
@@ -110,9 +111,10 @@ export function historyView(root) {
         receipts.clear();
       }
       const seen = new Set(messages.map((m) => m.id));
-      const fresh = page.filter((m) => m && m.id && !seen.has(m.id));
+      const fresh = page.messages.filter((m) => m && m.id && !seen.has(m.id));
       messages.push(...fresh);
-      done = page.length < pageSize;
+      cursor = page.nextBefore || messages[messages.length - 1]?.id;
+      done = !page.nextBefore && page.messages.length < pageSize;
       renderAll();
       fetchReceipts(fresh);
     } catch (err) {

@@ -711,15 +711,9 @@ TEST_CASE("server: Unix socket with the peer's credentials visible to the handle
 TEST_CASE("server: HTTPS with the test certificates") {
   test::temp_dir dir;
   auto certs = test::test_certificates::make(dir);
-  net::tls_options so;
-  so.cert_file = certs.server_cert;
-  so.key_file = certs.server_key;
-  so.verify_peer = false;
-  auto server_ctx = net::tls_context::create(net::tls_role::server, so);
+  auto server_ctx = net::tls_context::create(net::tls_role::server, certs.server_tls());
   REQUIRE_OK(server_ctx);
-  net::tls_options co;
-  co.ca_file = certs.ca_cert;
-  auto client_ctx = net::tls_context::create(net::tls_role::client, co);
+  auto client_ctx = net::tls_context::create(net::tls_role::client, certs.client_tls());
   REQUIRE_OK(client_ctx);
 
   fixture f;  // HSTS is on by default, on TLS connections only
@@ -1014,8 +1008,8 @@ TEST_CASE("server: a client that reads none of its answers is reset after the wr
   REQUIRE(test::run_until(f.loop, [&] { return silent.hung_up(); }));
   CHECK(std::chrono::steady_clock::now() - sent >= 300ms);
   CHECK(silent.was_reset());
-  CHECK(events == std::vector<http::connection_event::kind>{
-                      http::connection_event::kind::write_timeout});
+  CHECK(events ==
+        std::vector<http::connection_event::kind>{http::connection_event::kind::write_timeout});
   REQUIRE(test::run_until(f.loop, [&] { return f.server->connection_count() == 0; }));
 }
 
@@ -1033,7 +1027,8 @@ TEST_CASE("server: a client that reads slowly is not cut off by the write timeou
   slow.send(test::get_request("/big"));
   std::string got;
   core::timer reader(f.loop);
-  reader.start(10ms, [&] { got += slow.read_available(16384); }, 10ms);
+  reader.start(
+      10ms, [&] { got += slow.read_available(16384); }, 10ms);
   REQUIRE(test::run_until(
       f.loop, [&] { return test::parse_replies(got).size() == 1 || slow.hung_up(); }, 120s));
   reader.stop();

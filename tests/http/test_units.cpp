@@ -156,7 +156,8 @@ TEST_CASE("parser: chunked trailers are not merged into the request headers") {
   auto reqs = parse_all(p, raw);
   REQUIRE(reqs.size() == 2);
   CHECK(reqs[0].body == "{}");
-  CHECK(reqs[0].headers.get_all("Content-Type") == std::vector<std::string_view>{"application/json"});
+  CHECK(reqs[0].headers.get_all("Content-Type") ==
+        std::vector<std::string_view>{"application/json"});
   CHECK_FALSE(reqs[0].headers.contains("X-Forwarded-For"));
   CHECK_FALSE(reqs[0].headers.contains("Authorization"));
   CHECK(reqs[1].path == "/next");

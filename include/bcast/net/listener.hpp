@@ -8,8 +8,8 @@
 #include <bcast/net/tls.hpp>
 
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <uv.h>
 

@@ -292,6 +292,12 @@ class stream final : public core::held_by_uv<stream> {
     if (step == tls_session::step::failed) {
       core::error err(core::errc::tls_error, tls_->failure());
       if (auto ready = std::move(on_tls_ready_)) ready(err);
+      // The alert that says why (no shared cipher, say), if the socket takes it now.
+      if (!out_pending_.empty() && state_ != state::closed) {
+        uv_buf_t alert =
+            uv_buf_init(out_pending_.data(), static_cast<unsigned>(out_pending_.size()));
+        (void)uv_try_write(handle(), &alert, 1);
+      }
       abort(err);
       return false;
     }

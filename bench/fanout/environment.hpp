@@ -4,6 +4,7 @@
 
 #include "baseline_side.hpp"
 
+#include <bcast/core/daemon.hpp>
 #include <bcast/redis/local_server.hpp>
 
 #include <hiredis/hiredis.h>
@@ -19,14 +20,9 @@ namespace fanout {
 
 // Raises the soft RLIMIT_NOFILE to the hard limit; "" or why `needed` descriptors are not there.
 inline std::string raise_fd_limit(std::uint64_t needed) {
+  if (bcast::core::raise_descriptor_limit(RLIM_INFINITY) >= needed) return "";
   rlimit lim{};
   getrlimit(RLIMIT_NOFILE, &lim);
-  if (lim.rlim_cur < lim.rlim_max) {
-    lim.rlim_cur = lim.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &lim);
-    getrlimit(RLIMIT_NOFILE, &lim);
-  }
-  if (lim.rlim_cur >= needed) return "";
   return "RLIMIT_NOFILE: " + std::to_string(needed) +
          " file descriptors needed, the hard limit is " + std::to_string(lim.rlim_max) +
          " (raise it: ulimit -Hn, LimitNOFILE=, limits.conf)";

@@ -12,6 +12,7 @@
 #include <bcast/broker/publish.hpp>
 #include <bcast/broker/receipt_aggregator.hpp>
 #include <bcast/broker/store_reach.hpp>
+#include <bcast/core/daemon.hpp>
 #include <bcast/core/log.hpp>
 #include <bcast/core/loop.hpp>
 #include <bcast/core/metrics.hpp>
@@ -25,6 +26,7 @@
 #include <bcast/message/ulid.hpp>
 #include <bcast/redis/client.hpp>
 
+#include <array>
 #include <memory>
 #include <string>
 
@@ -58,6 +60,11 @@ struct publisher_metrics {
       registry.add_gauge_family<1>("bcast_stores", "Known stores by presence.", {"state"});
   metrics::gauge& stores_online = stores.with({"online"});
   metrics::gauge& stores_offline = stores.with({"offline"});
+  metrics::gauge& connections =
+      registry.add_gauge("bcast_http_connections", "Open HTTP connections.");
+  metrics::family<metrics::counter, 1>& connections_dropped =
+      registry.add_counter_family<1>("bcast_http_connections_dropped_total",
+                                     "HTTP connections refused or reset by a limit.", {"limit"});
 };
 
 class app {
@@ -72,7 +79,7 @@ class app {
         presence_(fleet_redis_),
         receipts_(fleet_redis_),
         auth_(l, authenticator_options(config_), metrics_.login_failures, login_limits(config_)),
-        server_(l, server_options(config_)),
+        server_(l),
         sweep_timer_(l),
         stores_timer_(l),
         watchdog_(l) {}
@@ -87,6 +94,7 @@ class app {
     log_trusted_proxies();
     load_static();
     add_routes();
+    limit_connections();
     server_.observe([this](const http::request_record& r) {
       char status[8];
       const auto end = std::to_chars(status, status + sizeof status, r.status).ptr;
@@ -131,7 +139,7 @@ class app {
     publisher_.set_settings(publisher_settings(config_));
     auth_.set_options(authenticator_options(config_));
     log_trusted_proxies();
-    server_.set_options(server_options(config_));
+    server_.set_options(server_options(config_, descriptor_limit_));
     load_static();
     bcast::core::log::notice("configuration reloaded; users reloaded (" + std::to_string(auth_.users().size()) + " users)");
   }
@@ -238,11 +246,75 @@ class app {
     bcast::core::log::notice("trusting X-Forwarded-For and X-Forwarded-Proto from " + list);
   }
 
-  static http::server_options server_options(const config& c) {
+  static http::server_options server_options(const config& c, std::size_t descriptor_limit) {
     http::server_options o;
     o.limits.max_body_bytes = c.max_request_body;
+    o.max_connections = http::connection_limit_for(descriptor_limit, c.max_connections);
+    o.max_connections_per_address = c.connections_per_address;
+    o.write_timeout = c.write_timeout;
     o.server_header = "bcast-publisherd";
     return o;
+  }
+
+  // Every connection is a descriptor: the total stays below the process's limit, raised first.
+  void limit_connections() {
+    descriptor_limit_ = bcast::core::raise_descriptor_limit();
+    server_.set_options(server_options(config_, descriptor_limit_));
+    const auto& o = server_.options();
+    const std::string most = "at most " + std::to_string(o.max_connections) +
+                             " HTTP connections, " + std::to_string(o.max_connections_per_address) +
+                             " per client address";
+    if (o.max_connections < config_.max_connections) {
+      bcast::core::log::warning("limits.max_connections is " +
+                                std::to_string(config_.max_connections) +
+                                ", but the descriptor limit (RLIMIT_NOFILE, LimitNOFILE=) is " +
+                                std::to_string(descriptor_limit_) + ": serving " + most);
+    } else {
+      bcast::core::log::info("serving " + most + " (descriptor limit " +
+                             std::to_string(descriptor_limit_) + ")");
+    }
+    server_.observe_connections(
+        [this](const http::connection_event& e) { on_connection_dropped(e); });
+  }
+
+  // Counted always; logged at most once per 10 s for each limit, with how many went unlogged.
+  void on_connection_dropped(const http::connection_event& e) {
+    using kind = http::connection_event::kind;
+    const auto& o = server_.options();
+    std::string_view limit;
+    std::string line;
+    switch (e.what) {
+      case kind::over_max_connections:
+        limit = "max_connections";
+        line = "refused a connection from " + std::string(e.address) + ": " +
+               std::to_string(o.max_connections) +
+               " connections are open (limits.max_connections, or the descriptor limit)";
+        break;
+      case kind::over_address_limit:
+        limit = "connections_per_address";
+        line = "refused a connection from " + std::string(e.address) + ": " +
+               std::to_string(o.max_connections_per_address) +
+               " connections from that address are open (limits.connections_per_address)";
+        break;
+      case kind::write_timeout:
+        limit = "write_timeout";
+        line = "reset a connection from " + std::string(e.address) +
+               ": it read none of its answers for " + std::to_string(o.write_timeout.count()) +
+               " ms (limits.write_timeout_ms)";
+        break;
+    }
+    metrics_.connections_dropped.with({limit}).inc();
+    auto& said = connection_log_[static_cast<std::size_t>(e.what)];
+    const auto now = std::chrono::steady_clock::now();
+    if (said.last != std::chrono::steady_clock::time_point{} &&
+        now - said.last < std::chrono::seconds(10)) {
+      ++said.unlogged;
+      return;
+    }
+    if (said.unlogged > 0)
+      line += " (" + std::to_string(said.unlogged) + " more since the last such line)";
+    said = {now, 0};
+    bcast::core::log::warning(line);
   }
 
   void apply_log_level() { bcast::core::log::config().threshold = *bcast::core::log::parse_level(config_.log_level); }
@@ -411,6 +483,7 @@ class app {
     metrics_.stores_online.set(static_cast<double>(online));
     metrics_.stores_offline.set(static_cast<double>(known_stores_.size() - online));
     metrics_.redis_up.set(redis_.ready() ? 1 : 0);
+    metrics_.connections.set(static_cast<double>(server_.connection_count()));
     auto r = http::response::text(200, metrics_.registry.exposition());
     r.set_header("Content-Type", std::string(metrics::exposition_content_type));
     return r;
@@ -431,6 +504,12 @@ class app {
   auth::authenticator auth_;
   message::ulid_generator ids_;
   http::server server_;
+  std::size_t descriptor_limit_ = 0;  // RLIMIT_NOFILE, once start() has raised it
+  struct rate_limited_log {
+    std::chrono::steady_clock::time_point last;
+    std::size_t unlogged = 0;
+  };
+  std::array<rate_limited_log, 3> connection_log_{};  // by http::connection_event::kind
   std::vector<std::shared_ptr<bcast::net::listener>> listeners_;
   std::vector<broker::store_presence> known_stores_;
   broker::store_reach store_reach_;  // of known_stores_

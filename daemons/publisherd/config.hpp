@@ -51,6 +51,11 @@ struct config {
   std::vector<bcast::message::category> categories = bcast::message::default_categories();
   bcast::message::limits limits;
   std::size_t max_request_body = 64 * 1024;
+  // Open HTTP connections: in all (and below the descriptor limit, whatever this says), from one
+  // client address, and how long one may leave its answers unread.
+  std::size_t max_connections = 1024;
+  std::size_t connections_per_address = 256;
+  std::chrono::milliseconds write_timeout{30'000};
   std::chrono::milliseconds publish_timeout{1500};  // the answer, 201 or 503, comes within 2 s
   std::size_t history_max_len = 10000;
   std::chrono::seconds history_max_age{30 * 24 * 3600};
@@ -200,7 +205,10 @@ inline bcast::core::result<void> apply_file(config& c, const std::string& path) 
           .integer("request_body_max_bytes", c.max_request_body, std::size_t{1})
           .integer("login_hash_threads", c.login_hash_threads, 1u, 64u)
           .integer("login_hash_queue", c.login_hash_queue, std::size_t{0}, std::size_t{10000})
-          .integer("login_in_flight_per_address", c.login_in_flight_per_address, 1u, 10000u);
+          .integer("login_in_flight_per_address", c.login_in_flight_per_address, 1u, 10000u)
+          .integer("max_connections", c.max_connections, std::size_t{1})
+          .integer("connections_per_address", c.connections_per_address, std::size_t{1})
+          .duration("write_timeout_ms", c.write_timeout);
     });
     file.duration("publish_timeout_ms", c.publish_timeout);
     file.section("history", [&](bcast::core::config_section& history) {

@@ -1,5 +1,6 @@
 #include <bcast/core/cli.hpp>
 #include <bcast/core/log.hpp>
+#include <bcast/core/daemon.hpp>
 #include <bcast/core/loop.hpp>
 #include <bcast/core/process.hpp>
 #include <bcast/core/timer.hpp>
@@ -8,6 +9,9 @@
 #include <catch2/catch.hpp>
 #include <support/test_support.hpp>
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <csignal>
 #include <memory>
 #include <mutex>
@@ -241,4 +245,25 @@ TEST_CASE("a log message stays one line: control characters from outside are esc
   std::string line = "warning: ";
   core::log::append_escaped(line, "failed login for \"x\nerror: forged\" \x1b[31m\tend\x7f \xc3\xa9\\n");
   CHECK(line == "warning: failed login for \"x\\x0Aerror: forged\" \\x1B[31m\\x09end\\x7F \xc3\xa9\\n");
+}
+
+TEST_CASE("raise_descriptor_limit lifts the soft limit towards the hard one, up to its ceiling") {
+  rlimit saved{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
+  if (saved.rlim_max < 512) {
+    WARN("the hard descriptor limit is below 512; skipped");
+    return;
+  }
+  rlimit low{256, saved.rlim_max};
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+  const std::size_t ceiling = 400;
+  CHECK(core::raise_descriptor_limit(ceiling) == ceiling);
+  rlimit now{};
+  ::getrlimit(RLIMIT_NOFILE, &now);
+  CHECK(now.rlim_cur == ceiling);
+  CHECK(now.rlim_max == saved.rlim_max);  // the hard limit is never touched
+  // A soft limit already above the ceiling stays as it is.
+  CHECK(core::raise_descriptor_limit(300) == ceiling);
+  CHECK(core::raise_descriptor_limit() == std::min<rlim_t>(saved.rlim_max, 65536));
+  ::setrlimit(RLIMIT_NOFILE, &saved);
 }

@@ -137,6 +137,8 @@ TEST_CASE("the .deb builds with dpkg-buildpackage and installs every file in its
   test::shell("dpkg-deb -e '" + bin_deb.string() + "' '" + control.string() + "'");
   const auto postinst = read_file(control / "postinst");
   CHECK(postinst.find("addgroup --system --quiet bcast") != std::string::npos);
+  // publisherd.socket's SocketGroup=
+  CHECK(postinst.find("addgroup --system --quiet bcast-admin") != std::string::npos);
   CHECK(postinst.find("dpkg-statoverride --update --add root bcast 2750 /etc/bcast") != std::string::npos);
   CHECK(read_file(root / "lib/systemd/system/publisherd.service").find("/usr/bin/publisherd") !=
         std::string::npos);

@@ -161,3 +161,29 @@ TEST_CASE("systemd units: verify passes, and the system units expose at most 2.0
     CHECK(exposure <= 2.0);
   }
 }
+
+TEST_CASE("systemd units: publisherd's descriptor limit, and an admin socket its group can reach") {
+  const std::string root = std::string(std::getenv("BCAST_SOURCE_ROOT")) + "/";
+  const auto read = [&](const std::string& relative) {
+    std::ifstream in(root + relative);
+    REQUIRE(in);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  const auto value_of = [](const std::string& unit, const std::string& key) {
+    const auto at = unit.find("\n" + key + "=");
+    return at == std::string::npos
+               ? std::string()
+               : unit.substr(at + key.size() + 2, unit.find('\n', at + 1) - at - key.size() - 2);
+  };
+  // Room for the default limits.max_connections (1024) and what publisherd keeps besides.
+  const auto service = read("systemd/publisherd.service");
+  REQUIRE_FALSE(value_of(service, "LimitNOFILE").empty());
+  CHECK(std::stoul(value_of(service, "LimitNOFILE")) >= 1024 + 128);
+  // A socket file root:root 0660 would let no group rule of unix_socket_allow ever apply.
+  const auto socket = read("systemd/publisherd.socket");
+  CHECK(value_of(socket, "SocketMode") == "0660");
+  const auto group = value_of(socket, "SocketGroup");
+  REQUIRE_FALSE(group.empty());
+  CHECK(group != "bcast");  // that group reads the secrets in /etc/bcast
+  CHECK(test::contains(read("debian/bcast.postinst"), "addgroup --system --quiet " + group + "\n"));
+}

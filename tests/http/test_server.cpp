@@ -11,6 +11,7 @@
 #include <http_parser.h>
 
 #include <catch2/catch.hpp>
+#include <support/raw_client.hpp>
 #include <support/test_support.hpp>
 
 #include <unistd.h>
@@ -710,20 +711,12 @@ TEST_CASE("server: Unix socket with the peer's credentials visible to the handle
 TEST_CASE("server: HTTPS with the test certificates") {
   test::temp_dir dir;
   auto certs = test::test_certificates::make(dir);
-  net::tls_options so;
-  so.cert_file = certs.server_cert;
-  so.key_file = certs.server_key;
-  so.verify_peer = false;
-  auto server_ctx = net::tls_context::create(net::tls_role::server, so);
+  auto server_ctx = net::tls_context::create(net::tls_role::server, certs.server_tls());
   REQUIRE_OK(server_ctx);
-  net::tls_options co;
-  co.ca_file = certs.ca_cert;
-  auto client_ctx = net::tls_context::create(net::tls_role::client, co);
+  auto client_ctx = net::tls_context::create(net::tls_role::client, certs.client_tls());
   REQUIRE_OK(client_ctx);
 
-  http::server_options o;
-  o.security.strict_transport_security = "max-age=31536000";
-  fixture f(o);
+  fixture f;  // HSTS is on by default, on TLS connections only
   bool saw_tls = false;
   f.server->routes().get("/secure", [&](http::request& req) {
     saw_tls = req.is_tls();
@@ -743,6 +736,11 @@ TEST_CASE("server: HTTPS with the test certificates") {
   CHECK(saw_tls);
   CHECK(r.headers.get("Strict-Transport-Security") == "max-age=31536000");
   CHECK(r.headers.get("Content-Security-Policy")->find("default-src 'self'") == 0);
+  f.listen();
+  test::http_client plain(f.loop, f.ep());
+  plain.send(test::get_request("/secure"));
+  REQUIRE(plain.wait_replies(1));
+  CHECK_FALSE(plain.replies()[0].headers.contains("Strict-Transport-Security"));
 }
 
 TEST_CASE("server: graceful shutdown waits for an in-flight async request") {
@@ -923,4 +921,126 @@ TEST_CASE("server: a listening socket passed by fd") {
   CHECK(c.replies()[0].status == 204);
   CHECK_FALSE(c.replies()[0].headers.contains("Content-Length"));
   CHECK(listener == "fd:" + std::to_string(fd));
+}
+
+TEST_CASE("server: connections are capped per client address; other addresses are still served") {
+  http::server_options o;
+  o.max_connections_per_address = 2;
+  fixture f(o);
+  add_basic_routes(f.server->routes());
+  std::vector<std::string> events;
+  f.server->observe_connections([&](const http::connection_event& e) {
+    events.push_back(std::string(e.address) +
+                     (e.what == http::connection_event::kind::over_address_limit ? " over" : " ?"));
+  });
+  f.listen();
+  auto hello = [](test::raw_client& c) { c.send(test::get_request("/hello")); };
+  auto answered = [&](test::raw_client& c, std::string& got) {
+    return test::run_until(f.loop, [&] {
+      got += c.read_available();
+      return !test::parse_replies(got).empty();
+    });
+  };
+  test::raw_client first(f.port), second(f.port);
+  REQUIRE(test::run_until(f.loop, [&] { return f.server->connection_count("127.0.0.1") == 2; }));
+  // The third from 127.0.0.1 is refused with a 503 before it sends anything...
+  test::raw_client third(f.port);
+  std::string got;
+  REQUIRE(answered(third, got));
+  auto refused = test::parse_replies(got);
+  REQUIRE(refused.size() == 1);
+  CHECK(refused[0].status == 503);
+  CHECK(test::contains(refused[0].body, "too many connections from your address"));
+  CHECK(refused[0].headers.get("Retry-After") == "1");
+  REQUIRE(test::run_until(f.loop, [&] { return third.hung_up(); }));
+  CHECK(events == std::vector<std::string>{"127.0.0.1 over"});
+  // ...while 127.0.0.2 is another client, and the two open ones are served as before.
+  test::raw_client other(f.port, "127.0.0.2");
+  hello(other);
+  got.clear();
+  REQUIRE(answered(other, got));
+  CHECK(test::parse_replies(got)[0].status == 200);
+  CHECK(f.server->connection_count("127.0.0.2") == 1);
+  hello(first);
+  got.clear();
+  REQUIRE(answered(first, got));
+  CHECK(test::parse_replies(got)[0].status == 200);
+  // A connection that closes gives its place back.
+  ::shutdown(second.fd(), SHUT_RDWR);
+  REQUIRE(test::run_until(f.loop, [&] { return f.server->connection_count("127.0.0.1") == 1; }));
+  test::raw_client again(f.port);
+  hello(again);
+  got.clear();
+  REQUIRE(answered(again, got));
+  CHECK(test::parse_replies(got)[0].status == 200);
+}
+
+TEST_CASE("server: Unix-socket peers count in the total only, not per address") {
+  test::temp_dir dir;
+  http::server_options o;
+  o.max_connections_per_address = 1;
+  fixture f(o);
+  add_basic_routes(f.server->routes());
+  REQUIRE_OK(f.server->listen_unix(dir.file("api.sock")));
+  test::http_client a(f.loop, {{}, 0, dir.file("api.sock")});
+  test::http_client b(f.loop, {{}, 0, dir.file("api.sock")});
+  a.send(test::get_request("/hello"));
+  b.send(test::get_request("/hello"));
+  REQUIRE(a.wait_replies(1));
+  REQUIRE(b.wait_replies(1));
+  CHECK(a.replies()[0].status == 200);
+  CHECK(b.replies()[0].status == 200);
+}
+
+TEST_CASE("server: a client that reads none of its answers is reset after the write timeout") {
+  http::server_options o;
+  o.write_timeout = 300ms;
+  fixture f(o);
+  const std::string big(8 * 1024 * 1024, 'b');
+  f.server->routes().get("/big", [&](http::request&) { return http::response::text(200, big); });
+  std::vector<http::connection_event::kind> events;
+  f.server->observe_connections([&](const http::connection_event& e) { events.push_back(e.what); });
+  f.listen();
+  // A small receive window: the 8 MiB answer cannot all go into the kernel's buffers.
+  test::raw_client silent(f.port, "127.0.0.1", 4096);
+  silent.send(test::get_request("/big") + test::get_request("/big"));
+  const auto sent = std::chrono::steady_clock::now();
+  REQUIRE(test::run_until(f.loop, [&] { return silent.hung_up(); }));
+  CHECK(std::chrono::steady_clock::now() - sent >= 300ms);
+  CHECK(silent.was_reset());
+  CHECK(events ==
+        std::vector<http::connection_event::kind>{http::connection_event::kind::write_timeout});
+  REQUIRE(test::run_until(f.loop, [&] { return f.server->connection_count() == 0; }));
+}
+
+TEST_CASE("server: a client that reads slowly is not cut off by the write timeout") {
+  http::server_options o;
+  o.write_timeout = 400ms;
+  fixture f(o);
+  // The kernel takes up to about 4 MiB of it at once, whatever the client reads.
+  const std::string big(7 * 1024 * 1024, 's');
+  f.server->routes().get("/big", [&](http::request&) { return http::response::text(200, big); });
+  f.listen();
+  // 16 KiB every 10 ms, about 1.6 MB a second: what the kernel does not take of the answer stays
+  // queued across several write-timeout checks, and each finds that bytes moved.
+  test::raw_client slow(f.port, "127.0.0.1", 16384);
+  slow.send(test::get_request("/big"));
+  std::string got;
+  core::timer reader(f.loop);
+  reader.start(
+      10ms, [&] { got += slow.read_available(16384); }, 10ms);
+  REQUIRE(test::run_until(
+      f.loop, [&] { return test::parse_replies(got).size() == 1 || slow.hung_up(); }, 120s));
+  reader.stop();
+  CHECK_FALSE(slow.was_reset());
+  auto replies = test::parse_replies(got);
+  REQUIRE(replies.size() == 1);
+  CHECK(replies[0].body.size() == big.size());
+}
+
+TEST_CASE("server: connection_limit_for keeps the total below the descriptor limit") {
+  CHECK(http::connection_limit_for(1024, 1024) == 896);  // Linux's default soft limit
+  CHECK(http::connection_limit_for(65536, 1024) == 1024);
+  CHECK(http::connection_limit_for(200, 1024) == 100);
+  CHECK(http::server_options{}.max_connections_per_address == 256);
 }

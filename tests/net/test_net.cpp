@@ -7,7 +7,11 @@
 #include <support/test_support.hpp>
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 using namespace bcast;
 using namespace std::chrono_literals;
@@ -122,6 +126,36 @@ TEST_CASE("Unix socket: echo, and the peer's credentials are the caller's") {
   l.run();
 }
 
+TEST_CASE("Unix socket: its file never allows more than the mode asked for, not even at bind") {
+  core::loop l;
+  test::temp_dir dir;
+  auto mode_of = [](const std::string& path) {
+    struct stat st {};
+    REQUIRE(::stat(path.c_str(), &st) == 0);
+    return st.st_mode & 07777;
+  };
+  // With no umask at all, a socket bound the usual way would appear as 0777 until a chmod.
+  const mode_t saved = ::umask(0);
+  auto fd = net::listener::bind_unix_socket(dir.file("bound.sock"), 0600);
+  ::umask(saved);
+  REQUIRE_OK(fd);
+  CHECK(mode_of(dir.file("bound.sock")) == 0600);
+  ::close(*fd);
+  // A umask that takes more than the mode: the listener puts the mode's bits back after bind.
+  ::umask(077);
+  auto lis = net::listener::listen_unix(
+      l, dir.file("listening.sock"), [](std::shared_ptr<net::stream> s) { s->abort(); }, 0660);
+  ::umask(saved);
+  REQUIRE_OK(lis);
+  CHECK(mode_of(dir.file("listening.sock")) == 0660);
+  // A path that is not a stale socket is not replaced.
+  std::ofstream(dir.file("plain")) << "x";
+  CHECK_FALSE(net::listener::listen_unix(l, dir.file("plain"), {}).ok());
+  lis.value()->close();
+  l.run();
+  CHECK_FALSE(std::filesystem::exists(dir.file("listening.sock")));
+}
+
 TEST_CASE("writes past the queued-bytes bound are refused, not buffered without limit") {
   core::loop l;
   std::vector<std::shared_ptr<net::stream>> accepted;
@@ -191,10 +225,7 @@ TEST_CASE("TLS: verified echo, hostname mismatch refused, client certificate req
   test::temp_dir dir;
   auto certs = test::test_certificates::make(dir);
 
-  net::tls_options server_opts;
-  server_opts.cert_file = certs.server_cert;
-  server_opts.key_file = certs.server_key;
-  server_opts.verify_peer = false;
+  const net::tls_options server_opts = certs.server_tls();
   auto server_ctx = net::tls_context::create(net::tls_role::server, server_opts);
   REQUIRE_OK(server_ctx);
   echo_server server;
@@ -202,8 +233,7 @@ TEST_CASE("TLS: verified echo, hostname mismatch refused, client certificate req
   REQUIRE_OK(lis);
   net::endpoint ep{"127.0.0.1", lis.value()->port(), {}};
 
-  net::tls_options client_opts;
-  client_opts.ca_file = certs.ca_cert;
+  const net::tls_options client_opts = certs.client_tls();
   auto client_ctx = net::tls_context::create(net::tls_role::client, client_opts);
   REQUIRE_OK(client_ctx);
 
@@ -307,4 +337,43 @@ TEST_CASE("a peer that half-closes still gets the answer when the owner handles 
   CHECK(received == "answer to question");
   lis.value()->close();
   l.run();
+}
+
+TEST_CASE("TLS 1.2 offers only forward-secret AEAD suites, as server and as client") {
+  core::loop l;
+  test::temp_dir dir;
+  auto certs = test::test_certificates::make(dir);
+  // A peer made to speak TLS 1.2 with the given suites only.
+  auto tls12_with = [](std::shared_ptr<net::tls_context> ctx, const char* ciphers) {
+    REQUIRE(SSL_CTX_set_max_proto_version(ctx->native(), TLS1_2_VERSION) == 1);
+    REQUIRE(SSL_CTX_set_cipher_list(ctx->native(), ciphers) == 1);
+    return ctx;
+  };
+  auto handshake = [&](std::shared_ptr<net::tls_context> server,
+                       std::shared_ptr<net::tls_context> client) {
+    echo_server echo;
+    auto lis = net::listener::listen_tcp(l, "127.0.0.1", 0, echo.handler(), server);
+    REQUIRE_OK(lis);
+    echo_result r;
+    connect_and_send(l, {"127.0.0.1", lis.value()->port(), {}},
+                     net::connect_options{5s, client, "localhost", {}}, "hi", r);
+    REQUIRE(test::run_until(l, [&] { return r.received == "hi" || r.failure; }));
+    if (r.stream) r.stream->abort();
+    echo.close_all();
+    lis.value()->close();
+    l.run();
+    return !r.failure.has_value();
+  };
+  auto ours = [&](net::tls_role role) {
+    return test::value_or_throw(net::tls_context::create(
+        role, role == net::tls_role::server ? certs.server_tls() : certs.client_tls()));
+  };
+  const char* cbc = "ECDHE-RSA-AES128-SHA:ECDHE-RSA-AES256-SHA384:AES128-SHA:AES256-SHA256";
+  CHECK_FALSE(handshake(ours(net::tls_role::server), tls12_with(ours(net::tls_role::client), cbc)));
+  CHECK_FALSE(handshake(tls12_with(ours(net::tls_role::server), cbc), ours(net::tls_role::client)));
+  // The AEAD suites still meet, in TLS 1.2 too.
+  CHECK(handshake(ours(net::tls_role::server),
+                  tls12_with(ours(net::tls_role::client), "ECDHE-RSA-AES128-GCM-SHA256")));
+  CHECK(handshake(tls12_with(ours(net::tls_role::server), "ECDHE-RSA-CHACHA20-POLY1305"),
+                  ours(net::tls_role::client)));
 }

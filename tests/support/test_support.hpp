@@ -8,6 +8,7 @@
 #include <bcast/core/temp_dir.hpp>
 #include <bcast/core/timer.hpp>
 #include <bcast/net/loopback.hpp>
+#include <bcast/net/tls.hpp>
 #include <bcast/redis/local_server.hpp>
 
 #include <sys/types.h>
@@ -156,6 +157,21 @@ struct test_certificates {
             ".crt -days 2 -extfile " + who + ".ext 2>&1");
     }
     return c;
+  }
+
+  // A server with the server certificate that asks for no client certificate.
+  net::tls_options server_tls() const {
+    net::tls_options o;
+    o.cert_file = server_cert;
+    o.key_file = server_key;
+    o.verify_peer = false;
+    return o;
+  }
+  // A client that trusts the test CA.
+  net::tls_options client_tls() const {
+    net::tls_options o;
+    o.ca_file = ca_cert;
+    return o;
   }
 };
 

@@ -1,12 +1,17 @@
 #pragma once
 // The daemons' main loop: run until SIGTERM or SIGINT, then let the owner drain (its `shutdown`
-// calls `done` when finished) and return; SIGHUP calls `reload` when one is given.
+// calls `done` when finished) and return; SIGHUP calls `reload` when one is given. And the
+// descriptor limit of a daemon that serves many connections.
 
 #include <bcast/core/log.hpp>
 #include <bcast/core/loop.hpp>
 #include <bcast/core/timer.hpp>
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <csignal>
+#include <cstddef>
 #include <functional>
 #include <memory>
 
@@ -27,6 +32,21 @@ inline void run_until_signalled(loop& l, std::function<void(std::function<void()
   if (reload) hangup = std::make_unique<signal_watcher>(l, SIGHUP, reload);
   l.run();
   log::notice("stopped");
+}
+
+// Raises the soft RLIMIT_NOFILE towards the hard one and returns the soft limit now in force.
+// The soft limit of 1024 is there for select(), which libuv does not use; each connection is a
+// descriptor. At most `ceiling`: children inherit the limit, and some close every descriptor
+// below it one by one.
+inline std::size_t raise_descriptor_limit(rlim_t ceiling = 65536) {
+  rlimit r{};
+  if (::getrlimit(RLIMIT_NOFILE, &r) != 0) return 1024;
+  const rlim_t wanted = std::min(r.rlim_max, ceiling);
+  if (r.rlim_cur < wanted) {
+    rlimit raised{wanted, r.rlim_max};
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) r = raised;
+  }
+  return static_cast<std::size_t>(r.rlim_cur);
 }
 
 }  // namespace bcast::core

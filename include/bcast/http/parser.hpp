@@ -11,6 +11,15 @@
 
 #include <http_parser.h>
 
+// 2.9.3 refuses a request that carries both Content-Length and Transfer-Encoding: chunked, and
+// codings other than a final "chunked"; older versions let such requests smuggle a second request
+// past a proxy.
+static_assert(HTTP_PARSER_VERSION_MAJOR > 2 ||
+                  (HTTP_PARSER_VERSION_MAJOR == 2 &&
+                   (HTTP_PARSER_VERSION_MINOR > 9 ||
+                    (HTTP_PARSER_VERSION_MINOR == 9 && HTTP_PARSER_VERSION_PATCH >= 3))),
+              "bcast needs http-parser 2.9.3 or newer");
+
 #include <chrono>
 #include <cstddef>
 #include <string>
@@ -178,8 +187,12 @@ class request_parser {
     value_.clear();
   }
 
+  // Trailer fields after a chunked body come through these callbacks too. They are counted
+  // against the header limit and dropped: merged into the headers, they would let a client set
+  // fields (Content-Type, X-Forwarded-For) after every check that read the headers had run.
   int on_header_field(const char* at, std::size_t n) noexcept {
     if (count_header_bytes(n) != 0) return -1;
+    if (headers_done_) return 0;
     return guarded([&] {
       if (last_was_value_) {
         commit_header();
@@ -194,6 +207,7 @@ class request_parser {
 
   int on_header_value(const char* at, std::size_t n) noexcept {
     if (count_header_bytes(n) != 0) return -1;
+    if (headers_done_) return 0;
     return guarded([&] {
       value_.append(at, n);
       last_was_value_ = true;

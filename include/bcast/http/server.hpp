@@ -1,9 +1,10 @@
 #pragma once
 // HTTP/1.1 server on net::stream: keep-alive and pipelining (answers leave strictly in request
 // order, however handlers finish), bounded everything (request sizes, pipelined requests per
-// connection, queued response bytes, connections), timeouts for slow headers, slow bodies and idle
-// keep-alive, and a graceful shutdown that lets in-flight requests finish. One server serves any
-// number of listeners (TCP, TLS, Unix socket, passed fds). Loop thread only.
+// connection, queued response bytes, connections in total and per client address), timeouts for
+// slow headers, slow bodies, idle keep-alive and answers the client does not read, and a graceful
+// shutdown that lets in-flight requests finish. One server serves any number of listeners (TCP,
+// TLS, Unix socket, passed fds). Loop thread only.
 
 #include <bcast/core/error.hpp>
 #include <bcast/core/lifetime.hpp>
@@ -20,6 +21,7 @@
 #include <bcast/net/stream.hpp>
 #include <bcast/net/tls.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <ctime>
@@ -46,16 +48,20 @@ struct security_headers {
       "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
       "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
       "form-action 'self'";
-  // On TLS connections only; off by default because it outlives a configuration mistake.
-  std::string strict_transport_security;
+  // On TLS connections only: a browser that saw it uses HTTPS alone for this host for a year.
+  std::string strict_transport_security = "max-age=31536000";
 };
 
 struct server_options {
   parser_limits limits;  // request target 8 KiB (414), headers 16 KiB (431), body 64 KiB (413)
   // Requests received but not yet answered, per connection; past it the server stops reading.
   std::size_t max_pipelined = 16;
-  // Past it, new connections are refused (plain HTTP gets a 503 first).
+  // Past it, new connections are refused (plain HTTP gets a 503 first). Each connection is a
+  // descriptor: keep it below the process's limit (connection_limit_for).
   std::size_t max_connections = 1024;
+  // Open connections from one client IP address, refused past it as above, so that one address
+  // cannot take them all. Unix-socket peers count in the total only. Zero: no per-address cap.
+  std::size_t max_connections_per_address = 256;
   // From a request's first byte (or from accept, which covers the TLS handshake) to its last
   // header.
   std::chrono::milliseconds header_timeout{10'000};
@@ -63,6 +69,11 @@ struct server_options {
   std::chrono::milliseconds body_timeout{30'000};
   // An open keep-alive connection with nothing to do.
   std::chrono::milliseconds idle_timeout{60'000};
+  // Answers are waiting (in the server or the kernel) and the client has taken none of their
+  // bytes for this long (it does not read, or its network is gone): the connection is reset.
+  // Checked every write_timeout, so such a client is gone within two of them. While a client
+  // reads, however slowly, this never fires.
+  std::chrono::milliseconds write_timeout{30'000};
   // After an error answer the server reads and discards for this long, so that the client is not
   // reset before it has read the answer. Zero closes at once.
   std::chrono::milliseconds linger_timeout{2'000};
@@ -84,6 +95,28 @@ struct request_record {
 
 using request_observer = std::function<void(const request_record&)>;
 
+// A connection the server refused or dropped because of a limit, for logs and metrics.
+struct connection_event {
+  enum class kind {
+    over_max_connections,  // refused: max_connections are open
+    over_address_limit,    // refused: max_connections_per_address are open from its address
+    write_timeout,         // reset: it took none of its answers for write_timeout
+  };
+  kind what;
+  std::string_view address;  // the client's IP address ("unix" for a Unix-socket peer)
+};
+
+using connection_observer = std::function<void(const connection_event&)>;
+
+// The largest max_connections that keeps the process within `descriptor_limit` (RLIMIT_NOFILE),
+// leaving descriptors for everything else: listeners, Redis, files, child processes, libuv.
+inline std::size_t connection_limit_for(std::size_t descriptor_limit, std::size_t wanted) {
+  constexpr std::size_t reserved = 128;
+  std::size_t room =
+      descriptor_limit > 2 * reserved ? descriptor_limit - reserved : descriptor_limit / 2;
+  return std::min(wanted, room);
+}
+
 class server;
 
 namespace detail {
@@ -93,7 +126,8 @@ namespace detail {
 class connection final : public exchange_owner, public core::held_by_uv<connection> {
  public:
   connection(server& srv, std::shared_ptr<const server_options> options,
-             std::shared_ptr<net::stream> s, std::shared_ptr<const connection_info> info);
+             std::shared_ptr<net::stream> s, std::shared_ptr<const connection_info> info,
+             std::string client_address, bool counted_per_address);
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
 
@@ -108,6 +142,10 @@ class connection final : public exchange_owner, public core::held_by_uv<connecti
   void complete(exchange&) override { flush_ready(); }
   // False also once the connection is on its way out and will send nothing more.
   bool is_open() const noexcept override { return !closed_ && !stream_closing_ && !lingering_; }
+  // The client's IP address (net::stream::peer_host), and whether the server counts this
+  // connection against that address's cap.
+  const std::string& client_address() const noexcept { return client_address_; }
+  bool counted_per_address() const noexcept { return counted_per_address_; }
 
  private:
   enum class timer_kind { none, header, body, idle, linger };
@@ -131,6 +169,8 @@ class connection final : public exchange_owner, public core::held_by_uv<connecti
   void on_timeout();
   void close_stream();
   void start_linger();
+  void watch_writes();
+  void check_writes();
   void on_closed();
   void observe(const request& req, int status, std::size_t bytes);
 
@@ -139,12 +179,18 @@ class connection final : public exchange_owner, public core::held_by_uv<connecti
   core::loop& loop_;
   std::shared_ptr<net::stream> stream_;
   std::shared_ptr<const connection_info> info_;
+  std::string client_address_;
+  bool counted_per_address_;
   request_parser parser_;
   std::deque<std::shared_ptr<exchange>> pending_;
   std::string backlog_;  // bytes received while the pipeline was full
   core::timer timer_;
   timer_kind timer_kind_ = timer_kind::none;
   std::uint64_t timer_message_ = 0;  // which request the header/body timer is for
+  // Runs while answers wait in the stream, whatever the request timer above does.
+  core::timer write_timer_;
+  bool write_timer_armed_ = false;
+  std::uint64_t taken_at_check_ = 0;  // the stream's bytes_taken_by_peer() when the timer was armed
   std::uint64_t requests_ = 0;
   std::size_t lingered_bytes_ = 0;
   bool got_bytes_ = false;
@@ -189,6 +235,11 @@ class server {
   // Called for every answered request (and with 499 for each abandoned one).
   void observe(request_observer fn) { observers_.push_back(std::move(fn)); }
 
+  // Called for every connection refused or dropped because of a limit.
+  void observe_connections(connection_observer fn) {
+    connection_observers_.push_back(std::move(fn));
+  }
+
   core::result<std::shared_ptr<net::listener>> listen_tcp(
       const std::string& host, std::uint16_t port, std::shared_ptr<net::tls_context> tls = {}) {
     auto name = std::make_shared<std::string>();
@@ -217,9 +268,22 @@ class server {
       s->abort();
       return;
     }
+    const bool is_unix = s->kind() == net::stream::transport::pipe;
+    std::string address = s->peer_host();
     if (connections_.size() >= options_->max_connections) {
-      refuse(std::move(s));
+      refuse(std::move(s), "too many connections, try again later");
+      report({connection_event::kind::over_max_connections, address});
       return;
+    }
+    std::size_t cap = options_->max_connections_per_address;
+    if (!is_unix && cap > 0) {
+      std::size_t& open = per_address_[address];
+      if (open >= cap) {
+        refuse(std::move(s), "too many connections from your address, try again later");
+        report({connection_event::kind::over_address_limit, address});
+        return;
+      }
+      ++open;
     }
     s->set_limits(options_->stream_limits);
     auto info = std::make_shared<connection_info>();
@@ -227,9 +291,10 @@ class server {
     info->listener = std::move(listener_name);
     info->peer_address = s->peer_address();
     info->is_tls = s->is_tls();
-    info->is_unix = s->kind() == net::stream::transport::pipe;
+    info->is_unix = is_unix;
     if (info->is_unix) info->credentials = s->credentials();
-    auto c = std::make_shared<detail::connection>(*this, options_, std::move(s), info);
+    auto c = std::make_shared<detail::connection>(*this, options_, std::move(s), info,
+                                                  std::move(address), !is_unix && cap > 0);
     connections_.emplace(info->id, c);
     c->start();
   }
@@ -260,6 +325,11 @@ class server {
 
   bool shutting_down() const noexcept { return shutting_down_; }
   std::size_t connection_count() const noexcept { return connections_.size(); }
+  // Open connections from one client IP address (as net::stream::peer_host gives it).
+  std::size_t connection_count(const std::string& address) const {
+    auto it = per_address_.find(address);
+    return it == per_address_.end() ? 0 : it->second;
+  }
   const server_options& options() const noexcept { return *options_; }
   // For connections accepted from now on; open ones keep the options they were accepted with.
   void set_options(server_options o) {
@@ -287,18 +357,17 @@ class server {
     return l;
   }
 
-  void refuse(std::shared_ptr<net::stream> s) {
+  void refuse(std::shared_ptr<net::stream> s, std::string_view why) {
     // A TLS stream cannot carry an answer before its handshake, so it is just closed.
     if (s->is_tls()) {
       s->abort();
       return;
     }
-    static constexpr std::string_view body =
-        R"({"error":"unavailable","message":"too many connections, try again later"})";
+    const std::string body = R"({"error":"unavailable","message":")" + std::string(why) + "\"}";
     std::string busy =
         "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
         "Connection: close\r\nContent-Length: " +
-        std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
+        std::to_string(body.size()) + "\r\n\r\n" + body;
     if (s->write(busy)) {
       s->abort();
       return;
@@ -323,6 +392,15 @@ class server {
     }
   }
 
+  void report(const connection_event& event) {
+    for (auto& fn : connection_observers_) {
+      try {
+        fn(event);
+      } catch (...) {  // NOLINT: an observer's failure must not break serving
+      }
+    }
+  }
+
   const std::string& date() {
     std::time_t now = std::time(nullptr);
     if (now != date_time_) {
@@ -333,7 +411,13 @@ class server {
   }
 
   void forget(std::uint64_t id) {
-    connections_.erase(id);
+    if (auto it = connections_.find(id); it != connections_.end()) {
+      if (it->second->counted_per_address()) {
+        auto open = per_address_.find(it->second->client_address());
+        if (open != per_address_.end() && --open->second == 0) per_address_.erase(open);
+      }
+      connections_.erase(it);
+    }
     maybe_finish_shutdown();
   }
 
@@ -349,8 +433,10 @@ class server {
   http::router router_;
   handler handler_;
   std::vector<request_observer> observers_;
+  std::vector<connection_observer> connection_observers_;
   std::vector<std::shared_ptr<net::listener>> listeners_;
   std::unordered_map<std::uint64_t, std::shared_ptr<detail::connection>> connections_;
+  std::unordered_map<std::string, std::size_t> per_address_;  // open connections by client address
   std::uint64_t next_id_ = 0;
   bool shutting_down_ = false;
   std::vector<std::function<void()>> shutdown_done_;
@@ -363,14 +449,18 @@ namespace detail {
 
 inline connection::connection(server& srv, std::shared_ptr<const server_options> options,
                               std::shared_ptr<net::stream> s,
-                              std::shared_ptr<const connection_info> info)
+                              std::shared_ptr<const connection_info> info,
+                              std::string client_address, bool counted_per_address)
     : srv_(&srv),
       options_(std::move(options)),
       loop_(srv.owner_loop()),
       stream_(std::move(s)),
       info_(std::move(info)),
+      client_address_(std::move(client_address)),
+      counted_per_address_(counted_per_address),
       parser_(options_->limits),
-      timer_(loop_) {}
+      timer_(loop_),
+      write_timer_(loop_) {}
 
 inline void connection::start() {
   hold();  // released by on_closed()
@@ -575,6 +665,7 @@ inline void connection::write_response(exchange& ex) {
     stream_->abort(core::error(ec, "writing an HTTP response"));
     return;
   }
+  watch_writes();
   observe(req, r.status, bytes);
   if (!keep_open) {
     closing_ = true;
@@ -607,8 +698,11 @@ inline void connection::after_flush() {
 inline void connection::maybe_send_continue() {
   if (continue_sent_ || closing_ || !pending_.empty() || !parser_.expects_continue()) return;
   continue_sent_ = true;
-  if (auto ec = stream_->write("HTTP/1.1 100 Continue\r\n\r\n"))
+  if (auto ec = stream_->write("HTTP/1.1 100 Continue\r\n\r\n")) {
     stream_->abort(core::error(ec, "writing 100 Continue"));
+    return;
+  }
+  watch_writes();
 }
 
 inline void connection::schedule_resume() {
@@ -687,6 +781,33 @@ inline void connection::start_linger() {
   timer_.start(options_->linger_timeout, [this] { on_timeout(); });
 }
 
+// Armed by every write and kept running, also while the stream drains after close_stream(), as
+// long as answers wait in it: whatever else the connection waits for, a client that reads
+// nothing must not hold its answers (and this connection) forever.
+inline void connection::watch_writes() {
+  if (write_timer_armed_ || closed_ || options_->write_timeout.count() <= 0) return;
+  write_timer_armed_ = true;
+  taken_at_check_ = stream_->bytes_taken_by_peer();
+  write_timer_.start(options_->write_timeout, [this] { check_writes(); });
+}
+
+inline void connection::check_writes() {
+  write_timer_armed_ = false;
+  if (closed_ || (stream_->queued_bytes() == 0 && stream_->kernel_queued_bytes() == 0))
+    return;  // the client has taken everything
+  if (stream_->bytes_taken_by_peer() != taken_at_check_) {
+    watch_writes();  // slow, but reading
+    return;
+  }
+  stream_closing_ = true;
+  closing_ = true;
+  timer_.stop();
+  if (srv_) srv_->report({connection_event::kind::write_timeout, client_address_});
+  stream_->reset(core::error(core::errc::timeout,
+                             "the client read none of its answers for " +
+                                 std::to_string(options_->write_timeout.count()) + " ms"));
+}
+
 inline void connection::close_stream() {
   if (stream_closing_ || closed_) return;
   stream_closing_ = true;
@@ -698,6 +819,7 @@ inline void connection::close_stream() {
 inline void connection::on_closed() {
   closed_ = true;
   timer_.stop();
+  write_timer_.stop();
   // Requests still waiting for their handlers are abandoned: report them as 499.
   auto abandoned = std::move(pending_);
   pending_.clear();

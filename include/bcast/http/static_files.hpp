@@ -190,7 +190,11 @@ class static_files {
   }
 
   static response redirect_to_directory(const request& req) {
-    std::string location = req.raw_path + "/";
+    // "//evil.example/x" would be a URL of another host to a browser (so would "/\\evil"): one
+    // leading slash only, the path's own segments after it.
+    std::string_view path = req.raw_path;
+    while (!path.empty() && (path.front() == '/' || path.front() == '\\')) path.remove_prefix(1);
+    std::string location = "/" + std::string(path) + "/";
     if (!req.raw_query.empty()) location += "?" + req.raw_query;
     return response::redirect(301, std::move(location));
   }

@@ -9,9 +9,11 @@
 
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <uv.h>
 
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <string>
@@ -42,14 +44,20 @@ class listener final : public core::held_by_uv<listener> {
     return self;
   }
 
-  // A stale socket file from an earlier run is replaced; `mode` is applied to the socket file.
+  // A stale socket file from an earlier run is replaced. The socket file never allows more than
+  // `mode`, not even for a moment: see bind_unix_socket.
   static core::result<std::shared_ptr<listener>> listen_unix(core::loop& l, const std::string& path,
                                                              accept_handler on_accept,
                                                              int mode = 0660, int backlog = 511) {
     struct stat st {};
     if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(path.c_str());
+    auto fd = bind_unix_socket(path, mode);
+    if (!fd) return fd.err();
     auto self = create(l, stream::transport::pipe, std::move(on_accept), {});
-    int rc = uv_pipe_bind(&self->handle_.pipe, path.c_str());
+    int rc = uv_pipe_open(&self->handle_.pipe, *fd);
+    if (rc != 0) ::close(*fd);
+    self->unix_path_ = path;  // from here on, close() removes the file
+    // The umask may have taken bits away from `mode`; put them back (this only widens to mode).
     if (rc == 0)
       rc =
           ::chmod(path.c_str(), static_cast<mode_t>(mode)) == 0 ? 0 : uv_translate_sys_error(errno);
@@ -59,8 +67,27 @@ class listener final : public core::held_by_uv<listener> {
       return core::error(core::uv_error(rc), "listening on " + path);
     }
     self->name_ = "unix:" + path;
-    self->unix_path_ = path;
     return self;
+  }
+
+  // A Unix stream socket bound to `path`, not yet listening. Its file is created with at most
+  // `mode` (less what the umask takes): Linux gives the file the socket's own mode, so it is set
+  // before bind() and no peer can connect in a window between bind() and a chmod().
+  static core::result<int> bind_unix_socket(const std::string& path, int mode) {
+    sockaddr_un addr{};
+    if (path.size() >= sizeof addr.sun_path)
+      return core::error(core::errc::invalid_argument, "socket path too long: " + path);
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return core::error(core::uv_error(uv_translate_sys_error(errno)), "socket()");
+    if (::fchmod(fd, static_cast<mode_t>(mode)) != 0 ||
+        ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+      int e = errno;
+      ::close(fd);
+      return core::error(core::uv_error(uv_translate_sys_error(e)), "binding " + path);
+    }
+    return fd;
   }
 
   // An already bound and listening socket, as systemd passes it.

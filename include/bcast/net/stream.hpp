@@ -8,9 +8,12 @@
 #include <bcast/core/loop.hpp>
 #include <bcast/net/tls.hpp>
 
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <uv.h>
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -127,17 +130,34 @@ class stream final : public core::held_by_uv<stream> {
   // Closes at once, dropping queued bytes. on_close follows with `reason`.
   void abort(core::error reason = {}) {
     if (state_ == state::closed) return;
-    if (!close_reason_) close_reason_ = std::move(reason);
-    state_ = state::closed;
-    reading_ = false;
-    uv_close(reinterpret_cast<uv_handle_t*>(&handle_), [](uv_handle_t* h) {
-      auto* s = static_cast<stream*>(h->data);
-      if (auto handler = std::move(s->on_close_)) handler(s->close_reason_);
-      s->on_data_ = nullptr;
-      s->on_drain_ = nullptr;
-      s->on_eof_ = nullptr;
-      s->release();
-    });
+    mark_closed(std::move(reason));
+    uv_close(reinterpret_cast<uv_handle_t*>(&handle_), &stream::on_handle_closed);
+  }
+
+  // As abort(), and a TCP peer gets a reset: the kernel drops what it still holds for the peer at
+  // once, rather than keep trying to deliver it to a peer that does not read.
+  void reset(core::error reason = {}) {
+    if (state_ == state::closed) return;
+    if (transport_ != transport::tcp) return abort(std::move(reason));
+    mark_closed(std::move(reason));
+    if (uv_tcp_close_reset(&handle_.tcp, &stream::on_handle_closed) != 0)
+      uv_close(reinterpret_cast<uv_handle_t*>(&handle_), &stream::on_handle_closed);
+  }
+
+  // Bytes the peer has taken so far: handed to the socket and no longer in the kernel's send queue
+  // (for TCP: acknowledged). It moves while a peer reads, however slowly, and stands still while
+  // it reads nothing. What the kernel has taken is no measure of that: it wakes a writer only
+  // once a third of its send buffer (megabytes) is free again.
+  std::uint64_t bytes_taken_by_peer() const noexcept {
+    return handed_to_socket_ - uv_stream_get_write_queue_size(&handle_.stream) -
+           kernel_queued_bytes();
+  }
+
+  // Bytes in the kernel's send queue that the peer has not taken yet (SIOCOUTQ).
+  std::size_t kernel_queued_bytes() const noexcept {
+    int queued = 0;
+    if (::ioctl(fd(), SIOCOUTQ, &queued) != 0 || queued < 0) return 0;
+    return static_cast<std::size_t>(queued);
   }
 
   int fd() const noexcept {
@@ -157,21 +177,21 @@ class stream final : public core::held_by_uv<stream> {
   // "127.0.0.1:5432", "[::1]:80", or "unix" for a Unix socket peer.
   std::string peer_address() const {
     if (transport_ != transport::tcp) return "unix";
-    sockaddr_storage addr{};
-    int len = sizeof addr;
-    if (uv_tcp_getpeername(&handle_.tcp, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return "?";
-    char host[INET6_ADDRSTRLEN] = "?";
     int port = 0;
-    if (addr.ss_family == AF_INET) {
-      auto* in = reinterpret_cast<sockaddr_in*>(&addr);
-      uv_ip4_name(in, host, sizeof host);
-      port = ntohs(in->sin_port);
-      return std::string(host) + ":" + std::to_string(port);
-    }
-    auto* in6 = reinterpret_cast<sockaddr_in6*>(&addr);
-    uv_ip6_name(in6, host, sizeof host);
-    port = ntohs(in6->sin6_port);
-    return "[" + std::string(host) + "]:" + std::to_string(port);
+    std::string host = peer_name(port);
+    if (host == "?") return host;
+    if (host.find(':') != std::string::npos) host = "[" + host + "]";
+    return host + ":" + std::to_string(port);
+  }
+
+  // The peer's IP address alone: "127.0.0.1", "::1" ("::ffff:10.0.0.1" as "10.0.0.1", so that one
+  // client is one address on IPv4 and dual-stack listeners alike), or "unix".
+  std::string peer_host() const {
+    if (transport_ != transport::tcp) return "unix";
+    int port = 0;
+    std::string host = peer_name(port);
+    if (host.rfind("::ffff:", 0) == 0 && host.find('.') != std::string::npos) host.erase(0, 7);
+    return host;
   }
 
   void set_nodelay(bool on) noexcept {
@@ -183,6 +203,38 @@ class stream final : public core::held_by_uv<stream> {
 
  private:
   enum class state { open, draining, closed };
+
+  std::string peer_name(int& port) const {
+    sockaddr_storage addr{};
+    int len = sizeof addr;
+    if (uv_tcp_getpeername(&handle_.tcp, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return "?";
+    char host[INET6_ADDRSTRLEN] = "?";
+    if (addr.ss_family == AF_INET) {
+      auto* in = reinterpret_cast<sockaddr_in*>(&addr);
+      uv_ip4_name(in, host, sizeof host);
+      port = ntohs(in->sin_port);
+    } else {
+      auto* in6 = reinterpret_cast<sockaddr_in6*>(&addr);
+      uv_ip6_name(in6, host, sizeof host);
+      port = ntohs(in6->sin6_port);
+    }
+    return host;
+  }
+
+  void mark_closed(core::error reason) {
+    if (!close_reason_) close_reason_ = std::move(reason);
+    state_ = state::closed;
+    reading_ = false;
+  }
+
+  static void on_handle_closed(uv_handle_t* h) {
+    auto* s = static_cast<stream*>(h->data);
+    if (auto handler = std::move(s->on_close_)) handler(s->close_reason_);
+    s->on_data_ = nullptr;
+    s->on_drain_ = nullptr;
+    s->on_eof_ = nullptr;
+    s->release();
+  }
 
   stream(core::loop& l, transport t, stream_limits limits)
       : loop_(l), transport_(t), limits_(limits) {
@@ -240,6 +292,12 @@ class stream final : public core::held_by_uv<stream> {
     if (step == tls_session::step::failed) {
       core::error err(core::errc::tls_error, tls_->failure());
       if (auto ready = std::move(on_tls_ready_)) ready(err);
+      // The alert that says why (no shared cipher, say), if the socket takes it now.
+      if (!out_pending_.empty() && state_ != state::closed) {
+        uv_buf_t alert =
+            uv_buf_init(out_pending_.data(), static_cast<unsigned>(out_pending_.size()));
+        (void)uv_try_write(handle(), &alert, 1);
+      }
       abort(err);
       return false;
     }
@@ -282,6 +340,7 @@ class stream final : public core::held_by_uv<stream> {
     // Most writes fit the socket buffer: try the syscall now and only queue a request for the rest.
     uv_buf_t buf = uv_buf_init(out_pending_.data(), static_cast<unsigned>(out_pending_.size()));
     int written = uv_try_write(handle(), &buf, 1);
+    if (written > 0) handed_to_socket_ += static_cast<std::size_t>(written);
     if (written == static_cast<int>(out_pending_.size())) {
       out_pending_.clear();
       after_write();
@@ -296,6 +355,7 @@ class stream final : public core::held_by_uv<stream> {
     out_pending_.clear();
     buf = uv_buf_init(in_flight_.data(), static_cast<unsigned>(in_flight_.size()));
     write_in_flight_ = true;
+    handed_to_socket_ += in_flight_.size();
     write_req_.data = this;
     int rc = uv_write(&write_req_, handle(), &buf, 1, [](uv_write_t* req, int status) {
       auto* s = static_cast<stream*>(req->data);
@@ -311,6 +371,7 @@ class stream final : public core::held_by_uv<stream> {
     });
     if (rc != 0) {
       write_in_flight_ = false;
+      handed_to_socket_ -= in_flight_.size();
       abort(core::uv_error(rc));
     }
   }
@@ -341,6 +402,7 @@ class stream final : public core::held_by_uv<stream> {
   std::string out_pending_;    // bytes for the socket
   std::string in_flight_;      // bytes handed to uv_write
   std::string plain_in_;
+  std::uint64_t handed_to_socket_ = 0;  // to uv_try_write (what it took) and uv_write
   uv_write_t write_req_{};
   state state_ = state::open;
   bool reading_ = false;

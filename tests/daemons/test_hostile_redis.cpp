@@ -12,8 +12,11 @@
 
 #include <atomic>
 #include <fstream>
+#include <functional>
 #include <map>
+#include <string>
 #include <thread>
+#include <vector>
 
 using namespace bcast;
 using nlohmann::json;

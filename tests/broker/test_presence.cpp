@@ -113,9 +113,7 @@ TEST_CASE("presence: heartbeats make stores online; silence or a clean stop make
   CHECK(errors.empty());
 }
 
-TEST_CASE(
-    "presence: what a store wrote in its profile is read within bounds; the other stores are "
-    "listed") {
+TEST_CASE("presence: a store's profile is read within bounds; the other stores are listed") {
   test::redis_server server;
   core::loop l;
   redis::client c(l, test::broker_opts(server.url()));

@@ -13,8 +13,11 @@
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <map>
+#include <string>
 #include <thread>
+#include <vector>
 
 using namespace bcast;
 using nlohmann::json;

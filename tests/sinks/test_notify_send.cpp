@@ -84,25 +84,14 @@ TEST_CASE("notify-send: the server gets title, escaped body, urgency and app nam
   INFO(text);
   CHECK(contains(text, "Harga minyak turun"));
   CHECK(contains(text, "Diskon <b>20%</b> & lebih"));
-}
 
-TEST_CASE("notify-send: backslashes in the body reach the server as typed",
-          "[sinks][notify-send][x11][dbus]") {
-  if (!have_notification_tools()) return;
-  test::xvfb x;
-  test::session_bus bus;
-  test::notification_server server(x, bus);
-  test::notify_monitor monitor(bus);
-  core::loop l;
-  auto s = notify_send(l, bus_options(x, bus));
-  recorder r;
-  // notify-send runs g_strcompress() on the body: unescaped, \n breaks the line and \074 is '<'.
-  s->show(test::make_envelope("Folder", "Simpan di C:\\new \\074b\\076"), r.reporter());
+  // notify-send runs g_strcompress() on the body: unescaped, \n would break the line and \074b\076
+  // would be <b>. The server gets what was typed.
+  recorder again;
+  s->show(test::make_envelope("Folder", "Simpan di C:\\new \\074b\\076"), again.reporter());
   REQUIRE(test::run_until(l, [&] { return s->pending() == 0; }));
-  REQUIRE(r.kinds() == std::vector{outcome::displayed});
-  const auto& call = monitor.read_until("int32 -1");
-  INFO(call);
-  CHECK(contains(call, "string \"Simpan di C:\\new \\074b\\076\""));
+  CHECK(again.kinds() == std::vector{outcome::displayed});
+  CHECK_NOTHROW(monitor.read_until("string \"Simpan di C:\\new \\074b\\076\""));
 }
 
 TEST_CASE("notify-send: with require_ack, clicking the action button acknowledges",

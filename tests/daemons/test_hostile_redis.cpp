@@ -28,7 +28,7 @@ namespace {
 // The promise is of the regular build; under AddressSanitizer (BCAST_SANITIZED) a daemon starts
 // larger (shadow memory, quarantine), and twice the bound still tells 506 MB apart.
 const std::size_t daemon_memory_bound =
-    std::size_t{std::getenv("BCAST_SANITIZED") ? 128 : 64} * 1024 * 1024;
+    (std::getenv("BCAST_SANITIZED") ? std::size_t{128} : std::size_t{64}) * 1024 * 1024;
 
 // Seven nested `*1048576`: 70 bytes that once took a process to 506 MB.
 std::string nested_bomb() {

@@ -153,6 +153,10 @@ int cmd_show(const std::string& socket, const bcast::core::cli::arguments& a) {
     int n = r.value(k, 0);
     std::printf("%-13s %s %d/%d\n", k, bar(n).c_str(), n, expected);
   }
+  if (int rejected = r.value("rejected", 0); rejected > 0) {
+    std::printf("%-13s %d (refused a copy: bad or missing signature, or not addressed to them)\n",
+                "rejected", rejected);
+  }
   if (r.contains("stores")) {
     std::printf("\n%-24s %-13s %s\n", "STORE", "STATE", "AT");
     for (const auto& s : r["stores"]) {

@@ -10,10 +10,9 @@
 namespace {
 
 const char* usage_text =
-    "usage: subscriberd [--config FILE] [--redis URL] [--store ID] [--group G]... [--sink "
-    "SPEC]...\n"
-    "                   [--state-dir DIR] [--trusted-key FILE]... [--allow-unsigned]\n"
-    "                   [--check-config] [--version] [--help]\n"
+    "usage: subscriberd [--config FILE] [--redis URL] [--store ID] [--group G]...\n"
+    "                   [--sink SPEC]... [--state-dir DIR] [--trusted-key FILE]...\n"
+    "                   [--allow-unsigned] [--check-config] [--version] [--help]\n"
     "Sinks: zenity, notify-send, win32, terminal, exec:CMD, jsonl:PATH (several may be given).\n"
     "--trusted-key: head office's public key (signing.pub); only messages it signed are shown.\n";
 

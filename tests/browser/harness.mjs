@@ -169,6 +169,13 @@ export class RedisServer {
     await this.start();
   }
 
+  // redis-cli ARGS... run to its end: its output, trimmed (a test writing to Redis directly).
+  cli(...args) {
+    const r = spawnSync(findOnPath('redis-cli'), ['-h', '127.0.0.1', '-p', String(this.port), ...args], { encoding: 'utf8', timeout: 10000 });
+    if (r.status !== 0 || /^ERR/.test(r.stdout)) throw new Error(`redis-cli ${args[0]} failed (${r.status}): ${r.stdout}${r.stderr}`);
+    return r.stdout.trim();
+  }
+
   // `redis-cli PSUBSCRIBE <pattern>`: every live message on the server, as raw lines.
   async subscribe(pattern = '*') {
     const sub = new RedisSubscriber(this.port, pattern, path.join(this.dir, 'subscriber.log'));

@@ -5,6 +5,7 @@
 
 #include <bcast/auth/password.hpp>
 #include <bcast/auth/users.hpp>
+#include <bcast/trust/keys.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -145,11 +146,16 @@ TEST_CASE("the .deb builds with dpkg-buildpackage and installs every file in its
   const std::string bin = (root / "usr/bin").string() + "/";
   const std::string examples = (root / "usr/share/doc/bcast/examples").string() + "/";
   CHECK(test::shell(bin + "publisherd --version") == "publisherd " + version + "\n");
+  // The subscriberd example names /etc/bcast/signing.pub; a key made here stands in for it.
+  auto store_key = trust::signing_key::generate();
+  REQUIRE_OK(store_key);
+  REQUIRE_OK(trust::write_key_pair(dir.path() / "keys", *store_key));
   for (std::string check :
        {"publisherd --check-config --config " + examples + "publisherd.example.json --users " +
             examples + "users.example.json",
         "subscriberd --check-config --sink terminal --config " + examples +
-            "subscriberd.example.json"}) {
+            "subscriberd.example.json --trusted-key " +
+            (dir.path() / "keys/signing.pub").string()}) {
     const int status = test::shell_status(bin + check, &out);
     INFO(check << "\n" << out);
     CHECK(status == 0);

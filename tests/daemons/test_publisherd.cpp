@@ -6,6 +6,7 @@
 #include <bcast/core/loop.hpp>
 #include <bcast/message/ulid.hpp>
 #include <bcast/redis/subscriber.hpp>
+#include <bcast/trust/keys.hpp>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -370,8 +371,14 @@ TEST_CASE("the commented example configs are accepted by --check-config") {
   };
   CHECK(ok("'" + test::build_path("daemons/publisherd/publisherd") + "' --check-config --config '" + src +
            "/config/publisherd.example.json'"));
-  CHECK(ok("'" + test::build_path("daemons/subscriberd/subscriberd") + "' --check-config --sink terminal --config '" + src +
-           "/config/subscriberd.example.json'"));
+  // The example names /etc/bcast/signing.pub; a key of the test's stands in for it.
+  test::temp_dir keys;
+  auto key = trust::signing_key::generate();
+  REQUIRE_OK(key);
+  REQUIRE_OK(trust::write_key_pair(keys.path(), *key));
+  CHECK(ok("'" + test::build_path("daemons/subscriberd/subscriberd") +
+           "' --check-config --sink terminal --config '" + src +
+           "/config/subscriberd.example.json' --trusted-key '" + keys.file("signing.pub") + "'"));
 }
 
 namespace {

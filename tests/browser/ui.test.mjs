@@ -339,7 +339,17 @@ test('a store that refused a copy of a message shows as rejected, in English and
   assert.match(await note.innerText(), /^1 store refused a copy of this message/);
   assert.match((await page.locator('#receipt-stats [data-stage="rejected"]').innerText()).trim(), /^1\b/);
 
+  // The history's receipt bars count it too.
+  await page.locator('.app-nav a[data-route="history"]').click();
+  const bar = page.locator('#history-table tbody tr', { hasText: title }).locator('.receipt--rejected');
+  await bar.waitFor();
+  assert.equal((await bar.locator('.receipt__label').innerText()).trim(), 'Rejected');
+  assert.equal((await bar.locator('.receipt__count').innerText()).trim(), '1/1');
+
   await page.locator('[data-lang="id"]').click();
+  assert.equal((await bar.locator('.receipt__label').innerText()).trim(), 'Ditolak');
+  await page.goto(href);
+  await row.waitFor();
   assert.equal((await row.locator('.state').innerText()).trim(), 'Ditolak (bukan tanda tangan kantor pusat, atau bukan untuk toko ini)');
   assert.match(await note.innerText(), /^1 toko menolak salinan pesan ini/);
   assertClean(page);

@@ -114,6 +114,15 @@ store_box& store_trusting(fleet& f, const std::string& id, std::vector<std::stri
   return box;
 }
 
+// Store s1 of `f`, trusting head office: it showed a message, "before", and is stopped now.
+store_box& store_gone_off(fleet& f, const redis_writer& w) {
+  auto& s1 = store_trusting(f, "s1", {}, {f.head_office_keys.public_file});
+  w.publish(signed_message(f.head_office_keys.key, {"all"}, "before"));
+  REQUIRE(s1.wait_shown("before"));
+  s1.stop();
+  return s1;
+}
+
 // The store's receipt for message `id` through publisherd's API, once it is `state`.
 json wait_for_receipt(fleet& f, const std::string& id, const std::string& store,
                       const std::string& state) {
@@ -191,11 +200,8 @@ TEST_CASE(
     "entry or a live frame: not shown, rejected") {
   fleet f;
   const auto& key = f.head_office_keys.key;
-  auto& s1 = store_trusting(f, "s1", {}, {f.head_office_keys.public_file});
   const redis_writer w{f.hq.redis->url()};
-  w.publish(signed_message(key, {"all"}, "before"));
-  REQUIRE(s1.wait_shown("before"));
-  s1.stop();
+  auto& s1 = store_gone_off(f, w);
 
   // Genuine messages, published while the store is off; then their history entries in `all`
   // are edited, one byte each.
@@ -245,11 +251,8 @@ TEST_CASE(
     "store was off is rejected in catch-up; the store then goes on") {
   fleet f;
   const auto& key = f.head_office_keys.key;
-  auto& s1 = store_trusting(f, "s1", {}, {f.head_office_keys.public_file});
   const redis_writer w{f.hq.redis->url()};
-  w.publish(signed_message(key, {"all"}, "before"));
-  REQUIRE(s1.wait_shown("before"));
-  s1.stop();
+  auto& s1 = store_gone_off(f, w);
 
   const auto for_nine = signed_message(key, {"store:9"}, "only for store 9");
   w.publish(for_nine);

@@ -40,7 +40,7 @@ for i in $(seq "$runs"); do
   out="$dir/shown-$i.jsonl"
   start=$(date +%s.%N)
   "$build/daemons/subscriberd/subscriberd" --redis "redis://127.0.0.1:$rport" --store "bench-$i" \
-    --sink "jsonl:$out" --state-dir "$state" 2>"$dir/store-$i.log" &
+    --sink "jsonl:$out" --state-dir "$state" --allow-unsigned 2>"$dir/store-$i.log" &
   sub=$!
   BENCH_PIDS+=("$sub")
   while [[ ! -f $out ]] || (($(wc -l <"$out") < total)); do

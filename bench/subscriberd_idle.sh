@@ -11,7 +11,7 @@ dir=$BENCH_DIR
 port=$(free_port)
 start_redis "$port"
 "$build/daemons/subscriberd/subscriberd" --redis "redis://127.0.0.1:$port" --store idle-1 --group region:jateng \
-  --sink terminal --sink "jsonl:$dir/shown.jsonl" --state-dir "$dir/state" >"$dir/store.log" 2>&1 &
+  --sink terminal --sink "jsonl:$dir/shown.jsonl" --state-dir "$dir/state" --allow-unsigned >"$dir/store.log" 2>&1 &
 sub=$!
 BENCH_PIDS+=("$sub")
 sleep 2  # let it connect and catch up before measuring

@@ -39,7 +39,7 @@ start_store() {  # start_store ID GROUP...
   local groups=()
   for g in "$@"; do groups+=(--group "$g"); done
   "$BUILD/daemons/subscriberd/subscriberd" --redis "redis://127.0.0.1:$REDIS_PORT" --store "$id" "${groups[@]}" \
-    --sink terminal --state-dir "$DEMO/store-$id" > >(sed -u "s/^/[store:$id] /") 2> >(sed -u "s/^/[store:$id] /" >&2) &
+    --sink terminal --state-dir "$DEMO/store-$id" --allow-unsigned > >(sed -u "s/^/[store:$id] /") 2> >(sed -u "s/^/[store:$id] /" >&2) &
   pids+=($!)
 }
 start_store smg-01 region:jateng format:minimarket

@@ -39,6 +39,7 @@ for i in $(seq "$runs"); do
     "$i" "$((first - 1))" "$((first - 1))" >"$state/position.json"
   out="$dir/shown-$i.jsonl"
   start=$(date +%s.%N)
+  # TODO(sign-store): the store trusts publisherd's key, --trusted-key "$BENCH_PUBLIC_KEY".
   "$build/daemons/subscriberd/subscriberd" --redis "redis://127.0.0.1:$rport" --store "bench-$i" \
     --sink "jsonl:$out" --state-dir "$state" 2>"$dir/store-$i.log" &
   sub=$!

@@ -10,6 +10,8 @@ secs=${2:-$(tiny_or 1 60)}
 dir=$BENCH_DIR
 port=$(free_port)
 start_redis "$port"
+# TODO(sign-store): no publisher here; the store trusts a key of its own (bench_key_pair "$build"
+# idle; --trusted-key "$BENCH_PUBLIC_KEY").
 "$build/daemons/subscriberd/subscriberd" --redis "redis://127.0.0.1:$port" --store idle-1 --group region:jateng \
   --sink terminal --sink "jsonl:$dir/shown.jsonl" --state-dir "$dir/state" >"$dir/store.log" 2>&1 &
 sub=$!

@@ -20,6 +20,7 @@ namespace subscriberd {
 struct config {
   std::string redis_url = "redis://127.0.0.1:6379";
   bcast::net::tls_options redis_tls;
+  bool allow_plaintext_redis = false;  // redis:// to a host that is not loopback
   std::string store;
   std::vector<std::string> groups;  // "region:jateng", "format:minimarket"
   std::vector<std::string> sinks{"terminal"};
@@ -44,6 +45,7 @@ inline bcast::core::result<void> apply_file(config& c, const std::string& path) 
   return bcast::core::read_config_file(path, [&](bcast::core::config_section& file) {
     file.text("redis", c.redis_url);
     bcast::net::read_tls_section(file, "redis_tls", c.redis_tls);
+    file.flag("allow_plaintext_redis", c.allow_plaintext_redis);
     file.text("store", c.store)
         .texts("groups", c.groups)
         .texts("sinks", c.sinks)
@@ -108,7 +110,10 @@ inline bcast::core::result<config> load(const bcast::core::cli::arguments& args)
   if (c.state_dir.empty())
     return config_error("no state dir: give --state-dir DIR (it keeps the store's position)");
   if (c.sinks.empty()) return config_error("no sink: give at least one --sink");
-  if (auto r = bcast::redis::parse_url(c.redis_url); !r) return r.err();
+  auto redis = bcast::redis::parse_url(c.redis_url);
+  if (!redis) return redis.err();
+  if (auto r = bcast::redis::check_transport_policy(*redis, c.allow_plaintext_redis); !r)
+    return r.err();
   if (auto level = bcast::core::log_level_setting(c.log_level); !level) return level.err();
   auto keys = load_trusted_keys(c);
   if (!keys) return keys.err();

@@ -29,6 +29,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   bcast::core::log::config().threshold = *bcast::core::log::parse_level(config->log_level);
+  if (auto warning = bcast::redis::transport_warning(
+          bcast::redis::parse_url(config->redis_url).value(), config->allow_plaintext_redis))
+    bcast::core::log::warning(*warning);
   std::signal(SIGPIPE, SIG_IGN);
 
   bcast::core::loop loop;

@@ -215,6 +215,15 @@ export class RedisSubscriber {
   }
 }
 
+// A message signing key pair made by bcastctl in dir: publisherd signs with signingKey, stores
+// trust publicKey.
+export function makeKeyPair(dir) {
+  requireExecutable(bcastctlPath, 'bcastctl');
+  const r = spawnSync(bcastctlPath, ['key', 'gen', '--out', dir], { encoding: 'utf8', timeout: 60000 });
+  if (r.status !== 0) throw new Error(`bcastctl key gen --out ${dir} failed (${r.status ?? r.signal}):\n${r.stdout}${r.stderr}`);
+  return { signingKey: path.join(dir, 'signing.key'), publicKey: path.join(dir, 'signing.pub') };
+}
+
 export function addUser(usersFile, { name, role = 'admin', password, targets = [] }) {
   requireExecutable(bcastctlPath, 'bcastctl');
   const args = ['user', 'add', '--users', usersFile, name, '--role', role, '--password-stdin'];
@@ -243,6 +252,8 @@ export class Publisherd {
     this.port = port;
     this.socket = path.join(dir, 'publisherd.sock');
     this.configFile = path.join(dir, 'publisherd.json');
+    // Made at start: publisherd signs with keys.signingKey; stores trust keys.publicKey.
+    this.keys = null;
     this.child = null;
   }
 
@@ -252,7 +263,8 @@ export class Publisherd {
 
   async start() {
     requireExecutable(publisherdPath, 'publisherd');
-    fs.writeFileSync(this.configFile, `${JSON.stringify({ web_root: webRoot }, null, 2)}\n`);
+    this.keys ??= makeKeyPair(path.join(this.dir, 'keys'));
+    fs.writeFileSync(this.configFile, `${JSON.stringify({ web_root: webRoot, signing_key: this.keys.signingKey }, null, 2)}\n`);
     this.child = new Child('publisherd', publisherdPath, [
       '--config', this.configFile,
       '--redis', this.redis.url,
@@ -280,10 +292,11 @@ export class Publisherd {
 
 // One store PC, when subscriberd is built: a jsonl sink records what it shows.
 export class Subscriberd {
-  constructor(dir, { redis, store, groups = [] }) {
+  constructor(dir, { redis, store, groups = [], trustedKey }) {
     this.dir = path.join(dir, `store-${store}`);
     fs.mkdirSync(this.dir, { recursive: true });
     this.redis = redis;
+    this.trustedKey = trustedKey;  // the publisher's public key file
     this.store = store;
     this.groups = groups;
     this.jsonl = path.join(this.dir, 'shown.jsonl');
@@ -300,8 +313,8 @@ export class Subscriberd {
   }
 
   start() {
-    // INTERIM until publisherd signs (branch sign-pub): --trusted-key with its public key.
-    const args = ['--redis', this.redis.url, '--store', this.store, '--state-dir', this.dir, '--sink', `jsonl:${this.jsonl}`, '--allow-unsigned'];
+    const args = ['--redis', this.redis.url, '--store', this.store, '--state-dir', this.dir, '--sink', `jsonl:${this.jsonl}`,
+      '--trusted-key', this.trustedKey];
     for (const g of this.groups) args.push('--group', g);
     this.child = new Child(`subscriberd ${this.store}`, subscriberdPath, args, { logFile: path.join(this.dir, 'subscriberd.log') });
   }
@@ -354,7 +367,7 @@ export async function startStack({ users, stores = [] } = {}) {
     await stack.publisherd.start();
     if (stores.length && Subscriberd.available()) {
       for (const s of stores) {
-        const sd = new Subscriberd(dir, { redis: stack.redis, ...s });
+        const sd = new Subscriberd(dir, { redis: stack.redis, trustedKey: stack.publisherd.keys.publicKey, ...s });
         sd.start();
         stack.stores.push(sd);
       }

@@ -1,11 +1,9 @@
 #pragma once
 // Store boxes for end-to-end tests: the real subscriberd as a child process, with head office
 // (publisherd_fixture) on the same Redis. Every test starts its stores through store_box, so what
-// every store needs (its trusted keys) is given in one place.
+// every store needs (head office's public key) is given in one place.
 
 #include "publisherd_fixture.hpp"
-
-#include <bcast/trust/keys.hpp>
 
 #include <chrono>
 #include <filesystem>
@@ -17,21 +15,6 @@
 #include <vector>
 
 namespace bcast::test {
-
-// An Ed25519 key pair written to `dir` (signing.key, signing.pub), as `bcastctl key gen` writes it.
-struct key_pair {
-  trust::signing_key key;
-  std::string private_file;
-  std::string public_file;
-
-  static key_pair make(const std::filesystem::path& dir) {
-    auto key = trust::signing_key::generate();
-    REQUIRE_OK(key);
-    REQUIRE_OK(trust::write_key_pair(dir, *key));
-    return {std::move(key).value(), (dir / trust::signing_key_file).string(),
-            (dir / trust::public_key_file).string()};
-  }
-};
 
 // One store box: subscriberd with the terminal sink (its stdout is the log we wait on) and a
 // jsonl sink (the exact record of what it showed).
@@ -110,15 +93,8 @@ struct fleet {
                  std::vector<std::string> redis_args = {})
       : hq(std::move(publisherd_args), std::move(redis_args)) {}
 
-  // Head office's key pair. INTERIM, until publisherd signs (branch sign-pub): the stores trust
-  // this key and still allow the unsigned messages publisherd sends.
-  key_pair head_office_keys = key_pair::make(hq.dir.file("hq-keys"));
-
-  // What every store of the fleet trusts: head office's public key.
-  void trust_head_office(store_box& box) const {
-    box.trusted_keys = {head_office_keys.public_file};
-    box.allow_unsigned = true;
-  }
+  // What every store of the fleet trusts: the key head office signs with.
+  void trust_head_office(store_box& box) const { box.trusted_keys = {hq.public_key}; }
 
   // A store box that trusts head office, not started yet.
   store_box& prepare(const std::string& id, std::vector<std::string> groups) {

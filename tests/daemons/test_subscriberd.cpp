@@ -38,10 +38,10 @@ TEST_CASE("subscriberd: --version, and bad flags exit 2 with the reason") {
   CHECK(test::shell("'" + bin + "' --version").find("subscriberd ") == 0);
   test::temp_dir dir;
   // A trusted key, so that each refusal below is for the reason it names.
-  const auto keys = test::key_pair::make(dir.path() / "keys");
+  const auto keys = test::make_key_pair(dir.file("keys"));
   auto run = [&](const std::string& args) {
     FILE* p = ::popen(
-        ("'" + bin + "' " + args + " --trusted-key '" + keys.public_file + "' >/dev/null 2>&1")
+        ("'" + bin + "' " + args + " --trusted-key '" + keys.public_key + "' >/dev/null 2>&1")
             .c_str(),
         "r");
     return WEXITSTATUS(::pclose(p));

@@ -60,9 +60,11 @@ TEST_CASE("publisherd tells systemd READY=1 once serving, pings the watchdog, an
   test::redis_server redis;
   notify_listener notify;
   REQUIRE(test::run_bcastctl("user add --users " + dir.file("u.json") + " admin --role admin --password-stdin", "pw\n") == 0);
+  const auto key = test::make_key_pair(dir.file("keys"));
   auto port = test::free_port();
   test::daemon_process d(test::build_path("daemons/publisherd/publisherd"),
-                         {"--redis", redis.url(), "--http", "127.0.0.1:" + std::to_string(port), "--users", dir.file("u.json")},
+                         {"--redis", redis.url(), "--http", "127.0.0.1:" + std::to_string(port),
+                          "--users", dir.file("u.json"), "--signing-key", key.private_key},
                          {"NOTIFY_SOCKET=" + notify.path, "WATCHDOG_USEC=200000"});
   REQUIRE(notify.wait_for("READY=1"));
   CHECK(test::http_call(port, "GET", "/api/v1/health").status == 200);  // ready means serving
@@ -108,12 +110,14 @@ TEST_CASE("publisherd serves the sockets systemd passes (socket activation), by 
   test::temp_dir dir;
   test::redis_server redis;
   REQUIRE(test::run_bcastctl("user add --users " + dir.file("u.json") + " admin --role admin --password-stdin", "pw\n") == 0);
+  const auto key = test::make_key_pair(dir.file("keys"));
   auto port = test::free_port();
   std::string sock = dir.file("activated.sock");
-  test::daemon_process d("/usr/bin/systemd-socket-activate",
-                         {"-l", "127.0.0.1:" + std::to_string(port), "-l", sock, "--fdname=http:unix",
-                          test::build_path("daemons/publisherd/publisherd"), "--redis", redis.url(), "--users",
-                          dir.file("u.json"), "--http", "127.0.0.1:1"});
+  test::daemon_process d(
+      "/usr/bin/systemd-socket-activate",
+      {"-l", "127.0.0.1:" + std::to_string(port), "-l", sock, "--fdname=http:unix",
+       test::build_path("daemons/publisherd/publisherd"), "--redis", redis.url(), "--users",
+       dir.file("u.json"), "--http", "127.0.0.1:1", "--signing-key", key.private_key});
   REQUIRE(d.wait_for_log("as 4."));
   // systemd-socket-activate starts the daemon on the first connection, which then waits in the
   // passed socket's backlog and is served.

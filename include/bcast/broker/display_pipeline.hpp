@@ -158,7 +158,8 @@ class display_pipeline {
   std::size_t waiting() const noexcept { return to_show_.size(); }
   sinks::sink_set& sinks() noexcept { return *sinks_; }
 
-  // After the counters changed in a way worth reporting: a checkpoint, a gap, a failed outcome.
+  // After the counters changed in a way worth reporting: a checkpoint, a gap, a failed outcome,
+  // a rejected message.
   void on_change(change_handler h) { on_change_ = std::move(h); }
 
   // The log line saying why a message was rejected: at most `limit.lines` a window, then a

@@ -39,8 +39,9 @@ for i in $(seq "$runs"); do
     "$i" "$((first - 1))" "$((first - 1))" >"$state/position.json"
   out="$dir/shown-$i.jsonl"
   start=$(date +%s.%N)
+  # The store trusts publisherd's key.
   "$build/daemons/subscriberd/subscriberd" --redis "redis://127.0.0.1:$rport" --store "bench-$i" \
-    --sink "jsonl:$out" --state-dir "$state" 2>"$dir/store-$i.log" &
+    --sink "jsonl:$out" --state-dir "$state" --trusted-key "$BENCH_PUBLIC_KEY" 2>"$dir/store-$i.log" &
   sub=$!
   BENCH_PIDS+=("$sub")
   while [[ ! -f $out ]] || (($(wc -l <"$out") < total)); do

@@ -28,15 +28,35 @@ start_redis() {  # start_redis PORT
   until redis-cli -p "$1" ping >/dev/null 2>&1; do sleep 0.05; done
 }
 
-# start_publisherd BUILD REDIS_PORT HTTP_PORT: sets BENCH_TOKEN, a bearer token of an admin. Each
-# publisherd has its own users file and log, named after its port.
+# bench_key_pair BUILD NAME: a message signing key pair made by BUILD's bcastctl in
+# $BENCH_DIR/keys-NAME; sets BENCH_SIGNING_KEY (publisherd's) and BENCH_PUBLIC_KEY (what a store
+# trusts). Both are empty for a build from before signed messages (no `bcastctl key gen`), whose
+# publisherd needs no key: bcast_bench_ab.sh may compare against one.
+bench_key_pair() {
+  BENCH_SIGNING_KEY='' BENCH_PUBLIC_KEY=''
+  if [[ $("$1/daemons/bcastctl/bcastctl" --help) == *'key gen'* ]]; then
+    "$1/daemons/bcastctl/bcastctl" key gen --out "$BENCH_DIR/keys-$2" >/dev/null
+    BENCH_SIGNING_KEY=$BENCH_DIR/keys-$2/signing.key
+    BENCH_PUBLIC_KEY=$BENCH_DIR/keys-$2/signing.pub
+  fi
+}
+
+# start_publisherd BUILD REDIS_PORT HTTP_PORT: sets BENCH_TOKEN, a bearer token of an admin, and
+# (bench_key_pair) BENCH_PUBLIC_KEY, the public half of the key it signs with. Each publisherd has
+# its own users file, key pair and log, named after its port.
 start_publisherd() {
   local users="$BENCH_DIR/users-$3.json"
   printf 'bench\n' | "$1/daemons/bcastctl/bcastctl" user add --users "$users" bench --role admin \
     --password-stdin 2>/dev/null
   BENCH_TOKEN=$("$1/daemons/bcastctl/bcastctl" user token --users "$users" bench 2>/dev/null)
+  bench_key_pair "$1" "$3"
+  local signing=()
+  [[ -n $BENCH_SIGNING_KEY ]] && signing=(--signing-key "$BENCH_SIGNING_KEY")
   "${bench_pin[@]}" "$1/daemons/publisherd/publisherd" --redis "redis://127.0.0.1:$2" --http "127.0.0.1:$3" \
-    --users "$users" 2>"$BENCH_DIR/publisherd-$3.log" &
+    --users "$users" "${signing[@]}" 2>"$BENCH_DIR/publisherd-$3.log" &
   BENCH_PIDS+=($!)
-  until curl -fs "http://127.0.0.1:$3/api/v1/health" >/dev/null 2>&1; do sleep 0.05; done
+  until curl -fs "http://127.0.0.1:$3/api/v1/health" >/dev/null 2>&1; do
+    kill -0 "${BENCH_PIDS[-1]}" 2>/dev/null || { echo "publisherd exited:" >&2; cat "$BENCH_DIR/publisherd-$3.log" >&2; exit 1; }
+    sleep 0.05
+  done
 }

@@ -10,8 +10,11 @@ secs=${2:-$(tiny_or 1 60)}
 dir=$BENCH_DIR
 port=$(free_port)
 start_redis "$port"
+# No publisher here: the store trusts a key of its own.
+bench_key_pair "$build" idle
 "$build/daemons/subscriberd/subscriberd" --redis "redis://127.0.0.1:$port" --store idle-1 --group region:jateng \
-  --sink terminal --sink "jsonl:$dir/shown.jsonl" --state-dir "$dir/state" >"$dir/store.log" 2>&1 &
+  --sink terminal --sink "jsonl:$dir/shown.jsonl" --state-dir "$dir/state" --trusted-key "$BENCH_PUBLIC_KEY" \
+  >"$dir/store.log" 2>&1 &
 sub=$!
 BENCH_PIDS+=("$sub")
 sleep 2  # let it connect and catch up before measuring

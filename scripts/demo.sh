@@ -25,8 +25,12 @@ until redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; do sleep 0.05; done
 
 printf '%s\n' "$PASSWORD" | "$BUILD/daemons/bcastctl/bcastctl" user add --users "$DEMO/users.json" admin \
   --role admin --password-stdin 2>/dev/null
+# publisherd signs every message with SIGNING_KEY; the stores trust PUBLIC_KEY.
+"$BUILD/daemons/bcastctl/bcastctl" key gen --out "$DEMO/keys" >/dev/null
+SIGNING_KEY=$DEMO/keys/signing.key
+PUBLIC_KEY=$DEMO/keys/signing.pub
 cat >"$DEMO/publisherd.json" <<JSON
-{ "web_root": "$ROOT/daemons/publisherd/web" }
+{ "web_root": "$ROOT/daemons/publisherd/web", "signing_key": "$SIGNING_KEY" }
 JSON
 "$BUILD/daemons/publisherd/publisherd" --config "$DEMO/publisherd.json" --redis "redis://127.0.0.1:$REDIS_PORT" \
   --http "127.0.0.1:$HTTP_PORT" --users "$DEMO/users.json" --unix-socket "$DEMO/publisherd.sock" \
@@ -39,7 +43,7 @@ start_store() {  # start_store ID GROUP...
   local groups=()
   for g in "$@"; do groups+=(--group "$g"); done
   "$BUILD/daemons/subscriberd/subscriberd" --redis "redis://127.0.0.1:$REDIS_PORT" --store "$id" "${groups[@]}" \
-    --sink terminal --state-dir "$DEMO/store-$id" > >(sed -u "s/^/[store:$id] /") 2> >(sed -u "s/^/[store:$id] /" >&2) &
+    --sink terminal --state-dir "$DEMO/store-$id" --trusted-key "$PUBLIC_KEY" > >(sed -u "s/^/[store:$id] /") 2> >(sed -u "s/^/[store:$id] /" >&2) &
   pids+=($!)
 }
 start_store smg-01 region:jateng format:minimarket
@@ -52,6 +56,7 @@ cat <<INFO
   bcast demo is running.
     Web UI:   http://127.0.0.1:$HTTP_PORT/
     Login:    admin / $PASSWORD
+    Signing:  $SIGNING_KEY (key id $("$BUILD/daemons/bcastctl/bcastctl" key id "$PUBLIC_KEY")); the stores trust $PUBLIC_KEY
     Stores:   smg-01 (region:jateng, format:minimarket), smg-02 (region:jateng, format:supermarket),
               sby-01 (region:jatim, format:minimarket) — their popups print below.
     CLI:      BCAST_SOCKET=$DEMO/publisherd.sock $BUILD/daemons/bcastctl/bcastctl send --target all \\

@@ -9,6 +9,7 @@
 #include <bcast/core/text.hpp>
 #include <bcast/http/client.hpp>
 #include <bcast/message/target.hpp>
+#include <bcast/trust/keys.hpp>
 
 #include <nlohmann/json.hpp>
 #include <termios.h>
@@ -16,6 +17,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <iterator>
 #include <string>
@@ -30,13 +32,17 @@ constexpr int exit_usage = 2;
 
 const char* usage_text =
     "usage: bcastctl [--socket PATH] send --target T [--target T]... --category C --title T\n"
-    "                [--priority normal|high|urgent] [--require-ack] [--expires-at ISO8601] BODY|-\n"
+    "                [--priority normal|high|urgent] [--require-ack] [--expires-at ISO8601] "
+    "BODY|-\n"
     "       bcastctl [--socket PATH] list [--limit N] [--before ID]\n"
     "       bcastctl [--socket PATH] show ID\n"
     "       bcastctl [--socket PATH] stores\n"
     "       bcastctl user add|passwd|del|list|token --users FILE [NAME] [--role admin|publisher]\n"
     "                [--targets PATTERN]... [--password-stdin]\n"
     "       bcastctl acl STORE_ID [--group G]... [--password-stdin] [--setuser]\n"
+    "       bcastctl key gen --out DIR     (DIR/signing.key for publisherd, DIR/signing.pub for "
+    "stores)\n"
+    "       bcastctl key id FILE           (the key id of a signing.key or signing.pub)\n"
     "The socket defaults to $BCAST_SOCKET or /run/bcast/publisherd.sock.\n";
 
 int usage(const std::string& problem) {
@@ -152,6 +158,10 @@ int cmd_show(const std::string& socket, const bcast::core::cli::arguments& a) {
   for (const char* k : {"delivered", "displayed", "acknowledged"}) {
     int n = r.value(k, 0);
     std::printf("%-13s %s %d/%d\n", k, bar(n).c_str(), n, expected);
+  }
+  if (int rejected = r.value("rejected", 0); rejected > 0) {
+    std::printf("%-13s %d (refused a copy: bad or missing signature, or not addressed to them)\n",
+                "rejected", rejected);
   }
   if (r.contains("stores")) {
     std::printf("\n%-24s %-13s %s\n", "STORE", "STATE", "AT");
@@ -286,11 +296,48 @@ int cmd_acl(const bcast::core::cli::arguments& a) {
   return exit_ok;
 }
 
+// Message signing keys (README, "Signed messages"): a new Ed25519 pair, or the id of a key file.
+int cmd_key(const bcast::core::cli::arguments& a) {
+  namespace trust = bcast::trust;
+  const auto& pos = a.positional();
+  if (pos.size() < 2) return usage("key needs gen or id");
+  if (pos[1] == "id") {
+    if (pos.size() != 3) return usage("key id needs exactly one FILE");
+    // A public key is what a store has; a private one names the same id.
+    auto pub = trust::public_key::load(pos[2]);
+    if (pub) {
+      std::cout << pub->id() << "\n";
+      return exit_ok;
+    }
+    auto priv = trust::signing_key::load(pos[2]);
+    if (!priv) return refused(pub.err().message() + "; as a private key: " + priv.err().message());
+    std::cout << priv->id() << "\n";
+    return exit_ok;
+  }
+  if (pos[1] != "gen") return usage("unknown key action '" + pos[1] + "'");
+  if (pos.size() != 2) return usage("key gen takes no NAME; give the directory with --out DIR");
+  const auto dir = a.value("out");
+  if (!dir) return usage("key gen needs --out DIR");
+  auto key = trust::signing_key::generate();
+  if (!key) return refused(key.err().message());
+  if (auto written = trust::write_key_pair(*dir, *key); !written)
+    return refused(written.err().message());
+  const std::filesystem::path out(*dir);
+  std::cout << "key id " << key->id() << "\n"
+            << "  " << (out / trust::signing_key_file).string()
+            << "  private, 0600: stays with publisherd (--signing-key FILE, config signing_key); "
+               "never copy it to a store\n"
+            << "  " << (out / trust::public_key_file).string()
+            << "  public: copy it to every store (subscriberd --trusted-key FILE, config "
+               "trusted_keys)\n";
+  return exit_ok;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  bcast::core::cli::spec spec{{"socket", "target", "category", "title", "priority", "expires-at", "limit", "before",
-                               "users", "role", "targets", "group"},
+  bcast::core::cli::spec spec{{"socket", "target", "category", "title", "priority", "expires-at",
+                               "limit", "before", "users", "role", "targets", "group", "out"},
                               {"require-ack", "password-stdin", "setuser", "help", "version"}};
   auto args = bcast::core::cli::parse(argc, argv, spec);
   if (!args) return usage(args.err().detail());
@@ -312,5 +359,6 @@ int main(int argc, char** argv) {
   if (command == "stores") return cmd_stores(socket);
   if (command == "user") return cmd_user(*args);
   if (command == "acl") return cmd_acl(*args);
+  if (command == "key") return cmd_key(*args);
   return usage("unknown command '" + command + "'");
 }

@@ -92,6 +92,12 @@ class app {
     if (!users) return users.err();
     auth_.set_users(std::move(users).value());
     log_trusted_proxies();
+    auto key = load_signing_key(config_);
+    if (!key) return key.err();
+    use_signing_key(std::move(key).value());
+    if (auto warning =
+            bcast::redis::transport_warning(redis_options(config_), config_.allow_plaintext_redis))
+      bcast::core::log::warning(*warning);
     load_static();
     add_routes();
     limit_connections();
@@ -122,11 +128,15 @@ class app {
   // The keys that only a restart applies (Redis, listeners) keep their running values.
   void reload(result<config> next) {
     const auto refuse = [](const bcast::core::error& e) {
-      bcast::core::log::error("reload refused, keeping the running configuration and users: " + e.message());
+      bcast::core::log::error(
+          "reload refused, keeping the running configuration, users and signing key: " +
+          e.message());
     };
     if (!next) return refuse(next.err());
     auto users = read_users(next->users_file);
     if (!users) return refuse(users.err());
+    auto key = load_signing_key(*next);
+    if (!key) return refuse(key.err());
     if (auto later = restart_only_changes(config_, *next); !later.empty()) {
       std::string keys;
       for (const auto& k : later) keys += (keys.empty() ? "" : ", ") + k;
@@ -137,6 +147,7 @@ class app {
     auth_.set_users(std::move(users).value());
     apply_log_level();
     publisher_.set_settings(publisher_settings(config_));
+    use_signing_key(std::move(key).value());
     auth_.set_options(authenticator_options(config_));
     log_trusted_proxies();
     server_.set_options(server_options(config_, descriptor_limit_));
@@ -206,6 +217,22 @@ class app {
       listeners_.push_back(l.value());
     }
     return {};
+  }
+
+  // Says which key signs from now on (its id is what stores see in each message's sig), or that
+  // nothing is signed.
+  void use_signing_key(std::shared_ptr<const bcast::trust::signing_key> key) {
+    const auto& running = publisher_.signing_key();
+    if (key && (!running || running->id() != key->id()))
+      bcast::core::log::notice("signing messages with key id " + key->id() + " (" +
+                               config_.signing_key + ")" +
+                               (running ? ", was " + running->id() : std::string()));
+    if (!key && (running || !told_unsigned_))
+      bcast::core::log::warning(
+          "allow_unsigned: no signing key, messages go out unsigned; stores show them only "
+          "with allow_unsigned. Make a key with `bcastctl key gen --out /etc/bcast`");
+    told_unsigned_ = !key;
+    publisher_.set_signing_key(std::move(key));
   }
 
   static bcast::redis::options redis_options(const config& c) {
@@ -517,6 +544,7 @@ class app {
   bcast::core::timer stores_timer_;
   bcast::core::systemd::watchdog watchdog_;
   bool told_ready_ = false;
+  bool told_unsigned_ = false;
   bool redis_was_down_ = false;
 };
 

@@ -1,6 +1,7 @@
 #pragma once
 // publisherd's configuration: a JSON file (comments allowed), then command-line flags on top.
-// Every key is optional; the defaults run a demo on loopback.
+// Every key is optional but the signing key (or allow_unsigned); the defaults run a demo on
+// loopback.
 
 #include <bcast/auth/peer.hpp>
 #include <bcast/auth/proxies.hpp>
@@ -13,8 +14,10 @@
 #include <bcast/net/tls.hpp>
 #include <bcast/net/tls_config.hpp>
 #include <bcast/redis/options.hpp>
+#include <bcast/trust/keys.hpp>
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -41,6 +44,9 @@ struct https_listener {
 struct config {
   std::string redis_url = "redis://127.0.0.1:6379";
   bcast::net::tls_options redis_tls;
+  bool allow_plaintext_redis = false;  // redis:// to a host that is not loopback
+  std::string signing_key;             // the Ed25519 private key that signs every message
+  bool allow_unsigned = false;         // no signing_key: publish unsigned messages
   std::vector<listen_address> http{{"127.0.0.1", 8080}};
   std::vector<https_listener> https;
   std::string unix_socket;
@@ -159,6 +165,8 @@ inline bcast::core::result<void> apply_file(config& c, const std::string& path) 
   return bcast::core::read_config_file(path, [&](bcast::core::config_section& file) {
     file.text("redis", c.redis_url);
     bcast::net::read_tls_section(file, "redis_tls", c.redis_tls);
+    file.flag("allow_plaintext_redis", c.allow_plaintext_redis);
+    file.text("signing_key", c.signing_key).flag("allow_unsigned", c.allow_unsigned);
     if (std::vector<std::string> http; file.texts("http", http).has("http")) {
       c.http.clear();
       for (const auto& h : http) detail::read_listen(file, "http", h, c.http);
@@ -232,8 +240,9 @@ inline bcast::core::result<void> apply_file(config& c, const std::string& path) 
 }
 
 inline const bcast::core::cli::spec& cli_spec() {
-  static const bcast::core::cli::spec s{{"config", "redis", "http", "unix-socket", "users"},
-                                        {"check-config", "version", "help"}};
+  static const bcast::core::cli::spec s{
+      {"config", "redis", "http", "unix-socket", "users", "signing-key"},
+      {"check-config", "version", "help"}};
   return s;
 }
 
@@ -256,8 +265,18 @@ inline bcast::core::result<config> load(const bcast::core::cli::arguments& args)
   }
   if (auto s = args.value("unix-socket")) c.unix_socket = *s;
   if (auto u = args.value("users")) c.users_file = *u;
+  if (auto k = args.value("signing-key")) c.signing_key = *k;
   auto redis = bcast::redis::parse_url(c.redis_url);
   if (!redis) return redis.err();
+  if (auto r = bcast::redis::check_transport_policy(*redis, c.allow_plaintext_redis); !r)
+    return r.err();
+  if (c.signing_key.empty() && !c.allow_unsigned)
+    return bcast::core::error(
+        bcast::core::errc::invalid_argument,
+        "no signing key: stores show only messages signed by a key they trust. Make one with "
+        "`bcastctl key gen --out /etc/bcast`, give publisherd /etc/bcast/signing.key "
+        "(--signing-key FILE or config signing_key) and every store /etc/bcast/signing.pub; or set "
+        "\"allow_unsigned\": true in the config to publish unsigned messages");
   if (auto level = bcast::core::log_level_setting(c.log_level); !level) return level.err();
   if (c.http.empty() && c.https.empty() && c.unix_socket.empty())
     return bcast::core::error(bcast::core::errc::invalid_argument,
@@ -265,11 +284,26 @@ inline bcast::core::result<config> load(const bcast::core::cli::arguments& args)
   return c;
 }
 
+// The key that signs every message, or nullptr without one (allow_unsigned).
+inline bcast::core::result<std::shared_ptr<const bcast::trust::signing_key>> load_signing_key(
+    const config& c) {
+  if (c.signing_key.empty()) return std::shared_ptr<const bcast::trust::signing_key>();
+  auto key = bcast::trust::signing_key::load(c.signing_key);
+  if (!key && bcast::trust::public_key::load(c.signing_key))
+    return bcast::core::error(bcast::core::errc::invalid_argument,
+                              "signing key " + c.signing_key +
+                                  " is a public key (the stores' signing.pub); publisherd needs "
+                                  "the private key, signing.key, from the same `bcastctl key gen`");
+  if (!key) return key.err();
+  return std::make_shared<const bcast::trust::signing_key>(std::move(key).value());
+}
+
 // The keys of `next` that differ from `running` and that only a restart applies: the Redis
 // connection and the listeners. A reload keeps the running values of these.
 inline std::vector<std::string> restart_only_changes(const config& running, const config& next) {
   std::vector<std::string> changed;
-  if (running.redis_url != next.redis_url || running.redis_tls != next.redis_tls)
+  if (running.redis_url != next.redis_url || running.redis_tls != next.redis_tls ||
+      running.allow_plaintext_redis != next.allow_plaintext_redis)
     changed.push_back("redis");
   if (running.http != next.http) changed.push_back("http");
   if (running.https != next.https) changed.push_back("https");
@@ -286,6 +320,7 @@ inline std::vector<std::string> restart_only_changes(const config& running, cons
 inline void keep_restart_only_keys(const config& running, config& next) {
   next.redis_url = running.redis_url;
   next.redis_tls = running.redis_tls;
+  next.allow_plaintext_redis = running.allow_plaintext_redis;
   next.http = running.http;
   next.https = running.https;
   next.unix_socket = running.unix_socket;

@@ -11,8 +11,10 @@ namespace {
 
 const char* usage_text =
     "usage: publisherd [--config FILE] [--redis URL] [--http HOST:PORT]... [--unix-socket PATH]\n"
-    "                  [--users FILE] [--check-config] [--version] [--help]\n"
-    "Redis URL: redis://[user:pass@]host:port[/db], rediss://... (TLS), unix:///path.sock[?db=N]\n";
+    "                  [--users FILE] [--signing-key FILE] [--check-config] [--version] [--help]\n"
+    "Redis URL: redis://[user:pass@]host:port[/db], rediss://... (TLS), unix:///path.sock[?db=N];\n"
+    "           plain redis:// only to this machine unless the config says allow_plaintext_redis.\n"
+    "Signing key: make one with `bcastctl key gen --out DIR` (DIR/signing.key).\n";
 
 }  // namespace
 
@@ -32,8 +34,16 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  auto key = publisherd::load_signing_key(*config);
+  if (!key) {
+    std::cerr << "publisherd: " << key.err().detail() << "\n";
+    return 2;
+  }
   if (args->has("check-config")) {
-    std::cout << "publisherd: configuration OK\n";
+    std::cout << "publisherd: configuration OK"
+              << (*key ? " (signing key id " + (*key)->id() + ")"
+                       : std::string(" (allow_unsigned: no signing key)"))
+              << "\n";
     return 0;
   }
   std::signal(SIGPIPE, SIG_IGN);

@@ -10,9 +10,11 @@
 namespace {
 
 const char* usage_text =
-    "usage: subscriberd [--config FILE] [--redis URL] [--store ID] [--group G]... [--sink SPEC]...\n"
-    "                   [--state-dir DIR] [--check-config] [--version] [--help]\n"
-    "Sinks: zenity, notify-send, win32, terminal, exec:CMD, jsonl:PATH (several may be given).\n";
+    "usage: subscriberd [--config FILE] [--redis URL] [--store ID] [--group G]...\n"
+    "                   [--sink SPEC]... [--state-dir DIR] [--trusted-key FILE]...\n"
+    "                   [--allow-unsigned] [--check-config] [--version] [--help]\n"
+    "Sinks: zenity, notify-send, win32, terminal, exec:CMD, jsonl:PATH (several may be given).\n"
+    "--trusted-key: head office's public key (signing.pub); only messages it signed are shown.\n";
 
 }  // namespace
 
@@ -27,6 +29,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   bcast::core::log::config().threshold = *bcast::core::log::parse_level(config->log_level);
+  if (auto warning = bcast::redis::transport_warning(
+          bcast::redis::parse_url(config->redis_url).value(), config->allow_plaintext_redis))
+    bcast::core::log::warning(*warning);
   std::signal(SIGPIPE, SIG_IGN);
 
   bcast::core::loop loop;
@@ -39,7 +44,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (args->has("check-config")) {
-    std::cout << "subscriberd: configuration OK\n";
+    std::cout << "subscriberd: configuration OK";
+    for (const auto& k : config->keys.keys()) std::cout << "; trusts key " << k.id();
+    std::cout << "\n";
+    if (config->allow_unsigned) std::cerr << "subscriberd: warning: allow_unsigned is on\n";
     return 0;
   }
   subscriberd::app app(loop, std::move(config).value(), std::move(sinks).value());

@@ -169,6 +169,13 @@ export class RedisServer {
     await this.start();
   }
 
+  // redis-cli ARGS... run to its end: its output, trimmed (a test writing to Redis directly).
+  cli(...args) {
+    const r = spawnSync(findOnPath('redis-cli'), ['-h', '127.0.0.1', '-p', String(this.port), ...args], { encoding: 'utf8', timeout: 10000 });
+    if (r.status !== 0 || /^ERR/.test(r.stdout)) throw new Error(`redis-cli ${args[0]} failed (${r.status}): ${r.stdout}${r.stderr}`);
+    return r.stdout.trim();
+  }
+
   // `redis-cli PSUBSCRIBE <pattern>`: every live message on the server, as raw lines.
   async subscribe(pattern = '*') {
     const sub = new RedisSubscriber(this.port, pattern, path.join(this.dir, 'subscriber.log'));
@@ -208,6 +215,15 @@ export class RedisSubscriber {
   }
 }
 
+// A message signing key pair made by bcastctl in dir: publisherd signs with signingKey, stores
+// trust publicKey.
+export function makeKeyPair(dir) {
+  requireExecutable(bcastctlPath, 'bcastctl');
+  const r = spawnSync(bcastctlPath, ['key', 'gen', '--out', dir], { encoding: 'utf8', timeout: 60000 });
+  if (r.status !== 0) throw new Error(`bcastctl key gen --out ${dir} failed (${r.status ?? r.signal}):\n${r.stdout}${r.stderr}`);
+  return { signingKey: path.join(dir, 'signing.key'), publicKey: path.join(dir, 'signing.pub') };
+}
+
 export function addUser(usersFile, { name, role = 'admin', password, targets = [] }) {
   requireExecutable(bcastctlPath, 'bcastctl');
   const args = ['user', 'add', '--users', usersFile, name, '--role', role, '--password-stdin'];
@@ -236,6 +252,8 @@ export class Publisherd {
     this.port = port;
     this.socket = path.join(dir, 'publisherd.sock');
     this.configFile = path.join(dir, 'publisherd.json');
+    // Made at start: publisherd signs with keys.signingKey; stores trust keys.publicKey.
+    this.keys = null;
     this.child = null;
   }
 
@@ -245,7 +263,8 @@ export class Publisherd {
 
   async start() {
     requireExecutable(publisherdPath, 'publisherd');
-    fs.writeFileSync(this.configFile, `${JSON.stringify({ web_root: webRoot }, null, 2)}\n`);
+    this.keys ??= makeKeyPair(path.join(this.dir, 'keys'));
+    fs.writeFileSync(this.configFile, `${JSON.stringify({ web_root: webRoot, signing_key: this.keys.signingKey }, null, 2)}\n`);
     this.child = new Child('publisherd', publisherdPath, [
       '--config', this.configFile,
       '--redis', this.redis.url,
@@ -273,10 +292,11 @@ export class Publisherd {
 
 // One store PC, when subscriberd is built: a jsonl sink records what it shows.
 export class Subscriberd {
-  constructor(dir, { redis, store, groups = [] }) {
+  constructor(dir, { redis, store, groups = [], trustedKey }) {
     this.dir = path.join(dir, `store-${store}`);
     fs.mkdirSync(this.dir, { recursive: true });
     this.redis = redis;
+    this.trustedKey = trustedKey;  // the publisher's public key file
     this.store = store;
     this.groups = groups;
     this.jsonl = path.join(this.dir, 'shown.jsonl');
@@ -293,7 +313,8 @@ export class Subscriberd {
   }
 
   start() {
-    const args = ['--redis', this.redis.url, '--store', this.store, '--state-dir', this.dir, '--sink', `jsonl:${this.jsonl}`];
+    const args = ['--redis', this.redis.url, '--store', this.store, '--state-dir', this.dir, '--sink', `jsonl:${this.jsonl}`,
+      '--trusted-key', this.trustedKey];
     for (const g of this.groups) args.push('--group', g);
     this.child = new Child(`subscriberd ${this.store}`, subscriberdPath, args, { logFile: path.join(this.dir, 'subscriberd.log') });
   }
@@ -346,7 +367,7 @@ export async function startStack({ users, stores = [] } = {}) {
     await stack.publisherd.start();
     if (stores.length && Subscriberd.available()) {
       for (const s of stores) {
-        const sd = new Subscriberd(dir, { redis: stack.redis, ...s });
+        const sd = new Subscriberd(dir, { redis: stack.redis, trustedKey: stack.publisherd.keys.publicKey, ...s });
         sd.start();
         stack.stores.push(sd);
       }

@@ -368,6 +368,55 @@ test('screenshot of the compose page', limited, async (t) => {
   assertClean(page);
 });
 
+test('a store that refused a copy of a message shows as rejected, in English and Bahasa Indonesia', limited, async (t) => {
+  if (!stack.stores.length) {
+    t.skip(`no store running (subscriberd ${Subscriberd.available() ? 'built' : 'not built'})`);
+    return;
+  }
+  const page = await openPage(t);
+  await login(page);
+  // A genuine message for another store...
+  const title = unique('Hanya untuk toko 2002');
+  await fillMessage(page, { targets: ['store:2002'], title });
+  const result = await send(page);
+  assert.equal(result.kind, 'success', `notice: ${result.title}`);
+  const href = await result.notice.locator('a.notice__link').getAttribute('href');
+  const id = decodeURIComponent(href.replace('#/messages/', ''));
+  // ...copied by someone who can write to Redis into a channel store 1001 reads: its history and
+  // a live frame ("<seq>:<stream id>:<message id>:<envelope>"). The store refuses it: the
+  // signed targets do not name it.
+  const res = await page.request.get(`/api/v1/messages/${encodeURIComponent(id)}`);
+  assert.equal(res.status(), 200);
+  const envelope = JSON.stringify((await res.json()).message);
+  const entry = stack.redis.cli('XADD', 'bcast:{all}:history', '0-*', 'id', id, 'env', envelope);
+  const seq = entry.replace(/^0-/, '');
+  stack.redis.cli('PUBLISH', 'bcast:{all}:live', `${seq}:${entry}:${id}:${envelope}`);
+
+  await page.goto(href);
+  const row = page.locator(`#receipt-table tr[data-store="${demoStore.store}"][data-state="rejected"]`);
+  await row.waitFor({ timeout: 30000 });
+  assert.equal((await row.locator('.state').innerText()).trim(), 'Rejected (not signed by head office, or not for this store)');
+  const note = page.locator('#rejected-note');
+  assert.ok(await note.isVisible(), 'the page warns that a store refused a copy');
+  assert.match(await note.innerText(), /^1 store refused a copy of this message/);
+  assert.match((await page.locator('#receipt-stats [data-stage="rejected"]').innerText()).trim(), /^1\b/);
+
+  // The history's receipt bars count it too.
+  await page.locator('.app-nav a[data-route="history"]').click();
+  const bar = page.locator('#history-table tbody tr', { hasText: title }).locator('.receipt--rejected');
+  await bar.waitFor();
+  assert.equal((await bar.locator('.receipt__label').innerText()).trim(), 'Rejected');
+  assert.equal((await bar.locator('.receipt__count').innerText()).trim(), '1/1');
+
+  await page.locator('[data-lang="id"]').click();
+  assert.equal((await bar.locator('.receipt__label').innerText()).trim(), 'Ditolak');
+  await page.goto(href);
+  await row.waitFor();
+  assert.equal((await row.locator('.state').innerText()).trim(), 'Ditolak (bukan tanda tangan kantor pusat, atau bukan untuk toko ini)');
+  assert.match(await note.innerText(), /^1 toko menolak salinan pesan ini/);
+  assertClean(page);
+});
+
 // Runs last: this Redis keeps nothing on disk, so a restart loses every key (history, presence,
 // receipts) that the tests above look at.
 test('with Redis stopped a send is refused, and works again once Redis is back', limited, async (t) => {

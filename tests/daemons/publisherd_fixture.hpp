@@ -42,22 +42,56 @@ inline int run_bcastctl_as(const std::string& wrapper, const temp_dir& dir, cons
   return WEXITSTATUS(::pclose(p));
 }
 
+// A signing key pair made by the real bcastctl (`key gen --out dir`): the private key for
+// publisherd's --signing-key, the public one for the stores that trust it.
+struct key_pair {
+  std::string private_key;  // dir/signing.key, 0600
+  std::string public_key;   // dir/signing.pub
+  std::string id;           // as bcastctl printed it
+};
+
+inline key_pair make_key_pair(const std::string& dir) {
+  std::string out;
+  REQUIRE(run_bcastctl("key gen --out '" + dir + "'", {}, &out) == 0);
+  INFO(out);
+  REQUIRE(out.rfind("key id ", 0) == 0);
+  return {dir + "/signing.key", dir + "/signing.pub", out.substr(7, out.find('\n') - 7)};
+}
+
+// publisherd run to its end (--check-config, or a refused start): its exit status, and in
+// `output` what it printed.
+inline int run_publisherd(const std::string& args, std::string& output) {
+  return shell_status("'" + build_path("daemons/publisherd/publisherd") + "' " + args, &output);
+}
+
 struct publisherd_fixture {
+  // unsigned_messages: no --signing-key; the config given in extra_args must allow_unsigned.
+  enum class signing { with_key, unsigned_messages };
+
   temp_dir dir;
   std::unique_ptr<redis_server> redis;
   std::uint16_t port = free_port();
   std::string users = dir.file("users.json");
   std::string socket = dir.file("publisherd.sock");
+  // This publisherd's signing key (key.private_key, made in dir/keys); stores trust `public_key`
+  // (subscriberd --trusted-key).
+  key_pair key;
+  std::string public_key;
   std::unique_ptr<daemon_process> daemon;
 
-  explicit publisherd_fixture(std::vector<std::string> extra_args = {}, std::vector<std::string> redis_args = {})
-      : redis(std::make_unique<redis_server>(std::move(redis_args))) {
+  explicit publisherd_fixture(std::vector<std::string> extra_args = {},
+                              std::vector<std::string> redis_args = {},
+                              signing sign = signing::with_key)
+      : redis(std::make_unique<redis_server>(std::move(redis_args))),
+        key(make_key_pair(dir.file("keys"))),
+        public_key(key.public_key) {
     REQUIRE(run_bcastctl("user add --users " + users + " admin --role admin --password-stdin", "s3cret\n") == 0);
     REQUIRE(run_bcastctl("user add --users " + users + " jateng --role publisher --targets 'region:jateng' "
                          "--targets 'store:*' --password-stdin",
                          "regional\n") == 0);
     std::vector<std::string> args{"--redis", redis->url(), "--http", "127.0.0.1:" + std::to_string(port),
                                   "--users", users, "--unix-socket", socket};
+    if (sign == signing::with_key) args.insert(args.end(), {"--signing-key", key.private_key});
     args.insert(args.end(), extra_args.begin(), extra_args.end());
     daemon = std::make_unique<daemon_process>(build_path("daemons/publisherd/publisherd"), args);
     REQUIRE(daemon->wait_for_log("connected to Redis"));

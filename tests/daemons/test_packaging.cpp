@@ -55,9 +55,13 @@ std::string example(const std::string& name) {
 
 TEST_CASE("config/users.example.json loads, and its hashes open no obvious password") {
   std::string out;
+  test::temp_dir dir;
+  const auto key =
+      test::make_key_pair(dir.file("keys"));  // the example's is /etc/bcast/signing.key
   const int status = test::shell_status(
       "'" + test::build_path("daemons/publisherd/publisherd") + "' --check-config --config '" +
-          example("publisherd.example.json") + "' --users '" + example("users.example.json") + "'",
+          example("publisherd.example.json") + "' --users '" + example("users.example.json") +
+          "' --signing-key " + key.private_key,
       &out);
   INFO(out);
   CHECK(status == 0);
@@ -140,18 +144,27 @@ TEST_CASE("the .deb builds with dpkg-buildpackage and installs every file in its
   // publisherd.socket's SocketGroup=
   CHECK(postinst.find("addgroup --system --quiet bcast-admin") != std::string::npos);
   CHECK(postinst.find("dpkg-statoverride --update --add root bcast 2750 /etc/bcast") != std::string::npos);
-  CHECK(read_file(root / "lib/systemd/system/publisherd.service").find("/usr/bin/publisherd") !=
-        std::string::npos);
+  // A signing key on first install, never replaced (bcastctl refuses to), and where the .pub goes.
+  CHECK(postinst.find("/usr/bin/bcastctl key gen --out /etc/bcast") != std::string::npos);
+  CHECK(postinst.find("[ ! -e /etc/bcast/signing.key ]") != std::string::npos);
+  const auto unit = read_file(root / "lib/systemd/system/publisherd.service");
+  CHECK(unit.find("/usr/bin/publisherd") != std::string::npos);
+  CHECK(unit.find("LoadCredential=signing.key:/etc/bcast/signing.key") != std::string::npos);
+  CHECK(unit.find("--signing-key %d/signing.key") != std::string::npos);
 
   // The packaged programs run, report the package's version, and take the packaged examples.
   const std::string bin = (root / "usr/bin").string() + "/";
   const std::string examples = (root / "usr/share/doc/bcast/examples").string() + "/";
   CHECK(test::shell(bin + "publisherd --version") == "publisherd " + version + "\n");
+  // The signing key, as the postinst makes it (run there as root, on /etc/bcast); the
+  // subscriberd example names its .pub, /etc/bcast/signing.pub, which this one stands in for.
+  const fs::path keys = dir.path() / "keys";
+  REQUIRE(test::shell_status(bin + "bcastctl key gen --out '" + keys.string() + "'", &out) == 0);
   for (std::string check :
        {"publisherd --check-config --config " + examples + "publisherd.example.json --users " +
-            examples + "users.example.json",
+            examples + "users.example.json --signing-key " + (keys / "signing.key").string(),
         "subscriberd --check-config --sink terminal --config " + examples +
-            "subscriberd.example.json"}) {
+            "subscriberd.example.json --trusted-key " + (keys / "signing.pub").string()}) {
     const int status = test::shell_status(bin + check, &out);
     INFO(check << "\n" << out);
     CHECK(status == 0);

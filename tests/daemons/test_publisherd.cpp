@@ -29,10 +29,13 @@ json with(json m, const std::string& key, json value) {
 
 TEST_CASE("publisherd: --version, --help, --check-config, and bad flags or config exit 2") {
   auto bin = test::build_path("daemons/publisherd/publisherd");
+  test::temp_dir dir;
+  const auto key = test::make_key_pair(dir.file("keys"));
+  const auto signing = " --signing-key " + key.private_key;
   CHECK(test::shell("'" + bin + "' --version").find("publisherd ") == 0);
   CHECK(test::shell("'" + bin + "' --help").find("usage: publisherd") != std::string::npos);
-  CHECK(test::shell("'" + bin + "' --check-config --redis redis://127.0.0.1:1").find("configuration OK") != std::string::npos);
-  test::temp_dir dir;
+  CHECK(test::shell("'" + bin + "' --check-config --redis redis://127.0.0.1:1" + signing)
+            .find("configuration OK") != std::string::npos);
   std::ofstream(dir.file("bad.json")) << "{ // comments are fine\n \"redis\": \"redis://x:1\", \"htp\": [] }";
   std::ofstream(dir.file("good.json")) << "{ // comments are fine\n \"redis\": \"unix:///tmp/r.sock\", \"http\": [\"127.0.0.1:1\"] }";
   std::string out;
@@ -43,7 +46,7 @@ TEST_CASE("publisherd: --version, --help, --check-config, and bad flags or confi
     while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
     return WEXITSTATUS(::pclose(p));
   };
-  CHECK(run("--check-config --config " + dir.file("good.json")) == 0);
+  CHECK(run("--check-config --config " + dir.file("good.json") + signing) == 0);
   CHECK(run("--check-config --config " + dir.file("bad.json")) == 2);
   CHECK(test::contains(out, dir.file("bad.json") + ": htp: unknown key"));
   std::ofstream(dir.file("empty-history.json")) << R"({"history": {"max_len": 0}})";
@@ -76,7 +79,8 @@ TEST_CASE("publisherd: --version, --help, --check-config, and bad flags or confi
   CHECK(run("--check-config --redis http://nope") == 2);
   CHECK(out.find("Redis URL") != std::string::npos);
   CHECK(run("--check-config --http nonsense") == 2);
-  CHECK(run("--check-config --users " + dir.file("missing.json")) == 2);
+  CHECK(run("--check-config --users " + dir.file("missing.json") + signing) == 2);
+  CHECK(test::contains(out, "missing.json"));
 }
 
 TEST_CASE("publisherd: login, wrong login, and throttling") {
@@ -369,10 +373,15 @@ TEST_CASE("the commented example configs are accepted by --check-config") {
     INFO(cmd << "\n" << out);
     return WEXITSTATUS(::pclose(p)) == 0;
   };
-  CHECK(ok("'" + test::build_path("daemons/publisherd/publisherd") + "' --check-config --config '" + src +
-           "/config/publisherd.example.json'"));
-  CHECK(ok("'" + test::build_path("daemons/subscriberd/subscriberd") + "' --check-config --sink terminal --config '" + src +
-           "/config/subscriberd.example.json'"));
+  // The examples name /etc/bcast/signing.key and signing.pub; this machine's are elsewhere
+  // (--signing-key and --trusted-key override them).
+  test::temp_dir dir;
+  const auto key = test::make_key_pair(dir.file("keys"));
+  CHECK(ok("'" + test::build_path("daemons/publisherd/publisherd") + "' --check-config --config '" +
+           src + "/config/publisherd.example.json' --signing-key " + key.private_key));
+  CHECK(ok("'" + test::build_path("daemons/subscriberd/subscriberd") +
+           "' --check-config --sink terminal --config '" + src +
+           "/config/subscriberd.example.json' --trusted-key '" + key.public_key + "'"));
 }
 
 namespace {

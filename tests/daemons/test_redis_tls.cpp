@@ -41,8 +41,12 @@ TEST_CASE(
   REQUIRE(test::run_bcastctl("user add --users " + users + " admin --role admin --password-stdin",
                              "s3cret\n") == 0);
   const auto socket = dir.file("publisherd.sock");
+  // The stores trust hq_key.public_key.
+  const auto hq_key = test::make_key_pair(dir.file("keys"));
   const auto hq_config = write_json(dir, "publisherd.json",
-                                    {{"redis", url}, {"redis_tls", {{"ca_file", certs.ca_cert}}}});
+                                    {{"redis", url},
+                                     {"redis_tls", {{"ca_file", certs.ca_cert}}},
+                                     {"signing_key", hq_key.private_key}});
   test::daemon_process hq(
       test::build_path("daemons/publisherd/publisherd"),
       {"--config", hq_config, "--http", "127.0.0.1:" + std::to_string(test::free_port()), "--users",
@@ -56,7 +60,8 @@ TEST_CASE(
                        {"redis_tls", {{"ca_file", ca}}},
                        {"store", id},
                        {"state_dir", dir.file(id + "/state")},
-                       {"sinks", {"jsonl:" + dir.file(id + "/shown.jsonl")}}});
+                       {"sinks", {"jsonl:" + dir.file(id + "/shown.jsonl")}},
+                       {"trusted_keys", {hq_key.public_key}}});
   };
   test::daemon_process store(test::build_path("daemons/subscriberd/subscriberd"),
                              {"--config", store_config("s1", certs.ca_cert)});
@@ -109,4 +114,65 @@ TEST_CASE("redis_tls: a misspelt key or a quoted boolean stops either daemon at 
                                "' --config '" + https + "' --check-config 2>&1",
                            &said) == 2);
   CHECK(test::contains(said, "https[0].cert: unknown key"));
+}
+
+namespace {
+
+// A plain redis:// URL to a host that is not this machine (TEST-NET-1, RFC 5737: nothing answers).
+const std::string remote_plaintext = "redis://192.0.2.10:6379";
+
+}  // namespace
+
+TEST_CASE(
+    "transport policy: both daemons refuse plain redis:// to a host that is not loopback, at start "
+    "and in --check-config, unless allow_plaintext_redis; then they start and log a warning") {
+  test::temp_dir dir;
+  const auto key = test::make_key_pair(dir.file("keys"));
+  const auto publisherd = "'" + test::build_path("daemons/publisherd/publisherd") + "'";
+  const auto subscriberd = "'" + test::build_path("daemons/subscriberd/subscriberd") + "'";
+  const auto http = "127.0.0.1:" + std::to_string(test::free_port());
+  const auto hq_args = " --signing-key " + key.private_key + " --http " + http;
+  const auto store_args = " --store s1 --sink terminal --state-dir " + dir.file("s1") +
+                          " --trusted-key " + key.public_key;
+  const auto allowing = write_json(dir, "allowing.json",
+                                   {{"redis", remote_plaintext}, {"allow_plaintext_redis", true}});
+  std::string said;
+  for (const auto& daemon_args : {publisherd + hq_args, subscriberd + store_args}) {
+    INFO(daemon_args);
+    for (const auto& mode : {std::string(), std::string(" --check-config")}) {
+      INFO(mode);
+      CHECK(test::shell_status(daemon_args + mode + " --redis " + remote_plaintext, &said) == 2);
+      CHECK(test::contains(said, "Redis at " + remote_plaintext +
+                                     " would be reached in plain text over the network"));
+      CHECK(test::contains(said, "use rediss://"));
+      CHECK(test::contains(said, "\"allow_plaintext_redis\": true"));
+    }
+    // Loopback, TLS and Unix sockets are fine without it.
+    for (const auto& url : {"redis://localhost:6379", "redis://127.0.0.2:6379",
+                            "rediss://192.0.2.10:6380", "unix:///run/redis/redis.sock"}) {
+      INFO(url);
+      CHECK(test::shell_status(daemon_args + " --check-config --redis " + url, &said) == 0);
+    }
+    CHECK(test::shell_status(daemon_args + " --check-config --config " + allowing, &said) == 0);
+    CHECK(test::contains(said, "configuration OK"));
+  }
+
+  // Allowed: each starts, with a warning naming the risk (Redis itself is not reachable).
+  const auto warning = "allow_plaintext_redis: Redis at " + remote_plaintext +
+                       " is reached in plain text over the network";
+  test::daemon_process hq(test::build_path("daemons/publisherd/publisherd"),
+                          {"--config", allowing, "--signing-key", key.private_key, "--http", http});
+  CHECK(hq.wait_for_log(warning));
+  CHECK(hq.wait_for_log("listening on http://"));
+  test::daemon_process store(test::build_path("daemons/subscriberd/subscriberd"),
+                             {"--config", allowing, "--store", "s1", "--sink", "terminal",
+                              "--state-dir", dir.file("s1"), "--trusted-key", key.public_key});
+  CHECK(store.wait_for_log(warning));
+  // Both keep running while Redis cannot be reached, and stop cleanly.
+  CHECK(hq.wait_for_log("Redis unreachable"));
+  CHECK(store.wait_for_log("broker unreachable"));
+  hq.signal(SIGTERM);
+  store.signal(SIGTERM);
+  CHECK(hq.wait_exit() == 0);
+  CHECK(store.wait_exit() == 0);
 }

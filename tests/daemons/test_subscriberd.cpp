@@ -1,6 +1,6 @@
 // End-to-end: real stores (subscriberd) with real sinks, publisherd and Redis.
 
-#include "publisherd_fixture.hpp"
+#include "store_fixture.hpp"
 
 #include <bcast/message/ulid.hpp>
 
@@ -16,110 +16,10 @@
 using namespace bcast;
 using nlohmann::json;
 using namespace std::chrono_literals;
+using test::fleet;
+using test::store_box;
 
 namespace {
-
-// One store box: subscriberd with the terminal sink (its stdout is the log we wait on) and a
-// jsonl sink (the exact record of what it showed).
-struct store_box {
-  std::string id;
-  std::vector<std::string> groups;
-  std::string dir;
-  std::string redis_url;
-  std::vector<std::string> extra_sinks;
-  bool with_terminal = true;  // the terminal sink's output is the log we wait on
-  std::unique_ptr<test::daemon_process> process;
-
-  std::string jsonl() const { return dir + "/shown.jsonl"; }
-
-  void start() {
-    std::vector<std::string> args{"--redis", redis_url, "--store", id, "--state-dir", dir + "/state",
-                                  "--sink", "jsonl:" + jsonl()};
-    if (with_terminal) args.insert(args.end(), {"--sink", "terminal"});
-    for (const auto& g : groups) args.insert(args.end(), {"--group", g});
-    for (const auto& s : extra_sinks) args.insert(args.end(), {"--sink", s});
-    process = std::make_unique<test::daemon_process>(test::build_path("daemons/subscriberd/subscriberd"), args);
-    REQUIRE(process->wait_for_log("is live on"));
-  }
-  void stop() {
-    process->signal(SIGTERM);
-    REQUIRE(process->wait_exit() == 0);
-  }
-  // The terminal sink's line says it was shown; the jsonl sink, a separate queue, may write its
-  // line a moment later, so wait for that too before reading the record.
-  bool wait_shown(const std::string& title) {
-    if (with_terminal && !process->wait_for_log("\n" + title + "\n")) return false;
-    auto deadline = std::chrono::steady_clock::now() + 20s;
-    const std::string needle = "\"title\":" + json(title).dump();
-    while (std::chrono::steady_clock::now() < deadline) {
-      std::ifstream in(jsonl());
-      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      if (text.find(needle) != std::string::npos) return true;
-      std::this_thread::sleep_for(5ms);
-    }
-    return false;
-  }
-
-  std::vector<json> shown() const {
-    std::vector<json> out;
-    std::ifstream in(jsonl());
-    std::string line;
-    while (std::getline(in, line)) out.push_back(json::parse(line));
-    return out;
-  }
-  std::vector<std::string> shown_titles() const {
-    std::vector<std::string> out;
-    for (const auto& e : shown()) out.push_back(e["title"]);
-    return out;
-  }
-};
-
-struct fleet {
-  test::publisherd_fixture hq;
-  std::vector<std::unique_ptr<store_box>> stores;
-
-  explicit fleet(std::vector<std::string> publisherd_args = {}, std::vector<std::string> redis_args = {})
-      : hq(std::move(publisherd_args), std::move(redis_args)) {}
-
-  store_box& add(const std::string& id, std::vector<std::string> groups, std::vector<std::string> extra_sinks = {},
-                 bool with_terminal = true) {
-    auto box = std::make_unique<store_box>();
-    box->id = id;
-    box->groups = std::move(groups);
-    box->dir = hq.dir.file("store-" + id);
-    box->redis_url = hq.redis->url();
-    box->extra_sinks = std::move(extra_sinks);
-    box->with_terminal = with_terminal;
-    std::filesystem::create_directories(box->dir);
-    box->start();
-    stores.push_back(std::move(box));
-    return *stores.back();
-  }
-
-  // Through the Unix socket: the local peer is trusted (SO_PEERCRED).
-  test::http_result try_send(std::vector<std::string> targets, const std::string& title, json extra = json::object()) {
-    json body{{"targets", targets}, {"category", "announcement"}, {"title", title}, {"body", "Isi pesan " + title}};
-    body.update(extra);
-    return test::http_call(0, "POST", "/api/v1/messages", body.dump(), {}, hq.socket);
-  }
-  json send(std::vector<std::string> targets, const std::string& title, json extra = json::object()) {
-    auto r = try_send(std::move(targets), title, std::move(extra));
-    REQUIRE(r.status == 201);
-    return json::parse(r.body);
-  }
-
-  json receipts(const std::string& id) {
-    auto r = test::http_call(0, "GET", "/api/v1/messages/" + id, {}, {}, hq.socket);
-    REQUIRE(r.status == 200);
-    return json::parse(r.body)["receipts"];
-  }
-
-  json stores_api() {
-    auto r = test::http_call(0, "GET", "/api/v1/stores", {}, {}, hq.socket);
-    REQUIRE(r.status == 200);
-    return json::parse(r.body)["stores"];
-  }
-};
 
 std::string iso_in(std::chrono::milliseconds from_now) {
   auto t = std::chrono::system_clock::now() + from_now;
@@ -138,8 +38,14 @@ std::string iso_in(std::chrono::milliseconds from_now) {
 TEST_CASE("subscriberd: --version, and bad flags exit 2 with the reason") {
   auto bin = test::build_path("daemons/subscriberd/subscriberd");
   CHECK(test::shell("'" + bin + "' --version").find("subscriberd ") == 0);
+  test::temp_dir dir;
+  // A trusted key, so that each refusal below is for the reason it names.
+  const auto keys = test::make_key_pair(dir.file("keys"));
   auto run = [&](const std::string& args) {
-    FILE* p = ::popen(("'" + bin + "' " + args + " >/dev/null 2>&1").c_str(), "r");
+    FILE* p = ::popen(
+        ("'" + bin + "' " + args + " --trusted-key '" + keys.public_key + "' >/dev/null 2>&1")
+            .c_str(),
+        "r");
     return WEXITSTATUS(::pclose(p));
   };
   CHECK(run("--store s1 --state-dir /tmp/x --check-config") == 0);
@@ -149,7 +55,6 @@ TEST_CASE("subscriberd: --version, and bad flags exit 2 with the reason") {
   CHECK(run("--store s1 --sink bogus --state-dir /tmp/x --check-config") == 2);  // unknown sink
   CHECK(run("--store s1 --sink exec: --state-dir /tmp/x --check-config") == 2);  // empty command
   CHECK(run("--bogus") == 2);
-  test::temp_dir dir;
   std::ofstream(dir.file("loud.json")) << R"({"log_level": "loud"})";
   std::string said;
   CHECK(test::shell_status("'" + bin + "' --config '" + dir.file("loud.json") + "' --store s1 --state-dir /tmp/x 2>&1",

@@ -1,7 +1,7 @@
 // publisherd under systemd's protocols: sd_notify readiness, watchdog and stopping, and sockets
 // passed by socket activation (systemd-socket-activate, as systemd passes them).
 
-#include "publisherd_fixture.hpp"
+#include "store_fixture.hpp"
 
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -60,9 +60,11 @@ TEST_CASE("publisherd tells systemd READY=1 once serving, pings the watchdog, an
   test::redis_server redis;
   notify_listener notify;
   REQUIRE(test::run_bcastctl("user add --users " + dir.file("u.json") + " admin --role admin --password-stdin", "pw\n") == 0);
+  const auto key = test::make_key_pair(dir.file("keys"));
   auto port = test::free_port();
   test::daemon_process d(test::build_path("daemons/publisherd/publisherd"),
-                         {"--redis", redis.url(), "--http", "127.0.0.1:" + std::to_string(port), "--users", dir.file("u.json")},
+                         {"--redis", redis.url(), "--http", "127.0.0.1:" + std::to_string(port),
+                          "--users", dir.file("u.json"), "--signing-key", key.private_key},
                          {"NOTIFY_SOCKET=" + notify.path, "WATCHDOG_USEC=200000"});
   REQUIRE(notify.wait_for("READY=1"));
   CHECK(test::http_call(port, "GET", "/api/v1/health").status == 200);  // ready means serving
@@ -78,17 +80,19 @@ TEST_CASE("publisherd tells systemd READY=1 once serving, pings the watchdog, an
 }
 
 TEST_CASE("subscriberd tells systemd READY=1, its counters as STATUS=, pings the watchdog, and says STOPPING=1") {
-  test::publisherd_fixture hq;
+  test::fleet f;
+  auto& hq = f.hq;
   notify_listener notify;
-  test::daemon_process store(test::build_path("daemons/subscriberd/subscriberd"),
-                             {"--redis", hq.redis->url(), "--store", "s1", "--state-dir", hq.dir.file("s1-state"),
-                              "--sink", "jsonl:" + hq.dir.file("s1.jsonl")},
+  auto& box = f.prepare("s1", {});
+  test::daemon_process store(test::build_path("daemons/subscriberd/subscriberd"), box.arguments(),
                              {"NOTIFY_SOCKET=" + notify.path, "WATCHDOG_USEC=200000"});
   REQUIRE(notify.wait_for("READY=1"));
   REQUIRE(notify.wait_for("STATUS=store s1 live on 2 channels; 0 received, 0 shown"));
   nlohmann::json body{{"targets", {"all"}}, {"category", "announcement"}, {"title", "Halo"}, {"body", "b"}};
   REQUIRE(test::http_call(0, "POST", "/api/v1/messages", body.dump(), {}, hq.socket).status == 201);
-  CHECK(notify.wait_for("STATUS=store s1 live on 2 channels; 1 received, 1 shown, 0 expired, 0 sink failures, 0 gaps"));
+  CHECK(
+      notify.wait_for("STATUS=store s1 live on 2 channels; 1 received, 1 shown, 0 expired, 0 sink "
+                      "failures, 0 gaps, 0 rejected"));
   REQUIRE(notify.wait_for("WATCHDOG=1"));
   const auto first = notify.count("WATCHDOG=1");
   auto deadline = std::chrono::steady_clock::now() + 5s;
@@ -106,12 +110,14 @@ TEST_CASE("publisherd serves the sockets systemd passes (socket activation), by 
   test::temp_dir dir;
   test::redis_server redis;
   REQUIRE(test::run_bcastctl("user add --users " + dir.file("u.json") + " admin --role admin --password-stdin", "pw\n") == 0);
+  const auto key = test::make_key_pair(dir.file("keys"));
   auto port = test::free_port();
   std::string sock = dir.file("activated.sock");
-  test::daemon_process d("/usr/bin/systemd-socket-activate",
-                         {"-l", "127.0.0.1:" + std::to_string(port), "-l", sock, "--fdname=http:unix",
-                          test::build_path("daemons/publisherd/publisherd"), "--redis", redis.url(), "--users",
-                          dir.file("u.json"), "--http", "127.0.0.1:1"});
+  test::daemon_process d(
+      "/usr/bin/systemd-socket-activate",
+      {"-l", "127.0.0.1:" + std::to_string(port), "-l", sock, "--fdname=http:unix",
+       test::build_path("daemons/publisherd/publisherd"), "--redis", redis.url(), "--users",
+       dir.file("u.json"), "--http", "127.0.0.1:1", "--signing-key", key.private_key});
   REQUIRE(d.wait_for_log("as 4."));
   // systemd-socket-activate starts the daemon on the first connection, which then waits in the
   // passed socket's backlog and is served.

@@ -73,6 +73,47 @@ TEST_CASE("Redis URLs") {
   CHECK(redis::parse_url("localhost:6379").err().message().find("expected redis://") != std::string::npos);
 }
 
+TEST_CASE(
+    "transport policy: plain redis:// only to loopback, unless allowed; TLS and Unix sockets "
+    "always") {
+  const auto refused = [](std::string_view url) {
+    auto o = redis::parse_url(url);
+    REQUIRE_OK(o);
+    auto checked = redis::check_transport_policy(*o, false);
+    CHECK(redis::check_transport_policy(*o, true).ok());  // allowed: never refused
+    return !checked.ok();
+  };
+  for (auto url :
+       {"redis://127.0.0.1:6379", "redis://127.1.2.3", "redis://localhost:6380",
+        "redis://LocalHost", "redis://[::1]:7000", "redis://[::ffff:127.0.0.1]:7000",
+        "rediss://redis.example.com", "rediss://10.0.0.5:6380", "unix:///run/redis/redis.sock"}) {
+    INFO(url);
+    CHECK_FALSE(refused(url));
+  }
+  for (auto url : {"redis://10.0.0.5:6379", "redis://redis.example.com", "redis://128.0.0.1",
+                   "redis://0.0.0.0", "redis://[::2]:7000", "redis://[::ffff:10.0.0.1]",
+                   "redis://localhost.example.com", "redis://user:secret@192.168.1.10/2"}) {
+    INFO(url);
+    CHECK(refused(url));
+  }
+  const auto why = redis::check_transport_policy(
+      redis::parse_url("redis://user:secret@192.168.1.10/2").value(), false);
+  REQUIRE_FALSE(why.ok());
+  CHECK(test::contains(why.err().message(), "use rediss://"));
+  CHECK(test::contains(why.err().message(), "allow_plaintext_redis"));
+  CHECK(test::contains(why.err().message(), "redis://user@192.168.1.10:6379/2"));
+  CHECK_FALSE(test::contains(why.err().message(), "secret"));  // never the password
+  const auto allowed = redis::parse_url("redis://user:secret@192.168.1.10/2").value();
+  const auto warning = redis::transport_warning(allowed, true);
+  REQUIRE(warning);
+  CHECK(
+      test::contains(*warning, "allow_plaintext_redis: Redis at redis://user@192.168.1.10:6379/2"));
+  CHECK_FALSE(test::contains(*warning, "secret"));
+  CHECK_FALSE(redis::transport_warning(allowed, false));  // refused instead
+  CHECK_FALSE(redis::transport_warning(redis::parse_url("redis://127.0.0.1").value(), true));
+  CHECK_FALSE(redis::transport_warning(redis::parse_url("rediss://10.0.0.5").value(), true));
+}
+
 TEST_CASE("commands encode to the same RESP bytes as hiredis's redisFormatCommandArgv") {
   const std::string big(70000, 'x');
   const std::string binary("a\0b\r\n", 5);

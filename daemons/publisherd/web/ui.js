@@ -174,12 +174,14 @@ export function receiptBars(receipts, { requireAck = false, compact = false } = 
   const expected = count('expected');
   const stages = ['delivered', 'displayed'];
   if (requireAck || count('acknowledged') > 0) stages.push('acknowledged');
+  // Only when it happened: a store refused a copy (forged, or not for it).
+  if (count('rejected') > 0) stages.push('rejected');
   const total = Math.max(expected, ...stages.map(count), 0);
   const wrap = h('div', { class: `receipts${compact ? ' receipts--compact' : ''}` });
   for (const stage of stages) {
     const n = count(stage);
     const label = t(`receipts.${stage}`);
-    const done = total > 0 && n >= total;
+    const done = stage !== 'rejected' && total > 0 && n >= total;
     wrap.append(h('div', { class: `receipt receipt--${stage}${done ? ' receipt--done' : ''}` },
       h('span', { class: 'receipt__label', i18n: `receipts.${stage}` }),
       h('progress', {
@@ -202,7 +204,7 @@ export function pageHead(titleKey, leadKey, ...extra) {
 }
 
 export function stateBadge(state) {
-  const known = ['delivered', 'displayed', 'acknowledged', 'expired', 'failed', 'gap', 'missing', 'pending'];
+  const known = ['delivered', 'displayed', 'acknowledged', 'expired', 'failed', 'gap', 'rejected', 'missing', 'pending'];
   const s = known.includes(state) ? state : 'pending';
   return h('span', { class: `state state--${s}` },
     h('span', { class: 'state__dot', 'aria-hidden': 'true' }),

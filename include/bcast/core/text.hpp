@@ -1,6 +1,6 @@
 #pragma once
-// Text helpers every layer reads or writes with: whole-string integers, hex, percent-encoding
-// (RFC 3986 and HTML form bodies), and input echoed into error messages.
+// Text helpers every layer reads or writes with: whole-string integers, ASCII case, hex,
+// percent-encoding (RFC 3986 and HTML form bodies), and input echoed into error messages.
 
 #include <charconv>
 #include <concepts>
@@ -22,6 +22,19 @@ template <std::integral Int>
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return false;
   out = value;
+  return true;
+}
+
+// ---- ASCII case (protocol names: HTTP header fields, host names) ------------------------------
+
+inline constexpr char ascii_lower(char c) noexcept {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+inline constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
   return true;
 }
 

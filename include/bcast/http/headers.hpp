@@ -2,6 +2,8 @@
 // Header fields and the small string helpers HTTP needs: names compare case-insensitively, and
 // list-valued fields (Connection, Accept-Encoding) are comma-separated tokens.
 
+#include <bcast/core/text.hpp>
+
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -11,16 +13,8 @@
 
 namespace bcast::http {
 
-inline constexpr char ascii_lower(char c) noexcept {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-inline constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-  return true;
-}
+using core::ascii_lower;
+using core::iequals;
 
 inline std::string to_lower(std::string_view s) {
   std::string out(s);

@@ -8,7 +8,11 @@
 #include <bcast/net/tls.hpp>
 #include <bcast/redis/reply.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -120,6 +124,47 @@ inline core::result<options> parse_url(std::string_view url, options base = {}) 
   if (!port.empty() && (!core::parse_int(port, o.endpoint.port) || o.endpoint.port == 0))
     return bad("bad port");
   return o;
+}
+
+// 127.0.0.0/8, ::1 (also as ::ffff:127.x.y.z) and "localhost": traffic to these never leaves
+// the machine. Any other name could resolve anywhere.
+inline bool is_loopback_host(std::string_view host) {
+  if (core::iequals(host, "localhost")) return true;
+  const std::string h(host);
+  in_addr v4{};
+  if (::inet_pton(AF_INET, h.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, h.c_str(), &v6) != 1) return false;
+  if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+  return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
+}
+
+// Whether commands and replies (passwords, messages) would cross a network unencrypted: redis://
+// to a host that is not loopback. rediss:// and unix:// never do.
+inline bool is_plaintext_over_network(const options& o) {
+  return !o.tls && !o.endpoint.is_unix() && !is_loopback_host(o.endpoint.host);
+}
+
+// The daemons' transport policy (README, "Redis over the network"): plain text over a network is
+// refused unless the configuration allows it (`"allow_plaintext_redis": true`).
+[[nodiscard]] inline core::result<void> check_transport_policy(const options& o,
+                                                               bool allow_plaintext) {
+  if (allow_plaintext || !is_plaintext_over_network(o)) return {};
+  return core::error(
+      core::errc::invalid_argument,
+      "Redis at " + o.describe() +
+          " would be reached in plain text over the network, where anyone on the "
+          "path can read the Redis password and alter messages: use rediss:// "
+          "(TLS), or set \"allow_plaintext_redis\": true in the config to accept that");
+}
+
+// What a daemon logs at start when the configuration allows the plain text that
+// check_transport_policy() would refuse; nullopt when there is nothing to say.
+inline std::optional<std::string> transport_warning(const options& o, bool allow_plaintext) {
+  if (!allow_plaintext || !is_plaintext_over_network(o)) return std::nullopt;
+  return "allow_plaintext_redis: Redis at " + o.describe() +
+         " is reached in plain text over the network; anyone on the path can read the Redis "
+         "password and alter or drop messages (signatures still stop forged ones). Use rediss://";
 }
 
 }  // namespace bcast::redis

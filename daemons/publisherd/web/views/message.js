@@ -7,8 +7,8 @@ import {
 
 const refreshMs = 4000;
 const storesRefreshMs = 30000;
-const problemStates = new Set(['failed', 'gap', 'expired']);
-const stateOrder = ['failed', 'gap', 'expired', 'missing', 'pending', 'delivered', 'displayed', 'acknowledged'];
+const problemStates = new Set(['rejected', 'failed', 'gap', 'expired']);
+const stateOrder = ['rejected', 'failed', 'gap', 'expired', 'missing', 'pending', 'delivered', 'displayed', 'acknowledged'];
 
 function rank(state) {
   const i = stateOrder.indexOf(state);
@@ -35,6 +35,7 @@ export function messageView(root, { match }) {
   const bodyEl = h('p', { class: 'message-body' });
   const stats = h('div', { class: 'stats', id: 'receipt-stats' });
   const missingNote = h('p', { class: 'note note--warning', hidden: true });
+  const rejectedNote = h('p', { class: 'note note--danger', id: 'rejected-note', hidden: true });
   const tbody = h('tbody');
   const table = h('table', { class: 'table table--stores-state', id: 'receipt-table' },
     h('thead', {}, h('tr', {},
@@ -63,6 +64,7 @@ export function messageView(root, { match }) {
       h('div', { class: 'card detail__receipts' },
         h('h2', { class: 'section-title', i18n: 'history.col_receipts' }),
         stats,
+        rejectedNote,
         missingNote)),
     h('div', { class: 'card card--flush' },
       h('div', { class: 'card__head' },
@@ -130,6 +132,7 @@ export function messageView(root, { match }) {
     const expected = n('expected');
     const stages = ['delivered', 'displayed'];
     if (m.require_ack || n('acknowledged') > 0) stages.push('acknowledged');
+    if (n('rejected') > 0) stages.push('rejected');
     const total = Math.max(expected, ...stages.map(n));
 
     clear(stats,
@@ -151,6 +154,8 @@ export function messageView(root, { match }) {
     const { list, missingCount } = rows();
     if (missingCount > 0) tr(missingNote, 'detail.missing_n', { n: missingCount });
     missingNote.hidden = missingCount === 0;
+    if (n('rejected') > 0) tr(rejectedNote, 'detail.rejected_n', { n: n('rejected') });
+    rejectedNote.hidden = n('rejected') === 0;
 
     const problems = list.filter((s) => problemStates.has(s.state)).length;
     const missing = list.filter((s) => s.state === 'missing').length;

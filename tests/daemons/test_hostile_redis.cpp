@@ -2,7 +2,7 @@
 // array headers. Each daemon drops the connection, stays small, keeps reconnecting, and works
 // once a real redis-server answers.
 
-#include "publisherd_fixture.hpp"
+#include "store_fixture.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -206,9 +206,16 @@ TEST_CASE(
     "messages") {
   test::publisherd_fixture hq;
   hostile_redis mitm(nested_bomb());
-  const auto dir = hq.dir.file("store-s1");
-  std::filesystem::create_directories(dir);
-  auto store = test::start_store(mitm.url(), "s1", dir);
+  test::store_box box;
+  box.id = "s1";
+  box.dir = hq.dir.file("store-s1");
+  box.redis_url = mitm.url();
+  box.with_terminal = false;
+  box.trusted_keys = {hq.public_key};
+  std::filesystem::create_directories(box.dir);
+  box.launch();
+  const auto& dir = box.dir;
+  auto& store = box.process;
   REQUIRE(store->wait_for_log("broker unreachable, retrying with backoff"));
   REQUIRE(
       store->wait_for_log("an aggregate of 1048576 elements would take the reply past its budget"));

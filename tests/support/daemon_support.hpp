@@ -138,19 +138,6 @@ class daemon_process {
   std::size_t scanned_ = 0;
 };
 
-// subscriberd for store `id` on `redis_url`, its state and a jsonl sink (shown.jsonl) in `dir`,
-// then `extra_args`. New tests start a store through this (or test_subscriberd.cpp's store_box),
-// so that what every store needs is added in one place.
-inline std::unique_ptr<daemon_process> start_store(
-    const std::string& redis_url, const std::string& id, const std::string& dir,
-    const std::vector<std::string>& extra_args = {}) {
-  std::vector<std::string> args{
-      "--redis",     redis_url,      "--store", id,
-      "--state-dir", dir + "/state", "--sink",  "jsonl:" + dir + "/shown.jsonl"};
-  args.insert(args.end(), extra_args.begin(), extra_args.end());
-  return std::make_unique<daemon_process>(build_path("daemons/subscriberd/subscriberd"), args);
-}
-
 // A response with its repeated fields joined by "\n" (Set-Cookie), for short checks.
 struct http_result : http::response {
   http_result() : http::response(0) {}

@@ -4,8 +4,11 @@
 #include <bcast/message/message.hpp>
 #include <bcast/trust/signature.hpp>
 
+#include "raw_ed25519.hpp"
+
 #include <benchmark/benchmark.h>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <stdexcept>
@@ -115,6 +118,19 @@ void bm_sign_bytes(benchmark::State& state) {
 }
 BENCHMARK(bm_sign_bytes);
 
+// bm_sign_bytes as OpenSSL is called without bcast's prepared context (raw_ed25519.hpp).
+void bm_raw_sign(benchmark::State& state) {
+  const auto data = signed_bytes(typical_envelope());
+  EVP_PKEY* key = bench_key().get();
+  std::array<unsigned char, 64> signature{};
+  for (auto _ : state) {
+    if (!raw_ed25519::sign(key, data, signature)) state.SkipWithError("sign failed");
+    benchmark::DoNotOptimize(signature);
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+BENCHMARK(bm_raw_sign);
+
 // A store, once per message id: parse "sig", find the key, signed_bytes, Ed25519. The keyring
 // holds two keys, as during a rotation, and the message is signed by the second.
 void bm_verify(benchmark::State& state) {
@@ -145,6 +161,21 @@ void bm_verify_bytes(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
 }
 BENCHMARK(bm_verify_bytes);
+
+// bm_verify_bytes as OpenSSL is called without bcast's prepared context (raw_ed25519.hpp).
+void bm_raw_verify(benchmark::State& state) {
+  const envelope e = signed_envelope();
+  const auto data = signed_bytes(e);
+  const auto parts = bcast::trust::parse_signature(e.sig).value();
+  EVP_PKEY* key = bench_key().public_half().get();
+  for (auto _ : state) {
+    const bool ok = raw_ed25519::verify(key, parts.signature, data);
+    if (!ok) state.SkipWithError("verify failed");
+    benchmark::DoNotOptimize(ok);
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+BENCHMARK(bm_raw_verify);
 
 // A store's decode of a signed envelope, as encode() writes it: the canonical reader's fast path
 // (checked), "sig" included. Next to bm_decode, the signature's share of the decode.

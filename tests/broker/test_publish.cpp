@@ -3,14 +3,15 @@
 #include <bcast/broker/messages.hpp>
 #include <bcast/broker/publish.hpp>
 #include <bcast/redis/subscriber.hpp>
+#include <bcast/trust/signature.hpp>
 
 #include "broker_helpers.hpp"
 
 #include <map>
 #include <optional>
 #include <string>
-#include <vector>
 #include <support/assert_ok.hpp>
+#include <vector>
 
 using namespace bcast;
 using namespace std::chrono_literals;
@@ -191,6 +192,85 @@ TEST_CASE(
   CHECK(test::contains(r.err().message(), broker::history_key("all")));
   server.cli("DEL '" + broker::history_key("all") + "'");
   CHECK(publish_now(l, pub, test::make_test_envelope({"all"})).ok());
+}
+
+TEST_CASE(
+    "publish with a signing key: every target's history, the live frames, the record and the "
+    "outcome carry one signature that verifies under the key; without a key, none") {
+  test::redis_server server;
+  core::loop l;
+  redis::client c(l, test::broker_opts(server.url()));
+  broker::publisher pub(c);
+  auto first_key =
+      std::make_shared<const trust::signing_key>(trust::signing_key::generate().value());
+  auto second_key =
+      std::make_shared<const trust::signing_key>(trust::signing_key::generate().value());
+  trust::keyring keys;
+  keys.add(first_key->public_half());
+  keys.add(second_key->public_half());
+  const std::vector<std::string> targets{"all", "store:s1"};
+
+  redis::subscriber sub(l, test::broker_opts(server.url()));
+  std::vector<std::string> live;
+  sub.on_message([&](std::string_view, std::string_view payload) { live.emplace_back(payload); });
+  sub.subscribe({broker::live_channel("all"), broker::live_channel("store:s1")});
+  REQUIRE(test::run_until(l, [&] { return sub.all_confirmed(); }));
+
+  // The key that signed `json`'s envelope, or "" when none of ours did.
+  const auto signer = [&](std::string_view json) -> std::string {
+    auto e = message::decode(json);
+    REQUIRE_OK(e);
+    auto key = keys.verify(*e);
+    return key ? (*key)->id() : std::string();
+  };
+
+  pub.set_signing_key(first_key);
+  auto sent = test::make_test_envelope(targets, "Harga baru");
+  auto r = publish_now(l, pub, sent);
+  REQUIRE_OK(r);
+  CHECK(signer(r->envelope_json) == first_key->id());
+  auto published = message::decode(r->envelope_json);
+  REQUIRE_OK(published);
+  const auto sig = published->sig;
+  CHECK(sig.rfind(first_key->id() + ".", 0) == 0);
+  published->sig.clear();
+  CHECK(*published == sent);  // signing added the signature and changed nothing else
+  CHECK(sent.sig.empty());    // the caller's envelope is left as it was
+  for (const auto& t : targets) {
+    auto h = read_history(l, c, t);
+    REQUIRE(h.size() == 1);
+    CHECK(h[0].fields["env"] == r->envelope_json);  // one signature for every target
+  }
+  REQUIRE(test::run_until(l, [&] { return live.size() == targets.size(); }));
+  for (const auto& payload : live) {
+    auto f = broker::decode_frame(payload);
+    REQUIRE_OK(f);
+    CHECK(signer(f->envelope_json) == first_key->id());
+  }
+  broker::message_log log(c);
+  std::optional<core::result<std::optional<broker::message_record>>> record;
+  log.get(sent.id, [&](auto got) { record.emplace(std::move(got)); });
+  REQUIRE(test::run_until(l, [&] { return record.has_value(); }));
+  REQUIRE_OK(*record);
+  REQUIRE(record->value());
+  CHECK(record->value()->envelope.sig == sig);
+
+  // A new key applies to the next publish; a message already out keeps its signature.
+  pub.set_signing_key(second_key);
+  auto next = publish_now(l, pub, test::make_test_envelope({"all"}));
+  REQUIRE_OK(next);
+  CHECK(signer(next->envelope_json) == second_key->id());
+  CHECK(read_history(l, c, "all")[0].fields["env"] == r->envelope_json);
+
+  // An altered byte no longer verifies.
+  auto altered = message::decode(r->envelope_json).value();
+  altered.title = "Harga baru!";
+  CHECK_FALSE(keys.verify(altered).ok());
+
+  pub.set_signing_key(nullptr);
+  auto plain = publish_now(l, pub, test::make_test_envelope({"all"}));
+  REQUIRE_OK(plain);
+  CHECK(message::decode(plain->envelope_json)->sig.empty());
 }
 
 TEST_CASE("publish: Redis down gives a clear error and records nothing") {

@@ -6,17 +6,20 @@
 // (live_numbering.hpp). A retry of the same envelope (same id, publish_options::retry) runs the
 // publish script, which first looks for the id and appends only when it is not there, and
 // publishes a numbered frame. All targets go out pipelined; the publish succeeds only when every
-// target has the message and it is recorded for the history API.
+// target has the message and it is recorded for the history API. With a signing key, the envelope
+// is signed once, as it is published (its final id set), and every target, the record and the
+// answer carry the same signed JSON.
 
 #include <bcast/broker/frame.hpp>
 #include <bcast/broker/keys.hpp>
 #include <bcast/broker/messages.hpp>
-#include <bcast/core/lifetime.hpp>
 #include <bcast/core/error.hpp>
+#include <bcast/core/lifetime.hpp>
 #include <bcast/core/log.hpp>
 #include <bcast/message/encode.hpp>
 #include <bcast/message/ulid.hpp>
 #include <bcast/redis/client.hpp>
+#include <bcast/trust/signature.hpp>
 
 #include <algorithm>
 #include <array>
@@ -267,6 +270,15 @@ class publisher {
   // For the next publish; one in flight keeps the settings it started with.
   void set_settings(publisher_settings s) { settings_ = std::move(s); }
 
+  // Every publish from now on signs its envelope with `key` (trust/signature.hpp); nullptr:
+  // unsigned, which stores refuse unless they allow unsigned messages.
+  void set_signing_key(std::shared_ptr<const trust::signing_key> key) {
+    signing_key_ = std::move(key);
+  }
+  const std::shared_ptr<const trust::signing_key>& signing_key() const noexcept {
+    return signing_key_;
+  }
+
   // Appends `e` to every target, then records it for the history API with the seq each target
   // gave it. The record waits for every target's answer: written alongside, it would hold back
   // their live frames (Redis sends them only once it has run everything it read at once).
@@ -275,13 +287,20 @@ class publisher {
   // anything.
   void publish(const message::envelope& e, callback cb, publish_options opts = {}) {
     if (e.targets.empty() || !message::is_valid_ulid(e.id)) {
-      client_.raw().owner_loop().defer([cb = std::move(cb)] {
-        cb(core::error(core::errc::invalid_argument,
-                       "publish: the envelope needs an id and targets"));
-      });
-      return;
+      return fail_soon(std::move(cb), core::error(core::errc::invalid_argument,
+                                                  "publish: the envelope needs an id and targets"));
     }
-    in_flight st{publish_plan(e, settings_), opts.expected_stores, opts.retry, std::move(cb)};
+    std::optional<message::envelope> signed_copy;
+    if (signing_key_) {
+      signed_copy.emplace(e);
+      if (auto s = trust::sign(*signing_key_, *signed_copy); !s) {
+        return fail_soon(std::move(cb),
+                         core::error(s.err().code(),
+                                     "message " + e.id + " not published: " + s.err().message()));
+      }
+    }
+    in_flight st{publish_plan(signed_copy ? *signed_copy : e, settings_), opts.expected_stores,
+                 opts.retry, std::move(cb)};
     redis::client::pipeline targets(client_, st.plan.size());
     std::string retry_floor;  // made once, by the first target that searches
     for (std::size_t i = 0; i < st.plan.size(); ++i) {
@@ -301,6 +320,12 @@ class publisher {
     bool retry = false;
     callback cb;
   };
+
+  // A completion is never called from the call that started the work.
+  void fail_soon(callback cb, core::error why) {
+    client_.raw().owner_loop().defer(
+        [cb = std::move(cb), why = std::move(why)]() mutable { cb(std::move(why)); });
+  }
 
   // `search`: a retry, which first looks for the message among the target's entries since
   // `retry_floor` (made when first needed).
@@ -472,6 +497,7 @@ class publisher {
 
   redis::client& client_;
   publisher_settings settings_;
+  std::shared_ptr<const trust::signing_key> signing_key_;
   std::unordered_map<std::string, target_state> targets_;
   std::optional<std::chrono::steady_clock::time_point> transactions_refused_at_;
   std::size_t records_since_trim_ = 0;

@@ -241,7 +241,10 @@ void display_checkpoint(benchmark::State& state) {
   auto* sink = new counting_sink;
   sinks->add(std::unique_ptr<counting_sink>(sink));
   broker::discarded_receipts receipts;
-  broker::display_pipeline pipeline({"s1", dir}, std::move(sinks), receipts);
+  // Unsigned and unverified, as before signed messages: bcast-bench --sign measures verifying.
+  broker::display_pipeline pipeline({"s1", dir},
+                                    trust::store_policy({}, true, broker::store_targets("s1", {})),
+                                    std::move(sinks), receipts);
   if (!pipeline.open_state().ok()) return state.SkipWithError("cannot open the state dir");
   broker::tracker t;
   std::vector<broker::tracker_event> out;

@@ -128,10 +128,13 @@ class bcast_store_worker : public store_worker {
     auto sinks = std::make_unique<bcast::sinks::sink_set>(loop_);
     sinks->add(
         std::make_unique<tally_sink>([this, i](std::string_view title) { received(i, title); }));
+    auto targets = bcast::broker::store_targets(plan::store_id(i), groups);
+    // Unsigned messages, shown unverified (only the target check runs).
     s.pipeline = std::make_unique<bcast::broker::display_pipeline>(
-        bcast::broker::display_settings{plan::store_id(i), {}}, std::move(sinks), receipts_);
-    s.driver = std::make_unique<bcast::broker::catchup_driver>(
-        loop_, *reader_, options_, bcast::broker::store_targets(plan::store_id(i), groups));
+        bcast::broker::display_settings{plan::store_id(i), {}},
+        bcast::trust::store_policy({}, true, targets), std::move(sinks), receipts_);
+    s.driver = std::make_unique<bcast::broker::catchup_driver>(loop_, *reader_, options_,
+                                                               std::move(targets));
     auto* driver = s.driver.get();
     auto* pipeline = s.pipeline.get();
     const auto slot = stores_.size() - 1;

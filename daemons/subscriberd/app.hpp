@@ -39,13 +39,17 @@ class app {
             broker::presence_settings{
                 std::chrono::duration_cast<std::chrono::milliseconds>(config_.heartbeat), 3}),
         receipt_recorder_(receipts_),
-        pipeline_(broker::display_settings{config_.store, config_.state_dir}, std::move(sinks),
-                  receipt_recorder_),
+        pipeline_(broker::display_settings{config_.store, config_.state_dir},
+                  bcast::trust::store_policy(config_.keys, config_.allow_unsigned,
+                                             broker::store_targets(config_.store, config_.groups)),
+                  std::move(sinks), receipt_recorder_),
         status_timer_(l),
+        log_flush_timer_(l),
         watchdog_(l),
         status_(l) {}
 
   bcast::core::result<void> start() {
+    log_trust();
     auto opened = pipeline_.open_state();
     if (!opened) return opened.err();
     if (opened->position_problem)
@@ -84,6 +88,10 @@ class app {
               "; sinks: " + pipeline_.sinks().name());
     status_timer_.start(std::chrono::minutes(10), [this] { log_status(); }, std::chrono::minutes(10));
     status_timer_.unref();
+    // The count of rejections the log held back, once their minute is over.
+    log_flush_timer_.start(
+        std::chrono::seconds(10), [this] { pipeline_.flush_log(); }, std::chrono::seconds(10));
+    log_flush_timer_.unref();
     watchdog_.start();
     // Ready once started, not once live: a store that cannot reach Redis at boot is still up,
     // catching up as soon as it can.
@@ -97,6 +105,8 @@ class app {
     bcast::core::systemd::notify("STOPPING=1");
     checkpoint();
     status_timer_.stop();
+    log_flush_timer_.stop();
+    pipeline_.finish_log();
     watchdog_.stop();
     status_.stop();
     heartbeat_.stop([this, done = std::move(done)](const bcast::core::result<void>&) {
@@ -119,6 +129,21 @@ class app {
     o.backoff.initial = std::chrono::milliseconds(200);
     o.backoff.max = std::chrono::seconds(30);
     return o;
+  }
+
+  void log_trust() const {
+    const auto& keys = pipeline_.policy().keys();
+    if (!keys.empty()) {
+      std::string ids;
+      for (const auto& k : keys.keys()) ids += (ids.empty() ? "" : ", ") + k.id();
+      log::info("showing messages signed by " + std::string(keys.size() == 1 ? "key " : "keys ") +
+                ids);
+    }
+    if (config_.allow_unsigned) {
+      log::warning(
+          "allow_unsigned is on: this store also shows unsigned messages, which anyone who can "
+          "write to Redis can make; turn it off once head office signs its messages");
+    }
   }
 
   void on_redis_state(bcast::redis::connection_state s, const bcast::core::error& why) {
@@ -151,7 +176,8 @@ class app {
     return "store " + config_.store + " " + state + "; " + std::to_string(counts.received) +
            " received, " + std::to_string(counts.shown) + " shown, " +
            std::to_string(counts.expired) + " expired, " + std::to_string(counts.failed) +
-           " sink failures, " + std::to_string(counts.gaps) + " gaps";
+           " sink failures, " + std::to_string(counts.gaps) + " gaps, " +
+           std::to_string(counts.rejected) + " rejected";
   }
 
   // systemctl status shows it (sd_notify STATUS=); the log gets it every 10 minutes.
@@ -167,6 +193,7 @@ class app {
   broker::display_pipeline pipeline_;
   std::unique_ptr<broker::catchup_driver> driver_;
   bcast::core::timer status_timer_;
+  bcast::core::timer log_flush_timer_;
   bcast::core::systemd::watchdog watchdog_;
   bcast::core::systemd::status_reporter status_;
   bool broker_down_ = false;

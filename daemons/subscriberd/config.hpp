@@ -8,9 +8,11 @@
 #include <bcast/net/tls.hpp>
 #include <bcast/net/tls_config.hpp>
 #include <bcast/redis/options.hpp>
+#include <bcast/trust/signature.hpp>
 
 #include <chrono>
 #include <string>
+#include <system_error>
 #include <vector>
 
 namespace subscriberd {
@@ -26,6 +28,11 @@ struct config {
   std::chrono::seconds dialog_timeout{3600};
   std::vector<std::string> sink_env;  // "DISPLAY=:0" and the like, for popups
   std::string log_level = "info";
+  // Head office's public keys (signing.pub): a message is shown only when one of them signed it.
+  // Several during a key rotation.
+  std::vector<std::string> trusted_keys;
+  bool allow_unsigned = false;  // shows unsigned messages too: for a migration only
+  bcast::trust::keyring keys;   // trusted_keys, loaded by load()
 };
 
 inline bcast::core::error config_error(const std::string& what) {
@@ -44,13 +51,39 @@ inline bcast::core::result<void> apply_file(config& c, const std::string& path) 
     file.duration("heartbeat_s", c.heartbeat)
         .duration("dialog_timeout_s", c.dialog_timeout, 0);  // 0: no timeout
     file.texts("sink_env", c.sink_env).text("log_level", c.log_level);
+    file.texts("trusted_keys", c.trusted_keys).flag("allow_unsigned", c.allow_unsigned);
   });
 }
 
 inline const bcast::core::cli::spec& cli_spec() {
-  static const bcast::core::cli::spec s{{"config", "redis", "store", "group", "sink", "state-dir"},
-                                        {"check-config", "version", "help"}};
+  static const bcast::core::cli::spec s{
+      {"config", "redis", "store", "group", "sink", "state-dir", "trusted-key"},
+      {"check-config", "version", "help", "allow-unsigned"}};
   return s;
+}
+
+// Every trusted key, or the first that cannot be used, named. No key at all is refused unless
+// unsigned messages are allowed: a store without keys would show whatever is written to Redis.
+inline bcast::core::result<bcast::trust::keyring> load_trusted_keys(const config& c) {
+  if (c.trusted_keys.empty() && !c.allow_unsigned) {
+    return config_error(
+        "no trusted key: a store shows only messages signed by head office. Copy head office's "
+        "public key (signing.pub, made by `bcastctl key gen`) to this PC and give "
+        "--trusted-key FILE (config \"trusted_keys\"); --allow-unsigned shows unsigned messages "
+        "instead, for a migration only");
+  }
+  bcast::trust::keyring keys;
+  for (const auto& path : c.trusted_keys) {
+    auto key = bcast::trust::public_key::load(path);
+    if (!key) {
+      std::string why = key.err().detail();
+      if (key.err().code().category() == std::system_category())
+        why += " (" + key.err().code().message() + ")";
+      return config_error("trusted key: " + why);
+    }
+    keys.add(std::move(key).value());
+  }
+  return keys;
 }
 
 inline bcast::core::result<config> load(const bcast::core::cli::arguments& args) {
@@ -63,6 +96,8 @@ inline bcast::core::result<config> load(const bcast::core::cli::arguments& args)
   if (auto g = args.values("group"); !g.empty()) c.groups = g;
   if (auto s = args.values("sink"); !s.empty()) c.sinks = s;
   if (auto d = args.value("state-dir")) c.state_dir = *d;
+  if (auto k = args.values("trusted-key"); !k.empty()) c.trusted_keys = k;
+  if (args.has("allow-unsigned")) c.allow_unsigned = true;
   if (c.store.empty()) return config_error("no store id: give --store ID");
   if (!bcast::message::is_valid_target_name(c.store))
     return config_error("store id '" + c.store + "' must match [a-z0-9][a-z0-9_.-]{0,63}");
@@ -75,6 +110,9 @@ inline bcast::core::result<config> load(const bcast::core::cli::arguments& args)
   if (c.sinks.empty()) return config_error("no sink: give at least one --sink");
   if (auto r = bcast::redis::parse_url(c.redis_url); !r) return r.err();
   if (auto level = bcast::core::log_level_setting(c.log_level); !level) return level.err();
+  auto keys = load_trusted_keys(c);
+  if (!keys) return keys.err();
+  c.keys = std::move(keys).value();
   return c;
 }
 

@@ -10,9 +10,12 @@
 namespace {
 
 const char* usage_text =
-    "usage: subscriberd [--config FILE] [--redis URL] [--store ID] [--group G]... [--sink SPEC]...\n"
-    "                   [--state-dir DIR] [--check-config] [--version] [--help]\n"
-    "Sinks: zenity, notify-send, win32, terminal, exec:CMD, jsonl:PATH (several may be given).\n";
+    "usage: subscriberd [--config FILE] [--redis URL] [--store ID] [--group G]... [--sink "
+    "SPEC]...\n"
+    "                   [--state-dir DIR] [--trusted-key FILE]... [--allow-unsigned]\n"
+    "                   [--check-config] [--version] [--help]\n"
+    "Sinks: zenity, notify-send, win32, terminal, exec:CMD, jsonl:PATH (several may be given).\n"
+    "--trusted-key: head office's public key (signing.pub); only messages it signed are shown.\n";
 
 }  // namespace
 
@@ -39,7 +42,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (args->has("check-config")) {
-    std::cout << "subscriberd: configuration OK\n";
+    std::cout << "subscriberd: configuration OK";
+    for (const auto& k : config->keys.keys()) std::cout << "; trusts key " << k.id();
+    std::cout << "\n";
+    if (config->allow_unsigned) std::cerr << "subscriberd: warning: allow_unsigned is on\n";
     return 0;
   }
   subscriberd::app app(loop, std::move(config).value(), std::move(sinks).value());

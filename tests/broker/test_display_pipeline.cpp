@@ -1,7 +1,8 @@
 // The exactly-once display pipeline without a process or Redis: a tracker fed by hand as the
 // catch-up driver would feed it, sinks that keep what they are given, receipts kept in a list, and
 // a temp state dir. A kill is a copy of the state dir taken while a sink takes a message: what a
-// SIGKILL at that moment leaves on disk.
+// SIGKILL at that moment leaves on disk. Head office signs what it publishes; the store trusts its
+// key, and what anyone else writes is rejected.
 
 #include <bcast/broker/display_journal.hpp>
 #include <bcast/broker/display_pipeline.hpp>
@@ -11,6 +12,9 @@
 #include <bcast/message/decode.hpp>
 #include <bcast/message/encode.hpp>
 #include <bcast/sinks/sink_set.hpp>
+#include <bcast/trust/keys.hpp>
+#include <bcast/trust/signature.hpp>
+#include <bcast/trust/store_policy.hpp>
 
 #include "broker_helpers.hpp"
 
@@ -35,6 +39,22 @@ using sinks::outcome;
 namespace {
 
 const std::vector<std::string> channels{"all", "store:s1"};
+
+const trust::signing_key& head_office_key() {
+  static const auto key = trust::signing_key::generate().value();
+  return key;
+}
+
+message::envelope signed_by(const trust::signing_key& key, message::envelope e) {
+  REQUIRE_OK(trust::sign(key, e));
+  return e;
+}
+
+// Store s1's policy: head office's key, nothing unsigned.
+trust::store_policy trusting_head_office(bool allow_unsigned = false) {
+  return trust::store_policy(trust::keyring({head_office_key().public_half()}), allow_unsigned,
+                             channels);
+}
 
 // A sink that records what it is given and reports only when the test says so. `kept`, when
 // given, is what a sink that keeps what it showed has (the jsonl sink's file): it outlives the
@@ -97,7 +117,12 @@ struct histories {
   std::map<std::string, std::map<std::uint64_t, broker::entry>> by_seq;
   std::map<std::string, std::uint64_t> head;
 
+  // What head office publishes: `e` signed with its key.
   broker::entry append(const std::string& target, const message::envelope& e) {
+    return append_as_is(target, signed_by(head_office_key(), e));
+  }
+  // What anyone who can write to Redis can add: `e` as it is, signed or not.
+  broker::entry append_as_is(const std::string& target, const message::envelope& e) {
     const auto seq = ++head[target];
     return by_seq[target][seq] = {target, seq, std::to_string(seq) + "-0", e.id,
                                   message::encode(e)};
@@ -150,8 +175,10 @@ struct store_run {
   std::optional<core::result<void>> last_checkpoint;
 
   store_run(core::loop& l, const std::filesystem::path& dir, std::set<std::string>& kept,
-            std::set<std::string>* popup_kept = nullptr)
-      : loop(l), pipeline({"s1", dir}, make_sinks(l, kept, popup_kept), receipts) {
+            std::set<std::string>* popup_kept = nullptr,
+            trust::store_policy policy = trusting_head_office())
+      : loop(l),
+        pipeline({"s1", dir}, std::move(policy), make_sinks(l, kept, popup_kept), receipts) {
     pipeline.on_change([this] { ++changes; });
   }
 
@@ -472,4 +499,160 @@ TEST_CASE_METHOD(
   CHECK(s.pipeline.counters().gaps == 2);
   CHECK(s.receipts.gaps.size() == 1);
   CHECK(s.changes == changes + 1);
+}
+
+namespace {
+
+// The lines the pipeline writes about rejected messages.
+struct kept_log {
+  std::vector<std::string> lines;
+  core::log::writer writer() {
+    return [this](core::log::level, std::string_view text) { lines.emplace_back(text); };
+  }
+  bool has(const std::string& text) const {
+    return std::any_of(lines.begin(), lines.end(),
+                       [&](const std::string& l) { return test::contains(l, text); });
+  }
+};
+
+}  // namespace
+
+TEST_CASE_METHOD(fixture,
+                 "display pipeline: only what head office signed for this store is shown; anything "
+                 "else is rejected once, with a receipt and the reason, and passed") {
+  const auto stranger = trust::signing_key::generate().value();
+  const auto before = test::make_test_envelope({"all"}, "before");
+  const auto unsigned_message = test::make_test_envelope({"all"}, "unsigned");
+  const auto foreign = signed_by(stranger, test::make_test_envelope({"all"}, "another key"));
+  // Genuine, then one byte of a signed field changed.
+  auto altered_title = signed_by(head_office_key(), test::make_test_envelope({"all"}, "Rp 1000"));
+  altered_title.title = "Rp 9000";
+  auto altered_body = signed_by(head_office_key(), test::make_test_envelope({"all"}, "body"));
+  altered_body.body.back() = '!';
+  auto altered_targets =
+      signed_by(head_office_key(), test::make_test_envelope({"store:s9"}, "targets"));
+  altered_targets.targets = {"store:s1"};
+  auto expiring = test::make_test_envelope({"all"}, "expiry");
+  expiring.expires_at = "2099-01-01T00:00:00.000Z";
+  auto altered_expiry = signed_by(head_office_key(), expiring);
+  altered_expiry.expires_at = "2019-01-01T00:00:00.000Z";  // and so expired: rejected comes first
+  // Genuine, but for another store, copied into `all`.
+  const auto elsewhere =
+      signed_by(head_office_key(), test::make_test_envelope({"store:s9"}, "for s9"));
+  const auto after = test::make_test_envelope({"store:s1"}, "after");
+
+  h.append("all", before);
+  using forged = std::initializer_list<const message::envelope*>;
+  for (const auto* e :
+       forged{&unsigned_message, &foreign, &altered_title, &altered_expiry, &elsewhere})
+    h.append_as_is("all", *e);
+  for (const auto* e : forged{&altered_body, &altered_targets, &foreign})
+    h.append_as_is("store:s1", *e);
+  h.append("store:s1", after);
+
+  store_run s(l, dir.path(), kept);
+  kept_log log;
+  s.pipeline.limit_rejection_log({100, std::chrono::hours(1)}, log.writer());
+  s.catch_up(h);
+  CHECK(s.popup->shown == std::vector{before.id, after.id});
+  CHECK(s.jsonl->shown == std::vector{before.id, after.id});
+  const std::string mismatch = "its signature does not match its content";
+  const std::vector<std::pair<std::string, std::string>> rejected{
+      {unsigned_message.id, "it is not signed"},
+      {foreign.id, "it is signed by a key this store does not trust (key id " + stranger.id()},
+      {altered_title.id, mismatch},
+      {altered_body.id, mismatch},
+      {altered_targets.id, mismatch},
+      {altered_expiry.id, mismatch},
+      {elsewhere.id, "it is not addressed to this store (its targets: store:s9)"}};
+  for (const auto& [id, why] : rejected) {
+    INFO(id << ": " << why);
+    CHECK(s.receipts.of(id) == std::vector{receipt_state::rejected});
+    CHECK(log.has("message " + id + " rejected: " + why));
+  }
+  // `foreign` came on both channels: verified, rejected and logged once.
+  CHECK(log.lines.size() == rejected.size());
+  CHECK(s.receipts.of(before.id) == std::vector{receipt_state::delivered});
+  CHECK(s.pipeline.counters().received == 9);
+  CHECK(s.pipeline.counters().rejected == 7);
+  CHECK(s.pipeline.counters().shown == 2);
+  CHECK(s.pipeline.counters().expired == 0);
+  // The position is past every one of them.
+  CHECK(saved_position(dir.path()).channels.at("all").seq == 6);
+  CHECK(saved_position(dir.path()).channels.at("store:s1").seq == 4);
+
+  // The next run starts past them: nothing is read again, so nothing is rejected again.
+  store_run next(l, dir.path(), kept);
+  next.start();
+  for (const auto& c : channels) next.answer(c, h);
+  CHECK(next.pipeline.counters().received == 0);
+  CHECK(next.receipts.receipts.empty());
+
+  // Live alike: a forgery is rejected, and the next genuine message shown.
+  auto live_forgery = signed_by(head_office_key(), test::make_test_envelope({"all"}, "live"));
+  live_forgery.title = "live!";
+  const auto live_genuine = test::make_test_envelope({"all"}, "live genuine");
+  next.live({h.append_as_is("all", live_forgery)});
+  next.live({h.append("all", live_genuine)});
+  CHECK(next.popup->shown == std::vector{live_genuine.id});
+  CHECK(next.receipts.of(live_forgery.id) == std::vector{receipt_state::rejected});
+  CHECK(next.pipeline.counters().rejected == 1);
+  CHECK(saved_position(dir.path()).channels.at("all").seq == 8);
+}
+
+TEST_CASE_METHOD(fixture,
+                 "display pipeline: the log names at most N rejected messages a window, then how "
+                 "many more") {
+  store_run s(l, dir.path(), kept);
+  kept_log log;
+  s.pipeline.limit_rejection_log({3, std::chrono::hours(1)}, log.writer());
+  s.catch_up(h);
+  std::vector<broker::entry> forged;
+  for (int i = 0; i < 10; ++i) {
+    forged.push_back(
+        h.append_as_is("all", test::make_test_envelope({"all"}, "forged " + std::to_string(i))));
+  }
+  const auto changes = s.changes;
+  s.live(forged);
+  CHECK(s.popup->shown.empty());
+  CHECK(s.pipeline.counters().rejected == 10);
+  CHECK(s.changes > changes);  // the status line shows the count at once
+  REQUIRE(log.lines.size() == 3);
+  for (std::size_t i = 0; i < 3; ++i) {
+    CHECK(log.lines[i] == "message " + forged[i].message_id + " rejected: it is not signed");
+  }
+  s.pipeline.flush_log();  // the window is not over: nothing yet
+  CHECK(log.lines.size() == 3);
+  s.pipeline.flush_log(std::chrono::steady_clock::now() + std::chrono::hours(1));
+  REQUIRE(log.lines.size() == 4);
+  CHECK(log.lines[3] == "... and 7 more rejected messages (the log names at most 3 per 3600 s)");
+  s.pipeline.flush_log(std::chrono::steady_clock::now() + std::chrono::hours(3));
+  CHECK(log.lines.size() == 4);  // told once
+
+  // A new window names them again; a store that stops tells what it held back at once.
+  std::vector<broker::entry> more;
+  for (int i = 0; i < 5; ++i)
+    more.push_back(h.append_as_is("all", test::make_test_envelope({"all"})));
+  s.live(more);
+  CHECK(log.lines.size() == 7);
+  s.pipeline.finish_log();
+  REQUIRE(log.lines.size() == 8);
+  CHECK(log.lines[7] == "... and 2 more rejected messages (the log names at most 3 per 3600 s)");
+}
+
+TEST_CASE_METHOD(fixture,
+                 "display pipeline: allow_unsigned shows unsigned messages, but a signature that "
+                 "is there must verify") {
+  const auto stranger = trust::signing_key::generate().value();
+  const auto plain = test::make_test_envelope({"all"}, "plain");
+  const auto foreign = signed_by(stranger, test::make_test_envelope({"all"}, "another key"));
+  const auto genuine = test::make_test_envelope({"all"}, "genuine");
+  h.append_as_is("all", plain);
+  h.append_as_is("all", foreign);
+  h.append("all", genuine);
+  store_run s(l, dir.path(), kept, nullptr, trusting_head_office(true));
+  s.catch_up(h);
+  CHECK(s.popup->shown == std::vector{plain.id, genuine.id});
+  CHECK(s.receipts.of(foreign.id) == std::vector{receipt_state::rejected});
+  CHECK(s.pipeline.counters().rejected == 1);
 }

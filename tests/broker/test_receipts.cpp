@@ -59,6 +59,10 @@ TEST_CASE("receipt states: names and ranks") {
   CHECK(broker::rank(broker::receipt_state::expired) >
         broker::rank(broker::receipt_state::delivered));
   CHECK(broker::rank(broker::receipt_state::delivered) > broker::rank(broker::receipt_state::gap));
+  // One id that reached a store genuine and forged: what it did with the genuine one counts.
+  CHECK(broker::rank(broker::receipt_state::delivered) >
+        broker::rank(broker::receipt_state::rejected));
+  CHECK(broker::parse_receipt_state("rejected") == broker::receipt_state::rejected);
 }
 
 TEST_CASE("receipts: states only move forward, each keeps the time it was first reached") {
@@ -134,6 +138,7 @@ TEST_CASE("receipts: aggregation over 5 stores with one missing") {
 
   auto j = broker::to_json(s);
   CHECK(j["expected"] == 5);
+  CHECK(j["rejected"] == 0);
   CHECK(j["stores"][3] == nlohmann::json({{"store", "s4"}, {"state", "pending"}, {"at", nullptr}}));
 
   SECTION("a store whose history was trimmed past the message shows a gap") {
@@ -149,6 +154,25 @@ TEST_CASE("receipts: aggregation over 5 stores with one missing") {
     CHECK(s.stores[3].at == "2026-11-26T10:00:00.000Z");
     CHECK(s.delivered == 4);
     CHECK(s.expected == 5);
+  }
+  SECTION("a store that rejected the message is listed and counted as rejected, not delivered") {
+    write("s4", {broker::receipt_state::rejected});
+    s = summarize_now(l, agg, m, stores);
+    CHECK(s.stores[3].state == "rejected");
+    CHECK(s.stores[3].at == "2026-11-26T10:00:00.000Z");
+    CHECK(s.rejected == 1);
+    CHECK(s.delivered == 4);
+    CHECK(s.expected == 5);
+    CHECK(broker::to_json(s)["rejected"] == 1);
+    // A store the message was not for, that refused a copy replayed into its channel: listed,
+    // so head office sees it, but not expected.
+    write("s6", {broker::receipt_state::rejected});
+    s = summarize_now(l, agg, m, stores);
+    CHECK(s.rejected == 2);
+    CHECK(s.expected == 5);
+    REQUIRE(s.stores.size() == 6);
+    CHECK(s.stores[5].store == "s6");
+    CHECK(s.stores[5].state == "rejected");
   }
   SECTION("a store that is no longer in a target group but reported still counts") {
     auto moved = stores;

@@ -8,6 +8,13 @@
 // the position that covers it is saved (store_state.hpp). The display journal
 // (display_journal.hpp) keeps a kill in between from showing a message twice after the restart.
 // The sinks' outcomes become receipts, through a receipt_recorder.
+//
+// Before anything else each message passes the store's trust policy (trust/store_policy.hpp):
+// signed by a key the store trusts, and addressed to it. The catch-up delivers each message id
+// once, so a message is verified once however many of the store's channels carry it, live or
+// in catch-up alike. A message the policy refuses is never shown: its receipt is `rejected`,
+// the log says why (rate-limited: whoever writes to Redis could otherwise flood it), and the
+// position moves past it like past any other, so it is not read again.
 
 #include <bcast/broker/display_journal.hpp>
 #include <bcast/broker/receipts.hpp>
@@ -15,9 +22,11 @@
 #include <bcast/broker/tracker.hpp>
 #include <bcast/core/error.hpp>
 #include <bcast/core/log.hpp>
+#include <bcast/core/log_limit.hpp>
 #include <bcast/message/envelope.hpp>
 #include <bcast/sinks/sink.hpp>
 #include <bcast/sinks/sink_set.hpp>
+#include <bcast/trust/store_policy.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -39,6 +48,7 @@ struct display_counters {
   std::uint64_t expired = 0;   // expired before they arrived: recorded, not shown
   std::uint64_t failed = 0;    // `failed` outcomes, one per sink and message
   std::uint64_t gaps = 0;      // stretches of history lost to this store
+  std::uint64_t rejected = 0;  // refused by the trust policy: never shown
 };
 
 struct display_settings {
@@ -58,10 +68,15 @@ class display_pipeline {
  public:
   using change_handler = std::function<void()>;
 
-  // The pipeline shows through `sinks` and owns them; `receipts` must outlive it.
-  display_pipeline(display_settings s, std::unique_ptr<sinks::sink_set> sinks,
-                   receipt_recorder& receipts)
-      : settings_(std::move(s)), receipts_(receipts), sinks_(std::move(sinks)) {}
+  // The pipeline shows through `sinks` what `policy` allows, and owns the sinks; `receipts` must
+  // outlive it.
+  display_pipeline(display_settings s, trust::store_policy policy,
+                   std::unique_ptr<sinks::sink_set> sinks, receipt_recorder& receipts)
+      : settings_(std::move(s)),
+        policy_(std::move(policy)),
+        rejections_(core::log::rate_limit{}, rejections_what),
+        receipts_(receipts),
+        sinks_(std::move(sinks)) {}
   display_pipeline(const display_pipeline&) = delete;
   display_pipeline& operator=(const display_pipeline&) = delete;
 
@@ -88,6 +103,7 @@ class display_pipeline {
   // Each message the catch-up delivers, once, in the order of its channel.
   void on_message(const message::envelope& e) {
     ++counters_.received;
+    if (auto why = policy_.check(e)) return reject(e, *why);
     receipts_.record(e.id, receipt_state::delivered);
     if (message::is_expired(e, std::chrono::system_clock::now())) {
       ++counters_.expired;
@@ -145,7 +161,32 @@ class display_pipeline {
   // After the counters changed in a way worth reporting: a checkpoint, a gap, a failed outcome.
   void on_change(change_handler h) { on_change_ = std::move(h); }
 
+  // The log line saying why a message was rejected: at most `limit.lines` a window, then a
+  // count; written to `out` (the log by default).
+  void limit_rejection_log(core::log::rate_limit limit, core::log::writer out = &core::log::write) {
+    rejections_ = core::log::limited(limit, rejections_what, std::move(out));
+  }
+
+  // Writes the count of rejections the rate limit held back, once their window is over; the
+  // daemon calls it now and then (and at the end), since no message may come to do it.
+  void flush_log(core::log::limited::clock::time_point now = core::log::limited::clock::now()) {
+    rejections_.flush(now);
+  }
+  // The same at once, when the store stops.
+  void finish_log() { rejections_.finish(); }
+
+  const trust::store_policy& policy() const noexcept { return policy_; }
+
  private:
+  static constexpr std::string_view rejections_what = "rejected messages";
+
+  void reject(const message::envelope& e, const std::string& why) {
+    ++counters_.rejected;
+    rejections_.write(core::log::level::warning, "message " + e.id + " rejected: " + why);
+    receipts_.record(e.id, receipt_state::rejected);
+    changed();
+  }
+
   void show_once(const message::envelope& e) {
     using mark = display_journal::mark;
     switch (journal_.status(e.id)) {
@@ -198,6 +239,8 @@ class display_pipeline {
   }
 
   display_settings settings_;
+  trust::store_policy policy_;
+  core::log::limited rejections_;
   receipt_recorder& receipts_;
   display_journal journal_ = display_journal::none();
   std::vector<message::envelope> to_show_;

@@ -35,6 +35,9 @@ struct receipt_summary {
   std::size_t delivered = 0;  // got it, whatever happened next
   std::size_t displayed = 0;  // displayed or acknowledged
   std::size_t acknowledged = 0;
+  // Refused it (bad or missing signature, not addressed to it): not among `delivered`, since
+  // what such a store got is not known to be this message.
+  std::size_t rejected = 0;
   std::vector<store_receipt> stores;  // sorted by store id
 };
 
@@ -45,11 +48,9 @@ inline nlohmann::json to_json(const receipt_summary& s) {
                       {"state", r.state},
                       {"at", r.at.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.at)}});
   }
-  return {{"expected", s.expected},
-          {"delivered", s.delivered},
-          {"displayed", s.displayed},
-          {"acknowledged", s.acknowledged},
-          {"stores", std::move(stores)}};
+  return {{"expected", s.expected},   {"delivered", s.delivered},
+          {"displayed", s.displayed}, {"acknowledged", s.acknowledged},
+          {"rejected", s.rejected},   {"stores", std::move(stores)}};
 }
 
 // What Redis holds for one store and one message.
@@ -90,17 +91,21 @@ inline std::optional<store_receipt> effective_receipt(const known_store& s, bool
 }
 
 // expected: known stores whose id or groups match a target, plus any other known store that
-// reported a receipt (its groups changed since). Counts are cumulative.
+// reported a receipt (its groups changed since) other than `rejected`. Counts are cumulative.
 inline receipt_summary summarize_receipts(const message_record& m,
                                           std::span<const known_store> stores,
                                           std::span<const store_receipt_data> data) {
   receipt_summary out;
   for (std::size_t i = 0; i < stores.size() && i < data.size(); ++i) {
-    auto r = effective_receipt(stores[i], store_matches_message(stores[i], m.envelope), m, data[i]);
+    const bool addressed = store_matches_message(stores[i], m.envelope);
+    auto r = effective_receipt(stores[i], addressed, m, data[i]);
     if (!r) continue;
-    ++out.expected;
     const auto st = parse_receipt_state(r->state);
-    if (st && *st != receipt_state::gap) ++out.delivered;
+    // A store the message was not for, that refused a copy of it (replayed into a channel it
+    // reads): listed, so head office sees it, but never expected.
+    if (addressed || st != receipt_state::rejected) ++out.expected;
+    if (st == receipt_state::rejected) ++out.rejected;
+    if (st && *st != receipt_state::gap && *st != receipt_state::rejected) ++out.delivered;
     if (st == receipt_state::displayed || st == receipt_state::acknowledged) ++out.displayed;
     if (st == receipt_state::acknowledged) ++out.acknowledged;
     out.stores.push_back(std::move(*r));

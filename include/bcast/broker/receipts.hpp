@@ -27,11 +27,15 @@
 
 namespace bcast::broker {
 
-enum class receipt_state { delivered, displayed, acknowledged, expired, failed, gap };
+// `rejected`: the store refused to show the message (trust/store_policy.hpp: a bad or missing
+// signature, or not addressed to it). It is all a store records for such a message: no
+// `delivered`, since what it got is not trusted to be head office's message at all.
+enum class receipt_state { delivered, displayed, acknowledged, expired, failed, gap, rejected };
 
-inline constexpr std::array<receipt_state, 6> all_receipt_states = {
+inline constexpr std::array<receipt_state, 7> all_receipt_states = {
     receipt_state::delivered, receipt_state::displayed, receipt_state::acknowledged,
-    receipt_state::expired,   receipt_state::failed,    receipt_state::gap};
+    receipt_state::expired,   receipt_state::failed,    receipt_state::gap,
+    receipt_state::rejected};
 
 inline std::string_view to_string(receipt_state s) noexcept {
   switch (s) {
@@ -47,6 +51,8 @@ inline std::string_view to_string(receipt_state s) noexcept {
       return "failed";
     case receipt_state::gap:
       return "gap";
+    case receipt_state::rejected:
+      return "rejected";
   }
   return "delivered";
 }
@@ -74,21 +80,25 @@ inline std::optional<receipt_state> parse_receipt_state(std::string_view s) noex
 }
 
 // How far along a state is. expired and failed come after delivered (the store had it) and
-// before displayed: with several sinks, one that displayed beats one that failed.
+// before displayed: with several sinks, one that displayed beats one that failed. rejected comes
+// before delivered: when one id reached a store twice, once genuine and once forged (a copy
+// with an altered title), what the store did with the genuine one is its state.
 inline int rank(receipt_state s) noexcept {
   switch (s) {
     case receipt_state::gap:
       return 1;
-    case receipt_state::delivered:
+    case receipt_state::rejected:
       return 2;
-    case receipt_state::failed:
+    case receipt_state::delivered:
       return 3;
-    case receipt_state::expired:
+    case receipt_state::failed:
       return 4;
-    case receipt_state::displayed:
+    case receipt_state::expired:
       return 5;
-    case receipt_state::acknowledged:
+    case receipt_state::displayed:
       return 6;
+    case receipt_state::acknowledged:
+      return 7;
   }
   return 0;
 }

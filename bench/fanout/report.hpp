@@ -132,17 +132,17 @@ inline void print_table(const figures& bcast, const figures& base, const plan& p
 // (sign + verify) to the unsigned p50.
 inline nlohmann::json signing_json(const figures& signed_side, const figures& unsigned_side,
                                    const signing_costs& costs) {
-  const auto round2 = [](double v) { return std::round(v * 100) / 100; };
+  const auto round1 = [](double v) { return std::round(v * 10) / 10; };  // as to_json()
   const double signed_p50 = percentile(signed_side.delivery_us, 50);
   const double unsigned_p50 = percentile(unsigned_side.delivery_us, 50);
   const double added = signed_p50 - unsigned_p50;
   const double sign_verify = costs.sign_us + costs.verify_us;
   return {{"samples", costs.samples},
-          {"sign_us", round2(costs.sign_us)},
-          {"verify_us", round2(costs.verify_us)},
-          {"delivery_p50_signed_us", round2(signed_p50)},
-          {"delivery_p50_unsigned_us", round2(unsigned_p50)},
-          {"added_p50_us", round2(added)},
+          {"sign_us", round1(costs.sign_us)},
+          {"verify_us", round1(costs.verify_us)},
+          {"delivery_p50_signed_us", round1(signed_p50)},
+          {"delivery_p50_unsigned_us", round1(unsigned_p50)},
+          {"added_p50_us", round1(added)},
           {"added_over_sign_verify",
            sign_verify > 0 ? std::round(added / sign_verify * 1000) / 1000 : 0}};
 }

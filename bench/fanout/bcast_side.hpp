@@ -227,8 +227,7 @@ inline std::size_t frame_size(const plan& p, std::size_t payload, const signing_
 // append + PUBLISH; the script for a target's first message), then the message record. With
 // `through_publisher` false it sends the same frame with a plain PUBLISH through the same client
 // instead (--via frame): the library's I/O path without the history append, to tell the two costs
-// apart. With a `key`, every envelope is signed: by the publisher (set_signing_key), or here
-// before the frame is made.
+// apart. With a `key` the publisher signs every envelope (set_signing_key).
 class library_publisher : public publisher {
  public:
   library_publisher(bcast::core::loop& l, const plan& p, std::size_t payload,
@@ -237,9 +236,8 @@ class library_publisher : public publisher {
       : client_(l, std::move(options)),
         publisher_(client_),
         maker_(p, payload),
-        through_publisher_(through_publisher),
-        key_(std::move(key)) {
-    if (through_publisher_) publisher_.set_signing_key(key_);
+        through_publisher_(through_publisher) {
+    publisher_.set_signing_key(std::move(key));
   }
 
   void prepare(prepared done) override {
@@ -258,13 +256,6 @@ class library_publisher : public publisher {
       return;
     }
     if (!through_publisher_) {
-      if (key_) {
-        if (auto s = bcast::trust::sign(*key_, *e); !s) {
-          failed(s.err().message());
-          if (done) done(s.err().message());
-          return;
-        }
-      }
       std::string frame;
       bcast::broker::append_counted_frame(frame, e->id, bcast::message::encode(*e));
       client_.command({"PUBLISH", bcast::broker::live_channel(e->targets[0]), frame},
@@ -287,7 +278,6 @@ class library_publisher : public publisher {
   bcast::broker::publisher publisher_;
   envelope_maker maker_;
   bool through_publisher_;
-  signing_key_ptr key_;
 };
 
 // What signing and verifying one message of this run costs, measured in the bench process right

@@ -154,5 +154,5 @@ TEST_CASE("bcast-bench: bad options exit 2 with the reason") {
   CHECK(run_bench("--sign --receive full --via api --api http://127.0.0.1:1 --token t --redis "
                   "redis://127.0.0.1:1",
                   out, log) == 2);
-  CHECK(log.find("--sign signs in the bench's publisher") != std::string::npos);
+  CHECK(log.find("--sign signs through broker::publisher") != std::string::npos);
 }

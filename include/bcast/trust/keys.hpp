@@ -49,6 +49,7 @@ struct bio_free {
   void operator()(BIO* b) const noexcept { BIO_free(b); }
 };
 using bio_ptr = std::unique_ptr<BIO, bio_free>;
+
 struct md_ctx_free {
   void operator()(EVP_MD_CTX* c) const noexcept { EVP_MD_CTX_free(c); }
 };
@@ -71,8 +72,9 @@ inline md_ctx_ptr initialised_context(EVP_PKEY* key, key_operation op) {
 }
 
 // OpenSSL 3's EVP_DigestSignInit/EVP_DigestVerifyInit fetch the algorithm from the provider and
-// set the key up on every call: about 2.5 us, where copying a context initialised once costs
-// 0.2 us (docs/PERFORMANCE.md, "Signed messages"). So each key initialises one context when it is
+// set the key up on every call, a few us more than copying a context initialised once
+// (bench_message: bm_raw_verify against bm_verify_bytes; docs/PERFORMANCE.md, "Signed
+// messages"). So each key initialises one context when it is
 // made and never uses it itself: every signature or verification works on a copy. The prepared
 // context is only read after that (EVP_MD_CTX_copy_ex takes it as const, which openssl-threads(7)
 // makes safe to share between threads), so copies of a key share it, as they share the key.

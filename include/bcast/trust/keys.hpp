@@ -74,10 +74,10 @@ inline md_ctx_ptr initialised_context(EVP_PKEY* key, key_operation op) {
 // OpenSSL 3's EVP_DigestSignInit/EVP_DigestVerifyInit fetch the algorithm from the provider and
 // set the key up on every call, a few us more than copying a context initialised once
 // (bench_message: bm_raw_verify against bm_verify_bytes; docs/PERFORMANCE.md, "Signed
-// messages"). So each key initialises one context when it is
-// made and never uses it itself: every signature or verification works on a copy. The prepared
-// context is only read after that (EVP_MD_CTX_copy_ex takes it as const, which openssl-threads(7)
-// makes safe to share between threads), so copies of a key share it, as they share the key.
+// messages"). So each key initialises one context when it is made and never uses it itself:
+// every signature or verification works on a copy. The prepared context is only read after that
+// (EVP_MD_CTX_copy_ex takes it as const, which openssl-threads(7) makes safe to share between
+// threads), so copies of a key share it, as they share the key.
 class prepared_context {
  public:
   prepared_context() = default;

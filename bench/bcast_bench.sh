@@ -2,9 +2,11 @@
 # The bcast-bench goal scenarios, RUNS times each, with the median of every figure.
 # usage: bench/bcast_bench.sh [BUILD_DIR] [RUNS] [SCENARIO...]
 #   scenarios: fanout5k (5,000 stores, target all), one-library, one-api (1 store, closed loop),
-#              stores10k (10,000 stores, single-store messages at 5,000/s open loop): the goals,
-#              the default; one-frame (1 store, the frame by plain PUBLISH through the library's
-#              client, no history append): a diagnostic, run only when named.
+#              stores10k (10,000 stores, single-store messages at 5,000/s open loop), one-signed
+#              (1 store through the display pipeline, --receive full --sign: unsigned and then
+#              signed in each run, with the sign and verify costs): the goals, the default;
+#              one-frame (1 store, the frame by plain PUBLISH through the library's client, no
+#              history append): a diagnostic, run only when named.
 # Each run writes BENCH_OUT/<scenario>-<run>/result.json (BENCH_OUT defaults to bcast-bench-runs).
 # PIN_CPU=N (lib.sh) runs everything on one CPU: the diagnostic for the work per message.
 # BENCH_TINY=1: one run of every scenario (one-frame too) at a few stores and messages, into the
@@ -15,8 +17,8 @@ build=$(realpath "${1:-build}")
 runs=${2:-$(tiny_or 1 3)}
 shift $(($# > 2 ? 2 : $#))
 scenarios=("$@")
-((${#scenarios[@]})) || read -ra scenarios <<<"$(tiny_or "fanout5k one-library one-frame one-api stores10k" \
-  "fanout5k one-library one-api stores10k")"
+((${#scenarios[@]})) || read -ra scenarios <<<"$(tiny_or "fanout5k one-library one-frame one-signed one-api stores10k" \
+  "fanout5k one-library one-signed one-api stores10k")"
 out=$(realpath -m "${BENCH_OUT:-$(tiny_or "$BENCH_DIR/runs" bcast-bench-runs)}")
 bench=$build/daemons/bcast-bench
 mkdir -p "$out"
@@ -39,6 +41,7 @@ args_of() {
     fanout5k) echo --stores "$(tiny_or 20 5000)" --target all --messages "$(tiny_or 10 200)" ;;
     one-library) echo --stores 1 --messages "$one_store_messages" ;;
     one-frame) echo --stores 1 --messages "$one_store_messages" --via frame ;;
+    one-signed) echo --stores 1 --messages "$one_store_messages" --receive full --sign ;;
     one-api) echo --stores 1 --messages "$one_store_messages" --via api --api "http://127.0.0.1:$http_port" --token "$BENCH_TOKEN" ;;
     stores10k) echo --stores "$(tiny_or 50 10000)" --target store --rate "$(tiny_or 500 5000)" --messages "$(tiny_or 100 25000)" ;;
     *) echo "unknown scenario $1" >&2; exit 2 ;;
@@ -82,5 +85,14 @@ for label, key in [("ratio delivery p50", "delivery_p50"), ("ratio fan-out p50",
                    ("ratio delivery p99", "delivery_p99")]:
     m, each = med(["ratio", key])
     print(f"{label:20} {m:12.3f} {'':12}   {' '.join(f'{v:.3f}' for v in each)}")
+# --sign: the unsigned side of the same runs, and what signing adds against what it costs.
+if all("signing" in r for r in results):
+    for label, key, digits in [("unsigned p50 us", "delivery_p50_unsigned_us", 1),
+                               ("signed p50 us", "delivery_p50_signed_us", 1),
+                               ("sign us", "sign_us", 1), ("verify us", "verify_us", 1),
+                               ("signed adds us", "added_p50_us", 1),
+                               ("adds/(sign+verify)", "added_over_sign_verify", 3)]:
+        m, each = med(["signing", key])
+        print(f"{label:20} {m:12.{digits}f} {'':12}   {' '.join(f'{v:.{digits}f}' for v in each)}")
 PY
 done

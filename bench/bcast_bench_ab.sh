@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Two builds of bcast against each other on one 1-store scenario, runs alternated, so that both
 # meet the same moments of a noisy machine; prints each build's median ratio and runs.
-# usage: bench/bcast_bench_ab.sh BUILD_A BUILD_B [RUNS] [one-library|one-api|one-frame]
+# usage: bench/bcast_bench_ab.sh BUILD_A BUILD_B [RUNS] [one-library|one-api|one-frame|one-signed]
+# one-signed: --receive full --sign, each run unsigned and signed; also prints each build's
+# median of what signing adds over (sign + verify).
 # PIN_CPU=N (lib.sh) runs everything on one CPU. BENCH_TINY=1: one run of 50 messages.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -15,6 +17,7 @@ args=(--stores 1 --messages "$(tiny_or 50 5000)")
 case $scenario in
   one-library) ;;
   one-frame) args+=(--via frame) ;;
+  one-signed) args+=(--receive full --sign) ;;
   one-api)
     # Each build's own publisherd, one after the other on the same Redis.
     for i in 0 1; do
@@ -47,4 +50,11 @@ for i, build in enumerate(builds):
     base = statistics.median(r["baseline"]["delivery_us"]["p50"] for r in rs)
     print(f"{build}: ratio delivery p50 median {statistics.median(ratio):.3f} "
           f"(runs {' '.join(f'{x:.2f}' for x in ratio)}); p50 {ours:.1f} us, baseline {base:.1f} us")
+    if all("signing" in r for r in rs):
+        s = [r["signing"] for r in rs]
+        m = lambda key: statistics.median(x[key] for x in s)
+        over = [x["added_over_sign_verify"] for x in s]
+        print(f"  signed p50 {m('delivery_p50_signed_us'):.1f} us, unsigned {m('delivery_p50_unsigned_us'):.1f} us, "
+              f"sign {m('sign_us'):.1f} us, verify {m('verify_us'):.1f} us; signed adds / (sign + verify) "
+              f"median {statistics.median(over):.3f} (runs {' '.join(f'{x:.2f}' for x in over)})")
 PY

@@ -1,9 +1,10 @@
 // Costs on publisherd's publish path without I/O (plan the per-target transactions, encode them)
 // and on every store's receive path (decode a frame, count its seq, merge and de-duplicate, show
-// it once through the display pipeline).
+// it once through the display pipeline; verify a signed message against the store's policy).
 
 #include <bcast/broker/display_pipeline.hpp>
 #include <bcast/broker/frame.hpp>
+#include <bcast/broker/keys.hpp>
 #include <bcast/broker/live_numbering.hpp>
 #include <bcast/broker/publish.hpp>
 #include <bcast/broker/store_reach.hpp>
@@ -12,6 +13,10 @@
 #include <bcast/message/message.hpp>
 #include <bcast/redis/reply.hpp>
 #include <bcast/sinks/sink_set.hpp>
+#include <bcast/trust/signature.hpp>
+#include <bcast/trust/store_policy.hpp>
+
+#include "raw_ed25519.hpp"
 
 #include <benchmark/benchmark.h>
 
@@ -114,9 +119,13 @@ void merge_and_dedup(benchmark::State& state) {
 BENCHMARK(merge_and_dedup);
 
 // What subscriberd does with a counted frame before its sinks: decode the frame, count its seq,
-// merge it in the tracker, decode the envelope. Each message has its own id, as live ones do.
-void store_path(benchmark::State& state) {
-  constexpr std::size_t messages = 50000;
+// merge it in the tracker, decode the envelope; with a policy, also check the envelope against the
+// store's trust policy, as the display pipeline does once per message id (the signature's verify,
+// for a signed message). Each message has its own id, as live ones do. As many messages as
+// iterations, each made (and signed) before the timing starts.
+void run_store_path(benchmark::State& state, const trust::store_policy* policy,
+                    const trust::signing_key* key) {
+  const auto messages = static_cast<std::size_t>(state.max_iterations);
   const auto envelope = typical_envelope(1);
   message::ulid_generator ids;
   std::vector<std::string> payloads;
@@ -124,6 +133,7 @@ void store_path(benchmark::State& state) {
   for (std::size_t i = 0; i < messages; ++i) {
     auto e = envelope;
     e.id = ids.next(1764151200123).value();
+    if (key && !trust::sign(*key, e)) return state.SkipWithError("cannot sign");
     payloads.emplace_back();
     broker::append_counted_frame(payloads.back(), e.id, message::encode(e));
   }
@@ -147,15 +157,62 @@ void store_path(benchmark::State& state) {
     numbering.on_frame("all", broker::decode_frame(payloads[k++]).value(), ready, ask);
     for (auto& e : ready) t.on_live(std::move(e), out);
     for (auto& ev : out) {
-      if (auto* d = std::get_if<broker::deliver_event>(&ev))
-        shown += message::decode(d->e.envelope_json).ok() ? 1 : 0;
+      if (auto* d = std::get_if<broker::deliver_event>(&ev)) {
+        auto e = message::decode(d->e.envelope_json);
+        shown += e && (!policy || !policy->check(*e)) ? 1 : 0;
+      }
     }
   }
   if (shown != static_cast<std::int64_t>(state.iterations()) || !ask.empty())
-    state.SkipWithError("not every message was numbered and delivered");
+    state.SkipWithError("not every message was numbered, delivered and allowed");
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
 }
+
+void store_path(benchmark::State& state) {
+  run_store_path(state, nullptr, nullptr);
+}
 BENCHMARK(store_path)->Iterations(50000);
+
+// The store's key and its policy: subscribed to all, its store and its group; the keyring holds
+// a second key, as during a rotation.
+const trust::signing_key& publisher_key() {
+  static const auto key = trust::signing_key::generate().value();
+  return key;
+}
+
+trust::store_policy bench_policy() {
+  trust::keyring keys;
+  keys.add(trust::signing_key::generate().value().public_half());
+  keys.add(publisher_key().public_half());
+  const std::vector<std::string> groups{"region:jateng", "format:minimarket"};
+  return trust::store_policy(std::move(keys), false, broker::store_targets("s1", groups));
+}
+
+// store_path with every message signed and checked by the store's policy. Fewer iterations:
+// each is mostly an Ed25519 verify, and each message is signed beforehand.
+void store_path_verified(benchmark::State& state) {
+  const auto policy = bench_policy();
+  run_store_path(state, &policy, &publisher_key());
+}
+BENCHMARK(store_path_verified)->Iterations(5000);
+
+// The baseline for store_path_verified, in the same run: OpenSSL's Ed25519 verify of the bytes a
+// signature covers (raw_ed25519.hpp), the bytes made once.
+void raw_verify(benchmark::State& state) {
+  auto e = typical_envelope(1);
+  if (!trust::sign(publisher_key(), e)) return state.SkipWithError("cannot sign");
+  const auto data = message::signed_bytes(e);
+  const auto signature = trust::parse_signature(e.sig).value().signature;
+  EVP_PKEY* key = publisher_key().public_half().get();
+  for (auto _ : state) {
+    if (!raw_ed25519::verify(key, signature, data)) {
+      state.SkipWithError("verify failed");
+      break;
+    }
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+BENCHMARK(raw_verify);
 
 class counting_sink final : public sinks::sink {
  public:

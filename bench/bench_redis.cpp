@@ -19,7 +19,8 @@ std::string pubsub_messages(int count, std::size_t payload_bytes) {
   std::string payload(payload_bytes, 'x');
   std::string out;
   for (int i = 0; i < count; ++i) {
-    out += "*3\r\n$7\r\nmessage\r\n$14\r\nbcast:{all}:lv\r\n$" + std::to_string(payload.size()) + "\r\n" + payload + "\r\n";
+    out += "*3\r\n$7\r\nmessage\r\n$14\r\nbcast:{all}:lv\r\n$" + std::to_string(payload.size()) +
+           "\r\n" + payload + "\r\n";
   }
   return out;
 }
@@ -43,9 +44,10 @@ void bm_parse_and_dispatch(benchmark::State& state) {
   const int batch = 1000;
   std::string wire = pubsub_messages(batch, 512);
   std::size_t seen_bytes = 0;
-  std::function<void(std::string_view, std::string_view)> on_message = [&](std::string_view ch, std::string_view payload) {
-    seen_bytes += ch.size() + payload.size();
-  };
+  std::function<void(std::string_view, std::string_view)> on_message =
+      [&](std::string_view ch, std::string_view payload) {
+        seen_bytes += ch.size() + payload.size();
+      };
   for (auto _ : state) {
     redis::reply_reader reader;
     // 64 KiB, the size of the loop's read buffer.

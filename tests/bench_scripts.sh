@@ -10,7 +10,9 @@ for script in "$root"/bench/*.sh; do
   name=$(basename "$script")
   [[ $name == lib.sh ]] && continue
   args=("$build")
-  [[ $name == bcast_bench_ab.sh ]] && args=("$build" "$build")  # two builds: the same one twice
+  # two builds, the same one twice, on the 1-store scenario with the most parts (bcast_bench.sh runs
+  # the others)
+  [[ $name == bcast_bench_ab.sh ]] && args=("$build" "$build" 1 one-signed)
   echo "== $name ${args[*]}"
   started=$SECONDS
   BENCH_TINY=1 timeout --kill-after=10 120 bash "$script" "${args[@]}"

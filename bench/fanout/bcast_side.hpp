@@ -2,7 +2,9 @@
 // The bcast side: stores receive the way subscriberd does (a redis::subscriber on its own
 // connection per store, subscribed to the live channels of all, its store and its group, each
 // payload decoded as a broker frame), and the publisher goes through the library
-// (broker::publisher, as publisherd uses it) or through publisherd's HTTP API.
+// (broker::publisher, as publisherd uses it) or through publisherd's HTTP API. With --sign the
+// publisher signs every envelope with a key made for the run, and the stores' display pipelines
+// trust only that key (trust::store_policy).
 
 #include "phase.hpp"
 
@@ -22,11 +24,14 @@
 #include <bcast/redis/subscriber.hpp>
 #include <bcast/sinks/sink.hpp>
 #include <bcast/sinks/sink_set.hpp>
+#include <bcast/trust/signature.hpp>
+#include <bcast/trust/store_policy.hpp>
 
 #include <algorithm>
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -66,10 +71,12 @@ class bcast_store_worker : public store_worker {
  public:
   bcast_store_worker(const plan& p, tally& t, unsigned index, std::uint32_t first,
                      std::uint32_t last, std::function<void()> on_complete,
-                     bcast::redis::options options, bool full_receive)
+                     bcast::redis::options options, bool full_receive,
+                     std::optional<bcast::trust::keyring> trusted = std::nullopt)
       : store_worker(p, t, index, first, last, std::move(on_complete)),
         options_(std::move(options)),
-        full_receive_(full_receive) {
+        full_receive_(full_receive),
+        trusted_(std::move(trusted)) {
     // Set-up problems are counted once; the subscriber keeps retrying meanwhile.
     options_.backoff.initial = std::chrono::milliseconds(500);
   }
@@ -129,10 +136,13 @@ class bcast_store_worker : public store_worker {
     sinks->add(
         std::make_unique<tally_sink>([this, i](std::string_view title) { received(i, title); }));
     auto targets = bcast::broker::store_targets(plan::store_id(i), groups);
-    // Unsigned messages, shown unverified (only the target check runs).
+    // With trusted keys (--sign), only what they signed is shown; without, unsigned messages are
+    // shown unverified (only the target check runs).
+    auto policy = trusted_ ? bcast::trust::store_policy(*trusted_, false, targets)
+                           : bcast::trust::store_policy({}, true, targets);
     s.pipeline = std::make_unique<bcast::broker::display_pipeline>(
-        bcast::broker::display_settings{plan::store_id(i), {}},
-        bcast::trust::store_policy({}, true, targets), std::move(sinks), receipts_);
+        bcast::broker::display_settings{plan::store_id(i), {}}, std::move(policy), std::move(sinks),
+        receipts_);
     s.driver = std::make_unique<bcast::broker::catchup_driver>(loop_, *reader_, options_,
                                                                std::move(targets));
     auto* driver = s.driver.get();
@@ -163,6 +173,7 @@ class bcast_store_worker : public store_worker {
   bcast::core::loop loop_;
   bcast::redis::options options_;
   bool full_receive_;
+  std::optional<bcast::trust::keyring> trusted_;
   std::unique_ptr<bcast::redis::client> reader_;
   bcast::broker::discarded_receipts receipts_;
   std::deque<store> stores_;  // a deque: subscribers stay where their callbacks expect them
@@ -199,11 +210,14 @@ class envelope_maker {
   bcast::message::ulid_generator ids_;
 };
 
-// The size of the (counted) frame a store receives for a message of this plan, so that the
-// baseline publishes payloads of the same size.
-inline std::size_t frame_size(const plan& p, std::size_t payload) {
+using signing_key_ptr = std::shared_ptr<const bcast::trust::signing_key>;
+
+// The size of the (counted) frame a store receives for a message of this plan, signed with `key`
+// if there is one, so that the baseline publishes payloads of the same size.
+inline std::size_t frame_size(const plan& p, std::size_t payload, const signing_key_ptr& key) {
   envelope_maker maker(p, payload);
   auto e = maker.make(p.messages(), now_ns(), p.target_of(0)).value();
+  if (key) (void)bcast::trust::sign(*key, e);
   std::string frame;
   bcast::broker::append_counted_frame(frame, e.id, bcast::message::encode(e));
   return frame.size();
@@ -212,16 +226,19 @@ inline std::size_t frame_size(const plan& p, std::size_t payload) {
 // Publishes through broker::publisher, as publisherd does: per target one transaction (history
 // append + PUBLISH; the script for a target's first message), then the message record. With
 // `through_publisher` false it sends the same frame with a plain PUBLISH through the same client
-// instead
-// (--via frame): the library's I/O path without the history append, to tell the two costs apart.
+// instead (--via frame): the library's I/O path without the history append, to tell the two costs
+// apart. With a `key` the publisher signs every envelope (set_signing_key).
 class library_publisher : public publisher {
  public:
   library_publisher(bcast::core::loop& l, const plan& p, std::size_t payload,
-                    bcast::redis::options options, bool through_publisher = true)
+                    bcast::redis::options options, bool through_publisher = true,
+                    signing_key_ptr key = nullptr)
       : client_(l, std::move(options)),
         publisher_(client_),
         maker_(p, payload),
-        through_publisher_(through_publisher) {}
+        through_publisher_(through_publisher) {
+    publisher_.set_signing_key(std::move(key));
+  }
 
   void prepare(prepared done) override {
     publish_envelope(maker_.make(0, now_ns(), "store:warm-up"), std::move(done));
@@ -262,6 +279,37 @@ class library_publisher : public publisher {
   envelope_maker maker_;
   bool through_publisher_;
 };
+
+// What signing and verifying one message of this run costs, measured in the bench process right
+// after the phases: the median wall time of trust::sign (publisherd, once per message) and of the
+// trust policy's check by a store that trusts the key (the display pipeline, once per message and
+// store), over `n` envelopes like the run's.
+inline signing_costs measure_signing(const plan& p, std::size_t payload,
+                                     const bcast::trust::signing_key& key, unsigned n) {
+  envelope_maker maker(p, payload);
+  const std::vector<std::string> groups{p.group_of(0)};
+  // Store 0 is addressed by every message whose target is target_of(0).
+  const bcast::trust::store_policy policy(bcast::trust::keyring({key.public_half()}), false,
+                                          bcast::broker::store_targets(plan::store_id(0), groups));
+  std::vector<double> sign_us, verify_us;
+  const auto median = [](std::vector<double>& v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0.0 : v[v.size() / 2];
+  };
+  for (unsigned k = 0; k < n; ++k) {
+    auto e = maker.make(k, now_ns(), p.target_of(0));
+    if (!e) continue;
+    const auto before_sign = now_ns();
+    const bool signed_ok = bcast::trust::sign(key, *e).ok();
+    const auto before_check = now_ns();
+    const bool shown = !policy.check(*e);
+    const auto after = now_ns();
+    if (!signed_ok || !shown) continue;
+    sign_us.push_back(static_cast<double>(before_check - before_sign) / 1e3);
+    verify_us.push_back(static_cast<double>(after - before_check) / 1e3);
+  }
+  return {static_cast<unsigned>(sign_us.size()), median(sign_us), median(verify_us)};
+}
 
 // POST /api/v1/messages to a running publisherd over one keep-alive connection, pipelined.
 class api_publisher : public publisher {

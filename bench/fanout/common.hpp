@@ -49,6 +49,16 @@ struct settings {
   // Stores run the catch-up driver as subscriberd does (frame counting, merge, de-duplication,
   // the envelope's JSON decode), instead of only decoding the frame.
   bool full_receive = false;
+  // The publisher signs every message with a key made for the run, the stores trust only that
+  // key, and the bcast phase runs twice, unsigned then signed (needs full_receive).
+  bool sign = false;
+};
+
+// --sign: what one message's signature costs, measured in the run (bcast_side.hpp).
+struct signing_costs {
+  unsigned samples = 0;  // messages signed and verified
+  double sign_us = 0;    // medians
+  double verify_us = 0;
 };
 
 inline std::int64_t now_ns() {

@@ -20,7 +20,7 @@ const char* usage_text =
     "usage: bcast-bench [--stores N] [--groups K] [--messages M] [--rate R]\n"
     "                   [--target all|group|store] [--payload BYTES] [--via library|api|frame]\n"
     "                   [--api URL --token TOKEN] [--redis URL] [--out DIR] [--threads T]\n"
-    "                   [--grace-ms MS] [--receive frame|full]\n"
+    "                   [--grace-ms MS] [--receive frame|full] [--sign]\n"
     "Each store has its own Redis connection. Without --rate the publisher runs closed loop (the\n"
     "next message once the previous reached every store it targets). Without --redis a private\n"
     "redis-server is started. --via api posts to a running publisherd at --api http://HOST:PORT\n"
@@ -29,6 +29,11 @@ const char* usage_text =
     "append. --receive full runs each bcast store through the catch-up driver and the display\n"
     "pipeline, as subscriberd does (frame counting, merge, de-duplication, the envelope's JSON\n"
     "decode, show-once to a sink; no state dir); the default, frame, only decodes the frame.\n"
+    "--sign (with --receive full and --via library) runs the bcast side twice, unsigned and "
+    "then\n"
+    "signed: the publisher signs every message with an Ed25519 key made for the run, and each\n"
+    "store's pipeline shows only what that key signed; the sign and verify costs are measured in\n"
+    "the same run.\n"
     "Exit status: 0 nothing lost, 1 messages lost or not published, 2 usage error, 3 a limit or\n"
     "the set-up stopped the run (the reason is printed).\n";
 
@@ -85,6 +90,11 @@ bcast::core::result<settings> read_settings(const bcast::core::cli::arguments& a
   const auto receive = args.value("receive").value_or("frame");
   if (receive != "frame" && receive != "full") return bad("--receive is frame or full");
   s.full_receive = receive == "full";
+  s.sign = args.has("sign");
+  if (s.sign && !s.full_receive)
+    return bad("--sign needs --receive full: the stores verify in the display pipeline");
+  if (s.sign && s.publish_via != fanout::via::library)
+    return bad("--sign signs through broker::publisher: --via library");
   s.redis_url = args.value("redis").value_or("");
   s.api_url = args.value("api").value_or("");
   s.token = args.value("token").value_or("");
@@ -129,13 +139,42 @@ int limit_stop(const std::string& why) {
   return 3;
 }
 
+// One bcast phase on a loop of its own: the figures, or why the set-up failed. With a `key` the
+// publisher signs every message and the stores trust only that key.
+bcast::core::result<fanout::figures> run_bcast_phase(const settings& s, const fanout::plan& plan,
+                                                     const bcast::redis::options& redis_options,
+                                                     const std::optional<bcast::net::endpoint>& api,
+                                                     const fanout::signing_key_ptr& key) {
+  std::optional<bcast::trust::keyring> trusted;
+  if (key) trusted.emplace(std::vector{key->public_half()});
+  fanout::tally tally(plan, s.threads);
+  bcast::core::loop loop;
+  std::unique_ptr<fanout::publisher> pub;
+  if (s.publish_via == fanout::via::api) {
+    pub = std::make_unique<fanout::api_publisher>(loop, plan, s.payload, *api, s.token);
+  } else {
+    pub = std::make_unique<fanout::library_publisher>(loop, plan, s.payload, redis_options,
+                                                      s.publish_via == fanout::via::library, key);
+  }
+  auto outcome = fanout::run_phase(
+      loop.uv(), [&loop] { loop.run(); }, s, plan, tally, *pub,
+      [&](unsigned w, std::uint32_t first, std::uint32_t last, std::function<void()> done) {
+        return std::make_unique<fanout::bcast_store_worker>(
+            plan, tally, w, first, last, std::move(done), redis_options, s.full_receive, trusted);
+      });
+  if (!outcome.set_up) return bcast::core::error(bcast::core::errc::server_error, outcome.problem);
+  return fanout::summarize(
+      std::string("bcast (") + fanout::via_name(s.publish_via) + (key ? ", signed" : "") + ")",
+      plan, tally, outcome, *pub);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const bcast::core::cli::spec spec{
       {"stores", "groups", "messages", "rate", "target", "payload", "via", "api", "token", "redis",
        "out", "threads", "grace-ms", "receive"},
-      {"help", "version"}};
+      {"help", "version", "sign"}};
   auto start = bcast::core::cli::parse_daemon_command_line(argc, argv, spec, "bcast-bench",
                                                            BCAST_VERSION, usage_text);
   if (!start.args) return start.exit_status;
@@ -181,7 +220,17 @@ int main(int argc, char** argv) {
   const auto channel_of = [&plan](std::uint32_t k) {
     return bcast::broker::live_channel(plan.target_of(k));
   };
-  const auto baseline_payload = fanout::frame_size(plan, s.payload);
+  // --sign: the run's key; the publisher and the stores' trust get it, nothing else.
+  fanout::signing_key_ptr key;
+  if (s.sign) {
+    auto made = bcast::trust::signing_key::generate();
+    if (!made) {
+      std::cerr << "bcast-bench: " << made.err().detail() << "\n";
+      return 3;
+    }
+    key = std::make_shared<const bcast::trust::signing_key>(std::move(made).value());
+  }
+  const auto baseline_payload = fanout::frame_size(plan, s.payload, key);
   std::fprintf(
       stderr, "bcast-bench: %u stores, %u messages to %s, %s, via %s, Redis %s\n", s.stores,
       s.messages, plan.target_of(0).c_str(),
@@ -214,34 +263,30 @@ int main(int argc, char** argv) {
     uv_loop_close(&loop);
   }
 
-  std::fprintf(stderr, "bcast:\n");
-  fanout::tally bcast_tally(plan, s.threads);
-  fanout::figures ours;
-  {
-    bcast::core::loop loop;
-    std::unique_ptr<fanout::publisher> pub;
-    if (s.publish_via == fanout::via::api) {
-      pub = std::make_unique<fanout::api_publisher>(loop, plan, s.payload, *api, s.token);
-    } else {
-      pub = std::make_unique<fanout::library_publisher>(loop, plan, s.payload, *redis_options,
-                                                        s.publish_via == fanout::via::library);
-    }
-    auto outcome = fanout::run_phase(
-        loop.uv(), [&loop] { loop.run(); }, s, plan, bcast_tally, *pub,
-        [&](unsigned w, std::uint32_t first, std::uint32_t last, std::function<void()> done) {
-          return std::make_unique<fanout::bcast_store_worker>(
-              plan, bcast_tally, w, first, last, std::move(done), *redis_options, s.full_receive);
-        });
-    if (!outcome.set_up) {
-      std::cerr << "bcast-bench: bcast: " << outcome.problem << "\n";
+  // --sign: the same phase unsigned first, then signed, so that the two compare in one run.
+  fanout::figures unsigned_ours;
+  if (s.sign) {
+    std::fprintf(stderr, "bcast, unsigned:\n");
+    auto phase = run_bcast_phase(s, plan, *redis_options, api, nullptr);
+    if (!phase) {
+      std::cerr << "bcast-bench: bcast (unsigned): " << phase.err().detail() << "\n";
       return 3;
     }
-    ours = fanout::summarize(std::string("bcast (") + fanout::via_name(s.publish_via) + ")", plan,
-                             bcast_tally, outcome, *pub);
+    unsigned_ours = std::move(phase).value();
   }
+  std::fprintf(stderr, s.sign ? "bcast, signed:\n" : "bcast:\n");
+  auto phase = run_bcast_phase(s, plan, *redis_options, api, key);
+  if (!phase) {
+    std::cerr << "bcast-bench: bcast: " << phase.err().detail() << "\n";
+    return 3;
+  }
+  auto ours = std::move(phase).value();
+  std::optional<fanout::signing_costs> costs;
+  if (key) costs = fanout::measure_signing(plan, s.payload, *key, 500);
 
   fanout::print_table(ours, base, plan);
-  for (const auto* f : {&ours, &base}) {
+  if (costs) fanout::print_signing(ours, unsigned_ours, *costs);
+  for (const auto* f : {&ours, &base, &unsigned_ours}) {
     if (f->publish_errors > 0)
       std::cerr << f->name << ": first publish error: " << f->first_publish_error << "\n";
   }
@@ -266,10 +311,19 @@ int main(int argc, char** argv) {
                      {"delivery_p99", fanout::ratio(p99(ours, false), p99(base, false))},
                      {"fanout_p50", fanout::ratio(p50(ours, true), p50(base, true))},
                      {"fanout_p99", fanout::ratio(p99(ours, true), p99(base, true))}};
+  result["signed"] = s.sign;
+  if (costs) {
+    result["unsigned"] = fanout::to_json(unsigned_ours, plan);
+    result["signing"] = fanout::signing_json(ours, unsigned_ours, *costs);
+  }
   const auto dir = std::filesystem::path(s.out_dir);
   std::ofstream(dir / "result.json") << result.dump(2) << "\n";
-  std::ofstream(dir / "latency_cdf.svg") << fanout::cdf_svg({&ours, &base});
+  std::ofstream(dir / "latency_cdf.svg")
+      << (s.sign ? fanout::cdf_svg({&ours, &unsigned_ours, &base})
+                 : fanout::cdf_svg({&ours, &base}));
   std::fprintf(stderr, "wrote %s and %s\n", (dir / "result.json").c_str(),
                (dir / "latency_cdf.svg").c_str());
-  return ours.lost == 0 && base.lost == 0 && ours.publish_errors == 0 ? 0 : 1;
+  const bool unsigned_ok =
+      !s.sign || (unsigned_ours.lost == 0 && unsigned_ours.publish_errors == 0);
+  return ours.lost == 0 && base.lost == 0 && ours.publish_errors == 0 && unsigned_ok ? 0 : 1;
 }

@@ -127,6 +127,40 @@ inline void print_table(const figures& bcast, const figures& base, const plan& p
               static_cast<unsigned long long>(base.publish_errors));
 }
 
+// --sign: the signed delivery against the unsigned one of the same run, and what signing and
+// verifying cost (measure_signing). The goal (issue 14): the signed p50 adds at most 1.1 x
+// (sign + verify) to the unsigned p50.
+inline nlohmann::json signing_json(const figures& signed_side, const figures& unsigned_side,
+                                   const signing_costs& costs) {
+  const auto round1 = [](double v) { return std::round(v * 10) / 10; };  // as to_json()
+  const double signed_p50 = percentile(signed_side.delivery_us, 50);
+  const double unsigned_p50 = percentile(unsigned_side.delivery_us, 50);
+  const double added = signed_p50 - unsigned_p50;
+  const double sign_verify = costs.sign_us + costs.verify_us;
+  return {{"samples", costs.samples},
+          {"sign_us", round1(costs.sign_us)},
+          {"verify_us", round1(costs.verify_us)},
+          {"delivery_p50_signed_us", round1(signed_p50)},
+          {"delivery_p50_unsigned_us", round1(unsigned_p50)},
+          {"added_p50_us", round1(added)},
+          {"added_over_sign_verify",
+           sign_verify > 0 ? std::round(added / sign_verify * 1000) / 1000 : 0}};
+}
+
+inline void print_signing(const figures& signed_side, const figures& unsigned_side,
+                          const signing_costs& costs) {
+  const auto j = signing_json(signed_side, unsigned_side, costs);
+  std::printf("%-24s %14.1f %14.1f %8.3f  us (signed, unsigned, ratio)\n", "delivery p50 signed",
+              j["delivery_p50_signed_us"].get<double>(),
+              j["delivery_p50_unsigned_us"].get<double>(),
+              ratio(j["delivery_p50_signed_us"].get<double>(),
+                    j["delivery_p50_unsigned_us"].get<double>()));
+  std::printf("%-24s %14.1f %14.1f           us (medians of %u, this run)\n", "sign, verify",
+              j["sign_us"].get<double>(), j["verify_us"].get<double>(), costs.samples);
+  std::printf("%-24s %14.1f %14.3f           us, x (sign + verify); goal <= 1.1\n", "signed adds",
+              j["added_p50_us"].get<double>(), j["added_over_sign_verify"].get<double>());
+}
+
 // Latency CDF, log-scale x axis, one line per side.
 inline std::string cdf_svg(const std::vector<const figures*>& sides) {
   constexpr double width = 760, height = 440, left = 70, right = 20, top = 40, bottom = 60;
@@ -174,10 +208,10 @@ inline std::string cdf_svg(const std::vector<const figures*>& sides) {
       << "\" text-anchor=\"middle\">latency (log scale)</text>\n"
       << "<text transform=\"translate(18 " << top + plot_h / 2
       << ") rotate(-90)\" text-anchor=\"middle\">deliveries at or below</text>\n";
-  const char* colours[] = {"#d62728", "#1f77b4"};
+  const char* colours[] = {"#d62728", "#1f77b4", "#2ca02c"};
   for (std::size_t s = 0; s < sides.size(); ++s) {
     const auto& d = sides[s]->delivery_us;
-    svg << "<polyline fill=\"none\" stroke-width=\"2\" stroke=\"" << colours[s % 2]
+    svg << "<polyline fill=\"none\" stroke-width=\"2\" stroke=\"" << colours[s % 3]
         << "\" points=\"";
     const std::size_t points = std::min<std::size_t>(d.size(), 400);
     for (std::size_t i = 1; i <= points; ++i) {
@@ -188,7 +222,7 @@ inline std::string cdf_svg(const std::vector<const figures*>& sides) {
     svg << "\"/>\n";
     const double ly = top + 16 + 18 * static_cast<double>(s);
     svg << "<line x1=\"" << left + 12 << "\" y1=\"" << ly << "\" x2=\"" << left + 36 << "\" y2=\""
-        << ly << "\" stroke-width=\"2\" stroke=\"" << colours[s % 2] << "\"/>\n<text x=\""
+        << ly << "\" stroke-width=\"2\" stroke=\"" << colours[s % 3] << "\"/>\n<text x=\""
         << left + 42 << "\" y=\"" << ly + 4 << "\">" << sides[s]->name << " (p50 "
         << percentile(d, 50) << " us, p99 " << percentile(d, 99) << " us)</text>\n";
   }

@@ -93,6 +93,38 @@ TEST_CASE("bcast-bench: 50 stores, 20 messages to all and to groups, nothing los
   }
 }
 
+// The stores trust only the run's key and refuse unsigned messages: a signed phase that lost
+// nothing had every message signed by that key and verified.
+TEST_CASE("bcast-bench --sign: unsigned and signed in one run, with the sign and verify costs") {
+  test::redis_server redis;
+  test::temp_dir out;
+  std::string log;
+  const int status = run_bench(
+      "--stores 5 --messages 20 --target all --receive full --sign --redis " + redis.url(), out,
+      log);
+  INFO(log);
+  REQUIRE(status == 0);
+  CHECK(log.find("signed adds") != std::string::npos);
+  check_outputs(out, 5, 20, 5 * 20);
+  const auto result = json::parse(read_file(out.file("result.json")));
+  CHECK(result.at("signed") == true);
+  check_side(result.at("unsigned"), 5, 20);
+  const auto& signing = result.at("signing");
+  CHECK(signing.at("samples") == 500);
+  CHECK(signing.at("sign_us").get<double>() > 0);
+  CHECK(signing.at("verify_us").get<double>() > 0);
+  CHECK(signing.at("delivery_p50_signed_us") == result.at("delivery_us").at("p50"));
+  CHECK(signing.at("delivery_p50_unsigned_us") ==
+        result.at("unsigned").at("delivery_us").at("p50"));
+  CHECK(signing.at("added_over_sign_verify").is_number());
+  // The signed, the unsigned and the baseline's CDF.
+  const auto svg = read_file(out.file("latency_cdf.svg"));
+  std::size_t curves = 0;
+  for (auto at = svg.find("<polyline"); at != std::string::npos; at = svg.find("<polyline", at + 1))
+    ++curves;
+  CHECK(curves == 3);
+}
+
 TEST_CASE("bcast-bench: through publisherd's API with a bearer token") {
   test::publisherd_fixture f;
   const auto token = f.bearer_token();
@@ -115,4 +147,12 @@ TEST_CASE("bcast-bench: bad options exit 2 with the reason") {
   log.clear();
   CHECK(run_bench("--via api --redis redis://127.0.0.1:1", out, log) == 2);
   CHECK(log.find("--via api needs") != std::string::npos);
+  log.clear();
+  CHECK(run_bench("--sign", out, log) == 2);
+  CHECK(log.find("--sign needs --receive full") != std::string::npos);
+  log.clear();
+  CHECK(run_bench("--sign --receive full --via api --api http://127.0.0.1:1 --token t --redis "
+                  "redis://127.0.0.1:1",
+                  out, log) == 2);
+  CHECK(log.find("--sign signs through broker::publisher") != std::string::npos);
 }

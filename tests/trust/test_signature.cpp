@@ -10,9 +10,11 @@
 #include <support/assert_ok.hpp>
 #include <support/test_support.hpp>
 
+#include <atomic>
 #include <cstdlib>
 #include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace bcast;
@@ -174,6 +176,41 @@ TEST_CASE("any change to a signed member breaks the signature", "[trust][signatu
     REQUIRE_FALSE(r);
     CHECK(r.err() == trust::signature_problem::mismatch);
   }
+}
+
+// Keys keep one initialised OpenSSL context and sign and verify on copies of it (trust/keys.hpp):
+// nothing of one use may reach the next, and copies of a key share it across threads.
+TEST_CASE("a key signs and verifies again and again, from copies on several threads",
+          "[trust][signature]") {
+  const auto key = new_key();
+  const trust::keyring ring({key.public_half()});
+  auto e = sample();
+  REQUIRE_OK(trust::sign(key, e));
+  const auto first = e.sig;
+  REQUIRE_OK(trust::sign(key, e));
+  CHECK(e.sig == first);  // Ed25519 signatures are deterministic
+  auto altered = e;
+  altered.title += "!";
+  for (int i = 0; i < 3; ++i) {
+    CHECK(ring.verify(altered).err() == trust::signature_problem::mismatch);
+    CHECK(ring.verify(e));
+  }
+
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([key, ring, t, &wrong] {
+      for (int i = 0; i < 25; ++i) {
+        auto m = sample();
+        m.title = "thread " + std::to_string(t) + " message " + std::to_string(i);
+        if (!trust::sign(key, m) || !ring.verify(m)) ++wrong;
+        m.body += "!";
+        if (ring.verify(m)) ++wrong;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(wrong == 0);
 }
 
 TEST_CASE("signatures that cannot be checked", "[trust][signature]") {

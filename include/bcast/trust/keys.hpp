@@ -50,6 +50,56 @@ struct bio_free {
 };
 using bio_ptr = std::unique_ptr<BIO, bio_free>;
 
+struct md_ctx_free {
+  void operator()(EVP_MD_CTX* c) const noexcept { EVP_MD_CTX_free(c); }
+};
+using md_ctx_ptr = std::unique_ptr<EVP_MD_CTX, md_ctx_free>;
+
+enum class key_operation { sign, verify };
+
+// A context ready for one EVP_DigestSign or EVP_DigestVerify with `key`, or null.
+inline md_ctx_ptr initialised_context(EVP_PKEY* key, key_operation op) {
+  md_ctx_ptr ctx(EVP_MD_CTX_new());
+  const int ok = ctx ? (op == key_operation::sign
+                            ? EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, key)
+                            : EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key))
+                     : 0;
+  if (ok != 1) {
+    ERR_clear_error();
+    return nullptr;
+  }
+  return ctx;
+}
+
+// OpenSSL 3's EVP_DigestSignInit/EVP_DigestVerifyInit fetch the algorithm from the provider and
+// set the key up on every call, a few us more than copying a context initialised once
+// (bench_message: bm_raw_verify against bm_verify_bytes; docs/PERFORMANCE.md, "Signed
+// messages"). So each key initialises one context when it is made and never uses it itself:
+// every signature or verification works on a copy. The prepared context is only read after that
+// (EVP_MD_CTX_copy_ex takes it as const, which openssl-threads(7) makes safe to share between
+// threads), so copies of a key share it, as they share the key.
+class prepared_context {
+ public:
+  prepared_context() = default;
+  prepared_context(EVP_PKEY* key, key_operation op)
+      : op_(op), prepared_(initialised_context(key, op).release(), md_ctx_free{}) {}
+
+  // A context ready for one operation with `key`, the key this was made for; null if OpenSSL
+  // cannot make one.
+  md_ctx_ptr ready(EVP_PKEY* key) const {
+    if (prepared_) {
+      md_ctx_ptr ctx(EVP_MD_CTX_new());
+      if (ctx && EVP_MD_CTX_copy_ex(ctx.get(), prepared_.get()) == 1) return ctx;
+      ERR_clear_error();
+    }
+    return initialised_context(key, op_);
+  }
+
+ private:
+  key_operation op_ = key_operation::verify;
+  std::shared_ptr<const EVP_MD_CTX> prepared_;
+};
+
 // Failed OpenSSL calls leave entries on the thread's error queue, which TLS code on the same
 // thread reads through SSL_get_error: never leave them behind.
 inline core::error key_error(std::string what) {
@@ -122,6 +172,8 @@ class public_key {
   const std::string& id() const noexcept { return id_; }
   const std::array<unsigned char, public_key_size>& raw() const noexcept { return raw_; }
   EVP_PKEY* get() const noexcept { return key_.get(); }
+  // A context ready for one EVP_DigestVerify with this key, or null.
+  detail::md_ctx_ptr verify_context() const { return verify_.ready(key_.get()); }
 
   std::string pem() const {
     detail::bio_ptr bio(BIO_new(BIO_s_mem()));
@@ -151,12 +203,14 @@ class public_key {
     }
     out.key_ = std::move(owned);
     out.id_ = key_id_of(out.raw_);
+    out.verify_ = detail::prepared_context(key, detail::key_operation::verify);
     return out;
   }
 
   std::shared_ptr<EVP_PKEY> key_;
   std::array<unsigned char, public_key_size> raw_{};
   std::string id_;
+  detail::prepared_context verify_;
 };
 
 // publisherd's Ed25519 private key, with its public half.
@@ -210,6 +264,8 @@ class signing_key {
   const public_key& public_half() const noexcept { return public_; }
   const std::string& id() const noexcept { return public_.id(); }
   EVP_PKEY* get() const noexcept { return key_.get(); }
+  // A context ready for one EVP_DigestSign with this key, or null.
+  detail::md_ctx_ptr sign_context() const { return sign_.ready(key_.get()); }
 
   // PKCS#8, unencrypted: the file is protected by its mode (and by systemd's credentials).
   std::string private_pem() const {
@@ -233,11 +289,13 @@ class signing_key {
     signing_key out;
     out.key_ = std::move(owned);
     out.public_ = std::move(pub).value();
+    out.sign_ = detail::prepared_context(key, detail::key_operation::sign);
     return out;
   }
 
   std::shared_ptr<EVP_PKEY> key_;
   public_key public_;
+  detail::prepared_context sign_;
 };
 
 namespace detail {

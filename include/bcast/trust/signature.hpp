@@ -27,15 +27,6 @@ namespace bcast::trust {
 inline constexpr std::size_t signature_size = 64;
 inline constexpr std::size_t encoded_signature_size = 86;  // unpadded base64url of 64 bytes
 
-namespace detail {
-
-struct md_ctx_free {
-  void operator()(EVP_MD_CTX* c) const noexcept { EVP_MD_CTX_free(c); }
-};
-using md_ctx_ptr = std::unique_ptr<EVP_MD_CTX, md_ctx_free>;
-
-}  // namespace detail
-
 struct signature_parts {
   std::string key_id;
   std::array<unsigned char, signature_size> signature{};
@@ -58,10 +49,10 @@ struct signature_parts {
 // The Ed25519 signature of `data`.
 [[nodiscard]] inline core::result<std::array<unsigned char, signature_size>> sign_bytes(
     const signing_key& key, std::string_view data) {
-  detail::md_ctx_ptr ctx(EVP_MD_CTX_new());
+  const auto ctx = key.sign_context();
   std::array<unsigned char, signature_size> out{};
   std::size_t len = out.size();
-  if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, key.get()) != 1 ||
+  if (!ctx ||
       EVP_DigestSign(ctx.get(), out.data(), &len,
                      reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1 ||
       len != out.size()) {
@@ -74,11 +65,10 @@ struct signature_parts {
 [[nodiscard]] inline bool verify_bytes(const public_key& key,
                                        std::span<const unsigned char, signature_size> signature,
                                        std::string_view data) {
-  detail::md_ctx_ptr ctx(EVP_MD_CTX_new());
-  const bool ok =
-      ctx && EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key.get()) == 1 &&
-      EVP_DigestVerify(ctx.get(), signature.data(), signature.size(),
-                       reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1;
+  const auto ctx = key.verify_context();
+  const bool ok = ctx && EVP_DigestVerify(ctx.get(), signature.data(), signature.size(),
+                                          reinterpret_cast<const unsigned char*>(data.data()),
+                                          data.size()) == 1;
   if (!ok) ERR_clear_error();
   return ok;
 }

@@ -14,6 +14,7 @@
 #include <bcast/broker/store_reach.hpp>
 #include <bcast/core/daemon.hpp>
 #include <bcast/core/log.hpp>
+#include <bcast/core/log_limit.hpp>
 #include <bcast/core/loop.hpp>
 #include <bcast/core/metrics.hpp>
 #include <bcast/core/systemd.hpp>
@@ -45,15 +46,17 @@ namespace metrics = bcast::core::metrics;
 // (Redis, the stores) are read when scraped.
 struct publisher_metrics {
   metrics::registry registry;
-  metrics::family<metrics::counter, 1>& published =
-      registry.add_counter_family<1>("bcast_messages_published_total", "Messages published, by result.", {"result"});
+  metrics::family<metrics::counter, 1>& published = registry.add_counter_family<1>(
+      "bcast_messages_published_total", "Messages published, by result.", {"result"});
   metrics::counter& sent = published.with({"sent"});
   metrics::counter& broker_unavailable = published.with({"broker_unavailable"});
-  metrics::histogram& publish_duration =
-      registry.add_histogram("bcast_publish_duration_seconds", "Time from accepted request to Redis answer.",
-                             {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5});
-  metrics::gauge& redis_up = registry.add_gauge("bcast_redis_up", "Whether the Redis connection is ready.");
-  metrics::counter& login_failures = registry.add_counter("bcast_login_failures_total", "Failed logins.");
+  metrics::histogram& publish_duration = registry.add_histogram(
+      "bcast_publish_duration_seconds", "Time from accepted request to Redis answer.",
+      {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5});
+  metrics::gauge& redis_up =
+      registry.add_gauge("bcast_redis_up", "Whether the Redis connection is ready.");
+  metrics::counter& login_failures =
+      registry.add_counter("bcast_login_failures_total", "Failed logins.");
   metrics::family<metrics::counter, 2>& requests = registry.add_counter_family<2>(
       "bcast_http_requests_total", "HTTP requests by route and status.", {"route", "status"});
   metrics::family<metrics::gauge, 1>& stores =
@@ -107,18 +110,24 @@ class app {
       metrics_.requests.with({r.req.route, std::string_view(status, end - status)}).inc();
     });
     if (auto r = bind_listeners(); !r) return r;
-    redis_.observe([this](bcast::redis::connection_state s, const bcast::core::error& why) { on_redis_state(s, why); });
+    redis_.observe([this](bcast::redis::connection_state s, const bcast::core::error& why) {
+      on_redis_state(s, why);
+    });
     redis_.connect();
     fleet_redis_.connect();
     watchdog_.start();
-    sweep_timer_.start(std::chrono::minutes(1), [this] {
-      auth_.sweep(std::chrono::steady_clock::now());
-      // Publishing trims the message log too; this keeps its age limit while nobody publishes.
-      broker::trim_records(redis_, publisher_.settings().records);
-    }, std::chrono::minutes(1));
+    sweep_timer_.start(
+        std::chrono::minutes(1),
+        [this] {
+          auth_.sweep(std::chrono::steady_clock::now());
+          // Publishing trims the message log too; this keeps its age limit while nobody publishes.
+          broker::trim_records(redis_, publisher_.settings().records);
+        },
+        std::chrono::minutes(1));
     sweep_timer_.unref();
     refresh_stores();
-    stores_timer_.start(std::chrono::seconds(5), [this] { refresh_stores(); }, std::chrono::seconds(5));
+    stores_timer_.start(
+        std::chrono::seconds(5), [this] { refresh_stores(); }, std::chrono::seconds(5));
     stores_timer_.unref();
     return {};
   }
@@ -152,7 +161,8 @@ class app {
     log_trusted_proxies();
     server_.set_options(server_options(config_, descriptor_limit_));
     load_static();
-    bcast::core::log::notice("configuration reloaded; users reloaded (" + std::to_string(auth_.users().size()) + " users)");
+    bcast::core::log::notice("configuration reloaded; users reloaded (" +
+                             std::to_string(auth_.users().size()) + " users)");
   }
 
   // The users file, refused when it does not load or a password hash is below the policy.
@@ -184,14 +194,18 @@ class app {
       for (const auto& p : passed) {
         std::shared_ptr<bcast::net::tls_context> tls;
         if (p.name == "https") {
-          if (config_.https.empty()) return bcast::core::error(bcast::core::errc::invalid_argument, "socket 'https' passed but no https certificate configured");
-          auto ctx = bcast::net::tls_context::create(bcast::net::tls_role::server, config_.https.front().tls);
+          if (config_.https.empty())
+            return bcast::core::error(bcast::core::errc::invalid_argument,
+                                      "socket 'https' passed but no https certificate configured");
+          auto ctx = bcast::net::tls_context::create(bcast::net::tls_role::server,
+                                                     config_.https.front().tls);
           if (!ctx) return ctx.err();
           tls = ctx.value();
         }
         auto l = server_.adopt_fd(p.fd, tls);
         if (!l) return l.err();
-        bcast::core::log::info("listening on the socket '" + p.name + "' passed by systemd (" + l.value()->name() + ")");
+        bcast::core::log::info("listening on the socket '" + p.name + "' passed by systemd (" +
+                               l.value()->name() + ")");
         listeners_.push_back(l.value());
       }
       return {};
@@ -269,7 +283,8 @@ class app {
   void log_trusted_proxies() const {
     if (config_.trusted_proxies.empty()) return;
     std::string list;
-    for (const auto& r : config_.trusted_proxies.ranges()) list += (list.empty() ? "" : ", ") + r.str();
+    for (const auto& r : config_.trusted_proxies.ranges())
+      list += (list.empty() ? "" : ", ") + r.str();
     bcast::core::log::notice("trusting X-Forwarded-For and X-Forwarded-Proto from " + list);
   }
 
@@ -304,7 +319,7 @@ class app {
         [this](const http::connection_event& e) { on_connection_dropped(e); });
   }
 
-  // Counted always; logged at most once per 10 s for each limit, with how many went unlogged.
+  // Counted always; logged at most once per 10 s for each limit, then how many went unlogged.
   void on_connection_dropped(const http::connection_event& e) {
     using kind = http::connection_event::kind;
     const auto& o = server_.options();
@@ -331,20 +346,12 @@ class app {
         break;
     }
     metrics_.connections_dropped.with({limit}).inc();
-    auto& said = connection_log_[static_cast<std::size_t>(e.what)];
-    const auto now = std::chrono::steady_clock::now();
-    if (said.last != std::chrono::steady_clock::time_point{} &&
-        now - said.last < std::chrono::seconds(10)) {
-      ++said.unlogged;
-      return;
-    }
-    if (said.unlogged > 0)
-      line += " (" + std::to_string(said.unlogged) + " more since the last such line)";
-    said = {now, 0};
-    bcast::core::log::warning(line);
+    connection_log_[static_cast<std::size_t>(e.what)].write(bcast::core::log::level::warning, line);
   }
 
-  void apply_log_level() { bcast::core::log::config().threshold = *bcast::core::log::parse_level(config_.log_level); }
+  void apply_log_level() {
+    bcast::core::log::config().threshold = *bcast::core::log::parse_level(config_.log_level);
+  }
 
   // A web root that cannot be read leaves the API serving, and the UI as it was.
   void load_static() {
@@ -363,12 +370,15 @@ class app {
         // Listeners are bound (start() did that first) and Redis answers: ready to serve.
         told_ready_ = bcast::core::systemd::notify("READY=1\nSTATUS=serving, Redis connected");
       }
-      if (redis_was_down_) bcast::core::log::notice("Redis is back: " + redis_options(config_).describe());
-      else bcast::core::log::info("connected to Redis at " + redis_options(config_).describe());
+      if (redis_was_down_)
+        bcast::core::log::notice("Redis is back: " + redis_options(config_).describe());
+      else
+        bcast::core::log::info("connected to Redis at " + redis_options(config_).describe());
       redis_was_down_ = false;
     } else if (s == st::waiting_to_reconnect && !redis_was_down_) {
       redis_was_down_ = true;
-      bcast::core::log::error("Redis unreachable, messages cannot be sent until it is back: " + why.message());
+      bcast::core::log::error("Redis unreachable, messages cannot be sent until it is back: " +
+                              why.message());
     }
   }
 
@@ -391,38 +401,53 @@ class app {
     r.post("/api/v1/logout", http::logout_handler(auth_));
     r.get("/api/v1/health", [this](http::request&) { return health(); });
     r.get("/metrics", [this](http::request&) { return scrape(); });
-    r.get("/api/v1/categories", http::guarded(auth_, auth::access::any_user, [this](http::request&, http::responder res, const auth::principal&) {
-            json list = json::array();
-            for (const auto& c : config_.categories) list.push_back({{"id", c.id}, {"label_en", c.label_en}, {"label_id", c.label_id}});
-            res.json(200, {{"categories", list},
-                           {"limits",
-                            {{"title_max_chars", config_.limits.title_max_chars},
-                             {"body_max_bytes", config_.limits.body_max_bytes},
-                             {"max_targets", config_.limits.max_targets}}}});
-          }));
-    r.post("/api/v1/messages", http::guarded(auth_, auth::access::any_user, [this](http::request& req, http::responder res, const auth::principal& p) {
-             post_message(req, std::move(res), p);
-           }));
+    r.get(
+        "/api/v1/categories",
+        http::guarded(
+            auth_, auth::access::any_user,
+            [this](http::request&, http::responder res, const auth::principal&) {
+              json list = json::array();
+              for (const auto& c : config_.categories)
+                list.push_back({{"id", c.id}, {"label_en", c.label_en}, {"label_id", c.label_id}});
+              res.json(200, {{"categories", list},
+                             {"limits",
+                              {{"title_max_chars", config_.limits.title_max_chars},
+                               {"body_max_bytes", config_.limits.body_max_bytes},
+                               {"max_targets", config_.limits.max_targets}}}});
+            }));
+    r.post("/api/v1/messages",
+           http::guarded(auth_, auth::access::any_user,
+                         [this](http::request& req, http::responder res, const auth::principal& p) {
+                           post_message(req, std::move(res), p);
+                         }));
     // A user limited to target patterns reads only within them (auth::read_scope).
-    r.get("/api/v1/messages", http::guarded(auth_, auth::access::any_user, [this](http::request& req, http::responder res, const auth::principal& p) {
-            list_messages(req, std::move(res), auth::read_scope(p.targets));
-          }));
-    r.get("/api/v1/messages/{id}", http::guarded(auth_, auth::access::any_user, [this](http::request& req, http::responder res, const auth::principal& p) {
-            show_message(req, std::move(res), auth::read_scope(p.targets));
-          }));
-    r.get("/api/v1/stores", http::guarded(auth_, auth::access::any_user, [this](http::request&, http::responder res, const auth::principal& p) {
-            list_stores(std::move(res), auth::read_scope(p.targets));
-          }));
+    r.get("/api/v1/messages",
+          http::guarded(auth_, auth::access::any_user,
+                        [this](http::request& req, http::responder res, const auth::principal& p) {
+                          list_messages(req, std::move(res), auth::read_scope(p.targets));
+                        }));
+    r.get("/api/v1/messages/{id}",
+          http::guarded(auth_, auth::access::any_user,
+                        [this](http::request& req, http::responder res, const auth::principal& p) {
+                          show_message(req, std::move(res), auth::read_scope(p.targets));
+                        }));
+    r.get("/api/v1/stores",
+          http::guarded(auth_, auth::access::any_user,
+                        [this](http::request&, http::responder res, const auth::principal& p) {
+                          list_stores(std::move(res), auth::read_scope(p.targets));
+                        }));
   }
 
   http::response health() const {
     bool up = redis_.ready();
-    return http::response::json(up ? 200 : 503, {{"status", up ? "ok" : "degraded"}, {"redis", up ? "up" : "down"}});
+    return http::response::json(
+        up ? 200 : 503, {{"status", up ? "ok" : "degraded"}, {"redis", up ? "up" : "down"}});
   }
 
   void post_message(http::request& req, http::responder res, const auth::principal& who) {
     auto now = std::chrono::system_clock::now();
-    auto valid = message::validate_request(std::string_view(req.body), config_.categories, config_.limits, now);
+    auto valid = message::validate_request(std::string_view(req.body), config_.categories,
+                                           config_.limits, now);
     if (!valid) return res.error(400, "invalid_request", valid.err().message, valid.err().field);
     if (auto denied = who.first_disallowed_target(valid->targets))
       return res.error(403, "forbidden", "You may not send to " + *denied + ".", "targets");
@@ -432,7 +457,9 @@ class app {
     // idempotent by id, so a retry never shows a message twice (broker/idempotency.hpp).
     auto key = req.header("idempotency-key");
     if (key) {
-      if (auto usable = broker::check_idempotency_key(*key, now, publisher_.settings().retry_window); !usable)
+      if (auto usable =
+              broker::check_idempotency_key(*key, now, publisher_.settings().retry_window);
+          !usable)
         return res.error(400, "invalid_request", usable.err().detail());
       envelope->id = std::string(*key);
     }
@@ -440,34 +467,44 @@ class app {
     options.expected_stores = store_reach_.count(*envelope);
     auto started = std::chrono::steady_clock::now();
     auto answer = [this, res, id = envelope->id, started](result<broker::publish_outcome> r) {
-      metrics_.publish_duration.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-      if (!r && r.err() == bcast::core::errc::conflict) return res.error(409, "conflict", r.err().detail());
+      metrics_.publish_duration.observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      if (!r && r.err() == bcast::core::errc::conflict)
+        return res.error(409, "conflict", r.err().detail());
       if (!r) {
         metrics_.broker_unavailable.inc();
         bcast::core::log::warning("message " + id + " not sent: " + r.err().message());
-        return res.error(503, "broker_unavailable",
-                         "Message not sent, check the connection to the broker (" + r.err().message() + ").");
+        return res.error(
+            503, "broker_unavailable",
+            "Message not sent, check the connection to the broker (" + r.err().message() + ").");
       }
       metrics_.sent.inc();
       res.send(http::response::text(201, std::move(r->envelope_json), "application/json"));
     };
-    if (key) return broker::publish_with_key(publisher_, messages_, std::move(envelope).value(), options, std::move(answer));
+    if (key)
+      return broker::publish_with_key(publisher_, messages_, std::move(envelope).value(), options,
+                                      std::move(answer));
     publisher_.publish(*envelope, std::move(answer), options);
   }
 
   void list_messages(http::request& req, http::responder res, auth::read_scope scope) {
     std::size_t limit = 50;
     if (auto l = req.query_param("limit")) {
-      if (!bcast::core::parse_int(*l, limit) || limit == 0 || limit > broker::message_log::max_limit)
+      if (!bcast::core::parse_int(*l, limit) || limit == 0 ||
+          limit > broker::message_log::max_limit)
         return res.error(400, "invalid_request", "limit must be a number from 1 to 1000.", "limit");
     }
     std::string before(req.query_param("before").value_or(""));
     if (!before.empty() && !message::is_valid_ulid(before))
       return res.error(400, "invalid_request", "before must be a message id.", "before");
     broker::message_log::visibility visible;
-    if (!scope.unlimited()) visible = [scope](const message::envelope& e) { return scope.sees_message(e.targets); };
+    if (!scope.unlimited())
+      visible = [scope](const message::envelope& e) { return scope.sees_message(e.targets); };
     messages_.list(limit, before, std::move(visible), [res](result<broker::message_page> r) {
-      if (!r) return res.error(503, "broker_unavailable", "History not available, check the connection (" + r.err().message() + ").");
+      if (!r)
+        return res.error(
+            503, "broker_unavailable",
+            "History not available, check the connection (" + r.err().message() + ").");
       json list = json::array();
       for (const auto& m : r->messages) list.push_back(m.envelope);
       json page{{"messages", std::move(list)}};
@@ -478,24 +515,34 @@ class app {
 
   void show_message(http::request& req, http::responder res, auth::read_scope scope) {
     std::string id(req.param("id").value_or(""));
-    messages_.get(id, [this, res, id, scope = std::move(scope)](result<std::optional<broker::message_record>> r) {
-      if (!r) return res.error(503, "broker_unavailable", "Message not available, check the connection (" + r.err().message() + ").");
-      if (!r.value() || !scope.sees_message(r.value()->envelope.targets)) return res.error(404, "not_found", "No message " + id + ".");
+    messages_.get(id, [this, res, id,
+                       scope = std::move(scope)](result<std::optional<broker::message_record>> r) {
+      if (!r)
+        return res.error(
+            503, "broker_unavailable",
+            "Message not available, check the connection (" + r.err().message() + ").");
+      if (!r.value() || !scope.sees_message(r.value()->envelope.targets))
+        return res.error(404, "not_found", "No message " + id + ".");
       auto record = std::move(*r.value());
       json envelope = record.envelope;
       auto stores = broker::known_stores(known_stores_);
       scope.keep_visible_stores(stores);  // the counts too: they sum up the stores listed
-      receipts_.summarize(std::move(record), std::move(stores),
-                          [res, envelope](result<broker::receipt_summary> s) {
-                            if (!s) return res.error(503, "broker_unavailable", "Receipts not available (" + s.err().message() + ").");
-                            res.json(200, {{"message", envelope}, {"receipts", broker::to_json(s.value())}});
-                          });
+      receipts_.summarize(
+          std::move(record), std::move(stores), [res, envelope](result<broker::receipt_summary> s) {
+            if (!s)
+              return res.error(503, "broker_unavailable",
+                               "Receipts not available (" + s.err().message() + ").");
+            res.json(200, {{"message", envelope}, {"receipts", broker::to_json(s.value())}});
+          });
     });
   }
 
   void list_stores(http::responder res, auth::read_scope scope) {
-    presence_.list([this, res, scope = std::move(scope)](result<std::vector<broker::store_presence>> r) {
-      if (!r) return res.error(503, "broker_unavailable", "Stores not available, check the connection (" + r.err().message() + ").");
+    presence_.list([this, res,
+                    scope = std::move(scope)](result<std::vector<broker::store_presence>> r) {
+      if (!r)
+        return res.error(503, "broker_unavailable",
+                         "Stores not available, check the connection (" + r.err().message() + ").");
       set_known_stores(r.value());
       scope.keep_visible_stores(r.value());
       json list = json::array();
@@ -532,11 +579,14 @@ class app {
   message::ulid_generator ids_;
   http::server server_;
   std::size_t descriptor_limit_ = 0;  // RLIMIT_NOFILE, once start() has raised it
-  struct rate_limited_log {
-    std::chrono::steady_clock::time_point last;
-    std::size_t unlogged = 0;
-  };
-  std::array<rate_limited_log, 3> connection_log_{};  // by http::connection_event::kind
+  // By http::connection_event::kind.
+  std::array<bcast::core::log::limited, 3> connection_log_{
+      bcast::core::log::limited({1, std::chrono::seconds(10)},
+                                "connections refused over limits.max_connections"),
+      bcast::core::log::limited({1, std::chrono::seconds(10)},
+                                "connections refused over limits.connections_per_address"),
+      bcast::core::log::limited({1, std::chrono::seconds(10)},
+                                "connections reset after limits.write_timeout_ms")};
   std::vector<std::shared_ptr<bcast::net::listener>> listeners_;
   std::vector<broker::store_presence> known_stores_;
   broker::store_reach store_reach_;  // of known_stores_

@@ -228,7 +228,8 @@ inline bcast::core::result<void> apply_file(config& c, const std::string& path) 
       sessions.duration("idle_timeout_s", c.session_idle)
           .duration("absolute_timeout_s", c.session_absolute);
     });
-    if (std::vector<std::string> proxies; file.texts("trusted_proxies", proxies).has("trusted_proxies")) {
+    if (std::vector<std::string> proxies;
+        file.texts("trusted_proxies", proxies).has("trusted_proxies")) {
       if (auto parsed = bcast::auth::trusted_proxies::parse(proxies)) {
         c.trusted_proxies = std::move(parsed).value();
       } else {
@@ -270,13 +271,6 @@ inline bcast::core::result<config> load(const bcast::core::cli::arguments& args)
   if (!redis) return redis.err();
   if (auto r = bcast::redis::check_transport_policy(*redis, c.allow_plaintext_redis); !r)
     return r.err();
-  if (c.signing_key.empty() && !c.allow_unsigned)
-    return bcast::core::error(
-        bcast::core::errc::invalid_argument,
-        "no signing key: stores show only messages signed by a key they trust. Make one with "
-        "`bcastctl key gen --out /etc/bcast`, give publisherd /etc/bcast/signing.key "
-        "(--signing-key FILE or config signing_key) and every store /etc/bcast/signing.pub; or set "
-        "\"allow_unsigned\": true in the config to publish unsigned messages");
   if (auto level = bcast::core::log_level_setting(c.log_level); !level) return level.err();
   if (c.http.empty() && c.https.empty() && c.unix_socket.empty())
     return bcast::core::error(bcast::core::errc::invalid_argument,
@@ -287,6 +281,13 @@ inline bcast::core::result<config> load(const bcast::core::cli::arguments& args)
 // The key that signs every message, or nullptr without one (allow_unsigned).
 inline bcast::core::result<std::shared_ptr<const bcast::trust::signing_key>> load_signing_key(
     const config& c) {
+  if (c.signing_key.empty() && !c.allow_unsigned)
+    return bcast::core::error(
+        bcast::core::errc::invalid_argument,
+        "no signing key: stores show only messages signed by a key they trust. Make one with "
+        "`bcastctl key gen --out /etc/bcast`, give publisherd /etc/bcast/signing.key "
+        "(--signing-key FILE or config signing_key) and every store /etc/bcast/signing.pub; or set "
+        "\"allow_unsigned\": true in the config to publish unsigned messages");
   if (c.signing_key.empty()) return std::shared_ptr<const bcast::trust::signing_key>();
   auto key = bcast::trust::signing_key::load(c.signing_key);
   if (!key && bcast::trust::public_key::load(c.signing_key))

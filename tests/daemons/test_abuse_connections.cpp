@@ -165,7 +165,8 @@ TEST_CASE(
 TEST_CASE("publisherd raises its descriptor limit and says how many connections it serves") {
   test::publisherd_fixture f;
   // Logged before the fixture's "connected to Redis".
-  CHECK(test::contains(f.daemon->log(), "serving at most 1024 HTTP connections, 256 per client address"));
+  CHECK(test::contains(f.daemon->log(),
+                       "serving at most 1024 HTTP connections, 256 per client address"));
   std::ifstream limits("/proc/" + std::to_string(f.daemon->pid()) + "/limits");
   std::string line;
   std::optional<std::pair<std::string, std::string>> open_files;
@@ -189,7 +190,9 @@ TEST_CASE("publisherd --check-config: the connection limits") {
   std::ofstream(dir.file("good.json"))
       << R"({"limits": {"max_connections": 100, "connections_per_address": 10, "write_timeout_ms": 500}})";
   std::string out;
-  CHECK(test::shell_status("'" + bin + "' --check-config --config " + dir.file("good.json"),
+  const auto key = test::make_key_pair(dir.file("keys")).private_key;
+  CHECK(test::shell_status("'" + bin + "' --check-config --signing-key '" + key + "' --config " +
+                               dir.file("good.json"),
                            &out) == 0);
   for (const auto& [text, said] : std::vector<std::pair<std::string, std::string>>{
            {R"({"limits": {"connections_per_address": 0}})",

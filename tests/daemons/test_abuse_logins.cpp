@@ -137,14 +137,20 @@ TEST_CASE("abuse: a real admin on another address logs in within 2 s during a lo
   std::map<int, int> flood_statuses;
   std::vector<std::string> flood_errors;
   std::vector<std::thread> flood;
-  for (int t = 0; t < 48; ++t)
+  // Sixteen clients, four times what the address may have hashed at once. A refused one tries
+  // again after 10 ms: a real flood comes from other machines, and these threads, here, would
+  // otherwise take the CPU the daemon's hash threads need and measure this machine, not bcast.
+  for (int t = 0; t < 16; ++t)
     flood.emplace_back([&, t] {
       for (int i = 0; !stop; ++i) {
         auto a = login_from(f.port, "127.0.0.2",
                             "flood-" + std::to_string(t) + "-" + std::to_string(i), "guess");
-        std::lock_guard lock(seen_mutex);
-        ++flood_statuses[a.status];
-        if (!a.error.empty()) flood_errors.push_back(a.error);
+        {
+          std::lock_guard lock(seen_mutex);
+          ++flood_statuses[a.status];
+          if (!a.error.empty()) flood_errors.push_back(a.error);
+        }
+        if (a.status == 429 || a.status == 503) std::this_thread::sleep_for(10ms);
       }
     });
   // The flood is being hashed.
@@ -383,6 +389,8 @@ TEST_CASE("abuse: --check-config refuses bad login limits and proxies by name") 
       {{"trusted_proxies", {"127.0.0.1", "::1", "fd00::/8"}},
        {"limits",
         {{"login_hash_threads", 4}, {"login_hash_queue", 0}, {"login_in_flight_per_address", 2}}}});
-  CHECK(test::contains(test::shell("'" + bin + "' --check-config --config '" + good + "' 2>&1"),
+  const auto key = test::make_key_pair(dir.file("keys")).private_key;
+  CHECK(test::contains(test::shell("'" + bin + "' --check-config --signing-key '" + key +
+                                   "' --config '" + good + "' 2>&1"),
                        "configuration OK"));
 }

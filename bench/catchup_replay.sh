@@ -40,8 +40,9 @@ for i in $(seq "$runs"); do
   out="$dir/shown-$i.jsonl"
   start=$(date +%s.%N)
   # The store trusts publisherd's key.
+  store_trust_args
   "$build/daemons/subscriberd/subscriberd" --redis "redis://127.0.0.1:$rport" --store "bench-$i" \
-    --sink "jsonl:$out" --state-dir "$state" --trusted-key "$BENCH_PUBLIC_KEY" 2>"$dir/store-$i.log" &
+    --sink "jsonl:$out" --state-dir "$state" "${BENCH_STORE_TRUST[@]}" 2>"$dir/store-$i.log" &
   sub=$!
   BENCH_PIDS+=("$sub")
   while [[ ! -f $out ]] || (($(wc -l <"$out") < total)); do

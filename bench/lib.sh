@@ -41,6 +41,19 @@ bench_key_pair() {
   fi
 }
 
+# What a store of the build that made the key pair is told to trust (after bench_key_pair or
+# start_publisherd): publisherd's public key; --allow-unsigned under BENCH_UNSIGNED=1; nothing for a
+# build from before signed messages.
+store_trust_args() {
+  if [[ -z $BENCH_PUBLIC_KEY ]]; then
+    BENCH_STORE_TRUST=()
+  elif [[ ${BENCH_UNSIGNED:-0} == 1 ]]; then
+    BENCH_STORE_TRUST=(--allow-unsigned)
+  else
+    BENCH_STORE_TRUST=(--trusted-key "$BENCH_PUBLIC_KEY")
+  fi
+}
+
 # start_publisherd BUILD REDIS_PORT HTTP_PORT: sets BENCH_TOKEN, a bearer token of an admin, and
 # (bench_key_pair) BENCH_PUBLIC_KEY, the public half of the key it signs with. Each publisherd has
 # its own users file, key pair and log, named after its port.
@@ -51,7 +64,13 @@ start_publisherd() {
   BENCH_TOKEN=$("$1/daemons/bcastctl/bcastctl" user token --users "$users" bench 2>/dev/null)
   bench_key_pair "$1" "$3"
   local signing=()
-  [[ -n $BENCH_SIGNING_KEY ]] && signing=(--signing-key "$BENCH_SIGNING_KEY")
+  if [[ ${BENCH_UNSIGNED:-0} == 1 && -n $BENCH_SIGNING_KEY ]]; then
+    # What signing costs: the same build publishing unsigned (stores must be told --allow-unsigned).
+    echo '{"allow_unsigned": true}' >"$BENCH_DIR/unsigned-$3.json"
+    signing=(--config "$BENCH_DIR/unsigned-$3.json")
+  elif [[ -n $BENCH_SIGNING_KEY ]]; then
+    signing=(--signing-key "$BENCH_SIGNING_KEY")
+  fi
   "${bench_pin[@]}" "$1/daemons/publisherd/publisherd" --redis "redis://127.0.0.1:$2" --http "127.0.0.1:$3" \
     --users "$users" "${signing[@]}" 2>"$BENCH_DIR/publisherd-$3.log" &
   BENCH_PIDS+=($!)

@@ -12,8 +12,9 @@ port=$(free_port)
 start_redis "$port"
 # No publisher here: the store trusts a key of its own.
 bench_key_pair "$build" idle
+store_trust_args
 "$build/daemons/subscriberd/subscriberd" --redis "redis://127.0.0.1:$port" --store idle-1 --group region:jateng \
-  --sink terminal --sink "jsonl:$dir/shown.jsonl" --state-dir "$dir/state" --trusted-key "$BENCH_PUBLIC_KEY" \
+  --sink terminal --sink "jsonl:$dir/shown.jsonl" --state-dir "$dir/state" "${BENCH_STORE_TRUST[@]}" \
   >"$dir/store.log" 2>&1 &
 sub=$!
 BENCH_PIDS+=("$sub")

@@ -98,6 +98,7 @@ class app {
     auto key = load_signing_key(config_);
     if (!key) return key.err();
     use_signing_key(std::move(key).value());
+    publisher_.sign_off_loop();  // under load; one message at a time still signs on the loop
     if (auto warning =
             bcast::redis::transport_warning(redis_options(config_), config_.allow_plaintext_redis))
       bcast::core::log::warning(*warning);

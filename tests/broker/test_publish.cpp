@@ -7,6 +7,7 @@
 
 #include "broker_helpers.hpp"
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <string>
@@ -271,6 +272,58 @@ TEST_CASE(
   auto plain = publish_now(l, pub, test::make_test_envelope({"all"}));
   REQUIRE_OK(plain);
   CHECK(message::decode(plain->envelope_json)->sig.empty());
+}
+
+TEST_CASE(
+    "publish with sign_off_loop: a burst is signed on the signing thread, every message verifies, "
+    "and they reach the history in the order they were asked for; a lone publish signs on the "
+    "loop") {
+  test::redis_server server;
+  core::loop l;
+  redis::client c(l, test::broker_opts(server.url()));
+  broker::publisher pub(c);
+  auto key = std::make_shared<const trust::signing_key>(trust::signing_key::generate().value());
+  trust::keyring keys;
+  keys.add(key->public_half());
+  pub.set_signing_key(key);
+  pub.sign_off_loop();
+
+  // 200 publishes asked for in one loop iteration, as when many requests arrive at once.
+  std::vector<std::string> asked;
+  std::vector<std::optional<core::result<broker::publish_outcome>>> outcomes(200);
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    auto e = test::make_test_envelope({"all"}, "Burst " + std::to_string(i));
+    asked.push_back(e.id);
+    pub.publish(e, [&outcomes, i](core::result<broker::publish_outcome> r) {
+      outcomes[i].emplace(std::move(r));
+    });
+  }
+  REQUIRE(test::run_until(l, [&] {
+    return std::all_of(outcomes.begin(), outcomes.end(),
+                       [](const auto& o) { return o.has_value(); });
+  }));
+  for (const auto& o : outcomes) {
+    REQUIRE_OK(*o);
+    auto e = message::decode((*o)->envelope_json);
+    REQUIRE_OK(e);
+    CHECK(keys.verify(*e).ok());
+  }
+  CHECK(pub.signed_off_loop() >= outcomes.size() - 1);  // all but the first of the iteration
+  auto h = read_history(l, c, "all");
+  REQUIRE(h.size() == asked.size());
+  for (std::size_t i = 0; i < h.size(); ++i) {
+    auto e = message::decode(h[i].fields["env"]);
+    REQUIRE_OK(e);
+    CHECK(e->id == asked[i]);
+    CHECK(keys.verify(*e).ok());
+  }
+
+  // Alone, after the burst: signed on the loop.
+  const auto off_loop = pub.signed_off_loop();
+  auto lone = publish_now(l, pub, test::make_test_envelope({"all"}, "Sendiri"));
+  REQUIRE_OK(lone);
+  CHECK(pub.signed_off_loop() == off_loop);
+  CHECK(keys.verify(message::decode(lone->envelope_json).value()).ok());
 }
 
 TEST_CASE("publish: Redis down gives a clear error and records nothing") {

@@ -16,6 +16,7 @@
 #include <bcast/core/error.hpp>
 #include <bcast/core/lifetime.hpp>
 #include <bcast/core/log.hpp>
+#include <bcast/core/work.hpp>
 #include <bcast/message/encode.hpp>
 #include <bcast/message/ulid.hpp>
 #include <bcast/redis/client.hpp>
@@ -294,6 +295,19 @@ class publisher {
     return signing_key_;
   }
 
+  // Signs on a thread of its own whenever publishes come faster than one at a time: a second
+  // publish in one loop iteration, or while that thread still has work. A lone publish signs on
+  // the loop, since handing it over costs a thread wake-up (tens of µs on 2 CPUs) and gains
+  // nothing. Publishes still go out in the order they were asked for.
+  // Messages signed on that thread so far.
+  std::uint64_t signed_off_loop() const noexcept { return signed_off_loop_; }
+
+  void sign_off_loop() {
+    if (!signer_)
+      signer_ = std::make_unique<core::worker_pool>(
+          client_.raw().owner_loop(), core::worker_pool_options{1, max_signing_queue});
+  }
+
   // Appends `e` to every target, then records it for the history API with the seq each target
   // gave it. The record waits for every target's answer: written alongside, it would hold back
   // their live frames (Redis sends them only once it has run everything it read at once).
@@ -305,17 +319,55 @@ class publisher {
       return fail_soon(std::move(cb), core::error(core::errc::invalid_argument,
                                                   "publish: the envelope needs an id and targets"));
     }
-    std::optional<message::envelope> signed_copy;
-    if (signing_key_) {
-      signed_copy.emplace(e);
-      if (auto s = trust::sign(*signing_key_, *signed_copy); !s) {
-        return fail_soon(std::move(cb),
-                         core::error(s.err().code(),
-                                     "message " + e.id + " not published: " + s.err().message()));
-      }
-    }
-    in_flight st{publish_plan(signed_copy ? *signed_copy : e, settings_), opts.expected_stores,
-                 opts.retry, std::move(cb)};
+    if (!signing_key_) return send_to_targets(e, std::move(cb), opts);
+    if (sign_on_signer(e, cb, opts)) return;
+    auto signed_copy = signed_envelope(*signing_key_, e);
+    if (!signed_copy) return fail_soon(std::move(cb), signed_copy.err());
+    send_to_targets(*signed_copy, std::move(cb), opts);
+  }
+
+ private:
+  struct in_flight {
+    publish_plan plan;
+    std::optional<std::uint64_t> expected;
+    bool retry = false;
+    callback cb;
+  };
+
+  static constexpr std::size_t max_signing_queue = 4096;
+
+  static core::result<message::envelope> signed_envelope(const trust::signing_key& key,
+                                                         message::envelope e) {
+    if (auto s = trust::sign(key, e); !s)
+      return core::error(s.err().code(),
+                         "message " + e.id + " not published: " + s.err().message());
+    return e;
+  }
+
+  // True when `e` went to the signing thread, which then sends it; false: sign it here.
+  bool sign_on_signer(const message::envelope& e, const callback& cb, const publish_options& opts) {
+    if (!signer_) return false;
+    const bool busy = publishes_this_turn_ > 0 || signer_->in_flight() > 0;
+    if (publishes_this_turn_++ == 0)
+      client_.raw().owner_loop().at_end_of_tick([this, alive = alive_.watch()] {
+        if (!alive.expired()) publishes_this_turn_ = 0;
+      });
+    if (!busy) return false;
+    auto alive = alive_.watch();
+    const bool handed_over =
+        signer_->submit([key = signing_key_, e]() { return signed_envelope(*key, e); },
+                        [this, alive, cb, opts](core::result<message::envelope> s) mutable {
+                          if (alive.expired())
+                            return cb(core::error(core::errc::cancelled, "publisher destroyed"));
+                          if (!s) return cb(s.err());
+                          send_to_targets(*s, std::move(cb), opts);
+                        });
+    if (handed_over) ++signed_off_loop_;
+    return handed_over;
+  }
+
+  void send_to_targets(const message::envelope& e, callback cb, const publish_options& opts) {
+    in_flight st{publish_plan(e, settings_), opts.expected_stores, opts.retry, std::move(cb)};
     redis::client::pipeline targets(client_, st.plan.size());
     std::string retry_floor;  // made once, by the first target that searches
     for (std::size_t i = 0; i < st.plan.size(); ++i) {
@@ -327,14 +379,6 @@ class publisher {
     }
     send(targets, std::move(st));
   }
-
- private:
-  struct in_flight {
-    publish_plan plan;
-    std::optional<std::uint64_t> expected;
-    bool retry = false;
-    callback cb;
-  };
 
   // A completion is never called from the call that started the work.
   void fail_soon(callback cb, core::error why) {
@@ -516,6 +560,9 @@ class publisher {
   std::unordered_map<std::string, target_state> targets_;
   std::optional<std::chrono::steady_clock::time_point> transactions_refused_at_;
   std::size_t records_since_trim_ = 0;
+  std::size_t publishes_this_turn_ = 0;
+  std::uint64_t signed_off_loop_ = 0;
+  std::unique_ptr<core::worker_pool> signer_;  // sign_off_loop(); gone before the client
   core::liveness_token alive_;
 };
 

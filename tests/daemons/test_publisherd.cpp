@@ -318,7 +318,9 @@ TEST_CASE("bcastctl over the Unix socket: send, list, show, stores, and exit cod
 TEST_CASE("publisherd: SIGTERM drains and exits 0") {
   test::publisherd_fixture f;
   f.daemon->signal(SIGTERM);
-  CHECK(f.daemon->wait_exit() == 0);
+  const int status = f.daemon->wait_exit();
+  INFO(f.daemon->log());
+  CHECK(status == 0);
   CHECK(f.daemon->log().find("stopped") != std::string::npos);
 }
 

@@ -290,11 +290,6 @@ inline bcast::core::result<std::shared_ptr<const bcast::trust::signing_key>> loa
         "\"allow_unsigned\": true in the config to publish unsigned messages");
   if (c.signing_key.empty()) return std::shared_ptr<const bcast::trust::signing_key>();
   auto key = bcast::trust::signing_key::load(c.signing_key);
-  if (!key && bcast::trust::public_key::load(c.signing_key))
-    return bcast::core::error(bcast::core::errc::invalid_argument,
-                              "signing key " + c.signing_key +
-                                  " is a public key (the stores' signing.pub); publisherd needs "
-                                  "the private key, signing.key, from the same `bcastctl key gen`");
   if (!key) return key.err();
   return std::make_shared<const bcast::trust::signing_key>(std::move(key).value());
 }

@@ -66,6 +66,12 @@ TEST_CASE("a key pair is written as PEM that openssl reads, and read back", "[tr
     REQUIRE_FALSE(r);
     CHECK(test::contains(r.err().message(), "is a private key"));
   }
+  SECTION("the public key given where the signing key belongs says so, whatever its mode") {
+    auto r = trust::signing_key::load(pub);
+    REQUIRE_FALSE(r);
+    CHECK(test::contains(r.err().message(), "is a public key"));
+    CHECK_FALSE(test::contains(r.err().message(), "chmod"));
+  }
   SECTION("openssl's own Ed25519 key is read; other kinds of key and other files are not") {
     const auto ossl = tmp.file("ossl.key"), rsa = tmp.file("rsa.key"), junk = tmp.file("junk");
     REQUIRE(test::shell_status("umask 077; openssl genpkey -algorithm ed25519 -out '" + ossl +

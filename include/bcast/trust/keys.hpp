@@ -243,19 +243,26 @@ class signing_key {
     return from_owned(key, origin);
   }
 
-  // Refuses a file that other users may read: whoever reads the key can sign messages.
+  // Refuses a file that other users may read: whoever reads the key can sign messages. A public
+  // key given here is named as such (before its mode, which is rightly 0644).
   [[nodiscard]] static core::result<signing_key> load(const std::string& path) {
+    auto text = core::read_file_bounded(path, max_key_file_bytes);
+    if (!text) return text.err();
+    if (public_key::from_pem(*text, path))
+      return core::error(core::errc::invalid_argument,
+                         "signing key " + path +
+                             " is a public key (the stores' signing.pub); publisherd needs the "
+                             "private key, signing.key, from the same `bcastctl key gen`");
     std::error_code ec;
     const auto perms = std::filesystem::status(path, ec).permissions();
     if (!ec && (perms & (std::filesystem::perms::group_all | std::filesystem::perms::others_all)) !=
                    std::filesystem::perms::none) {
+      OPENSSL_cleanse(text->data(), text->size());
       return core::error(core::errc::invalid_argument,
                          "signing key " + path +
                              " may be read by other users; make it readable by its owner only "
                              "(chmod 600)");
     }
-    auto text = core::read_file_bounded(path, max_key_file_bytes);
-    if (!text) return text.err();
     auto key = from_pem(*text, path);
     OPENSSL_cleanse(text->data(), text->size());
     return key;

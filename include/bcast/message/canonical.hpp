@@ -2,9 +2,9 @@
 // The bytes an envelope's signature covers (docs/ARCHITECTURE.md, "Signed messages"): a context
 // line, then the envelope without "sig" as canonical JSON, that is RFC 8785 for the values an
 // envelope holds: members sorted by name, no spaces, strings escaped as append_json_string()
-// does, integers in decimal. Every member is present, with its default when the wire left it
-// out ("expires_at":null, "require_ack":false), and so are the members this version does not
-// know. The signature is then over what a store shows, however the JSON on the wire was written.
+// does, integers in decimal. Every member of the first version is present, with its default
+// when the wire left it out ("expires_at":null, "require_ack":false), and so are the members this
+// version does not know; "supersedes" and "recalls" only when set. The signature is then over what a store shows, however the JSON on the wire was written.
 
 #include <bcast/message/encode.hpp>
 #include <bcast/message/envelope.hpp>
@@ -55,12 +55,20 @@ inline void append_canonical_json(std::string& out, const envelope& e) {
   append_json_string(out, e.id);
   member("priority");
   append_json_string(out, to_string(e.priority));
+  if (e.recalls) {
+    member("recalls");
+    append_json_string(out, *e.recalls);
+  }
   member("require_ack");
   out += e.require_ack ? "true" : "false";
   member("sender");
   append_json_string(out, e.sender);
   member("sent_at");
   append_json_string(out, e.sent_at);
+  if (e.supersedes) {
+    member("supersedes");
+    append_json_string(out, *e.supersedes);
+  }
   member("targets");
   out += '[';
   for (std::size_t i = 0; i < e.targets.size(); ++i) {
@@ -79,7 +87,7 @@ inline void append_canonical_json(std::string& out, const envelope& e) {
 // envelope_signing_context, then the canonical JSON: what Ed25519 signs.
 inline std::string signed_bytes(const envelope& e) {
   std::string out;
-  std::size_t size = envelope_signing_context.size() + 160 + e.id.size() + e.category.size() +
+  std::size_t size = envelope_signing_context.size() + 224 + e.id.size() + e.category.size() +
                      e.title.size() + e.body.size() + e.sent_at.size() + e.sender.size();
   for (const auto& t : e.targets) size += t.size() + 3;
   for (const auto& [name, value] : e.unknown_members) size += name.size() + value.size() + 4;

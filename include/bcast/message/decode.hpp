@@ -29,7 +29,8 @@ namespace detail {
 
 inline bool is_envelope_member(std::string_view name) noexcept {
   for (std::string_view known : {"v", "id", "targets", "category", "title", "body", "priority",
-                                 "sent_at", "expires_at", "sender", "require_ack", "sig"}) {
+                                 "sent_at", "expires_at", "sender", "require_ack", "supersedes",
+                                 "recalls", "sig"}) {
     if (name == known) return true;
   }
   return false;
@@ -146,6 +147,17 @@ core::result<envelope> read_envelope(const BasicJsonType& j) {
     e.require_ack = ack->template get<bool>();
   }
 
+  for (auto [key, out] : {std::pair{"supersedes", &e.supersedes}, std::pair{"recalls", &e.recalls}}) {
+    const auto* ref = member(j, key);
+    if (!ref || ref->is_null()) continue;
+    if (!ref->is_string() ||
+        !is_valid_ulid(ref->template get_ref<const typename BasicJsonType::string_t&>())) {
+      return fail(std::string("\"") + key + "\" must be null or a message id");
+    }
+    *out = ref->template get<std::string>();
+  }
+  if (e.supersedes && e.recalls) return fail("a recall notice cannot supersede a message");
+
   if (const auto* sig = member(j, "sig"); sig && !sig->is_null()) {
     if (!sig->is_string() ||
         sig->template get_ref<const typename BasicJsonType::string_t&>().empty()) {
@@ -212,12 +224,16 @@ class canonical_reader {
     } else if (!literal("false")) {
       return std::nullopt;
     }
+    if (literal(R"(,"supersedes":)") && !string(e.supersedes.emplace())) return std::nullopt;
+    if (literal(R"(,"recalls":)") && !string(e.recalls.emplace())) return std::nullopt;
     if (literal(R"(,"sig":)") && (!string(e.sig) || e.sig.empty())) return std::nullopt;
     if (!literal("}") || pos_ != in_.size()) return std::nullopt;
     // The checks read_envelope() makes; it is the one that explains a failure.
     const auto p = parse_priority(level);
     if (!p || !is_valid_ulid(e.id) || !is_valid_category_id(e.category) || !parse_time(e.sent_at) ||
-        (e.expires_at && !parse_time(*e.expires_at))) {
+        (e.expires_at && !parse_time(*e.expires_at)) ||
+        (e.supersedes && (e.recalls || !is_valid_ulid(*e.supersedes))) ||
+        (e.recalls && !is_valid_ulid(*e.recalls))) {
       return std::nullopt;
     }
     for (const auto& t : e.targets) {

@@ -65,7 +65,7 @@ inline void append_json_string(std::string& out, std::string_view s) {
 // path. The same bytes as dumping to_json(); invalid UTF-8 in a field (which decode() and
 // validate_request() never produce) becomes U+FFFD rather than an exception.
 inline std::string encode(const envelope& e) {
-  std::size_t size = 192 + e.sig.size() + e.id.size() + e.category.size() + e.title.size() +
+  std::size_t size = 256 + e.sig.size() + e.id.size() + e.category.size() + e.title.size() +
                      e.body.size() + e.sent_at.size() + e.sender.size();
   for (const auto& t : e.targets) size += t.size() + 3;
   std::string out;
@@ -97,6 +97,8 @@ inline std::string encode(const envelope& e) {
   }
   field("sender", e.sender);
   out += e.require_ack ? ",\"require_ack\":true" : ",\"require_ack\":false";
+  if (e.supersedes) field("supersedes", *e.supersedes);
+  if (e.recalls) field("recalls", *e.recalls);
   for (const auto& [name, value] : e.unknown_members) {
     out += ',';
     append_json_string(out, name);
@@ -127,6 +129,8 @@ void to_json(BasicJsonType& j, const envelope& e) {
   }
   j["sender"] = e.sender;
   j["require_ack"] = e.require_ack;
+  if (e.supersedes) j["supersedes"] = *e.supersedes;
+  if (e.recalls) j["recalls"] = *e.recalls;
   for (const auto& [name, value] : e.unknown_members) j[name] = BasicJsonType::parse(value);
   if (!e.sig.empty()) j["sig"] = e.sig;
 }

@@ -48,6 +48,12 @@ struct envelope {
   std::optional<std::string> expires_at;  // format_time(), JSON null when absent
   std::string sender;
   bool require_ack = false;
+  // Lifecycle (message/lifecycle.hpp). Each is a message id, on the wire and in the signed bytes
+  // only when set, so that envelopes signed before they existed still verify. `supersedes`: this
+  // message corrects that one, which stores take down and show this one in its place. `recalls`:
+  // this is no message but a recall notice, signed like one, that takes that message down.
+  std::optional<std::string> supersedes;
+  std::optional<std::string> recalls;
   // Members this version does not know, which a newer publisher added: (name, value as canonical
   // JSON, message/canonical.hpp), sorted by name. They are kept because the signature covers them,
   // and encode() passes them on.

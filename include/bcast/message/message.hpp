@@ -7,6 +7,7 @@
 #include <bcast/message/encode.hpp>
 #include <bcast/message/envelope.hpp>
 #include <bcast/message/json.hpp>
+#include <bcast/message/lifecycle.hpp>
 #include <bcast/message/send_request.hpp>
 #include <bcast/message/target.hpp>
 #include <bcast/message/time.hpp>

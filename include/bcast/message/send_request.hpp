@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <optional>
 #include <span>
@@ -28,6 +29,14 @@ struct limits {
   std::size_t title_max_chars = 200;
   std::size_t body_max_bytes = 8192;
   std::size_t max_targets = 64;
+  // How far ahead send_at may be.
+  std::chrono::seconds max_schedule_ahead{std::chrono::hours(24 * 90)};
+};
+
+// What a send request asks for: the envelope as far as the request decides it (a draft:
+// make_envelope() completes it), and when to send it, nothing meaning now.
+struct send_request : envelope {
+  std::optional<time_point> send_at;
 };
 
 // `field` is the request key to blame, or empty when the body as a whole is wrong (not JSON, not
@@ -38,7 +47,7 @@ struct validation_error {
 };
 
 // The envelope a send request asks for, or the field to blame.
-using validation_result = core::result<envelope, validation_error>;
+using validation_result = core::result<send_request, validation_error>;
 
 namespace detail {
 
@@ -70,8 +79,9 @@ inline validation_result check_request(const nlohmann::json& body,
   if (!body.is_object()) return validation_error{"", "the request body must be a JSON object"};
 
   // Unknown keys are refused: a misspelt optional field ("expire_at") must not be dropped quietly.
-  static constexpr std::string_view accepted[] = {"targets",  "category",   "title",      "body",
-                                                  "priority", "expires_at", "require_ack"};
+  static constexpr std::string_view accepted[] = {
+      "targets",    "category",    "title",      "body",   "priority",
+      "expires_at", "require_ack", "supersedes", "send_at"};
   static constexpr std::string_view server_set[] = {"v", "id", "sent_at", "sender"};
   for (auto it = body.begin(); it != body.end(); ++it) {
     const std::string& key = it.key();
@@ -85,7 +95,7 @@ inline validation_result check_request(const nlohmann::json& body,
     return validation_error{name, "unknown field \"" + name + "\""};
   }
 
-  envelope draft;
+  send_request draft;
 
   const auto* targets = member(body, "targets");
   if (!targets) return validation_error{"targets", "targets is required"};
@@ -153,6 +163,39 @@ inline validation_result check_request(const nlohmann::json& body,
     draft.expires_at = format_time(*when);
   }
 
+  if (const auto* at = member(body, "send_at"); at && !at->is_null()) {
+    const auto* text = at->get_ptr<const std::string*>();
+    const auto when = text ? parse_rfc3339(*text) : std::nullopt;
+    if (!when) {
+      return validation_error{
+          "send_at", "send_at must be a time like 2026-11-26T10:00:00Z or 2026-11-26T17:00:00+07:00"};
+    }
+    if (*when <= now) return validation_error{"send_at", "send_at must be in the future"};
+    if (*when > now + lim.max_schedule_ahead) {
+      const auto days = std::chrono::duration_cast<std::chrono::hours>(lim.max_schedule_ahead) / 24;
+      return validation_error{"send_at", "send_at may be at most " + std::to_string(days.count()) +
+                                             " days ahead"};
+    }
+    if (draft.expires_at && *parse_time(*draft.expires_at) <= *when) {
+      return validation_error{"expires_at", "expires_at must be after send_at"};
+    }
+    draft.send_at = std::chrono::time_point_cast<time_point::duration>(
+        std::chrono::floor<std::chrono::milliseconds>(*when));
+  }
+
+  if (const auto* old = member(body, "supersedes"); old && !old->is_null()) {
+    const auto* text = old->get_ptr<const std::string*>();
+    if (!text || !is_valid_ulid(*text)) {
+      return validation_error{"supersedes",
+                              "supersedes must be the id of the message this one corrects"};
+    }
+    if (draft.send_at) {
+      return validation_error{"supersedes",
+                              "a correction goes out at once: supersedes cannot have a send_at"};
+    }
+    draft.supersedes = *text;
+  }
+
   if (const auto* ack = member(body, "require_ack"); ack && !ack->is_null()) {
     if (!ack->is_boolean()) {
       return validation_error{"require_ack", "require_ack must be true or false"};
@@ -166,7 +209,9 @@ inline validation_result check_request(const nlohmann::json& body,
 
 // Checks a send request and makes a draft envelope: targets canonical and de-duplicated (in
 // first-seen order), expires_at rewritten as format_time(), and id, sent_at and sender left empty
-// for make_envelope(). More than `max_targets` entries are refused even when
+// for make_envelope(); send_at, when given, in the future and at most max_schedule_ahead away,
+// and before expires_at. Whether `supersedes` names a message this one may correct is for
+// check_correction() (message/lifecycle.hpp), once that message is found. More than `max_targets` entries are refused even when
 // some are duplicates. Null counts as absent for the optional fields. Never throws (short of
 // bad_alloc).
 template <json_document Json>
@@ -189,7 +234,9 @@ inline validation_result validate_request(std::string_view json_text,
   return validate_request(parsed.value(), categories, lim, now);
 }
 
-// Completes a draft: a new id from `ids` at `now`'s millisecond, sent_at, sender.
+// Completes a draft: a new id from `ids` at `now`'s millisecond, sent_at, sender. A scheduled
+// message is made with `now` = its send_at, so its id sorts where it goes out; a generator only
+// counts forward, so those ids come from a generator of their own.
 [[nodiscard]] inline core::result<envelope> make_envelope(envelope draft, ulid_generator& ids,
                                                           std::string sender, time_point now) {
   auto id = ids.next(unix_ms(now));

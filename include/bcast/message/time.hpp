@@ -85,4 +85,27 @@ inline std::optional<time_point> parse_time(std::string_view text) noexcept {
   return time_point_cast<time_point::duration>(parsed);
 }
 
+// RFC 3339 as a person or a script writes it: parse_time()'s forms, or the same with an offset
+// instead of 'Z' ("2026-12-03T09:00:00+07:00", "...T09:00:00.5-03:30"). For times given in a
+// request (send_at); envelopes keep to parse_time()'s one spelling.
+inline std::optional<time_point> parse_rfc3339(std::string_view text) noexcept {
+  if (auto utc = parse_time(text)) return utc;
+  if (text.size() < 25) return std::nullopt;
+  const auto offset = text.substr(text.size() - 6);
+  if ((offset[0] != '+' && offset[0] != '-') || offset[3] != ':') return std::nullopt;
+  int hh = 0, mm = 0;
+  for (std::size_t i : {1u, 2u, 4u, 5u}) {
+    if (offset[i] < '0' || offset[i] > '9') return std::nullopt;
+  }
+  hh = (offset[1] - '0') * 10 + (offset[2] - '0');
+  mm = (offset[4] - '0') * 10 + (offset[5] - '0');
+  if (hh > 23 || mm > 59) return std::nullopt;
+  std::string as_utc(text.substr(0, text.size() - 6));
+  as_utc += 'Z';
+  const auto local = parse_time(as_utc);
+  if (!local) return std::nullopt;
+  const auto shift = std::chrono::hours(hh) + std::chrono::minutes(mm);
+  return offset[0] == '+' ? *local - shift : *local + shift;
+}
+
 }  // namespace bcast::message

@@ -7,8 +7,8 @@
 
 #include <chrono>
 #include <string>
-#include <vector>
 #include <support/assert_ok.hpp>
+#include <vector>
 
 using namespace bcast::message;
 using nlohmann::json;
@@ -249,6 +249,16 @@ TEST_CASE("decode's canonical reader agrees with the document reader on every in
       same(canonical.back());
     }
   }
+  // Corrections and recall notices too.
+  for (bool recall : {false, true}) {
+    envelope e = sample();
+    (recall ? e.recalls : e.supersedes) = "01JD0000000000000000000001";
+    e.sig = "0123456789abcdef.sig";
+    const auto text = encode(e);
+    CHECK(detail::canonical_reader(text).read() == std::optional<envelope>(e));
+    same(text);
+    for (std::size_t n = 0; n < text.size(); ++n) same(text.substr(0, n));
+  }
   // Everything it must leave to the document reader, valid or not.
   const std::string base = encode(sample());
   std::vector<std::string> others{
@@ -270,6 +280,12 @@ TEST_CASE("decode's canonical reader agrees with the document reader on every in
       std::string(base).replace(base.find("false}"), 6, "0}"),
       " " + base,
       base + " ",
+      base.substr(0, base.size() - 1) + R"(,"supersedes":"01JD0000000000000000000001",)" +
+          R"("recalls":"01JD0000000000000000000002"})",
+      base.substr(0, base.size() - 1) + R"(,"recalls":"01JD000000000000000000000")" + "}",
+      base.substr(0, base.size() - 1) + R"(,"supersedes":"all"})",
+      base.substr(0, base.size() - 1) + R"(,"recalls":1})",
+      base.substr(0, base.size() - 1) + R"(,"recalls":null,"supersedes":null})",
   };
   for (const auto& text : others) same(text);
   // Every truncation and every single-byte change of a canonical envelope.
@@ -303,4 +319,51 @@ TEST_CASE("the canonical reader takes only the escapes encode() writes", "[envel
     changed.replace(at, 6, other);
     CHECK_FALSE(detail::canonical_reader(changed).read());
   }
+}
+
+TEST_CASE("supersedes and recalls: written only when set, read back, checked", "[envelope]") {
+  envelope e = sample();
+  const auto plain = encode(e);
+  CHECK(plain.find("supersedes") == std::string::npos);
+  CHECK(plain.find("recalls") == std::string::npos);
+  CHECK_FALSE(json(e).contains("supersedes"));
+
+  e.supersedes = "01JD0000000000000000000001";
+  const auto correction = encode(e);
+  CHECK(correction.find(R"("require_ack":false,"supersedes":"01JD0000000000000000000001"})") !=
+        std::string::npos);
+  CHECK(json::parse(correction) == json(e));
+  auto back = decode(correction);
+  REQUIRE_OK(back);
+  CHECK(back->supersedes == e.supersedes);
+  CHECK_FALSE(back->recalls);
+
+  e.supersedes.reset();
+  e.recalls = "01JD0000000000000000000002";
+  auto notice = decode(encode(e));
+  REQUIRE_OK(notice);
+  CHECK(notice->recalls == e.recalls);
+
+  // Null is absent; anything but a message id is refused, and so is a notice that corrects.
+  auto j = json(sample());
+  j["supersedes"] = nullptr;
+  j["recalls"] = nullptr;
+  auto nulls = decode(j);
+  REQUIRE_OK(nulls);
+  CHECK_FALSE(nulls->supersedes);
+  CHECK_FALSE(nulls->recalls);
+  for (const auto& bad :
+       {json("all"), json(1), json::array(), json("01jd0000000000000000000001")}) {
+    auto k = json(sample());
+    k["recalls"] = bad;
+    auto r = decode(k);
+    REQUIRE_FALSE(r);
+    CHECK(r.err().detail() == "envelope: \"recalls\" must be null or a message id");
+  }
+  auto both = json(sample());
+  both["supersedes"] = "01JD0000000000000000000001";
+  both["recalls"] = "01JD0000000000000000000002";
+  auto refused = decode(both);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.err().detail() == "envelope: a recall notice cannot supersede a message");
 }

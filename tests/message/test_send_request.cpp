@@ -7,8 +7,8 @@
 
 #include <chrono>
 #include <string>
-#include <vector>
 #include <support/assert_ok.hpp>
+#include <vector>
 
 using namespace bcast::message;
 using nlohmann::json;
@@ -294,4 +294,59 @@ TEST_CASE("unknown fields are refused by name", "[validate]") {
 TEST_CASE("the first problem is reported even when there are several", "[validate]") {
   auto r = check(json::object());
   refused(r, "targets", "required");
+}
+
+TEST_CASE("send_at schedules a message: RFC 3339, in the future, at most 90 days ahead",
+          "[validate][schedule]") {
+  const auto with = [](json value, const limits& lim = {}) {
+    json body = request();
+    body["send_at"] = std::move(value);
+    return check(body, lim);
+  };
+  CHECK_FALSE(check(request())->send_at);
+  CHECK_FALSE(with(nullptr)->send_at);
+  CHECK(with("2026-11-26T09:00:00.001Z")->send_at == now + std::chrono::milliseconds(1));
+  // An offset, as an admin in Semarang writes it: 16:30 WIB is 09:30 UTC.
+  CHECK(with("2026-11-26T16:30:00+07:00")->send_at == now + std::chrono::minutes(30));
+  CHECK(with("2027-02-24T09:00:00Z")->send_at == now + std::chrono::hours(24 * 90));
+  refused(with("2027-02-24T09:00:00.001Z"), "send_at", "at most 90 days ahead");
+  refused(with("2026-11-26T09:00:00Z"), "send_at", "in the future");
+  refused(with("2026-11-26T15:59:59+07:00"), "send_at", "in the future");
+  refused(with("2026-11-26 10:00"), "send_at", "2026-11-26T17:00:00+07:00");
+  refused(with("2026-11-26T10:00:00+7:00"), "send_at");
+  refused(with(1764151200), "send_at");
+  limits week;
+  week.max_schedule_ahead = std::chrono::hours(24 * 7);
+  refused(with("2026-12-04T09:00:00Z", week), "send_at", "at most 7 days ahead");
+
+  // It expires after it goes out, or it would never be shown.
+  json body = request();
+  body["send_at"] = "2026-11-27T09:00:00Z";
+  body["expires_at"] = "2026-11-27T09:00:00Z";
+  refused(check(body), "expires_at", "after send_at");
+  body["expires_at"] = "2026-11-27T09:00:00.001Z";
+  CHECK(check(body).ok());
+}
+
+TEST_CASE("supersedes names the message a correction replaces", "[validate][correction]") {
+  const auto with = [](json value) {
+    json body = request();
+    body["supersedes"] = std::move(value);
+    return check(body);
+  };
+  CHECK(with("01JD0000000000000000000001")->supersedes == "01JD0000000000000000000001");
+  CHECK_FALSE(with(nullptr)->supersedes);
+  refused(with("01JD"), "supersedes", "the id of the message");
+  refused(with(17), "supersedes");
+  json scheduled = request();
+  scheduled["supersedes"] = "01JD0000000000000000000001";
+  scheduled["send_at"] = "2026-11-27T09:00:00Z";
+  refused(check(scheduled), "supersedes", "send_at");
+  // And it is in the envelope the draft becomes.
+  ulid_generator ids;
+  auto e = make_envelope(*with("01JD0000000000000000000001"), ids, "admin", now);
+  REQUIRE_OK(e);
+  auto back = decode(encode(*e));
+  REQUIRE_OK(back);
+  CHECK(back->supersedes == "01JD0000000000000000000001");
 }

@@ -87,11 +87,11 @@ TEST_CASE("the canonical form: sorted members, defaults written, unknown members
 
 TEST_CASE("unknown members are kept, passed on and checked", "[trust][canonical][envelope]") {
   auto e = sample();
-  e.unknown_members = {{"repeat_every_s", "60"}, {"supersedes", "null"}};
+  e.unknown_members = {{"repeat_every_s", "60"}, {"zone", "null"}};
   e.sig = "0123456789abcdef.sig";
   const auto wire = message::encode(e);
   CHECK(wire.ends_with(
-      R"("require_ack":false,"repeat_every_s":60,"supersedes":null,"sig":"0123456789abcdef.sig"})"));
+      R"("require_ack":false,"repeat_every_s":60,"zone":null,"sig":"0123456789abcdef.sig"})"));
   auto back = message::decode(std::string_view(wire));
   REQUIRE_OK(back);
   CHECK(*back == e);
@@ -167,6 +167,8 @@ TEST_CASE("any change to a signed member breaks the signature", "[trust][signatu
       {"an unknown member", [](envelope& e) { e.unknown_members[0].second = "61"; }},
       {"an unknown member added", [](envelope& e) { e.unknown_members.emplace_back("x", "1"); }},
       {"the signature", [](envelope& e) { e.sig[20] = e.sig[20] == 'A' ? 'B' : 'A'; }},
+      {"supersedes added", [](envelope& e) { e.supersedes = "01JD0000000000000000000001"; }},
+      {"made a recall notice", [](envelope& e) { e.recalls = "01JD0000000000000000000001"; }},
   };
   for (const auto& [what, change] : changes) {
     INFO(what);
@@ -292,4 +294,38 @@ TEST_CASE("the checked-in test vector", "[trust][vector]") {
                              "/signing.pub' -rawin -in '" + canonical + "' -sigfile '" + sig +
                              "'") == 0);
   }
+}
+
+TEST_CASE("a correction and a recall notice are signed with what they take down",
+          "[trust][signature][canonical]") {
+  const auto key = new_key();
+  trust::keyring ring({key.public_half()});
+  auto e = sample();
+  e.supersedes = "01JD0000000000000000000001";
+  const auto bytes = message::signed_bytes(e);
+  // Sorted in: after sent_at, before targets.
+  CHECK(
+      bytes.find(
+          R"("sent_at":"2026-11-26T10:00:00.123Z","supersedes":"01JD0000000000000000000001","targets")") !=
+      std::string::npos);
+  REQUIRE_OK(trust::sign(key, e));
+  CHECK(ring.verify(e));
+  auto taken_elsewhere = e;
+  taken_elsewhere.supersedes = "01JD0000000000000000000002";
+  CHECK_FALSE(ring.verify(taken_elsewhere));
+  auto as_notice = e;
+  as_notice.recalls = as_notice.supersedes;
+  as_notice.supersedes.reset();
+  CHECK_FALSE(ring.verify(as_notice));
+
+  auto notice = sample();
+  notice.recalls = "01JD0000000000000000000001";
+  // After priority, before require_ack.
+  CHECK(message::signed_bytes(notice).find(
+            R"("priority":"high","recalls":"01JD0000000000000000000001","require_ack")") !=
+        std::string::npos);
+  REQUIRE_OK(trust::sign(key, notice));
+  auto wire = message::decode(std::string_view(message::encode(notice)));
+  REQUIRE_OK(wire);
+  CHECK(ring.verify(*wire));
 }

@@ -4,7 +4,8 @@
 // envelope holds: members sorted by name, no spaces, strings escaped as append_json_string()
 // does, integers in decimal. Every member of the first version is present, with its default
 // when the wire left it out ("expires_at":null, "require_ack":false), and so are the members this
-// version does not know; "supersedes" and "recalls" only when set. The signature is then over what a store shows, however the JSON on the wire was written.
+// version does not know; "supersedes" and "recalls" only when set. The signature is then over what
+// a store shows, however the JSON on the wire was written.
 
 #include <bcast/message/encode.hpp>
 #include <bcast/message/envelope.hpp>

@@ -28,9 +28,9 @@ namespace bcast::message {
 namespace detail {
 
 inline bool is_envelope_member(std::string_view name) noexcept {
-  for (std::string_view known : {"v", "id", "targets", "category", "title", "body", "priority",
-                                 "sent_at", "expires_at", "sender", "require_ack", "supersedes",
-                                 "recalls", "sig"}) {
+  for (std::string_view known :
+       {"v", "id", "targets", "category", "title", "body", "priority", "sent_at", "expires_at",
+        "sender", "require_ack", "supersedes", "recalls", "sig"}) {
     if (name == known) return true;
   }
   return false;
@@ -147,7 +147,8 @@ core::result<envelope> read_envelope(const BasicJsonType& j) {
     e.require_ack = ack->template get<bool>();
   }
 
-  for (auto [key, out] : {std::pair{"supersedes", &e.supersedes}, std::pair{"recalls", &e.recalls}}) {
+  for (auto [key, out] :
+       {std::pair{"supersedes", &e.supersedes}, std::pair{"recalls", &e.recalls}}) {
     const auto* ref = member(j, key);
     if (!ref || ref->is_null()) continue;
     if (!ref->is_string() ||

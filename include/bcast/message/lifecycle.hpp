@@ -23,7 +23,9 @@
 
 namespace bcast::message {
 
-inline bool is_recall_notice(const envelope& e) noexcept { return e.recalls.has_value(); }
+inline bool is_recall_notice(const envelope& e) noexcept {
+  return e.recalls.has_value();
+}
 
 // The message a store takes down on receiving `e`: the one it recalls or the one it corrects.
 inline const std::optional<std::string>& taken_down_by(const envelope& e) noexcept {
@@ -55,9 +57,10 @@ inline const std::optional<std::string>& taken_down_by(const envelope& e) noexce
   }
   for (const auto& t : correction.targets) {
     if (std::find(original.targets.begin(), original.targets.end(), t) == original.targets.end()) {
-      return validation_error{"targets", "a correction goes to the targets of the message it "
-                                         "corrects, or fewer: " +
-                                             t + " is not one of them"};
+      return validation_error{"targets",
+                              "a correction goes to the targets of the message it "
+                              "corrects, or fewer: " +
+                                  t + " is not one of them"};
     }
   }
   return std::nullopt;

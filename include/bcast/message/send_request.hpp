@@ -79,9 +79,9 @@ inline validation_result check_request(const nlohmann::json& body,
   if (!body.is_object()) return validation_error{"", "the request body must be a JSON object"};
 
   // Unknown keys are refused: a misspelt optional field ("expire_at") must not be dropped quietly.
-  static constexpr std::string_view accepted[] = {
-      "targets",    "category",    "title",      "body",   "priority",
-      "expires_at", "require_ack", "supersedes", "send_at"};
+  static constexpr std::string_view accepted[] = {"targets",     "category",   "title",
+                                                  "body",        "priority",   "expires_at",
+                                                  "require_ack", "supersedes", "send_at"};
   static constexpr std::string_view server_set[] = {"v", "id", "sent_at", "sender"};
   for (auto it = body.begin(); it != body.end(); ++it) {
     const std::string& key = it.key();
@@ -168,13 +168,14 @@ inline validation_result check_request(const nlohmann::json& body,
     const auto when = text ? parse_rfc3339(*text) : std::nullopt;
     if (!when) {
       return validation_error{
-          "send_at", "send_at must be a time like 2026-11-26T10:00:00Z or 2026-11-26T17:00:00+07:00"};
+          "send_at",
+          "send_at must be a time like 2026-11-26T10:00:00Z or 2026-11-26T17:00:00+07:00"};
     }
     if (*when <= now) return validation_error{"send_at", "send_at must be in the future"};
     if (*when > now + lim.max_schedule_ahead) {
       const auto days = std::chrono::duration_cast<std::chrono::hours>(lim.max_schedule_ahead) / 24;
-      return validation_error{"send_at", "send_at may be at most " + std::to_string(days.count()) +
-                                             " days ahead"};
+      return validation_error{
+          "send_at", "send_at may be at most " + std::to_string(days.count()) + " days ahead"};
     }
     if (draft.expires_at && *parse_time(*draft.expires_at) <= *when) {
       return validation_error{"expires_at", "expires_at must be after send_at"};
@@ -211,9 +212,9 @@ inline validation_result check_request(const nlohmann::json& body,
 // first-seen order), expires_at rewritten as format_time(), and id, sent_at and sender left empty
 // for make_envelope(); send_at, when given, in the future and at most max_schedule_ahead away,
 // and before expires_at. Whether `supersedes` names a message this one may correct is for
-// check_correction() (message/lifecycle.hpp), once that message is found. More than `max_targets` entries are refused even when
-// some are duplicates. Null counts as absent for the optional fields. Never throws (short of
-// bad_alloc).
+// check_correction() (message/lifecycle.hpp), once that message is found. More than `max_targets`
+// entries are refused even when some are duplicates. Null counts as absent for the optional fields.
+// Never throws (short of bad_alloc).
 template <json_document Json>
 validation_result validate_request(const Json& body, std::span<const category> categories,
                                    const limits& lim, time_point now) {

@@ -287,6 +287,9 @@ TEST_CASE(
   keys.add(key->public_half());
   pub.set_signing_key(key);
   pub.sign_off_loop();
+  // Once `all` has had a publish, the next ones are transactions: no script whose NOSCRIPT
+  // fallback would let later ones overtake it in Redis (and so in the history read below).
+  REQUIRE_OK(publish_now(l, pub, test::make_test_envelope({"all"}, "Pertama")));
 
   // 200 publishes asked for in one loop iteration, as when many requests arrive at once.
   std::vector<std::string> asked;
@@ -310,7 +313,8 @@ TEST_CASE(
   }
   CHECK(pub.signed_off_loop() >= outcomes.size() - 1);  // all but the first of the iteration
   auto h = read_history(l, c, "all");
-  REQUIRE(h.size() == asked.size());
+  REQUIRE(h.size() == asked.size() + 1);
+  h.erase(h.begin());
   for (std::size_t i = 0; i < h.size(); ++i) {
     auto e = message::decode(h[i].fields["env"]);
     REQUIRE_OK(e);

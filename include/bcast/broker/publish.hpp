@@ -298,7 +298,10 @@ class publisher {
   // Signs on a thread of its own whenever publishes come faster than one at a time: a second
   // publish in one loop iteration, or while that thread still has work. A lone publish signs on
   // the loop, since handing it over costs a thread wake-up (tens of µs on 2 CPUs) and gains
-  // nothing. Publishes still go out in the order they were asked for.
+  // nothing. Publishes are still written to Redis in the order they were asked for. (Redis may
+  // still run them in another order, as without this: a target's first publish is a script, and
+  // when Redis answers its EVALSHA with NOSCRIPT the EVAL sent again comes after whatever was
+  // written meanwhile.)
   // Messages signed on that thread so far.
   std::uint64_t signed_off_loop() const noexcept { return signed_off_loop_; }
 

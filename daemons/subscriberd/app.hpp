@@ -177,7 +177,8 @@ class app {
            " received, " + std::to_string(counts.shown) + " shown, " +
            std::to_string(counts.expired) + " expired, " + std::to_string(counts.failed) +
            " sink failures, " + std::to_string(counts.gaps) + " gaps, " +
-           std::to_string(counts.rejected) + " rejected";
+           std::to_string(counts.rejected) + " rejected, " + std::to_string(counts.recalled) +
+           " recalled";
   }
 
   // systemctl status shows it (sd_notify STATUS=); the log gets it every 10 minutes.

@@ -41,6 +41,25 @@ TEST_CASE("display journal: what one run marked, the next run reads") {
   CHECK(next->status(third) == mark::none);
 }
 
+TEST_CASE("display journal: a recalled message stays recalled, whatever else is marked") {
+  test::temp_dir dir;
+  {
+    auto j = broker::display_journal::open(dir.path());
+    REQUIRE_OK(j);
+    REQUIRE(j->started(first).ok());
+    REQUIRE(j->recalled(first).ok());  // while the sinks took it
+    REQUIRE(j->shown(first).ok());
+    REQUIRE(j->recalled(second).ok());  // before it came
+    REQUIRE(j->started(second).ok());
+    CHECK(j->status(first) == mark::none);
+  }
+  auto next = broker::display_journal::open(dir.path());
+  REQUIRE_OK(next);
+  CHECK(next->status(first) == mark::recalled);
+  CHECK(next->status(second) == mark::recalled);
+  CHECK(next->status(third) == mark::none);
+}
+
 TEST_CASE("display journal: cleared once a saved position covers it") {
   test::temp_dir dir;
   {

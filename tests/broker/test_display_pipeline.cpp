@@ -11,6 +11,7 @@
 #include <bcast/core/loop.hpp>
 #include <bcast/message/decode.hpp>
 #include <bcast/message/encode.hpp>
+#include <bcast/message/lifecycle.hpp>
 #include <bcast/sinks/sink_set.hpp>
 #include <bcast/trust/keys.hpp>
 #include <bcast/trust/signature.hpp>
@@ -26,11 +27,12 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
+#include <support/assert_ok.hpp>
 #include <tuple>
 #include <utility>
 #include <variant>
 #include <vector>
-#include <support/assert_ok.hpp>
 
 using namespace bcast;
 using broker::receipt_state;
@@ -78,6 +80,10 @@ class test_sink final : public sinks::sink {
   bool has_shown(const message::envelope& e) const override {
     return kept_ && kept_->count(e.id) != 0;
   }
+  void recall(const message::envelope& by, std::string_view id) override {
+    recalls.emplace_back(by.id, id);
+    if (on_recall) on_recall(by, id);
+  }
 
   void report(const std::string& id, outcome kind, std::string reason = {}) {
     REQUIRE(reporters_.count(id) == 1);
@@ -86,6 +92,8 @@ class test_sink final : public sinks::sink {
 
   std::vector<std::string> shown;  // message ids, in the order given
   std::function<void(const message::envelope&)> on_show;
+  std::vector<std::pair<std::string, std::string>> recalls;  // (by, recalled id), in order
+  std::function<void(const message::envelope&, std::string_view)> on_recall;
 
  private:
   core::loop& loop_;
@@ -655,4 +663,220 @@ TEST_CASE_METHOD(fixture,
   CHECK(s.popup->shown == std::vector{plain.id, genuine.id});
   CHECK(s.receipts.of(foreign.id) == std::vector{receipt_state::rejected});
   CHECK(s.pipeline.counters().rejected == 1);
+}
+
+namespace {
+
+// Head office's recall notice for `x`, unsigned (histories::append signs it).
+message::envelope recall_of(const message::envelope& x) {
+  auto notice =
+      message::make_recall_notice(x, test::test_ids(), "admin", std::chrono::system_clock::now());
+  REQUIRE_OK(notice);
+  return std::move(notice).value();
+}
+
+message::envelope correction_of(const message::envelope& x, std::string title) {
+  auto y = test::make_test_envelope(x.targets, std::move(title));
+  y.supersedes = x.id;
+  return y;
+}
+
+using recall_list = std::vector<std::pair<std::string, std::string>>;
+
+}  // namespace
+
+TEST_CASE_METHOD(fixture,
+                 "display pipeline: a message recalled before the store showed it is never shown") {
+  const auto x = test::make_test_envelope({"all"}, "recalled");
+  const auto other = test::make_test_envelope({"all"}, "other");
+  const auto notice = recall_of(x);
+  REQUIRE(x.id < notice.id);
+
+  SECTION("in one catch-up: the message is dropped from the batch") {
+    h.append("all", x);
+    h.append("all", other);
+    h.append("all", notice);
+    store_run s(l, dir.path(), kept);
+    REQUIRE(s.pipeline.open_state().ok());
+    s.catch_up(h);
+    CHECK(s.popup->shown == std::vector{other.id});
+    CHECK(s.jsonl->shown == std::vector{other.id});
+    CHECK(s.popup->recalls.empty());  // nothing of it was ever handed to a sink
+    CHECK(s.receipts.of(x.id) == std::vector{receipt_state::delivered, receipt_state::recalled});
+    CHECK(s.receipts.of(notice.id).empty());
+    CHECK(s.pipeline.counters().received == 3);
+    CHECK(s.pipeline.counters().recalled == 1);
+    CHECK(s.pipeline.counters().shown == 1);
+    CHECK(saved_position(dir.path()).channels.at("all").seq == 3);
+  }
+
+  SECTION(
+      "the notice comes first, through another channel: the message that follows is not shown") {
+    // X's entry in store:s1 was trimmed; the notice went to both of X's targets.
+    auto both = test::make_test_envelope({"all", "store:s1"}, "both");
+    const auto notice_of_both = recall_of(both);
+    h.append("all", both);
+    h.append("store:s1", notice_of_both);
+    store_run s(l, dir.path(), kept);
+    s.start_from(from_the_start());
+    s.answer("store:s1", h);
+    CHECK(s.pipeline.counters().recalled == 1);
+    CHECK(s.popup->recalls == recall_list{{notice_of_both.id, both.id}});  // for all it knows
+    s.answer("all", h);
+    CHECK(s.popup->shown.empty());
+    CHECK(s.receipts.of(both.id) == std::vector{receipt_state::recalled});
+    CHECK(s.pipeline.counters().shown == 0);
+  }
+}
+
+TEST_CASE_METHOD(fixture,
+                 "display pipeline: a recall of a message on the screen goes to every sink, once") {
+  const auto x = test::make_test_envelope({"all"}, "shown, then recalled");
+  store_run s(l, dir.path(), kept);
+  REQUIRE(s.pipeline.open_state().ok());
+  s.catch_up(h);
+  s.live({h.append("all", x)});
+  REQUIRE(s.popup->shown == std::vector{x.id});
+  s.popup->report(x.id, outcome::displayed);
+  const auto changes = s.changes;
+
+  const auto notice = recall_of(x);
+  s.live({h.append("all", notice)});
+  const recall_list expected{{notice.id, x.id}};
+  CHECK(s.popup->recalls == expected);
+  CHECK(s.jsonl->recalls == expected);
+  CHECK(s.popup->shown == std::vector{x.id});  // the notice is not shown
+  CHECK(s.receipts.of(x.id) ==
+        std::vector{receipt_state::delivered, receipt_state::displayed, receipt_state::recalled});
+  CHECK(s.receipts.of(notice.id).empty());
+  CHECK(s.pipeline.counters().recalled == 1);
+  CHECK(s.changes > changes);
+  CHECK(saved_position(dir.path()).channels.at("all").seq == 2);
+}
+
+TEST_CASE_METHOD(fixture,
+                 "display pipeline: a notice head office did not sign for this store is rejected, "
+                 "and the message stays") {
+  const auto stranger = trust::signing_key::generate().value();
+  const auto x = test::make_test_envelope({"all"}, "stays");
+  h.append("all", x);
+  const auto unsigned_notice = recall_of(x);
+  const auto foreign_notice = signed_by(stranger, recall_of(x));
+  auto elsewhere_notice = recall_of(x);  // genuine, for store s9, copied into `all`
+  elsewhere_notice.targets = {"store:s9"};
+  elsewhere_notice = signed_by(head_office_key(), elsewhere_notice);
+  auto altered_notice = signed_by(head_office_key(), recall_of(test::make_test_envelope({"all"})));
+  altered_notice.recalls = x.id;  // another message's genuine notice, pointed at this one
+  auto forged_correction = correction_of(x, "forged correction");
+  h.append_as_is("all", unsigned_notice);
+  h.append_as_is("all", foreign_notice);
+  h.append_as_is("all", elsewhere_notice);
+  h.append_as_is("all", altered_notice);
+  h.append_as_is("all", forged_correction);
+
+  store_run s(l, dir.path(), kept);
+  kept_log log;
+  s.pipeline.limit_rejection_log({100, std::chrono::hours(1)}, log.writer());
+  s.catch_up(h);
+  CHECK(s.popup->shown == std::vector{x.id});
+  CHECK(s.popup->recalls.empty());
+  CHECK(s.receipts.of(x.id) == std::vector{receipt_state::delivered});
+  for (const auto* n : std::initializer_list<const message::envelope*>{
+           &unsigned_notice, &foreign_notice, &elsewhere_notice, &altered_notice,
+           &forged_correction}) {
+    CHECK(s.receipts.of(n->id) == std::vector{receipt_state::rejected});
+  }
+  CHECK(log.has("message " + elsewhere_notice.id +
+                " rejected: it is not addressed to this store (its targets: store:s9)"));
+  CHECK(s.pipeline.counters().rejected == 5);
+  CHECK(s.pipeline.counters().recalled == 0);
+
+  // Live alike, after the message is on the screen.
+  auto live_forgery = signed_by(head_office_key(), recall_of(test::make_test_envelope({"all"})));
+  live_forgery.recalls = x.id;
+  s.live({h.append_as_is("all", live_forgery)});
+  CHECK(s.popup->recalls.empty());
+  CHECK(s.receipts.of(x.id) == std::vector{receipt_state::delivered});
+}
+
+TEST_CASE_METHOD(fixture,
+                 "display pipeline: a correction takes the message down and shows in its place") {
+  const auto x = test::make_test_envelope({"all"}, "Rp 1000");
+
+  SECTION("the message is on the screen") {
+    store_run s(l, dir.path(), kept);
+    s.catch_up(h);
+    s.live({h.append("all", x)});
+    const auto y = correction_of(x, "Rp 9000");
+    s.live({h.append("all", y)});
+    CHECK(s.popup->recalls == recall_list{{y.id, x.id}});
+    CHECK(s.popup->shown == std::vector{x.id, y.id});
+    CHECK(s.receipts.of(x.id) == std::vector{receipt_state::delivered, receipt_state::recalled});
+    CHECK(s.receipts.of(y.id) == std::vector{receipt_state::delivered});
+    CHECK(s.pipeline.counters().recalled == 1);
+    CHECK(s.pipeline.counters().shown == 2);
+  }
+
+  SECTION("head office's notice came first: the sinks are told once") {
+    store_run s(l, dir.path(), kept);
+    s.catch_up(h);
+    s.live({h.append("all", x)});
+    const auto notice = recall_of(x);
+    const auto y = correction_of(x, "Rp 9000");
+    s.live({h.append("all", notice), h.append("all", y)});
+    CHECK(s.popup->recalls == recall_list{{notice.id, x.id}});
+    CHECK(s.popup->shown == std::vector{x.id, y.id});
+    CHECK(s.pipeline.counters().recalled == 1);
+  }
+
+  SECTION("both in one catch-up: only the correction is shown") {
+    const auto y = correction_of(x, "Rp 9000");
+    h.append("all", x);
+    h.append("all", recall_of(x));
+    h.append("all", y);
+    store_run s(l, dir.path(), kept);
+    s.catch_up(h);
+    CHECK(s.popup->shown == std::vector{y.id});
+    CHECK(s.popup->recalls.empty());
+    CHECK(s.receipts.of(x.id) == std::vector{receipt_state::delivered, receipt_state::recalled});
+  }
+}
+
+TEST_CASE_METHOD(fixture,
+                 "display pipeline: after a kill, a recalled message is not shown again by the "
+                 "journal's restart path") {
+  test::temp_dir killed;
+  const auto at_kill = killed.path() / "state";
+  const auto x = test::make_test_envelope({"all"}, "recalled while being shown");
+  const auto notice = recall_of(x);
+
+  // The kill falls after the sinks took X and the notice took it down again, before the
+  // position past X was saved: the state dir holds the old position and a journal with "+X" and
+  // "-X". (The notice is handed over while the sinks take X, which no catch-up does, so that
+  // the kill can fall in between.)
+  store_run first(l, dir.path(), kept);
+  REQUIRE(first.pipeline.open_state().ok());
+  first.catch_up(h);
+  first.popup->on_show = [&](const message::envelope& e) {
+    if (e.id == x.id) first.pipeline.on_message(signed_by(head_office_key(), notice));
+  };
+  first.popup->on_recall = [&](const message::envelope&, std::string_view) {
+    std::filesystem::copy(dir.path(), at_kill);
+  };
+  first.live({h.append("all", x)});
+  REQUIRE(std::filesystem::exists(at_kill));
+  CHECK(first.popup->recalls == recall_list{{notice.id, x.id}});
+
+  // The next run gets X again, and not the notice (it never reached the history here): the
+  // journal keeps X off the screen, and no sink is told again.
+  store_run next(l, at_kill, kept);
+  next.start();
+  for (const auto& c : channels) next.answer(c, h);
+  CHECK(next.popup->shown.empty());
+  CHECK(next.jsonl->shown.empty());
+  CHECK(next.popup->recalls.empty());
+  CHECK(next.receipts.of(x.id).empty());
+  REQUIRE(next.last_checkpoint);
+  CHECK(next.last_checkpoint->ok());
+  CHECK(next.pipeline.counters().shown == 0);
 }

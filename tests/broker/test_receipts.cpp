@@ -63,6 +63,13 @@ TEST_CASE("receipt states: names and ranks") {
   CHECK(broker::rank(broker::receipt_state::delivered) >
         broker::rank(broker::receipt_state::rejected));
   CHECK(broker::parse_receipt_state("rejected") == broker::receipt_state::rejected);
+  // Head office's recall is the last word, whatever the store did before it.
+  for (auto s : broker::all_receipt_states) {
+    if (s == broker::receipt_state::recalled) continue;
+    CHECK(broker::rank(broker::receipt_state::recalled) > broker::rank(s));
+  }
+  CHECK(broker::parse_receipt_state("recalled") == broker::receipt_state::recalled);
+  CHECK(broker::all_receipt_states.back() == broker::receipt_state::recalled);
 }
 
 TEST_CASE("receipts: states only move forward, each keeps the time it was first reached") {
@@ -139,6 +146,7 @@ TEST_CASE("receipts: aggregation over 5 stores with one missing") {
   auto j = broker::to_json(s);
   CHECK(j["expected"] == 5);
   CHECK(j["rejected"] == 0);
+  CHECK(j["recalled"] == 0);
   CHECK(j["stores"][3] == nlohmann::json({{"store", "s4"}, {"state", "pending"}, {"at", nullptr}}));
 
   SECTION("a store whose history was trimmed past the message shows a gap") {
@@ -173,6 +181,27 @@ TEST_CASE("receipts: aggregation over 5 stores with one missing") {
     REQUIRE(s.stores.size() == 6);
     CHECK(s.stores[5].store == "s6");
     CHECK(s.stores[5].state == "rejected");
+  }
+  SECTION("recalled: the state of every store that had it, and the counts stay cumulative") {
+    // s1 acknowledged it, s3 failed, s4 only got the recall (the message never reached it).
+    write("s1", {broker::receipt_state::recalled});
+    write("s3", {broker::receipt_state::recalled});
+    write("s4", {broker::receipt_state::recalled});
+    s = summarize_now(l, agg, m, stores);
+    CHECK(s.stores[0].state == "recalled");
+    CHECK(s.stores[0].at == "2026-11-26T10:00:00.000Z");
+    CHECK(s.stores[1].state == "displayed");
+    CHECK(s.stores[2].state == "recalled");
+    CHECK(s.stores[3].state == "recalled");
+    CHECK(s.recalled == 3);
+    CHECK(s.expected == 5);
+    CHECK(s.delivered == 4);  // not s4
+    CHECK(s.displayed == 2);  // s1 still counts, as s2 does
+    CHECK(s.acknowledged == 1);
+    const auto recalled_json = broker::to_json(s);
+    CHECK(recalled_json["recalled"] == 3);
+    CHECK(recalled_json["displayed"] == 2);
+    CHECK(recalled_json["acknowledged"] == 1);
   }
   SECTION("a store that is no longer in a target group but reported still counts") {
     auto moved = stores;

@@ -92,7 +92,7 @@ TEST_CASE("subscriberd tells systemd READY=1, its counters as STATUS=, pings the
   REQUIRE(test::http_call(0, "POST", "/api/v1/messages", body.dump(), {}, hq.socket).status == 201);
   CHECK(
       notify.wait_for("STATUS=store s1 live on 2 channels; 1 received, 1 shown, 0 expired, 0 sink "
-                      "failures, 0 gaps, 0 rejected"));
+                      "failures, 0 gaps, 0 rejected, 0 recalled"));
   REQUIRE(notify.wait_for("WATCHDOG=1"));
   const auto first = notify.count("WATCHDOG=1");
   auto deadline = std::chrono::steady_clock::now() + 5s;

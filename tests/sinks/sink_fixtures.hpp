@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -50,6 +51,14 @@ inline message::envelope make_envelope(std::string title, std::string body,
   e.sender = "admin";
   e.require_ack = require_ack;
   return e;
+}
+
+// Head office's recall notice for `e`: its title, an empty body, sent a few minutes after it.
+inline message::envelope recall_notice_for(const message::envelope& e) {
+  auto notice = make_envelope(e.title, "");
+  notice.recalls = e.id;
+  notice.sent_at = "2026-11-26T10:05:00.000Z";
+  return notice;
 }
 
 // Collects the outcomes of one message.
@@ -138,7 +147,10 @@ class background {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
       pollfd p{fd_, POLLIN, 0};
-      if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+      // A child of the loop's exiting (SIGCHLD) interrupts the wait, which is not the end of it.
+      const int ready = left.count() <= 0 ? 0 : ::poll(&p, 1, static_cast<int>(left.count()));
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready <= 0) {
         throw std::runtime_error(name_ + ": no \"" + std::string(needle) + "\" in time; output:\n" +
                                  output_);
       }

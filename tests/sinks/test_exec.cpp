@@ -12,10 +12,11 @@
 
 #include <chrono>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
-#include <vector>
 #include <support/assert_ok.hpp>
+#include <vector>
 
 using namespace bcast;
 using namespace bcast::sinks;
@@ -36,6 +37,14 @@ std::unique_ptr<sink> exec(core::loop& l, const std::string& cmd, const sink_opt
   auto s = make_sink(l, "exec:" + cmd, o);
   REQUIRE_OK(s);
   return std::move(s).value();
+}
+
+// A zombie counts as gone: whoever reaps a killed grandchild is outside the test.
+bool process_alive(int pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const auto paren = text.rfind(')');
+  return paren != std::string::npos && paren + 2 < text.size() && text[paren + 2] != 'Z';
 }
 
 // close() and wait until every child is gone, so that the loop can be destroyed.
@@ -222,4 +231,83 @@ TEST_CASE("a sink destroyed with children running kills them and reports nothing
   REQUIRE(test::run_until_polled(l, [&] { return ::kill(pid, 0) != 0; }));
   test::run_for(l, 50ms);
   CHECK(r.events.empty());
+}
+
+TEST_CASE("exec: a recall ends the command and its whole process group, reporting nothing",
+          "[sinks][exec][recall]") {
+  core::loop l;
+  test::temp_dir dir;
+  // The shell starts a grandchild and waits for it, as a command that runs a viewer would.
+  auto s = exec(l, "sleep 600 & echo $! > '" + dir.file("grandchild") + "'; echo $$ > '" +
+                       dir.file("child") + "'; wait");
+  const auto e = test::make_envelope("Ditarik", "b", message::priority::normal, true);
+  recorder r;
+  s->show(e, r.reporter());
+  REQUIRE(test::run_until_polled(l, [&] {
+    return slurp(dir.file("grandchild")).size() > 1 && slurp(dir.file("child")).size() > 1;
+  }));
+  const auto child = std::stoi(slurp(dir.file("child")));
+  const auto grandchild = std::stoi(slurp(dir.file("grandchild")));
+  REQUIRE(process_alive(child));
+  REQUIRE(process_alive(grandchild));
+
+  s->recall(test::recall_notice_for(e), e.id);
+  REQUIRE(test::run_until_polled(
+      l, [&] { return s->pending() == 0 && !process_alive(child) && !process_alive(grandchild); }));
+  test::run_for(l, 50ms);
+  CHECK(r.events.empty());  // killed by the recall: neither failed nor displayed
+}
+
+TEST_CASE("queue: a recalled message that is still waiting is dropped, never run",
+          "[sinks][queue][recall]") {
+  core::loop l;
+  test::temp_dir dir;
+  sink_options o;
+  o.max_running = 1;
+  auto s = exec(l,
+                "echo \"$BCAST_TITLE\" >> '" + dir.file("started") +
+                    "'; if [ \"$BCAST_TITLE\" = open ]; then exec sleep 600; fi",
+                o);
+  const auto open = test::make_envelope("open", "b");
+  const auto waiting = test::make_envelope("waiting", "b");
+  const auto next = test::make_envelope("next", "b");
+  recorder r_open, r_waiting, r_next;
+  s->show(open, r_open.reporter());
+  s->show(waiting, r_waiting.reporter());
+  s->show(next, r_next.reporter());
+  REQUIRE(test::run_until_polled(l, [&] { return slurp(dir.file("started")) == "open\n"; }));
+  CHECK(s->pending() == 3);
+
+  s->recall(test::recall_notice_for(waiting), waiting.id);
+  CHECK(s->pending() == 2);
+  // Recalling the open one frees its slot: the next message runs, the recalled one never does.
+  s->recall(test::recall_notice_for(open), open.id);
+  REQUIRE(test::run_until(l, [&] { return r_next.has(outcome::displayed); }));
+  REQUIRE(test::run_until(l, [&] { return s->pending() == 0; }));
+  CHECK(slurp(dir.file("started")) == "open\nnext\n");
+  CHECK(r_waiting.events.empty());
+  CHECK(r_open.events.empty());
+
+  // A recall of a message the sink never had, or is done with, changes nothing.
+  s->recall(test::recall_notice_for(next), next.id);
+  s->recall(test::recall_notice_for(next), "01JD0000000000000000000000");
+  test::run_for(l, 50ms);
+  CHECK(r_next.kinds() == std::vector{outcome::displayed});
+}
+
+TEST_CASE("sink_set: a recall reaches every sink", "[sinks][set][recall]") {
+  core::loop l;
+  test::temp_dir dir;
+  const auto path = dir.file("a.jsonl");
+  auto set = make_sinks(l, {"exec:exec sleep 600", "jsonl:" + path});
+  REQUIRE_OK(set);
+  const auto e = test::make_envelope("t", "b");
+  recorder r;
+  (*set)->show(e, r.reporter());
+  REQUIRE(test::run_until(l, [&] { return r.has(outcome::displayed); }));  // jsonl
+  CHECK((*set)->pending() == 1);                                           // exec's sleep
+  (*set)->recall(test::recall_notice_for(e), e.id);
+  REQUIRE(test::run_until(l, [&] { return (*set)->pending() == 0; }));
+  CHECK(slurp(path).ends_with("{\"event\":\"recalled\",\"id\":\"" + e.id + "\"}\n"));
+  CHECK(r.events.size() == 1);
 }

@@ -17,13 +17,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
-#include <vector>
 #include <support/assert_ok.hpp>
+#include <vector>
 
 using namespace bcast;
 using namespace bcast::sinks;
@@ -282,4 +283,69 @@ TEST_CASE("terminal: a reader that went away is failed (EPIPE), not SIGPIPE", "[
   (*s)->show(test::make_envelope("t", "b"), r.reporter());
   REQUIRE(test::run_until(l, [&] { return r.has(outcome::failed); }));
   CHECK(contains(r.reason(), "cannot write to stdout: "));
+}
+
+TEST_CASE("jsonl: a recall appends exactly one event line after the message",
+          "[sinks][jsonl][recall]") {
+  core::loop l;
+  test::temp_dir dir;
+  const auto path = dir.file("messages.jsonl");
+  auto s = make_sink(l, "jsonl:" + path);
+  REQUIRE_OK(s);
+  const auto e = test::make_envelope("Harga minyak turun", "b");
+  recorder r;
+  (*s)->show(e, r.reporter());
+  (*s)->recall(test::recall_notice_for(e), e.id);
+  REQUIRE(test::run_until(l, [&] { return (*s)->pending() == 0; }));
+  CHECK(r.kinds() == std::vector{outcome::displayed});
+  const auto lines = lines_of(path);
+  REQUIRE(lines.size() == 2);
+  CHECK(message::decode(lines[0]).value() == e);
+  CHECK(lines[1] == "{\"event\":\"recalled\",\"id\":\"" + e.id + "\"}");
+}
+
+TEST_CASE("terminal: a recall prints one line with the title; a waiting message is dropped",
+          "[sinks][terminal][recall]") {
+  core::loop l;
+  pipe_pair p;
+  sink_options o;
+  o.terminal_fd = p.write;
+  auto s = make_sink(l, "terminal", o);
+  REQUIRE_OK(s);
+  const auto shown = test::make_envelope("Harga \x1b[2J minyak turun", "Diskon 20%");
+  recorder r;
+  (*s)->show(shown, r.reporter());
+  REQUIRE(test::run_until(l, [&] { return r.has(outcome::displayed); }));
+  const auto block = drain(p.read);
+  REQUIRE(contains(block, "Diskon 20%"));
+
+  (*s)->recall(test::recall_notice_for(shown), shown.id);
+  REQUIRE(test::run_until(l, [&] { return (*s)->pending() == 0; }));
+  const auto line = drain(p.read);
+  CHECK(contains(line, "2026-11-26 "));
+  CHECK(line.ends_with(" | RECALLED | Harga  [2J minyak turun ==\n\n"));
+  CHECK(line.starts_with("== "));
+  CHECK(std::count(line.begin(), line.end(), '\n') == 2);  // the line and a blank one
+  CHECK(r.kinds() == std::vector{outcome::displayed});
+
+  // Queued behind another block and recalled before its turn: never printed, and no line.
+  const auto first = test::make_envelope("Pertama", "satu");
+  const auto second = test::make_envelope("Kedua", "dua");
+  recorder r1, r2;
+  (*s)->show(first, r1.reporter());
+  (*s)->show(second, r2.reporter());
+  (*s)->recall(test::recall_notice_for(second), second.id);
+  REQUIRE(test::run_until(l, [&] { return (*s)->pending() == 0; }));
+  const auto out = drain(p.read);
+  CHECK(contains(out, "Pertama"));
+  CHECK_FALSE(contains(out, "Kedua"));
+  CHECK_FALSE(contains(out, "RECALLED"));
+  CHECK(r2.events.empty());
+
+  // Taken down by a correction, whose block comes next: the line names it.
+  auto correction = test::make_envelope("Harga minyak turun 25%", "Koreksi");
+  correction.supersedes = first.id;
+  (*s)->recall(correction, first.id);
+  REQUIRE(test::run_until(l, [&] { return (*s)->pending() == 0; }));
+  CHECK(contains(drain(p.read), " | RECALLED | replaced by \"Harga minyak turun 25%\" ==\n"));
 }

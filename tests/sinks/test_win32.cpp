@@ -178,3 +178,35 @@ TEST_CASE("win32 machinery: the queue bounds open boxes; close() closes them",
   CHECK(s.pending() == 0);
   CHECK(desktop.count() == 3);
 }
+
+TEST_CASE(
+    "win32 machinery: a recall closes the open box, reports nothing more, and drops a "
+    "waiting one",
+    "[sinks][win32][recall]") {
+  core::loop l;
+  fake_desktop desktop;
+  sink_options o;
+  o.max_running = 1;
+  o.display_settle = 50ms;
+  threaded_dialog_sink s(l, "win32", o, desktop.dialog(), desktop.closer());
+  const auto open = test::make_envelope("Terbuka", "Isi", message::priority::normal, true);
+  const auto waiting = test::make_envelope("Menunggu", "Isi");
+  recorder r_open, r_waiting;
+  s.show(open, r_open.reporter());
+  s.show(waiting, r_waiting.reporter());
+  REQUIRE(test::run_until(l, [&] { return r_open.has(outcome::displayed); }));
+  REQUIRE(desktop.count() == 1);
+
+  auto notice = test::make_envelope("Menunggu", "");
+  notice.recalls = waiting.id;
+  s.recall(notice, waiting.id);
+  CHECK(s.pending() == 1);
+  notice.recalls = open.id;
+  s.recall(notice, open.id);
+  REQUIRE(test::run_until(l, [&] { return s.pending() == 0; }));
+  test::run_for(l, 100ms);
+  CHECK(desktop.count() == 1);  // the waiting one never came up
+  // Closed by us: a box whose only button is OK would answer OK, which is no acknowledgement.
+  CHECK(r_open.kinds() == std::vector{outcome::displayed});
+  CHECK(r_waiting.events.empty());
+}

@@ -180,6 +180,45 @@ TEST_CASE("zenity: a dialog nobody closes does not stop the next messages",
   CHECK(x.run("xdotool search --onlyvisible --class zenity 2>/dev/null || true").empty());
 }
 
+TEST_CASE(
+    "zenity: a recall closes the open dialog and drops a waiting one; nothing is reported "
+    "after it",
+    "[sinks][zenity][x11][recall]") {
+  if (!have_desktop_tools()) return;
+  test::xvfb x;
+  core::loop l;
+  auto o = dialog_options(x);
+  o.max_running = 1;
+  auto s = zenity(l, o);
+  const auto open = test::make_envelope("Segera ditarik", "Pesan", message::priority::urgent, true);
+  const auto waiting = test::make_envelope("Menunggu giliran", "Pesan");
+  recorder r_open, r_waiting;
+  s->show(open, r_open.reporter());
+  s->show(waiting, r_waiting.reporter());
+  REQUIRE(test::run_until(l, [&] { return r_open.has(outcome::displayed); }));
+  const auto w = x.find_window("^Segera ditarik$");
+  REQUIRE_FALSE(w.empty());
+
+  auto notice = test::make_envelope(waiting.title, "");
+  notice.recalls = waiting.id;
+  s->recall(notice, waiting.id);
+  CHECK(s->pending() == 1);
+  notice.recalls = open.id;
+  s->recall(notice, open.id);
+  // The window is gone, as the X server sees it (it drops a client's windows a moment after the
+  // client is gone).
+  REQUIRE(test::run_until_polled(l, [&] {
+    return s->pending() == 0 &&
+           x.run("xdotool search --onlyvisible --name '^Segera ditarik$' 2>/dev/null || true")
+               .empty();
+  }));
+  CHECK(x.run("xwininfo -id " + w + " >/dev/null 2>&1 || echo gone") == "gone\n");
+  CHECK(x.run("xdotool search --onlyvisible --class zenity 2>/dev/null || true").empty());
+  test::run_for(l, 100ms);
+  CHECK(r_open.kinds() == std::vector{outcome::displayed});  // not failed, not acknowledged
+  CHECK(r_waiting.events.empty());
+}
+
 TEST_CASE("zenity: no X display is failed, not displayed", "[sinks][zenity]") {
   if (!test::have_program("zenity")) {
     WARN("zenity is missing (./dev installs it); skipping");

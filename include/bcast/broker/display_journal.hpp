@@ -3,14 +3,16 @@
 // killed between showing a message and saving its position does not show it again.
 //
 //   <state-dir>/shown.journal   "+ID\n" just before a message goes to the sinks,
-//                               "=ID\n" once they have it
+//                               "=ID\n" once they have it,
+//                               "-ID\n" once head office recalled it
 //
 // After a restart the catch-up delivers those messages again: one marked shown is skipped, and one
 // only marked started (the kill fell while the sinks took it) is shown by the sinks that cannot
-// say they already have it (sink::has_shown). Each mark is one write(2) to a file opened with
-// O_APPEND, which a SIGKILL does not tear. The file is emptied once a saved position covers what
-// it names. It is not fsynced: it guards against a killed process, and a power cut that loses it
-// costs at most a repeat of what was shown after the last saved position.
+// say they already have it (sink::has_shown); one marked recalled is not shown at all, whatever
+// else is marked and in whatever order the run meets it and its recall. Each mark is one write(2)
+// to a file opened with O_APPEND, which a SIGKILL does not tear. The file is emptied once a saved
+// position covers what it names. It is not fsynced: it guards against a killed process, and a power
+// cut that loses it costs at most a repeat of what was shown after the last saved position.
 
 #include <bcast/core/error.hpp>
 #include <bcast/core/files.hpp>
@@ -32,7 +34,7 @@ inline constexpr std::string_view display_journal_file_name = "shown.journal";
 
 class display_journal {
  public:
-  enum class mark { none, started, shown };
+  enum class mark { none, started, shown, recalled };
 
   // Reads what the last run left and keeps the file open for appending. The directory must exist.
   static core::result<display_journal> open(const std::filesystem::path& dir) {
@@ -71,6 +73,7 @@ class display_journal {
 
   core::result<void> started(std::string_view id) { return append('+', id); }
   core::result<void> shown(std::string_view id) { return append('=', id); }
+  core::result<void> recalled(std::string_view id) { return append('-', id); }
 
   // After a saved position covers everything marked so far.
   core::result<void> clear() {
@@ -94,7 +97,9 @@ class display_journal {
       text.remove_prefix(end + 1);
       if (line.size() < 2) continue;
       auto& m = marks_[std::string(line.substr(1))];
-      if (line[0] == '=') {
+      if (line[0] == '-') {
+        m = mark::recalled;
+      } else if (line[0] == '=' && m != mark::recalled) {
         m = mark::shown;
       } else if (line[0] == '+' && m == mark::none) {
         m = mark::started;

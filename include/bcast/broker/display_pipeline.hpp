@@ -15,6 +15,15 @@
 // in catch-up alike. A message the policy refuses is never shown: its receipt is `rejected`,
 // the log says why (rate-limited: whoever writes to Redis could otherwise flood it), and the
 // position moves past it like past any other, so it is not read again.
+//
+// Head office takes a message X back with a recall notice or a correction (message/lifecycle.hpp:
+// taken_down_by), which passes the same policy, so only head office can take down a message
+// and only at the stores it was for. If X is still collected it is dropped, never shown;
+// otherwise the sinks close what of it is still open. Either way X's receipt becomes `recalled`
+// and X is remembered (a bounded set, and the journal until the next saved position), so a copy
+// that comes later, through another channel or after a restart, is not shown. Catch-up meets the
+// notice after X (it was published after X to X's own targets), but across channels it may come
+// first, which the remembered set covers. The notice itself is not shown and gets no receipt.
 
 #include <bcast/broker/display_journal.hpp>
 #include <bcast/broker/receipts.hpp>
@@ -24,6 +33,7 @@
 #include <bcast/core/log.hpp>
 #include <bcast/core/log_limit.hpp>
 #include <bcast/message/envelope.hpp>
+#include <bcast/message/lifecycle.hpp>
 #include <bcast/sinks/sink.hpp>
 #include <bcast/sinks/sink_set.hpp>
 #include <bcast/trust/store_policy.hpp>
@@ -49,6 +59,7 @@ struct display_counters {
   std::uint64_t failed = 0;    // `failed` outcomes, one per sink and message
   std::uint64_t gaps = 0;      // stretches of history lost to this store
   std::uint64_t rejected = 0;  // refused by the trust policy: never shown
+  std::uint64_t recalled = 0;  // taken down, or never shown, on head office's recall
 };
 
 struct display_settings {
@@ -56,6 +67,9 @@ struct display_settings {
   // Holds the saved position and the journal. Empty: neither is kept, so a restart starts from
   // the newest messages (bcast-bench).
   std::filesystem::path state_dir;
+  // Recalled message ids remembered, so that a later copy is not shown. A copy comes at most a
+  // catch-up later, so this only needs to cover the recalls of one catch-up.
+  std::size_t recalled_ids = 4096;
 };
 
 struct opened_state {
@@ -76,6 +90,7 @@ class display_pipeline {
         policy_(std::move(policy)),
         rejections_(core::log::rate_limit{}, rejections_what),
         receipts_(receipts),
+        recalled_(settings_.recalled_ids),
         sinks_(std::move(sinks)) {}
   display_pipeline(const display_pipeline&) = delete;
   display_pipeline& operator=(const display_pipeline&) = delete;
@@ -104,6 +119,13 @@ class display_pipeline {
   void on_message(const message::envelope& e) {
     ++counters_.received;
     if (auto why = policy_.check(e)) return reject(e, *why);
+    if (const auto& x = message::taken_down_by(e)) take_down(*x, e);
+    if (message::is_recall_notice(e)) return;
+    if (is_recalled(e.id)) {
+      recalled_.insert(e.id);  // the journal forgets it at the next saved position
+      core::log::info("message " + e.id + " was recalled; not shown");
+      return;
+    }
     receipts_.record(e.id, receipt_state::delivered);
     if (message::is_expired(e, std::chrono::system_clock::now())) {
       ++counters_.expired;
@@ -159,7 +181,7 @@ class display_pipeline {
   sinks::sink_set& sinks() noexcept { return *sinks_; }
 
   // After the counters changed in a way worth reporting: a checkpoint, a gap, a failed outcome,
-  // a rejected message.
+  // a rejected or recalled message.
   void on_change(change_handler h) { on_change_ = std::move(h); }
 
   // The log line saying why a message was rejected: at most `limit.lines` a window, then a
@@ -188,9 +210,37 @@ class display_pipeline {
     changed();
   }
 
+  bool is_recalled(const std::string& id) const {
+    return recalled_.contains(id) || journal_.status(id) == display_journal::mark::recalled;
+  }
+
+  // `by` (accepted by the policy) takes down message `id`.
+  void take_down(const std::string& id, const message::envelope& by) {
+    // A correction after its own recall notice, or a notice read again after a restart.
+    if (is_recalled(id)) return;
+    recalled_.insert(id);
+    ++counters_.recalled;
+    if (auto r = journal_.recalled(id); !r) {
+      core::log::warning(r.err().message() + "; a crash now may show recalled message " + id);
+    }
+    const auto waiting = std::find_if(to_show_.begin(), to_show_.end(),
+                                      [&](const message::envelope& m) { return m.id == id; });
+    if (waiting != to_show_.end()) {
+      to_show_.erase(waiting);
+      core::log::info("message " + id + " recalled by " + by.id + " before it was shown");
+    } else {
+      core::log::info("message " + id + " recalled by " + by.id + "; taking it down");
+      sinks_->recall(by, id);
+    }
+    receipts_.record(id, receipt_state::recalled);
+    changed();
+  }
+
   void show_once(const message::envelope& e) {
     using mark = display_journal::mark;
     switch (journal_.status(e.id)) {
+      case mark::recalled:  // on_message keeps these out of to_show_
+        return;
       case mark::shown:
         receipts_.record(e.id, receipt_state::displayed);
         return;
@@ -246,6 +296,7 @@ class display_pipeline {
   display_journal journal_ = display_journal::none();
   std::vector<message::envelope> to_show_;
   std::vector<message::envelope> batch_;  // being shown
+  recent_ids recalled_;
   display_counters counters_;
   change_handler on_change_;
   // Last, so destroyed first: a sink reports nothing once it is gone, and its reporters point

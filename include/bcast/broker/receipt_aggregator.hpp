@@ -33,6 +33,8 @@ struct store_receipt {
   std::string at;     // empty when pending
 };
 
+// Counts are cumulative: a store that displayed the message and later had it recalled is among
+// `displayed` and among `recalled`, while its state says `recalled`.
 struct receipt_summary {
   std::size_t expected = 0;
   std::size_t delivered = 0;  // got it, whatever happened next
@@ -41,6 +43,8 @@ struct receipt_summary {
   // Refused it (bad or missing signature, not addressed to it): not among `delivered`, since
   // what such a store got is not known to be this message.
   std::size_t rejected = 0;
+  // Took it down on head office's recall or correction, or never showed it because of one.
+  std::size_t recalled = 0;
   std::vector<store_receipt> stores;  // sorted by store id
 };
 
@@ -51,15 +55,22 @@ inline nlohmann::json to_json(const receipt_summary& s) {
                       {"state", r.state},
                       {"at", r.at.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.at)}});
   }
-  return {{"expected", s.expected},   {"delivered", s.delivered},
-          {"displayed", s.displayed}, {"acknowledged", s.acknowledged},
-          {"rejected", s.rejected},   {"stores", std::move(stores)}};
+  return {{"expected", s.expected},         {"delivered", s.delivered}, {"displayed", s.displayed},
+          {"acknowledged", s.acknowledged}, {"rejected", s.rejected},   {"recalled", s.recalled},
+          {"stores", std::move(stores)}};
 }
 
 // What Redis holds for one store and one message.
 struct store_receipt_data {
   std::array<std::optional<std::string>, all_receipt_states.size()> at;  // by all_receipt_states
   std::vector<std::string> gaps;                                         // gap list items
+
+  bool has(receipt_state s) const noexcept {
+    for (std::size_t i = 0; i < all_receipt_states.size(); ++i) {
+      if (all_receipt_states[i] == s) return at[i].has_value();
+    }
+    return false;
+  }
 };
 
 // One store's state for the message, or nothing when it neither was expected nor reported.
@@ -94,23 +105,32 @@ inline std::optional<store_receipt> effective_receipt(const known_store& s, bool
 }
 
 // expected: known stores whose id or groups match a target, plus any other known store that
-// reported a receipt (its groups changed since) other than `rejected`. Counts are cumulative.
+// reported a receipt (its groups changed since) other than `rejected`. Counts are cumulative:
+// they go by the fields present, since `recalled` outranks what the store did before it.
 inline receipt_summary summarize_receipts(const message_record& m,
                                           std::span<const known_store> stores,
                                           std::span<const store_receipt_data> data) {
   receipt_summary out;
   for (std::size_t i = 0; i < stores.size() && i < data.size(); ++i) {
     const bool addressed = store_matches_message(stores[i], m.envelope);
-    auto r = effective_receipt(stores[i], addressed, m, data[i]);
+    const auto& d = data[i];
+    auto r = effective_receipt(stores[i], addressed, m, d);
     if (!r) continue;
     const auto st = parse_receipt_state(r->state);
     // A store the message was not for, that refused a copy of it (replayed into a channel it
     // reads): listed, so head office sees it, but never expected.
     if (addressed || st != receipt_state::rejected) ++out.expected;
     if (st == receipt_state::rejected) ++out.rejected;
-    if (st && *st != receipt_state::gap && *st != receipt_state::rejected) ++out.delivered;
-    if (st == receipt_state::displayed || st == receipt_state::acknowledged) ++out.displayed;
-    if (st == receipt_state::acknowledged) ++out.acknowledged;
+    const bool acknowledged = d.has(receipt_state::acknowledged);
+    const bool displayed = acknowledged || d.has(receipt_state::displayed);
+    // A store that only recalled it (the notice came, the message never did) did not get it.
+    if (displayed || d.has(receipt_state::delivered) || d.has(receipt_state::failed) ||
+        d.has(receipt_state::expired)) {
+      ++out.delivered;
+    }
+    if (displayed) ++out.displayed;
+    if (acknowledged) ++out.acknowledged;
+    if (d.has(receipt_state::recalled)) ++out.recalled;
     out.stores.push_back(std::move(*r));
   }
   std::sort(out.stores.begin(), out.stores.end(),

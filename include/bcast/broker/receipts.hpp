@@ -30,12 +30,23 @@ namespace bcast::broker {
 // `rejected`: the store refused to show the message (trust/store_policy.hpp: a bad or missing
 // signature, or not addressed to it). It is all a store records for such a message: no
 // `delivered`, since what it got is not trusted to be head office's message at all.
-enum class receipt_state { delivered, displayed, acknowledged, expired, failed, gap, rejected };
+// `recalled`: head office took the message back (a recall notice or a correction reached the
+// store, message/lifecycle.hpp); whatever the store had done with it before stays recorded too.
+enum class receipt_state {
+  delivered,
+  displayed,
+  acknowledged,
+  expired,
+  failed,
+  gap,
+  rejected,
+  recalled
+};
 
-inline constexpr std::array<receipt_state, 7> all_receipt_states = {
+inline constexpr std::array<receipt_state, 8> all_receipt_states = {
     receipt_state::delivered, receipt_state::displayed, receipt_state::acknowledged,
     receipt_state::expired,   receipt_state::failed,    receipt_state::gap,
-    receipt_state::rejected};
+    receipt_state::rejected,  receipt_state::recalled};
 
 inline std::string_view to_string(receipt_state s) noexcept {
   switch (s) {
@@ -53,6 +64,8 @@ inline std::string_view to_string(receipt_state s) noexcept {
       return "gap";
     case receipt_state::rejected:
       return "rejected";
+    case receipt_state::recalled:
+      return "recalled";
   }
   return "delivered";
 }
@@ -82,7 +95,9 @@ inline std::optional<receipt_state> parse_receipt_state(std::string_view s) noex
 // How far along a state is. expired and failed come after delivered (the store had it) and
 // before displayed: with several sinks, one that displayed beats one that failed. rejected comes
 // before delivered: when one id reached a store twice, once genuine and once forged (a copy
-// with an altered title), what the store did with the genuine one is its state.
+// with an altered title), what the store did with the genuine one is its state. recalled comes
+// last: nothing the store does with a message after head office took it back counts (a popup
+// that a recall closed reports nothing more, but a `displayed` written late may still land).
 inline int rank(receipt_state s) noexcept {
   switch (s) {
     case receipt_state::gap:
@@ -99,6 +114,8 @@ inline int rank(receipt_state s) noexcept {
       return 6;
     case receipt_state::acknowledged:
       return 7;
+    case receipt_state::recalled:
+      return 8;
   }
   return 0;
 }

@@ -32,6 +32,9 @@ struct child_plan {
   // group. A shell's children (`sh -c 'sleep 99; x'`) otherwise outlive the kill, keep the output
   // pipes open, and the job would not end before they do.
   bool own_process_group = false;
+  // What close() and a recall send first (SIGKILL follows 5 s later). notify-send closes its
+  // notification on SIGINT, and on SIGTERM dies leaving it on the screen.
+  int cancel_signal = SIGTERM;
   // Judges the finished child; not called for a child that close() killed. `timed_out`: killed
   // by `timeout` while still running.
   std::function<void(job&, const core::process_result&, bool timed_out)> on_exit;
@@ -119,9 +122,9 @@ inline void run_child(const std::shared_ptr<job>& j, child_plan plan) {
       r->kill(SIGKILL);
     });
   }
-  j->set_cancel([run, &l = j->loop()] {
+  j->set_cancel([run, &l = j->loop(), signum = plan.cancel_signal] {
     run->cancelled = true;
-    run->kill(SIGTERM);
+    run->kill(signum);
     // A child that ignores SIGTERM must not hold up close() for ever.
     if (!run->deadline) run->deadline = std::make_unique<core::timer>(l);
     run->deadline->start(std::chrono::seconds(5), [r = run.get()] { r->kill(SIGKILL); });

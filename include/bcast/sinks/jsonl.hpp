@@ -4,14 +4,18 @@
 // closes it, right inside show(): a plain local write is microseconds, and writing at once means
 // the line is out before subscriberd puts its new position in place, so a crash cannot lose a
 // queue of lines. A written line is `displayed`; an error is `failed` with the
-// errno text. Outcomes are reported on a later loop iteration, as for every sink.
+// errno text. Outcomes are reported on a later loop iteration, as for every sink. A recall
+// appends {"event":"recalled","id":"<id>"}.
 // PATH must be a regular file (or missing): a symbolic link is refused, so that whoever may write
 // in its directory cannot point the sink at another file, and so is a FIFO, which would hold the
 // loop in open() or write().
 
+#include <bcast/core/log.hpp>
 #include <bcast/core/loop.hpp>
 #include <bcast/message/encode.hpp>
 #include <bcast/sinks/sink.hpp>
+
+#include <nlohmann/json.hpp>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -111,6 +115,16 @@ class jsonl_sink final : public sink {
   // The line in flight at a crash is the last one written, so the tail of the file tells.
   bool has_shown(const message::envelope& e) const override {
     return detail::tail_contains(path_, "\"id\":\"" + e.id + "\"", tail_window);
+  }
+
+  // A reader of the file learns of the recall in the file's own order, after the message. There
+  // is no outcome to report it by, so a failed write goes to the log.
+  void recall(const message::envelope&, std::string_view id) override {
+    if (state_->closed) return;
+    const auto line = nlohmann::json{{"event", "recalled"}, {"id", std::string(id)}}.dump() + "\n";
+    if (auto why = detail::append_line(path_, line); !why.empty()) {
+      core::log::warning("sink " + name_ + ": recall of message " + std::string(id) + ": " + why);
+    }
   }
 
  private:

@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -73,6 +74,14 @@ class job : public std::enable_shared_from_this<job> {
   }
   bool is_displayed() const noexcept { return displayed_; }
 
+  // Head office took the message back: nothing is reported any more, whatever the work makes of
+  // its end, and with `stop` the work is stopped as close() stops it.
+  void recall(bool stop = true) noexcept {
+    recalled_ = true;
+    if (stop) cancel();
+  }
+  bool is_recalled() const noexcept { return recalled_; }
+
   // What close() calls to stop the running work (kill the child, close the dialog). The work
   // still calls finish() when it is really over.
   void set_cancel(std::function<void()> fn) { cancel_ = std::move(fn); }
@@ -102,7 +111,7 @@ class job : public std::enable_shared_from_this<job> {
 
  private:
   void emit(outcome kind, std::string reason) noexcept {
-    if (!queue_->open || !report_) return;
+    if (!queue_->open || recalled_ || !report_) return;
     auto keep = shared_from_this();  // the reporter may destroy the sink
     report_(outcome_event{kind, queue_->name, std::move(reason)});
   }
@@ -115,6 +124,7 @@ class job : public std::enable_shared_from_this<job> {
   bool acknowledged_ = false;
   bool failed_ = false;
   bool finished_ = false;
+  bool recalled_ = false;
 };
 
 namespace detail {
@@ -186,6 +196,27 @@ class queued_sink : public sink {
 
   std::size_t pending() const noexcept override {
     return state_->running.size() + state_->waiting.size();
+  }
+
+  void recall(const message::envelope&, std::string_view id) override {
+    drop_waiting(id);
+    for (const auto& j : running_jobs()) {
+      if (j->envelope().id == id) j->recall();
+    }
+  }
+
+ protected:
+  // A copy: a job's recall() may finish it, which edits the list.
+  std::vector<std::shared_ptr<job>> running_jobs() const { return state_->running; }
+
+  // Whether `id` was waiting. It is dropped without an outcome: it never reached the screen.
+  bool drop_waiting(std::string_view id) {
+    auto& w = state_->waiting;
+    const auto before = w.size();
+    w.erase(std::remove_if(w.begin(), w.end(),
+                           [id](const std::shared_ptr<job>& j) { return j->envelope().id == id; }),
+            w.end());
+    return w.size() != before;
   }
 
  private:

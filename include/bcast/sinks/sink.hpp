@@ -71,6 +71,8 @@ struct sink_options {
   std::vector<std::string> child_env;
   std::string zenity_program = "zenity";
   std::string notify_send_program = "notify-send";
+  // Closes a recalled notification that notify-send no longer waits on (notify_send.hpp).
+  std::string gdbus_program = "gdbus";
   std::string shell = "/bin/sh";
   // make_sink refuses a dialog sink whose program is not on PATH, so a typo shows at start-up.
   bool check_programs = true;
@@ -105,6 +107,17 @@ class sink {
   // After a crash that fell while this sink took `e`: whether it has it already. Only a sink that
   // keeps what it showed can tell (jsonl reads its file); the others answer no and show it again.
   virtual bool has_shown(const message::envelope&) const { return false; }
+
+  // Head office took message `id` back: `by` is the recall notice (it carries the message's
+  // title) or the correction that replaces it (message/lifecycle.hpp). A sink drops `id` if it
+  // is still waiting, closes what of it is still open, and reports nothing more for it: a popup
+  // a recall closed was neither acknowledged nor failed. A sink that has not seen `id` does
+  // nothing, except one that records every event (jsonl, terminal), which says it was recalled.
+  // The default is for a sink that keeps nothing open.
+  virtual void recall(const message::envelope& by, std::string_view id) {
+    (void)by;
+    (void)id;
+  }
 };
 
 }  // namespace bcast::sinks

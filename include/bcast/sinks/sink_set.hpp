@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -52,6 +53,10 @@ class sink_set final : public sink {
       if (!s->has_shown(e)) return false;
     }
     return !sinks_.empty();
+  }
+
+  void recall(const message::envelope& by, std::string_view id) override {
+    for (auto& s : sinks_) s->recall(by, id);
   }
 
   void close(std::function<void()> done) override {

@@ -15,6 +15,7 @@
 // or socket does not block), and retried every 20 ms otherwise. A block not written within
 // command_timeout is `failed`; the queue (one block at a time, max_queued waiting) bounds memory.
 // The fd's flags are left alone: making a shared stdout non-blocking would break other writers.
+// A recalled message gets one line, "== <time> | RECALLED | <title> ==".
 
 #include <bcast/core/loop.hpp>
 #include <bcast/core/timer.hpp>
@@ -155,6 +156,20 @@ inline std::string terminal_block(const message::envelope& e, bool colour) {
   return out;
 }
 
+// The line for a recalled message, dated when it was recalled. `notice` carries the message's
+// title; made from a correction (it also names what it supersedes) it carries the correction's
+// title instead, and the correction's block follows.
+inline std::string terminal_recall_line(const message::envelope& notice, bool colour) {
+  std::string out = colour ? "\033[1;35m" : "";
+  out += "== " + detail::local_time_text(notice.sent_at) + " | RECALLED | ";
+  const auto title = text::without_controls(notice.title, false);
+  out += notice.supersedes ? "replaced by \"" + title + "\"" : title;
+  out += " ==";
+  out += colour ? "\033[0m" : "";
+  out += "\n\n";
+  return out;
+}
+
 namespace detail {
 
 class terminal_write : public std::enable_shared_from_this<terminal_write> {
@@ -235,10 +250,22 @@ class terminal_sink final : public queued_sink {
                     [fd = options.terminal_fd,
                      colour = detail::use_colour(options.terminal_colour, options.terminal_fd),
                      limit = options.command_timeout](const std::shared_ptr<job>& j) {
+                      const auto& e = j->envelope();
                       auto w = std::make_shared<detail::terminal_write>(
-                          j, fd, terminal_block(j->envelope(), colour), limit);
+                          j, fd,
+                          e.recalls ? terminal_recall_line(e, colour) : terminal_block(e, colour),
+                          limit);
                       w->step();
                     }) {}
+
+  // A message still waiting is dropped unprinted. After one printed, the line goes through the
+  // queue: a block being written is finished first, since half a block would garble the line.
+  void recall(const message::envelope& by, std::string_view id) override {
+    if (drop_waiting(id)) return;
+    auto notice = by;
+    notice.recalls = std::string(id);
+    show(notice, nullptr);
+  }
 };
 
 }  // namespace bcast::sinks

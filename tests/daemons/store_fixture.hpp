@@ -140,6 +140,23 @@ struct fleet {
     return nlohmann::json::parse(r.body)["receipts"];
   }
 
+  // The store's receipt for message `id` through publisherd's API, once it is `state`.
+  nlohmann::json wait_for_receipt(const std::string& id, const std::string& store,
+                                  const std::string& state) {
+    nlohmann::json r;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    for (;;) {
+      r = receipts(id);
+      for (const auto& s : r["stores"]) {
+        if (s["store"] == store && s["state"] == state) return r;
+      }
+      if (std::chrono::steady_clock::now() > deadline) {
+        FAIL("no receipt " << state << " from " << store << " for " << id << ": " << r.dump());
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+
   nlohmann::json stores_api() {
     auto r = http_call(0, "GET", "/api/v1/stores", {}, {}, hq.socket);
     REQUIRE(r.status == 200);

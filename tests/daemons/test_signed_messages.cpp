@@ -4,6 +4,7 @@
 // publish an envelope as it is (unsigned, or signed by a key of its own), append an edited copy
 // to a history and publish it as a live frame, or rewrite a history entry.
 
+#include "redis_writer.hpp"
 #include "store_fixture.hpp"
 
 #include <broker/broker_helpers.hpp>
@@ -28,80 +29,10 @@ using namespace bcast;
 using nlohmann::json;
 using namespace std::chrono_literals;
 using test::fleet;
+using test::redis_writer;
 using test::store_box;
 
 namespace {
-
-// Whoever can write to Redis, with the library. Each write has a connection of its own: the
-// test blocks on the daemons between writes, and a loop that did not run meanwhile would time its
-// next command from a stale clock.
-struct redis_writer {
-  std::string url;
-
-  struct connection {
-    core::loop loop;
-    redis::client client;
-    explicit connection(const std::string& url) : client(loop, test::broker_opts(url)) {}
-    redis::reply command(const std::vector<std::string>& args) {
-      auto r = test::run_command(loop, client, args);
-      REQUIRE_OK(r);
-      return std::move(r).value();
-    }
-  };
-
-  // Appends `e` to each of its targets' history and publishes it live, as it is; publisherd's
-  // message log records it too, so GET /api/v1/messages/{id} shows its receipts.
-  void publish(const message::envelope& e) const {
-    connection c(url);
-    broker::publisher publisher(c.client);
-    std::optional<core::result<broker::publish_outcome>> out;
-    publisher.publish(e,
-                      [&](core::result<broker::publish_outcome> r) { out.emplace(std::move(r)); });
-    REQUIRE(test::run_until(c.loop, [&] { return out.has_value(); }));
-    REQUIRE_OK(*out);
-  }
-
-  // Rewrites `target`'s history with `edit` applied to the envelope JSON of each entry, keeping
-  // every entry id: what a store reads in catch-up is then the edited text.
-  void rewrite_history(
-      const std::string& target,
-      const std::function<void(const std::string& id, std::string& json)>& edit) const {
-    connection c(url);
-    const auto key = broker::history_key(target);
-    const auto entries = c.command({"XRANGE", key, "-", "+"});
-    c.command({"DEL", key});
-    for (const auto& e : entries.elements) {
-      std::vector<std::string> add{"XADD", key, e.elements[0].str};
-      std::string id;
-      const auto& fields = e.elements[1].elements;
-      for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
-        if (fields[i].str == "id") id = fields[i + 1].str;
-      }
-      for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
-        std::string value = fields[i + 1].str;
-        if (fields[i].str == "env") edit(id, value);
-        add.push_back(fields[i].str);
-        add.push_back(std::move(value));
-      }
-      c.command(add);
-    }
-  }
-
-  // Appends `json` to `target`'s history as a copy of message `id`; with `live`, also publishes
-  // it as a numbered frame, "<seq>:<stream id>:<message id>:<envelope>", as the publish script
-  // does.
-  void append_to_history(const std::string& target, const std::string& id, const std::string& json,
-                         bool live = false) const {
-    connection c(url);
-    const auto entry =
-        c.command({"XADD", broker::history_key(target), "0-*", "id", id, "env", json}).str;
-    REQUIRE(entry.rfind("0-", 0) == 0);
-    if (live) {
-      c.command({"PUBLISH", broker::live_channel(target),
-                 entry.substr(2) + ":" + entry + ":" + id + ":" + json});
-    }
-  }
-};
 
 message::envelope signed_message(const trust::signing_key& key, std::vector<std::string> targets,
                                  const std::string& title) {
@@ -144,23 +75,6 @@ store_box& store_gone_off(fleet& f) {
   return s1;
 }
 
-// The store's receipt for message `id` through publisherd's API, once it is `state`.
-json wait_for_receipt(fleet& f, const std::string& id, const std::string& store,
-                      const std::string& state) {
-  json r;
-  const auto deadline = std::chrono::steady_clock::now() + 20s;
-  for (;;) {
-    r = f.receipts(id);
-    for (const auto& s : r["stores"]) {
-      if (s["store"] == store && s["state"] == state) return r;
-    }
-    if (std::chrono::steady_clock::now() > deadline) {
-      FAIL("no receipt " << state << " from " << store << " for " << id << ": " << r.dump());
-    }
-    std::this_thread::sleep_for(10ms);
-  }
-}
-
 // Replaces the first `from` in `text` with `to`, which must be there.
 void flip(std::string& text, const std::string& from, const std::string& to) {
   const auto at = text.find(from);
@@ -176,7 +90,7 @@ TEST_CASE("signed messages: signed by head office and shown; its receipts reach 
   CHECK(test::contains(s1.process->log(), "showing messages signed by key " + f.hq.key.id));
   const auto m = f.send({"region:jateng"}, "Harga baru");
   REQUIRE(s1.wait_shown("Harga baru"));
-  const auto r = wait_for_receipt(f, m["id"], "s1", "displayed");
+  const auto r = f.wait_for_receipt(m["id"], "s1", "displayed");
   CHECK(r["delivered"] == 1);
   CHECK(r["rejected"] == 0);
   CHECK(m["sig"].get<std::string>().rfind(f.hq.key.id + ".", 0) == 0);
@@ -214,7 +128,7 @@ TEST_CASE(
   // Through the first publisherd's API.
   for (const auto& id : {foreign, plain.id}) {
     INFO(id);
-    const auto r = wait_for_receipt(f, id, "s1", "rejected");
+    const auto r = f.wait_for_receipt(id, "s1", "rejected");
     CHECK(r["rejected"] == 1);
     CHECK(r["delivered"] == 0);
     CHECK(r["displayed"] == 0);
@@ -260,7 +174,7 @@ TEST_CASE(
     INFO(change.first << " -> " << change.second);
     CHECK(test::contains(s1.process->log(),
                          "message " + id + " rejected: its signature does not match its content"));
-    const auto r = wait_for_receipt(f, id, "s1", "rejected");
+    const auto r = f.wait_for_receipt(id, "s1", "rejected");
     CHECK(r["rejected"] == 1);
     CHECK(r["delivered"] == 0);
   }
@@ -276,7 +190,7 @@ TEST_CASE(
   f.send({"all"}, "live genuine");
   REQUIRE(s1.wait_shown("live genuine"));
   CHECK(s1.shown_titles() == std::vector<std::string>{"before", "after the edits", "live genuine"});
-  wait_for_receipt(f, id, "s1", "rejected");
+  f.wait_for_receipt(id, "s1", "rejected");
 }
 
 TEST_CASE(
@@ -296,7 +210,7 @@ TEST_CASE(
                            " rejected: it is not addressed to this store (its targets: store:9)"));
   CHECK(s1.shown_titles() == std::vector<std::string>{"before", "next genuine"});
   // Head office sees that s1 got a copy and refused it; s1 was never expected to show it.
-  const auto r = wait_for_receipt(f, for_nine, "s1", "rejected");
+  const auto r = f.wait_for_receipt(for_nine, "s1", "rejected");
   CHECK(r["rejected"] == 1);
   CHECK(r["expected"] == 0);
   CHECK(r["delivered"] == 0);

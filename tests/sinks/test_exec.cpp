@@ -39,14 +39,6 @@ std::unique_ptr<sink> exec(core::loop& l, const std::string& cmd, const sink_opt
   return std::move(s).value();
 }
 
-// A zombie counts as gone: whoever reaps a killed grandchild is outside the test.
-bool process_alive(int pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  const auto paren = text.rfind(')');
-  return paren != std::string::npos && paren + 2 < text.size() && text[paren + 2] != 'Z';
-}
-
 // close() and wait until every child is gone, so that the loop can be destroyed.
 void close_and_drain(core::loop& l, sink& s) {
   bool closed = false;
@@ -248,12 +240,12 @@ TEST_CASE("exec: a recall ends the command and its whole process group, reportin
   }));
   const auto child = std::stoi(slurp(dir.file("child")));
   const auto grandchild = std::stoi(slurp(dir.file("grandchild")));
-  REQUIRE(process_alive(child));
-  REQUIRE(process_alive(grandchild));
+  REQUIRE(test::process_alive(child));
+  REQUIRE(test::process_alive(grandchild));
 
   s->recall(test::recall_notice_for(e), e.id);
   REQUIRE(test::run_until_polled(
-      l, [&] { return s->pending() == 0 && !process_alive(child) && !process_alive(grandchild); }));
+      l, [&] { return s->pending() == 0 && !test::process_alive(child) && !test::process_alive(grandchild); }));
   test::run_for(l, 50ms);
   CHECK(r.events.empty());  // killed by the recall: neither failed nor displayed
 }

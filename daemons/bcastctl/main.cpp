@@ -32,10 +32,16 @@ constexpr int exit_usage = 2;
 
 const char* usage_text =
     "usage: bcastctl [--socket PATH] send --target T [--target T]... --category C --title T\n"
-    "                [--priority normal|high|urgent] [--require-ack] [--expires-at ISO8601] "
-    "BODY|-\n"
+    "                [--priority normal|high|urgent] [--require-ack] [--expires-at ISO8601]\n"
+    "                [--at TIME] [--supersedes ID] BODY|-\n"
+    "                (--at: send later, RFC 3339 like 2026-12-03T09:00:00+07:00; --supersedes: a\n"
+    "                correction, which recalls message ID and takes its place)\n"
     "       bcastctl [--socket PATH] list [--limit N] [--before ID]\n"
     "       bcastctl [--socket PATH] show ID\n"
+    "       bcastctl [--socket PATH] recall ID     (stores that have not shown it never do; open\n"
+    "                popups of it close)\n"
+    "       bcastctl [--socket PATH] scheduled [--limit N]\n"
+    "       bcastctl [--socket PATH] cancel ID     (a scheduled message that is not sent yet)\n"
     "       bcastctl [--socket PATH] stores\n"
     "       bcastctl user add|passwd|del|list|token --users FILE [NAME] [--role admin|publisher]\n"
     "                [--targets PATTERN]... [--password-stdin]\n"
@@ -108,6 +114,8 @@ int cmd_send(const std::string& socket, const bcast::core::cli::arguments& a) {
   if (auto p = a.value("priority")) request["priority"] = *p;
   if (auto e = a.value("expires-at")) request["expires_at"] = *e;
   if (a.has("require-ack")) request["require_ack"] = true;
+  if (auto at = a.value("at")) request["send_at"] = *at;
+  if (auto old = a.value("supersedes")) request["supersedes"] = *old;
   int status = exit_ok;
   std::string encoded;
   try {
@@ -117,7 +125,54 @@ int cmd_send(const std::string& socket, const bcast::core::cli::arguments& a) {
   }
   auto reply = call(socket, "POST", "/api/v1/messages", encoded, status);
   if (!reply) return status;
-  std::cout << "sent " << reply->value("id", "") << "\n";
+  if (reply->value("state", "") == "scheduled") {
+    std::cout << "scheduled " << reply->value("id", "") << " for " << reply->value("send_at", "")
+              << "\n";
+  } else {
+    std::cout << "sent " << reply->value("id", "") << "\n";
+  }
+  return exit_ok;
+}
+
+// POST /api/v1/<path with ID>, no body to speak of: recall and cancel.
+int cmd_on_message(const std::string& socket, const bcast::core::cli::arguments& a,
+                   const std::string& collection, const std::string& action) {
+  if (a.positional().size() != 2) return usage(a.positional()[0] + " needs a message ID");
+  const std::string& id = a.positional()[1];
+  int status = exit_ok;
+  auto reply = call(socket, "POST",
+                    "/api/v1/" + collection + "/" + bcast::core::percent_encode(id) + "/" + action,
+                    "{}", status);
+  if (!reply) return status;
+  return exit_ok;
+}
+
+int cmd_recall(const std::string& socket, const bcast::core::cli::arguments& a) {
+  if (int status = cmd_on_message(socket, a, "messages", "recall"); status != exit_ok)
+    return status;
+  std::cout << "recalled " << a.positional()[1] << "\n";
+  return exit_ok;
+}
+
+int cmd_cancel(const std::string& socket, const bcast::core::cli::arguments& a) {
+  if (int status = cmd_on_message(socket, a, "scheduled", "cancel"); status != exit_ok)
+    return status;
+  std::cout << "cancelled " << a.positional()[1] << "\n";
+  return exit_ok;
+}
+
+int cmd_scheduled(const std::string& socket, const bcast::core::cli::arguments& a) {
+  if (a.positional().size() != 1) return usage("scheduled takes no ID");
+  int status = exit_ok;
+  auto reply =
+      call(socket, "GET", "/api/v1/scheduled?limit=" + a.value("limit").value_or("200"), {}, status);
+  if (!reply) return status;
+  for (const auto& m : (*reply)["scheduled"]) {
+    std::printf("%s  %s  %-9s %-13s %-30s %-12s %s\n", m.value("id", "").c_str(),
+                m.value("send_at", "").c_str(), m.value("state", "").c_str(),
+                m.value("category", "").c_str(), join(m["targets"]).c_str(),
+                m.value("sender", "").c_str(), m.value("title", "").c_str());
+  }
   return exit_ok;
 }
 
@@ -162,6 +217,13 @@ int cmd_show(const std::string& socket, const bcast::core::cli::arguments& a) {
   if (int rejected = r.value("rejected", 0); rejected > 0) {
     std::printf("%-13s %d (refused a copy: bad or missing signature, or not addressed to them)\n",
                 "rejected", rejected);
+  }
+  if (const auto& recall = (*reply)["recall"]; recall.is_object()) {
+    std::printf("RECALLED      at %s by %s%s\n", recall.value("at", "").c_str(),
+                recall.value("by", "").c_str(),
+                recall["superseded_by"].is_string()
+                    ? (", corrected by " + recall["superseded_by"].get<std::string>()).c_str()
+                    : "");
   }
   if (r.contains("stores")) {
     std::printf("\n%-24s %-13s %s\n", "STORE", "STATE", "AT");
@@ -337,7 +399,8 @@ int cmd_key(const bcast::core::cli::arguments& a) {
 
 int main(int argc, char** argv) {
   bcast::core::cli::spec spec{{"socket", "target", "category", "title", "priority", "expires-at",
-                               "limit", "before", "users", "role", "targets", "group", "out"},
+                               "limit", "before", "users", "role", "targets", "group", "out", "at",
+                               "supersedes"},
                               {"require-ack", "password-stdin", "setuser", "help", "version"}};
   auto args = bcast::core::cli::parse(argc, argv, spec);
   if (!args) return usage(args.err().detail());
@@ -357,6 +420,9 @@ int main(int argc, char** argv) {
   if (command == "list") return cmd_list(socket, *args);
   if (command == "show") return cmd_show(socket, *args);
   if (command == "stores") return cmd_stores(socket);
+  if (command == "recall") return cmd_recall(socket, *args);
+  if (command == "scheduled") return cmd_scheduled(socket, *args);
+  if (command == "cancel") return cmd_cancel(socket, *args);
   if (command == "user") return cmd_user(*args);
   if (command == "acl") return cmd_acl(*args);
   if (command == "key") return cmd_key(*args);

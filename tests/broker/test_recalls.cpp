@@ -56,21 +56,8 @@ struct recall_fixture {
         l, [&](auto cb) { recaller.correct(y, std::move(visible), {}, false, std::move(cb)); });
   }
 
-  // The envelopes in `target`'s history, oldest first.
   std::vector<message::envelope> history(const std::string& target) {
-    auto r = test::run_command(l, c, {"XRANGE", broker::history_key(target), "-", "+"});
-    REQUIRE_OK(r);
-    std::vector<message::envelope> out;
-    for (const auto& entry : r->elements) {
-      const auto& fields = entry.elements[1].elements;
-      for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
-        if (fields[i].str != "env") continue;
-        auto e = message::decode(fields[i + 1].str);
-        REQUIRE_OK(e);
-        out.push_back(std::move(e).value());
-      }
-    }
-    return out;
+    return test::history_envelopes(l, c, target);
   }
 
   std::optional<broker::message_record> logged(const std::string& id) {

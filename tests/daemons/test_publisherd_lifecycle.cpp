@@ -15,11 +15,9 @@
 
 #include <chrono>
 #include <fstream>
-#include <functional>
 #include <map>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 using namespace bcast;
@@ -27,15 +25,6 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 
 namespace {
-
-bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout = 20s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
-}
 
 std::string at(std::chrono::system_clock::duration from_now) {
   return message::format_time(std::chrono::system_clock::now() + from_now);
@@ -72,19 +61,7 @@ struct lifecycle_fixture : test::publisherd_fixture {
   std::vector<message::envelope> history(const std::string& target) {
     core::loop l;
     redis::client c(l, test::broker_opts(redis->url()));
-    auto r = test::run_command(l, c, {"XRANGE", broker::history_key(target), "-", "+"});
-    REQUIRE_OK(r);
-    std::vector<message::envelope> list;
-    for (const auto& entry : r->elements) {
-      const auto& fields = entry.elements[1].elements;
-      for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
-        if (fields[i].str != "env") continue;
-        auto e = message::decode(fields[i + 1].str);
-        REQUIRE_OK(e);
-        list.push_back(std::move(e).value());
-      }
-    }
-    return list;
+    return test::history_envelopes(l, c, target);
   }
 
   trust::keyring keys() {
@@ -247,7 +224,7 @@ TEST_CASE(
   CHECK(test::contains(metrics, "bcast_lifecycle_total{action=\"schedule\"} 1"));
   CHECK(test::contains(metrics, "bcast_lifecycle_total{action=\"scheduled_sent\"} 1"));
   // The gauge is the schedule's size at the last poll, a quarter second at most ago.
-  CHECK(wait_until([&] {
+  CHECK(test::wait_until([&] {
     return test::contains(f.call("GET", "/metrics").body, "bcast_scheduled_messages 0");
   }));
 }
@@ -292,8 +269,8 @@ TEST_CASE("lifecycle: two publisherd on one Redis send each scheduled message ex
     ids.insert(json::parse(r.body)["id"].get<std::string>());
   }
   REQUIRE(ids.size() == n);
-  REQUIRE(wait_until([&] { return f.history("all").size() >= n; }));
-  REQUIRE(wait_until(
+  REQUIRE(test::wait_until([&] { return f.history("all").size() >= n; }));
+  REQUIRE(test::wait_until(
       [&] { return f.redis->cli("ZCARD '" + broker::schedule_due_key() + "'") == "0\n"; }));
   const auto h = f.history("all");
   CHECK(h.size() == n);

@@ -444,17 +444,15 @@ class app {
               json list = json::array();
               for (const auto& c : config_.categories)
                 list.push_back({{"id", c.id}, {"label_en", c.label_en}, {"label_id", c.label_id}});
-              res.json(
-                  200,
-                  {{"categories", list},
-                   {"limits",
-                    {{"title_max_chars", config_.limits.title_max_chars},
-                     {"body_max_bytes", config_.limits.body_max_bytes},
-                     {"max_targets", config_.limits.max_targets},
-                     {"schedule_max_ahead_days", std::chrono::duration_cast<std::chrono::hours>(
-                                                     config_.limits.max_schedule_ahead)
-                                                         .count() /
-                                                     24}}}});
+              res.json(200,
+                       {{"categories", list},
+                        {"limits",
+                         {{"title_max_chars", config_.limits.title_max_chars},
+                          {"body_max_bytes", config_.limits.body_max_bytes},
+                          {"max_targets", config_.limits.max_targets},
+                          {"schedule_max_ahead_days", std::chrono::duration_cast<std::chrono::days>(
+                                                          config_.limits.max_schedule_ahead)
+                                                          .count()}}}});
             }));
     r.post("/api/v1/messages", for_any_user(&app::post_message));
     // A user limited to target patterns reads only within them (auth::read_scope).

@@ -229,3 +229,31 @@ TEST_CASE("correction: recalls the original for it, then goes out; wider targets
   CHECK(missing.err().what == lifecycle_error::kind::not_found);
   CHECK(missing.err().field == "supersedes");
 }
+
+TEST_CASE(
+    "correction with a client's id: a recorded one answers its record, another sender's is "
+    "refused before anything is recalled") {
+  recall_fixture f;
+  const auto x = f.sent({"store:s1"});
+  const auto other = f.sent({"store:s2"});  // sent by "admin"
+
+  auto y = test::make_test_envelope({"store:s1"}, "Benar");
+  y.id = other.id;  // the client reuses an id that is another sender's message
+  y.sender = "editor";
+  y.supersedes = x.id;
+  const auto refused = test::await_answer<broker::lifecycle_result<broker::publish_outcome>>(
+      f.l, [&](auto cb) { f.recaller.correct(y, {}, {}, true, std::move(cb)); });
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.err().what == lifecycle_error::kind::conflict);
+  CHECK(f.history("store:s1").size() == 1);  // x was not recalled
+
+  y.id = test::test_ids().next().value();
+  const auto first = test::await_answer<broker::lifecycle_result<broker::publish_outcome>>(
+      f.l, [&](auto cb) { f.recaller.correct(y, {}, {}, true, std::move(cb)); });
+  REQUIRE(first.ok());
+  const auto again = test::await_answer<broker::lifecycle_result<broker::publish_outcome>>(
+      f.l, [&](auto cb) { f.recaller.correct(y, {}, {}, true, std::move(cb)); });
+  REQUIRE(again.ok());
+  CHECK(again->envelope_json == first->envelope_json);
+  CHECK(f.history("store:s1").size() == 3);  // x, its notice, y: once each
+}

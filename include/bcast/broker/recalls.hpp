@@ -215,6 +215,25 @@ class recaller {
   // (publish_with_key).
   void correct(message::envelope correction, visibility visible, publish_options options,
                bool keyed, correction_callback cb) {
+    if (!keyed)
+      return correct_now(std::move(correction), std::move(visible), options, false, std::move(cb));
+    // A client's id that is recorded already went out, its original recalled before it: answer
+    // it (or refuse another sender's id) before taking anything down.
+    const std::string id = correction.id;
+    log_.get(id,
+             [this, alive = alive_.watch(), y = std::move(correction), visible = std::move(visible),
+              options, cb = std::move(cb)](core::result<std::optional<message_record>> r) mutable {
+               if (alive.expired()) return;
+               if (!r) return cb(unavailable(r.err()));
+               if (r->has_value())
+                 return publish_correction(std::move(y), options, true, std::move(cb));
+               correct_now(std::move(y), std::move(visible), options, true, std::move(cb));
+             });
+  }
+
+ private:
+  void correct_now(message::envelope correction, visibility visible, publish_options options,
+                   bool keyed, correction_callback cb) {
     const std::string old = correction.supersedes.value_or("");
     find(old, "supersedes", std::move(visible),
          [this, alive = alive_.watch(), y = std::move(correction), options, keyed,
@@ -235,7 +254,6 @@ class recaller {
          });
   }
 
- private:
   core::loop& publisher_loop() { return client_.raw().owner_loop(); }
 
   static lifecycle_error unavailable(const core::error& why) {

@@ -2,13 +2,16 @@
 // Shared by the broker suites: Redis options for a test server, one command run to completion,
 // and envelopes.
 
+#include <bcast/broker/keys.hpp>
 #include <bcast/core/loop.hpp>
+#include <bcast/message/decode.hpp>
 #include <bcast/message/envelope.hpp>
 #include <bcast/message/ulid.hpp>
 #include <bcast/redis/client.hpp>
 #include <bcast/redis/options.hpp>
 
 #include <catch2/catch.hpp>
+#include <support/assert_ok.hpp>
 #include <support/test_support.hpp>
 
 #include <chrono>
@@ -52,6 +55,24 @@ inline message::envelope make_test_envelope(std::vector<std::string> targets,
   e.sent_at = message::format_time(std::chrono::system_clock::now());
   e.sender = "admin";
   return e;
+}
+
+// The envelopes in `target`'s history, oldest first.
+inline std::vector<message::envelope> history_envelopes(core::loop& l, redis::client& c,
+                                                        const std::string& target) {
+  auto r = run_command(l, c, {"XRANGE", broker::history_key(target), "-", "+"});
+  REQUIRE_OK(r);
+  std::vector<message::envelope> out;
+  for (const auto& entry : r->elements) {
+    const auto& fields = entry.elements[1].elements;
+    for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
+      if (fields[i].str != "env") continue;
+      auto e = message::decode(fields[i + 1].str);
+      REQUIRE_OK(e);
+      out.push_back(std::move(e).value());
+    }
+  }
+  return out;
 }
 
 // Starts asynchronous work whose callback takes an R, and runs the loop until it has answered.

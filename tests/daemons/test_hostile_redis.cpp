@@ -157,15 +157,6 @@ class hostile_redis {
   std::thread thread_;
 };
 
-bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout = 20s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(10ms);
-  }
-  return true;
-}
-
 std::string file_text(const std::string& path) {
   std::ifstream in(path);
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -180,14 +171,14 @@ TEST_CASE("hostile Redis: publisherd drops the bomb, stays under 64 MiB, reconne
   REQUIRE(hq.daemon->wait_for_log(
       "an aggregate of 1048576 elements would take the reply past its budget"));
   // publisherd has two connections: both bombed, then at least one of them again after its backoff.
-  REQUIRE(wait_until([&] { return mitm.bombed() >= 3; }));
+  REQUIRE(test::wait_until([&] { return mitm.bombed() >= 3; }));
   const auto pid = hq.daemon->pid();
   CHECK(test::peak_resident_bytes(pid) < daemon_memory_bound);
 
   mitm.become_honest(hq.redis->port());
   REQUIRE(hq.daemon->wait_for_log("Redis is back"));
   test::http_result sent;
-  REQUIRE(wait_until([&] {
+  REQUIRE(test::wait_until([&] {
     // The second connection (stores, receipts) may come back a moment after the first.
     sent = test::http_call(0, "POST", "/api/v1/messages", test::simple_message("Sudah bisa").dump(),
                            {}, hq.socket);
@@ -195,7 +186,7 @@ TEST_CASE("hostile Redis: publisherd drops the bomb, stays under 64 MiB, reconne
   }));
   const std::string id = json::parse(sent.body)["id"];
   CHECK(hq.redis->cli("ZRANGE bcast:message-log - + BYLEX").find(id) != std::string::npos);
-  REQUIRE(wait_until([&] {
+  REQUIRE(test::wait_until([&] {
     return test::http_call(0, "GET", "/api/v1/stores", {}, {}, hq.socket).status == 200;
   }));
   CHECK(test::peak_resident_bytes(pid) < daemon_memory_bound);
@@ -220,7 +211,7 @@ TEST_CASE(
   REQUIRE(
       store->wait_for_log("an aggregate of 1048576 elements would take the reply past its budget"));
   // Its command connection and its pub/sub connection, and one of them again after its backoff.
-  REQUIRE(wait_until([&] { return mitm.bombed() >= 3; }));
+  REQUIRE(test::wait_until([&] { return mitm.bombed() >= 3; }));
   CHECK(test::peak_resident_bytes(store->pid()) < daemon_memory_bound);
 
   mitm.become_honest(hq.redis->port());
@@ -230,6 +221,6 @@ TEST_CASE(
                               test::simple_message("Setelah serangan").dump(), {}, hq.socket);
   REQUIRE(sent.status == 201);
   const std::string id = json::parse(sent.body)["id"];
-  REQUIRE(wait_until([&] { return test::contains(file_text(dir + "/shown.jsonl"), id); }));
+  REQUIRE(test::wait_until([&] { return test::contains(file_text(dir + "/shown.jsonl"), id); }));
   CHECK(test::peak_resident_bytes(store->pid()) < daemon_memory_bound);
 }

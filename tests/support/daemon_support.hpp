@@ -17,10 +17,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace bcast::test {
@@ -31,10 +33,23 @@ inline std::string build_path(const std::string& relative) {
   return std::string(root) + "/" + relative;
 }
 
+// Checks `done` every 10 ms until it holds, for what a test cannot wait on otherwise (another
+// process's output); false after `timeout`.
+inline bool wait_until(const std::function<bool()>& done,
+                       std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
 // A daemon started with `args`; stderr and stdout go to a log we can wait on.
 class daemon_process {
  public:
-  daemon_process(std::string program, std::vector<std::string> args, std::vector<std::string> env = {})
+  daemon_process(std::string program, std::vector<std::string> args,
+                 std::vector<std::string> env = {})
       : program_(std::move(program)), args_(std::move(args)), env_(std::move(env)) {
     start();
   }
@@ -60,7 +75,8 @@ class daemon_process {
   }
 
   // Reads the log until `text` appears; false after `timeout` or when the daemon exits first.
-  bool wait_for_log(const std::string& text, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+  bool wait_for_log(const std::string& text,
+                    std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     std::size_t from = scanned_;
     for (;;) {
@@ -69,8 +85,10 @@ class daemon_process {
         return true;
       }
       // Only the new bytes (and a possible partial match before them) need searching next time.
-      from = std::max(scanned_, log_.size() >= text.size() ? log_.size() - text.size() + 1 : std::size_t{0});
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      from = std::max(scanned_,
+                      log_.size() >= text.size() ? log_.size() - text.size() + 1 : std::size_t{0});
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0 || !read_some(static_cast<int>(left.count()))) return false;
     }
   }
@@ -165,7 +183,8 @@ inline http_result http_or_throw(core::result<http::response> r) {
 }
 
 // Sends raw bytes and reads one response.
-inline http_result http_raw(const std::string& request, std::uint16_t port, const std::string& unix_path = {}) {
+inline http_result http_raw(const std::string& request, std::uint16_t port,
+                            const std::string& unix_path = {}) {
   return http_or_throw(http::call_raw(local_endpoint(port, unix_path), request));
 }
 

@@ -239,7 +239,11 @@ export function confirmDialog({ titleKey, bodyKey, vars, confirmKey, cancelKey, 
       answer = true;
       dialog.close();
     });
+    // Leaving the page (the browser's Back) answers no.
+    const leave = () => dialog.close();
+    window.addEventListener('hashchange', leave);
     dialog.addEventListener('close', () => {
+      window.removeEventListener('hashchange', leave);
       dialog.remove();
       if (opener && opener.isConnected && typeof opener.focus === 'function') opener.focus();
       resolve(answer);

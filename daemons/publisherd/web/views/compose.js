@@ -5,7 +5,7 @@ import {
 } from '../ui.js';
 
 // The default limits (publisherd's defaults). The server has the last word: a 400 names the field.
-export const limits = { titleChars: 200, bodyBytes: 8192, targets: 64 };
+export const limits = { titleChars: 200, bodyBytes: 8192, targets: 64, scheduleDays: 90 };
 export const targetPattern = /^(all|[a-z]+:[a-z0-9][a-z0-9_.-]{0,63})$/;
 const priorities = ['normal', 'high', 'urgent'];
 const draftKey = 'bcast.draft';
@@ -333,7 +333,9 @@ export function composeView(root, { params, go }) {
       clearFieldError('send_at');
       if (laterToggle.checked) {
         if (!laterDate.value) laterDate.value = localDateValue(new Date());
+        // The picker offers the days the server accepts; the server still judges the time.
         laterDate.min = localDateValue(new Date());
+        laterDate.max = localDateValue(new Date(Date.now() + limits.scheduleDays * 86400000));
         laterDate.focus();
       }
       renderSendLabel();
@@ -756,6 +758,7 @@ export function composeView(root, { params, go }) {
         limits.titleChars = positive(configured.title_max_chars, limits.titleChars);
         limits.bodyBytes = positive(configured.body_max_bytes, limits.bodyBytes);
         limits.targets = positive(configured.max_targets, limits.targets);
+        limits.scheduleDays = positive(configured.schedule_max_ahead_days, limits.scheduleDays);
         counters();
       }
       categories = list;

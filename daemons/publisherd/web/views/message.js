@@ -1,5 +1,5 @@
 import * as api from '../api.js';
-import { onLangChange, t, tr } from '../i18n.js';
+import { lang, onLangChange, t, tr } from '../i18n.js';
 import {
   categoryBadge, clear, confirmDialog, formatClock, formatDateTime, h, naturalCompare, notify, parseTime,
   poll, priorityBadge, recalledBadge, setCategories, stateBadge, targetChip, timeEl,
@@ -140,6 +140,14 @@ export function messageView(root, { match }) {
   }
 
   function renderLifecycle(m, recalled) {
+    recallBtn.hidden = Boolean(recalled);
+    correctLink.hidden = false;
+    // Rebuilt only when something changed: the page refreshes every few seconds, and a link
+    // that is rebuilt loses the keyboard focus.
+    const others = [recalled?.superseded_by, m.supersedes].filter(Boolean);
+    const key = JSON.stringify([recalled, m.supersedes, others.map((o) => titles.get(o)), lang()]);
+    if (lifecycle.dataset.key === key) return;
+    lifecycle.dataset.key = key;
     const parts = [];
     if (recalled) {
       const at = parseTime(recalled.at);
@@ -158,8 +166,6 @@ export function messageView(root, { match }) {
     }
     clear(lifecycle, parts);
     lifecycle.hidden = parts.length === 0;
-    recallBtn.hidden = Boolean(recalled);
-    correctLink.hidden = false;
   }
 
   async function recall() {

@@ -1,7 +1,8 @@
 // Small shared pieces: element builder, notices, formatting, labels and receipt bars.
 // Nothing here uses innerHTML: every text from the server goes in as text.
 
-import { t, tr, lang, locale, has } from './i18n.js';
+import { ApiError } from './api.js';
+import { t, tr, lang, locale, has, onLangChange } from './i18n.js';
 
 // h('a', {href: '#/x', class: 'link', i18n: 'nav.history'}, child, ...)
 // Props: class, text, i18n ('key' or ['key', vars]), 'i18n:<attr>' for a translated attribute,
@@ -252,6 +253,37 @@ export function confirmDialog({ titleKey, bodyKey, vars, confirmKey, cancelKey, 
     dialog.showModal();
     keep.focus();
   });
+}
+
+// A page's data that loads now and every `ms`, and is re-rendered on a language switch. A load
+// that fails is told once, until one works again. show(data) runs only while the page is open.
+export function liveData({ load, show, render, ms }) {
+  let open = true;
+  let failedOnce = false;
+  const refresh = async () => {
+    try {
+      const data = await load();
+      if (!open) return;
+      failedOnce = false;
+      show(data);
+    } catch (err) {
+      if (!open || (err instanceof ApiError && err.status === 401)) return;
+      if (!failedOnce) notify({ kind: 'error', key: 'notice.load_failed', detail: err instanceof ApiError ? err.message : undefined });
+      failedOnce = true;
+    }
+  };
+  refresh();
+  const stopPoll = poll(refresh, ms);
+  const offLang = onLangChange(render);
+  return {
+    refresh,
+    alive: () => open,
+    stop() {
+      open = false;
+      stopPoll();
+      offLang();
+    },
+  };
 }
 
 // Runs fn now and every `ms`, skipping turns while the tab is hidden; returns a stop function.

@@ -1,7 +1,6 @@
 import * as api from '../api.js';
-import { onLangChange } from '../i18n.js';
 import {
-  categoryBadge, clear, confirmDialog, formatDateTime, h, notify, pageHead, parseTime, poll,
+  categoryBadge, clear, confirmDialog, formatDateTime, h, liveData, notify, pageHead, parseTime,
   priorityBadge, relativeTime, setCategories, targetChip, timeEl,
 } from '../ui.js';
 
@@ -14,8 +13,6 @@ function sendTime(m) {
 // Messages waiting for their send time (GET /api/v1/scheduled), soonest first, each with Cancel.
 export function scheduledView(root) {
   let items = null;
-  let alive = true;
-  let failedOnce = false;
   const cancelling = new Set();
 
   const tbody = h('tbody');
@@ -31,7 +28,7 @@ export function scheduledView(root) {
   const empty = h('div', { class: 'empty', id: 'scheduled-empty', hidden: true },
     h('p', { class: 'empty__title', i18n: 'scheduled.empty' }),
     h('a', { class: 'btn btn--primary', href: '#/compose', i18n: 'nav.compose' }));
-  const refreshBtn = h('button', { type: 'button', class: 'btn btn--ghost btn--small', id: 'scheduled-refresh', onclick: () => refresh() },
+  const refreshBtn = h('button', { type: 'button', class: 'btn btn--ghost btn--small', id: 'scheduled-refresh', onclick: () => live.refresh() },
     h('span', { class: 'btn__icon btn__icon--refresh', 'aria-hidden': 'true' }),
     h('span', { i18n: 'history.refresh' }));
   const auto = h('p', { class: 'muted auto-note', i18n: ['scheduled.auto', { s: refreshMs / 1000 }] });
@@ -79,19 +76,10 @@ export function scheduledView(root) {
     if (focused) tbody.querySelector(`[data-cancel="${CSS.escape(focused)}"]`)?.focus();
   }
 
-  async function refresh() {
-    try {
-      const list = await api.listScheduled();
-      if (!alive) return;
-      items = list.filter((m) => m && m.id)
-        .sort((a, b) => (sendTime(a)?.getTime() ?? 0) - (sendTime(b)?.getTime() ?? 0) || String(a.id).localeCompare(String(b.id)));
-      failedOnce = false;
-      render();
-    } catch (err) {
-      if (!alive || (err instanceof api.ApiError && err.status === 401)) return;
-      if (!failedOnce) notify({ kind: 'error', key: 'notice.load_failed', detail: err instanceof api.ApiError ? err.message : undefined });
-      failedOnce = true;
-    }
+  function show(list) {
+    items = list.filter((m) => m && m.id)
+      .sort((a, b) => (sendTime(a)?.getTime() ?? 0) - (sendTime(b)?.getTime() ?? 0) || String(a.id).localeCompare(String(b.id)));
+    render();
   }
 
   async function cancel(m) {
@@ -102,16 +90,16 @@ export function scheduledView(root) {
       vars: { title: m.title || m.id, time: at ? formatDateTime(at) : '' },
       confirmKey: 'scheduled.confirm_ok', cancelKey: 'scheduled.confirm_keep', danger: true,
     });
-    if (!yes || !alive) return;
+    if (!yes || !live.alive()) return;
     cancelling.add(m.id);
     render();
     try {
       await api.cancelScheduled(m.id);
-      if (!alive) return;
+      if (!live.alive()) return;
       items = (items || []).filter((x) => x.id !== m.id);
       notify({ kind: 'success', key: 'scheduled.cancelled' });
     } catch (err) {
-      if (!alive) return;
+      if (!live.alive()) return;
       if (!(err instanceof api.ApiError) || err.status >= 500) {
         notify({ kind: 'error', key: 'scheduled.not_cancelled', detail: err instanceof api.ApiError ? err.message : undefined });
       } else if (err.status === 401) {
@@ -133,19 +121,13 @@ export function scheduledView(root) {
     }
     render();
     if (!tbody.contains(document.activeElement)) (root.querySelector('h1'))?.focus();
-    refresh();
+    live.refresh();
   }
 
+  const live = liveData({ load: () => api.listScheduled(), show, render, ms: refreshMs });
   api.categories().then((list) => {
     setCategories(list);
-    if (alive) render();
+    if (live.alive()) render();
   }).catch(() => {});
-  refresh();
-  const stopPoll = poll(refresh, refreshMs);
-  const offLang = onLangChange(render);
-  return () => {
-    alive = false;
-    stopPoll();
-    offLang();
-  };
+  return live.stop;
 }

@@ -11,9 +11,9 @@
 #include <bcast/message/target.hpp>
 #include <bcast/trust/keys.hpp>
 
-#include <nlohmann/json.hpp>
 #include <termios.h>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include <cstdio>
 #include <cstdlib>
@@ -32,10 +32,16 @@ constexpr int exit_usage = 2;
 
 const char* usage_text =
     "usage: bcastctl [--socket PATH] send --target T [--target T]... --category C --title T\n"
-    "                [--priority normal|high|urgent] [--require-ack] [--expires-at ISO8601] "
-    "BODY|-\n"
+    "                [--priority normal|high|urgent] [--require-ack] [--expires-at ISO8601]\n"
+    "                [--at TIME] [--supersedes ID] BODY|-\n"
+    "                (--at: send later, RFC 3339 like 2026-12-03T09:00:00+07:00; --supersedes: a\n"
+    "                correction, which recalls message ID and takes its place)\n"
     "       bcastctl [--socket PATH] list [--limit N] [--before ID]\n"
     "       bcastctl [--socket PATH] show ID\n"
+    "       bcastctl [--socket PATH] recall ID     (stores that have not shown it never do; open\n"
+    "                popups of it close)\n"
+    "       bcastctl [--socket PATH] scheduled [--limit N]\n"
+    "       bcastctl [--socket PATH] cancel ID     (a scheduled message that is not sent yet)\n"
     "       bcastctl [--socket PATH] stores\n"
     "       bcastctl user add|passwd|del|list|token --users FILE [NAME] [--role admin|publisher]\n"
     "                [--targets PATTERN]... [--password-stdin]\n"
@@ -56,8 +62,8 @@ int refused(const std::string& message) {
 }
 
 // Calls publisherd; on success returns the parsed body, otherwise prints why and sets `status`.
-std::optional<json> call(const std::string& socket, const std::string& method, const std::string& target,
-                         const std::string& body, int& status) {
+std::optional<json> call(const std::string& socket, const std::string& method,
+                         const std::string& target, const std::string& body, int& status) {
   bcast::net::endpoint publisherd;
   publisherd.unix_path = socket;
   bcast::http::header_map headers;
@@ -72,7 +78,8 @@ std::optional<json> call(const std::string& socket, const std::string& method, c
     std::string message = parsed.is_object() && parsed.contains("message")
                               ? parsed["message"].get<std::string>()
                               : "HTTP " + std::to_string(response->status);
-    if (parsed.is_object() && parsed.contains("field")) message += " (field: " + parsed["field"].get<std::string>() + ")";
+    if (parsed.is_object() && parsed.contains("field"))
+      message += " (field: " + parsed["field"].get<std::string>() + ")";
     status = refused(message);
     return std::nullopt;
   }
@@ -102,12 +109,18 @@ int cmd_send(const std::string& socket, const bcast::core::cli::arguments& a) {
   if (targets.empty()) return usage("send needs at least one --target");
   if (!a.value("category")) return usage("send needs --category");
   if (!a.value("title")) return usage("send needs --title");
-  if (a.positional().size() != 2) return usage("send needs exactly one BODY (or - to read it from stdin)");
+  if (a.positional().size() != 2)
+    return usage("send needs exactly one BODY (or - to read it from stdin)");
   std::string body = a.positional()[1] == "-" ? read_all_stdin() : a.positional()[1];
-  json request{{"targets", targets}, {"category", *a.value("category")}, {"title", *a.value("title")}, {"body", body}};
+  json request{{"targets", targets},
+               {"category", *a.value("category")},
+               {"title", *a.value("title")},
+               {"body", body}};
   if (auto p = a.value("priority")) request["priority"] = *p;
   if (auto e = a.value("expires-at")) request["expires_at"] = *e;
   if (a.has("require-ack")) request["require_ack"] = true;
+  if (auto at = a.value("at")) request["send_at"] = *at;
+  if (auto old = a.value("supersedes")) request["supersedes"] = *old;
   int status = exit_ok;
   std::string encoded;
   try {
@@ -117,7 +130,54 @@ int cmd_send(const std::string& socket, const bcast::core::cli::arguments& a) {
   }
   auto reply = call(socket, "POST", "/api/v1/messages", encoded, status);
   if (!reply) return status;
-  std::cout << "sent " << reply->value("id", "") << "\n";
+  if (reply->value("state", "") == "scheduled") {
+    std::cout << "scheduled " << reply->value("id", "") << " for " << reply->value("send_at", "")
+              << "\n";
+  } else {
+    std::cout << "sent " << reply->value("id", "") << "\n";
+  }
+  return exit_ok;
+}
+
+// POST /api/v1/<path with ID>, no body to speak of: recall and cancel.
+int cmd_on_message(const std::string& socket, const bcast::core::cli::arguments& a,
+                   const std::string& collection, const std::string& action) {
+  if (a.positional().size() != 2) return usage(a.positional()[0] + " needs a message ID");
+  const std::string& id = a.positional()[1];
+  int status = exit_ok;
+  auto reply = call(socket, "POST",
+                    "/api/v1/" + collection + "/" + bcast::core::percent_encode(id) + "/" + action,
+                    "{}", status);
+  if (!reply) return status;
+  return exit_ok;
+}
+
+int cmd_recall(const std::string& socket, const bcast::core::cli::arguments& a) {
+  if (int status = cmd_on_message(socket, a, "messages", "recall"); status != exit_ok)
+    return status;
+  std::cout << "recalled " << a.positional()[1] << "\n";
+  return exit_ok;
+}
+
+int cmd_cancel(const std::string& socket, const bcast::core::cli::arguments& a) {
+  if (int status = cmd_on_message(socket, a, "scheduled", "cancel"); status != exit_ok)
+    return status;
+  std::cout << "cancelled " << a.positional()[1] << "\n";
+  return exit_ok;
+}
+
+int cmd_scheduled(const std::string& socket, const bcast::core::cli::arguments& a) {
+  if (a.positional().size() != 1) return usage("scheduled takes no ID");
+  int status = exit_ok;
+  auto reply = call(socket, "GET", "/api/v1/scheduled?limit=" + a.value("limit").value_or("200"),
+                    {}, status);
+  if (!reply) return status;
+  for (const auto& m : (*reply)["scheduled"]) {
+    std::printf("%s  %s  %-9s %-13s %-30s %-12s %s\n", m.value("id", "").c_str(),
+                m.value("send_at", "").c_str(), m.value("state", "").c_str(),
+                m.value("category", "").c_str(), join(m["targets"]).c_str(),
+                m.value("sender", "").c_str(), m.value("title", "").c_str());
+  }
   return exit_ok;
 }
 
@@ -128,8 +188,9 @@ int cmd_list(const std::string& socket, const bcast::core::cli::arguments& a) {
   auto reply = call(socket, "GET", target, {}, status);
   if (!reply) return status;
   for (const auto& m : (*reply)["messages"]) {
-    std::printf("%s  %s  %-13s %-7s %-30s %s\n", m.value("id", "").c_str(), m.value("sent_at", "").c_str(),
-                m.value("category", "").c_str(), m.value("priority", "").c_str(), join(m["targets"]).c_str(),
+    std::printf("%s  %s  %-13s %-7s %-30s %s\n", m.value("id", "").c_str(),
+                m.value("sent_at", "").c_str(), m.value("category", "").c_str(),
+                m.value("priority", "").c_str(), join(m["targets"]).c_str(),
                 m.value("title", "").c_str());
   }
   return exit_ok;
@@ -144,16 +205,19 @@ int cmd_show(const std::string& socket, const bcast::core::cli::arguments& a) {
   if (!reply) return status;
   const auto& m = (*reply)["message"];
   const auto& r = (*reply)["receipts"];
-  std::printf("id:        %s\nsent:      %s by %s\ntargets:   %s\ncategory:  %s\npriority:  %s\ntitle:     %s\n",
-              m.value("id", "").c_str(), m.value("sent_at", "").c_str(), m.value("sender", "").c_str(),
-              join(m["targets"], ", ").c_str(), m.value("category", "").c_str(), m.value("priority", "").c_str(),
-              m.value("title", "").c_str());
+  std::printf(
+      "id:        %s\nsent:      %s by %s\ntargets:   %s\ncategory:  %s\npriority:  %s\ntitle:     "
+      "%s\n",
+      m.value("id", "").c_str(), m.value("sent_at", "").c_str(), m.value("sender", "").c_str(),
+      join(m["targets"], ", ").c_str(), m.value("category", "").c_str(),
+      m.value("priority", "").c_str(), m.value("title", "").c_str());
   std::printf("body:\n  %s\n", m.value("body", "").c_str());
   auto expected = r.value("expected", 0);
   auto bar = [expected](int n) {
     int width = 20;
     int filled = expected > 0 ? n * width / expected : 0;
-    return "[" + std::string(static_cast<std::size_t>(filled), '#') + std::string(static_cast<std::size_t>(width - filled), '.') + "]";
+    return "[" + std::string(static_cast<std::size_t>(filled), '#') +
+           std::string(static_cast<std::size_t>(width - filled), '.') + "]";
   };
   for (const char* k : {"delivered", "displayed", "acknowledged"}) {
     int n = r.value(k, 0);
@@ -162,6 +226,13 @@ int cmd_show(const std::string& socket, const bcast::core::cli::arguments& a) {
   if (int rejected = r.value("rejected", 0); rejected > 0) {
     std::printf("%-13s %d (refused a copy: bad or missing signature, or not addressed to them)\n",
                 "rejected", rejected);
+  }
+  if (const auto& recall = (*reply)["recall"]; recall.is_object()) {
+    std::printf("RECALLED      at %s by %s%s\n", recall.value("at", "").c_str(),
+                recall.value("by", "").c_str(),
+                recall["superseded_by"].is_string()
+                    ? (", corrected by " + recall["superseded_by"].get<std::string>()).c_str()
+                    : "");
   }
   if (r.contains("stores")) {
     std::printf("\n%-24s %-13s %s\n", "STORE", "STATE", "AT");
@@ -179,8 +250,10 @@ int cmd_stores(const std::string& socket) {
   if (!reply) return status;
   std::printf("%-24s %-8s %-26s %s\n", "STORE", "STATE", "LAST SEEN", "GROUPS");
   for (const auto& s : (*reply)["stores"]) {
-    std::printf("%-24s %-8s %-26s %s\n", s.value("id", "").c_str(), s.value("online", false) ? "online" : "offline",
-                s["last_seen"].is_string() ? s["last_seen"].get<std::string>().c_str() : "-", join(s["groups"]).c_str());
+    std::printf("%-24s %-8s %-26s %s\n", s.value("id", "").c_str(),
+                s.value("online", false) ? "online" : "offline",
+                s["last_seen"].is_string() ? s["last_seen"].get<std::string>().c_str() : "-",
+                join(s["groups"]).c_str());
   }
   return exit_ok;
 }
@@ -220,20 +293,24 @@ int cmd_user(const bcast::core::cli::arguments& a) {
   bool needs_name = action != "list";
   if (needs_name && pos.size() != 3) return usage("user " + action + " needs exactly one NAME");
   if (!needs_name && pos.size() != 2) return usage("user list takes no NAME");
-  if (action != "add" && action != "passwd" && action != "del" && action != "list" && action != "token")
+  if (action != "add" && action != "passwd" && action != "del" && action != "list" &&
+      action != "token")
     return usage("unknown user action '" + action + "'");
 
-  auto store = auth::user_store::load_file(*file, action == "add" ? auth::if_missing::empty : auth::if_missing::fail);
+  auto store = auth::user_store::load_file(
+      *file, action == "add" ? auth::if_missing::empty : auth::if_missing::fail);
   if (!store) return refused(store.err().message());
 
   if (action == "list") {
     for (const auto& u : store->users()) {
       std::string targets;
       for (const auto& t : u.targets) targets += (targets.empty() ? "" : ",") + t;
-      std::printf("%-24s %-10s %-30s %s\n", u.name.c_str(), std::string(auth::to_string(u.role)).c_str(), targets.c_str(),
-                  u.password_hash.empty()                      ? "(no password)"
-                  : auth::hash_meets_policy(u.password_hash) ? ""
-                                                               : "(weak password hash: run user passwd)");
+      std::printf("%-24s %-10s %-30s %s\n", u.name.c_str(),
+                  std::string(auth::to_string(u.role)).c_str(), targets.c_str(),
+                  u.password_hash.empty() ? "(no password)"
+                  : auth::hash_meets_policy(u.password_hash)
+                      ? ""
+                      : "(weak password hash: run user passwd)");
     }
     return exit_ok;
   }
@@ -261,7 +338,8 @@ int cmd_user(const bcast::core::cli::arguments& a) {
         changed = store->set_role(name, *r);
       }
     }
-    if (changed && !a.values("targets").empty()) changed = store->set_targets(name, a.values("targets"));
+    if (changed && !a.values("targets").empty())
+      changed = store->set_targets(name, a.values("targets"));
   } else if (action == "del") {
     changed = store->remove(name);
   } else {  // token: a new bearer token for automation, shown once
@@ -336,9 +414,10 @@ int cmd_key(const bcast::core::cli::arguments& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bcast::core::cli::spec spec{{"socket", "target", "category", "title", "priority", "expires-at",
-                               "limit", "before", "users", "role", "targets", "group", "out"},
-                              {"require-ack", "password-stdin", "setuser", "help", "version"}};
+  bcast::core::cli::spec spec{
+      {"socket", "target", "category", "title", "priority", "expires-at", "limit", "before",
+       "users", "role", "targets", "group", "out", "at", "supersedes"},
+      {"require-ack", "password-stdin", "setuser", "help", "version"}};
   auto args = bcast::core::cli::parse(argc, argv, spec);
   if (!args) return usage(args.err().detail());
   if (args->has("help")) {
@@ -350,13 +429,16 @@ int main(int argc, char** argv) {
     return exit_ok;
   }
   if (args->positional().empty()) return usage("no command given");
-  std::string socket = args->value("socket").value_or(std::getenv("BCAST_SOCKET") ? std::getenv("BCAST_SOCKET")
-                                                                                   : "/run/bcast/publisherd.sock");
+  std::string socket = args->value("socket").value_or(
+      std::getenv("BCAST_SOCKET") ? std::getenv("BCAST_SOCKET") : "/run/bcast/publisherd.sock");
   const std::string& command = args->positional()[0];
   if (command == "send") return cmd_send(socket, *args);
   if (command == "list") return cmd_list(socket, *args);
   if (command == "show") return cmd_show(socket, *args);
   if (command == "stores") return cmd_stores(socket);
+  if (command == "recall") return cmd_recall(socket, *args);
+  if (command == "scheduled") return cmd_scheduled(socket, *args);
+  if (command == "cancel") return cmd_cancel(socket, *args);
   if (command == "user") return cmd_user(*args);
   if (command == "acl") return cmd_acl(*args);
   if (command == "key") return cmd_key(*args);

@@ -10,7 +10,9 @@
 #include <bcast/broker/messages.hpp>
 #include <bcast/broker/presence.hpp>
 #include <bcast/broker/publish.hpp>
+#include <bcast/broker/recalls.hpp>
 #include <bcast/broker/receipt_aggregator.hpp>
+#include <bcast/broker/schedule.hpp>
 #include <bcast/broker/store_reach.hpp>
 #include <bcast/core/daemon.hpp>
 #include <bcast/core/log.hpp>
@@ -68,6 +70,18 @@ struct publisher_metrics {
   metrics::family<metrics::counter, 1>& connections_dropped =
       registry.add_counter_family<1>("bcast_http_connections_dropped_total",
                                      "HTTP connections refused or reset by a limit.", {"limit"});
+  metrics::family<metrics::counter, 1>& lifecycle = registry.add_counter_family<1>(
+      "bcast_lifecycle_total",
+      "Recalls, corrections, messages scheduled, cancelled, and scheduled messages sent.",
+      {"action"});
+  metrics::counter& recalled = lifecycle.with({"recall"});
+  metrics::counter& corrected = lifecycle.with({"correction"});
+  metrics::counter& scheduled = lifecycle.with({"schedule"});
+  metrics::counter& cancelled = lifecycle.with({"cancel"});
+  metrics::counter& scheduled_sent = lifecycle.with({"scheduled_sent"});
+  metrics::gauge& scheduled_messages =
+      registry.add_gauge("bcast_scheduled_messages",
+                         "Messages in the schedule (being sent included), at the last poll.");
 };
 
 class app {
@@ -79,9 +93,15 @@ class app {
         fleet_redis_(l, redis_options(config_)),
         publisher_(redis_, publisher_settings(config_)),
         messages_(redis_),
+        schedule_(redis_),
         presence_(fleet_redis_),
         receipts_(fleet_redis_),
         auth_(l, authenticator_options(config_), metrics_.login_failures, login_limits(config_)),
+        recaller_(redis_, publisher_, messages_, schedule_, ids_),
+        scheduled_runner_(redis_, schedule_,
+                          [this](broker::scheduled_message m, std::function<void(bool)> sent) {
+                            send_scheduled(std::move(m), std::move(sent));
+                          }),
         server_(l),
         sweep_timer_(l),
         stores_timer_(l),
@@ -130,6 +150,8 @@ class app {
     stores_timer_.start(
         std::chrono::seconds(5), [this] { refresh_stores(); }, std::chrono::seconds(5));
     stores_timer_.unref();
+    scheduled_runner_.observe([this](std::size_t scheduled) { on_schedule_polled(scheduled); });
+    scheduled_runner_.start();
     return {};
   }
 
@@ -179,6 +201,7 @@ class app {
     bcast::core::systemd::notify("STOPPING=1");
     sweep_timer_.stop();
     stores_timer_.stop();
+    scheduled_runner_.stop();
     watchdog_.stop();
     server_.shutdown([this, done = std::move(done)] {
       redis_.close();
@@ -396,6 +419,17 @@ class app {
 
   // ---- routes ---------------------------------------------------------------------------
 
+  using user_handler = void (app::*)(http::request&, http::responder, const auth::principal&);
+
+  // A route that any logged-in user may call, answered by `handle`.
+  auto for_any_user(user_handler handle) {
+    return http::guarded(
+        auth_, auth::access::any_user,
+        [this, handle](http::request& req, http::responder res, const auth::principal& p) {
+          (this->*handle)(req, std::move(res), p);
+        });
+  }
+
   void add_routes() {
     auto& r = server_.routes();
     r.post("/api/v1/login", http::login_handler(auth_));
@@ -410,17 +444,19 @@ class app {
               json list = json::array();
               for (const auto& c : config_.categories)
                 list.push_back({{"id", c.id}, {"label_en", c.label_en}, {"label_id", c.label_id}});
-              res.json(200, {{"categories", list},
-                             {"limits",
-                              {{"title_max_chars", config_.limits.title_max_chars},
-                               {"body_max_bytes", config_.limits.body_max_bytes},
-                               {"max_targets", config_.limits.max_targets}}}});
+              res.json(
+                  200,
+                  {{"categories", list},
+                   {"limits",
+                    {{"title_max_chars", config_.limits.title_max_chars},
+                     {"body_max_bytes", config_.limits.body_max_bytes},
+                     {"max_targets", config_.limits.max_targets},
+                     {"schedule_max_ahead_days", std::chrono::duration_cast<std::chrono::hours>(
+                                                     config_.limits.max_schedule_ahead)
+                                                         .count() /
+                                                     24}}}});
             }));
-    r.post("/api/v1/messages",
-           http::guarded(auth_, auth::access::any_user,
-                         [this](http::request& req, http::responder res, const auth::principal& p) {
-                           post_message(req, std::move(res), p);
-                         }));
+    r.post("/api/v1/messages", for_any_user(&app::post_message));
     // A user limited to target patterns reads only within them (auth::read_scope).
     r.get("/api/v1/messages",
           http::guarded(auth_, auth::access::any_user,
@@ -432,6 +468,9 @@ class app {
                         [this](http::request& req, http::responder res, const auth::principal& p) {
                           show_message(req, std::move(res), auth::read_scope(p.targets));
                         }));
+    r.post("/api/v1/messages/{id}/recall", for_any_user(&app::recall_message));
+    r.get("/api/v1/scheduled", for_any_user(&app::list_scheduled));
+    r.post("/api/v1/scheduled/{id}/cancel", for_any_user(&app::cancel_scheduled));
     r.get("/api/v1/stores",
           http::guarded(auth_, auth::access::any_user,
                         [this](http::request&, http::responder res, const auth::principal& p) {
@@ -452,6 +491,9 @@ class app {
     if (!valid) return res.error(400, "invalid_request", valid.err().message, valid.err().field);
     if (auto denied = who.first_disallowed_target(valid->targets))
       return res.error(403, "forbidden", "You may not send to " + *denied + ".", "targets");
+    if (valid->send_at)
+      return schedule_message(req, std::move(res), who, std::move(valid).value(), now);
+    const bool correction = valid->supersedes.has_value();
     auto envelope = message::make_envelope(std::move(valid).value(), ids_, who.name, now);
     if (!envelope) return res.error(500, "internal", envelope.err().message());
     // A client that retries after a timeout may name the id it used before: publishing is
@@ -466,19 +508,16 @@ class app {
     }
     broker::publish_options options;
     options.expected_stores = store_reach_.count(*envelope);
+    if (correction)
+      return correct_message(std::move(res), who, std::move(envelope).value(), options,
+                             key.has_value());
     auto started = std::chrono::steady_clock::now();
     auto answer = [this, res, id = envelope->id, started](result<broker::publish_outcome> r) {
       metrics_.publish_duration.observe(
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
       if (!r && r.err() == bcast::core::errc::conflict)
         return res.error(409, "conflict", r.err().detail());
-      if (!r) {
-        metrics_.broker_unavailable.inc();
-        bcast::core::log::warning("message " + id + " not sent: " + r.err().message());
-        return res.error(
-            503, "broker_unavailable",
-            "Message not sent, check the connection to the broker (" + r.err().message() + ").");
-      }
+      if (!r) return not_sent(res, id, r.err().message());
       metrics_.sent.inc();
       res.send(http::response::text(201, std::move(r->envelope_json), "application/json"));
     };
@@ -486,6 +525,193 @@ class app {
       return broker::publish_with_key(publisher_, messages_, std::move(envelope).value(), options,
                                       std::move(answer));
     publisher_.publish(*envelope, std::move(answer), options);
+  }
+
+  void not_sent(const http::responder& res, const std::string& id, const std::string& why) {
+    metrics_.broker_unavailable.inc();
+    bcast::core::log::warning("message " + id + " not sent: " + why);
+    res.error(503, "broker_unavailable",
+              "Message not sent, check the connection to the broker (" + why + ").");
+  }
+
+  // What a user may recall, correct or cancel: a message they see and may send to. Anything
+  // else answers as if it did not exist.
+  static broker::recaller::visibility may_touch(const auth::principal& who) {
+    auth::read_scope scope(who.targets);
+    if (scope.unlimited()) return {};
+    return [scope = std::move(scope), who](const message::envelope& e) {
+      return scope.sees_message(e.targets) && !who.first_disallowed_target(e.targets);
+    };
+  }
+
+  static void refuse(const http::responder& res, const broker::lifecycle_error& e) {
+    using kind = broker::lifecycle_error::kind;
+    switch (e.what) {
+      case kind::invalid:
+        return res.error(400, "invalid_request", e.message, e.field);
+      case kind::not_found:
+        return res.error(404, "not_found", e.message, e.field);
+      case kind::conflict:
+        return res.error(409, "conflict", e.message, e.field);
+      case kind::unavailable:
+        break;
+    }
+    res.error(503, "broker_unavailable",
+              "Not done, check the connection to the broker (" + e.message + ").");
+  }
+
+  // A send with "supersedes": the message it corrects is recalled, then this one goes out.
+  void correct_message(http::responder res, const auth::principal& who, message::envelope y,
+                       broker::publish_options options, bool keyed) {
+    const std::string id = y.id, old = y.supersedes.value_or("");
+    recaller_.correct(
+        std::move(y), may_touch(who), options, keyed,
+        [this, res, id, old, by = who.name](broker::lifecycle_result<broker::publish_outcome> r) {
+          if (!r && r.err().what == broker::lifecycle_error::kind::unavailable)
+            return not_sent(res, id, r.err().message);
+          if (!r) return refuse(res, r.err());
+          metrics_.sent.inc();
+          metrics_.corrected.inc();
+          bcast::core::log::notice("message " + old + " corrected by " + id + " (" + by + ")");
+          res.send(http::response::text(201, std::move(r->envelope_json), "application/json"));
+        });
+  }
+
+  // A send with "send_at": filed in the schedule, sent by whichever publisherd claims it then.
+  void schedule_message(http::request& req, http::responder res, const auth::principal& who,
+                        message::send_request request, message::time_point now) {
+    if (req.header("idempotency-key"))
+      return res.error(400, "invalid_request",
+                       "Idempotency-Key cannot be used with send_at: a scheduled message's id is "
+                       "made for its send_at.");
+    const auto send_at = *request.send_at;
+    auto m = broker::make_scheduled(std::move(request), who.name, send_at, now);
+    if (!m) return res.error(500, "internal", m.err().message());
+    auto answer = broker::to_json(*m);
+    schedule_.add(*m, [this, res, answer = std::move(answer), id = m->envelope.id,
+                       by = who.name](result<void> r) {
+      if (!r)
+        return res.error(503, "broker_unavailable",
+                         "Message not scheduled, check the connection to the broker (" +
+                             r.err().message() + ").");
+      metrics_.scheduled.inc();
+      bcast::core::log::notice("message " + id + " scheduled for " +
+                               answer["send_at"].get<std::string>() + " by " + by);
+      res.json(202, answer);
+    });
+  }
+
+  // The schedule runner claimed `m`: sign it as it goes out (the key of now) and publish it as
+  // the user who made it. A second attempt may follow one that reached some targets: a retry
+  // appends only where it is missing.
+  void send_scheduled(broker::scheduled_message m, std::function<void(bool)> sent) {
+    auto& e = m.envelope;
+    e.sent_at = message::format_time(std::chrono::system_clock::now());
+    broker::publish_options options;
+    options.expected_stores = store_reach_.count(e);
+    options.retry = m.attempts > 1;
+    publisher_.publish(
+        e,
+        [this, id = e.id, sent = std::move(sent)](result<broker::publish_outcome> r) {
+          if (!r) {
+            bcast::core::log::warning(
+                "scheduled message " + id +
+                " not sent, trying again when its claim runs out: " + r.err().message());
+            return sent(false);
+          }
+          metrics_.sent.inc();
+          metrics_.scheduled_sent.inc();
+          bcast::core::log::info("scheduled message " + id + " sent");
+          sent(true);
+        },
+        options);
+  }
+
+  void on_schedule_polled(std::size_t scheduled) {
+    metrics_.scheduled_messages.set(static_cast<double>(scheduled));
+    if (told_scheduled_) return;
+    told_scheduled_ = true;
+    bcast::core::log::info(std::to_string(scheduled) + " scheduled message" +
+                           (scheduled == 1 ? "" : "s") + " waiting to be sent");
+  }
+
+  // The body is empty or {}: a recall has nothing to say but the id in the path.
+  static bool empty_request(std::string_view body) {
+    if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return true;
+    const auto j = json::parse(body, nullptr, false);
+    return j.is_object() && j.empty();
+  }
+
+  void recall_message(http::request& req, http::responder res, const auth::principal& who) {
+    if (!empty_request(req.body))
+      return res.error(400, "invalid_request", "A recall takes no request body, or {}.");
+    std::string id(req.param("id").value_or(""));
+    recaller_.recall(
+        id, who.name, may_touch(who),
+        [this, res, id](broker::lifecycle_result<broker::recall_outcome> r) {
+          if (!r) return refuse(res, r.err());
+          const auto& record = r->record;
+          if (r->published) {
+            metrics_.recalled.inc();
+            bcast::core::log::notice("message " + id + " recalled by " + record.by + " (notice " +
+                                     record.id + ")");
+          }
+          res.json(200, {{"id", id}, {"state", "recalled"}, {"recall", broker::to_json(record)}});
+        });
+  }
+
+  void list_scheduled(http::request& req, http::responder res, const auth::principal& who) {
+    std::size_t limit = 200;
+    if (auto l = req.query_param("limit")) {
+      if (!bcast::core::parse_int(*l, limit) || limit == 0 || limit > broker::schedule::max_limit)
+        return res.error(400, "invalid_request", "limit must be a number from 1 to 1000.", "limit");
+    }
+    schedule_.list(limit, may_touch(who), [res](result<std::vector<broker::scheduled_message>> r) {
+      if (!r)
+        return res.error(
+            503, "broker_unavailable",
+            "Schedule not available, check the connection (" + r.err().message() + ").");
+      json list = json::array();
+      for (const auto& m : r.value()) list.push_back(broker::to_json(m));
+      res.json(200, {{"scheduled", std::move(list)}});
+    });
+  }
+
+  void cancel_scheduled(http::request& req, http::responder res, const auth::principal& who) {
+    std::string id(req.param("id").value_or(""));
+    auto visible = may_touch(who);
+    const auto not_found = [res, id] {
+      res.error(404, "not_found", "No scheduled message " + id + ".", "id");
+    };
+    const auto unavailable = [res](const bcast::core::error& e) {
+      res.error(503, "broker_unavailable",
+                "Not cancelled, check the connection to the broker (" + e.message() + ").");
+    };
+    const auto already_sent = [this, res, id, visible, not_found, unavailable] {
+      messages_.get(id, [res, id, visible, not_found,
+                         unavailable](result<std::optional<broker::message_record>> r) {
+        if (!r) return unavailable(r.err());
+        if (!r.value() || (visible && !visible((*r)->envelope))) return not_found();
+        res.error(409, "conflict", "Message " + id + " was sent already; recall it instead.", "id");
+      });
+    };
+    schedule_.get(id, [this, res, id, by = who.name, visible, not_found, unavailable,
+                       already_sent](result<std::optional<broker::scheduled_message>> found) {
+      if (!found) return unavailable(found.err());
+      if (!found.value()) return already_sent();
+      if (visible && !visible((*found)->envelope)) return not_found();
+      schedule_.cancel(id, [this, res, id, by, already_sent,
+                            unavailable](result<broker::schedule::cancel_outcome> r) {
+        using outcome = broker::schedule::cancel_outcome;
+        if (!r) return unavailable(r.err());
+        if (r.value() == outcome::unknown) return already_sent();
+        if (r.value() == outcome::sending)
+          return res.error(409, "conflict", "Message " + id + " is being sent.", "id");
+        metrics_.cancelled.inc();
+        bcast::core::log::notice("scheduled message " + id + " cancelled by " + by);
+        res.json(200, {{"id", id}, {"state", "cancelled"}});
+      });
+    });
   }
 
   void list_messages(http::request& req, http::responder res, auth::read_scope scope) {
@@ -501,16 +727,31 @@ class app {
     broker::message_log::visibility visible;
     if (!scope.unlimited())
       visible = [scope](const message::envelope& e) { return scope.sees_message(e.targets); };
-    messages_.list(limit, before, std::move(visible), [res](result<broker::message_page> r) {
+    messages_.list(limit, before, std::move(visible), [this, res](result<broker::message_page> r) {
       if (!r)
         return res.error(
             503, "broker_unavailable",
             "History not available, check the connection (" + r.err().message() + ").");
       json list = json::array();
-      for (const auto& m : r->messages) list.push_back(m.envelope);
+      std::vector<std::string> ids;
+      ids.reserve(r->messages.size());
+      for (const auto& m : r->messages) {
+        list.push_back(m.envelope);
+        ids.push_back(m.envelope.id);
+      }
       json page{{"messages", std::move(list)}};
       if (!r->next_before.empty()) page["next_before"] = r->next_before;
-      res.json(200, page);
+      // Which of them were recalled: the history page shows it on each.
+      recaller_.records().get_many(ids, [res, page = std::move(page)](auto recalls) mutable {
+        if (!recalls)
+          return res.error(
+              503, "broker_unavailable",
+              "History not available, check the connection (" + recalls.err().message() + ").");
+        json recalled = json::object();
+        for (const auto& [id, rec] : recalls.value()) recalled[id] = broker::to_json(rec);
+        page["recalled"] = std::move(recalled);
+        res.json(200, page);
+      });
     });
   }
 
@@ -525,16 +766,28 @@ class app {
       if (!r.value() || !scope.sees_message(r.value()->envelope.targets))
         return res.error(404, "not_found", "No message " + id + ".");
       auto record = std::move(*r.value());
-      json envelope = record.envelope;
-      auto stores = broker::known_stores(known_stores_);
-      scope.keep_visible_stores(stores);  // the counts too: they sum up the stores listed
-      receipts_.summarize(
-          std::move(record), std::move(stores), [res, envelope](result<broker::receipt_summary> s) {
-            if (!s)
-              return res.error(503, "broker_unavailable",
-                               "Receipts not available (" + s.err().message() + ").");
-            res.json(200, {{"message", envelope}, {"receipts", broker::to_json(s.value())}});
-          });
+      recaller_.records().get(id, [this, res, scope, record = std::move(record)](
+                                      result<std::optional<broker::recall_record>> recall) mutable {
+        if (!recall)
+          return res.error(
+              503, "broker_unavailable",
+              "Message not available, check the connection (" + recall.err().message() + ").");
+        json envelope = record.envelope;
+        json recalled = recall.value() ? broker::to_json(**recall) : json(nullptr);
+        auto stores = broker::known_stores(known_stores_);
+        scope.keep_visible_stores(stores);  // the counts too: they sum up the stores listed
+        receipts_.summarize(std::move(record), std::move(stores),
+                            [res, envelope = std::move(envelope),
+                             recalled = std::move(recalled)](result<broker::receipt_summary> s) {
+                              if (!s)
+                                return res.error(
+                                    503, "broker_unavailable",
+                                    "Receipts not available (" + s.err().message() + ").");
+                              res.json(200, {{"message", envelope},
+                                             {"receipts", broker::to_json(s.value())},
+                                             {"recall", recalled}});
+                            });
+      });
     });
   }
 
@@ -573,11 +826,14 @@ class app {
   bcast::redis::client fleet_redis_;
   broker::publisher publisher_;
   broker::message_log messages_;
+  broker::schedule schedule_;
   broker::presence_directory presence_;
   broker::receipt_aggregator receipts_;
   publisher_metrics metrics_;  // before auth_, which counts failed logins in it
   auth::authenticator auth_;
   message::ulid_generator ids_;
+  broker::recaller recaller_;
+  broker::schedule_runner scheduled_runner_;
   http::server server_;
   std::size_t descriptor_limit_ = 0;  // RLIMIT_NOFILE, once start() has raised it
   // By http::connection_event::kind.
@@ -597,6 +853,7 @@ class app {
   bool told_ready_ = false;
   bool told_unsigned_ = false;
   bool redis_was_down_ = false;
+  bool told_scheduled_ = false;
 };
 
 }  // namespace publisherd

@@ -206,10 +206,15 @@ inline bcast::core::result<void> apply_file(config& c, const std::string& path) 
       });
       if (file.ok() && c.categories.empty()) file.refuse("categories", "at least one is needed");
     }
+    // send_at: how far ahead, in days (message::limits keeps it as a duration).
+    auto schedule_days =
+        std::chrono::duration_cast<std::chrono::days>(c.limits.max_schedule_ahead).count();
     file.section("limits", [&](bcast::core::config_section& limits) {
       limits.integer("title_max_chars", c.limits.title_max_chars, std::size_t{1})
           .integer("body_max_bytes", c.limits.body_max_bytes, std::size_t{1})
           .integer("max_targets", c.limits.max_targets, std::size_t{1})
+          .integer("schedule_max_ahead_days", schedule_days, decltype(schedule_days){1},
+                   decltype(schedule_days){3650})
           .integer("request_body_max_bytes", c.max_request_body, std::size_t{1})
           .integer("login_hash_threads", c.login_hash_threads, 1u, 64u)
           .integer("login_hash_queue", c.login_hash_queue, std::size_t{0}, std::size_t{10000})
@@ -218,6 +223,7 @@ inline bcast::core::result<void> apply_file(config& c, const std::string& path) 
           .integer("connections_per_address", c.connections_per_address, std::size_t{1})
           .duration("write_timeout_ms", c.write_timeout);
     });
+    c.limits.max_schedule_ahead = std::chrono::days(schedule_days);
     file.duration("publish_timeout_ms", c.publish_timeout);
     file.section("history", [&](bcast::core::config_section& history) {
       // A history keeps at least its newest entry: its id is the channel's last offset.

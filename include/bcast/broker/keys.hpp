@@ -25,6 +25,18 @@
 //                               ULIDs sort by time as strings, so BYLEX REV gives newest first
 //                               and "before" paging. Earlier builds kept bcast:messages and a
 //                               hash bcast:message:<id> per message; nothing reads those now.
+//   bcast:recall:<id>           string, JSON {"id","at","by","superseded_by"}: message <id> was
+//                               recalled by the notice "id" (recalls.hpp). SET NX, so the first
+//                               recall stands; it expires with the message log's max age. A key
+//                               per message, not one hash, so that it works the same on a cluster
+//                               and expires on its own.
+//
+// The schedule (schedule.hpp), both keys under the tag {schedule}, so that its scripts touch one
+// slot:
+//   bcast:{schedule}:due        sorted set, message id -> when it is due in ms: its send_at, or,
+//                               once claimed, the end of the claimer's lease
+//   bcast:{schedule}:items      hash, message id -> JSON {"attempts","send_at","created_at",
+//                               "created_by","envelope"} (the unsigned envelope, signed when sent)
 //
 // ACL (acl.hpp): a store's user writes exactly its five own keys above, reads (%R~) the history
 // of its channels, subscribes to their live channels, and publishes nothing. Its own
@@ -122,6 +134,20 @@ inline std::optional<std::string_view> store_of_profile_key(std::string_view key
 // ---- publisherd's records --------------------------------------------------------------------
 inline std::string message_log_key() {
   return std::string(key_prefix) + "message-log";
+}
+
+inline std::string recall_key(std::string_view message_id) {
+  std::string k(key_prefix);
+  k += "recall:";
+  k += message_id;
+  return k;
+}
+
+inline std::string schedule_due_key() {
+  return detail::tagged("schedule", "due");
+}
+inline std::string schedule_items_key() {
+  return detail::tagged("schedule", "items");
 }
 
 // ---- channels --------------------------------------------------------------------------------

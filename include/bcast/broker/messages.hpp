@@ -122,6 +122,25 @@ inline std::string record_ceiling(std::string_view id) {
   return "(" + std::string(id) + "\x0b";
 }
 
+// How much of a list one request reads for a reader who sees only part of it (a limited user):
+// pages of `limit`, doubling up to `max_page`, until `limit` are found or `budget` were read.
+struct scan_bounds {
+  scan_bounds(std::size_t wanted, std::size_t most, std::size_t scan_budget)
+      : limit(std::clamp<std::size_t>(wanted, 1, most)),
+        page(limit),
+        budget(std::max(scan_budget, limit)),
+        max_page(most) {}
+
+  std::size_t limit, page, budget, max_page;
+
+  std::size_t next_page() const noexcept { return std::min(page, budget); }
+  // A page of `n` came back.
+  void read(std::size_t n) noexcept {
+    budget -= std::min(budget, n);
+    page = std::min(2 * page, max_page);
+  }
+};
+
 // The smallest ULID made at `ms`: every id older than that sorts below it.
 inline std::string ulid_floor(std::uint64_t ms) {
   return message::make_ulid(ms, {});
@@ -240,12 +259,8 @@ class message_log {
       });
       return;
     }
-    auto st = std::make_shared<scan>();
-    st->limit = std::clamp<std::size_t>(limit, 1, max_limit);
-    st->page = st->limit;
-    st->budget = std::max(scan_budget, st->limit);
-    st->visible = std::move(visible);
-    st->cb = std::move(cb);
+    auto st = std::make_shared<scan>(
+        scan{{limit, max_limit, scan_budget}, std::move(visible), std::move(cb), {}, {}, {}});
     // "(<before>" leaves out before's own members: they continue past its id, so sort above it.
     read_on(st, before.empty() ? std::string("+") : "(" + std::string(before));
   }
@@ -275,7 +290,7 @@ class message_log {
 
  private:
   struct scan {
-    std::size_t limit = 0, page = 0, budget = 0;
+    detail::scan_bounds bounds;
     visibility visible;
     page_callback cb;
     message_page out;
@@ -287,7 +302,7 @@ class message_log {
   // hide the others. Two first attempts with one id file two records; the newer-sorting one
   // stands.
   void read_on(std::shared_ptr<scan> st, const std::string& max) {
-    const auto count = std::min(st->page, st->budget);
+    const auto count = st->bounds.next_page();
     client_.command({"ZRANGE", message_log_key(), max, "-", "BYLEX", "REV", "LIMIT", "0",
                      std::to_string(count)},
                     [this, alive = alive_.watch(), st, count](core::result<redis::reply> r) {
@@ -296,7 +311,7 @@ class message_log {
                       const auto members = answer ? answer->as_array() : answer.err();
                       if (!members)
                         return st->cb(redis::failed("reading the message log", members.err()));
-                      st->budget -= std::min(st->budget, members->size());
+                      st->bounds.read(members->size());
                       for (const auto& member : *members) {
                         st->last_id = std::string_view(member.str).substr(0, member.str.find('\n'));
                         if (st->last_id == st->decoded_id) continue;
@@ -308,15 +323,15 @@ class message_log {
                         st->decoded_id = st->last_id;
                         if (st->visible && !st->visible(rec->envelope)) continue;
                         st->out.messages.push_back(std::move(rec).value());
-                        if (st->out.messages.size() == st->limit) return st->cb(std::move(st->out));
+                        if (st->out.messages.size() == st->bounds.limit)
+                          return st->cb(std::move(st->out));
                       }
                       if (members->size() < count)
                         return st->cb(std::move(st->out));  // the log ends here
-                      if (st->budget == 0) {
+                      if (st->bounds.budget == 0) {
                         if (message::is_valid_ulid(st->last_id)) st->out.next_before = st->last_id;
                         return st->cb(std::move(st->out));
                       }
-                      st->page = std::min(2 * st->page, max_limit);
                       read_on(st, "(" + st->last_id);
                     });
   }

@@ -74,6 +74,9 @@ struct publish_options {
   // The envelope may have been published before (a client's retry): each target first looks for
   // it among the entries made since the message was, and appends it only if it is not there.
   bool retry = false;
+  // Recorded in the message log for the history API. A recall notice is not: it is no message of
+  // its own, and the log lists what was sent, not how it was taken back (recalls.hpp).
+  bool record = true;
 };
 
 // The offset is the stream id: entries are added as "0-*", so Redis numbers them 1, 2, 3... in
@@ -331,6 +334,7 @@ class publisher {
     publish_plan plan;
     std::optional<std::uint64_t> expected;
     bool retry = false;
+    bool record = true;
     callback cb;
   };
 
@@ -367,7 +371,8 @@ class publisher {
   }
 
   void send_to_targets(const message::envelope& e, callback cb, const publish_options& opts) {
-    in_flight st{publish_plan(e, settings_), opts.expected_stores, opts.retry, std::move(cb)};
+    in_flight st{publish_plan(e, settings_), opts.expected_stores, opts.retry, opts.record,
+                 std::move(cb)};
     redis::client::pipeline targets(client_, st.plan.size());
     std::string retry_floor;  // made once, by the first target that searches
     for (std::size_t i = 0; i < st.plan.size(); ++i) {
@@ -484,6 +489,7 @@ class publisher {
                                                "); publishing it again with the same id is safe"));
     }
     trim_by_age(plan);
+    if (!st.record) return st.cb(std::move(outcome));
     std::vector<std::pair<std::string_view, std::uint64_t>> seqs;
     seqs.reserve(outcome.targets.size());
     for (const auto& t : outcome.targets) seqs.emplace_back(t.target, t.seq);

@@ -663,6 +663,23 @@ test('correcting a message: Correct fills in the compose page, and the correctio
   assertClean(page);
 });
 
+test('correcting a message that does not exist says so and leaves a plain compose page', limited, async (t) => {
+  const page = await openPage(t);
+  const posts = watchSends(page);
+  await login(page);
+  await page.goto('/#/compose?correct=01ARZ3NDEKTSV4RRFFQ69G5FAV');
+  await page.locator('#notices .notice--error').waitFor();
+  assert.equal((await noticeTitle(page).innerText()).trim(), 'The message to correct was not found.');
+  assert.ok(!(await page.locator('#field-supersedes').isVisible()), 'no correction note');
+  assert.ok(await page.locator('#field-send_at').isVisible(), 'Send later is offered again');
+  assert.equal((await page.locator('#send').innerText()).trim(), 'Send message');
+  await fillMessage(page, { targets: ['store:1001'], title: unique('Bukan koreksi') });
+  const result = await send(page);
+  assert.equal(result.title, text.sent.en);
+  assert.equal(posts.at(-1).supersedes, undefined, 'a plain send: nothing to supersede');
+  assertClean(page);
+});
+
 test('sending later: the time goes out with the browser offset, the Scheduled page lists it soonest first, and Cancel removes it', limited, async (t) => {
   const page = await openPage(t, { timezoneId: 'Asia/Jakarta' });
   const posts = watchSends(page);

@@ -39,8 +39,8 @@ after(async () => {
 }, limited);
 
 // A fresh browser profile (cookies, storage) per test, in English unless asked otherwise.
-async function openPage(t, { locale = 'en-US', viewport = { width: 1360, height: 900 } } = {}) {
-  const context = await browser.newContext({ locale, viewport, baseURL: stack.publisherd.baseUrl });
+async function openPage(t, { locale = 'en-US', viewport = { width: 1360, height: 900 }, timezoneId } = {}) {
+  const context = await browser.newContext({ locale, viewport, timezoneId, baseURL: stack.publisherd.baseUrl });
   const page = await context.newPage();
   page.setDefaultTimeout(15000);
   const problems = [];
@@ -263,22 +263,36 @@ test('the stores page renders', limited, async (t) => {
   assertClean(page);
 });
 
-// Sends as the trusted local peer on publisherd's Unix socket; resolves with the envelope.
-function sendAsPeer(targets, title) {
-  const body = JSON.stringify({ targets, category: 'announcement', title, body: 'Isi pesan.' });
+// A request as the trusted local peer on publisherd's Unix socket: {status, json}.
+function asPeer(method, urlPath, payload) {
+  const body = payload === undefined ? '' : JSON.stringify(payload);
+  const headers = payload === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) };
   return new Promise((resolve, reject) => {
-    const req = http.request({
-      socketPath: stack.publisherd.socket, path: '/api/v1/messages', method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
-    }, (res) => {
+    const req = http.request({ socketPath: stack.publisherd.socket, path: urlPath, method, headers }, (res) => {
       let data = '';
       res.setEncoding('utf8');
       res.on('data', (chunk) => { data += chunk; });
-      res.on('end', () => (res.statusCode === 201 ? resolve(JSON.parse(data)) : reject(new Error(`send: ${res.statusCode} ${data}`))));
+      res.on('end', () => {
+        let json = null;
+        try {
+          json = data ? JSON.parse(data) : null;
+        } catch {
+          json = { raw: data };
+        }
+        resolve({ status: res.statusCode, json });
+      });
     });
     req.on('error', reject);
     req.end(body);
   });
+}
+
+// Sends as the peer; resolves with the envelope. `extra` adds members (priority, send_at, ...).
+async function sendAsPeer(targets, title, extra = {}) {
+  const { status, json } = await asPeer('POST', '/api/v1/messages', { targets, category: 'announcement', title, body: 'Isi pesan.', ...extra });
+  const wanted = extra.send_at ? 202 : 201;
+  if (status !== wanted) throw new Error(`send: ${status} ${JSON.stringify(json)} (wanted ${wanted})`);
+  return json;
 }
 
 test('a regional user sees only messages within its targets, in history and by link', limited, async (t) => {
@@ -414,6 +428,401 @@ test('a store that refused a copy of a message shows as rejected, in English and
   await row.waitFor();
   assert.equal((await row.locator('.state').innerText()).trim(), 'Ditolak (bukan tanda tangan kantor pusat, atau bukan untuk toko ini)');
   assert.match(await note.innerText(), /^1 toko menolak salinan pesan ini/);
+  assertClean(page);
+});
+
+// Recall, correction and scheduling (issue 17) ---------------------------------------------------
+
+async function messageJson(page, id) {
+  const res = await page.request.get(`/api/v1/messages/${encodeURIComponent(id)}`);
+  assert.equal(res.status(), 200, `GET /api/v1/messages/${id}`);
+  return res.json();
+}
+
+async function scheduledIds(page) {
+  const res = await page.request.get('/api/v1/scheduled');
+  assert.equal(res.status(), 200, 'GET /api/v1/scheduled');
+  return (await res.json()).scheduled.map((m) => m.id);
+}
+
+// The ids of every POST to /api/v1/messages the page makes, as they happen.
+function watchSends(page) {
+  const posts = [];
+  page.on('request', (req) => {
+    if (req.method() === 'POST' && new URL(req.url()).pathname === '/api/v1/messages') posts.push(req.postDataJSON());
+  });
+  return posts;
+}
+
+function noticeTitle(page) {
+  return page.locator('#notices .notice .notice__title').last();
+}
+
+test('recalling a message asks first, then the page shows who recalled it and when, in English and Bahasa Indonesia', limited, async (t) => {
+  const message = await sendAsPeer(['store:1001'], unique('Harga salah'));
+  const page = await openPage(t);
+  await login(page);
+  await page.goto(`/#/messages/${encodeURIComponent(message.id)}`);
+  const recall = page.locator('#recall');
+  await recall.waitFor();
+  assert.equal((await recall.innerText()).trim(), 'Recall');
+  assert.equal(await page.locator('.badge--recalled').count(), 0, 'not recalled yet');
+
+  // The confirmation is a modal dialog in the page; "Keep it" recalls nothing.
+  await recall.click();
+  const dialog = page.getByRole('dialog', { name: 'Recall this message?' });
+  await dialog.waitFor();
+  assert.match(await dialog.innerText(), new RegExp(`Stores that have not shown “${message.title}” yet will never show it`));
+  assert.equal(await page.evaluate(() => document.activeElement?.dataset.action), 'cancel', 'the safe choice has the focus');
+  await dialog.getByRole('button', { name: 'Keep it' }).click();
+  await dialog.waitFor({ state: 'detached' });
+  assert.equal((await messageJson(page, message.id)).recall, null, 'Keep it recalls nothing');
+  assert.ok(await recall.isVisible());
+
+  // Escape closes it too, without recalling.
+  await recall.click();
+  await dialog.waitFor();
+  await page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'detached' });
+  assert.equal((await messageJson(page, message.id)).recall, null, 'Escape recalls nothing');
+
+  await recall.click();
+  await dialog.getByRole('button', { name: 'Recall message' }).click();
+  await page.locator('#notices .notice--success').waitFor();
+  assert.equal((await noticeTitle(page).innerText()).trim(), 'Message recalled');
+  const badge = page.locator('.detail__message .badge--recalled');
+  await badge.waitFor();
+  assert.equal((await badge.innerText()).trim(), 'Recalled');
+  assert.match((await page.locator('#recall-note').innerText()).trim(), /^Recalled by admin, .+\.$/);
+  assert.ok(!(await recall.isVisible()), 'a recalled message offers no second recall');
+  assert.ok(await page.locator('#correct').isVisible(), 'it may still be corrected');
+
+  const after = await messageJson(page, message.id);
+  assert.equal(after.recall?.by, 'admin');
+  assert.equal(after.recall?.superseded_by ?? null, null);
+
+  // The same page in Bahasa Indonesia.
+  await page.locator('[data-lang="id"]').click();
+  assert.equal((await badge.innerText()).trim(), 'Ditarik');
+  assert.match((await page.locator('#recall-note').innerText()).trim(), /^Ditarik oleh admin, .+\.$/);
+  assert.equal((await page.locator('#correct').innerText()).trim(), 'Koreksi');
+
+  // History marks it recalled, in both languages.
+  await page.locator('.app-nav a[data-route="history"]').click();
+  const row = page.locator('#history-table tbody tr', { hasText: message.title });
+  await row.waitFor();
+  assert.equal(await row.getAttribute('data-recalled'), 'true');
+  assert.equal((await row.locator('.badge--recalled').innerText()).trim(), 'Ditarik');
+  await page.locator('[data-lang="en"]').click();
+  assert.equal((await row.locator('.badge--recalled').innerText()).trim(), 'Recalled');
+  assertClean(page);
+});
+
+test('a store that showed a recalled message reports it recalled: its row, the count, in English and Bahasa Indonesia', limited, async (t) => {
+  if (!stack.stores.length) {
+    t.skip(`no store running (subscriberd ${Subscriberd.available() ? 'built' : 'not built'})`);
+    return;
+  }
+  const message = await sendAsPeer(['store:1001'], unique('Jadwal piket salah'));
+  const page = await openPage(t);
+  await login(page);
+  await page.goto(`/#/messages/${encodeURIComponent(message.id)}`);
+  await page.locator(`#receipt-table tr[data-store="${demoStore.store}"][data-state="displayed"]`).waitFor({ timeout: 30000 });
+  await page.locator('#recall').click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Recall message' }).click();
+  await page.locator('.detail__message .badge--recalled').waitFor();
+
+  // The store took it down: its receipt becomes `recalled` (the page refreshes by itself).
+  const row = page.locator(`#receipt-table tr[data-store="${demoStore.store}"][data-state="recalled"]`);
+  await row.waitFor({ timeout: 30000 });
+  assert.equal((await row.locator('.state').innerText()).trim(), 'Recalled');
+  const stat = page.locator('#receipt-stats [data-stage="recalled"]');
+  await stat.waitFor();
+  assert.match((await stat.innerText()).trim(), /^1\b/);
+  const receipts = (await messageJson(page, message.id)).receipts;
+  assert.equal(receipts.recalled, 1);
+  assert.equal(receipts.stores.find((s) => s.store === demoStore.store)?.state, 'recalled');
+  assert.equal(receipts.displayed, 1, 'it was shown before: displayed stays counted');
+
+  await page.locator('[data-lang="id"]').click();
+  assert.equal((await row.locator('.state').innerText()).trim(), 'Ditarik');
+  assert.equal((await page.locator('#receipt-stats .stat--recalled .stat__label').innerText()).trim(), 'Ditarik');
+
+  // The history's bars count it too.
+  await page.locator('.app-nav a[data-route="history"]').click();
+  const bar = page.locator('#history-table tbody tr', { hasText: message.title }).locator('.receipt--recalled');
+  await bar.waitFor();
+  assert.equal((await bar.locator('.receipt__label').innerText()).trim(), 'Ditarik');
+  assert.equal((await bar.locator('.receipt__count').innerText()).trim(), '1/1');
+  assertClean(page);
+});
+
+test('recalling in the Indonesian UI: "Tarik pesan" and its confirmation', limited, async (t) => {
+  const message = await sendAsPeer(['region:jateng'], unique('Promo batal'));
+  const page = await openPage(t, { locale: 'id-ID' });
+  await login(page);
+  assert.equal(await page.locator('html').getAttribute('lang'), 'id');
+  assert.equal((await page.locator('.app-nav a[data-route="scheduled"]').innerText()).trim(), 'Terjadwal');
+  await page.goto(`/#/messages/${encodeURIComponent(message.id)}`);
+  await page.getByRole('button', { name: 'Tarik pesan', exact: true }).click();
+  const dialog = page.getByRole('dialog', { name: 'Tarik pesan ini?' });
+  await dialog.waitFor();
+  assert.match(await dialog.innerText(), new RegExp(`Toko yang belum menampilkan “${message.title}”`));
+  assert.ok(await dialog.getByRole('button', { name: 'Biarkan' }).isVisible());
+  await dialog.getByRole('button', { name: 'Tarik pesan' }).click();
+  await page.locator('.detail__message .badge--recalled').waitFor();
+  assert.equal((await noticeTitle(page).innerText()).trim(), 'Pesan ditarik');
+  assert.equal((await page.locator('.detail__message .badge--recalled').innerText()).trim(), 'Ditarik');
+  assert.match((await page.locator('#recall-note').innerText()).trim(), /^Ditarik oleh admin, /);
+  assert.equal((await messageJson(page, message.id)).recall?.by, 'admin');
+  assertClean(page);
+});
+
+test('correcting a message: Correct fills in the compose page, and the correction replaces the original', limited, async (t) => {
+  const expires = new Date(Date.now() + 3 * 86400000);
+  expires.setUTCSeconds(0, 0);
+  const original = await sendAsPeer(['store:1001', 'region:jateng'], unique('Harga minyak Rp 43.900'), {
+    body: 'Harga baru mulai Senin.', priority: 'high', require_ack: true, category: 'price_info', expires_at: expires.toISOString(),
+  });
+  const page = await openPage(t);
+  const posts = watchSends(page);
+  await login(page);
+  await page.goto(`/#/messages/${encodeURIComponent(original.id)}`);
+  await page.locator('#correct').click();
+  await page.waitForURL(/#\/compose\?correct=/);
+  const note = page.locator('#correction-title');
+  await page.waitForFunction(() => document.querySelector('#correction-title')?.textContent.startsWith('Correcting message'));
+  assert.equal((await note.innerText()).trim(), `Correcting message “${original.title}” (${original.id})`);
+
+  // Filled in from the message.
+  assert.deepEqual(await page.locator('#target-chips .chip').allInnerTexts().then((l) => l.map((x) => x.replace('×', '').trim()).sort()),
+    ['region:jateng', 'store:1001']);
+  assert.equal(await page.locator('#title').inputValue(), original.title);
+  assert.equal(await page.locator('#body').inputValue(), 'Harga baru mulai Senin.');
+  assert.ok(await page.locator('#priority-high').isChecked());
+  assert.ok(await page.locator('input[name="category"][value="price_info"]').isChecked());
+  assert.ok(await page.locator('#require-ack').isChecked());
+  const expiresLocal = await page.evaluate((iso) => {
+    const d = new Date(iso);
+    const p = (n) => String(n).padStart(2, '0');
+    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+  }, expires.toISOString());
+  assert.equal(await page.locator('#expires').inputValue(), expiresLocal);
+  assert.equal((await page.locator('#send').innerText()).trim(), 'Send correction');
+  assert.ok(!(await page.locator('#field-send_at').isVisible()), 'a correction goes out at once: no Send later');
+
+  // A recipient the original did not have is refused by the server, at the recipients.
+  await page.locator('#target-input').fill('region:jabar');
+  await page.locator('#target-input').press('Enter');
+  const refused = await send(page);
+  assert.equal(refused.kind, 'error');
+  assert.equal(refused.title, 'Message not sent: check the highlighted field.');
+  assert.ok(await page.locator('#field-targets.field--invalid').isVisible());
+  assert.ok((await page.locator('#targets-error').innerText()).trim().length > 0, 'the server says why, at the field');
+  assert.equal(posts.at(-1).supersedes, original.id);
+  assert.equal((await messageJson(page, original.id)).recall, null, 'a refused correction recalls nothing');
+
+  await page.getByRole('button', { name: 'Remove region:jabar' }).click();
+  const fixed = unique('Harga minyak Rp 34.900');
+  await page.locator('#title').fill(fixed);
+  await page.locator('#send').click();
+  await page.waitForURL((url) => /#\/messages\//.test(url.hash) && !url.hash.includes(original.id));
+  const correctionId = decodeURIComponent(new URL(page.url()).hash.replace('#/messages/', ''));
+  const sent = posts.at(-1);
+  assert.equal(sent.supersedes, original.id, 'the send names the message it corrects');
+  assert.equal(sent.send_at, undefined);
+  assert.deepEqual([...sent.targets].sort(), ['region:jateng', 'store:1001']);
+  assert.equal(sent.priority, 'high');
+  assert.equal(sent.require_ack, true);
+
+  // The new message's page: it says what it corrects, with a link to it.
+  await page.locator('h1', { hasText: fixed }).waitFor();
+  assert.equal((await noticeTitle(page).innerText()).trim(), 'Correction sent: the original message was recalled');
+  assert.equal((await page.locator('.detail__message .badge--correction').innerText()).trim(), 'Correction');
+  const corrects = page.locator('#corrects-link');
+  assert.equal(await corrects.getAttribute('href'), `#/messages/${encodeURIComponent(original.id)}`);
+  await page.locator('#corrects-link', { hasText: original.title }).waitFor();
+  assert.equal((await page.locator('#corrects').innerText()).replace(/\s+/g, ' ').trim(), `Corrects ${original.title}`);
+  assert.equal((await messageJson(page, correctionId)).message.supersedes, original.id);
+
+  // The original: recalled, and corrected by the new one.
+  await corrects.click();
+  await page.locator('.detail__message .badge--recalled').waitFor();
+  assert.match((await page.locator('#recall-note').innerText()).trim(), /^Recalled by admin, /);
+  const by = page.locator('#corrected-by-link');
+  assert.equal(await by.getAttribute('href'), `#/messages/${encodeURIComponent(correctionId)}`);
+  await page.locator('#corrected-by-link', { hasText: fixed }).waitFor();
+  assert.equal((await page.locator('#corrected-by').innerText()).replace(/\s+/g, ' ').trim(), `Corrected by ${fixed}`);
+  assert.equal((await messageJson(page, original.id)).recall?.superseded_by, correctionId);
+
+  await page.locator('[data-lang="id"]').click();
+  assert.equal((await page.locator('#corrected-by').innerText()).replace(/\s+/g, ' ').trim(), `Dikoreksi oleh ${fixed}`);
+  await by.click();
+  await page.locator('#corrects').waitFor();
+  assert.equal((await page.locator('#corrects').innerText()).replace(/\s+/g, ' ').trim(), `Mengoreksi ${original.title}`);
+  assertClean(page);
+});
+
+test('correcting a message that does not exist says so and leaves a plain compose page', limited, async (t) => {
+  const page = await openPage(t);
+  const posts = watchSends(page);
+  await login(page);
+  await page.goto('/#/compose?correct=01ARZ3NDEKTSV4RRFFQ69G5FAV');
+  await page.locator('#notices .notice--error').waitFor();
+  assert.equal((await noticeTitle(page).innerText()).trim(), 'The message to correct was not found.');
+  assert.ok(!(await page.locator('#field-supersedes').isVisible()), 'no correction note');
+  assert.ok(await page.locator('#field-send_at').isVisible(), 'Send later is offered again');
+  assert.equal((await page.locator('#send').innerText()).trim(), 'Send message');
+  await fillMessage(page, { targets: ['store:1001'], title: unique('Bukan koreksi') });
+  const result = await send(page);
+  assert.equal(result.title, text.sent.en);
+  assert.equal(posts.at(-1).supersedes, undefined, 'a plain send: nothing to supersede');
+  assertClean(page);
+});
+
+test('sending later: the time goes out with the browser offset, the Scheduled page lists it soonest first, and Cancel removes it', limited, async (t) => {
+  const page = await openPage(t, { timezoneId: 'Asia/Jakarta' });
+  const posts = watchSends(page);
+  await login(page);
+  // Tomorrow in Jakarta (UTC+7, no daylight saving), 10:30 and 09:15.
+  const day = await page.evaluate(() => {
+    const d = new Date(Date.now() + 86400000);
+    const p = (n) => String(n).padStart(2, '0');
+    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
+  });
+  const earlier = await sendAsPeer(['store:1001'], unique('Stok opname pagi'), { send_at: `${day}T09:15:00+07:00` });
+  assert.equal(earlier.state, 'scheduled');
+
+  const title = unique('Promo gajian');
+  await fillMessage(page, { targets: ['region:jateng'], title });
+  assert.ok(!(await page.locator('#later-when').isVisible()), 'date and time appear only for Send later');
+  await page.locator('#send-later').check();
+  await page.locator('#later-when').waitFor();
+  assert.match(await page.locator('#later-hint').innerText(), /Asia\/Jakarta/);
+  assert.equal((await page.locator('#send').innerText()).trim(), 'Schedule message');
+  await page.locator('#send-at-date').fill(day);
+  await page.locator('#send-at-time').fill('10:30');
+  const answer = page.waitForResponse((res) => res.request().method() === 'POST' && new URL(res.url()).pathname === '/api/v1/messages');
+  const result = await send(page);
+  assert.equal((await answer).status(), 202);
+  const at = `${day}T10:30:00+07:00`;
+  assert.equal(posts.at(-1).send_at, at, 'send_at in RFC 3339 with the browser offset');
+  const shown = await page.evaluate((iso) => new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(iso)), at);
+  assert.equal(result.kind, 'success');
+  assert.equal(result.title, `Message scheduled for ${shown}`);
+  assert.ok(!(await page.locator('#send-later').isChecked()), 'the form is ready for a message that goes now');
+
+  await result.notice.locator('a.notice__link').click();
+  await page.waitForURL(/#\/scheduled$/);
+  const row = page.locator('#scheduled-table tbody tr', { hasText: title });
+  await row.waitFor();
+  assert.equal((await page.locator('.page--scheduled h1').innerText()).trim(), 'Scheduled');
+  assert.equal(await row.getAttribute('data-state'), 'scheduled');
+  assert.equal((await row.locator('.state').innerText()).trim(), 'Scheduled');
+  assert.equal(await row.locator('time').getAttribute('datetime'), new Date(at).toISOString());
+  assert.equal((await row.locator('.col-sender').innerText()).trim(), 'admin');
+  assert.equal((await row.locator('.chip').innerText()).trim(), 'region:jateng');
+  const ids = await page.locator('#scheduled-table tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.id));
+  assert.ok(ids.indexOf(earlier.id) >= 0 && ids.indexOf(earlier.id) < ids.indexOf(await row.getAttribute('data-id')), 'soonest first');
+  const id = await row.getAttribute('data-id');
+  assert.ok((await scheduledIds(page)).includes(id));
+
+  // Cancel asks first; "Keep it" keeps it.
+  await row.getByRole('button', { name: `Cancel “${title}”` }).click();
+  const dialog = page.getByRole('dialog', { name: 'Cancel this scheduled message?' });
+  await dialog.waitFor();
+  assert.equal((await dialog.locator('.dialog__body').innerText()).trim(), `“${title}” will not be sent on ${shown}.`);
+  await dialog.getByRole('button', { name: 'Keep it' }).click();
+  await dialog.waitFor({ state: 'detached' });
+  assert.ok((await scheduledIds(page)).includes(id), 'Keep it cancels nothing');
+
+  await row.getByRole('button', { name: `Cancel “${title}”` }).click();
+  await dialog.getByRole('button', { name: 'Cancel message' }).click();
+  await row.waitFor({ state: 'detached' });
+  assert.equal((await noticeTitle(page).innerText()).trim(), 'Scheduled message cancelled');
+  assert.ok(!(await scheduledIds(page)).includes(id), 'gone from the schedule');
+
+  // One cancelled elsewhere while the dialog is open: the answer (404) is a clear notice.
+  const other = page.locator(`#scheduled-table tbody tr[data-id="${earlier.id}"]`);
+  await other.getByRole('button', { name: /^Cancel/ }).click();
+  await dialog.waitFor();
+  const elsewhere = await asPeer('POST', `/api/v1/scheduled/${encodeURIComponent(earlier.id)}/cancel`);
+  assert.equal(elsewhere.status, 200, JSON.stringify(elsewhere.json));
+  await dialog.getByRole('button', { name: 'Cancel message' }).click();
+  await page.locator('#notices .notice--warning').waitFor();
+  assert.equal((await noticeTitle(page).innerText()).trim(), 'This scheduled message no longer exists: it was already sent or cancelled.');
+  await other.waitFor({ state: 'detached' });
+
+  // The page in Bahasa Indonesia.
+  const third = await sendAsPeer(['store:1001'], unique('Rapat kepala toko'), { send_at: `${day}T11:00:00+07:00` });
+  await page.locator('#scheduled-refresh').click();
+  const thirdRow = page.locator(`#scheduled-table tbody tr[data-id="${third.id}"]`);
+  await thirdRow.waitFor();
+  await page.locator('[data-lang="id"]').click();
+  assert.equal((await page.locator('.page--scheduled h1').innerText()).trim(), 'Terjadwal');
+  assert.equal((await thirdRow.locator('.state').innerText()).trim(), 'Terjadwal');
+  assert.equal((await thirdRow.locator('button').innerText()).trim(), 'Batalkan');
+  await thirdRow.locator('button').click();
+  const dialogId = page.getByRole('dialog', { name: 'Batalkan pesan terjadwal ini?' });
+  await dialogId.waitFor();
+  await dialogId.getByRole('button', { name: 'Batalkan pesan' }).click();
+  await thirdRow.waitFor({ state: 'detached' });
+  assert.equal((await noticeTitle(page).innerText()).trim(), 'Pesan terjadwal dibatalkan');
+  assertClean(page);
+});
+
+test('send later: a past time is caught at the field, and the server\'s send_at and expires_at errors show at theirs', limited, async (t) => {
+  const page = await openPage(t);
+  const posts = watchSends(page);
+  await login(page);
+  const local = (offsetDays) => page.evaluate((n) => {
+    const d = new Date(Date.now() + n * 86400000);
+    const p = (x) => String(x).padStart(2, '0');
+    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
+  }, offsetDays);
+  await fillMessage(page, { targets: ['store:1001'], title: unique('Terlambat') });
+  await page.locator('#send-later').check();
+  await page.locator('#send-at-date').fill(await local(-1));
+  await page.locator('#send-at-time').fill('10:00');
+  await page.locator('#send').click();
+  const error = page.locator('#send-at-error');
+  await error.waitFor();
+  assert.equal((await error.innerText()).trim(), 'The send time must be in the future.');
+  assert.ok(await page.locator('#field-send_at.field--invalid').isVisible());
+  assert.equal(await page.locator('#send-at-date').getAttribute('aria-invalid'), 'true');
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'send-at-date', 'the field takes the focus');
+  assert.equal(posts.length, 0, 'nothing was sent');
+  await page.locator('[data-lang="id"]').click();
+  assert.equal((await error.innerText()).trim(), 'Waktu pengiriman harus di masa depan.');
+  await page.locator('[data-lang="en"]').click();
+
+  // Only the date: the time is asked for.
+  await page.locator('#send-at-time').fill('');
+  await page.locator('#send-at-date').fill(await local(1));
+  await page.locator('#send').click();
+  await page.locator('#field-send_at.field--invalid').waitFor();
+  assert.equal((await error.innerText()).trim(), 'Choose the date and time to send it.');
+  assert.equal(posts.length, 0);
+
+  // Further ahead than the server allows (90 days): its message, at the field.
+  await page.locator('#send-at-date').fill(await local(120));
+  await page.locator('#send-at-time').fill('10:00');
+  const tooFar = await send(page);
+  assert.equal(posts.length, 1);
+  assert.equal(tooFar.kind, 'error');
+  assert.equal(tooFar.title, 'Message not sent: check the highlighted field.');
+  assert.ok(await page.locator('#field-send_at.field--invalid').isVisible());
+  assert.match((await error.innerText()).trim(), /90/);
+
+  // Expiring before it goes out: the server blames expires_at.
+  await page.locator('#send-at-date').fill(await local(2));
+  await page.locator('#expires').fill(`${await local(1)}T10:00`);
+  const expiresFirst = await send(page);
+  assert.equal(posts.length, 2);
+  assert.equal(expiresFirst.kind, 'error');
+  assert.ok(await page.locator('#field-expires_at.field--invalid').isVisible());
+  assert.ok(!(await page.locator('#field-send_at.field--invalid').isVisible()), 'the earlier error is cleared');
+  assert.match((await page.locator('#expires-error').innerText()).trim(), /send_at/);
   assertClean(page);
 });
 

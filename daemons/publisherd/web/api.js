@@ -173,9 +173,27 @@ export async function listMessages({ limit = 20, before } = {}) {
   return {
     messages: Array.isArray(data?.messages) ? data.messages : [],
     nextBefore: typeof data?.next_before === 'string' ? data.next_before : undefined,
+    // id -> {id, at, by, superseded_by} for the recalled messages of this page.
+    recalled: data?.recalled && typeof data.recalled === 'object' ? data.recalled : {},
   };
 }
 
 export function getMessage(id) {
   return request('GET', `/api/v1/messages/${encodeURIComponent(id)}`);
+}
+
+// 200 {id, state: "recalled", recall: {id, at, by, superseded_by}}, also when it was recalled before.
+export function recallMessage(id) {
+  return request('POST', `/api/v1/messages/${encodeURIComponent(id)}/recall`, {});
+}
+
+// Messages waiting for their send_at, soonest first: envelope members plus state
+// ("scheduled" | "sending"), send_at and created_at.
+export async function listScheduled({ limit = 200 } = {}) {
+  const data = await request('GET', `/api/v1/scheduled?${new URLSearchParams({ limit: String(limit) })}`);
+  return Array.isArray(data?.scheduled) ? data.scheduled : [];
+}
+
+export function cancelScheduled(id) {
+  return request('POST', `/api/v1/scheduled/${encodeURIComponent(id)}/cancel`);
 }

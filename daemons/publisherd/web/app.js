@@ -8,12 +8,14 @@ import { composeView } from './views/compose.js';
 import { historyView } from './views/history.js';
 import { messageView } from './views/message.js';
 import { storesView } from './views/stores.js';
+import { scheduledView } from './views/scheduled.js';
 
 const routes = [
   { pattern: /^\/login$/, name: 'login', view: loginView, public: true },
   { pattern: /^\/compose$/, name: 'compose', view: composeView },
   { pattern: /^\/history$/, name: 'history', view: historyView },
   { pattern: /^\/messages\/([^/]+)$/, name: 'message', nav: 'history', view: messageView },
+  { pattern: /^\/scheduled$/, name: 'scheduled', view: scheduledView },
   { pattern: /^\/stores$/, name: 'stores', view: storesView },
 ];
 

@@ -1,7 +1,8 @@
 // Small shared pieces: element builder, notices, formatting, labels and receipt bars.
 // Nothing here uses innerHTML: every text from the server goes in as text.
 
-import { t, tr, lang, locale, has } from './i18n.js';
+import { ApiError } from './api.js';
+import { t, tr, lang, locale, has, onLangChange } from './i18n.js';
 
 // h('a', {href: '#/x', class: 'link', i18n: 'nav.history'}, child, ...)
 // Props: class, text, i18n ('key' or ['key', vars]), 'i18n:<attr>' for a translated attribute,
@@ -174,14 +175,15 @@ export function receiptBars(receipts, { requireAck = false, compact = false } = 
   const expected = count('expected');
   const stages = ['delivered', 'displayed'];
   if (requireAck || count('acknowledged') > 0) stages.push('acknowledged');
-  // Only when it happened: a store refused a copy (forged, or not for it).
+  // Only when it happened: a store refused a copy (forged, or not for it), or took it down.
   if (count('rejected') > 0) stages.push('rejected');
+  if (count('recalled') > 0) stages.push('recalled');
   const total = Math.max(expected, ...stages.map(count), 0);
   const wrap = h('div', { class: `receipts${compact ? ' receipts--compact' : ''}` });
   for (const stage of stages) {
     const n = count(stage);
     const label = t(`receipts.${stage}`);
-    const done = stage !== 'rejected' && total > 0 && n >= total;
+    const done = !['rejected', 'recalled'].includes(stage) && total > 0 && n >= total;
     wrap.append(h('div', { class: `receipt receipt--${stage}${done ? ' receipt--done' : ''}` },
       h('span', { class: 'receipt__label', i18n: `receipts.${stage}` }),
       h('progress', {
@@ -204,11 +206,84 @@ export function pageHead(titleKey, leadKey, ...extra) {
 }
 
 export function stateBadge(state) {
-  const known = ['delivered', 'displayed', 'acknowledged', 'expired', 'failed', 'gap', 'rejected', 'missing', 'pending'];
+  const known = ['delivered', 'displayed', 'acknowledged', 'expired', 'failed', 'gap', 'rejected', 'recalled', 'missing', 'pending'];
   const s = known.includes(state) ? state : 'pending';
   return h('span', { class: `state state--${s}` },
     h('span', { class: 'state__dot', 'aria-hidden': 'true' }),
     known.includes(state) ? h('span', { i18n: `state.${s}` }) : h('span', { text: String(state) }));
+}
+
+// The badge of a message taken down by a recall (or by a correction).
+export function recalledBadge() {
+  return h('span', { class: 'badge badge--recalled', i18n: 'recall.badge' });
+}
+
+// A modal confirmation in the page (a native <dialog>: focus stays inside, Escape cancels).
+// Resolves true when the person confirms. The safe choice has the focus first; on close, focus
+// goes back to where it was.
+export function confirmDialog({ titleKey, bodyKey, vars, confirmKey, cancelKey, danger = false }) {
+  return new Promise((resolve) => {
+    const opener = document.activeElement;
+    const titleId = uid('dialog-title');
+    const bodyId = uid('dialog-body');
+    const keep = h('button', { type: 'button', class: 'btn btn--secondary', dataset: { action: 'cancel' }, i18n: cancelKey });
+    const ok = h('button', {
+      type: 'button', class: `btn ${danger ? 'btn--danger' : 'btn--primary'}`, dataset: { action: 'confirm' }, i18n: confirmKey,
+    });
+    const dialog = h('dialog', { class: 'dialog', 'aria-labelledby': titleId, 'aria-describedby': bodyId },
+      h('h2', { class: 'dialog__title', id: titleId, i18n: titleKey }),
+      h('p', { class: 'dialog__body', id: bodyId, i18n: [bodyKey, vars] }),
+      h('div', { class: 'dialog__actions' }, keep, ok));
+    let answer = false;
+    keep.addEventListener('click', () => dialog.close());
+    ok.addEventListener('click', () => {
+      answer = true;
+      dialog.close();
+    });
+    // Leaving the page (the browser's Back) answers no.
+    const leave = () => dialog.close();
+    window.addEventListener('hashchange', leave);
+    dialog.addEventListener('close', () => {
+      window.removeEventListener('hashchange', leave);
+      dialog.remove();
+      if (opener && opener.isConnected && typeof opener.focus === 'function') opener.focus();
+      resolve(answer);
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+    keep.focus();
+  });
+}
+
+// A page's data that loads now and every `ms`, and is re-rendered on a language switch. A load
+// that fails is told once, until one works again. show(data) runs only while the page is open.
+export function liveData({ load, show, render, ms }) {
+  let open = true;
+  let failedOnce = false;
+  const refresh = async () => {
+    try {
+      const data = await load();
+      if (!open) return;
+      failedOnce = false;
+      show(data);
+    } catch (err) {
+      if (!open || (err instanceof ApiError && err.status === 401)) return;
+      if (!failedOnce) notify({ kind: 'error', key: 'notice.load_failed', detail: err instanceof ApiError ? err.message : undefined });
+      failedOnce = true;
+    }
+  };
+  refresh();
+  const stopPoll = poll(refresh, ms);
+  const offLang = onLangChange(render);
+  return {
+    refresh,
+    alive: () => open,
+    stop() {
+      open = false;
+      stopPoll();
+      offLang();
+    },
+  };
 }
 
 // Runs fn now and every `ms`, skipping turns while the tab is hidden; returns a stop function.

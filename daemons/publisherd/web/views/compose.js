@@ -1,11 +1,11 @@
 import * as api from '../api.js';
 import { onLangChange, t, tr } from '../i18n.js';
 import {
-  categoryLabel, clear, h, naturalCompare, notify, pageHead, setCategories, uid,
+  categoryLabel, clear, formatDateTime, h, naturalCompare, notify, pageHead, parseTime, setCategories, uid,
 } from '../ui.js';
 
 // The default limits (publisherd's defaults). The server has the last word: a 400 names the field.
-export const limits = { titleChars: 200, bodyBytes: 8192, targets: 64 };
+export const limits = { titleChars: 200, bodyBytes: 8192, targets: 64, scheduleDays: 90 };
 export const targetPattern = /^(all|[a-z]+:[a-z0-9][a-z0-9_.-]{0,63})$/;
 const priorities = ['normal', 'high', 'urgent'];
 const draftKey = 'bcast.draft';
@@ -43,17 +43,53 @@ function expiryToIso(value) {
   return Number.isNaN(d.getTime()) ? null : d.toISOString();
 }
 
-function localInputValue(date) {
-  const pad = (n) => String(n).padStart(2, '0');
-  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
+const pad = (n) => String(n).padStart(2, '0');
+
+function localDateValue(date) {
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
 }
 
-export function composeView(root, { params }) {
-  const draft = loadDraft() || {};
+function localInputValue(date) {
+  return `${localDateValue(date)}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
+}
+
+// A date input's and a time input's values (local wall time) as a Date, or null.
+function localDateTime(dateValue, timeValue) {
+  const d = /^(\d{4})-(\d{2})-(\d{2})$/.exec(dateValue || '');
+  const tm = /^(\d{2}):(\d{2})(?::(\d{2}))?/.exec(timeValue || '');
+  if (!d || !tm) return null;
+  const at = new Date(Number(d[1]), Number(d[2]) - 1, Number(d[3]), Number(tm[1]), Number(tm[2]), Number(tm[3] || 0));
+  return Number.isNaN(at.getTime()) ? null : at;
+}
+
+// RFC 3339 with the browser's UTC offset at that moment: 2026-11-27T10:00:00+07:00. The server
+// reads the instant; the offset keeps the time as the person chose it readable in logs.
+export function rfc3339Local(date) {
+  const offset = -date.getTimezoneOffset();
+  const sign = offset < 0 ? '-' : '+';
+  const abs = Math.abs(offset);
+  return `${localDateValue(date)}T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`
+    + `${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
+}
+
+function timeZoneName() {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || rfc3339Local(new Date()).slice(-6);
+  } catch {
+    return rfc3339Local(new Date()).slice(-6);
+  }
+}
+
+export function composeView(root, { params, go }) {
+  // #/compose?correct=<id>: a correction of that message, filled in from it. The user's own
+  // draft is neither shown nor overwritten meanwhile.
+  let supersedes = params.get('correct') || null;
+  const draft = (supersedes ? null : loadDraft()) || {};
   const targets = [];
   let knownStores = [];
   let categories = api.defaultCategories;
   let sending = false;
+  let loadingOriginal = Boolean(supersedes);
 
   // Recipients ---------------------------------------------------------------
   const chips = h('ul', { class: 'chips chips--selected', id: 'target-chips', 'aria-live': 'polite' });
@@ -289,18 +325,68 @@ export function composeView(root, { params }) {
         h('span', { class: 'hint', id: 'ack-hint', i18n: 'compose.ack_hint' }))),
     h('p', { class: 'field__error', hidden: true }));
 
+  // Send later: a date and a time in the browser's time zone, posted as send_at with its offset.
+  const laterToggle = h('input', {
+    id: 'send-later', name: 'send_later', type: 'checkbox', 'aria-describedby': 'later-hint', 'aria-controls': 'later-when',
+    onchange: () => {
+      laterWhen.hidden = !laterToggle.checked;
+      clearFieldError('send_at');
+      if (laterToggle.checked) {
+        if (!laterDate.value) laterDate.value = localDateValue(new Date());
+        // The picker offers the days the server accepts; the server still judges the time.
+        laterDate.min = localDateValue(new Date());
+        laterDate.max = localDateValue(new Date(Date.now() + limits.scheduleDays * 86400000));
+        laterDate.focus();
+      }
+      renderSendLabel();
+    },
+  });
+  const laterDate = h('input', { id: 'send-at-date', name: 'send_at_date', type: 'date', 'aria-describedby': 'send-at-error', dataset: { invalidTarget: '' } });
+  const laterTime = h('input', { id: 'send-at-time', name: 'send_at_time', type: 'time', 'aria-describedby': 'send-at-error', dataset: { invalidTarget: '' } });
+  for (const el of [laterDate, laterTime]) el.addEventListener('input', () => clearFieldError('send_at'));
+  const laterWhen = h('div', { class: 'later__when', id: 'later-when', hidden: true },
+    h('div', { class: 'later__part' },
+      h('label', { class: 'field__label', for: 'send-at-date', i18n: 'compose.later_date' }),
+      laterDate),
+    h('div', { class: 'later__part' },
+      h('label', { class: 'field__label', for: 'send-at-time', i18n: 'compose.later_time' }),
+      laterTime));
+  const laterField = h('div', { class: 'field field--later', id: 'field-send_at', dataset: { field: 'send_at' }, hidden: Boolean(supersedes) },
+    h('div', { class: 'check' },
+      laterToggle,
+      h('label', { for: 'send-later', class: 'check__label' },
+        h('span', { class: 'check__title', i18n: 'compose.later' }),
+        h('span', { class: 'hint', id: 'later-hint', i18n: ['compose.later_hint', { zone: timeZoneName() }] }))),
+    laterWhen,
+    h('p', { class: 'field__error', id: 'send-at-error', hidden: true }));
+
+  // A correction: which message it replaces. Errors about `supersedes` show here.
+  const correctionText = h('p', { class: 'correction__title', id: 'correction-title', i18n: 'correct.loading' });
+  const correctionField = h('div', {
+    class: 'correction', id: 'field-supersedes', dataset: { field: 'supersedes' }, tabindex: '-1', hidden: !supersedes,
+    role: 'group', 'aria-labelledby': 'correction-title',
+  },
+  correctionText,
+  h('p', { class: 'hint', i18n: 'correct.note_hint' }),
+  h('p', { class: 'correction__links' },
+    h('a', { href: supersedes ? `#/messages/${encodeURIComponent(supersedes)}` : '#/history', id: 'correction-original', i18n: 'correct.original' }),
+    h('a', { href: '#/compose', id: 'correction-stop', i18n: 'correct.stop' })),
+  h('p', { class: 'field__error', id: 'supersedes-error', hidden: true }));
+
   const sendBtn = h('button', { type: 'submit', class: 'btn btn--primary btn--send', id: 'send' },
     h('span', { class: 'btn__icon btn__icon--send', 'aria-hidden': 'true' }),
     h('span', { class: 'btn__text', i18n: 'compose.send' }));
   const clearBtn = h('button', { type: 'button', class: 'btn btn--ghost', id: 'clear', i18n: 'compose.clear', onclick: resetForm });
 
   const form = h('form', { class: 'compose__form card', id: 'compose-form', novalidate: true, onsubmit: submit },
+    correctionField,
     targetsField,
     categoryField,
     priorityField,
     titleField,
     bodyField,
     h('div', { class: 'form-row form-row--2 form-row--options' }, expiryField, ackField),
+    laterField,
     h('div', { class: 'form-actions' }, sendBtn, clearBtn));
 
   // Preview -------------------------------------------------------------------
@@ -377,7 +463,18 @@ export function composeView(root, { params }) {
   function changed() {
     counters();
     renderPreview();
-    saveDraft(collect());
+    if (!supersedes) saveDraft(collect());
+  }
+
+  function sendLabel() {
+    if (supersedes) return sending ? 'compose.sending' : 'correct.send';
+    if (laterToggle.checked) return sending ? 'compose.scheduling' : 'compose.schedule';
+    return sending ? 'compose.sending' : 'compose.send';
+  }
+
+  function renderSendLabel() {
+    tr(sendBtn.querySelector('.btn__text'), sendLabel());
+    sendBtn.disabled = sending || loadingOriginal;
   }
 
   for (const el of [title, body]) {
@@ -410,9 +507,12 @@ export function composeView(root, { params }) {
       tr(err, key, vars);
     }
     err.hidden = false;
-    const control = field.querySelector('input:not([type=radio]), textarea') || field.querySelector('input');
-    control?.setAttribute('aria-invalid', 'true');
-    return control;
+    // A field may name its controls (send later: the date and the time, not the checkbox).
+    const named = [...field.querySelectorAll('[data-invalid-target]')];
+    const controls = named.length ? named
+      : [field.querySelector('input:not([type=radio]), textarea') || field.querySelector('input')].filter(Boolean);
+    for (const c of controls) c.setAttribute('aria-invalid', 'true');
+    return controls[0] || (field.hasAttribute('tabindex') ? field : null);
   }
 
   function clearFieldError(name) {
@@ -443,14 +543,15 @@ export function composeView(root, { params }) {
       const at = new Date(d.expires);
       if (Number.isNaN(at.getTime()) || at.getTime() <= Date.now()) problems.push(['expires_at', 'compose.expiry_past']);
     }
+    if (d.sendAt === null) problems.push(['send_at', 'compose.later_required']);
+    else if (d.sendAt && d.sendAt.getTime() <= Date.now()) problems.push(['send_at', 'compose.later_past']);
     return problems;
   }
 
   function setSending(on) {
     sending = on;
-    sendBtn.disabled = on;
     sendBtn.setAttribute('aria-busy', String(on));
-    tr(sendBtn.querySelector('.btn__text'), on ? 'compose.sending' : 'compose.send');
+    renderSendLabel();
     form.classList.toggle('is-sending', on);
   }
 
@@ -468,6 +569,8 @@ export function composeView(root, { params }) {
       }
     }
     const d = collect();
+    // undefined: send now; null: later, but no complete date and time.
+    if (laterToggle.checked && !supersedes) d.sendAt = localDateTime(laterDate.value, laterTime.value);
     const problems = validate(d);
     if (problems.length) {
       let first = null;
@@ -490,16 +593,38 @@ export function composeView(root, { params }) {
     };
     const expiresAt = expiryToIso(d.expires);
     if (expiresAt) payload.expires_at = expiresAt;
+    if (supersedes) payload.supersedes = supersedes;
+    else if (d.sendAt) payload.send_at = rfc3339Local(d.sendAt);
 
     setSending(true);
     try {
       const envelope = await api.sendMessage(payload);
       const id = envelope?.id || '';
-      notify({
-        kind: 'success', key: 'notice.sent',
-        detailKey: id ? 'notice.sent_detail' : undefined, detailVars: { id },
-        link: id ? { href: `#/messages/${encodeURIComponent(id)}`, key: 'notice.sent_link' } : undefined,
-      });
+      if (supersedes) {
+        // The new message's page shows what it corrects; the notice survives the navigation.
+        notify({ kind: 'success', key: 'correct.sent', detailKey: id ? 'notice.sent_detail' : undefined, detailVars: { id }, persist: true });
+        if (id) {
+          go(`#/messages/${encodeURIComponent(id)}`);
+          return;
+        }
+      } else if (envelope?.state === 'scheduled' || payload.send_at) {
+        const at = parseTime(envelope?.send_at) || d.sendAt;
+        notify({
+          kind: 'success', key: 'notice.scheduled', vars: { time: formatDateTime(at) },
+          detailKey: id ? 'notice.scheduled_detail' : undefined, detailVars: { id },
+          link: { href: '#/scheduled', key: 'notice.scheduled_link' },
+        });
+        laterToggle.checked = false;
+        laterDate.value = '';
+        laterTime.value = '';
+        laterWhen.hidden = true;
+      } else {
+        notify({
+          kind: 'success', key: 'notice.sent',
+          detailKey: id ? 'notice.sent_detail' : undefined, detailVars: { id },
+          link: id ? { href: `#/messages/${encodeURIComponent(id)}`, key: 'notice.sent_link' } : undefined,
+        });
+      }
       // Keep who it went to and the category: the next message often goes the same way.
       title.value = '';
       body.value = '';
@@ -530,7 +655,9 @@ export function composeView(root, { params }) {
     if (err.status === 401) return; // The session handler has taken us to the login page.
     if (err.status === 503 || err.code === 'broker_unavailable' || err.status >= 500) {
       notify({ kind: 'error', key: 'notice.not_sent', detail: err.message });
-    } else if (err.status === 400 || err.code === 'invalid_request') {
+    } else if (err.status === 400 || err.code === 'invalid_request'
+      || ([404, 409].includes(err.status) && err.field && fieldEl(fieldName(err.field)))) {
+      // 404/409 name `supersedes` for a correction of a message that is gone or not sent yet.
       const control = err.field ? fieldError(err.field, null, null, err.message) : null;
       notify({ kind: 'error', key: 'notice.invalid', detail: err.message });
       (fieldName(err.field) === 'targets' ? targetInput : control)?.focus();
@@ -547,6 +674,11 @@ export function composeView(root, { params }) {
     body.value = '';
     expiry.value = '';
     ack.checked = false;
+    laterToggle.checked = false;
+    laterDate.value = '';
+    laterTime.value = '';
+    laterWhen.hidden = true;
+    renderSendLabel();
     priorityGroup.querySelector('#priority-normal').checked = true;
     const firstCat = categoryGroup.querySelector('input');
     if (firstCat) firstCat.checked = true;
@@ -570,8 +702,52 @@ export function composeView(root, { params }) {
   renderKnown();
   counters();
   renderPreview();
+  renderSendLabel();
 
   let alive = true;
+
+  // The message to correct: its contents fill the form.
+  function fillFrom(m) {
+    targets.splice(0, targets.length, ...(Array.isArray(m.targets) ? m.targets : []).filter((x) => targetPattern.test(x)));
+    draft.category = m.category;
+    const cat = [...categoryGroup.querySelectorAll('input')].find((i) => i.value === m.category);
+    if (cat) cat.checked = true;
+    const p = priorities.includes(m.priority) ? m.priority : 'normal';
+    priorityGroup.querySelector(`#priority-${p}`).checked = true;
+    title.value = m.title || '';
+    body.value = m.body || '';
+    ack.checked = Boolean(m.require_ack);
+    const expires = parseTime(m.expires_at);
+    expiry.value = expires && expires.getTime() > Date.now() ? localInputValue(expires) : '';
+    tr(correctionText, 'correct.note', { title: m.title || supersedes, id: supersedes });
+    renderTargets();
+    changed();
+  }
+
+  function stopCorrecting(key, detail) {
+    supersedes = null;
+    correctionField.hidden = true;
+    laterField.hidden = false;
+    notify({ kind: 'error', key, detail });
+  }
+
+  if (supersedes) {
+    api.getMessage(supersedes)
+      .then((data) => {
+        if (!alive) return;
+        if (!data?.message) throw new Error('no message');
+        fillFrom(data.message);
+      })
+      .catch((err) => {
+        if (!alive || (err instanceof api.ApiError && err.status === 401)) return;
+        if (err instanceof api.ApiError && err.status === 404) stopCorrecting('correct.not_found');
+        else stopCorrecting('correct.load_failed', err instanceof api.ApiError ? err.message : undefined);
+      })
+      .finally(() => {
+        loadingOriginal = false;
+        if (alive) renderSendLabel();
+      });
+  }
   api.categories()
     .catch(() => api.defaultCategories)
     .then((list) => {
@@ -582,6 +758,7 @@ export function composeView(root, { params }) {
         limits.titleChars = positive(configured.title_max_chars, limits.titleChars);
         limits.bodyBytes = positive(configured.body_max_bytes, limits.bodyBytes);
         limits.targets = positive(configured.max_targets, limits.targets);
+        limits.scheduleDays = positive(configured.schedule_max_ahead_days, limits.scheduleDays);
         counters();
       }
       categories = list;

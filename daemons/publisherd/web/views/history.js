@@ -1,8 +1,8 @@
 import * as api from '../api.js';
 import { onLangChange } from '../i18n.js';
 import {
-  categoryBadge, clear, h, notify, pageHead, poll, priorityBadge, receiptBars, setCategories,
-  targetChip, timeEl,
+  categoryBadge, clear, h, notify, pageHead, poll, priorityBadge, receiptBars, recalledBadge,
+  setCategories, targetChip, timeEl,
 } from '../ui.js';
 
 const pageSize = 20;
@@ -13,6 +13,7 @@ const parallelFetches = 4;
 export function historyView(root) {
   const messages = [];
   const receipts = new Map(); // id -> receipts, or null when they could not be read
+  const recalled = new Map(); // id -> {id, at, by, superseded_by}: taken down by a recall or a correction
   let done = false;
   let cursor; // where the next page starts
   let loading = false;
@@ -48,10 +49,13 @@ export function historyView(root) {
     const rest = targets.length - shownTargets;
     const cell = h('td', { class: 'col-receipts', dataset: { label: 'history.col_receipts' } });
     fillReceipts(cell, m);
-    return h('tr', { dataset: { id: m.id } },
+    const recall = recalled.get(m.id);
+    return h('tr', { class: recall ? 'is-recalled' : null, dataset: recall ? { id: m.id, recalled: 'true' } : { id: m.id } },
       h('td', { class: 'col-time' }, timeEl(m.sent_at)),
       h('td', { class: 'col-message' },
         h('div', { class: 'msg-badges' },
+          recall ? recalledBadge() : null,
+          m.supersedes ? h('span', { class: 'badge badge--correction', i18n: 'correct.badge' }) : null,
           categoryBadge(m.category),
           priorityBadge(m.priority),
           m.require_ack ? h('span', { class: 'badge badge--ack', i18n: 'history.ack' }) : null),
@@ -109,7 +113,9 @@ export function historyView(root) {
       if (reset) {
         messages.splice(0);
         receipts.clear();
+        recalled.clear();
       }
+      for (const [id, r] of Object.entries(page.recalled)) if (r) recalled.set(id, r);
       const seen = new Set(messages.map((m) => m.id));
       const fresh = page.messages.filter((m) => m && m.id && !seen.has(m.id));
       messages.push(...fresh);
@@ -135,6 +141,7 @@ export function historyView(root) {
       if (!r) return true;
       const goal = Number(r.expected) || 0;
       if (goal === 0) return true;
+      if (recalled.has(m.id)) return (Number(r.recalled) || 0) < goal;
       return (Number(r.displayed) || 0) < goal || (m.require_ack && (Number(r.acknowledged) || 0) < goal);
     });
   }

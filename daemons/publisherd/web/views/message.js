@@ -1,14 +1,14 @@
 import * as api from '../api.js';
-import { onLangChange, t, tr } from '../i18n.js';
+import { lang, onLangChange, t, tr } from '../i18n.js';
 import {
-  categoryBadge, clear, formatClock, h, naturalCompare, notify, poll, priorityBadge,
-  setCategories, stateBadge, targetChip, timeEl,
+  categoryBadge, clear, confirmDialog, formatClock, formatDateTime, h, naturalCompare, notify, parseTime,
+  poll, priorityBadge, recalledBadge, setCategories, stateBadge, targetChip, timeEl,
 } from '../ui.js';
 
 const refreshMs = 4000;
 const storesRefreshMs = 30000;
 const problemStates = new Set(['rejected', 'failed', 'gap', 'expired']);
-const stateOrder = ['rejected', 'failed', 'gap', 'expired', 'missing', 'pending', 'delivered', 'displayed', 'acknowledged'];
+const stateOrder = ['rejected', 'failed', 'gap', 'expired', 'missing', 'pending', 'delivered', 'displayed', 'acknowledged', 'recalled'];
 
 function rank(state) {
   const i = stateOrder.indexOf(state);
@@ -28,6 +28,8 @@ export function messageView(root, { match }) {
   let lastUpdate = null;
   let filter = 'all';
   let alive = true;
+  let recalling = false;
+  const titles = new Map(); // id -> title of a message this one links to (its original or correction)
 
   const titleEl = h('h1', { class: 'page-title', tabindex: '-1', text: id });
   const badges = h('div', { class: 'msg-badges' });
@@ -35,6 +37,17 @@ export function messageView(root, { match }) {
   const bodyEl = h('p', { class: 'message-body' });
   const stats = h('div', { class: 'stats', id: 'receipt-stats' });
   const missingNote = h('p', { class: 'note note--warning', hidden: true });
+  // Recall and correction: what happened to this message, and the actions.
+  const lifecycle = h('div', { class: 'lifecycle', id: 'lifecycle', hidden: true });
+  const recallBtn = h('button', {
+    type: 'button', class: 'btn btn--danger-ghost', id: 'recall', hidden: true, onclick: recall,
+    'i18n:title': 'recall.button_label',
+  }, h('span', { class: 'btn__text', i18n: 'recall.button' }));
+  const correctLink = h('a', {
+    class: 'btn btn--secondary', id: 'correct', hidden: true, href: `#/compose?correct=${encodeURIComponent(id)}`,
+    i18n: 'correct.button', 'i18n:title': 'correct.button_label',
+  });
+  const actions = h('div', { class: 'page-head__actions' }, correctLink, recallBtn);
   const rejectedNote = h('p', { class: 'note note--danger', id: 'rejected-note', hidden: true });
   const tbody = h('tbody');
   const table = h('table', { class: 'table table--stores-state', id: 'receipt-table' },
@@ -59,6 +72,7 @@ export function messageView(root, { match }) {
     h('div', { class: 'detail__grid' },
       h('div', { class: 'card detail__message' },
         badges,
+        lifecycle,
         bodyEl,
         meta),
       h('div', { class: 'card detail__receipts' },
@@ -82,7 +96,7 @@ export function messageView(root, { match }) {
   root.append(h('section', { class: 'page page--message' },
     h('a', { class: 'back-link', href: '#/history' },
       h('span', { 'aria-hidden': 'true', text: '← ' }), h('span', { i18n: 'detail.back' })),
-    h('header', { class: 'page-head' }, h('div', { class: 'page-head__text' }, titleEl)),
+    h('header', { class: 'page-head' }, h('div', { class: 'page-head__text' }, titleEl), actions),
     content,
     notFound));
 
@@ -94,8 +108,12 @@ export function messageView(root, { match }) {
     const m = data.message || {};
     titleEl.textContent = m.title || id;
     document.title = `${m.title || id} · bcast`;
-    clear(badges, categoryBadge(m.category), priorityBadge(m.priority),
+    const recalled = data.recall && typeof data.recall === 'object' ? data.recall : null;
+    clear(badges, recalled ? recalledBadge() : null,
+      m.supersedes ? h('span', { class: 'badge badge--correction', i18n: 'correct.badge' }) : null,
+      categoryBadge(m.category), priorityBadge(m.priority),
       m.require_ack ? h('span', { class: 'badge badge--ack', i18n: 'history.ack' }) : null);
+    renderLifecycle(m, recalled);
     bodyEl.textContent = m.body || '';
     clear(meta,
       metaRow('detail.sent_at', timeEl(m.sent_at)),
@@ -104,6 +122,100 @@ export function messageView(root, { match }) {
       metaRow('detail.expires', m.expires_at ? timeEl(m.expires_at) : h('span', { i18n: 'detail.never' })),
       metaRow('detail.ack', h('span', { i18n: m.require_ack ? 'detail.ack_yes' : 'detail.ack_no' })),
       metaRow('detail.id', h('code', { class: 'mono', text: m.id || id })));
+  }
+
+  // A link to another message, by its title once known.
+  function messageLink(other, linkId) {
+    const a = h('a', { href: `#/messages/${encodeURIComponent(other)}`, id: linkId, class: 'lifecycle__link', text: titles.get(other) || other });
+    if (!titles.has(other)) {
+      titles.set(other, other);
+      api.getMessage(other).then((d) => {
+        const title = d?.message?.title;
+        if (!title) return;
+        titles.set(other, title);
+        if (alive) renderAll();
+      }).catch(() => {});
+    }
+    return a;
+  }
+
+  function renderLifecycle(m, recalled) {
+    recallBtn.hidden = Boolean(recalled);
+    correctLink.hidden = false;
+    // Rebuilt only when something changed: the page refreshes every few seconds, and a link
+    // that is rebuilt loses the keyboard focus.
+    const others = [recalled?.superseded_by, m.supersedes].filter(Boolean);
+    const key = JSON.stringify([recalled, m.supersedes, others.map((o) => titles.get(o)), lang()]);
+    if (lifecycle.dataset.key === key) return;
+    lifecycle.dataset.key = key;
+    const parts = [];
+    if (recalled) {
+      const at = parseTime(recalled.at);
+      parts.push(h('p', { class: 'note note--recalled', id: 'recall-note', tabindex: '-1' },
+        h('span', { i18n: ['recall.by', { by: recalled.by || '?', time: at ? formatDateTime(at) : '' }] })));
+      if (recalled.superseded_by) {
+        parts.push(h('p', { class: 'lifecycle__row', id: 'corrected-by' },
+          h('span', { class: 'lifecycle__label', i18n: 'recall.corrected_by' }), ' ',
+          messageLink(recalled.superseded_by, 'corrected-by-link')));
+      }
+    }
+    if (m.supersedes) {
+      parts.push(h('p', { class: 'lifecycle__row', id: 'corrects' },
+        h('span', { class: 'lifecycle__label', i18n: 'correct.corrects' }), ' ',
+        messageLink(m.supersedes, 'corrects-link')));
+    }
+    clear(lifecycle, parts);
+    lifecycle.hidden = parts.length === 0;
+  }
+
+  async function recall() {
+    if (recalling || !data) return;
+    const title = data.message?.title || id;
+    const yes = await confirmDialog({
+      titleKey: 'recall.confirm_title', bodyKey: 'recall.confirm_body', vars: { title },
+      confirmKey: 'recall.confirm_ok', cancelKey: 'recall.confirm_keep', danger: true,
+    });
+    if (!yes || !alive) return;
+    recalling = true;
+    recallBtn.disabled = true;
+    recallBtn.setAttribute('aria-busy', 'true');
+    tr(recallBtn.querySelector('.btn__text'), 'recall.busy');
+    try {
+      const res = await api.recallMessage(id);
+      if (!alive) return;
+      if (res?.recall) data.recall = res.recall;
+      notify({ kind: 'success', key: 'recall.done' });
+      renderAll();
+      // The button is gone: what happened takes the focus.
+      lifecycle.querySelector('#recall-note')?.focus();
+      refresh();
+    } catch (err) {
+      if (!alive) return;
+      recallFailed(err);
+    } finally {
+      recalling = false;
+      recallBtn.disabled = false;
+      recallBtn.removeAttribute('aria-busy');
+      tr(recallBtn.querySelector('.btn__text'), 'recall.button');
+    }
+  }
+
+  function recallFailed(err) {
+    if (!(err instanceof api.ApiError)) {
+      notify({ kind: 'error', key: 'recall.not_recalled' });
+    } else if (err.status === 401) {
+      // The session handler has taken over.
+    } else if (err.status === 404) {
+      notify({ kind: 'error', key: 'detail.not_found', detail: err.message });
+    } else if (err.status === 409) {
+      notify({ kind: 'warning', key: 'recall.scheduled', detail: err.message, link: { href: '#/scheduled', key: 'notice.scheduled_link' } });
+    } else if (err.status === 403) {
+      notify({ kind: 'error', key: 'notice.forbidden', detail: err.message });
+    } else if (err.status >= 500) {
+      notify({ kind: 'error', key: 'recall.not_recalled', detail: err.message });
+    } else {
+      notify({ kind: 'error', key: 'notice.error', vars: { code: err.code }, detail: err.message });
+    }
   }
 
   function rows() {
@@ -133,6 +245,7 @@ export function messageView(root, { match }) {
     const stages = ['delivered', 'displayed'];
     if (m.require_ack || n('acknowledged') > 0) stages.push('acknowledged');
     if (n('rejected') > 0) stages.push('rejected');
+    if (n('recalled') > 0 || data.recall) stages.push('recalled');
     const total = Math.max(expected, ...stages.map(n));
 
     clear(stats,
@@ -206,6 +319,8 @@ export function messageView(root, { match }) {
       if (err instanceof api.ApiError && err.status === 404) {
         content.hidden = true;
         notFound.hidden = false;
+        recallBtn.hidden = true;
+        correctLink.hidden = true;
         titleEl.textContent = id;
         stopPoll();
       } else if (err instanceof api.ApiError && err.status === 401) {

@@ -1,14 +1,12 @@
 import * as api from '../api.js';
-import { onLangChange, tr } from '../i18n.js';
-import { clear, h, naturalCompare, notify, pageHead, poll, timeEl } from '../ui.js';
+import { tr } from '../i18n.js';
+import { clear, h, liveData, naturalCompare, pageHead, timeEl } from '../ui.js';
 
 const refreshMs = 10000;
 
 export function storesView(root) {
   let stores = null;
   let show = 'all';
-  let alive = true;
-  let failedOnce = false;
 
   const summary = h('div', { class: 'summary', id: 'stores-summary' });
   const search = h('input', {
@@ -92,26 +90,14 @@ export function storesView(root) {
     tr(empty, stores.length ? 'stores.no_match' : 'stores.empty');
   }
 
-  async function refresh() {
-    try {
-      const list = await api.stores();
-      if (!alive) return;
+  const live = liveData({
+    load: api.stores,
+    show: (list) => {
       stores = list.filter((s) => s && s.id !== undefined).map((s) => ({ ...s, id: String(s.id) }));
-      failedOnce = false;
       render();
-    } catch (err) {
-      if (!alive || (err instanceof api.ApiError && err.status === 401)) return;
-      if (!failedOnce) notify({ kind: 'error', key: 'notice.load_failed', detail: err instanceof api.ApiError ? err.message : undefined });
-      failedOnce = true;
-    }
-  }
-
-  refresh();
-  const stopPoll = poll(refresh, refreshMs);
-  const offLang = onLangChange(render);
-  return () => {
-    alive = false;
-    stopPoll();
-    offLang();
-  };
+    },
+    render,
+    ms: refreshMs,
+  });
+  return live.stop;
 }

@@ -671,13 +671,24 @@ class app {
         });
   }
 
-  void list_scheduled(http::request& req, http::responder res, const auth::principal& who) {
-    std::size_t limit = 200;
+  // A list's ?limit=N: `fallback` when absent, nothing when it is not a number from 1 to `most`.
+  static std::optional<std::size_t> read_limit(const http::request& req, std::size_t fallback,
+                                               std::size_t most) {
+    std::size_t limit = fallback;
     if (auto l = req.query_param("limit")) {
-      if (!bcast::core::parse_int(*l, limit) || limit == 0 || limit > broker::schedule::max_limit)
-        return res.error(400, "invalid_request", "limit must be a number from 1 to 1000.", "limit");
+      if (!bcast::core::parse_int(*l, limit) || limit == 0 || limit > most) return std::nullopt;
     }
-    schedule_.list(limit, may_touch(who), [res](result<std::vector<broker::scheduled_message>> r) {
+    return limit;
+  }
+  static void refuse_limit(const http::responder& res, std::size_t most) {
+    res.error(400, "invalid_request",
+              "limit must be a number from 1 to " + std::to_string(most) + ".", "limit");
+  }
+
+  void list_scheduled(http::request& req, http::responder res, const auth::principal& who) {
+    const auto limit = read_limit(req, 200, broker::schedule::max_limit);
+    if (!limit) return refuse_limit(res, broker::schedule::max_limit);
+    schedule_.list(*limit, may_touch(who), [res](result<std::vector<broker::scheduled_message>> r) {
       if (!r)
         return res.error(
             503, "broker_unavailable",
@@ -726,19 +737,15 @@ class app {
   }
 
   void list_messages(http::request& req, http::responder res, auth::read_scope scope) {
-    std::size_t limit = 50;
-    if (auto l = req.query_param("limit")) {
-      if (!bcast::core::parse_int(*l, limit) || limit == 0 ||
-          limit > broker::message_log::max_limit)
-        return res.error(400, "invalid_request", "limit must be a number from 1 to 1000.", "limit");
-    }
+    const auto limit = read_limit(req, 50, broker::message_log::max_limit);
+    if (!limit) return refuse_limit(res, broker::message_log::max_limit);
     std::string before(req.query_param("before").value_or(""));
     if (!before.empty() && !message::is_valid_ulid(before))
       return res.error(400, "invalid_request", "before must be a message id.", "before");
     broker::message_log::visibility visible;
     if (!scope.unlimited())
       visible = [scope](const message::envelope& e) { return scope.sees_message(e.targets); };
-    messages_.list(limit, before, std::move(visible), [this, res](result<broker::message_page> r) {
+    messages_.list(*limit, before, std::move(visible), [this, res](result<broker::message_page> r) {
       if (!r)
         return res.error(
             503, "broker_unavailable",

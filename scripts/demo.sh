@@ -61,6 +61,10 @@ cat <<INFO
               sby-01 (region:jatim, format:minimarket) — their popups print below.
     CLI:      BCAST_SOCKET=$DEMO/publisherd.sock $BUILD/daemons/bcastctl/bcastctl send --target all \\
                 --category announcement --title "Halo" "Selamat pagi"
+              Take it back: ... bcastctl recall ID (the stores print RECALLED); correct it: send
+              --supersedes ID; send it later: send --at 2026-12-03T09:00:00+07:00, then bcastctl
+              scheduled and bcastctl cancel ID. The web UI has Recall, Correct, Send later and a
+              Scheduled page.
   Ctrl-C stops everything.
 
 INFO

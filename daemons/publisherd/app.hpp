@@ -72,13 +72,15 @@ struct publisher_metrics {
                                      "HTTP connections refused or reset by a limit.", {"limit"});
   metrics::family<metrics::counter, 1>& lifecycle = registry.add_counter_family<1>(
       "bcast_lifecycle_total",
-      "Recalls, corrections, messages scheduled, cancelled, and scheduled messages sent.",
+      "Recalls, corrections, messages scheduled, cancelled, scheduled messages sent, and "
+      "scheduled messages refused for a seal that does not hold.",
       {"action"});
   metrics::counter& recalled = lifecycle.with({"recall"});
   metrics::counter& corrected = lifecycle.with({"correction"});
   metrics::counter& scheduled = lifecycle.with({"schedule"});
   metrics::counter& cancelled = lifecycle.with({"cancel"});
   metrics::counter& scheduled_sent = lifecycle.with({"scheduled_sent"});
+  metrics::counter& scheduled_refused = lifecycle.with({"scheduled_refused"});
   metrics::gauge& scheduled_messages =
       registry.add_gauge("bcast_scheduled_messages",
                          "Messages in the schedule (being sent included), at the last poll.");
@@ -270,6 +272,8 @@ class app {
           "allow_unsigned: no signing key, messages go out unsigned; stores show them only "
           "with allow_unsigned. Make a key with `bcastctl key gen --out /etc/bcast`");
     told_unsigned_ = !key;
+    // Scheduled messages sealed with an earlier key still go out after a SIGHUP rotation.
+    if (key) own_keys_.add(key->public_half());
     publisher_.set_signing_key(std::move(key));
   }
 
@@ -585,6 +589,10 @@ class app {
     const auto send_at = *request.send_at;
     auto m = broker::make_scheduled(std::move(request), who.name, send_at, now);
     if (!m) return res.error(500, "internal", m.err().message());
+    if (const auto& key = publisher_.signing_key()) {
+      if (auto sealed = broker::seal(*key, *m); !sealed)
+        return res.error(500, "internal", sealed.err().message());
+    }
     auto answer = broker::to_json(*m);
     schedule_.add(*m, [this, res, answer = std::move(answer), id = m->envelope.id,
                        by = who.name](result<void> r) {
@@ -603,6 +611,11 @@ class app {
   // the user who made it. A second attempt may follow one that reached some targets: a retry
   // appends only where it is missing.
   void send_scheduled(broker::scheduled_message m, std::function<void(bool)> sent) {
+    if (auto why = broker::check_seal(own_keys_, !publisher_.signing_key(), m)) {
+      metrics_.scheduled_refused.inc();
+      bcast::core::log::error("scheduled message " + m.envelope.id + " refused, not sent: " + *why);
+      return sent(true);  // nothing to try again: off the schedule
+    }
     auto& e = m.envelope;
     e.sent_at = message::format_time(std::chrono::system_clock::now());
     broker::publish_options options;
@@ -852,6 +865,7 @@ class app {
   bool told_unsigned_ = false;
   bool redis_was_down_ = false;
   bool told_scheduled_ = false;
+  bcast::trust::keyring own_keys_;  // every key signed with since the start, for the seals
 };
 
 }  // namespace publisherd

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -324,4 +325,46 @@ TEST_CASE("schedule: an idle poll costs next to nothing with 10,000 messages wai
   const auto total = std::stoll(text.substr(usec + 5));
   INFO(text.substr(at, text.find('\n', at) - at));
   CHECK(total < 50 * 1000);  // under 1 ms a poll, where a scan of 10,000 would take far more
+}
+
+TEST_CASE("schedule seal: made when scheduled, checked before it goes out, never a message's") {
+  auto key = trust::signing_key::generate();
+  REQUIRE_OK(key);
+  const auto now = std::chrono::system_clock::now();
+  auto m = broker::make_scheduled(draft({"region:jateng"}, "Promo besok"), "admin", now + 1h, now);
+  REQUIRE_OK(m);
+  trust::keyring own({key->public_half()});
+  CHECK(broker::check_seal(own, false, *m) ==
+        "it carries no seal: it was not scheduled by a publisherd with a key");
+  CHECK_FALSE(broker::check_seal(own, true, *m));  // a publisherd without a key seals nothing
+
+  REQUIRE_OK(broker::seal(*key, *m));
+  CHECK_FALSE(broker::check_seal(own, false, *m));
+  // Read back from Redis's bytes, it still holds.
+  auto back =
+      broker::detail::decode_scheduled(m->envelope.id, broker::detail::encode_scheduled(*m));
+  REQUIRE_OK(back);
+  CHECK_FALSE(broker::check_seal(own, false, *back));
+  // The API does not show it: it is no signature of a message.
+  CHECK_FALSE(broker::to_json(*m).contains("sig"));
+  // A store would refuse the sealed draft if someone published it.
+  CHECK(own.verify(m->envelope).err() == trust::signature_problem::mismatch);
+
+  for (const auto& [what, edit] :
+       std::vector<std::pair<std::string, std::function<void(message::envelope&)>>>{
+           {"title", [](message::envelope& e) { e.title = "Promo palsu"; }},
+           {"targets", [](message::envelope& e) { e.targets = {"all"}; }},
+           {"sender", [](message::envelope& e) { e.sender = "ceo"; }}}) {
+    INFO(what);
+    auto altered = *m;
+    edit(altered.envelope);
+    CHECK(broker::check_seal(own, false, altered) ==
+          "its seal does not match it: it was altered in Redis");
+    CHECK(broker::check_seal(own, true, altered));  // a seal there must hold, key or not
+  }
+  auto other = trust::signing_key::generate();
+  REQUIRE_OK(other);
+  trust::keyring others({other->public_half()});
+  CHECK_THAT(*broker::check_seal(others, false, *m),
+             Catch::Contains("which this publisherd does not hold"));
 }

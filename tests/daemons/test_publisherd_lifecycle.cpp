@@ -490,3 +490,51 @@ TEST_CASE("lifecycle: bcastctl recall, send --at, scheduled, cancel and send --s
   for (const auto* word : {"recall ID", "scheduled", "cancel ID", "--at TIME", "--supersedes ID"})
     CHECK(test::contains(out, word));
 }
+
+TEST_CASE(
+    "lifecycle: a scheduled message altered or added in Redis is refused, not signed and sent") {
+  lifecycle_fixture f;
+  auto r = f.send(f.admin, rfc_body(test::simple_message("Asli"), at(1500ms)));
+  REQUIRE(r.status == 202);
+  const std::string id = json::parse(r.body)["id"];
+  CHECK_FALSE(json::parse(r.body).contains("sig"));
+
+  // Whoever can write to Redis rewrites its title, and files one of its own.
+  core::loop l;
+  redis::client c(l, test::broker_opts(f.redis->url()));
+  auto item = test::run_command(l, c, {"HGET", broker::schedule_items_key(), id});
+  REQUIRE_OK(item);
+  auto text = item->str;
+  const auto title = text.find("\"Asli\"");
+  REQUIRE(title != std::string::npos);
+  text.replace(title, 6, "\"Palsu\"");
+  REQUIRE_OK(test::run_command(l, c, {"HSET", broker::schedule_items_key(), id, text}));
+  auto own = json::parse(text);
+  const std::string forged_id =
+      message::make_ulid(message::unix_ms(std::chrono::system_clock::now() + 1s), {});
+  own["envelope"]["id"] = forged_id;
+  own["envelope"].erase("sig");
+  REQUIRE_OK(
+      test::run_command(l, c, {"HSET", broker::schedule_items_key(), forged_id, own.dump()}));
+  REQUIRE_OK(test::run_command(
+      l, c,
+      {"ZADD", broker::schedule_due_key(),
+       std::to_string(message::unix_ms(std::chrono::system_clock::now() + 1s)), forged_id}));
+
+  // In either order: each went its own way.
+  const auto refused = [&](const std::string& which, const std::string& why) {
+    return f.daemon->log().find("scheduled message " + which + " refused, not sent: " + why) !=
+           std::string::npos;
+  };
+  REQUIRE(test::wait_until([&] {
+    return refused(id, "its seal does not match it") && refused(forged_id, "it carries no seal");
+  }));
+  CHECK(f.history("all").empty());
+  // Off the schedule: nothing is tried again.
+  auto left = test::run_command(l, c, {"ZCARD", broker::schedule_due_key()});
+  REQUIRE_OK(left);
+  CHECK(left->integer == 0);
+  auto metrics = f.call("GET", "/metrics", {}, {});
+  CHECK_THAT(metrics.body,
+             Catch::Contains("bcast_lifecycle_total{action=\"scheduled_refused\"} 2"));
+}

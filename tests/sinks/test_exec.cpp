@@ -244,8 +244,9 @@ TEST_CASE("exec: a recall ends the command and its whole process group, reportin
   REQUIRE(test::process_alive(grandchild));
 
   s->recall(test::recall_notice_for(e), e.id);
-  REQUIRE(test::run_until_polled(
-      l, [&] { return s->pending() == 0 && !test::process_alive(child) && !test::process_alive(grandchild); }));
+  REQUIRE(test::run_until_polled(l, [&] {
+    return s->pending() == 0 && !test::process_alive(child) && !test::process_alive(grandchild);
+  }));
   test::run_for(l, 50ms);
   CHECK(r.events.empty());  // killed by the recall: neither failed nor displayed
 }

@@ -77,7 +77,8 @@ inline std::string shell(const std::string& cmd) {
   char buf[4096];
   while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
   int rc = ::pclose(p);
-  if (rc != 0) throw std::runtime_error("command failed (" + std::to_string(rc) + "): " + cmd + "\n" + out);
+  if (rc != 0)
+    throw std::runtime_error("command failed (" + std::to_string(rc) + "): " + cmd + "\n" + out);
   return out;
 }
 
@@ -139,7 +140,8 @@ class redis_server : public redis::local_server {
 struct test_certificates {
   std::string ca_cert, ca_key, server_cert, server_key, client_cert, client_key;
 
-  static test_certificates make(const temp_dir& dir, const std::string& san = "DNS:localhost,IP:127.0.0.1") {
+  static test_certificates make(const temp_dir& dir,
+                                const std::string& san = "DNS:localhost,IP:127.0.0.1") {
     test_certificates c;
     c.ca_cert = dir.file("ca.crt");
     c.ca_key = dir.file("ca.key");
@@ -148,14 +150,16 @@ struct test_certificates {
     c.client_cert = dir.file("client.crt");
     c.client_key = dir.file("client.key");
     std::string d = dir.path().string();
-    shell("cd '" + d + "' && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 "
+    shell("cd '" + d +
+          "' && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 "
           "-subj '/CN=bcast test CA' 2>&1");
     for (std::string who : {"server", "client"}) {
       std::string ext = who == "server" ? "subjectAltName=" + san : "extendedKeyUsage=clientAuth";
-      shell("cd '" + d + "' && openssl req -newkey rsa:2048 -nodes -keyout " + who + ".key -out " + who +
-            ".csr -subj '/CN=" + who + "' 2>&1 && printf '%s\\n' '" + ext + "' > " + who +
-            ".ext && openssl x509 -req -in " + who + ".csr -CA ca.crt -CAkey ca.key -CAcreateserial -out " + who +
-            ".crt -days 2 -extfile " + who + ".ext 2>&1");
+      shell("cd '" + d + "' && openssl req -newkey rsa:2048 -nodes -keyout " + who + ".key -out " +
+            who + ".csr -subj '/CN=" + who + "' 2>&1 && printf '%s\\n' '" + ext + "' > " + who +
+            ".ext && openssl x509 -req -in " + who +
+            ".csr -CA ca.crt -CAkey ca.key -CAcreateserial -out " + who + ".crt -days 2 -extfile " +
+            who + ".ext 2>&1");
     }
     return c;
   }

@@ -31,6 +31,7 @@
 #include <bcast/message/time.hpp>
 #include <bcast/message/ulid.hpp>
 #include <bcast/redis/client.hpp>
+#include <bcast/trust/signature.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -79,10 +80,42 @@ struct scheduled_message {
   return m;
 }
 
-// What the API shows of a scheduled message: the envelope's members, "state" ("scheduled" or
-// "sending"), "send_at" and "created_at".
+// The seal: publisherd signs a message when it is scheduled, and checks that signature before it
+// sends it, so that whoever can write to Redis cannot have publisherd sign words of theirs by
+// adding or editing a schedule item. It is made with a context of its own: a sealed draft copied
+// into a channel is no message a store would show, and a cancelled message cannot be sent by
+// publishing its draft.
+inline constexpr std::string_view schedule_signing_context = "bcast-schedule-v1\n";
+
+[[nodiscard]] inline core::result<void> seal(const trust::signing_key& key, scheduled_message& m) {
+  return trust::sign(key, m.envelope, schedule_signing_context);
+}
+
+// Why `m` must not be sent, nothing when it may: it must carry a seal made by one of `own_keys`
+// (the keys this publisherd has signed with since it started). `unsealed_ok`: publisherd runs
+// without a key (allow_unsigned), and nothing it schedules is sealed.
+inline std::optional<std::string> check_seal(const trust::keyring& own_keys, bool unsealed_ok,
+                                             const scheduled_message& m) {
+  if (unsealed_ok && m.envelope.sig.empty()) return std::nullopt;
+  auto sealed = own_keys.verify(m.envelope, schedule_signing_context);
+  if (sealed) return std::nullopt;
+  switch (sealed.err()) {
+    case trust::signature_problem::unsigned_message:
+      return std::string("it carries no seal: it was not scheduled by a publisherd with a key");
+    case trust::signature_problem::unknown_key:
+      return "it was sealed by key " + m.envelope.sig.substr(0, m.envelope.sig.find('.')) +
+             ", which this publisherd does not hold (a key changed by a restart: schedule it "
+             "again)";
+    default:
+      return std::string("its seal does not match it: it was altered in Redis");
+  }
+}
+
+// What the API shows of a scheduled message: the envelope's members without the seal, "state"
+// ("scheduled" or "sending"), "send_at" and "created_at".
 inline nlohmann::json to_json(const scheduled_message& m) {
   nlohmann::json j = m.envelope;
+  j.erase("sig");
   j["state"] = m.sending() ? "sending" : "scheduled";
   j["send_at"] = message::format_time(m.send_at);
   j["created_at"] = message::format_time(m.created_at);

@@ -85,15 +85,19 @@ inline void append_canonical_json(std::string& out, const envelope& e) {
   out += '}';
 }
 
-// envelope_signing_context, then the canonical JSON: what Ed25519 signs.
-inline std::string signed_bytes(const envelope& e) {
+// `context`, then the canonical JSON: what Ed25519 signs. A message is signed with
+// envelope_signing_context; anything else bcast signs over an envelope (a scheduled message's
+// seal, broker/schedule.hpp) has a context of its own, so that its signature is never one a store
+// would take for a message's.
+inline std::string signed_bytes(const envelope& e,
+                                std::string_view context = envelope_signing_context) {
   std::string out;
-  std::size_t size = envelope_signing_context.size() + 224 + e.id.size() + e.category.size() +
-                     e.title.size() + e.body.size() + e.sent_at.size() + e.sender.size();
+  std::size_t size = context.size() + 224 + e.id.size() + e.category.size() + e.title.size() +
+                     e.body.size() + e.sent_at.size() + e.sender.size();
   for (const auto& t : e.targets) size += t.size() + 3;
   for (const auto& [name, value] : e.unknown_members) size += name.size() + value.size() + 4;
   out.reserve(size);
-  out += envelope_signing_context;
+  out += context;
   append_canonical_json(out, e);
   return out;
 }

@@ -73,9 +73,12 @@ struct signature_parts {
   return ok;
 }
 
-// Sets e.sig: signs every other member of `e` as it is now.
-[[nodiscard]] inline core::result<void> sign(const signing_key& key, message::envelope& e) {
-  auto signature = sign_bytes(key, message::signed_bytes(e));
+// Sets e.sig: signs every other member of `e` as it is now, after `context`
+// (message::signed_bytes).
+[[nodiscard]] inline core::result<void> sign(
+    const signing_key& key, message::envelope& e,
+    std::string_view context = message::envelope_signing_context) {
+  auto signature = sign_bytes(key, message::signed_bytes(e, context));
   if (!signature) return signature.err();
   std::string sig;
   sig.reserve(key_id_size + 1 + encoded_signature_size);
@@ -122,15 +125,16 @@ class keyring {
   std::size_t size() const noexcept { return keys_.size(); }
   const std::vector<public_key>& keys() const noexcept { return keys_; }
 
-  // The key that signed `e`, or why none of ours did.
+  // The key that signed `e` (after `context`, as sign() did), or why none of ours did.
   [[nodiscard]] core::result<const public_key*, signature_problem> verify(
-      const message::envelope& e) const {
+      const message::envelope& e,
+      std::string_view context = message::envelope_signing_context) const {
     if (e.sig.empty()) return signature_problem::unsigned_message;
     const auto parts = parse_signature(e.sig);
     if (!parts) return signature_problem::malformed;
     const auto* key = find(parts->key_id);
     if (!key) return signature_problem::unknown_key;
-    if (!verify_bytes(*key, parts->signature, message::signed_bytes(e))) {
+    if (!verify_bytes(*key, parts->signature, message::signed_bytes(e, context))) {
       return signature_problem::mismatch;
     }
     return key;

@@ -6,7 +6,10 @@
 #              (1 store through the display pipeline, --receive full --sign: unsigned and then
 #              signed in each run, with the sign and verify costs): the goals, the default;
 #              one-frame (1 store, the frame by plain PUBLISH through the library's client, no
-#              history append): a diagnostic, run only when named.
+#              history append): a diagnostic, run only when named; recall5k (5,000 stores through
+#              the display pipeline, each message recalled once it is everywhere) and
+#              recall5k-signed (the same unsigned and then signed, 50 messages: 5,000 stores in one
+#              process verify each message and notice 5,000 times): issue 17, run only when named.
 # Each run writes BENCH_OUT/<scenario>-<run>/result.json (BENCH_OUT defaults to bcast-bench-runs).
 # PIN_CPU=N (lib.sh) runs everything on one CPU: the diagnostic for the work per message.
 # BENCH_TINY=1: one run of every scenario (one-frame too) at a few stores and messages, into the
@@ -17,7 +20,7 @@ build=$(realpath "${1:-build}")
 runs=${2:-$(tiny_or 1 3)}
 shift $(($# > 2 ? 2 : $#))
 scenarios=("$@")
-((${#scenarios[@]})) || read -ra scenarios <<<"$(tiny_or "fanout5k one-library one-frame one-signed one-api stores10k" \
+((${#scenarios[@]})) || read -ra scenarios <<<"$(tiny_or "fanout5k one-library one-frame one-signed one-api stores10k recall5k recall5k-signed" \
   "fanout5k one-library one-signed one-api stores10k")"
 out=$(realpath -m "${BENCH_OUT:-$(tiny_or "$BENCH_DIR/runs" bcast-bench-runs)}")
 bench=$build/daemons/bcast-bench
@@ -43,6 +46,8 @@ args_of() {
     one-frame) echo --stores 1 --messages "$one_store_messages" --via frame ;;
     one-signed) echo --stores 1 --messages "$one_store_messages" --receive full --sign ;;
     one-api) echo --stores 1 --messages "$one_store_messages" --via api --api "http://127.0.0.1:$http_port" --token "$BENCH_TOKEN" ;;
+    recall5k) echo --stores "$(tiny_or 20 5000)" --target all --messages "$(tiny_or 10 100)" --receive full --recall ;;
+    recall5k-signed) echo --stores "$(tiny_or 20 5000)" --target all --messages "$(tiny_or 10 50)" --receive full --recall --sign ;;
     stores10k) echo --stores "$(tiny_or 50 10000)" --target store --rate "$(tiny_or 500 5000)" --messages "$(tiny_or 100 25000)" ;;
     *) echo "unknown scenario $1" >&2; exit 2 ;;
   esac
@@ -94,5 +99,24 @@ if all("signing" in r for r in results):
                                ("adds/(sign+verify)", "added_over_sign_verify", 3)]:
         m, each = med(["signing", key])
         print(f"{label:20} {m:12.{digits}f} {'':12}   {' '.join(f'{v:.{digits}f}' for v in each)}")
+# --recall: each phase's recall notices against its messages (ratio: recall / message).
+for side, name in [([], "bcast"), (["unsigned"], "unsigned")]:
+    if not all("recall" in (r.get(side[0], {}) if side else r) for r in results):
+        continue
+    print(f"{name + ' recall':20} {'recall':>12} {'message':>12}   ratio, runs")
+    for label, path, ratio_key in [("delivery p50 us", ["delivery_us", "p50"], "delivery_p50"),
+                                   ("delivery p90 us", ["delivery_us", "p90"], "delivery_p90"),
+                                   ("delivery p99 us", ["delivery_us", "p99"], "delivery_p99"),
+                                   ("delivery max us", ["delivery_us", "max"], None),
+                                   ("fan-out p50 us", ["fanout_us", "p50"], "fanout_p50"),
+                                   ("fan-out p99 us", ["fanout_us", "p99"], "fanout_p99"),
+                                   ("lost", ["lost"], None)]:
+        recall, _ = med(side + ["recall"] + path)
+        message, _ = med(side + path)
+        ratios = ""
+        if ratio_key:
+            m, each = med(side + ["recall", "ratio_to_message", ratio_key])
+            ratios = f"{m:.3f}: {' '.join(f'{v:.3f}' for v in each)}"
+        print(f"{label:20} {recall:12.1f} {message:12.1f}   {ratios}")
 PY
 done

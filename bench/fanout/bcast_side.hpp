@@ -16,6 +16,7 @@
 #include <bcast/core/loop.hpp>
 #include <bcast/http/client.hpp>
 #include <bcast/message/encode.hpp>
+#include <bcast/message/lifecycle.hpp>
 #include <bcast/message/time.hpp>
 #include <bcast/message/ulid.hpp>
 #include <bcast/net/connect.hpp>
@@ -49,22 +50,29 @@ inline std::vector<std::string> store_channels(const plan& p, std::uint32_t i) {
 }
 
 // What a store's display pipeline shows to in --receive full: the delivery is counted when the
-// message reaches the sink. It reports no outcome, as a dialog nobody closed: receipts are not
-// measured.
+// message reaches the sink, and with --recall a recall when the pipeline takes the message down
+// through the sink (whatever closing a popup costs a real sink is not measured). It reports no
+// outcome, as a dialog nobody closed: receipts are not measured.
 class tally_sink final : public bcast::sinks::sink {
  public:
-  explicit tally_sink(std::function<void(std::string_view title)> delivered)
-      : delivered_(std::move(delivered)) {}
+  using counter = std::function<void(std::string_view title)>;
+  explicit tally_sink(counter delivered, counter recalled = {})
+      : delivered_(std::move(delivered)), recalled_(std::move(recalled)) {}
   const std::string& name() const noexcept override { return name_; }
   void show(const bcast::message::envelope& e, bcast::sinks::reporter) override {
     delivered_(e.title);
   }
   void close(std::function<void()>) override {}
   std::size_t pending() const noexcept override { return 0; }
+  // The notice carries the recalled message's title, and so its stamp.
+  void recall(const bcast::message::envelope& by, std::string_view) override {
+    if (recalled_) recalled_(by.title);
+  }
 
  private:
   std::string name_ = "bcast-bench";
-  std::function<void(std::string_view)> delivered_;
+  counter delivered_;
+  counter recalled_;
 };
 
 class bcast_store_worker : public store_worker {
@@ -72,8 +80,9 @@ class bcast_store_worker : public store_worker {
   bcast_store_worker(const plan& p, tally& t, unsigned index, std::uint32_t first,
                      std::uint32_t last, std::function<void()> on_complete,
                      bcast::redis::options options, bool full_receive,
-                     std::optional<bcast::trust::keyring> trusted = std::nullopt)
-      : store_worker(p, t, index, first, last, std::move(on_complete)),
+                     std::optional<bcast::trust::keyring> trusted = std::nullopt,
+                     tally* recalls = nullptr)
+      : store_worker(p, t, index, first, last, std::move(on_complete), recalls),
         options_(std::move(options)),
         full_receive_(full_receive),
         trusted_(std::move(trusted)) {
@@ -134,7 +143,8 @@ class bcast_store_worker : public store_worker {
     const std::vector<std::string> groups{plan_.group_of(i)};
     auto sinks = std::make_unique<bcast::sinks::sink_set>(loop_);
     sinks->add(
-        std::make_unique<tally_sink>([this, i](std::string_view title) { received(i, title); }));
+        std::make_unique<tally_sink>([this, i](std::string_view title) { received(i, title); },
+                                     [this, i](std::string_view title) { recalled(i, title); }));
     auto targets = bcast::broker::store_targets(plan::store_id(i), groups);
     // With trusted keys (--sign), only what they signed is shown; without, unsigned messages are
     // shown unverified (only the target check runs).
@@ -201,6 +211,12 @@ class envelope_maker {
     e.sender = "bcast-bench";
     return e;
   }
+  // As publisherd recalls: a notice with an id of now, to the message's targets, with its title.
+  bcast::core::result<bcast::message::envelope> recall_notice(
+      const bcast::message::envelope& message) {
+    return bcast::message::make_recall_notice(message, ids_, "bcast-bench",
+                                              std::chrono::system_clock::now());
+  }
   const plan& target_plan() const { return plan_; }
   const std::string& body() const { return body_; }
 
@@ -227,16 +243,18 @@ inline std::size_t frame_size(const plan& p, std::size_t payload, const signing_
 // append + PUBLISH; the script for a target's first message), then the message record. With
 // `through_publisher` false it sends the same frame with a plain PUBLISH through the same client
 // instead (--via frame): the library's I/O path without the history append, to tell the two costs
-// apart. With a `key` the publisher signs every envelope (set_signing_key).
+// apart. With a `key` the publisher signs every envelope (set_signing_key). With `recalls` it keeps
+// each message it published, to make its recall notice from.
 class library_publisher : public publisher {
  public:
   library_publisher(bcast::core::loop& l, const plan& p, std::size_t payload,
                     bcast::redis::options options, bool through_publisher = true,
-                    signing_key_ptr key = nullptr)
+                    signing_key_ptr key = nullptr, bool recalls = false)
       : client_(l, std::move(options)),
         publisher_(client_),
         maker_(p, payload),
-        through_publisher_(through_publisher) {
+        through_publisher_(through_publisher),
+        published_(recalls ? p.messages() : 0) {
     publisher_.set_signing_key(std::move(key));
   }
 
@@ -245,11 +263,24 @@ class library_publisher : public publisher {
   }
 
   void publish(std::uint32_t k, std::int64_t now) override {
-    publish_envelope(maker_.make(k, now, maker_.target_plan().target_of(k)), {});
+    auto e = maker_.make(k, now, maker_.target_plan().target_of(k));
+    if (e && k < published_.size()) published_[k] = *e;
+    publish_envelope(std::move(e), {});
+  }
+
+  // As publisherd publishes a notice: like a message, to each target's history and live channel,
+  // signed with the same key, but not in the message log.
+  void recall(std::uint32_t k, std::int64_t) override {
+    if (k >= published_.size() || !published_[k])
+      return failed("message " + std::to_string(k) + " was not published, nothing to recall");
+    bcast::broker::publish_options notice;
+    notice.record = false;
+    publish_envelope(maker_.recall_notice(*published_[k]), {}, notice);
   }
 
  private:
-  void publish_envelope(bcast::core::result<bcast::message::envelope> e, prepared done) {
+  void publish_envelope(bcast::core::result<bcast::message::envelope> e, prepared done,
+                        bcast::broker::publish_options opts = {}) {
     if (!e) {
       failed(e.err().message());
       if (done) done(e.err().message());
@@ -267,17 +298,20 @@ class library_publisher : public publisher {
       return;
     }
     publisher_.publish(
-        *e, [this, done = std::move(done)](bcast::core::result<bcast::broker::publish_outcome> r) {
+        *e,
+        [this, done = std::move(done)](bcast::core::result<bcast::broker::publish_outcome> r) {
           const auto problem = r ? std::string() : r.err().message();
           if (!r) failed(problem);
           if (done) done(problem);
-        });
+        },
+        opts);
   }
 
   bcast::redis::client client_;
   bcast::broker::publisher publisher_;
   envelope_maker maker_;
   bool through_publisher_;
+  std::vector<std::optional<bcast::message::envelope>> published_;  // by k, with recalls
 };
 
 // What signing and verifying one message of this run costs, measured in the bench process right

@@ -52,6 +52,9 @@ struct settings {
   // The publisher signs every message with a key made for the run, the stores trust only that
   // key, and the bcast phase runs twice, unsigned then signed (needs full_receive).
   bool sign = false;
+  // Once a message reached every store it targets, its recall notice follows, and a store counts
+  // the notice when its display pipeline takes the message down (needs full_receive).
+  bool recall = false;
 };
 
 // --sign: what one message's signature costs, measured in the run (bcast_side.hpp).
@@ -154,12 +157,13 @@ class tally {
       : plan_(p),
         received_(new std::atomic<std::uint32_t>[p.messages()]),
         last_ns_(new std::atomic<std::int64_t>[p.messages()]),
-        sent_ns_(p.messages(), 0),
+        sent_ns_(new std::atomic<std::int64_t>[p.messages()]),
         last_k_(p.stores(), -1),
         per_thread_(threads) {
     for (std::uint32_t k = 0; k < p.messages(); ++k) {
       received_[k].store(0, std::memory_order_relaxed);
       last_ns_[k].store(0, std::memory_order_relaxed);
+      sent_ns_[k].store(0, std::memory_order_relaxed);
     }
   }
 
@@ -171,8 +175,31 @@ class tally {
 
   // On store i's thread. True when this receipt completed message k's fan-out.
   bool delivered(unsigned thread, std::uint32_t store, std::string_view text, std::int64_t now) {
+    return count(thread, store, find_stamp(text), now);
+  }
+
+  // A tally of recall notices: a notice carries the title of the message it recalls, so its
+  // stamp names k but holds the message's send time; the notice's own is what sent() noted.
+  bool recalled(unsigned thread, std::uint32_t store, std::string_view title, std::int64_t now) {
+    auto s = find_stamp(title);
+    if (s && s->k < plan_.messages()) s->sent_ns = sent_ns_[s->k].load(std::memory_order_acquire);
+    return count(thread, store, s, now);
+  }
+
+  // On the publisher's thread. Atomic, since a recall tally's store threads read it.
+  void sent(std::uint32_t k, std::int64_t at) { sent_ns_[k].store(at, std::memory_order_release); }
+  bool complete(std::uint32_t k) const { return received_[k].load() == plan_.expected(k); }
+  std::uint32_t completed() const { return completed_.load(); }
+
+  // After the store threads stopped.
+  std::uint32_t received(std::uint32_t k) const { return received_[k].load(); }
+  std::int64_t last_receipt_ns(std::uint32_t k) const { return last_ns_[k].load(); }
+  std::int64_t sent_ns(std::uint32_t k) const { return sent_ns_[k].load(); }
+  const std::vector<thread_counts>& per_thread() const { return per_thread_; }
+
+ private:
+  bool count(unsigned thread, std::uint32_t store, std::optional<stamp> s, std::int64_t now) {
     auto& counts = per_thread_[thread];
-    const auto s = find_stamp(text);
     if (!s || s->k >= plan_.messages() || !plan_.store_gets(store, s->k)) {
       ++counts.strays;
       return false;
@@ -192,22 +219,10 @@ class tally {
     return complete;
   }
 
-  // On the publisher's thread.
-  void sent(std::uint32_t k, std::int64_t at) { sent_ns_[k] = at; }
-  bool complete(std::uint32_t k) const { return received_[k].load() == plan_.expected(k); }
-  std::uint32_t completed() const { return completed_.load(); }
-
-  // After the store threads stopped.
-  std::uint32_t received(std::uint32_t k) const { return received_[k].load(); }
-  std::int64_t last_receipt_ns(std::uint32_t k) const { return last_ns_[k].load(); }
-  std::int64_t sent_ns(std::uint32_t k) const { return sent_ns_[k]; }
-  const std::vector<thread_counts>& per_thread() const { return per_thread_; }
-
- private:
   const plan& plan_;
   std::unique_ptr<std::atomic<std::uint32_t>[]> received_;
   std::unique_ptr<std::atomic<std::int64_t>[]> last_ns_;
-  std::vector<std::int64_t> sent_ns_;
+  std::unique_ptr<std::atomic<std::int64_t>[]> sent_ns_;
   std::vector<std::int64_t> last_k_;  // each store's entry is touched by its own thread only
   std::vector<thread_counts> per_thread_;
   std::atomic<std::uint32_t> completed_{0};

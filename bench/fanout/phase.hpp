@@ -23,10 +23,12 @@ namespace fanout {
 // A slice of the stores, on a thread and a loop of its own.
 class store_worker {
  public:
+  // `recalls`: the tally of recall notices (--recall), or null.
   store_worker(const plan& p, tally& t, unsigned index, std::uint32_t first, std::uint32_t last,
-               std::function<void()> on_complete)
+               std::function<void()> on_complete, tally* recalls = nullptr)
       : plan_(p),
         tally_(t),
+        recalls_(recalls),
         index_(index),
         first_(first),
         last_(last),
@@ -68,9 +70,14 @@ class store_worker {
   void received(std::uint32_t store, std::string_view text) {
     if (tally_.delivered(index_, store, text, now_ns())) on_complete_();
   }
+  // The store took down the message titled `title`.
+  void recalled(std::uint32_t store, std::string_view title) {
+    if (recalls_ && recalls_->recalled(index_, store, title, now_ns())) on_complete_();
+  }
 
   const plan& plan_;
   tally& tally_;
+  tally* const recalls_;
   const unsigned index_;
   const std::uint32_t first_, last_;
 
@@ -90,6 +97,10 @@ class publisher {
   // Connects and sends one warm-up message nobody receives; `done` gets "" or what failed.
   virtual void prepare(prepared done) = 0;
   virtual void publish(std::uint32_t k, std::int64_t now) = 0;
+  // --recall: the recall notice of message k, published after k reached every store.
+  virtual void recall(std::uint32_t k, std::int64_t) {
+    failed("this publisher cannot recall message " + std::to_string(k));
+  }
 
   std::uint64_t errors() const { return errors_; }
   const std::string& first_error() const { return first_error_; }
@@ -110,14 +121,25 @@ struct phase_outcome {
   std::int64_t first_send_ns = 0;
   std::int64_t last_send_ns = 0;
   std::uint32_t sent = 0;
+  std::int64_t first_recall_ns = 0;  // --recall
+  std::uint32_t recalls_sent = 0;
 };
 
 // Drives the publisher on `loop` until the phase is over, then uv_stop()s the loop.
 class pacer {
  public:
+  // `recalls` (or null): each message's recall notice goes out once the message is complete, and
+  // in closed loop the next message waits for the notice to be complete too.
   pacer(uv_loop_t* loop, const settings& s, const plan& p, tally& t,
-        std::vector<std::unique_ptr<store_worker>>& workers, publisher& pub)
-      : loop_(loop), settings_(s), plan_(p), tally_(t), workers_(workers), publisher_(pub) {
+        std::vector<std::unique_ptr<store_worker>>& workers, publisher& pub, tally* recalls)
+      : loop_(loop),
+        settings_(s),
+        plan_(p),
+        tally_(t),
+        recalls_(recalls),
+        recall_sent_(recalls ? p.messages() : 0, false),
+        workers_(workers),
+        publisher_(pub) {
     uv_timer_init(loop, &poll_timer_);
     uv_timer_init(loop, &send_timer_);
     uv_timer_init(loop, &deadline_timer_);
@@ -206,13 +228,58 @@ class pacer {
     outcome_.sent = k + 1;
   }
 
+  void send_recall(std::uint32_t k) {
+    const auto now = now_ns();
+    if (outcome_.recalls_sent == 0) outcome_.first_recall_ns = now;
+    recall_sent_[k] = true;
+    ++outcome_.recalls_sent;
+    recalls_->sent(k, now);
+    publisher_.recall(k, now);
+  }
+
+  // The notices of the messages that are complete. In closed loop the notice gets a timeout of
+  // its own, as the message had.
+  void send_due_recalls() {
+    while (recall_cursor_ < outcome_.sent && recall_sent_[recall_cursor_]) ++recall_cursor_;
+    bool any = false;
+    for (auto k = recall_cursor_; k < outcome_.sent; ++k) {
+      if (recall_sent_[k] || !tally_.complete(k)) continue;
+      send_recall(k);
+      any = true;
+    }
+    if (any && settings_.rate <= 0 && !draining_) start_deadline();
+  }
+
+  bool done(std::uint32_t k) const {
+    return tally_.complete(k) && (!recalls_ || recalls_->complete(k));
+  }
+  bool all_done() const {
+    return tally_.completed() == plan_.messages() &&
+           (!recalls_ || recalls_->completed() == plan_.messages());
+  }
+
   // Closed loop: the next message once the previous one is everywhere (or timed out).
   void send_next() {
     if (outcome_.sent == plan_.messages()) return drain();
     send(outcome_.sent);
+    start_deadline();
+  }
+
+  void start_deadline() {
     uv_timer_start(
-        &deadline_timer_, [](uv_timer_t* h) { self(h)->send_next(); },
+        &deadline_timer_, [](uv_timer_t* h) { self(h)->timed_out(); },
         static_cast<std::uint64_t>(settings_.message_timeout.count()), 0);
+  }
+
+  // A message that did not reach every store in time is recalled all the same, so that the
+  // recalls' losses count only the notices that went missing.
+  void timed_out() {
+    const auto k = outcome_.sent - 1;
+    if (recalls_ && !recall_sent_[k]) {
+      send_recall(k);
+      return start_deadline();
+    }
+    send_next();
   }
 
   // Open loop: every message whose time has come, whatever has arrived so far.
@@ -236,13 +303,12 @@ class pacer {
   }
 
   void on_completion() {
+    if (recalls_) send_due_recalls();
     if (draining_) {
-      if (tally_.completed() == plan_.messages()) finish("");
+      if (all_done()) finish("");
       return;
     }
-    if (settings_.rate <= 0 && outcome_.sent > 0 && tally_.complete(outcome_.sent - 1)) {
-      send_next();
-    }
+    if (settings_.rate <= 0 && outcome_.sent > 0 && done(outcome_.sent - 1)) send_next();
   }
 
   void finish(std::string problem) {
@@ -257,6 +323,9 @@ class pacer {
   const settings& settings_;
   const plan& plan_;
   tally& tally_;
+  tally* recalls_;
+  std::vector<bool> recall_sent_;
+  std::uint32_t recall_cursor_ = 0;  // every notice before it has been sent
   std::vector<std::unique_ptr<store_worker>>& workers_;
   publisher& publisher_;
   uv_timer_t poll_timer_{}, send_timer_{}, deadline_timer_{};
@@ -270,10 +339,11 @@ class pacer {
 
 // Splits the stores over `threads` workers made by `make(index, first, last)`, runs the phase,
 // and stops everything again. `run_main_loop` runs the publisher's loop until the pacer stops it.
+// With a `recalls` tally every message is recalled (the workers must count the notices in it).
 template <class MakeWorker>
 phase_outcome run_phase(uv_loop_t* main_loop, const std::function<void()>& run_main_loop,
-                        const settings& s, const plan& p, tally& t, publisher& pub,
-                        MakeWorker make) {
+                        const settings& s, const plan& p, tally& t, publisher& pub, MakeWorker make,
+                        tally* recalls = nullptr) {
   std::vector<std::unique_ptr<store_worker>> workers;
   std::unique_ptr<pacer> pace;
   const unsigned threads = std::max(1u, std::min<unsigned>(s.threads, p.stores()));
@@ -282,7 +352,7 @@ phase_outcome run_phase(uv_loop_t* main_loop, const std::function<void()>& run_m
     const auto last = static_cast<std::uint32_t>(std::uint64_t{p.stores()} * (w + 1) / threads);
     workers.push_back(make(w, first, last, [&pace] { pace->notify_complete(); }));
   }
-  pace = std::make_unique<pacer>(main_loop, s, p, t, workers, pub);
+  pace = std::make_unique<pacer>(main_loop, s, p, t, workers, pub, recalls);
   std::vector<std::thread> running;
   for (auto& w : workers) running.emplace_back([&w] { w->run(); });
   run_main_loop();

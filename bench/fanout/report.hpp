@@ -100,23 +100,30 @@ inline double ratio(double ours, double theirs) {
   return theirs > 0 ? std::round(ours / theirs * 1000) / 1000 : 0;
 }
 
+// One row of a table: two sides and their ratio.
+inline void print_row(const char* what, double a, double b, const char* unit) {
+  std::printf("%-24s %14.1f %14.1f %8.3f  %s\n", what, a, b, b > 0 ? a / b : 0.0, unit);
+}
+
+// The latency rows of two sides (`with_p999`: the delivery p99.9 too).
+inline void latency_rows(const figures& a, const figures& b, bool with_p999) {
+  const auto& d = a.delivery_us;
+  const auto& bd = b.delivery_us;
+  print_row("delivery p50", percentile(d, 50), percentile(bd, 50), "us");
+  print_row("delivery p90", percentile(d, 90), percentile(bd, 90), "us");
+  print_row("delivery p99", percentile(d, 99), percentile(bd, 99), "us");
+  if (with_p999) print_row("delivery p99.9", percentile(d, 99.9), percentile(bd, 99.9), "us");
+  print_row("delivery max", d.empty() ? 0 : d.back(), bd.empty() ? 0 : bd.back(), "us");
+  print_row("fan-out p50", percentile(a.fanout_us, 50), percentile(b.fanout_us, 50), "us");
+  print_row("fan-out p99", percentile(a.fanout_us, 99), percentile(b.fanout_us, 99), "us");
+}
+
 inline void print_table(const figures& bcast, const figures& base, const plan& p) {
-  const auto row = [](const char* what, double a, double b, const char* unit) {
-    std::printf("%-24s %14.1f %14.1f %8.3f  %s\n", what, a, b, b > 0 ? a / b : 0.0, unit);
-  };
   std::printf("%-24s %14s %14s %8s\n", "", bcast.name.c_str(), base.name.c_str(), "ratio");
-  const auto& d = bcast.delivery_us;
-  const auto& bd = base.delivery_us;
-  row("delivery p50", percentile(d, 50), percentile(bd, 50), "us");
-  row("delivery p90", percentile(d, 90), percentile(bd, 90), "us");
-  row("delivery p99", percentile(d, 99), percentile(bd, 99), "us");
-  row("delivery p99.9", percentile(d, 99.9), percentile(bd, 99.9), "us");
-  row("delivery max", d.empty() ? 0 : d.back(), bd.empty() ? 0 : bd.back(), "us");
-  row("fan-out p50", percentile(bcast.fanout_us, 50), percentile(base.fanout_us, 50), "us");
-  row("fan-out p99", percentile(bcast.fanout_us, 99), percentile(base.fanout_us, 99), "us");
-  row("throughput", bcast.messages_per_s(p.messages()), base.messages_per_s(p.messages()),
-      "messages/s");
-  row("deliveries", bcast.deliveries_per_s(), base.deliveries_per_s(), "deliveries/s");
+  latency_rows(bcast, base, true);
+  print_row("throughput", bcast.messages_per_s(p.messages()), base.messages_per_s(p.messages()),
+            "messages/s");
+  print_row("deliveries", bcast.deliveries_per_s(), base.deliveries_per_s(), "deliveries/s");
   std::printf("%-24s %14llu %14llu\n", "lost", static_cast<unsigned long long>(bcast.lost),
               static_cast<unsigned long long>(base.lost));
   std::printf("%-24s %14llu %14llu\n", "duplicates",
@@ -159,6 +166,31 @@ inline void print_signing(const figures& signed_side, const figures& unsigned_si
               j["sign_us"].get<double>(), j["verify_us"].get<double>(), costs.samples);
   std::printf("%-24s %14.1f %14.3f           us, x (sign + verify); goal <= 1.1\n", "signed adds",
               j["added_p50_us"].get<double>(), j["added_over_sign_verify"].get<double>());
+}
+
+// --recall: the recall notices of a phase against its messages. The goal (issue 17): a recall
+// reaches the stores as fast as a message, so the ratios are recall over message, near 1.
+inline nlohmann::json recall_json(const figures& messages, const figures& recalls, const plan& p) {
+  auto j = to_json(recalls, p);
+  const auto of = [](const figures& f, bool fan, double pct) {
+    return percentile(fan ? f.fanout_us : f.delivery_us, pct);
+  };
+  j["ratio_to_message"] = {{"delivery_p50", ratio(of(recalls, false, 50), of(messages, false, 50))},
+                           {"delivery_p90", ratio(of(recalls, false, 90), of(messages, false, 90))},
+                           {"delivery_p99", ratio(of(recalls, false, 99), of(messages, false, 99))},
+                           {"fanout_p50", ratio(of(recalls, true, 50), of(messages, true, 50))},
+                           {"fanout_p99", ratio(of(recalls, true, 99), of(messages, true, 99))}};
+  return j;
+}
+
+inline void print_recall(const figures& messages, const figures& recalls) {
+  std::printf("%-24s %14s %14s %8s\n", messages.name.c_str(), "recall", "message", "ratio");
+  latency_rows(recalls, messages, false);
+  std::printf("%-24s %14llu %14llu\n", "arrived",
+              static_cast<unsigned long long>(recalls.delivered),
+              static_cast<unsigned long long>(messages.delivered));
+  std::printf("%-24s %14llu %14llu\n", "lost", static_cast<unsigned long long>(recalls.lost),
+              static_cast<unsigned long long>(messages.lost));
 }
 
 // Latency CDF, log-scale x axis, one line per side.

@@ -125,6 +125,71 @@ TEST_CASE("bcast-bench --sign: unsigned and signed in one run, with the sign and
   CHECK(curves == 3);
 }
 
+namespace {
+
+// The values of the report's last row named `label`, joined by spaces: the recall table is printed
+// last, so its row when there is one.
+std::string table_row(const std::string& log, const std::string& label) {
+  std::istringstream lines(log);
+  std::string line, found;
+  while (std::getline(lines, line)) {
+    if (!line.starts_with(label + " ")) continue;
+    std::istringstream words(line.substr(label.size()));
+    std::string word;
+    found.clear();
+    while (words >> word) found += (found.empty() ? "" : " ") + word;
+  }
+  return found;
+}
+
+void check_recall(const json& recall, unsigned stores, unsigned messages) {
+  check_side(recall, stores, messages);
+  CHECK(recall.at("expected_deliveries") == stores * messages);
+  for (const auto* key : {"delivery_p50", "delivery_p90", "delivery_p99", "fanout_p50"}) {
+    CHECK(recall.at("ratio_to_message").at(key).get<double>() > 0);
+  }
+}
+
+}  // namespace
+
+// Each store's pipeline takes every message down through its sink once the notice comes: a run
+// that lost no recall had every notice accepted (signed by the run's key with --sign) and acted on.
+TEST_CASE("bcast-bench --recall: every message recalled, the recalls beside the messages") {
+  test::redis_server redis;
+  SECTION("unsigned") {
+    test::temp_dir out;
+    std::string log;
+    const int status = run_bench(
+        "--stores 5 --messages 20 --target all --receive full --recall --redis " + redis.url(), out,
+        log);
+    INFO(log);
+    REQUIRE(status == 0);
+    // The recall table's rows, recall first, then message.
+    CHECK(log.find("recall        message") != std::string::npos);
+    CHECK(table_row(log, "arrived") == "100 100");
+    CHECK(table_row(log, "lost") == "0 0");
+    check_outputs(out, 5, 20, 5 * 20);
+    check_recall(json::parse(read_file(out.file("result.json"))).at("recall"), 5, 20);
+  }
+  SECTION("signed, to groups") {
+    test::temp_dir out;
+    std::string log;
+    const int status = run_bench(
+        "--stores 8 --groups 2 --messages 10 --target group --receive full --recall --sign "
+        "--redis " +
+            redis.url(),
+        out, log);
+    INFO(log);
+    REQUIRE(status == 0);
+    const auto result = json::parse(read_file(out.file("result.json")));
+    // Message k goes to group k % 2, 4 stores each.
+    for (const auto* side : {&result.at("recall"), &result.at("unsigned").at("recall")}) {
+      CHECK(side->at("lost") == 0);
+      CHECK(side->at("expected_deliveries") == 10 * 4);
+    }
+  }
+}
+
 TEST_CASE("bcast-bench: through publisherd's API with a bearer token") {
   test::publisherd_fixture f;
   const auto token = f.bearer_token();
@@ -155,4 +220,11 @@ TEST_CASE("bcast-bench: bad options exit 2 with the reason") {
                   "redis://127.0.0.1:1",
                   out, log) == 2);
   CHECK(log.find("--sign signs through broker::publisher") != std::string::npos);
+  log.clear();
+  CHECK(run_bench("--recall", out, log) == 2);
+  CHECK(log.find("--recall needs --receive full") != std::string::npos);
+  log.clear();
+  CHECK(run_bench("--recall --receive full --via frame", out, log) == 2);
+  CHECK(log.find("--recall publishes recall notices through broker::publisher") !=
+        std::string::npos);
 }

@@ -269,7 +269,10 @@ class recaller {
                   cb = std::move(cb)](core::result<std::optional<message_record>> r) mutable {
       if (alive.expired()) return;
       if (!r) return cb(unavailable(r.err()));
-      const auto sees = [&visible](const message::envelope& e) { return !visible || visible(e); };
+      // Owns `visible`: the inner callback outlives this one.
+      const auto sees = [visible = std::move(visible)](const message::envelope& e) {
+        return !visible || visible(e);
+      };
       const auto not_found =
           lifecycle_error{lifecycle_error::kind::not_found, field, "No message " + id + "."};
       if (r->has_value()) {

@@ -46,7 +46,8 @@ void check_sections(const json& doc) {
   std::string text;
   bool flag = false;
   int small = 0;
-  std::size_t size = 0;
+  std::size_t size = 1;
+  int inner_int = 0;
   std::chrono::seconds wait{1};
   std::vector<std::string> texts;
   std::vector<int> ints;
@@ -55,7 +56,7 @@ void check_sections(const json& doc) {
   file.integers("ints", ints, 0, 65535).require("needed");
   file.section("nested", [&](core::config_section& nested) {
     nested.text("text", text).section("inner", [&](core::config_section& inner) {
-      inner.integer("int", small);
+      inner.integer("int", inner_int);
     });
   });
   file.sections("list", [&](core::config_section& item, std::size_t) {

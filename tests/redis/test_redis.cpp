@@ -71,6 +71,69 @@ TEST_CASE("Redis URLs") {
   CHECK_FALSE(redis::parse_url("redis://host/xx").ok());
   CHECK_FALSE(redis::parse_url("unix://relative.sock").ok());
   CHECK(redis::parse_url("localhost:6379").err().message().find("expected redis://") != std::string::npos);
+  CHECK_FALSE(a->cluster);
+  CHECK(a->cluster_seeds.empty());
+  CHECK(v6->describe() == "redis://[::1]:7000");  // a URL that parses back to the same
+}
+
+TEST_CASE("Redis Cluster URLs: seed nodes, TLS, no db but 0") {
+  auto a = redis::parse_url("redis-cluster://user:p%40ss@10.0.0.5:7000,10.0.0.6,[::1]:7002");
+  REQUIRE_OK(a);
+  CHECK(a->cluster);
+  CHECK_FALSE(a->tls);
+  CHECK(a->user == "user");
+  CHECK(a->password == "p@ss");
+  CHECK(a->db == 0);
+  REQUIRE(a->cluster_seeds.size() == 3);
+  CHECK(a->cluster_seeds[0].str() == "10.0.0.5:7000");
+  CHECK(a->cluster_seeds[1].str() == "10.0.0.6:6379");
+  CHECK(a->cluster_seeds[2].host == "::1");
+  CHECK(a->cluster_seeds[2].port == 7002);
+  CHECK(a->endpoint.str() == "10.0.0.5:7000");  // the first seed, for code that knows one node
+  CHECK(a->describe() == "redis-cluster://user@10.0.0.5:7000,10.0.0.6:6379,[::1]:7002");
+
+  auto one = redis::parse_url("rediss-cluster://secret@redis.example.com:7000/0");
+  REQUIRE_OK(one);
+  CHECK(one->cluster);
+  CHECK(one->tls);
+  CHECK(one->password == "secret");
+  REQUIRE(one->cluster_seeds.size() == 1);
+  CHECK(one->endpoint.str() == "redis.example.com:7000");
+  CHECK(one->describe() == "rediss-cluster://redis.example.com:7000");
+
+  // A password may hold what separates seeds and paths.
+  auto odd = redis::parse_url("redis-cluster://u:a,b/c@h1:1,h2:2");
+  REQUIRE_OK(odd);
+  CHECK(odd->password == "a,b/c");
+  CHECK(odd->cluster_seeds.size() == 2);
+
+  for (auto url : {"redis-cluster://h1:7000/1", "redis-cluster://h1,h2/3"}) {
+    INFO(url);
+    auto r = redis::parse_url(url);
+    REQUIRE_FALSE(r.ok());
+    CHECK(test::contains(r.err().message(), "only db 0"));
+  }
+  for (auto url : {"redis-cluster://", "redis-cluster://h1:7000,", "redis-cluster://,h2",
+                   "redis-cluster://h1,,h2", "redis-cluster://h1:x", "redis-cluster://h1,h2:0",
+                   "redis-cluster://[::1:7000", "redis-cluster://h1/x", "redis-clusters://h1",
+                   "rediss-cluster://h1:65536"}) {
+    INFO(url);
+    CHECK_FALSE(redis::parse_url(url).ok());
+  }
+
+  // A base that was a cluster forgets it for a single-node URL, and the other way round.
+  auto back = redis::parse_url("redis://10.0.0.7:6380/2", *a);
+  REQUIRE_OK(back);
+  CHECK_FALSE(back->cluster);
+  CHECK(back->cluster_seeds.empty());
+  CHECK(back->db == 2);
+  auto unix_back = redis::parse_url("unix:///run/redis.sock", *a);
+  REQUIRE_OK(unix_back);
+  CHECK_FALSE(unix_back->cluster);
+  CHECK(unix_back->cluster_seeds.empty());
+  auto from_db = redis::parse_url("redis-cluster://h1", *back);
+  REQUIRE_OK(from_db);
+  CHECK(from_db->db == 0);
 }
 
 TEST_CASE(
@@ -86,13 +149,17 @@ TEST_CASE(
   for (auto url :
        {"redis://127.0.0.1:6379", "redis://127.1.2.3", "redis://localhost:6380",
         "redis://LocalHost", "redis://[::1]:7000", "redis://[::ffff:127.0.0.1]:7000",
-        "rediss://redis.example.com", "rediss://10.0.0.5:6380", "unix:///run/redis/redis.sock"}) {
+        "rediss://redis.example.com", "rediss://10.0.0.5:6380", "unix:///run/redis/redis.sock",
+        "redis-cluster://127.0.0.1:7000,localhost:7001,[::1]:7002",
+        "rediss-cluster://10.0.0.5:7000,10.0.0.6:7000"}) {
     INFO(url);
     CHECK_FALSE(refused(url));
   }
   for (auto url : {"redis://10.0.0.5:6379", "redis://redis.example.com", "redis://128.0.0.1",
                    "redis://0.0.0.0", "redis://[::2]:7000", "redis://[::ffff:10.0.0.1]",
-                   "redis://localhost.example.com", "redis://user:secret@192.168.1.10/2"}) {
+                   "redis://localhost.example.com", "redis://user:secret@192.168.1.10/2",
+                   "redis-cluster://10.0.0.5:7000", "redis-cluster://127.0.0.1:7000,10.0.0.6:7000",
+                   "redis-cluster://127.0.0.1:7000,127.0.0.2:7001,[::2]:7002"}) {
     INFO(url);
     CHECK(refused(url));
   }
@@ -109,6 +176,12 @@ TEST_CASE(
   CHECK(
       test::contains(*warning, "allow_plaintext_redis: Redis at redis://user@192.168.1.10:6379/2"));
   CHECK_FALSE(test::contains(*warning, "secret"));
+  const auto cluster_why = redis::check_transport_policy(
+      redis::parse_url("redis-cluster://u:secret@127.0.0.1:7000,10.0.0.6:7001").value(), false);
+  REQUIRE_FALSE(cluster_why.ok());
+  CHECK(test::contains(cluster_why.err().message(),
+                       "redis-cluster://u@127.0.0.1:7000,10.0.0.6:7001"));
+  CHECK_FALSE(test::contains(cluster_why.err().message(), "secret"));
   CHECK_FALSE(redis::transport_warning(allowed, false));  // refused instead
   CHECK_FALSE(redis::transport_warning(redis::parse_url("redis://127.0.0.1").value(), true));
   CHECK_FALSE(redis::transport_warning(redis::parse_url("rediss://10.0.0.5").value(), true));

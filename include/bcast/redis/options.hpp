@@ -1,6 +1,7 @@
 #pragma once
 // Connection options and the Redis URL forms (README, "Using the library"): redis://[user:pass@]host:port[/db],
-// rediss://... (TLS) and unix:///path.sock[?db=N].
+// rediss://... (TLS), unix:///path.sock[?db=N], and the seed nodes of a Redis Cluster:
+// redis-cluster://[user:pass@]host:port[,host:port]... and rediss-cluster://... (TLS).
 
 #include <bcast/core/error.hpp>
 #include <bcast/core/text.hpp>
@@ -11,10 +12,12 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace bcast::redis {
 
@@ -38,13 +41,27 @@ struct options {
   reader_limits reply_limits;
   backoff_policy backoff;
   bool reconnect = true;
+  // A Redis Cluster, reached first through one of `cluster_seeds` (`endpoint` is the first).
+  bool cluster = false;
+  std::vector<net::endpoint> cluster_seeds;
 
   // The URL without its password, for logs.
   std::string describe() const {
     if (endpoint.is_unix()) return "unix://" + endpoint.unix_path + (db ? "?db=" + std::to_string(db) : "");
-    std::string s = tls ? "rediss://" : "redis://";
+    std::string s = cluster ? (tls ? "rediss-cluster://" : "redis-cluster://")
+                            : (tls ? "rediss://" : "redis://");
     if (!user.empty()) s += user + "@";
-    return s + endpoint.host + ":" + std::to_string(endpoint.port) + (db ? "/" + std::to_string(db) : "");
+    if (!cluster) return s + host_port(endpoint) + (db ? "/" + std::to_string(db) : "");
+    for (std::size_t i = 0; i < cluster_seeds.size(); ++i)
+      s += (i ? "," : "") + host_port(cluster_seeds[i]);
+    return s;
+  }
+
+ private:
+  // An IPv6 address in brackets, as a URL writes it.
+  static std::string host_port(const net::endpoint& e) {
+    const bool v6 = e.host.find(':') != std::string::npos;
+    return (v6 ? "[" + e.host + "]" : e.host) + ":" + std::to_string(e.port);
   }
 };
 
@@ -54,7 +71,8 @@ inline core::result<options> parse_url(std::string_view url, options base = {}) 
     return core::error(core::errc::invalid_argument, "Redis URL '" + std::string(url) + "': " + why);
   };
   auto scheme_end = url.find("://");
-  if (scheme_end == std::string_view::npos) return bad("expected redis://, rediss:// or unix://");
+  if (scheme_end == std::string_view::npos)
+    return bad("expected redis://, rediss://, unix://, redis-cluster:// or rediss-cluster://");
   auto scheme = url.substr(0, scheme_end);
   auto rest = url.substr(scheme_end + 3);
   options o = std::move(base);
@@ -63,6 +81,8 @@ inline core::result<options> parse_url(std::string_view url, options base = {}) 
     o.endpoint = net::endpoint{{}, 0, std::string(rest.substr(0, query))};
     if (o.endpoint.unix_path.empty() || o.endpoint.unix_path[0] != '/') return bad("expected unix:///absolute/path.sock");
     o.tls = false;
+    o.cluster = false;
+    o.cluster_seeds.clear();
     if (query != std::string_view::npos) {
       auto q = rest.substr(query + 1);
       while (!q.empty()) {
@@ -85,8 +105,12 @@ inline core::result<options> parse_url(std::string_view url, options base = {}) 
     }
     return o;
   }
-  if (scheme != "redis" && scheme != "rediss") return bad("unknown scheme '" + std::string(scheme) + "'");
-  o.tls = scheme == "rediss";
+  const bool cluster = scheme == "redis-cluster" || scheme == "rediss-cluster";
+  if (scheme != "redis" && scheme != "rediss" && !cluster)
+    return bad("unknown scheme '" + std::string(scheme) + "'");
+  o.tls = scheme == "rediss" || scheme == "rediss-cluster";
+  o.cluster = cluster;
+  o.cluster_seeds.clear();
   auto at = rest.rfind('@');
   if (at != std::string_view::npos) {
     auto userinfo = rest.substr(0, at);
@@ -100,29 +124,48 @@ inline core::result<options> parse_url(std::string_view url, options base = {}) 
     }
   }
   auto slash = rest.find('/');
-  auto hostport = rest.substr(0, slash);
+  auto hostports = rest.substr(0, slash);
   if (slash != std::string_view::npos) {
     auto db = rest.substr(slash + 1);
     if (!db.empty() && (!core::parse_int(db, o.db) || o.db < 0)) return bad("db must be a number");
+    if (cluster && o.db != 0) return bad("a Redis Cluster has only db 0");
   }
-  std::string_view host = hostport;
-  std::string_view port;
-  if (!hostport.empty() && hostport[0] == '[') {
-    auto close = hostport.find(']');
-    if (close == std::string_view::npos) return bad("unterminated IPv6 address");
-    host = hostport.substr(1, close - 1);
-    if (close + 1 < hostport.size()) {
-      if (hostport[close + 1] != ':') return bad("expected :port after the IPv6 address");
-      port = hostport.substr(close + 2);
+  auto parse_endpoint = [&](std::string_view hostport) -> core::result<net::endpoint> {
+    std::string_view host = hostport;
+    std::string_view port;
+    if (!hostport.empty() && hostport[0] == '[') {
+      auto close = hostport.find(']');
+      if (close == std::string_view::npos) return bad("unterminated IPv6 address");
+      host = hostport.substr(1, close - 1);
+      if (close + 1 < hostport.size()) {
+        if (hostport[close + 1] != ':') return bad("expected :port after the IPv6 address");
+        port = hostport.substr(close + 2);
+      }
+    } else if (auto colon = hostport.rfind(':'); colon != std::string_view::npos) {
+      host = hostport.substr(0, colon);
+      port = hostport.substr(colon + 1);
     }
-  } else if (auto colon = hostport.rfind(':'); colon != std::string_view::npos) {
-    host = hostport.substr(0, colon);
-    port = hostport.substr(colon + 1);
+    if (host.empty()) return bad("missing host");
+    net::endpoint e{std::string(host), 6379, {}};
+    if (!port.empty() && (!core::parse_int(port, e.port) || e.port == 0)) return bad("bad port");
+    return e;
+  };
+  if (!cluster) {
+    auto e = parse_endpoint(hostports);
+    if (!e) return e.err();
+    o.endpoint = std::move(e).value();
+    return o;
   }
-  if (host.empty()) return bad("missing host");
-  o.endpoint = net::endpoint{std::string(host), 6379, {}};
-  if (!port.empty() && (!core::parse_int(port, o.endpoint.port) || o.endpoint.port == 0))
-    return bad("bad port");
+  o.db = 0;
+  while (true) {
+    const auto comma = hostports.find(',');
+    auto e = parse_endpoint(hostports.substr(0, comma));
+    if (!e) return e.err();
+    o.cluster_seeds.push_back(std::move(e).value());
+    if (comma == std::string_view::npos) break;
+    hostports = hostports.substr(comma + 1);
+  }
+  o.endpoint = o.cluster_seeds.front();
   return o;
 }
 
@@ -140,9 +183,14 @@ inline bool is_loopback_host(std::string_view host) {
 }
 
 // Whether commands and replies (passwords, messages) would cross a network unencrypted: redis://
-// to a host that is not loopback. rediss:// and unix:// never do.
+// to a host that is not loopback, or redis-cluster:// with any seed that is not (the nodes the
+// seeds name are then likely elsewhere as well). rediss://, rediss-cluster:// and unix:// never do.
 inline bool is_plaintext_over_network(const options& o) {
-  return !o.tls && !o.endpoint.is_unix() && !is_loopback_host(o.endpoint.host);
+  if (o.tls || o.endpoint.is_unix()) return false;
+  if (!is_loopback_host(o.endpoint.host)) return true;
+  return o.cluster &&
+         std::any_of(o.cluster_seeds.begin(), o.cluster_seeds.end(),
+                     [](const net::endpoint& seed) { return !is_loopback_host(seed.host); });
 }
 
 // The daemons' transport policy (README, "Redis over the network"): plain text over a network is

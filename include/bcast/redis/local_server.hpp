@@ -16,6 +16,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
@@ -25,9 +26,11 @@ namespace bcast::redis {
 
 class local_server {
  public:
-  // `extra_args` go to redis-server after ours ("--maxclients", "20000").
-  explicit local_server(std::vector<std::string> extra_args = {})
-      : extra_args_(std::move(extra_args)) {}
+  // `extra_args` go to redis-server after ours ("--maxclients", "20000"). `port` 0 picks a free
+  // one at the first start; a fixed one is for a caller that chooses ports together (a cluster
+  // node's client port and its bus port must differ from every other node's).
+  explicit local_server(std::vector<std::string> extra_args = {}, std::uint16_t port = 0)
+      : extra_args_(std::move(extra_args)), port_(port) {}
   ~local_server() { stop(); }
   local_server(const local_server&) = delete;
   local_server& operator=(const local_server&) = delete;

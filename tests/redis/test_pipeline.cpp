@@ -227,7 +227,7 @@ TEST_CASE("pipeline: queued all or none while Redis is away; dropped uncalled wi
     auto r = send(l, p);
     REQUIRE_FALSE(r.ok());
     CHECK(r.err() == core::errc::queue_full);
-    CHECK(c.raw().queued() == 2);  // the two PINGs; none of the three
+    CHECK(c.connection_to()->queued() == 2);  // the two PINGs; none of the three
   }
   bool called = false;
   {

@@ -86,6 +86,46 @@ class redis_cluster {
     servers_[static_cast<std::size_t>(at - ports_.begin())]->stop(SIGKILL);
   }
 
+  // One command on a connection of its own, waited for (at most 2 s): the fixture runs no loop.
+  static redis::reply command(std::uint16_t port, std::initializer_list<std::string_view> args) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw std::runtime_error("socket(): errno " + std::to_string(errno));
+    struct closer {
+      int fd;
+      ~closer() { ::close(fd); }
+    } close_at_end{fd};
+    const timeval limit{2, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(port);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const std::string what = "node " + std::to_string(port) + ": ";
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0)
+      throw std::runtime_error(what + "connect: errno " + std::to_string(errno));
+    const auto request =
+        redis::encode_command(std::span<const std::string_view>(args.begin(), args.size()));
+    if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+        static_cast<ssize_t>(request.size()))
+      throw std::runtime_error(what + "send: errno " + std::to_string(errno));
+    redis::reply_reader reader;
+    std::optional<redis::reply> answer;
+    char buf[65536];
+    while (!answer) {
+      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) throw std::runtime_error(what + "no answer");
+      auto fed =
+          reader.consume(std::string_view(buf, static_cast<std::size_t>(n)), [&](redis::reply&& r) {
+            answer.emplace(std::move(r));
+            return false;
+          });
+      if (!fed) throw std::runtime_error(what + fed.err().message());
+    }
+    if (answer->is_error()) throw std::runtime_error(what + answer->str);
+    return std::move(*answer);
+  }
+
  private:
   // One line of CLUSTER NODES: "<id> <ip:port@bus> <flags> <master> <ping> <pong> <epoch>
   // <link> <slot or range>...".
@@ -215,46 +255,6 @@ class redis_cluster {
     const auto replication = command(port, {"INFO", "replication"}).str;
     view += replication;
     return contains(replication, "master_link_status:up");
-  }
-
-  // One command on a connection of its own, waited for (at most 2 s): the fixture runs no loop.
-  static redis::reply command(std::uint16_t port, std::initializer_list<std::string_view> args) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) throw std::runtime_error("socket(): errno " + std::to_string(errno));
-    struct closer {
-      int fd;
-      ~closer() { ::close(fd); }
-    } close_at_end{fd};
-    const timeval limit{2, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_port = htons(port);
-    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    const std::string what = "node " + std::to_string(port) + ": ";
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0)
-      throw std::runtime_error(what + "connect: errno " + std::to_string(errno));
-    const auto request =
-        redis::encode_command(std::span<const std::string_view>(args.begin(), args.size()));
-    if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
-        static_cast<ssize_t>(request.size()))
-      throw std::runtime_error(what + "send: errno " + std::to_string(errno));
-    redis::reply_reader reader;
-    std::optional<redis::reply> answer;
-    char buf[65536];
-    while (!answer) {
-      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-      if (n <= 0) throw std::runtime_error(what + "no answer");
-      auto fed =
-          reader.consume(std::string_view(buf, static_cast<std::size_t>(n)), [&](redis::reply&& r) {
-            answer.emplace(std::move(r));
-            return false;
-          });
-      if (!fed) throw std::runtime_error(what + fed.err().message());
-    }
-    if (answer->is_error()) throw std::runtime_error(what + answer->str);
-    return std::move(*answer);
   }
 
   void kill_all() noexcept {

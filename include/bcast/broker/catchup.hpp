@@ -98,7 +98,7 @@ class catchup_driver {
       : client_(client),
         settings_(s),
         tracker_(s.tracker),
-        subscriber_(l, std::move(subscriber_options), s.subscriber),
+        subscriber_(l, std::move(subscriber_options), s.subscriber, client.topology()),
         retry_timer_(l),
         targets_(std::move(targets)) {
     restore(tracker_, targets_, restored);
@@ -110,10 +110,13 @@ class catchup_driver {
         process();
       }
     });
-    subscriber_.observe([this](redis::connection_state st, const core::error&) {
-      if (st == redis::connection_state::ready) return;
-      tracker_.disconnected();
-      numbering_.reset();
+    // A channel's subscription lost (its connection, or on a cluster its node's): it catches up
+    // again once confirmed again, wherever its slot lives then.
+    subscriber_.on_lost([this](redis::subscription_kind, std::string_view channel) {
+      if (auto target = target_of_live_channel(channel)) {
+        tracker_.disconnected(*target);
+        numbering_.reset(*target);
+      }
     });
   }
   catchup_driver(const catchup_driver&) = delete;

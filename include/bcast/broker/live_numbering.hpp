@@ -90,12 +90,10 @@ class live_numbering {
 
   // The subscription was lost: nothing is known until frames come again.
   void reset() {
-    for (auto& [t, ch] : channels_) {
-      ch.last.reset();
-      ch.waiting.clear();
-      ch.asked = false;
-      ++ch.generation;
-    }
+    for (auto& [t, ch] : channels_) forget(ch);
+  }
+  void reset(std::string_view target) {
+    if (auto it = channels_.find(target); it != channels_.end()) forget(it->second);
   }
 
   std::size_t waiting(std::string_view target) const {
@@ -111,6 +109,13 @@ class live_numbering {
     std::uint64_t generation = 0;
     bool asked = false;
   };
+
+  static void forget(channel& ch) {
+    ch.last.reset();
+    ch.waiting.clear();
+    ch.asked = false;
+    ++ch.generation;
+  }
 
   static entry make_entry(std::string_view target, const frame& f, std::uint64_t seq) {
     return entry{std::string(target), seq,

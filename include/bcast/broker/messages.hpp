@@ -254,7 +254,7 @@ class message_log {
   void list(std::size_t limit, std::string_view before, visibility visible, page_callback cb,
             std::size_t scan_budget = default_scan_budget) {
     if (!before.empty() && !message::is_valid_ulid(before)) {
-      client_.raw().owner_loop().defer([cb = std::move(cb)] {
+      client_.owner_loop().defer([cb = std::move(cb)] {
         cb(core::error(core::errc::invalid_argument, "before: not a message id"));
       });
       return;
@@ -267,7 +267,7 @@ class message_log {
 
   void get(std::string_view id, get_callback cb) {
     if (!message::is_valid_ulid(id)) {
-      client_.raw().owner_loop().defer(
+      client_.owner_loop().defer(
           [cb = std::move(cb)] { cb(std::optional<message_record>{}); });
       return;
     }

@@ -166,11 +166,19 @@ class presence_directory {
   presence_directory(const presence_directory&) = delete;
   presence_directory& operator=(const presence_directory&) = delete;
 
-  // Every store ever seen, sorted by id.
+  // Every store ever seen, sorted by id. On a cluster, each master SCANs its own keys.
   void list(callback cb) {
     auto st = std::make_shared<scan_state>();
     st->cb = std::move(cb);
-    scan(st, "0");
+    auto nodes = client_.nodes();
+    if (nodes.empty() || !nodes.front()) {
+      return client_.owner_loop().defer([st] {
+        st->cb(core::error(core::errc::not_connected,
+                           "listing stores: the Redis Cluster's slot map is not known yet"));
+      });
+    }
+    st->nodes_left = nodes.size();
+    for (auto& node : nodes) scan(st, std::move(node), "0");
   }
 
   // Forgets a decommissioned store (it reappears if it beats again).
@@ -191,25 +199,31 @@ class presence_directory {
     std::set<std::string> ids;
     callback cb;
     std::size_t rounds = 0;
+    std::size_t nodes_left = 0;
+    bool failed = false;
   };
 
-  void scan(std::shared_ptr<scan_state> st, const std::string& cursor) {
+  void scan(std::shared_ptr<scan_state> st, std::shared_ptr<redis::connection> node,
+            const std::string& cursor) {
     auto alive = alive_.watch();
-    client_.command(
+    node->send(
         {"SCAN", cursor, "MATCH", profile_scan_pattern(), "COUNT", scan_count_, "TYPE", "hash"},
-        [this, alive, st](core::result<redis::reply> r) {
-          if (alive.expired()) return;
+        [this, alive, st, node](core::result<redis::reply> r) mutable {
+          if (alive.expired() || st->failed) return;
           const auto answer = redis::checked(std::move(r));
           const auto page = answer ? answer->as_array(2) : answer.err();
           const auto next = page ? (*page)[0].as_string() : page.err();
           const auto keys = page ? (*page)[1].as_array() : page.err();
-          if (!next || !keys)
+          if (!next || !keys) {
+            st->failed = true;
             return st->cb(redis::failed("listing stores", next ? keys.err() : next.err()));
+          }
           for (const auto& k : *keys) {
             if (auto id = store_of_profile_key(k.str)) st->ids.emplace(*id);
           }
-          if (*next != "0" && ++st->rounds < 1000000) return scan(st, std::string(*next));
-          fetch(*st);
+          if (*next != "0" && ++st->rounds < 1000000)
+            return scan(st, std::move(node), std::string(*next));
+          if (--st->nodes_left == 0) fetch(*st);
         });
   }
 

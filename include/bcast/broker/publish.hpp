@@ -311,7 +311,7 @@ class publisher {
   void sign_off_loop() {
     if (!signer_)
       signer_ = std::make_unique<core::worker_pool>(
-          client_.raw().owner_loop(), core::worker_pool_options{1, max_signing_queue});
+          client_.owner_loop(), core::worker_pool_options{1, max_signing_queue});
   }
 
   // Appends `e` to every target, then records it for the history API with the seq each target
@@ -356,7 +356,7 @@ class publisher {
     if (!signer_) return false;
     const bool busy = publishes_this_turn_ > 0 || signer_->in_flight() > 0;
     if (publishes_this_turn_++ == 0)
-      client_.raw().owner_loop().at_end_of_tick([this, alive = alive_.watch()] {
+      client_.owner_loop().at_end_of_tick([this, alive = alive_.watch()] {
         if (!alive.expired()) publishes_this_turn_ = 0;
       });
     if (!busy) return false;
@@ -390,7 +390,7 @@ class publisher {
 
   // A completion is never called from the call that started the work.
   void fail_soon(callback cb, core::error why) {
-    client_.raw().owner_loop().defer(
+    client_.owner_loop().defer(
         [cb = std::move(cb), why = std::move(why)]() mutable { cb(std::move(why)); });
   }
 

@@ -254,7 +254,7 @@ class recaller {
          });
   }
 
-  core::loop& publisher_loop() { return client_.raw().owner_loop(); }
+  core::loop& publisher_loop() { return client_.owner_loop(); }
 
   static lifecycle_error unavailable(const core::error& why) {
     return {lifecycle_error::kind::unavailable, "", why.message()};

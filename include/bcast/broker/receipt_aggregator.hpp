@@ -153,7 +153,7 @@ class receipt_aggregator {
 
   void summarize(message_record m, std::vector<known_store> stores, callback cb) {
     if (stores.empty()) {
-      client_.raw().owner_loop().defer([cb = std::move(cb)] { cb(receipt_summary{}); });
+      client_.owner_loop().defer([cb = std::move(cb)] { cb(receipt_summary{}); });
       return;
     }
     std::vector<std::string> names;

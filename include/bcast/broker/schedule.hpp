@@ -276,7 +276,7 @@ class schedule {
 
   void get(std::string_view id, get_callback cb) {
     if (!message::is_valid_ulid(id)) {
-      client_.raw().owner_loop().defer(
+      client_.owner_loop().defer(
           [cb = std::move(cb)] { cb(std::optional<scheduled_message>{}); });
       return;
     }
@@ -448,7 +448,7 @@ class schedule_runner {
         schedule_(s),
         send_(std::move(send)),
         settings_(settings),
-        timer_(c.raw().owner_loop()) {}
+        timer_(c.owner_loop()) {}
   schedule_runner(const schedule_runner&) = delete;
   schedule_runner& operator=(const schedule_runner&) = delete;
 

@@ -211,14 +211,11 @@ class tracker {
 
   // The subscription connection was lost: everything waits for start() again.
   void disconnected() {
-    for (auto& [t, ch] : channels_) {
-      ch.subscribed = false;
-      ch.live = false;
-      ch.fetching = false;
-      ch.overflowed = false;
-      ch.pending.clear();
-      ++ch.generation;
-    }
+    for (auto& [t, ch] : channels_) lose(ch);
+  }
+  // One channel's subscription was lost (on a cluster, its node's): it waits for start() again.
+  void disconnected(std::string_view target) {
+    if (auto* ch = find(target)) lose(*ch);
   }
 
   // History may hold entries past the position that no live message brought (live frames were
@@ -326,6 +323,15 @@ class tracker {
     bool live = false;
     bool overflowed = false;  // buffer entries were dropped: read history once more
   };
+
+  static void lose(channel& ch) {
+    ch.subscribed = false;
+    ch.live = false;
+    ch.fetching = false;
+    ch.overflowed = false;
+    ch.pending.clear();
+    ++ch.generation;
+  }
 
   channel* find(std::string_view target) {
     auto it = channels_.find(target);

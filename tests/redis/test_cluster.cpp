@@ -346,6 +346,24 @@ TEST_CASE("parse_cluster_slots: a malformed reply is a clear error") {
     REQUIRE_FALSE(parsed.ok());
     CHECK(test::contains(parsed.err().message(), c.says));
   }
+  // More nodes than any real cluster has: refused, whether as replicas or as masters.
+  std::vector<redis::reply> crowded{integer(0), integer(16383), node("127.0.0.1", 1, node_id('a'))};
+  for (long long port = 2; port <= 2000; ++port)
+    crowded.push_back(node("127.0.0.1", port, node_id('b')));
+  CHECK(redis::parse_cluster_slots(array({array(crowded)}), "h").ok());  // 2000 nodes
+  crowded.push_back(node("127.0.0.1", 2001, node_id('c')));
+  auto too_many = redis::parse_cluster_slots(array({array(crowded)}), "h");
+  REQUIRE_FALSE(too_many.ok());
+  CHECK(test::contains(too_many.err().message(), "range 1: more than 2000 nodes"));
+  std::vector<redis::reply> one_slot_each;
+  for (long long slot = 0; slot <= 2000; ++slot) {
+    one_slot_each.push_back(
+        array({integer(slot), integer(slot), node("10.0.0.1", 1 + slot, node_id('a'))}));
+  }
+  auto too_many_masters = redis::parse_cluster_slots(array(one_slot_each), "h");
+  REQUIRE_FALSE(too_many_masters.ok());
+  CHECK(test::contains(too_many_masters.err().message(), "range 2001: more than 2000 nodes"));
+
   // Without a fallback host, an empty address cannot be resolved.
   auto no_fallback = redis::parse_cluster_slots(
       array({array({integer(0), integer(5), node("", 7000, "id")})}), "");

@@ -26,6 +26,10 @@ namespace bcast::redis {
 
 inline constexpr std::size_t cluster_slot_count = 16384;
 
+// Redis documents clusters of up to 1000 nodes. A CLUSTER SLOTS reply that names more is refused
+// rather than parsed, which also keeps the map's linear node lookups cheap.
+inline constexpr std::size_t max_cluster_nodes = 2000;
+
 namespace detail {
 
 // CRC16-CCITT as XMODEM computes it (polynomial 0x1021, initial value 0, no reflection): the
@@ -296,12 +300,18 @@ inline core::result<slot_map> parse_cluster_slots(const reply& r, std::string_vi
     auto master = detail::parse_slots_node(range.elements[2], fallback_host);
     if (!master) return bad("master: " + master.err().detail());
     if (!*master) return bad("the master's address is unknown (\"?\")");
+    const auto too_many_nodes = [&] { return map.nodes().size() > max_cluster_nodes; };
+    const auto refuse_size = [&] {
+      return bad("more than " + std::to_string(max_cluster_nodes) + " nodes");
+    };
     const std::size_t master_index = map.node_at((*master)->endpoint, (*master)->id);
+    if (too_many_nodes()) return refuse_size();
     std::vector<std::size_t> replicas;
     for (std::size_t k = 3; k < range.elements.size(); ++k) {
       auto replica = detail::parse_slots_node(range.elements[k], fallback_host);
       if (!replica) return bad("replica " + std::to_string(k - 2) + ": " + replica.err().detail());
       if (*replica) replicas.push_back(map.node_at((*replica)->endpoint, (*replica)->id));
+      if (too_many_nodes()) return refuse_size();
     }
     map.assign(*first, *last, master_index, replicas);
   }

@@ -280,7 +280,8 @@ class app {
   static bcast::redis::options redis_options(const config& c) {
     auto o = bcast::redis::parse_url(c.redis_url).value();
     o.tls_options = c.redis_tls;
-    if (o.tls_options.server_name.empty()) o.tls_options.server_name = o.endpoint.host;
+    // A cluster's nodes are each checked against their own host.
+    if (o.tls_options.server_name.empty() && !o.cluster) o.tls_options.server_name = o.endpoint.host;
     o.command_timeout = c.publish_timeout;
     o.connect_timeout = c.publish_timeout;
     o.client_name = "publisherd";
@@ -290,6 +291,9 @@ class app {
   static broker::publisher_settings publisher_settings(const config& c) {
     broker::publisher_settings s;
     s.history_max_len = c.history_max_len;
+    s.min_replicas = c.min_replicas.value_or(redis_options(c).cluster ? 1 : 0);
+    // Half the publish timeout for the replicas, the rest for the live frames and the record.
+    s.replica_wait = std::max(std::chrono::milliseconds(1), c.publish_timeout / 2);
     s.history_max_age = std::chrono::duration_cast<std::chrono::milliseconds>(c.history_max_age);
     return s;
   }

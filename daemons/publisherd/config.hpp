@@ -63,6 +63,9 @@ struct config {
   std::size_t connections_per_address = 256;
   std::chrono::milliseconds write_timeout{30'000};
   std::chrono::milliseconds publish_timeout{1500};  // the answer, 201 or 503, comes within 2 s
+  // Replicas a send's history entries must reach before it answers 201 (WAIT); unset: 1 on a
+  // Redis Cluster, 0 (no wait) on a single Redis.
+  std::optional<unsigned> min_replicas;
   std::size_t history_max_len = 10000;
   std::chrono::seconds history_max_age{30 * 24 * 3600};
   std::chrono::seconds session_idle{30 * 60};
@@ -225,6 +228,11 @@ inline bcast::core::result<void> apply_file(config& c, const std::string& path) 
     });
     c.limits.max_schedule_ahead = std::chrono::days(schedule_days);
     file.duration("publish_timeout_ms", c.publish_timeout);
+    if (file.has("min_replicas")) {
+      unsigned replicas = 0;
+      file.integer("min_replicas", replicas, 0u, 16u);
+      c.min_replicas = replicas;
+    }
     file.section("history", [&](bcast::core::config_section& history) {
       // A history keeps at least its newest entry: its id is the channel's last offset.
       history.integer("max_len", c.history_max_len, std::size_t{1});

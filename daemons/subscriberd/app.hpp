@@ -84,8 +84,8 @@ class app {
     heartbeat_.start();
     std::string channels;
     for (const auto& t : targets) channels += (channels.empty() ? "" : ", ") + t;
-    log::info("store " + config_.store + " subscribing to " + channels +
-              "; sinks: " + pipeline_.sinks().name());
+    log::info("store " + config_.store + " subscribing to " + channels + " at " +
+              redis_options(config_).describe() + "; sinks: " + pipeline_.sinks().name());
     status_timer_.start(std::chrono::minutes(10), [this] { log_status(); }, std::chrono::minutes(10));
     status_timer_.unref();
     // The count of rejections the log held back, once their minute is over.
@@ -124,7 +124,8 @@ class app {
   static bcast::redis::options redis_options(const config& c) {
     auto o = bcast::redis::parse_url(c.redis_url).value();
     o.tls_options = c.redis_tls;
-    if (o.tls_options.server_name.empty()) o.tls_options.server_name = o.endpoint.host;
+    // A cluster's nodes are each checked against their own host.
+    if (o.tls_options.server_name.empty() && !o.cluster) o.tls_options.server_name = o.endpoint.host;
     o.client_name = "subscriberd:" + c.store;
     o.backoff.initial = std::chrono::milliseconds(200);
     o.backoff.max = std::chrono::seconds(30);

@@ -73,8 +73,8 @@ inline std::vector<std::string> store_acl_rules(std::string_view store_id,
   }
   for (const auto& t : targets) rules.push_back(detail::acl_rule("&", live_channel(t)));
   for (const char* c :
-       {// connection
-        "+ping", "+select", "+client|setname",
+       {// connection; on a cluster, its slot map and the ASK redirect
+        "+ping", "+select", "+client|setname", "+cluster|slots", "+asking",
         // live
         "+subscribe", "+ssubscribe", "+unsubscribe", "+sunsubscribe",
         // catch-up
@@ -107,7 +107,11 @@ inline std::vector<std::string> publisher_acl_rules() {
           "+select",
           "+client|setname",
           "+scan",
-          "-@dangerous"};
+          "-@dangerous",
+          // a cluster: its slot map, the ASK redirect, and WAIT for min_replicas
+          "+cluster|slots",
+          "+asking",
+          "+wait"};
 }
 
 // "ACL SETUSER <user> reset on #<sha256> <rules...>": each word is one argument (quote them for

@@ -96,7 +96,7 @@ class catchup_driver {
                  std::vector<std::string> targets, const store_state& restored = {},
                  catchup_settings s = {})
       : client_(client),
-        settings_(s),
+        settings_(with_cluster(s, client)),
         tracker_(s.tracker),
         subscriber_(l, std::move(subscriber_options), s.subscriber, client.topology()),
         retry_timer_(l),
@@ -148,6 +148,12 @@ class catchup_driver {
   redis::subscriber& subscriber() noexcept { return subscriber_; }
 
  private:
+  // On a cluster, always sharded pub/sub, as the publisher there.
+  static catchup_settings with_cluster(catchup_settings s, const redis::client& client) {
+    if (client.cluster()) s.sharded_pubsub = true;
+    return s;
+  }
+
   void problem(core::error e) {
     if (on_problem_) on_problem_(e);
   }

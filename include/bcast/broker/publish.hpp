@@ -52,6 +52,12 @@ struct publisher_settings {
   // copy by id). The window alone bounds the time, not how much was sent in it.
   std::size_t retry_search_max = 2000;
   bool sharded_pubsub = false;  // SPUBLISH (Redis Cluster) instead of PUBLISH
+  // Durability across a failover: a publish succeeds only once every target's history entry has
+  // reached this many replicas (WAIT, at most replica_wait), and its live frame goes out only
+  // then. Otherwise the entries it appended are deleted again and it fails, so that a message
+  // answered "not sent" never shows later. 0: append and publish at once.
+  unsigned min_replicas = 0;
+  std::chrono::milliseconds replica_wait{750};
   record_settings records;
 };
 
@@ -89,7 +95,8 @@ struct publish_options {
 // A retry: the search that makes it idempotent, then XADD and PUBLISH with a numbered frame. Also
 // a target's first message from a publisher (no search), see publisher::known_good.
 // KEYS: history.
-// ARGV: message id, envelope json, live channel, maxlen, exact (0/1), sharded (0/1),
+// ARGV: message id, envelope json, live channel, maxlen, exact (0/1), sharded (0/1; '-': append
+//       only, the live frame is sent later, publisher_settings::min_replicas),
 //       retry floor (the smallest id the search reaches back to; "": no search), and the most
 //       entries the search reads.
 // Answers {appended (1/0), seq, stream id, receivers}.
@@ -119,6 +126,7 @@ local trim = '~'
 if ARGV[5] == '1' then trim = '=' end
 local sid = redis.call('XADD', KEYS[1], 'MAXLEN', trim, ARGV[4], '0-*', 'id', ARGV[1], 'env', ARGV[2])
 local seq = string.sub(sid, 3)
+if ARGV[6] == '-' then return {1, tonumber(seq), sid, 0} end
 local cmd = 'PUBLISH'
 if ARGV[6] == '1' then cmd = 'SPUBLISH' end
 local receivers = redis.call(cmd, ARGV[3], seq .. ':' .. sid .. ':' .. ARGV[1] .. ':' .. ARGV[2])
@@ -195,9 +203,15 @@ class publish_plan {
   std::array<std::string_view, 1> keys(std::size_t i) const { return {targets_[i].history}; }
   // `retry_floor`: look for the message among the entries made since (a retry), or, when empty,
   // append it at once.
-  std::array<std::string_view, 8> args(std::size_t i, std::string_view retry_floor) const {
-    return {message_id_, json_,    targets_[i].channel, maxlen_,
-            exact_,      sharded_, retry_floor,         search_max_};
+  // `live`: publish the live frame too; else append only.
+  std::array<std::string_view, 8> args(std::size_t i, std::string_view retry_floor,
+                                       bool live = true) const {
+    return {message_id_, json_, targets_[i].channel,          maxlen_,
+            exact_,      live ? std::string_view(sharded_) : "-", retry_floor, search_max_};
+  }
+  // The live frame of target i once its entry is known: a numbered one.
+  std::array<std::string_view, 3> publish_numbered(std::size_t i, std::string_view frame) const {
+    return {publish_command_, targets_[i].channel, frame};
   }
   // The smallest id made at the message's time - (clock skew + 2 retry windows). Only a retry
   // needs it.
@@ -280,14 +294,19 @@ class publisher {
   using callback = std::function<void(core::result<publish_outcome>)>;
 
   // Must not outlive the client.
-  explicit publisher(redis::client& c, publisher_settings s = {})
-      : client_(c), settings_(std::move(s)) {}
+  explicit publisher(redis::client& c, publisher_settings s = {}) : client_(c) {
+    set_settings(std::move(s));
+  }
   publisher(const publisher&) = delete;
   publisher& operator=(const publisher&) = delete;
 
   const publisher_settings& settings() const noexcept { return settings_; }
   // For the next publish; one in flight keeps the settings it started with.
-  void set_settings(publisher_settings s) { settings_ = std::move(s); }
+  // On a cluster, always sharded pub/sub: a PUBLISH would go to every node of the cluster.
+  void set_settings(publisher_settings s) {
+    settings_ = std::move(s);
+    if (client_.cluster()) settings_.sharded_pubsub = true;
+  }
 
   // Every publish from now on signs its envelope with `key` (trust/signature.hpp); nullptr:
   // unsigned, which stores refuse unless they allow unsigned messages.
@@ -376,6 +395,7 @@ class publisher {
   void send_to_targets(const message::envelope& e, callback cb, const publish_options& opts) {
     in_flight st{publish_plan(e, settings_), opts.expected_stores, opts.retry, opts.record,
                  std::move(cb)};
+    if (settings_.min_replicas > 0) return append_safely(std::move(st));
     redis::client::pipeline targets(client_, st.plan.size());
     std::string retry_floor;  // made once, by the first target that searches
     for (std::size_t i = 0; i < st.plan.size(); ++i) {
@@ -457,6 +477,95 @@ class publisher {
       }
       published(std::move(st),
                 [&outcomes](const publish_plan&, std::size_t i) { return std::move(outcomes[i]); });
+    });
+  }
+
+  // min_replicas: every target's entry is appended, and WAIT on its node says how many replicas
+  // have it; the live frames go out once all are safe (publish_safe_entries), else the entries
+  // are taken back (withdraw).
+  void append_safely(in_flight st) {
+    redis::client::pipeline appends(client_, 2 * st.plan.size());
+    std::string retry_floor;
+    if (st.retry) retry_floor = st.plan.retry_floor();
+    const auto replicas = std::to_string(settings_.min_replicas);
+    const auto wait_ms = std::to_string(settings_.replica_wait.count());
+    for (std::size_t i = 0; i < st.plan.size(); ++i) {
+      st.plan.send_by_script(i);
+      appends.eval(publish_script(), st.plan.keys(i), st.plan.args(i, retry_floor, false));
+      appends.command_at(st.plan.target(i).history, {"WAIT", replicas, wait_ms});
+    }
+    auto alive = alive_.watch();
+    appends.send([this, alive, st = std::move(st)](core::result<redis::replies> r) mutable {
+      if (alive.expired()) return st.cb(core::error(core::errc::cancelled, "publisher destroyed"));
+      appended_safely(std::move(st), r);
+    });
+  }
+
+  void appended_safely(in_flight st, const core::result<redis::replies>& r) {
+    std::vector<core::result<target_outcome>> outcomes;
+    std::string unsafe;
+    for (std::size_t i = 0; i < st.plan.size(); ++i) {
+      const auto& target = st.plan.target(i).target;
+      outcomes.push_back(r ? detail::read_script_reply(target, (*r)[2 * i])
+                           : detail::target_failed(target, r.err()));
+      if (!outcomes.back()) continue;
+      const auto acks = (*r)[2 * i + 1].as_integer();
+      if (acks && *acks >= static_cast<long long>(settings_.min_replicas)) continue;
+      unsafe += (unsafe.empty() ? "" : "; ") + target + ": " +
+                (acks ? "on " + std::to_string(*acks) + " of " +
+                            std::to_string(settings_.min_replicas) + " replicas within " +
+                            std::to_string(settings_.replica_wait.count()) + " ms"
+                      : "WAIT failed: " + acks.err().detail());
+    }
+    bool failed = !unsafe.empty();
+    for (const auto& o : outcomes) failed = failed || !o;
+    if (failed) return withdraw(std::move(st), std::move(outcomes), std::move(unsafe));
+    publish_safe_entries(std::move(st), std::move(outcomes));
+  }
+
+  void publish_safe_entries(in_flight st, std::vector<core::result<target_outcome>> outcomes) {
+    redis::client::pipeline frames(client_, st.plan.size());
+    std::vector<std::size_t> sent;
+    std::vector<std::string> payloads(st.plan.size());
+    for (std::size_t i = 0; i < st.plan.size(); ++i) {
+      if (outcomes[i]->duplicate) continue;  // published by the attempt that appended it
+      payloads[i] = encode_frame(outcomes[i]->seq, outcomes[i]->stream_id, st.plan.message_id(),
+                                 st.plan.json());
+      frames.command(st.plan.publish_numbered(i, payloads[i]));
+      sent.push_back(i);
+    }
+    auto alive = alive_.watch();
+    frames.send([this, alive, st = std::move(st), outcomes = std::move(outcomes),
+                 sent = std::move(sent)](core::result<redis::replies> r) mutable {
+      if (alive.expired()) return st.cb(core::error(core::errc::cancelled, "publisher destroyed"));
+      // The entries are safe: a store that missed the frame finds them in history.
+      for (std::size_t k = 0; r && k < sent.size(); ++k) {
+        if ((*r)[k].is_integer()) outcomes[sent[k]]->receivers = (*r)[k].integer;
+      }
+      published(std::move(st),
+                [&outcomes](const publish_plan&, std::size_t i) { return std::move(outcomes[i]); });
+    });
+  }
+
+  // Deletes what this attempt appended, then fails. A store that read the history meanwhile
+  // (within replica_wait) may have it; one that reads it later sees a hole it reports as a gap.
+  void withdraw(in_flight st, std::vector<core::result<target_outcome>> outcomes,
+                std::string unsafe) {
+    std::string failures = std::move(unsafe);
+    redis::client::pipeline deletes(client_, st.plan.size());
+    for (std::size_t i = 0; i < st.plan.size(); ++i) {
+      if (!outcomes[i]) {
+        failures += (failures.empty() ? "" : "; ") + outcomes[i].err().detail();
+      } else if (!outcomes[i]->duplicate) {
+        deletes.command({"XDEL", st.plan.target(i).history, outcomes[i]->stream_id});
+      }
+    }
+    auto why = core::error(core::errc::not_connected,
+                           "message " + st.plan.message_id() + " not published: not safe on " +
+                               std::to_string(settings_.min_replicas) + " replica(s) (" +
+                               failures + "); publishing it again with the same id is safe");
+    deletes.send([cb = std::move(st.cb), why = std::move(why)](core::result<redis::replies>) {
+      cb(why);
     });
   }
 

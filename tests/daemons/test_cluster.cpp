@@ -1,0 +1,97 @@
+// End-to-end on a real Redis Cluster (3 masters, 3 replicas; tests/support/redis_cluster.hpp):
+// publisherd and subscriberd processes given redis-cluster:// seeds (README, "Redis Cluster").
+
+#include "store_fixture.hpp"
+
+#include <bcast/broker/keys.hpp>
+#include <bcast/redis/cluster_slots.hpp>
+
+#include <support/redis_cluster.hpp>
+
+#include <chrono>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+using namespace bcast;
+using nlohmann::json;
+using namespace std::chrono_literals;
+using test::fleet;
+
+namespace {
+
+std::uint16_t master_of_target(const test::redis_cluster& cluster, const std::string& target) {
+  return cluster.master_port_of_slot(redis::key_slot(broker::history_key(target)));
+}
+
+// Store ids whose own channels live on different masters than each other's and than `all`'s
+// where the cluster allows: one per master.
+std::vector<std::string> stores_across_masters(const test::redis_cluster& cluster,
+                                               std::size_t count) {
+  std::vector<std::string> ids;
+  std::set<std::uint16_t> used;
+  for (int n = 1; ids.size() < count && n < 10000; ++n) {
+    const auto id = "s" + std::to_string(n);
+    if (used.insert(master_of_target(cluster, "store:" + id)).second || used.size() >= 3)
+      ids.push_back(id);
+  }
+  return ids;
+}
+
+// A fleet whose publisherd and stores use the cluster.
+struct cluster_fleet {
+  test::redis_cluster cluster;
+  fleet f{{"--redis", cluster.seed_url()}};
+
+  test::store_box& add(const std::string& id, std::vector<std::string> groups = {}) {
+    auto& box = f.prepare(id, std::move(groups));
+    box.redis_url = cluster.seed_url();
+    box.start();
+    return box;
+  }
+};
+
+}  // namespace
+
+TEST_CASE(
+    "cluster: messages reach stores on every master, with receipts, catch-up and the store list") {
+  cluster_fleet cf;
+  auto& f = cf.f;
+  const auto ids = stores_across_masters(cf.cluster, 3);
+  REQUIRE(ids.size() == 3);
+  std::set<std::uint16_t> masters;
+  for (const auto& id : ids) masters.insert(master_of_target(cf.cluster, "store:" + id));
+  CHECK(masters.size() == 3);
+
+  auto& a = cf.add(ids[0], {"region:jateng"});
+  auto& b = cf.add(ids[1]);
+  auto& c = cf.add(ids[2]);
+  CHECK(test::contains(a.process->log(), "redis-cluster://"));
+
+  const auto all = f.send({"all"}, "Untuk semua");
+  for (auto* s : {&a, &b, &c}) REQUIRE(s->wait_shown("Untuk semua"));
+  f.send({"store:" + ids[1]}, "Hanya satu");
+  f.send({"region:jateng"}, "Jawa Tengah");
+  REQUIRE(b.wait_shown("Hanya satu"));
+  REQUIRE(a.wait_shown("Jawa Tengah"));
+  for (const auto& id : ids) f.wait_for_receipt(all["id"], id, "displayed");
+
+  // A store that was off catches up from its channels' histories, on their masters.
+  c.stop();
+  f.send({"all"}, "Saat mati");
+  f.send({"store:" + ids[2]}, "Khusus toko");
+  c.start();
+  REQUIRE(c.wait_shown("Saat mati"));
+  REQUIRE(c.wait_shown("Khusus toko"));
+  CHECK(c.shown_titles() == std::vector<std::string>{"Untuk semua", "Saat mati", "Khusus toko"});
+  REQUIRE(a.wait_shown("Saat mati"));
+  REQUIRE(b.wait_shown("Saat mati"));
+  CHECK(a.shown_titles() == std::vector<std::string>{"Untuk semua", "Jawa Tengah", "Saat mati"});
+  CHECK(b.shown_titles() == std::vector<std::string>{"Untuk semua", "Hanya satu", "Saat mati"});
+
+  // The store list: every master's stores (a SCAN per master).
+  std::set<std::string> listed;
+  for (const auto& s : f.stores_api()) listed.insert(s["id"].get<std::string>());
+  CHECK(listed == std::set<std::string>(ids.begin(), ids.end()));
+}

@@ -12,6 +12,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace bcast;
@@ -20,6 +21,12 @@ using namespace std::chrono_literals;
 using test::fleet;
 
 namespace {
+
+std::size_t occurrences(const std::string& text, const std::string& needle) {
+  std::size_t n = 0;
+  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
 
 std::uint16_t master_of_target(const test::redis_cluster& cluster, const std::string& target) {
   return cluster.master_port_of_slot(redis::key_slot(broker::history_key(target)));
@@ -94,4 +101,57 @@ TEST_CASE(
   std::set<std::string> listed;
   for (const auto& s : f.stores_api()) listed.insert(s["id"].get<std::string>());
   CHECK(listed == std::set<std::string>(ids.begin(), ids.end()));
+}
+
+TEST_CASE("cluster: kill -9 of the master of {all} while sending: every 201 shows once, in order") {
+  cluster_fleet cf;
+  auto& f = cf.f;
+  const auto ids = stores_across_masters(cf.cluster, 2);
+  std::vector<test::store_box*> stores;
+  for (const auto& id : ids) stores.push_back(&cf.add(id));
+  const auto victim = master_of_target(cf.cluster, "all");
+  REQUIRE(victim != 0);
+
+  std::vector<std::string> acknowledged, refused;
+  const auto started = std::chrono::steady_clock::now();
+  bool killed = false, restarted = false;
+  for (int n = 0; std::chrono::steady_clock::now() - started < 16s; ++n) {
+    if (!killed && std::chrono::steady_clock::now() - started > 2s) {
+      cf.cluster.kill_node(victim);
+      killed = true;
+    }
+    // Its replica took over meanwhile, alone: min_replicas 1 refuses sends until the old master
+    // is back, as the new master's replica.
+    if (!restarted && std::chrono::steady_clock::now() - started > 7s) {
+      cf.cluster.restart_node(victim);
+      restarted = true;
+    }
+    const auto title = "m" + std::to_string(n);
+    const auto r = f.try_send({"all"}, title);
+    if (r.status == 201) {
+      acknowledged.push_back(title);
+    } else {
+      INFO(r.body);
+      REQUIRE(r.status == 503);
+      refused.push_back(title);
+    }
+    std::this_thread::sleep_for(200ms);
+  }
+  INFO("acknowledged " << acknowledged.size() << ", refused " << refused.size());
+  REQUIRE(killed);
+  CHECK(cf.cluster.master_port_of_slot(redis::key_slot(broker::history_key("all"))) != victim);
+  // Sends before the kill, and after the failover once the new master had a replica again.
+  REQUIRE(acknowledged.size() >= 15);
+  CHECK(refused.size() >= 3);
+  CHECK(acknowledged.back() == "m" + std::to_string(acknowledged.size() + refused.size() - 1));
+
+  for (auto* s : stores) {
+    INFO(s->id);
+    REQUIRE(s->wait_shown(acknowledged.back()));
+    CHECK(s->shown_titles() == acknowledged);
+  }
+  // publisherd says once that Redis went away and once that it is back.
+  const auto log = f.hq.daemon->log();
+  CHECK(occurrences(log, "Redis unreachable") == 1);
+  CHECK(occurrences(log, "Redis is back") == 1);
 }

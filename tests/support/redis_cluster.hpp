@@ -86,6 +86,15 @@ class redis_cluster {
     servers_[static_cast<std::size_t>(at - ports_.begin())]->stop(SIGKILL);
   }
 
+  // Starts a killed node again, with the cluster config it had: it rejoins, as a replica of
+  // whoever took its slots over.
+  void restart_node(std::uint16_t port) {
+    const auto at = std::find(ports_.begin(), ports_.end(), port);
+    if (at == ports_.end()) throw std::invalid_argument("no node on port " + std::to_string(port));
+    if (auto started = servers_[static_cast<std::size_t>(at - ports_.begin())]->start(); !started)
+      throw std::runtime_error("node " + std::to_string(port) + ": " + started.err().message());
+  }
+
   // One command on a connection of its own, waited for (at most 2 s): the fixture runs no loop.
   static redis::reply command(std::uint16_t port, std::initializer_list<std::string_view> args) {
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -16,6 +16,7 @@
 #include <bcast/core/error.hpp>
 #include <bcast/core/lifetime.hpp>
 #include <bcast/core/log.hpp>
+#include <bcast/core/timer.hpp>
 #include <bcast/core/work.hpp>
 #include <bcast/message/encode.hpp>
 #include <bcast/message/ulid.hpp>
@@ -100,8 +101,11 @@ struct publish_options {
 //       retry floor (the smallest id the search reaches back to; "": no search), and the most
 //       entries the search reads.
 // Answers {appended (1/0), seq, stream id, receivers}.
-inline const redis::script& publish_script() {
-  static const redis::script s(R"lua(
+namespace detail {
+
+// Lua: the id of the entry of message ARGV[1] among the newest of KEYS[1], newest first, down to
+// the first entry older than `floor` and at most `budget` entries; nil when it is not there.
+inline constexpr std::string_view find_since_lua = R"lua(
 local function find_since(floor, budget)
   local upper = '+'
   while budget > 0 do
@@ -118,6 +122,12 @@ local function find_since(floor, budget)
   end
   return nil
 end
+)lua";
+
+}  // namespace detail
+
+inline const redis::script& publish_script() {
+  static const redis::script s(std::string(detail::find_since_lua) + R"lua(
 if ARGV[7] ~= '' then
   local found = find_since(ARGV[7], tonumber(ARGV[8]))
   if found then return {0, tonumber(string.sub(found, 3)), found, 0} end
@@ -131,6 +141,18 @@ local cmd = 'PUBLISH'
 if ARGV[6] == '1' then cmd = 'SPUBLISH' end
 local receivers = redis.call(cmd, ARGV[3], seq .. ':' .. sid .. ':' .. ARGV[1] .. ':' .. ARGV[2])
 return {1, tonumber(seq), sid, receivers}
+)lua");
+  return s;
+}
+
+// Takes back a message's entry that is not safe (publisher_settings::min_replicas), found by its
+// id as a retry finds it. KEYS: history. ARGV: message id, (unused), retry floor, most entries
+// read. Answers 1 when it deleted one, 0 when there was none.
+inline const redis::script& withdraw_script() {
+  static const redis::script s(std::string(detail::find_since_lua) + R"lua(
+local found = find_since(ARGV[3], tonumber(ARGV[4]))
+if not found then return 0 end
+return redis.call('XDEL', KEYS[1], found)
 )lua");
   return s;
 }
@@ -547,25 +569,67 @@ class publisher {
     });
   }
 
-  // Deletes what this attempt appended, then fails. A store that read the history meanwhile
-  // (within replica_wait) may have it; one that reads it later sees a hole it reports as a gap.
+  // Fails the publish, and takes its entries back from every target (found by id: an append
+  // whose answer was lost may have run). A store that read the history meanwhile (within
+  // replica_wait) may have shown it; one that reads it later sees a hole it reports as a gap.
+  // Deletes that cannot reach their node yet (a failover) are tried again for a while.
   void withdraw(in_flight st, std::vector<core::result<target_outcome>> outcomes,
                 std::string unsafe) {
     std::string failures = std::move(unsafe);
-    redis::client::pipeline deletes(client_, st.plan.size());
-    for (std::size_t i = 0; i < st.plan.size(); ++i) {
-      if (!outcomes[i]) {
-        failures += (failures.empty() ? "" : "; ") + outcomes[i].err().detail();
-      } else if (!outcomes[i]->duplicate) {
-        deletes.command({"XDEL", st.plan.target(i).history, outcomes[i]->stream_id});
-      }
+    for (const auto& o : outcomes) {
+      if (!o) failures += (failures.empty() ? "" : "; ") + o.err().detail();
     }
-    auto why = core::error(core::errc::not_connected,
-                           "message " + st.plan.message_id() + " not published: not safe on " +
-                               std::to_string(settings_.min_replicas) + " replica(s) (" +
-                               failures + "); publishing it again with the same id is safe");
-    deletes.send([cb = std::move(st.cb), why = std::move(why)](core::result<redis::replies>) {
-      cb(why);
+    withdrawal w{st.plan.message_id(), st.plan.retry_floor(), {}, 0};
+    for (std::size_t i = 0; i < st.plan.size(); ++i) w.histories.push_back(st.plan.target(i).history);
+    send_withdrawal(std::move(w));
+    st.cb(core::error(core::errc::not_connected,
+                      "message " + st.plan.message_id() + " not published: not safe on " +
+                          std::to_string(settings_.min_replicas) + " replica(s) (" + failures +
+                          "); publishing it again with the same id is safe"));
+  }
+
+  struct withdrawal {
+    std::string message_id;
+    std::string floor;
+    std::vector<std::string> histories;  // those not known to be clean yet
+    unsigned attempts;
+  };
+
+  static constexpr unsigned max_withdraw_attempts = 60;  // one a second
+
+  void send_withdrawal(withdrawal w) {
+    redis::client::pipeline deletes(client_, w.histories.size());
+    const auto budget = std::to_string(settings_.retry_search_max);
+    for (const auto& h : w.histories) {
+      const std::array<std::string_view, 1> keys{h};
+      const std::array<std::string_view, 4> args{w.message_id, "", w.floor, budget};
+      deletes.eval(withdraw_script(), keys, args);
+    }
+    auto alive = alive_.watch();
+    deletes.send([this, alive, w = std::move(w)](core::result<redis::replies> r) mutable {
+      if (alive.expired()) return;
+      std::vector<std::string> left;
+      for (std::size_t i = 0; i < w.histories.size(); ++i) {
+        if (!r || (*r)[i].is_error()) left.push_back(std::move(w.histories[i]));
+      }
+      if (left.empty()) return;
+      w.histories = std::move(left);
+      if (++w.attempts >= max_withdraw_attempts) {
+        std::string keys;
+        for (const auto& h : w.histories) keys += (keys.empty() ? "" : ", ") + h;
+        core::log::error("message " + w.message_id + ": could not take back its entries in " +
+                         keys + "; stores may show it although its send failed");
+        return;
+      }
+      withdrawals_.push_back(std::move(w));
+      if (!withdraw_timer_) withdraw_timer_ = std::make_unique<core::timer>(client_.owner_loop());
+      if (!withdraw_timer_->active()) {
+        withdraw_timer_->start(std::chrono::seconds(1), [this] {
+          auto due = std::move(withdrawals_);
+          withdrawals_.clear();
+          for (auto& d : due) send_withdrawal(std::move(d));
+        });
+      }
     });
   }
 
@@ -680,6 +744,8 @@ class publisher {
   std::size_t records_since_trim_ = 0;
   std::size_t publishes_this_turn_ = 0;
   std::uint64_t signed_off_loop_ = 0;
+  std::vector<withdrawal> withdrawals_;
+  std::unique_ptr<core::timer> withdraw_timer_;
   std::unique_ptr<core::worker_pool> signer_;  // sign_off_loop(); gone before the client
   core::liveness_token alive_;
 };

@@ -26,6 +26,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -231,12 +232,17 @@ class cluster_router : public std::enable_shared_from_this<cluster_router> {
     if (auto it = nodes_.find(name); it != nodes_.end()) return it->second;
     options o = options_;
     o.endpoint = ep;
+    o.cluster = false;
     o.cluster_seeds.clear();
     auto conn = connection::create(loop_, std::move(o));
     conn->observe([this, alive = alive_.watch(), name](connection_state s, const core::error& why) {
       if (alive.expired()) return;
-      if (s == connection_state::waiting_to_reconnect || s == connection_state::disconnected)
+      if (s == connection_state::waiting_to_reconnect || s == connection_state::disconnected) {
+        failed_nodes_.insert(name);
         refresh();
+      } else if (s == connection_state::ready) {
+        failed_nodes_.erase(name);
+      }
       node_changed(name, why);
     });
     nodes_.emplace(name, conn);
@@ -296,6 +302,7 @@ class cluster_router : public std::enable_shared_from_this<cluster_router> {
       for (const auto& ep : masters) master = master || ep.str() == it->first;
       if (!master) {
         auto conn = std::move(it->second);
+        failed_nodes_.erase(it->first);
         it = nodes_.erase(it);
         conn->close();  // what waits there fails: it may have reached the node
       } else {
@@ -330,25 +337,29 @@ class cluster_router : public std::enable_shared_from_this<cluster_router> {
     refresh_timer_.start(delay, [this] { refresh(); });
   }
 
-  // The state of the whole: ready when the map is complete and every master ready; else the
-  // state of the first master that is not, with its error.
+  // The state of the whole: ready while the map is complete and no master's connection has
+  // failed since it was last ready (one connecting for the first time queues its commands
+  // meanwhile); else waiting_to_reconnect, with the failed master's error. A failed master's
+  // reconnect attempts do not count as coming back.
   void node_changed(const std::string& name, const core::error& why) {
     if (!map_ || state_ == connection_state::closed) return;
-    auto worst = map_->complete() ? connection_state::ready : connection_state::connecting;
-    core::error reason = map_->complete() ? core::error{}
-                                          : core::error(core::errc::not_connected,
-                                                        "the Redis Cluster does not serve "
-                                                        "every slot");
+    auto whole = connection_state::ready;
+    core::error reason;
+    if (!map_->complete()) {
+      whole = connection_state::waiting_to_reconnect;
+      reason = core::error(core::errc::not_connected, "the Redis Cluster does not serve every slot");
+    }
     for (const auto& ep : master_endpoints()) {
       auto it = nodes_.find(ep.str());
-      if (it == nodes_.end() || it->second->ready()) continue;
-      if (worst == connection_state::ready) {
-        worst = it->second->state();
+      if (it == nodes_.end()) continue;
+      if (!failed_nodes_.count(it->first)) continue;
+      if (whole == connection_state::ready) {
+        whole = connection_state::waiting_to_reconnect;
         reason = it->first == name && why ? why : it->second->last_error();
       }
     }
-    if (worst != connection_state::ready && worst != connection_state::closed) arm_refresh(true);
-    set_state(worst, reason);
+    if (whole != connection_state::ready) arm_refresh(true);
+    set_state(whole, reason);
   }
 
   void set_state(connection_state s, const core::error& why) {
@@ -391,6 +402,7 @@ class cluster_router : public std::enable_shared_from_this<cluster_router> {
   std::vector<connection::state_observer> observers_;
   std::optional<slot_map> map_;
   std::map<std::string, std::shared_ptr<connection>> nodes_;
+  std::set<std::string> failed_nodes_;  // not ready since they failed
   std::deque<waiting_call> waiting_;
   bool refreshing_ = false;
   std::uint64_t refresh_due_ms_ = 0;

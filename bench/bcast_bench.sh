@@ -9,8 +9,12 @@
 #              history append): a diagnostic, run only when named; recall5k (5,000 stores through
 #              the display pipeline, each message recalled once it is everywhere) and
 #              recall5k-signed (the same unsigned and then signed, 50 messages: 5,000 stores in one
-#              process verify each message and notice 5,000 times): issue 17, run only when named.
-# Each run writes BENCH_OUT/<scenario>-<run>/result.json (BENCH_OUT defaults to bcast-bench-runs).
+#              process verify each message and notice 5,000 times): issue 17, run only when named;
+#              cluster5k (fanout5k on the single Redis and on a local Redis Cluster of 3 masters
+#              and 3 replicas, sharded pub/sub, in each run one after the other, the order
+#              alternating; reported as cluster/single ratios): issue 16, run only when named.
+# Each run writes BENCH_OUT/<scenario>-<run>/result.json (BENCH_OUT defaults to bcast-bench-runs);
+# cluster5k writes the cluster's there and the single Redis's in cluster5k-single-<run>.
 # PIN_CPU=N (lib.sh) runs everything on one CPU: the diagnostic for the work per message.
 # BENCH_TINY=1: one run of every scenario (one-frame too) at a few stores and messages, into the
 # temp dir unless BENCH_OUT is set.
@@ -20,7 +24,7 @@ build=$(realpath "${1:-build}")
 runs=${2:-$(tiny_or 1 3)}
 shift $(($# > 2 ? 2 : $#))
 scenarios=("$@")
-((${#scenarios[@]})) || read -ra scenarios <<<"$(tiny_or "fanout5k one-library one-frame one-signed one-api stores10k recall5k recall5k-signed" \
+((${#scenarios[@]})) || read -ra scenarios <<<"$(tiny_or "fanout5k one-library one-frame one-signed one-api stores10k recall5k recall5k-signed cluster5k" \
   "fanout5k one-library one-signed one-api stores10k")"
 out=$(realpath -m "${BENCH_OUT:-$(tiny_or "$BENCH_DIR/runs" bcast-bench-runs)}")
 bench=$build/daemons/bcast-bench
@@ -41,7 +45,7 @@ args_of() {
   local one_store_messages
   one_store_messages=$(tiny_or 50 5000)
   case $1 in
-    fanout5k) echo --stores "$(tiny_or 20 5000)" --target all --messages "$(tiny_or 10 200)" ;;
+    fanout5k | cluster5k) echo --stores "$(tiny_or 20 5000)" --target all --messages "$(tiny_or 10 200)" ;;
     one-library) echo --stores 1 --messages "$one_store_messages" ;;
     one-frame) echo --stores 1 --messages "$one_store_messages" --via frame ;;
     one-signed) echo --stores 1 --messages "$one_store_messages" --receive full --sign ;;
@@ -58,25 +62,59 @@ for scenario in "${scenarios[@]}"; do
     http_port=$(free_port)
     start_publisherd "$build" "$redis_port" "$http_port"
   fi
+  if [[ $scenario == cluster5k && -z ${BENCH_CLUSTER_URL:-} ]]; then
+    start_cluster 3
+    echo "(Redis Cluster of 3 masters and 3 replicas at $BENCH_CLUSTER_URL)"
+  fi
   args=$(args_of "$scenario")
   echo "== $scenario: bcast-bench $args"
   for run in $(seq "$runs"); do
-    redis-cli -p "$redis_port" flushall >/dev/null
-    dir=$out/$scenario-$run
-    # shellcheck disable=SC2086
-    "${bench_pin[@]}" "$bench" $args --redis "$redis_url" --out "$dir" 2>"$dir.log" >/dev/null || echo "run $run exited $? (see $dir.log)"
+    sides=("$scenario-$run $redis_url")
+    if [[ $scenario == cluster5k ]]; then
+      # Both in each run, the first one alternating, so that a drift of the machine is shared.
+      sides=("$scenario-single-$run $redis_url" "$scenario-$run $BENCH_CLUSTER_URL")
+      ((run % 2)) || sides=("${sides[1]}" "${sides[0]}")
+    fi
+    for side in "${sides[@]}"; do
+      read -r name url <<<"$side"
+      redis-cli -p "$redis_port" flushall >/dev/null
+      [[ $url != redis-cluster://* ]] || cluster_flushall
+      dir=$out/$name
+      # shellcheck disable=SC2086
+      "${bench_pin[@]}" "$bench" $args --redis "$url" --out "$dir" 2>"$dir.log" >/dev/null || echo "run $run exited $? (see $dir.log)"
+    done
   done
   python3 - "$out" "$scenario" "$runs" <<'PY'
 import json, statistics, sys
 out, scenario, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
 results = [json.load(open(f"{out}/{scenario}-{i}/result.json")) for i in range(1, runs + 1)]
-def med(path):
+def med(path, results=results):
     values = []
     for r in results:
         for key in path:
             r = r[key]
         values.append(r)
     return statistics.median(values), values
+if scenario == "cluster5k":
+    # Each side of a run against the single Redis of the same run: the median of the run ratios.
+    single = [json.load(open(f"{out}/{scenario}-single-{i}/result.json")) for i in range(1, runs + 1)]
+    rows = [("delivery p50 us", ["delivery_us", "p50"]), ("delivery p99 us", ["delivery_us", "p99"]),
+            ("fan-out p50 us", ["fanout_us", "p50"]), ("fan-out p99 us", ["fanout_us", "p99"]),
+            ("messages/s", ["throughput", "messages_per_s"]), ("lost", ["lost"])]
+    print(f"{results[0]['masters']} masters; cluster/single ratio: the median of each run's ratio")
+    for side, prefix in [("bcast", []), ("hiredis", ["baseline"])]:
+        print(f"{side:20} {'single':>12} {'cluster':>12} {'ratio':>8}   ratio by run")
+        for label, path in rows:
+            s, each_s = med(prefix + path, single)
+            c, each_c = med(prefix + path, results)
+            ratios = [b / a if a else float("nan") for a, b in zip(each_s, each_c)]
+            if label == "lost":  # single/cluster by run
+                print(f"{label:20} {s:12.0f} {c:12.0f} {'':8}   "
+                      + " ".join(f"{a:.0f}/{b:.0f}" for a, b in zip(each_s, each_c)))
+                continue
+            print(f"{label:20} {s:12.1f} {c:12.1f} {statistics.median(ratios):8.3f}   "
+                  + " ".join(f"{r:.3f}" for r in ratios))
+    sys.exit(0)
 rows = [("delivery p50 us", ["delivery_us", "p50"]), ("delivery p99 us", ["delivery_us", "p99"]),
         ("delivery p99.9 us", ["delivery_us", "p999"]), ("fan-out p50 us", ["fanout_us", "p50"]),
         ("fan-out p99 us", ["fanout_us", "p99"]), ("messages/s", ["throughput", "messages_per_s"]),

@@ -21,6 +21,33 @@ tiny_or() { if [[ -n ${BENCH_TINY:-} ]]; then echo "$1"; else echo "$2"; fi; }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
+# start_cluster [MASTERS]: a local Redis Cluster (scripts/local_cluster.sh) of MASTERS masters
+# (default 3) and a replica each, on free loopback ports, tuned as bcast_bench.sh's Redis is for
+# thousands of subscribers; sets BENCH_CLUSTER_URL and BENCH_CLUSTER_PORTS (the masters first).
+start_cluster() {
+  local n=$((2 * ${1:-3})) i
+  source "$(dirname "${BASH_SOURCE[0]}")/../scripts/local_cluster.sh"
+  BENCH_CLUSTER_PORTS=()
+  LOCAL_CLUSTER_BUS_PORTS=
+  for ((i = 0; i < n; i++)); do
+    BENCH_CLUSTER_PORTS+=("$(free_port)")
+    LOCAL_CLUSTER_BUS_PORTS+="$(free_port) "
+  done
+  LOCAL_CLUSTER_ARGS=(--maxclients 12000 --tcp-backlog 65535 --client-output-buffer-limit 'pubsub 512mb 128mb 60')
+  start_local_cluster "$BENCH_DIR/cluster" "${BENCH_CLUSTER_PORTS[@]}" || { BENCH_PIDS+=("${LOCAL_CLUSTER_PIDS[@]}"); exit 1; }
+  BENCH_PIDS+=("${LOCAL_CLUSTER_PIDS[@]}")
+  if [[ -n ${PIN_CPU:-} ]]; then
+    for i in "${LOCAL_CLUSTER_PIDS[@]}"; do taskset -a -pc "$PIN_CPU" "$i" >/dev/null; done
+  fi
+  BENCH_CLUSTER_URL=$LOCAL_CLUSTER_URL
+}
+
+# cluster_flushall: FLUSHALL on every master (a replica refuses it and follows its master).
+cluster_flushall() {
+  local p
+  for p in "${BENCH_CLUSTER_PORTS[@]}"; do redis-cli -p "$p" flushall >/dev/null 2>&1 || true; done
+}
+
 start_redis() {  # start_redis PORT
   "${bench_pin[@]}" redis-server --port "$1" --bind 127.0.0.1 --save '' --appendonly no --dir "$BENCH_DIR" \
     --logfile "$BENCH_DIR/redis.log" &

@@ -4,7 +4,9 @@
 // payload decoded as a broker frame), and the publisher goes through the library
 // (broker::publisher, as publisherd uses it) or through publisherd's HTTP API. With --sign the
 // publisher signs every envelope with a key made for the run, and the stores' display pipelines
-// trust only that key (trust::store_policy).
+// trust only that key (trust::store_policy). On a Redis Cluster (redis-cluster://) the publisher
+// SPUBLISHes and the stores SSUBSCRIBE, each channel on its slot's master; the stores of one
+// thread share one slot map (one client's, as a subscriberd's subscriber shares its client's).
 
 #include "phase.hpp"
 
@@ -91,8 +93,10 @@ class bcast_store_worker : public store_worker {
   }
 
   void run() override {
-    // The history reads of every store on this thread share one connection.
-    if (full_receive_) reader_ = std::make_unique<bcast::redis::client>(loop_, options_);
+    // The history reads of every store on this thread share one connection (per master), and on
+    // a cluster its slot map places every store's shard channels.
+    if (full_receive_ || options_.cluster)
+      reader_ = std::make_unique<bcast::redis::client>(loop_, options_);
     start_first_wave();
     loop_.run();
   }
@@ -115,7 +119,9 @@ class bcast_store_worker : public store_worker {
   void start_store(std::uint32_t i) override {
     if (full_receive_) return start_driver(i);
     auto& s = stores_.emplace_back();
-    s.subscriber = std::make_unique<bcast::redis::subscriber>(loop_, options_);
+    s.subscriber = std::make_unique<bcast::redis::subscriber>(
+        loop_, options_, bcast::redis::subscriber_settings{},
+        reader_ ? reader_->topology() : nullptr);
     auto* sub = s.subscriber.get();
     const auto slot = stores_.size() - 1;
     sub->on_message([this, i](std::string_view channel, std::string_view payload) {
@@ -132,7 +138,9 @@ class bcast_store_worker : public store_worker {
     sub->observe([this](bcast::redis::connection_state st, const bcast::core::error& why) {
       if (st == bcast::redis::connection_state::waiting_to_reconnect) store_failed(why.message());
     });
-    sub->subscribe(store_channels(plan_, i));
+    sub->subscribe(store_channels(plan_, i), options_.cluster
+                                                 ? bcast::redis::subscription_kind::shard_channel
+                                                 : bcast::redis::subscription_kind::channel);
   }
 
   // As subscriberd: the catch-up driver feeds the display pipeline, which shows through a sink
@@ -153,8 +161,10 @@ class bcast_store_worker : public store_worker {
     s.pipeline = std::make_unique<bcast::broker::display_pipeline>(
         bcast::broker::display_settings{plan::store_id(i), {}}, std::move(policy), std::move(sinks),
         receipts_);
-    s.driver = std::make_unique<bcast::broker::catchup_driver>(loop_, *reader_, options_,
-                                                               std::move(targets));
+    bcast::broker::catchup_settings catchup;
+    catchup.sharded_pubsub = options_.cluster;
+    s.driver = std::make_unique<bcast::broker::catchup_driver>(
+        loop_, *reader_, options_, std::move(targets), bcast::broker::store_state{}, catchup);
     auto* driver = s.driver.get();
     auto* pipeline = s.pipeline.get();
     const auto slot = stores_.size() - 1;
@@ -250,8 +260,9 @@ class library_publisher : public publisher {
   library_publisher(bcast::core::loop& l, const plan& p, std::size_t payload,
                     bcast::redis::options options, bool through_publisher = true,
                     signing_key_ptr key = nullptr, bool recalls = false)
-      : client_(l, std::move(options)),
-        publisher_(client_),
+      : client_(l, options),
+        publisher_(client_, settings_for(options)),
+        publish_command_(options.cluster ? "SPUBLISH" : "PUBLISH"),
         maker_(p, payload),
         through_publisher_(through_publisher),
         published_(recalls ? p.messages() : 0) {
@@ -289,7 +300,7 @@ class library_publisher : public publisher {
     if (!through_publisher_) {
       std::string frame;
       bcast::broker::append_counted_frame(frame, e->id, bcast::message::encode(*e));
-      client_.command({"PUBLISH", bcast::broker::live_channel(e->targets[0]), frame},
+      client_.command({publish_command_, bcast::broker::live_channel(e->targets[0]), frame},
                       [this, done = std::move(done)](bcast::core::result<bcast::redis::reply> r) {
                         const auto problem = r ? std::string() : r.err().message();
                         if (!r) failed(problem);
@@ -307,8 +318,16 @@ class library_publisher : public publisher {
         opts);
   }
 
+  // On a cluster, SPUBLISH: the frame goes to its channel's slot's master (and its replica) only.
+  static bcast::broker::publisher_settings settings_for(const bcast::redis::options& o) {
+    bcast::broker::publisher_settings s;
+    s.sharded_pubsub = o.cluster;
+    return s;
+  }
+
   bcast::redis::client client_;
   bcast::broker::publisher publisher_;
+  std::string_view publish_command_;
   envelope_maker maker_;
   bool through_publisher_;
   std::vector<std::optional<bcast::message::envelope>> published_;  // by k, with recalls

@@ -5,11 +5,13 @@
 #include "baseline_side.hpp"
 
 #include <bcast/core/daemon.hpp>
+#include <bcast/redis/cluster_slots.hpp>
 #include <bcast/redis/local_server.hpp>
 
 #include <hiredis/hiredis.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <fstream>
 #include <memory>
 #include <optional>
@@ -65,15 +67,7 @@ class sync_redis {
 
   // The answer as text (an array's elements joined by newlines); nothing on a connection error.
   std::optional<std::string> command(const std::vector<std::string>& args) {
-    if (!ok()) return std::nullopt;
-    std::vector<const char*> argv;
-    std::vector<std::size_t> lengths;
-    for (const auto& a : args) {
-      argv.push_back(a.data());
-      lengths.push_back(a.size());
-    }
-    auto* r = static_cast<redisReply*>(
-        redisCommandArgv(c_, static_cast<int>(argv.size()), argv.data(), lengths.data()));
+    auto* r = static_cast<redisReply*>(raw(args));
     if (!r) return std::nullopt;
     std::string text;
     if (r->type == REDIS_REPLY_ARRAY) {
@@ -87,6 +81,18 @@ class sync_redis {
     }
     freeReplyObject(r);
     return text;
+  }
+
+  // The reply itself, for the caller to free with freeReplyObject.
+  void* raw(const std::vector<std::string>& args) {
+    if (!ok()) return nullptr;
+    std::vector<const char*> argv;
+    std::vector<std::size_t> lengths;
+    for (const auto& a : args) {
+      argv.push_back(a.data());
+      lengths.push_back(a.size());
+    }
+    return redisCommandArgv(c_, static_cast<int>(argv.size()), argv.data(), lengths.data());
   }
 
   std::uint64_t info_field(const std::string& section, const std::string& field) {
@@ -112,6 +118,56 @@ inline std::string ensure_maxclients(const plain_endpoint& ep, std::uint64_t cli
   return "Redis maxclients is " + std::to_string(max) + ", " + std::to_string(clients) +
          " connections are needed, and CONFIG SET maxclients answered: " + set +
          " (Redis lowers maxclients to fit its own RLIMIT_NOFILE)";
+}
+
+// The masters of the cluster that `seed` belongs to, read once with CLUSTER SLOTS, and each
+// channel's master by its slot: the baseline's routing (and the nodes whose maxclients matter).
+// The credentials are the seed's. Nothing, with `error` set, when the seed does not answer.
+inline std::optional<node_map> read_cluster_map(const plain_endpoint& seed, std::string& error) {
+  sync_redis r(seed);
+  if (!r.ok()) {
+    error = "Redis Cluster seed " + seed.host + ":" + std::to_string(seed.port) + ": " + r.error();
+    return std::nullopt;
+  }
+  auto* reply = static_cast<redisReply*>(r.raw({"CLUSTER", "SLOTS"}));
+  if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements == 0) {
+    error = "CLUSTER SLOTS on " + seed.host + ":" + std::to_string(seed.port) + ": " +
+            (reply && reply->str ? std::string(reply->str, reply->len) : "no slot map");
+    if (reply) freeReplyObject(reply);
+    return std::nullopt;
+  }
+  node_map map;
+  map.sharded = true;
+  auto owner =
+      std::make_shared<std::vector<std::size_t>>(bcast::redis::cluster_slot_count, std::size_t(-1));
+  for (std::size_t i = 0; i < reply->elements; ++i) {
+    const auto* range = reply->element[i];
+    if (range->type != REDIS_REPLY_ARRAY || range->elements < 3) continue;
+    const auto* master = range->element[2];
+    if (master->type != REDIS_REPLY_ARRAY || master->elements < 2) continue;
+    plain_endpoint ep = seed;
+    if (master->element[0]->str && master->element[0]->len > 0)
+      ep.host.assign(master->element[0]->str, master->element[0]->len);
+    ep.port = static_cast<int>(master->element[1]->integer);
+    auto at = std::find_if(map.nodes.begin(), map.nodes.end(),
+                           [&](const auto& n) { return n.host == ep.host && n.port == ep.port; });
+    if (at == map.nodes.end()) at = map.nodes.insert(map.nodes.end(), ep);
+    const auto n = static_cast<std::size_t>(at - map.nodes.begin());
+    for (auto slot = range->element[0]->integer; slot <= range->element[1]->integer; ++slot) {
+      if (slot >= 0 && slot < static_cast<long long>(owner->size()))
+        (*owner)[static_cast<std::size_t>(slot)] = n;
+    }
+  }
+  freeReplyObject(reply);
+  if (std::find(owner->begin(), owner->end(), std::size_t(-1)) != owner->end()) {
+    error = "the cluster does not serve every slot (CLUSTER SLOTS on " + seed.host + ":" +
+            std::to_string(seed.port) + ")";
+    return std::nullopt;
+  }
+  map.node_of = [owner](std::string_view channel) {
+    return (*owner)[bcast::redis::key_slot(channel)];
+  };
+  return map;
 }
 
 // A redis-server of our own on a free loopback port, tuned for many subscribers.

@@ -22,8 +22,11 @@ const char* usage_text =
     "                   [--target all|group|store] [--payload BYTES] [--via library|api|frame]\n"
     "                   [--api URL --token TOKEN] [--redis URL] [--out DIR] [--threads T]\n"
     "                   [--grace-ms MS] [--receive frame|full] [--sign] [--recall]\n"
-    "Each store has its own Redis connection. Without --rate the publisher runs closed loop (the\n"
-    "next message once the previous reached every store it targets). Without --redis a private\n"
+    "Each store has its own Redis connection; on a Redis Cluster (--redis\n"
+    "redis-cluster://HOST:PORT[,HOST:PORT]...) one per master that serves one of its channels,\n"
+    "with sharded pub/sub (SPUBLISH, SSUBSCRIBE), and the baseline does the same with hiredis.\n"
+    "Without --rate the publisher runs closed loop (the next message once the previous reached\n"
+    "every store it targets). Without --redis a private\n"
     "redis-server is started. --via api posts to a running publisherd at --api http://HOST:PORT\n"
     "with a bearer --token, which must use the same Redis as --redis. --via frame sends the bcast\n"
     "frame with a plain PUBLISH through the library's client: its I/O path without the history\n"
@@ -222,9 +225,17 @@ int main(int argc, char** argv) {
   // process, 5,000 lines a recall on the recall's path alone, which a message's does not pay.
   if (s.recall) bcast::core::log::config().threshold = bcast::core::log::level::notice;
 
-  // The stores of one phase, the publisher, Redis's own clients and some slack.
+  // The stores of one phase, the publisher, Redis's own clients and some slack: what one Redis
+  // (or one cluster node) takes. On a cluster a store has a connection per master that serves
+  // one of its channels, so the process needs up to one per channel.
   const std::uint64_t connections = std::uint64_t{s.stores} + 64;
-  if (auto why = fanout::raise_fd_limit(connections + 64); !why.empty()) return limit_stop(why);
+  const bool cluster_url =
+      s.redis_url.starts_with("redis-cluster://") || s.redis_url.starts_with("rediss-cluster://");
+  const fanout::plan plan(s);
+  const std::uint64_t links_per_store = cluster_url ? fanout::store_channels(plan, 0).size() : 1;
+  if (auto why = fanout::raise_fd_limit(std::uint64_t{s.stores} * links_per_store + 128);
+      !why.empty())
+    return limit_stop(why);
   if (auto why = fanout::check_ephemeral_ports(connections); !why.empty()) return limit_stop(why);
 
   std::unique_ptr<bcast::redis::local_server> own_redis;
@@ -243,15 +254,32 @@ int main(int argc, char** argv) {
     return 2;
   }
   const auto endpoint = plain(*redis_options);
-  if (auto why = fanout::ensure_maxclients(endpoint, connections); !why.empty())
-    return limit_stop(why);
+  // A single Redis, or the masters of the cluster and which serves each channel.
+  auto nodes = fanout::node_map::single(endpoint);
+  if (redis_options->cluster) {
+    if (redis_options->tls) {
+      std::cerr << "bcast-bench: rediss-cluster:// is not measured: the baseline (hiredis 0.14) "
+                   "has no TLS\n";
+      return 2;
+    }
+    std::string error;
+    auto map = fanout::read_cluster_map(endpoint, error);
+    if (!map) {
+      std::cerr << "bcast-bench: " << error << "\n";
+      return 3;
+    }
+    nodes = std::move(*map);
+  }
+  for (const auto& node : nodes.nodes) {
+    if (auto why = fanout::ensure_maxclients(node, connections); !why.empty())
+      return limit_stop(why);
+  }
   std::optional<bcast::net::endpoint> api;
   if (s.publish_via == fanout::via::api && !(api = api_endpoint(s.api_url))) {
     std::cerr << "bcast-bench: --api is http://HOST:PORT, not '" << s.api_url << "'\n";
     return 2;
   }
 
-  const fanout::plan plan(s);
   const auto channels_of = [&plan](std::uint32_t i) { return fanout::store_channels(plan, i); };
   const auto channel_of = [&plan](std::uint32_t k) {
     return bcast::broker::live_channel(plan.target_of(k));
@@ -272,6 +300,9 @@ int main(int argc, char** argv) {
       s.messages, plan.target_of(0).c_str(),
       s.rate > 0 ? ("open loop at " + std::to_string(s.rate) + "/s").c_str() : "closed loop",
       fanout::via_name(s.publish_via), s.redis_url.c_str());
+  if (nodes.sharded)
+    std::fprintf(stderr, "Redis Cluster: %zu masters, sharded pub/sub (SPUBLISH, SSUBSCRIBE)\n",
+                 nodes.nodes.size());
 
   // The baseline first: plain hiredis on plain libuv loops.
   std::fprintf(stderr, "baseline (hiredis + libuv):\n");
@@ -281,12 +312,12 @@ int main(int argc, char** argv) {
     uv_loop_t loop;
     uv_loop_init(&loop);
     {
-      fanout::baseline_publisher pub(&loop, endpoint, baseline_payload, channel_of);
+      fanout::baseline_publisher pub(&loop, nodes, baseline_payload, channel_of);
       auto outcome = fanout::run_phase(
           &loop, [&loop] { uv_run(&loop, UV_RUN_DEFAULT); }, s, plan, base_tally, pub,
           [&](unsigned w, std::uint32_t first, std::uint32_t last, std::function<void()> done) {
             return std::make_unique<fanout::baseline_store_worker>(
-                plan, base_tally, w, first, last, std::move(done), endpoint, channels_of);
+                plan, base_tally, w, first, last, std::move(done), nodes, channels_of);
           });
       if (!outcome.set_up) {
         std::cerr << "bcast-bench: baseline: " << outcome.problem << "\n";
@@ -340,6 +371,8 @@ int main(int argc, char** argv) {
   result["groups"] = s.groups;
   result["target"] = plan.target_of(0);
   result["via"] = fanout::via_name(s.publish_via);
+  result["cluster"] = nodes.sharded;
+  result["masters"] = nodes.nodes.size();
   result["rate"] = s.rate;
   result["payload_bytes"] = s.payload;
   result["baseline_payload_bytes"] = baseline_payload;

@@ -84,8 +84,10 @@ store_trust_args() {
 # start_publisherd BUILD REDIS_PORT HTTP_PORT: sets BENCH_TOKEN, a bearer token of an admin, and
 # (bench_key_pair) BENCH_PUBLIC_KEY, the public half of the key it signs with. Each publisherd has
 # its own users file, key pair and log, named after its port.
+# start_publisherd BUILD REDIS_PORT|REDIS_URL HTTP_PORT [CONFIG_FILE]
 start_publisherd() {
-  local users="$BENCH_DIR/users-$3.json"
+  local users="$BENCH_DIR/users-$3.json" redis_url=$2
+  [[ $redis_url == *://* ]] || redis_url="redis://127.0.0.1:$2"
   printf 'bench\n' | "$1/daemons/bcastctl/bcastctl" user add --users "$users" bench --role admin \
     --password-stdin 2>/dev/null
   BENCH_TOKEN=$("$1/daemons/bcastctl/bcastctl" user token --users "$users" bench 2>/dev/null)
@@ -98,7 +100,8 @@ start_publisherd() {
   elif [[ -n $BENCH_SIGNING_KEY ]]; then
     signing=(--signing-key "$BENCH_SIGNING_KEY")
   fi
-  "${bench_pin[@]}" "$1/daemons/publisherd/publisherd" --redis "redis://127.0.0.1:$2" --http "127.0.0.1:$3" \
+  [[ -z ${4:-} ]] || signing+=(--config "$4")
+  "${bench_pin[@]}" "$1/daemons/publisherd/publisherd" --redis "$redis_url" --http "127.0.0.1:$3" \
     --users "$users" "${signing[@]}" 2>"$BENCH_DIR/publisherd-$3.log" &
   BENCH_PIDS+=($!)
   until curl -fs "http://127.0.0.1:$3/api/v1/health" >/dev/null 2>&1; do

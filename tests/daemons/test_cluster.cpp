@@ -155,3 +155,54 @@ TEST_CASE("cluster: kill -9 of the master of {all} while sending: every 201 show
   CHECK(occurrences(log, "Redis unreachable") == 1);
   CHECK(occurrences(log, "Redis is back") == 1);
 }
+
+TEST_CASE("cluster: a store's slot resharded while messages flow: every 201 shows once, in order") {
+  cluster_fleet cf;
+  auto& f = cf.f;
+  // redis-cli's reshard moves the lowest slots of its source first: a store whose history is
+  // on the first slot of its master's range moves with --cluster-slots 1.
+  std::set<long long> first_slots;
+  for (const auto& range : cf.cluster.command(cf.cluster.ports()[0], {"CLUSTER", "SLOTS"}).elements)
+    first_slots.insert(range.elements.at(0).integer);
+  std::string id;
+  for (int n = 1; id.empty() && n < 1000000; ++n) {
+    const auto candidate = "s" + std::to_string(n);
+    if (first_slots.count(redis::key_slot(broker::history_key("store:" + candidate))))
+      id = candidate;
+  }
+  REQUIRE_FALSE(id.empty());
+  const auto slot = redis::key_slot(broker::history_key("store:" + id));
+  auto& store = cf.add(id);
+  const auto from = cf.cluster.master_port_of_slot(slot);
+  std::uint16_t to = 0;
+  for (int s = 0; s < 16384 && to == 0; s += 1000) {
+    const auto owner = cf.cluster.master_port_of_slot(static_cast<std::uint16_t>(s));
+    if (owner != from) to = owner;
+  }
+  const auto id_of = [&](std::uint16_t port) {
+    return cf.cluster.command(port, {"CLUSTER", "MYID"}).str;
+  };
+  const auto command = "--cluster reshard 127.0.0.1:" + std::to_string(from) + " --cluster-from " +
+                       id_of(from) + " --cluster-to " + id_of(to) +
+                       " --cluster-slots 1 --cluster-yes";
+
+  std::vector<std::string> acknowledged;
+  std::string resharded;
+  std::thread reshard;
+  const auto started = std::chrono::steady_clock::now();
+  for (int n = 0; std::chrono::steady_clock::now() - started < 6s; ++n) {
+    if (!reshard.joinable() && std::chrono::steady_clock::now() - started > 1s)
+      reshard = std::thread([&] { resharded = cf.cluster.cli(from, command); });
+    const auto title = "r" + std::to_string(n);
+    const auto r = f.try_send({"store:" + id}, title);
+    INFO(r.body);
+    REQUIRE(r.status == 201);
+    acknowledged.push_back(title);
+    std::this_thread::sleep_for(100ms);
+  }
+  reshard.join();
+  INFO(resharded);
+  CHECK(cf.cluster.master_port_of_slot(slot) == to);
+  REQUIRE(store.wait_shown(acknowledged.back()));
+  CHECK(store.shown_titles() == acknowledged);
+}

@@ -9,8 +9,8 @@
 // Writing never holds up what is audited: record() pipelines one XADD on the connection it is
 // given and answers nobody. A write that fails is logged (rate-limited), and the event is still in
 // the log line. The stream is capped by length in the XADD itself (MAXLEN, approximate for large
-// caps: Redis then drops whole nodes, which is cheap) and by age with XTRIM MINID at most once a
-// minute, after a write.
+// caps: Redis then drops whole nodes, which is cheap) and by age with an exact XTRIM MINID at most
+// once a minute, after a write.
 //
 // An operational record, not a tamper-proof one: whoever can write to Redis can delete it.
 
@@ -245,7 +245,8 @@ class audit_log {
     trimmed_ = now;
     const auto oldest = std::chrono::system_clock::now() - settings_.max_age;
     const auto min_id = std::to_string(message::unix_ms(oldest)) + "-0";
-    client_.command({"XTRIM", audit_key(), "MINID", "~", min_id},
+    // Exact: once a minute, and "~" would keep a whole node of entries past their age.
+    client_.command({"XTRIM", audit_key(), "MINID", "=", min_id},
                     [this, alive = alive_.watch()](core::result<redis::reply> r) {
                       if (alive.expired()) return;
                       if (auto ok = redis::checked(std::move(r)); !ok)

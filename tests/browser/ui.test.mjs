@@ -875,7 +875,9 @@ test('the Audit page lists what was done, newest first, pages with "Load more", 
   const rows = page.locator('#audit-table tbody tr');
   await rows.first().waitFor();
   assert.equal((await page.locator('.page--audit h1').innerText()).trim(), 'Audit log');
-  const headers = (await page.locator('#audit-table thead th').allInnerTexts()).map((s) => s.trim());
+  // textContent: the header's CSS writes it in capitals.
+  const headerTexts = () => page.locator('#audit-table thead th').evaluateAll((ths) => ths.map((th) => th.textContent.trim()));
+  const headers = await headerTexts();
   assert.deepEqual(headers, ['Time', 'Who', 'From', 'Action', 'Message', 'Result']);
 
   // This admin's login is the newest entry; the peer's newest send is just below it.
@@ -903,7 +905,7 @@ test('the Audit page lists what was done, newest first, pages with "Load more", 
 
   await page.locator('[data-lang="id"]').click();
   assert.equal((await page.locator('.page--audit h1').innerText()).trim(), 'Log audit');
-  const headersId = (await page.locator('#audit-table thead th').allInnerTexts()).map((s) => s.trim());
+  const headersId = await headerTexts();
   assert.deepEqual(headersId, ['Waktu', 'Siapa', 'Dari', 'Tindakan', 'Pesan', 'Hasil']);
   assert.equal((await sendRow.locator('.col-action').innerText()).trim(), 'Kirim');
   assert.equal((await first.locator('.col-result').innerText()).trim(), 'Berhasil');

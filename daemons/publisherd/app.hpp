@@ -482,11 +482,10 @@ class app {
 
   // A route that any logged-in user may call, answered by `handle`.
   auto for_any_user(user_handler handle) {
-    return guarded(
-        auth::access::any_user,
-        [this, handle](http::request& req, http::responder res, const auth::principal& p) {
-          (this->*handle)(req, std::move(res), p);
-        });
+    return guarded(auth::access::any_user, [this, handle](http::request& req, http::responder res,
+                                                          const auth::principal& p) {
+      (this->*handle)(req, std::move(res), p);
+    });
   }
 
   void add_routes() {
@@ -495,36 +494,34 @@ class app {
     r.post("/api/v1/logout", http::logout_handler(auth_));
     r.get("/api/v1/health", [this](http::request&) { return health(); });
     r.get("/metrics", [this](http::request&) { return scrape(); });
-    r.get(
-        "/api/v1/categories",
-        guarded(
-            auth::access::any_user,
-            [this](http::request&, http::responder res, const auth::principal&) {
-              json list = json::array();
-              for (const auto& c : config_.categories)
-                list.push_back({{"id", c.id}, {"label_en", c.label_en}, {"label_id", c.label_id}});
-              res.json(200,
-                       {{"categories", list},
-                        {"limits",
-                         {{"title_max_chars", config_.limits.title_max_chars},
-                          {"body_max_bytes", config_.limits.body_max_bytes},
-                          {"max_targets", config_.limits.max_targets},
-                          {"schedule_max_ahead_days", std::chrono::duration_cast<std::chrono::days>(
-                                                          config_.limits.max_schedule_ahead)
-                                                          .count()}}}});
-            }));
+    r.get("/api/v1/categories",
+          guarded(auth::access::any_user, [this](http::request&, http::responder res,
+                                                 const auth::principal&) {
+            json list = json::array();
+            for (const auto& c : config_.categories)
+              list.push_back({{"id", c.id}, {"label_en", c.label_en}, {"label_id", c.label_id}});
+            res.json(200,
+                     {{"categories", list},
+                      {"limits",
+                       {{"title_max_chars", config_.limits.title_max_chars},
+                        {"body_max_bytes", config_.limits.body_max_bytes},
+                        {"max_targets", config_.limits.max_targets},
+                        {"schedule_max_ahead_days", std::chrono::duration_cast<std::chrono::days>(
+                                                        config_.limits.max_schedule_ahead)
+                                                        .count()}}}});
+          }));
     r.post("/api/v1/messages", for_any_user(&app::post_message));
     // A user limited to target patterns reads only within them (auth::read_scope).
     r.get("/api/v1/messages",
           guarded(auth::access::any_user,
-                        [this](http::request& req, http::responder res, const auth::principal& p) {
-                          list_messages(req, std::move(res), auth::read_scope(p.targets));
-                        }));
+                  [this](http::request& req, http::responder res, const auth::principal& p) {
+                    list_messages(req, std::move(res), auth::read_scope(p.targets));
+                  }));
     r.get("/api/v1/messages/{id}",
           guarded(auth::access::any_user,
-                        [this](http::request& req, http::responder res, const auth::principal& p) {
-                          show_message(req, std::move(res), auth::read_scope(p.targets));
-                        }));
+                  [this](http::request& req, http::responder res, const auth::principal& p) {
+                    show_message(req, std::move(res), auth::read_scope(p.targets));
+                  }));
     r.post("/api/v1/messages/{id}/recall", for_any_user(&app::recall_message));
     r.get("/api/v1/scheduled", for_any_user(&app::list_scheduled));
     r.post("/api/v1/scheduled/{id}/cancel", for_any_user(&app::cancel_scheduled));
@@ -535,9 +532,9 @@ class app {
                   }));
     r.get("/api/v1/stores",
           guarded(auth::access::any_user,
-                        [this](http::request&, http::responder res, const auth::principal& p) {
-                          list_stores(std::move(res), auth::read_scope(p.targets));
-                        }));
+                  [this](http::request&, http::responder res, const auth::principal& p) {
+                    list_stores(std::move(res), auth::read_scope(p.targets));
+                  }));
   }
 
   http::response health() const {
@@ -562,8 +559,8 @@ class app {
       return res.error(403, "forbidden", "You may not send to " + *denied + ".", "targets");
     }
     if (valid->send_at)
-      return schedule_message(req, std::move(res), std::move(entry), who,
-                              std::move(valid).value(), now);
+      return schedule_message(req, std::move(res), std::move(entry), who, std::move(valid).value(),
+                              now);
     const bool correction = valid->supersedes.has_value();
     auto envelope = message::make_envelope(std::move(valid).value(), ids_, who.name, now);
     if (!envelope) return res.error(500, "internal", envelope.err().message());
@@ -722,8 +719,8 @@ class app {
     if (auto why = broker::check_seal(own_keys_, !publisher_.signing_key(), m)) {
       metrics_.scheduled_refused.inc();
       bcast::core::log::error("scheduled message " + m.envelope.id + " refused, not sent: " + *why);
-      audit(broker::audit_event(m.created_by, broker::audit_action::scheduled_send),
-            m.envelope.id, "refused", *why);
+      audit(broker::audit_event(m.created_by, broker::audit_action::scheduled_send), m.envelope.id,
+            "refused", *why);
       return sent(true);  // nothing to try again: off the schedule
     }
     auto& e = m.envelope;

@@ -236,8 +236,7 @@ inline bcast::core::result<void> apply_file(config& c, const std::string& path) 
     auto audit_days = c.audit_max_age.count();
     file.section("audit", [&](bcast::core::config_section& audit) {
       audit.integer("max_entries", c.audit_max_entries, std::size_t{1}, std::size_t{10'000'000})
-          .integer("max_age_days", audit_days, decltype(audit_days){1},
-                   decltype(audit_days){3650});
+          .integer("max_age_days", audit_days, decltype(audit_days){1}, decltype(audit_days){3650});
     });
     c.audit_max_age = std::chrono::days(audit_days);
     file.section("sessions", [&](bcast::core::config_section& sessions) {

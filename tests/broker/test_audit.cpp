@@ -110,10 +110,10 @@ TEST_CASE("audit log: the length cap holds, exactly for a small cap") {
 TEST_CASE("audit log: entries older than max_age are trimmed by the next write") {
   audit_fixture f;
   // An entry from 2001, as if written long ago.
-  REQUIRE_OK(test::run_command(f.l, f.c,
-                               {"XADD", broker::audit_key(), "1000000000000-0", "at",
-                                "2001-09-09T01:46:40.000Z", "actor", "old", "action", "login",
-                                "result", "ok"}));
+  REQUIRE_OK(test::run_command(
+      f.l, f.c,
+      {"XADD", broker::audit_key(), "1000000000000-0", "at", "2001-09-09T01:46:40.000Z", "actor",
+       "old", "action", "login", "result", "ok"}));
   f.record("new", broker::audit_action::login);
   f.page(1);
   const auto p = f.page(10);

@@ -78,20 +78,23 @@ TEST_CASE(
   auto admin = f.login();
   check_entry(f.entry(admin, "login"), "admin", "ok");
 
-  auto failed = f.call("POST", "/api/v1/login", json{{"username", "mallory"}, {"password", "x"}}.dump(),
-                       {{"Content-Type", "application/json"}});
+  auto failed =
+      f.call("POST", "/api/v1/login", json{{"username", "mallory"}, {"password", "x"}}.dump(),
+             {{"Content-Type", "application/json"}});
   CHECK(failed.status == 401);
   auto bad_login = f.entry(admin, "login");
   check_entry(bad_login, "mallory", "invalid_credentials");
   CHECK(bad_login["message_id"].is_null());
-  CHECK(test::contains(f.daemon->log(), "audit: login by \"mallory\" from 127.0.0.1: invalid_credentials"));
+  CHECK(test::contains(f.daemon->log(),
+                       "audit: login by \"mallory\" from 127.0.0.1: invalid_credentials"));
 
   auto sent = f.send(admin, test::simple_message("Harga baru"));
   REQUIRE(sent.status == 201);
   const std::string id = json::parse(sent.body)["id"];
   check_entry(f.entry(admin, "send", id), "admin", "ok");
 
-  auto refused = f.send(admin, json{{"targets", {"all"}}, {"category", "nope"}, {"title", "x"}, {"body", "y"}});
+  auto refused = f.send(
+      admin, json{{"targets", {"all"}}, {"category", "nope"}, {"title", "x"}, {"body", "y"}});
   CHECK(refused.status == 400);
   auto bad_send = f.entry(admin, "send");
   check_entry(bad_send, "admin", "invalid_request");
@@ -145,7 +148,8 @@ TEST_CASE(
   // A token's use is recorded once a minute, however often it is used; what it does is recorded
   // under its user.
   for (int i = 0; i < 3; ++i)
-    REQUIRE(f.call("GET", "/api/v1/messages", {}, {{"Authorization", "Bearer " + token}}).status == 200);
+    REQUIRE(f.call("GET", "/api/v1/messages", {}, {{"Authorization", "Bearer " + token}}).status ==
+            200);
   auto by_token = f.call("POST", "/api/v1/messages", test::simple_message("Token").dump(),
                          {{"Authorization", "Bearer " + token}});
   REQUIRE(by_token.status == 201);
@@ -218,8 +222,11 @@ TEST_CASE("audit: paging with limit and before; a bad limit or cursor is 400 nam
   for (std::size_t i = 1; i < seen.size(); ++i) CHECK(seen[i - 1]["id"] != seen[i]["id"]);
 
   for (const auto& [query, field] : std::vector<std::pair<std::string, std::string>>{
-           {"?limit=0", "limit"}, {"?limit=1001", "limit"}, {"?limit=x", "limit"},
-           {"?before=01JD0000000000000000000000", "before"}, {"?before=12-", "before"},
+           {"?limit=0", "limit"},
+           {"?limit=1001", "limit"},
+           {"?limit=x", "limit"},
+           {"?before=01JD0000000000000000000000", "before"},
+           {"?before=12-", "before"},
            {"?before=-1", "before"}}) {
     INFO(query);
     auto r = f.get(admin, "/api/v1/audit" + query);
@@ -264,8 +271,9 @@ TEST_CASE("audit: with a tiny max_entries the stream stays that long; --check-co
                            &out) == 0);
 }
 
-TEST_CASE("audit: with Redis down a send still answers 503, the failed audit write is logged, and "
-          "publisherd goes on serving") {
+TEST_CASE(
+    "audit: with Redis down a send still answers 503, the failed audit write is logged, and "
+    "publisherd goes on serving") {
   audit_fixture f;
   const auto admin = f.login();
   REQUIRE(f.send(admin, test::simple_message("before")).status == 201);
@@ -305,7 +313,8 @@ TEST_CASE("audit: bcastctl audit prints a table, pages, and exits 0, 1 or 2") {
   CHECK(test::contains(out, "RESULT"));
   // The Unix-socket peer is its uid, from the address "unix"; the newest line comes first.
   const auto first_row = out.substr(out.find('\n') + 1);
-  CHECK(test::contains(first_row.substr(0, first_row.find('\n')), "uid:" + std::to_string(::getuid())));
+  CHECK(test::contains(first_row.substr(0, first_row.find('\n')),
+                       "uid:" + std::to_string(::getuid())));
   CHECK(test::contains(first_row.substr(0, first_row.find('\n')), id));
   CHECK(test::contains(first_row.substr(0, first_row.find('\n')), "unix"));
   CHECK(test::contains(out, "login"));

@@ -234,12 +234,12 @@ class authenticator {
     std::string password = request["password"];
     std::string address = origin_of(p).address;
     if (auto wait = throttle_.begin(address, name, clock::now()))
-      return answer_later(std::move(done),
-                          refusal{429, "too_many_attempts",
-                                  "Too many login attempts. Try again in " +
-                                      std::to_string(wait->count()) + " s.",
-                                  *wait},
-                          login_attempt{name, address, "too_many_attempts"});
+      return answer_later(
+          std::move(done),
+          refusal{429, "too_many_attempts",
+                  "Too many login attempts. Try again in " + std::to_string(wait->count()) + " s.",
+                  *wait},
+          login_attempt{name, address, "too_many_attempts"});
     // PBKDF2 at 600,000 iterations takes a quarter of a second: never on the loop thread.
     const bool started = hashing_.submit(
         [users = users_, name, password = std::move(password)]() -> std::optional<user> {

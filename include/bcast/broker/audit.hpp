@@ -89,14 +89,10 @@ inline nlohmann::json to_json(const audit_entry& e) {
   const auto or_null = [](const std::string& s) {
     return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s);
   };
-  return {{"id", e.id},
-          {"at", e.at},
-          {"actor", e.actor},
-          {"address", or_null(e.address)},
-          {"action", e.action},
-          {"message_id", or_null(e.message_id)},
-          {"result", e.result},
-          {"detail", or_null(e.detail)}};
+  return {{"id", e.id},         {"at", e.at},
+          {"actor", e.actor},   {"address", or_null(e.address)},
+          {"action", e.action}, {"message_id", or_null(e.message_id)},
+          {"result", e.result}, {"detail", or_null(e.detail)}};
 }
 
 // The log line of an entry: "audit: send by admin from 127.0.0.1, message 01J...: ok (...)".
@@ -137,13 +133,20 @@ struct audit_page {
 namespace detail {
 
 inline void set_audit_field(audit_entry& e, std::string_view name, std::string value) {
-  if (name == "at") e.at = std::move(value);
-  else if (name == "actor") e.actor = std::move(value);
-  else if (name == "address") e.address = std::move(value);
-  else if (name == "action") e.action = std::move(value);
-  else if (name == "message_id") e.message_id = std::move(value);
-  else if (name == "result") e.result = std::move(value);
-  else if (name == "detail") e.detail = std::move(value);
+  if (name == "at")
+    e.at = std::move(value);
+  else if (name == "actor")
+    e.actor = std::move(value);
+  else if (name == "address")
+    e.address = std::move(value);
+  else if (name == "action")
+    e.action = std::move(value);
+  else if (name == "message_id")
+    e.message_id = std::move(value);
+  else if (name == "result")
+    e.result = std::move(value);
+  else if (name == "detail")
+    e.detail = std::move(value);
 }
 
 // One XRANGE/XREVRANGE element, [id, [field, value, ...]], or nothing when it is not one.
@@ -186,21 +189,21 @@ class audit_log {
     const std::string_view how =
         settings_.max_entries < audit_settings::exact_trim_below ? "=" : "~";
     const auto key = audit_key();
-    std::vector<std::string_view> args{"XADD", key, "MAXLEN", how, max_len, "*", "at", e.at,
-                                       "actor", e.actor, "action", e.action, "result", e.result};
+    std::vector<std::string_view> args{"XADD",   key,      "MAXLEN", how,     max_len,
+                                       "*",      "at",     e.at,     "actor", e.actor,
+                                       "action", e.action, "result", e.result};
     if (!e.address.empty()) args.insert(args.end(), {"address", e.address});
     if (!e.message_id.empty()) args.insert(args.end(), {"message_id", e.message_id});
     if (!e.detail.empty()) args.insert(args.end(), {"detail", e.detail});
-    client_.command(std::span<const std::string_view>(args),
-                    [this, alive = alive_.watch(), action = e.action,
-                     id = e.message_id](core::result<redis::reply> r) {
-                      if (alive.expired()) return;
-                      if (auto ok = redis::checked(std::move(r)); !ok)
-                        failures_.write(core::log::level::warning,
-                                        "audit entry not stored (" + action +
-                                            (id.empty() ? "" : " " + id) + "), kept in the log " +
-                                            "only: " + ok.err().message());
-                    });
+    client_.command(
+        std::span<const std::string_view>(args), [this, alive = alive_.watch(), action = e.action,
+                                                  id = e.message_id](core::result<redis::reply> r) {
+          if (alive.expired()) return;
+          if (auto ok = redis::checked(std::move(r)); !ok)
+            failures_.write(core::log::level::warning,
+                            "audit entry not stored (" + action + (id.empty() ? "" : " " + id) +
+                                "), kept in the log " + "only: " + ok.err().message());
+        });
     trim_by_age();
   }
 
@@ -224,7 +227,8 @@ class audit_log {
                     [limit, cb = std::move(cb)](core::result<redis::reply> r) {
                       auto answer = redis::checked(std::move(r));
                       auto elements = answer ? answer->as_array() : answer.err();
-                      if (!elements) return cb(redis::failed("reading the audit log", elements.err()));
+                      if (!elements)
+                        return cb(redis::failed("reading the audit log", elements.err()));
                       audit_page out;
                       for (const auto& each : *elements) {
                         if (out.entries.size() == limit) {

@@ -1,6 +1,6 @@
 import * as api from '../api.js';
 import { onLangChange } from '../i18n.js';
-import { clear, h, notify, pageHead, timeEl } from '../ui.js';
+import { clear, h, notify, pageHead, refreshButton, timeEl } from '../ui.js';
 
 const pageSize = 50;
 const actions = new Set([
@@ -36,9 +36,7 @@ export function auditView(root, { session }) {
     h('p', { class: 'empty__title', i18n: 'audit.empty' }));
   const more = h('button', { type: 'button', class: 'btn btn--secondary', id: 'audit-more', i18n: 'history.more', hidden: true, onclick: () => load(false) });
   const end = h('p', { class: 'muted list-end', id: 'audit-end', i18n: 'audit.end', hidden: true });
-  const refresh = h('button', { type: 'button', class: 'btn btn--ghost btn--small', id: 'audit-refresh', onclick: () => load(true) },
-    h('span', { class: 'btn__icon btn__icon--refresh', 'aria-hidden': 'true' }),
-    h('span', { i18n: 'history.refresh' }));
+  const refresh = refreshButton('audit-refresh', () => load(true));
 
   root.append(h('section', { class: 'page page--audit' },
     pageHead('audit.title', 'audit.lead', refresh),

@@ -549,7 +549,8 @@ class app {
                                            config_.limits, now);
     auto entry = audit_entry(req, who, broker::audit_action::send);
     if (!valid) {
-      audit(std::move(entry), {}, "invalid_request", "field " + valid.err().field);
+      const auto& field = valid.err().field;
+      audit(std::move(entry), {}, "invalid_request", field.empty() ? "" : "field " + field);
       return res.error(400, "invalid_request", valid.err().message, valid.err().field);
     }
     if (valid->send_at) entry.action = broker::audit_action::schedule;

@@ -119,7 +119,11 @@ class app {
     if (!users) return users.err();
     auth_.set_users(std::move(users).value());
     auth_.observe_logins([this](const auth::login_attempt& a) {
-      audit(broker::audit_event(a.name, broker::audit_action::login, a.address), {}, a.result);
+      // Refused unhashed (throttled, busy): one entry per address a minute, not a flood of them.
+      const bool checked = a.result == "ok" || a.result == "invalid_credentials";
+      if (!checked && !login_refusals_.due(a.address)) return;
+      audit(broker::audit_event(a.name, broker::audit_action::login, a.address), {}, a.result,
+            checked ? "" : "more refusals from this address in the next minute are not recorded");
     });
     log_trusted_proxies();
     auto key = load_signing_key(config_);
@@ -993,7 +997,8 @@ class app {
   broker::schedule schedule_;
   // On the publishing connection: an entry is pipelined with the send it records.
   broker::audit_log audit_;
-  broker::token_use_sampler token_uses_;
+  broker::audit_sampler token_uses_;
+  broker::audit_sampler login_refusals_;
   broker::presence_directory presence_;
   broker::receipt_aggregator receipts_;
   publisher_metrics metrics_;  // before auth_, which counts failed logins in it

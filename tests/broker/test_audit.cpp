@@ -131,8 +131,8 @@ TEST_CASE("audit log: a cursor is <ms>-<seq> in decimal") {
   }
 }
 
-TEST_CASE("audit log: a token's use is sampled once per interval, each token on its own") {
-  broker::token_use_sampler sample(1min);
+TEST_CASE("audit log: a sampled event is recorded once per interval, each key on its own") {
+  broker::audit_sampler sample(1min);
   const auto t0 = std::chrono::steady_clock::now();
   CHECK(sample.due("ci", t0));
   CHECK_FALSE(sample.due("ci", t0 + 1s));

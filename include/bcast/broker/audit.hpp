@@ -267,23 +267,24 @@ class audit_log {
   core::liveness_token alive_;
 };
 
-// Which bearer-token uses to audit: the first of each token (named by its user: a user has one
-// token) and then at most one per `interval`. A token's requests are audited anyway as the actor
-// of what they do; this says that a token is in use without an entry per request.
-class token_use_sampler {
+// At most one entry per key (a bearer token's user; a client address) per `interval`: for events
+// that come in floods. A token's use: its requests are audited anyway as the actor of what they
+// do, this says that the token is in use. Logins refused unhashed (throttled, busy): an attacker
+// can make those as fast as the network carries them, and must not flood the log and the stream.
+class audit_sampler {
  public:
   using clock = std::chrono::steady_clock;
 
-  explicit token_use_sampler(clock::duration interval = std::chrono::minutes(1))
+  explicit audit_sampler(clock::duration interval = std::chrono::minutes(1))
       : interval_(interval) {}
 
-  // Whether this use of `owner`'s token is to be recorded; counts it as recorded if so.
-  bool due(std::string_view owner, clock::time_point now = clock::now()) {
-    auto it = last_.find(std::string(owner));
+  // Whether this event of `key` is to be recorded; counts it as recorded if so.
+  bool due(std::string_view key, clock::time_point now = clock::now()) {
+    auto it = last_.find(std::string(key));
     if (it != last_.end() && now - it->second < interval_) return false;
     if (it == last_.end()) {
       if (last_.size() >= max_tracked) forget_older_than(now - interval_);
-      last_.emplace(std::string(owner), now);
+      last_.emplace(std::string(key), now);
     } else {
       it->second = now;
     }
@@ -291,7 +292,7 @@ class token_use_sampler {
   }
 
  private:
-  // Users come from the users file, so this stays small; the bound holds anyway.
+  // Past this many keys, those older than the interval are forgotten (or all, in a flood).
   static constexpr std::size_t max_tracked = 4096;
 
   void forget_older_than(clock::time_point t) {

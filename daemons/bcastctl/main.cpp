@@ -43,6 +43,7 @@ const char* usage_text =
     "       bcastctl [--socket PATH] scheduled [--limit N]\n"
     "       bcastctl [--socket PATH] cancel ID     (a scheduled message that is not sent yet)\n"
     "       bcastctl [--socket PATH] stores\n"
+    "       bcastctl [--socket PATH] audit [--limit N] [--before CURSOR]   (admins; newest first)\n"
     "       bcastctl user add|passwd|del|list|token --users FILE [NAME] [--role admin|publisher]\n"
     "                [--targets PATTERN]... [--password-stdin]\n"
     "       bcastctl acl STORE_ID [--group G]... [--password-stdin] [--setuser]\n"
@@ -178,6 +179,31 @@ int cmd_scheduled(const std::string& socket, const bcast::core::cli::arguments& 
                 m.value("category", "").c_str(), join(m["targets"]).c_str(),
                 m.value("sender", "").c_str(), m.value("title", "").c_str());
   }
+  return exit_ok;
+}
+
+// The audit log as a table, newest first; the cursor of the next page last, if there is one.
+int cmd_audit(const std::string& socket, const bcast::core::cli::arguments& a) {
+  if (a.positional().size() != 1) return usage("audit takes no ID: page with --before CURSOR");
+  std::string target = "/api/v1/audit?limit=" + a.value("limit").value_or("100");
+  if (auto before = a.value("before")) target += "&before=" + bcast::core::percent_encode(*before);
+  int status = exit_ok;
+  auto reply = call(socket, "GET", target, {}, status);
+  if (!reply) return status;
+  const auto text = [](const json& e, const char* name) {
+    const auto it = e.find(name);
+    return it != e.end() && it->is_string() ? it->get<std::string>() : std::string("-");
+  };
+  std::printf("%-24s  %-16s %-15s %-14s %-26s %-18s %s\n", "AT", "ACTOR", "ADDRESS", "ACTION",
+              "MESSAGE", "RESULT", "DETAIL");
+  for (const auto& e : (*reply)["entries"]) {
+    std::printf("%-24s  %-16s %-15s %-14s %-26s %-18s %s\n", text(e, "at").c_str(),
+                text(e, "actor").c_str(), text(e, "address").c_str(), text(e, "action").c_str(),
+                text(e, "message_id").c_str(), text(e, "result").c_str(),
+                text(e, "detail").c_str());
+  }
+  if (const auto next = reply->find("next"); next != reply->end() && next->is_string())
+    std::cout << "more: bcastctl audit --before " << next->get<std::string>() << "\n";
   return exit_ok;
 }
 
@@ -436,6 +462,7 @@ int main(int argc, char** argv) {
   if (command == "list") return cmd_list(socket, *args);
   if (command == "show") return cmd_show(socket, *args);
   if (command == "stores") return cmd_stores(socket);
+  if (command == "audit") return cmd_audit(socket, *args);
   if (command == "recall") return cmd_recall(socket, *args);
   if (command == "scheduled") return cmd_scheduled(socket, *args);
   if (command == "cancel") return cmd_cancel(socket, *args);

@@ -858,3 +858,67 @@ test('with Redis stopped a send is refused, and works again once Redis is back',
   await sub.waitForMessage(title, 15000);
   assertClean(page);
 });
+
+test('the Audit page lists what was done, newest first, pages with "Load more", in English and Bahasa Indonesia; only admins see it', limited, async (t) => {
+  // More than one page (50) of entries, the newest of them sends by the Unix-socket peer.
+  const sent = [];
+  for (let i = 0; i < 51; i++) sent.push(await sendAsPeer(['all'], unique(`Audit ${i}`)));
+  const newest = sent[sent.length - 1];
+
+  const page = await openPage(t);
+  await login(page);
+  const nav = page.locator('.app-nav a[data-route="audit"]');
+  assert.equal(await nav.isVisible(), true, 'an admin sees the Audit link');
+  assert.equal((await nav.innerText()).trim(), 'Audit');
+  await nav.click();
+  await page.waitForURL(/#\/audit$/);
+  const rows = page.locator('#audit-table tbody tr');
+  await rows.first().waitFor();
+  assert.equal((await page.locator('.page--audit h1').innerText()).trim(), 'Audit log');
+  // textContent: the header's CSS writes it in capitals.
+  const headerTexts = () => page.locator('#audit-table thead th').evaluateAll((ths) => ths.map((th) => th.textContent.trim()));
+  const headers = await headerTexts();
+  assert.deepEqual(headers, ['Time', 'Who', 'From', 'Action', 'Message', 'Result']);
+
+  // This admin's login is the newest entry; the peer's newest send is just below it.
+  const first = rows.nth(0);
+  assert.equal(await first.getAttribute('data-action'), 'login');
+  assert.equal((await first.locator('.col-actor').innerText()).trim(), admin.name);
+  assert.equal((await first.locator('.col-action').innerText()).trim(), 'Login');
+  assert.equal((await first.locator('.col-result').innerText()).trim(), 'OK');
+  const sendRow = page.locator('#audit-table tbody tr', { hasText: newest.id });
+  assert.equal(await sendRow.getAttribute('data-action'), 'send');
+  assert.equal((await sendRow.locator('.col-action').innerText()).trim(), 'Send');
+  assert.match((await sendRow.locator('.col-actor').innerText()).trim(), /^uid:\d+$/);
+  assert.equal((await sendRow.locator('.col-address').innerText()).trim(), 'unix');
+
+  // Paging: 50 a page; "Load more" reads on from the cursor, without repeating a row.
+  assert.equal(await rows.count(), 50);
+  const more = page.locator('#audit-more');
+  assert.equal(await more.isVisible(), true);
+  await more.click();
+  await page.waitForFunction(() => document.querySelectorAll('#audit-table tbody tr').length > 50);
+  const ids = await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.id));
+  assert.equal(new Set(ids).size, ids.length, 'no entry twice');
+  assert.ok(await page.locator('#audit-table tbody tr', { hasText: sent[0].id }).count() === 1,
+    'the oldest of the sends is on the second page');
+
+  await page.locator('[data-lang="id"]').click();
+  assert.equal((await page.locator('.page--audit h1').innerText()).trim(), 'Log audit');
+  const headersId = await headerTexts();
+  assert.deepEqual(headersId, ['Waktu', 'Siapa', 'Dari', 'Tindakan', 'Pesan', 'Hasil']);
+  assert.equal((await sendRow.locator('.col-action').innerText()).trim(), 'Kirim');
+  assert.equal((await first.locator('.col-result').innerText()).trim(), 'Berhasil');
+  assert.equal((await page.locator('#audit-more').innerText()).trim(), 'Muat lebih banyak');
+  await page.locator('[data-lang="en"]').click();
+  assertClean(page);
+
+  // A publisher sees no Audit link, and the page by its address says it is for admins.
+  const other = await openPage(t);
+  await login(other, regional);
+  assert.equal(await other.locator('.app-nav a[data-route="audit"]').isVisible(), false);
+  await other.goto('/#/audit');
+  await other.locator('#audit-forbidden').waitFor();
+  assert.equal((await other.locator('#audit-forbidden').innerText()).trim(), 'Only an admin may read the audit log.');
+  assertClean(other);
+});

@@ -30,6 +30,8 @@
 //                               recall stands; it expires with the message log's max age. A key
 //                               per message, not one hash, so that it works the same on a cluster
 //                               and expires on its own.
+//   bcast:audit                 stream, one entry per audited event: at, actor, address, action,
+//                               message_id, result, detail (audit.hpp). MAXLEN and MINID trimmed.
 //
 // The schedule (schedule.hpp), both keys under the tag {schedule}, so that its scripts touch one
 // slot:
@@ -141,6 +143,10 @@ inline std::string recall_key(std::string_view message_id) {
   k += "recall:";
   k += message_id;
   return k;
+}
+
+inline std::string audit_key() {
+  return std::string(key_prefix) + "audit";
 }
 
 inline std::string schedule_due_key() {

@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <support/assert_ok.hpp>
@@ -33,6 +34,32 @@ using bcast::test::contains;
 using bcast::test::recorder;
 
 namespace {
+
+// Sets an environment variable (empty: unsets it) for one scope.
+class scoped_env {
+ public:
+  scoped_env(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    if (*value) {
+      ::setenv(name, value, 1);
+    } else {
+      ::unsetenv(name);
+    }
+  }
+  scoped_env(const scoped_env&) = delete;
+  scoped_env& operator=(const scoped_env&) = delete;
+  ~scoped_env() {
+    if (old_) {
+      ::setenv(name_, old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_);
+    }
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
 
 std::vector<std::string> lines_of(const std::string& path) {
   std::ifstream in(path);
@@ -192,7 +219,8 @@ TEST_CASE("terminal: a readable block on the fd, without colour on a pipe", "[si
   (*s)->show(e, r.reporter());
   REQUIRE(test::run_until(l, [&] { return r.has(outcome::displayed); }));
   const auto out = drain(p.read);
-  CHECK(contains(out, "| URGENT | price_info =="));
+  CHECK(contains(out, "!!!!!!!! URGENT !!!!!!!!\n== "));
+  CHECK(contains(out, "| URGENT | Price info =="));
   CHECK(contains(out, "\nHarga  [2J minyak turun\n  Mulai besok\n  Diskon 20%\n"));
   CHECK(contains(out, "2026-11-26 "));
   CHECK_FALSE(contains(out, "\x1b"));
@@ -230,6 +258,70 @@ TEST_CASE("terminal: colour when asked, or on a tty", "[sinks][terminal]") {
   (*t)->show(test::make_envelope("Judul", "Isi"), r2.reporter());
   REQUIRE(test::run_until(l, [&] { return r2.has(outcome::displayed); }));
   CHECK(contains(drain(master), "\x1b[") == colour_expected);
+  ::close(slave);
+  ::close(master);
+}
+
+TEST_CASE("terminal: Indonesian words; an urgent message has a banner, in colour only when allowed",
+          "[sinks][terminal][words][urgent]") {
+  core::loop l;
+  pipe_pair p;
+  sink_options o;
+  o.terminal_fd = p.write;
+  o.language = language::id;
+  auto s = make_sink(l, "terminal", o);
+  REQUIRE_OK(s);
+  recorder r;
+  auto e = test::make_envelope("Toko tutup", "Listrik padam", message::priority::urgent, true);
+  (*s)->show(e, r.reporter());
+  REQUIRE(test::run_until(l, [&] { return r.has(outcome::displayed); }));
+  auto out = drain(p.read);
+  INFO(out);
+  CHECK(out.starts_with("!!!!!!!! MENDESAK !!!!!!!!\n== 2026-11-26 "));
+  CHECK(contains(out, " | MENDESAK | Info Harga ==\nToko tutup\n  Listrik padam\n"));
+  CHECK(contains(out, "  (mohon konfirmasi pesan ini)\n"));
+  CHECK_FALSE(contains(out, "confirm"));
+  CHECK_FALSE(contains(out, "URGENT"));
+
+  recorder r2;
+  auto normal = test::make_envelope("Jam buka", "Buka jam 8", message::priority::normal);
+  normal.category = "announcement";
+  (*s)->show(normal, r2.reporter());
+  REQUIRE(test::run_until(l, [&] { return r2.has(outcome::displayed); }));
+  out = drain(p.read);
+  CHECK(contains(out, " | Biasa | Pengumuman ==\n"));
+  CHECK_FALSE(contains(out, "!!!"));
+
+  (*s)->recall(test::recall_notice_for(normal), normal.id);
+  REQUIRE(test::run_until(l, [&] { return (*s)->pending() == 0; }));
+  CHECK(contains(drain(p.read), " | DITARIK | Jam buka ==\n"));
+
+  // On a tty the banner is in reverse video, unless NO_COLOR says no colour at all.
+  const int master = ::posix_openpt(O_RDWR | O_NOCTTY);
+  REQUIRE(master >= 0);
+  REQUIRE(::grantpt(master) == 0);
+  REQUIRE(::unlockpt(master) == 0);
+  const int slave = ::open(::ptsname(master), O_RDWR | O_NOCTTY);
+  REQUIRE(slave >= 0);
+  o.terminal_fd = slave;
+  o.language = language::en;
+  for (const bool no_colour : {false, true}) {
+    scoped_env env("NO_COLOR", no_colour ? "1" : "");
+    scoped_env term("TERM", "xterm");
+    auto t = make_sink(l, "terminal", o);
+    REQUIRE_OK(t);
+    recorder r3;
+    (*t)->show(test::make_envelope("Toko tutup", "Isi", message::priority::urgent), r3.reporter());
+    REQUIRE(test::run_until(l, [&] { return r3.has(outcome::displayed); }));
+    const auto tty = drain(master);
+    INFO(tty);
+    if (no_colour) {
+      CHECK(contains(tty, "!!!!!!!! URGENT !!!!!!!!"));
+      CHECK_FALSE(contains(tty, "\x1b"));
+    } else {
+      CHECK(contains(tty, "\x1b[1;7;31m!!!!!!!! URGENT !!!!!!!!\x1b[0m"));
+    }
+  }
   ::close(slave);
   ::close(master);
 }

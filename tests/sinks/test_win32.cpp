@@ -129,7 +129,7 @@ TEST_CASE("win32 machinery: dialogs run on their own threads; OK acknowledges", 
   s.show(test::make_envelope("Judul", "Isi", message::priority::urgent, true), r.reporter());
   REQUIRE(test::run_until(l, [&] { return r.has(outcome::displayed); }));
   REQUIRE(desktop.count() == 1);
-  CHECK(desktop.shown[0] == "Judul");
+  CHECK(desktop.shown[0] == "Judul — Price info");
   CHECK(desktop.threads[0] != std::this_thread::get_id());
   CHECK(r.kinds() == std::vector{outcome::displayed});
   desktop.press_ok();

@@ -12,8 +12,8 @@
 #include <chrono>
 #include <filesystem>
 #include <string>
-#include <vector>
 #include <support/assert_ok.hpp>
+#include <vector>
 
 using namespace bcast;
 using namespace bcast::sinks;
@@ -67,8 +67,8 @@ TEST_CASE("zenity: the dialog shows title and body; OK acknowledges", "[sinks][z
           r.reporter());
   REQUIRE(test::run_until(l, [&] { return r.has(outcome::displayed); }));
 
-  const auto w = x.find_window("^Harga minyak turun$");
-  CHECK(x.window_title(w) == "Harga minyak turun");
+  const auto w = x.find_window("^Harga minyak turun — Price info$");
+  CHECK(x.window_title(w) == "Harga minyak turun — Price info");
   const auto text = x.read_window_until(w, {"goreng", "understood"});
   INFO(text);
   CHECK(contains(text, "Mulai besok harga minyak goreng turun"));
@@ -113,7 +113,7 @@ TEST_CASE("zenity: a long body scrolls in a text window; OK acknowledges", "[sin
   s->show(test::make_envelope("Pengumuman panjang", body, message::priority::normal, true),
           r.reporter());
   REQUIRE(test::run_until(l, [&] { return r.has(outcome::displayed); }));
-  const auto w = x.find_window("^Pengumuman panjang$");
+  const auto w = x.find_window("^Pengumuman panjang ");
   const auto text = x.read_window_until(w, {"nomor 3 dari", "understood"});
   INFO(text);
   CHECK(contains(text, "Baris nomor 3 dari pengumuman"));
@@ -139,7 +139,7 @@ TEST_CASE("zenity: a dialog closed without OK, or timed out, is displayed only",
   hasty->show(test::make_envelope("Tidak ada orang", "Pesan", message::priority::urgent, true),
               unattended.reporter());
   REQUIRE(test::run_until(l, [&] { return escaped.has(outcome::displayed); }));
-  x.press(x.find_window("^Tutup saja$"), "Escape");
+  x.press(x.find_window("^Tutup saja "), "Escape");
   REQUIRE(test::run_until(l, [&] { return patient->pending() + hasty->pending() == 0; }));
   CHECK(escaped.kinds() == std::vector{outcome::displayed});
   CHECK(unattended.kinds() == std::vector{outcome::displayed});
@@ -163,8 +163,8 @@ TEST_CASE("zenity: a dialog nobody closes does not stop the next messages",
       l, [&] { return next.has(outcome::displayed) && overflow.has(outcome::failed); }));
   CHECK(contains(overflow.reason(), "queue full"));
   CHECK(open_one.kinds() == std::vector{outcome::displayed});
-  x.find_window("^Dibiarkan terbuka$");
-  const auto w = x.find_window("^Pesan berikutnya$");
+  x.find_window("^Dibiarkan terbuka ");
+  const auto w = x.find_window("^Pesan berikutnya ");
   const auto text = x.read_window_until(w, {"Tetap tampil"});
   INFO(text);
   CHECK(contains(text, "Tetap tampil"));
@@ -172,7 +172,7 @@ TEST_CASE("zenity: a dialog nobody closes does not stop the next messages",
   // Closing the second frees its slot for the waiting one, while the first stays open.
   x.press(w, "Return");
   REQUIRE(test::run_until(l, [&] { return waiting.has(outcome::displayed); }));
-  x.find_window("^Menunggu$");
+  x.find_window("^Menunggu ");
   CHECK(next.kinds() == std::vector{outcome::displayed});  // no require_ack: OK just dismisses
   CHECK(s->pending() == 2);
 
@@ -196,7 +196,7 @@ TEST_CASE(
   s->show(open, r_open.reporter());
   s->show(waiting, r_waiting.reporter());
   REQUIRE(test::run_until(l, [&] { return r_open.has(outcome::displayed); }));
-  const auto w = x.find_window("^Segera ditarik$");
+  const auto w = x.find_window("^Segera ditarik ");
   REQUIRE_FALSE(w.empty());
 
   auto notice = test::make_envelope(waiting.title, "");

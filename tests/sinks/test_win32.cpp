@@ -97,6 +97,10 @@ using namespace bcast::sinks::win32;
 int main(int argc, char**) {
   const std::wstring caption = to_wide("Harga \xE2\x82\xAC turun \xF0\x9F\x98\x80");
   if (caption.size() != 16) return 1;
+  const dialog_request urgent{"Judul", "Isi", dialog_icon::error, true};
+  const UINT on_top = MB_SYSTEMMODAL | MB_SETFOREGROUND | MB_TOPMOST;
+  if ((message_box_style(urgent) & on_top) != on_top) return 3;
+  if (message_box_style({"Judul", "Isi", dialog_icon::information}) & MB_SYSTEMMODAL) return 4;
   if (argc > 1) {
     dialog_control control;
     const auto r = show_message_box({"Judul", "Isi", dialog_icon::warning}, control);

@@ -96,6 +96,25 @@ struct pipe_pair {
   }
 };
 
+// A pseudo-terminal: what the sink writes to `slave` is read back from `master`.
+struct pty_pair {
+  int master = -1, slave = -1;
+  pty_pair() {
+    master = ::posix_openpt(O_RDWR | O_NOCTTY);
+    REQUIRE(master >= 0);
+    REQUIRE(::grantpt(master) == 0);
+    REQUIRE(::unlockpt(master) == 0);
+    slave = ::open(::ptsname(master), O_RDWR | O_NOCTTY);
+    REQUIRE(slave >= 0);
+  }
+  pty_pair(const pty_pair&) = delete;
+  pty_pair& operator=(const pty_pair&) = delete;
+  ~pty_pair() {
+    if (slave >= 0) ::close(slave);
+    if (master >= 0) ::close(master);
+  }
+};
+
 }  // namespace
 
 TEST_CASE("jsonl: each message is one appended line that decodes to the envelope, in order",
@@ -241,13 +260,8 @@ TEST_CASE("terminal: colour when asked, or on a tty", "[sinks][terminal]") {
   CHECK(contains(out, "\x1b[1;33m== "));
   CHECK(contains(out, "\x1b[1mJudul\x1b[0m"));
 
-  const int master = ::posix_openpt(O_RDWR | O_NOCTTY);
-  REQUIRE(master >= 0);
-  REQUIRE(::grantpt(master) == 0);
-  REQUIRE(::unlockpt(master) == 0);
-  const int slave = ::open(::ptsname(master), O_RDWR | O_NOCTTY);
-  REQUIRE(slave >= 0);
-  o.terminal_fd = slave;
+  pty_pair tty;
+  o.terminal_fd = tty.slave;
   o.terminal_colour = colour_mode::automatic;
   const char* no_colour = std::getenv("NO_COLOR");
   const char* term = std::getenv("TERM");
@@ -257,9 +271,7 @@ TEST_CASE("terminal: colour when asked, or on a tty", "[sinks][terminal]") {
   recorder r2;
   (*t)->show(test::make_envelope("Judul", "Isi"), r2.reporter());
   REQUIRE(test::run_until(l, [&] { return r2.has(outcome::displayed); }));
-  CHECK(contains(drain(master), "\x1b[") == colour_expected);
-  ::close(slave);
-  ::close(master);
+  CHECK(contains(drain(tty.master), "\x1b[") == colour_expected);
 }
 
 TEST_CASE("terminal: Indonesian words; an urgent message has a banner, in colour only when allowed",
@@ -297,13 +309,8 @@ TEST_CASE("terminal: Indonesian words; an urgent message has a banner, in colour
   CHECK(contains(drain(p.read), " | DITARIK | Jam buka ==\n"));
 
   // On a tty the banner is in reverse video, unless NO_COLOR says no colour at all.
-  const int master = ::posix_openpt(O_RDWR | O_NOCTTY);
-  REQUIRE(master >= 0);
-  REQUIRE(::grantpt(master) == 0);
-  REQUIRE(::unlockpt(master) == 0);
-  const int slave = ::open(::ptsname(master), O_RDWR | O_NOCTTY);
-  REQUIRE(slave >= 0);
-  o.terminal_fd = slave;
+  pty_pair tty;
+  o.terminal_fd = tty.slave;
   o.language = language::en;
   for (const bool no_colour : {false, true}) {
     scoped_env env("NO_COLOR", no_colour ? "1" : "");
@@ -313,17 +320,15 @@ TEST_CASE("terminal: Indonesian words; an urgent message has a banner, in colour
     recorder r3;
     (*t)->show(test::make_envelope("Toko tutup", "Isi", message::priority::urgent), r3.reporter());
     REQUIRE(test::run_until(l, [&] { return r3.has(outcome::displayed); }));
-    const auto tty = drain(master);
-    INFO(tty);
+    const auto shown = drain(tty.master);
+    INFO(shown);
     if (no_colour) {
-      CHECK(contains(tty, "!!!!!!!! URGENT !!!!!!!!"));
-      CHECK_FALSE(contains(tty, "\x1b"));
+      CHECK(contains(shown, "!!!!!!!! URGENT !!!!!!!!"));
+      CHECK_FALSE(contains(shown, "\x1b"));
     } else {
-      CHECK(contains(tty, "\x1b[1;7;31m!!!!!!!! URGENT !!!!!!!!\x1b[0m"));
+      CHECK(contains(shown, "\x1b[1;7;31m!!!!!!!! URGENT !!!!!!!!\x1b[0m"));
     }
   }
-  ::close(slave);
-  ::close(master);
 }
 
 TEST_CASE("terminal: a reader that does not read never blocks the loop", "[sinks][terminal]") {

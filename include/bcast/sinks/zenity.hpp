@@ -1,12 +1,16 @@
 #pragma once
 // `zenity`: one GTK dialog per message. --info, --warning or --error by priority; the window title
-// is the message title, the text is the title in bold and the body (Pango markup, escaped, with
-// backslashes doubled: zenity unescapes --text with g_strcompress). A long body (a message dialog
-// does not scroll, so its OK button would end up below the screen) goes to a scrollable
-// --text-info window instead, fed on stdin, with ack_label (or OK) and Close.
+// is "<message title> — <category label>", the text a line of labels (priority unless normal,
+// category), the title in bold and the body (Pango markup, escaped, with backslashes doubled:
+// zenity unescapes --text with g_strcompress). A long body (a message dialog does not scroll, so
+// its OK button would end up below the screen) goes to a scrollable --text-info window instead,
+// fed on stdin, with the acknowledge word (or OK) and Close. Every word is in the store's language
+// (words.hpp). An urgent dialog is large, in large text, and kept above other windows
+// (keep_above_args).
 //
 // Outcomes: `displayed` once the dialog has stayed up for display_settle (or closed normally
-// before that); with require_ack the button reads ack_label and OK (exit 0) is `acknowledged`.
+// before that); with require_ack the button reads the acknowledge word and OK (exit 0) is
+// `acknowledged`.
 // Escape, the window's close button and zenity's own --timeout (exit 1 or 5) leave it displayed
 // only. Without require_ack OK just dismisses the dialog. Exit 1 with "cannot open display" on
 // stderr, any other status, or a signal before the settle time is `failed`.

@@ -6,8 +6,9 @@
 //
 // Without require_ack notify-send returns as soon as the server took the notification: exit 0 is
 // `displayed`, anything else `failed` (no server on the bus, no bus at all), and command_timeout
-// bounds it. With require_ack it adds --action=ack=<ack_label>, which makes notify-send wait: the
-// person clicking the button prints "ack" (`acknowledged`); a notification closed or expired
+// bounds it. With require_ack it adds --action=ack=<the acknowledge word, words.hpp>, which makes
+// notify-send wait: the person clicking the button prints "ack" (`acknowledged`); a notification
+// closed or expired
 // otherwise prints nothing (`displayed` only). Since core::process gives the output only at exit,
 // `displayed` comes after display_settle while it waits, as for dialogs. The server is asked to
 // expire it after dialog_timeout, and notify-send is killed dialog_kill_grace later.
@@ -31,6 +32,7 @@
 #include <bcast/sinks/queue.hpp>
 #include <bcast/sinks/sink.hpp>
 #include <bcast/sinks/text.hpp>
+#include <bcast/sinks/words.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -69,7 +71,7 @@ inline std::vector<std::string> notify_send_args(const message::envelope& e,
           std::chrono::duration_cast<std::chrono::milliseconds>(o.dialog_timeout).count();
       args.push_back("--expire-time=" + std::to_string(std::min<long long>(ms, 2147483647LL)));
     }
-    args.push_back("--action=ack=" + text::without_controls(o.ack_label, false));
+    args.push_back("--action=ack=" + std::string(words_for(o.language).acknowledge));
   } else {
     args.emplace_back("--print-id");
   }

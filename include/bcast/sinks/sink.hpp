@@ -3,6 +3,7 @@
 // back.
 
 #include <bcast/message/envelope.hpp>
+#include <bcast/sinks/words.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -63,13 +64,17 @@ struct sink_options {
   // exec commands, notify-send without require_ack and terminal writes: past this, failed.
   std::chrono::milliseconds command_timeout{60000};
 
-  std::string ack_label = "OK, understood";  // the confirm button with require_ack
-  std::string app_name = "bcast";            // notify-send -a
+  // The store's language: the words of every sink (words.hpp).
+  sinks::language language = sinks::language::en;
+  std::string app_name = "bcast";  // notify-send -a
 
   // "NAME=value" added to every child's environment, for example DISPLAY or
   // DBUS_SESSION_BUS_ADDRESS when subscriberd runs outside the desktop session.
   std::vector<std::string> child_env;
   std::string zenity_program = "zenity";
+  // Keep an urgent zenity dialog above other windows (zenity.hpp).
+  std::string xdotool_program = "xdotool";
+  std::string wmctrl_program = "wmctrl";
   std::string notify_send_program = "notify-send";
   // Closes a recalled notification that notify-send no longer waits on (notify_send.hpp).
   std::string gdbus_program = "gdbus";

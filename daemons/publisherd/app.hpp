@@ -526,6 +526,11 @@ class app {
                   [this](http::request& req, http::responder res, const auth::principal& p) {
                     show_message(req, std::move(res), auth::read_scope(p.targets));
                   }));
+    r.get("/api/v1/messages/{id}/receipts.csv",
+          guarded(auth::access::any_user,
+                  [this](http::request& req, http::responder res, const auth::principal& p) {
+                    export_receipts(req, std::move(res), auth::read_scope(p.targets));
+                  }));
     r.post("/api/v1/messages/{id}/recall", for_any_user(&app::recall_message));
     r.get("/api/v1/scheduled", for_any_user(&app::list_scheduled));
     r.post("/api/v1/scheduled/{id}/cancel", for_any_user(&app::cancel_scheduled));
@@ -903,17 +908,42 @@ class app {
     });
   }
 
-  void show_message(http::request& req, http::responder res, auth::read_scope scope) {
-    std::string id(req.param("id").value_or(""));
-    messages_.get(id, [this, res, id,
-                       scope = std::move(scope)](result<std::optional<broker::message_record>> r) {
+  // The message `id` if `scope` sees it; answers 503 or 404 itself otherwise.
+  void find_visible_message(const std::string& id, const auth::read_scope& scope,
+                            const http::responder& res,
+                            std::function<void(broker::message_record)> then) {
+    messages_.get(id, [res, id, scope, then = std::move(then)](
+                          result<std::optional<broker::message_record>> r) {
       if (!r)
         return res.error(
             503, "broker_unavailable",
             "Message not available, check the connection (" + r.err().message() + ").");
       if (!r.value() || !scope.sees_message(r.value()->envelope.targets))
         return res.error(404, "not_found", "No message " + id + ".");
-      auto record = std::move(*r.value());
+      then(std::move(*r.value()));
+    });
+  }
+
+  // The receipts of the stores `scope` sees (the counts too: they sum up the stores listed);
+  // answers 503 itself when they cannot be read.
+  void summarize_visible(broker::message_record record, const auth::read_scope& scope,
+                         const http::responder& res,
+                         std::function<void(broker::receipt_summary)> then) {
+    auto stores = broker::known_stores(known_stores_);
+    scope.keep_visible_stores(stores);
+    receipts_.summarize(std::move(record), std::move(stores),
+                        [res, then = std::move(then)](result<broker::receipt_summary> s) {
+                          if (!s)
+                            return res.error(
+                                503, "broker_unavailable",
+                                "Receipts not available (" + s.err().message() + ").");
+                          then(std::move(s).value());
+                        });
+  }
+
+  void show_message(http::request& req, http::responder res, auth::read_scope scope) {
+    const std::string id(req.param("id").value_or(""));
+    find_visible_message(id, scope, res, [this, res, id, scope](broker::message_record record) {
       recaller_.records().get(id, [this, res, scope, record = std::move(record)](
                                       result<std::optional<broker::recall_record>> recall) mutable {
         if (!recall)
@@ -922,19 +952,27 @@ class app {
               "Message not available, check the connection (" + recall.err().message() + ").");
         json envelope = record.envelope;
         json recalled = recall.value() ? broker::to_json(**recall) : json(nullptr);
-        auto stores = broker::known_stores(known_stores_);
-        scope.keep_visible_stores(stores);  // the counts too: they sum up the stores listed
-        receipts_.summarize(std::move(record), std::move(stores),
-                            [res, envelope = std::move(envelope),
-                             recalled = std::move(recalled)](result<broker::receipt_summary> s) {
-                              if (!s)
-                                return res.error(
-                                    503, "broker_unavailable",
-                                    "Receipts not available (" + s.err().message() + ").");
-                              res.json(200, {{"message", envelope},
-                                             {"receipts", broker::to_json(s.value())},
-                                             {"recall", recalled}});
-                            });
+        summarize_visible(std::move(record), scope, res,
+                          [res, envelope = std::move(envelope),
+                           recalled = std::move(recalled)](broker::receipt_summary s) {
+                            res.json(200, {{"message", envelope},
+                                           {"receipts", broker::to_json(s)},
+                                           {"recall", recalled}});
+                          });
+      });
+    });
+  }
+
+  // GET /api/v1/messages/{id}/receipts.csv: what show_message lists, for a spreadsheet.
+  void export_receipts(http::request& req, http::responder res, auth::read_scope scope) {
+    const std::string id(req.param("id").value_or(""));
+    find_visible_message(id, scope, res, [this, res, id, scope](broker::message_record record) {
+      summarize_visible(std::move(record), scope, res, [res, id](broker::receipt_summary s) {
+        auto csv = http::response::text(200, broker::to_csv(s), "text/csv; charset=utf-8");
+        // The id is a ULID (the route matched a stored message), safe in a header.
+        csv.set_header("Content-Disposition",
+                       "attachment; filename=\"bcast-receipts-" + id + ".csv\"");
+        res.send(std::move(csv));
       });
     });
   }

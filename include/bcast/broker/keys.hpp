@@ -40,6 +40,13 @@
 //   bcast:{schedule}:items      hash, message id -> JSON {"attempts","send_at","created_at",
 //                               "created_by","envelope"} (the unsigned envelope, signed when sent)
 //
+// Escalations (escalation.hpp), all under the tag {escalation}:
+//   bcast:{escalation}:due        sorted set, message id -> when it is due in ms: sent_at +
+//                                 escalate_after_s, or, once claimed, the end of the lease
+//   bcast:{escalation}:items      hash, message id -> JSON {"attempts","due_at"}
+//   bcast:{escalation}:done:<id>  string, JSON {"due_at","at","result"}: it ran (or was
+//                                 dropped); expires with the message log's max age
+//
 // ACL (acl.hpp): a store's user writes exactly its five own keys above, reads (%R~) the history
 // of its channels, subscribes to their live channels, and publishes nothing. Its own
 // channel's history is under the same tag but read-only: the rules name keys, not the tag.
@@ -154,6 +161,18 @@ inline std::string schedule_due_key() {
 }
 inline std::string schedule_items_key() {
   return detail::tagged("schedule", "items");
+}
+
+inline std::string escalation_due_key() {
+  return detail::tagged("escalation", "due");
+}
+inline std::string escalation_items_key() {
+  return detail::tagged("escalation", "items");
+}
+inline std::string escalation_done_key(std::string_view message_id) {
+  std::string suffix = "done:";
+  suffix += message_id;
+  return detail::tagged("escalation", suffix);
 }
 
 // ---- channels --------------------------------------------------------------------------------

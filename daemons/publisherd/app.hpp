@@ -7,6 +7,7 @@
 #include <bcast/auth/authenticator.hpp>
 #include <bcast/auth/users.hpp>
 #include <bcast/broker/audit.hpp>
+#include <bcast/broker/escalation.hpp>
 #include <bcast/broker/idempotency.hpp>
 #include <bcast/broker/messages.hpp>
 #include <bcast/broker/presence.hpp>
@@ -26,6 +27,7 @@
 #include <bcast/http/authentication.hpp>
 #include <bcast/http/server.hpp>
 #include <bcast/http/static_files.hpp>
+#include <bcast/message/decode.hpp>
 #include <bcast/message/send_request.hpp>
 #include <bcast/message/ulid.hpp>
 #include <bcast/redis/client.hpp>
@@ -82,6 +84,11 @@ struct publisher_metrics {
   metrics::counter& cancelled = lifecycle.with({"cancel"});
   metrics::counter& scheduled_sent = lifecycle.with({"scheduled_sent"});
   metrics::counter& scheduled_refused = lifecycle.with({"scheduled_refused"});
+  metrics::family<metrics::counter, 1>& escalations = registry.add_counter_family<1>(
+      "bcast_escalations_total",
+      "Escalations by how they ended: ok, failed, not_configured, all_acknowledged, recalled, "
+      "dropped.",
+      {"result"});
   metrics::gauge& scheduled_messages =
       registry.add_gauge("bcast_scheduled_messages",
                          "Messages in the schedule (being sent included), at the last poll.");
@@ -97,6 +104,7 @@ class app {
         publisher_(redis_, publisher_settings(config_)),
         messages_(redis_),
         schedule_(redis_),
+        escalations_(redis_, publisher_.settings().records.max_age),
         audit_(redis_, audit_settings(config_)),
         presence_(fleet_redis_),
         receipts_(fleet_redis_),
@@ -106,6 +114,15 @@ class app {
                           [this](broker::scheduled_message m, std::function<void(bool)> sent) {
                             send_scheduled(std::move(m), std::move(sent));
                           }),
+        escalation_runner_(
+            redis_, escalations_,
+            [this](broker::escalation_item item, broker::escalation_runner::outcome done) {
+              escalate(std::move(item), std::move(done));
+            },
+            [this](const std::string& id, const std::string& why) {
+              escalation_ended(id, "dropped", why, {});
+            },
+            escalation_runner_settings(config_)),
         server_(l),
         sweep_timer_(l),
         stores_timer_(l),
@@ -197,6 +214,7 @@ class app {
     server_.set_options(server_options(config_, descriptor_limit_));
     load_static();
     audit_.set_settings(audit_settings(config_));
+    escalation_runner_.set_lease(escalation_runner_settings(config_).lease);
     bcast::core::log::notice("configuration reloaded; users reloaded (" +
                              std::to_string(auth_.users().size()) + " users)");
     audit_system(broker::audit_action::config_reload, "ok", {});
@@ -218,6 +236,8 @@ class app {
     sweep_timer_.stop();
     stores_timer_.stop();
     scheduled_runner_.stop();
+    shutting_down_ = true;
+    escalation_runner_.stop();
     watchdog_.stop();
     server_.shutdown([this, done = std::move(done)] {
       redis_.close();
@@ -299,6 +319,13 @@ class app {
     o.connect_timeout = c.publish_timeout;
     o.client_name = "publisherd";
     return o;
+  }
+
+  static broker::escalation_runner_settings escalation_runner_settings(const config& c) {
+    broker::escalation_runner_settings s;
+    s.lease = std::chrono::duration_cast<std::chrono::milliseconds>(c.escalation_timeout) +
+              std::chrono::seconds(60);
+    return s;
   }
 
   static broker::audit_settings audit_settings(const config& c) {
@@ -461,6 +488,11 @@ class app {
   void set_known_stores(std::vector<broker::store_presence> stores) {
     known_stores_ = std::move(stores);
     store_reach_ = broker::store_reach(broker::known_stores(known_stores_));
+    // Escalations wait for the first store list: without it every store would look absent.
+    if (!escalations_started_ && !shutting_down_) {
+      escalations_started_ = true;
+      escalation_runner_.start();
+    }
   }
 
   void refresh_stores() {
@@ -592,8 +624,9 @@ class app {
       return correct_message(std::move(res), std::move(entry), who, std::move(envelope).value(),
                              options, key.has_value());
     auto started = std::chrono::steady_clock::now();
-    auto answer = [this, res, entry = std::move(entry), id = envelope->id,
-                   started](result<broker::publish_outcome> r) mutable {
+    auto answer = [this, res, entry = std::move(entry), id = envelope->id, started,
+                   escalates = envelope->escalate_after_s.has_value()](
+                      result<broker::publish_outcome> r) mutable {
       metrics_.publish_duration.observe(
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
       if (!r && r.err() == bcast::core::errc::conflict) {
@@ -605,6 +638,7 @@ class app {
         return audit(std::move(entry), id, "broker_unavailable");
       }
       metrics_.sent.inc();
+      if (escalates) file_escalation(r->envelope_json);
       res.send(http::response::text(201, std::move(r->envelope_json), "application/json"));
       // After the answer, in the same write to Redis as whatever comes next: no round trip.
       audit(std::move(entry), id, "ok");
@@ -667,9 +701,10 @@ class app {
   void correct_message(http::responder res, broker::audit_entry entry, const auth::principal& who,
                        message::envelope y, broker::publish_options options, bool keyed) {
     const std::string id = y.id, old = y.supersedes.value_or("");
+    const bool escalates = y.escalate_after_s.has_value();
     recaller_.correct(
         std::move(y), may_touch(who), options, keyed,
-        [this, res, entry = std::move(entry), id, old,
+        [this, res, entry = std::move(entry), id, old, escalates,
          by = who.name](broker::lifecycle_result<broker::publish_outcome> r) mutable {
           if (!r && r.err().what == broker::lifecycle_error::kind::unavailable) {
             not_sent(res, id, r.err().message);
@@ -681,6 +716,7 @@ class app {
           }
           metrics_.sent.inc();
           metrics_.corrected.inc();
+          if (escalates) file_escalation(r->envelope_json);
           bcast::core::log::notice("message " + old + " corrected by " + id + " (" + by + ")");
           res.send(http::response::text(201, std::move(r->envelope_json), "application/json"));
           audit(std::move(entry), old, "ok", "correction " + id);
@@ -741,7 +777,8 @@ class app {
     publisher_.publish(
         e,
         [this, entry = broker::audit_event(m.created_by, broker::audit_action::scheduled_send),
-         id = e.id, sent = std::move(sent)](result<broker::publish_outcome> r) mutable {
+         id = e.id, escalates = e.escalate_after_s.has_value(),
+         sent = std::move(sent)](result<broker::publish_outcome> r) mutable {
           if (!r) {
             bcast::core::log::warning(
                 "scheduled message " + id +
@@ -751,11 +788,102 @@ class app {
           }
           metrics_.sent.inc();
           metrics_.scheduled_sent.inc();
+          if (escalates) file_escalation(r->envelope_json);
           bcast::core::log::info("scheduled message " + id + " sent");
           audit(std::move(entry), id, "ok");
           sent(true);
         },
         options);
+  }
+
+  // ---- escalation ----------------------------------------------------------------------
+
+  // A message with escalate_after_s went out: its escalation is due that long after its sent_at
+  // (as recorded: an idempotent retry answers the first attempt's envelope). Filed once.
+  void file_escalation(const std::string& envelope_json) {
+    const auto e = message::decode(envelope_json);
+    const auto item = e ? broker::escalation_of(*e) : std::nullopt;
+    if (!item) return;
+    escalations_.add(*item, [id = item->message_id](result<void> r) {
+      if (!r)
+        bcast::core::log::error("escalation of message " + id +
+                                " not filed, it will not run: " + r.err().message());
+    });
+  }
+
+  // The runner claimed `item`: it runs the command for the stores that have not acknowledged.
+  // A read that fails leaves it to be claimed again (done with nothing).
+  void escalate(broker::escalation_item item, broker::escalation_runner::outcome done) {
+    const auto later = [this, done](const std::string& id, const bcast::core::error& e) {
+      escalation_failures_.write(
+          bcast::core::log::level::warning,
+          "escalation of message " + id +
+              " put off, tried again when its claim runs out: " + e.message());
+      done(std::nullopt);
+    };
+    const std::string id = item.message_id;
+    messages_.get(id, [this, id, done, later](result<std::optional<broker::message_record>> r) {
+      if (!r) return later(id, r.err());
+      if (!r.value())
+        return escalation_ended(id, "failed", "the message is not in the message log", done);
+      recaller_.records().get(id, [this, id, done, later, record = std::move(*r.value())](
+                                      result<std::optional<broker::recall_record>> recall) {
+        if (!recall) return later(id, recall.err());
+        if (recall.value())
+          return escalation_ended(id, "recalled", "recalled by " + (*recall)->by, done);
+        auto stores = broker::known_stores(known_stores_);
+        std::erase_if(stores, [&](const broker::known_store& s) {
+          return !broker::store_matches_message(s, record.envelope);
+        });
+        receipts_.summarize(
+            record, std::move(stores),
+            [this, id, done, later, envelope = record.envelope](result<broker::receipt_summary> s) {
+              if (!s) return later(id, s.err());
+              escalate_to(envelope, *s, done);
+            });
+      });
+    });
+  }
+
+  void escalate_to(const message::envelope& e, const broker::receipt_summary& s,
+                   const broker::escalation_runner::outcome& done) {
+    const auto missing = broker::unacknowledged_stores(s);
+    const auto of = std::to_string(missing.size()) + " of " + std::to_string(s.expected) +
+                    " stores have not acknowledged";
+    if (missing.empty())
+      return escalation_ended(e.id, "all_acknowledged",
+                              "all " + std::to_string(s.expected) + " stores acknowledged", done);
+    std::string named;  // the detail names the first few
+    for (std::size_t i = 0; i < missing.size() && i < 20; ++i) named += ' ' + missing[i];
+    if (missing.size() > 20) named += " ...";
+    if (config_.escalation_command.empty())
+      return escalation_ended(e.id, "not_configured",
+                              of + " (" + named.substr(1) + "), but no escalation_command is set",
+                              done);
+    bcast::core::log::notice("escalation of message " + e.id + ": " + of +
+                             ", running escalation_command");
+    broker::run_escalation_command(
+        loop_, config_.escalation_command, broker::escalation_env(e, s), config_.escalation_timeout,
+        [this, id = e.id, done, detail = of + ":" + named](std::optional<std::string> why) {
+          if (why) return escalation_ended(id, "failed", *why + "; " + detail, done);
+          escalation_ended(id, "ok", detail, done);
+        });
+  }
+
+  void escalation_ended(const std::string& id, std::string_view result, const std::string& detail,
+                        const broker::escalation_runner::outcome& done) {
+    metrics_.escalations.with({result}).inc();
+    const auto line =
+        "escalation of message " + id + ": " + std::string(result) + " (" + detail + ")";
+    if (result == "ok" || result == "all_acknowledged") {
+      bcast::core::log::notice(line);
+    } else if (result == "recalled") {
+      bcast::core::log::info(line);
+    } else {
+      bcast::core::log::warning(line);
+    }
+    audit_.record_escalation(id, std::string(result), detail);
+    if (done) done(std::string(result));
   }
 
   void on_schedule_polled(std::size_t scheduled) {
@@ -950,17 +1078,39 @@ class app {
           return res.error(
               503, "broker_unavailable",
               "Message not available, check the connection (" + recall.err().message() + ").");
-        json envelope = record.envelope;
         json recalled = recall.value() ? broker::to_json(**recall) : json(nullptr);
-        summarize_visible(std::move(record), scope, res,
-                          [res, envelope = std::move(envelope),
-                           recalled = std::move(recalled)](broker::receipt_summary s) {
-                            res.json(200, {{"message", envelope},
-                                           {"receipts", broker::to_json(s)},
-                                           {"recall", recalled}});
-                          });
+        const auto envelope = record.envelope;  // not one the lambda below moves from
+        escalation_json(envelope, res,
+                        [this, res, scope, record = std::move(record),
+                         recalled = std::move(recalled)](json escalation) mutable {
+                          json envelope = record.envelope;
+                          summarize_visible(
+                              std::move(record), scope, res,
+                              [res, envelope = std::move(envelope), recalled = std::move(recalled),
+                               escalation = std::move(escalation)](broker::receipt_summary s) {
+                                res.json(200, {{"message", envelope},
+                                               {"receipts", broker::to_json(s)},
+                                               {"recall", recalled},
+                                               {"escalation", escalation}});
+                              });
+                        });
       });
     });
+  }
+
+  // The escalation's state, null when the message asks for none (then without a round trip);
+  // answers 503 itself when it cannot be read.
+  void escalation_json(const message::envelope& e, const http::responder& res,
+                       std::function<void(json)> then) {
+    if (!e.escalate_after_s) return then(json(nullptr));
+    escalations_.state(
+        e.id, [res, then = std::move(then)](result<std::optional<broker::escalation_state>> r) {
+          if (!r)
+            return res.error(
+                503, "broker_unavailable",
+                "Message not available, check the connection (" + r.err().message() + ").");
+          then(r.value() ? broker::to_json(**r) : json(nullptr));
+        });
   }
 
   // GET /api/v1/messages/{id}/receipts.csv: what show_message lists, for a spreadsheet.
@@ -1033,6 +1183,7 @@ class app {
   broker::publisher publisher_;
   broker::message_log messages_;
   broker::schedule schedule_;
+  broker::escalations escalations_;
   // On the publishing connection: an entry is pipelined with the send it records.
   broker::audit_log audit_;
   broker::audit_sampler token_uses_;
@@ -1044,6 +1195,7 @@ class app {
   message::ulid_generator ids_;
   broker::recaller recaller_;
   broker::schedule_runner scheduled_runner_;
+  broker::escalation_runner escalation_runner_;
   http::server server_;
   std::size_t descriptor_limit_ = 0;  // RLIMIT_NOFILE, once start() has raised it
   // By http::connection_event::kind.
@@ -1064,6 +1216,10 @@ class app {
   bool told_unsigned_ = false;
   bool redis_was_down_ = false;
   bool told_scheduled_ = false;
+  bool escalations_started_ = false;
+  bool shutting_down_ = false;
+  bcast::core::log::limited escalation_failures_{{1, std::chrono::seconds(60)},
+                                                 "escalations put off not logged"};
   bcast::trust::keyring own_keys_;  // every key signed with since the start, for the seals
 };
 

@@ -78,6 +78,10 @@ struct config {
   unsigned login_hash_threads = 2;
   std::size_t login_hash_queue = 8;
   unsigned login_in_flight_per_address = 4;
+  // Run with /bin/sh -c for a must-read message still unacknowledged escalate_after_s after it
+  // went out (broker/escalation.hpp); empty: such a message is logged and audited only.
+  std::string escalation_command;
+  std::chrono::seconds escalation_timeout{60};
   std::string log_level = "info";
 };
 
@@ -251,6 +255,8 @@ inline bcast::core::result<void> apply_file(config& c, const std::string& path) 
         file.refuse("trusted_proxies", parsed.err().detail());
       }
     }
+    file.text("escalation_command", c.escalation_command)
+        .duration("escalation_timeout_s", c.escalation_timeout);
     file.text("log_level", c.log_level);
   });
 }

@@ -24,17 +24,6 @@ namespace {
 struct must_read_fixture : test::publisherd_fixture {
   session admin = login();
 
-  // What a store's heartbeat writes, written by the library's own heartbeat.
-  void store_seen(const std::string& id, std::vector<std::string> groups) {
-    core::loop l;
-    redis::client c(l, redis::parse_url(redis->url()).value());
-    broker::heartbeat beat(l, c, broker::store_profile{id, std::move(groups), "test"});
-    std::optional<core::result<void>> done;
-    beat.beat([&](core::result<void> r) { done.emplace(std::move(r)); });
-    REQUIRE(test::run_until(l, [&] { return done.has_value(); }));
-    REQUIRE(done->ok());
-  }
-
   // What a store's receipt writer records for it (HSETNX <store's receipts> <id>:<state> <at>).
   void receipt(const std::string& store, const std::string& id, broker::receipt_state state,
                const std::string& at) {

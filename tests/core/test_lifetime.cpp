@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -170,4 +171,26 @@ TEST_CASE("liveness: renew() expires the watches taken before it, not those take
   CHECK(after.expired());
   CHECK_FALSE(token.watch().expired());
   CHECK(core::liveness_watch().expired());
+}
+
+TEST_CASE("a timer whose owner outlives into the loop's teardown is freed by it") {
+  // As a connect attempt kept alive by a pending request: the teardown closes the timer's handle
+  // first (without a callback), and only later does the request's callback destroy the owner.
+  auto captured = std::make_shared<int>(0);
+  std::weak_ptr<int> watch = captured;
+  struct pending_work {
+    uv_work_t req{};
+    std::unique_ptr<core::timer> timer;
+  };
+  auto* work = new pending_work;
+  {
+    core::loop l;
+    work->timer = std::make_unique<core::timer>(l);
+    work->timer->start(std::chrono::hours(1), [captured = std::move(captured)] {});
+    work->req.data = work;
+    REQUIRE(uv_queue_work(
+                l.uv(), &work->req, [](uv_work_t*) { uv_sleep(20); },
+                [](uv_work_t* req, int) { delete static_cast<pending_work*>(req->data); }) == 0);
+  }
+  CHECK(watch.expired());  // the timer's box, and the callback it holds, are gone
 }

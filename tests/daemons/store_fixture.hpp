@@ -29,6 +29,7 @@ struct store_box {
   std::vector<std::string> trusted_keys;
   bool allow_unsigned = false;
   std::vector<std::string> extra_args;  // "--language", "id", ...
+  std::vector<std::string> env;         // "DISPLAY=:99", ...
   std::unique_ptr<daemon_process> process;
 
   std::string jsonl() const { return dir + "/shown.jsonl"; }
@@ -47,7 +48,7 @@ struct store_box {
   // Runs subscriberd; start() also waits until it is live.
   void launch() {
     process = std::make_unique<daemon_process>(build_path("daemons/subscriberd/subscriberd"),
-                                               arguments());
+                                               arguments(), env);
   }
   void start() {
     launch();

@@ -150,3 +150,65 @@ TEST_CASE("must-read: a send with repeat_every_s and escalate_after_s is checked
   e->repeat_every_s.reset();
   CHECK_FALSE(ring.verify(*e).ok());
 }
+
+TEST_CASE("bcastctl: send --repeat-every/--escalate-after, and show --csv prints the receipts") {
+  must_read_fixture f;
+  f.store_seen("s1", {"region:jateng"});
+  f.store_seen("0042", {"region:jateng"});
+  REQUIRE(f.get(f.admin, "/api/v1/stores").status == 200);
+  const std::string sock = "--socket " + f.socket + " ";
+  const auto sent_id = [](const std::string& out) {
+    REQUIRE(out.rfind("sent ", 0) == 0);
+    return out.substr(5, 26);
+  };
+  const auto envelope = [&](const std::string& id) {
+    auto r = f.get(f.admin, "/api/v1/messages/" + id);
+    REQUIRE(r.status == 200);
+    return json::parse(r.body)["message"];
+  };
+
+  std::string out;
+  REQUIRE(test::run_bcastctl(sock + "send --target region:jateng --category announcement "
+                                    "--title 'Wajib dibaca' --require-ack --repeat-every 5m "
+                                    "--escalate-after 90 -",
+                             "Stok opname jam 5.", &out) == 0);
+  const std::string id = sent_id(out);
+  auto m = envelope(id);
+  CHECK(m["repeat_every_s"] == 300);
+  CHECK(m["escalate_after_s"] == 90);
+
+  REQUIRE(test::run_bcastctl(sock + "send --target all --category announcement --title Lagi "
+                                    "--require-ack --repeat-every 45s --escalate-after 1h body",
+                             {}, &out) == 0);
+  m = envelope(sent_id(out));
+  CHECK(m["repeat_every_s"] == 45);
+  CHECK(m["escalate_after_s"] == 3600);
+
+  // The server's refusal names the field; a DURATION that is not one is a usage error.
+  CHECK(test::run_bcastctl(sock + "send --target all --category announcement --title x "
+                                  "--require-ack --repeat-every 5s body",
+                           {}, &out) == 1);
+  CHECK(test::contains(out, "(field: repeat_every_s)"));
+  CHECK(test::run_bcastctl(sock + "send --target all --category announcement --title x "
+                                  "--escalate-after 60 body",
+                           {}, &out) == 1);
+  CHECK(test::contains(out, "(field: escalate_after_s)"));
+  for (const char* bad : {"5x", "m", "-5", "1.5m", "99999999999"}) {
+    INFO(bad);
+    CHECK(test::run_bcastctl(sock +
+                                 "send --target all --category announcement --title x "
+                                 "--require-ack --repeat-every '" +
+                                 bad + "' body",
+                             {}, &out) == 2);
+    CHECK(test::contains(out, "--repeat-every takes seconds"));
+  }
+
+  f.receipt("s1", id, broker::receipt_state::acknowledged, "2026-12-02T10:00:05.000Z");
+  REQUIRE(test::run_bcastctl(sock + "show " + id + " --csv", {}, &out) == 0);
+  CHECK(out ==
+        "store,state,at\r\n"
+        "0042,pending,\r\n"
+        "s1,acknowledged,2026-12-02T10:00:05.000Z\r\n");
+  CHECK(test::run_bcastctl(sock + "show 01JD0000000000000000000000 --csv", {}, &out) == 1);
+  CHECK_FALSE(test::contains(out, "store,state,at"));
+}

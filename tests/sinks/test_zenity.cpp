@@ -342,3 +342,39 @@ TEST_CASE("zenity: a program that cannot start is failed", "[sinks][zenity]") {
   REQUIRE(r.kinds() == std::vector{outcome::failed});
   CHECK(r.reason() == "cannot start /nonexistent/zenity: no such file or directory");
 }
+
+TEST_CASE("zenity: a must-read reminder waits while its dialog is open, then shows titled Reminder N",
+          "[sinks][zenity][x11]") {
+  if (!have_desktop_tools()) return;
+  test::xvfb x;
+  core::loop l;
+  auto o = dialog_options(x);
+  o.language = language::id;
+  auto s = zenity(l, o);
+  CHECK(s->acknowledges());
+  auto e = test::make_envelope("Stok opname", "Malam ini", message::priority::normal, true);
+  e.repeat_every_s = 10;
+  recorder first;
+  s->show(e, first.reporter());
+  REQUIRE(test::run_until(l, [&] { return first.has(outcome::displayed); }));
+  const auto w = x.find_window("^Stok opname — ");
+  REQUIRE(!w.empty());
+
+  recorder stacked;
+  s->remind(e, 1, stacked.reporter());  // still open: no second dialog
+  CHECK(s->pending() == 1);
+  x.press(w, "Escape");
+  REQUIRE(test::run_until(l, [&] { return s->pending() == 0; }));
+  CHECK(first.kinds() == std::vector{outcome::displayed});
+  CHECK(stacked.events.empty());
+
+  recorder reminded;
+  s->remind(e, 2, reminded.reporter());
+  REQUIRE(test::run_until(l, [&] { return reminded.has(outcome::displayed); }));
+  const auto again = x.find_window("^Pengingat 2: Stok opname — ");
+  REQUIRE(!again.empty());
+  CHECK(x.window_title(again).starts_with("Pengingat 2: Stok opname — "));
+  x.press(again, "Return");
+  REQUIRE(test::run_until(l, [&] { return s->pending() == 0; }));
+  CHECK(reminded.kinds() == std::vector{outcome::displayed, outcome::acknowledged});
+}

@@ -51,6 +51,8 @@ class loop {
     }, nullptr);
     while (uv_run(&loop_, UV_RUN_DEFAULT) != 0) {
     }
+    for (auto& fn : after_teardown_) fn();
+    after_teardown_.clear();
     uv_loop_close(&loop_);
   }
 
@@ -87,6 +89,10 @@ class loop {
   // Loop thread only: fn runs at the end of this iteration (before the next poll). Used to coalesce
   // writes; not a way to defer a completion (use defer for that).
   void at_end_of_tick(std::function<void()> fn) { end_of_tick_.push_back(std::move(fn)); }
+
+  // For an owner whose handle this loop's teardown closed (without a callback, so the owner's own
+  // close callback never runs): fn runs once that teardown has finished every close.
+  void after_teardown(std::function<void()> fn) { after_teardown_.push_back(std::move(fn)); }
 
   // A scratch buffer for uv_read callbacks; data is consumed before the callback returns, so one
   // buffer serves every stream of the loop, which keeps thousands of idle connections cheap.
@@ -127,6 +133,7 @@ class loop {
   std::vector<std::function<void()>> mailbox_queue_;
   std::vector<std::function<void()>> deferred_;
   std::vector<std::function<void()>> end_of_tick_;
+  std::vector<std::function<void()>> after_teardown_;
   std::array<char, 64 * 1024> read_buffer_{};
 };
 

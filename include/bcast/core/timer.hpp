@@ -31,8 +31,11 @@ class handle_box final : public held_by_uv<handle_box<Handle>> {
 
   void close() {
     // The loop's teardown closes every handle still open; an owner that outlives it into that
-    // teardown must not close its handle a second time (libuv asserts).
-    if (uv_is_closing(base())) return;
+    // teardown must not close its handle a second time (libuv asserts), and is released after it.
+    if (uv_is_closing(base())) {
+      loop::from(handle.loop).after_teardown([box = this->shared_from_this()] { box->release(); });
+      return;
+    }
     uv_close(reinterpret_cast<uv_handle_t*>(&handle),
              [](uv_handle_t* h) { static_cast<handle_box*>(h->data)->release(); });
   }

@@ -49,7 +49,7 @@
 namespace bcast::sinks {
 
 inline std::vector<std::string> notify_send_args(const message::envelope& e,
-                                                 const sink_options& o) {
+                                                 const sink_options& o, unsigned reminder = 0) {
   std::vector<std::string> args;
   args.push_back("--app-name=" + text::without_controls(o.app_name, false));
   args.push_back(e.priority == message::priority::urgent ? "--urgency=critical"
@@ -76,7 +76,8 @@ inline std::vector<std::string> notify_send_args(const message::envelope& e,
     args.emplace_back("--print-id");
   }
   args.emplace_back("--");  // a title that starts with '-' is not an option
-  args.push_back(text::without_controls(e.title, false));
+  args.push_back(
+      reminder_title(words_for(o.language), text::without_controls(e.title, false), reminder));
   args.push_back(text::escape_markup_argument(text::without_controls(e.body, true)));
   return args;
 }
@@ -152,6 +153,8 @@ class notify_send_sink final : public queued_sink {
       : notify_send_sink(l, std::make_shared<const sink_options>(options),
                          std::make_shared<detail::notification_ids>()) {}
 
+  bool acknowledges() const noexcept override { return true; }
+
   // A notify-send without require_ack is left to finish, since killing it could leave behind a
   // notification whose id it never printed; its end closes the notification (start()).
   void recall(const message::envelope&, std::string_view id) override {
@@ -177,7 +180,7 @@ class notify_send_sink final : public queued_sink {
                     std::shared_ptr<detail::notification_ids> ids) {
     child_plan plan;
     plan.process.file = o->notify_send_program;
-    plan.process.args = notify_send_args(j->envelope(), *o);
+    plan.process.args = notify_send_args(j->envelope(), *o, j->reminder());
     plan.process.extra_env = o->child_env;
     plan.cancel_signal = SIGINT;
     const bool waits = j->envelope().require_ack;

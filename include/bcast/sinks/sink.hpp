@@ -113,6 +113,20 @@ class sink {
   // keeps what it showed can tell (jsonl reads its file); the others answer no and show it again.
   virtual bool has_shown(const message::envelope&) const { return false; }
 
+  // Whether a person can acknowledge a message here (a dialog's button, an exec command that
+  // prints `acknowledged`). Only such sinks show must-read reminders, unless no sink can.
+  virtual bool acknowledges() const noexcept { return false; }
+
+  // Nobody acknowledged `e` yet: show it again, as reminder number `count` (1 for the first).
+  // A sink that still shows or queues `e` does nothing, so one message never has two popups.
+  // Outcomes come as for show(). A sink that records events (jsonl, terminal) records it, when it
+  // is asked: the display pipeline asks those only when no sink acknowledges.
+  virtual void remind(const message::envelope& e, unsigned count, reporter report) {
+    (void)e;
+    (void)count;
+    (void)report;
+  }
+
   // Head office took message `id` back: `by` is the recall notice (it carries the message's
   // title) or the correction that replaces it (message/lifecycle.hpp). A sink drops `id` if it
   // is still waiting, closes what of it is still open, and reports nothing more for it: a popup

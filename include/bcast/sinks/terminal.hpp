@@ -18,6 +18,7 @@
 // command_timeout is `failed`; the queue (one block at a time, max_queued waiting) bounds memory.
 // The fd's flags are left alone: making a shared stdout non-blocking would break other writers.
 // A recalled message gets one line, "== <time> | RECALLED | <title> ==" (in the store's language).
+// A must-read reminder is the message's block again, titled "Reminder N: <title>".
 
 #include <bcast/core/loop.hpp>
 #include <bcast/core/timer.hpp>
@@ -276,7 +277,13 @@ class terminal_sink final : public queued_sink {
                      colour = detail::use_colour(options.terminal_colour, options.terminal_fd),
                      limit = options.command_timeout,
                      lang = options.language](const std::shared_ptr<job>& j) {
-                      const auto& e = j->envelope();
+                      message::envelope reminded;
+                      if (j->reminder() > 0) {
+                        reminded = j->envelope();
+                        reminded.title = reminder_title(words_for(lang), std::move(reminded.title),
+                                                        j->reminder());
+                      }
+                      const auto& e = j->reminder() > 0 ? reminded : j->envelope();
                       auto w = std::make_shared<detail::terminal_write>(
                           j, fd,
                           e.recalls ? terminal_recall_line(e, colour, lang)

@@ -41,9 +41,10 @@ using dialog_closer = std::function<void(win32::dialog_control&)>;
 // The caption is the title and the category label, as zenity's window title; MessageBox has no
 // button label of ours, so a message that needs confirming says which button confirms it.
 inline win32::dialog_request dialog_request_for(const message::envelope& e,
-                                                language lang = language::en) {
+                                                language lang = language::en,
+                                                unsigned reminder = 0) {
   const auto& w = words_for(lang);
-  const auto title = text::without_controls(e.title, false);
+  const auto title = reminder_title(w, text::without_controls(e.title, false), reminder);
   win32::dialog_request r;
   r.caption = title + " \u2014 " + text::without_controls(category_label(lang, e.category), false);
   r.text = title + "\n\n" + text::without_controls(e.body, true);
@@ -143,6 +144,8 @@ class threaded_dialog_sink final : public queued_sink {
                      close = std::make_shared<const dialog_closer>(std::move(close))](
                         const std::shared_ptr<job>& j) { start(j, *o, show, close); }) {}
 
+  bool acknowledges() const noexcept override { return true; }
+
  private:
   static void start(const std::shared_ptr<job>& j, const sink_options& o,
                     const std::shared_ptr<const blocking_dialog>& show,
@@ -150,7 +153,7 @@ class threaded_dialog_sink final : public queued_sink {
     auto t = std::make_shared<detail::dialog_thread>();
     t->j = j;
     t->show = show;
-    t->request = dialog_request_for(j->envelope(), o.language);
+    t->request = dialog_request_for(j->envelope(), o.language, j->reminder());
     if (int rc = 0; !t->start(j->loop(), rc)) {
       j->failed(std::string("cannot start a dialog thread: ") + uv_strerror(rc));
       j->finish();

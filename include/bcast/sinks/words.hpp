@@ -79,6 +79,13 @@ inline std::string_view priority_label(const words& w, message::priority p) noex
   return w.normal;
 }
 
+// A title as a popup shows it: "Reminder 2: <title>" for the second reminder of a must-read
+// message, the title alone the first time.
+inline std::string reminder_title(const words& w, std::string title, unsigned reminder) {
+  if (reminder == 0) return title;
+  return std::string(w.reminder) + " " + std::to_string(reminder) + ": " + title;
+}
+
 // The default categories have a label; any other category shows its name as sent.
 inline std::string category_label(language l, std::string_view category) {
   static const auto defaults = message::default_categories();

@@ -58,12 +58,14 @@ inline std::string zenity_labels(const message::envelope& e, language l) {
   return labels + text::without_controls(category_label(l, e.category), false);
 }
 
-inline zenity_invocation zenity_command(const message::envelope& e, const sink_options& o) {
+// `reminder`: 0 the first time, n for the n-th reminder of a must-read message.
+inline zenity_invocation zenity_command(const message::envelope& e, const sink_options& o,
+                                        unsigned reminder = 0) {
   zenity_invocation z;
   auto& args = z.args;
   const auto& w = words_for(o.language);
   const bool urgent = e.priority == message::priority::urgent;
-  const auto title = text::without_controls(e.title, false);
+  const auto title = reminder_title(w, text::without_controls(e.title, false), reminder);
   const auto body = text::without_controls(e.body, true);
   const auto labels = zenity_labels(e, o.language);
   const bool long_body = body.size() > zenity_long_body_bytes ||
@@ -153,11 +155,13 @@ class zenity_sink final : public queued_sink {
                     [o = std::make_shared<const sink_options>(options)](
                         const std::shared_ptr<job>& j) { start(j, *o); }) {}
 
+  bool acknowledges() const noexcept override { return true; }
+
  private:
   static void start(const std::shared_ptr<job>& j, const sink_options& o) {
     child_plan plan;
     plan.process.file = o.zenity_program;
-    auto command = zenity_command(j->envelope(), o);
+    auto command = zenity_command(j->envelope(), o, j->reminder());
     plan.process.args = std::move(command.args);
     plan.process.stdin_data = std::move(command.stdin_text);
     plan.process.extra_env = o.child_env;

@@ -658,7 +658,8 @@ test('correcting a message: Correct fills in the compose page, and the correctio
   await page.locator('[data-lang="id"]').click();
   assert.equal((await page.locator('#corrected-by').innerText()).replace(/\s+/g, ' ').trim(), `Dikoreksi oleh ${fixed}`);
   await by.click();
-  await page.locator('#corrects').waitFor();
+  // It names the original by id until the original's title has loaded.
+  await page.locator('#corrects', { hasText: original.title }).waitFor();
   assert.equal((await page.locator('#corrects').innerText()).replace(/\s+/g, ' ').trim(), `Mengoreksi ${original.title}`);
   assertClean(page);
 });

@@ -154,6 +154,15 @@ class process final : public held_by_uv<process> {
       return error(uv_error(rc), "cannot start " + options_.file);
     }
     pid_ = process_.pid;
+    // A child still running when the loop is torn down: its handles close, nobody is told.
+    teardown_ticket_ = loop_.enlist_for_teardown([this] {
+      on_exit_ = nullptr;
+      for (auto* h :
+           {reinterpret_cast<uv_handle_t*>(&process_), reinterpret_cast<uv_handle_t*>(&stdin_),
+            reinterpret_cast<uv_handle_t*>(&stdout_), reinterpret_cast<uv_handle_t*>(&stderr_)}) {
+        close_handle(h);
+      }
+    });
 
     start_capture(stdout_);
     start_capture(stderr_);
@@ -221,6 +230,7 @@ class process final : public held_by_uv<process> {
   }
 
   void on_handle_closed() {
+    if (holds() == 1 && teardown_ticket_) loop_.leave_teardown(teardown_ticket_);
     if (holds() == 1) timeout_timer_.stop();
     if (holds() == 1 && on_exit_) {
       auto handler = std::move(on_exit_);
@@ -239,6 +249,7 @@ class process final : public held_by_uv<process> {
   process_result result_;
   int pid_ = 0;
   bool exited_ = false;
+  std::uint64_t teardown_ticket_ = 0;
 };
 
 }  // namespace bcast::core

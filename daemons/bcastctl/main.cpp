@@ -20,7 +20,11 @@
 #include <filesystem>
 #include <iostream>
 #include <iterator>
+#include <limits>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 
 using nlohmann::json;
 
@@ -33,16 +37,23 @@ constexpr int exit_usage = 2;
 const char* usage_text =
     "usage: bcastctl [--socket PATH] send --target T [--target T]... --category C --title T\n"
     "                [--priority normal|high|urgent] [--require-ack] [--expires-at ISO8601]\n"
-    "                [--at TIME] [--supersedes ID] BODY|-\n"
+    "                [--at TIME] [--supersedes ID] [--repeat-every DURATION]\n"
+    "                [--escalate-after DURATION] BODY|-\n"
     "                (--at: send later, RFC 3339 like 2026-12-03T09:00:00+07:00; --supersedes: a\n"
     "                correction, which recalls message ID and takes its place)\n"
+    "                (--repeat-every: shown again until acknowledged, at least 10s;\n"
+    "                --escalate-after: publisherd's escalation runs for the stores that have\n"
+    "                not acknowledged by then; both need --require-ack; DURATION is seconds,\n"
+    "                or a number with s, m or h: 90s, 5m, 1h)\n"
     "       bcastctl [--socket PATH] list [--limit N] [--before ID]\n"
-    "       bcastctl [--socket PATH] show ID\n"
+    "       bcastctl [--socket PATH] show ID [--csv]   (--csv: each expected store's receipt,\n"
+    "                store,state,at)\n"
     "       bcastctl [--socket PATH] recall ID     (stores that have not shown it never do; open\n"
     "                popups of it close)\n"
     "       bcastctl [--socket PATH] scheduled [--limit N]\n"
     "       bcastctl [--socket PATH] cancel ID     (a scheduled message that is not sent yet)\n"
     "       bcastctl [--socket PATH] stores\n"
+    "       bcastctl [--socket PATH] audit [--limit N] [--before CURSOR]   (admins; newest first)\n"
     "       bcastctl user add|passwd|del|list|token --users FILE [NAME] [--role admin|publisher]\n"
     "                [--targets PATTERN]... [--password-stdin]\n"
     "       bcastctl acl STORE_ID [--group G]... [--password-stdin] [--setuser]\n"
@@ -61,20 +72,22 @@ int refused(const std::string& message) {
   return exit_refused;
 }
 
-// Calls publisherd; on success returns the parsed body, otherwise prints why and sets `status`.
-std::optional<json> call(const std::string& socket, const std::string& method,
-                         const std::string& target, const std::string& body, int& status) {
+// Calls publisherd; on success returns the body as it came, otherwise prints why (the server's
+// JSON error) and sets `status`.
+std::optional<std::string> call_raw(const std::string& socket, const std::string& method,
+                                    const std::string& target, const std::string& body,
+                                    const char* accept, int& status) {
   bcast::net::endpoint publisherd;
   publisherd.unix_path = socket;
   bcast::http::header_map headers;
-  headers.add("Accept", "application/json");
+  headers.add("Accept", accept);
   auto response = bcast::http::call(publisherd, method, target, body, headers);
   if (!response) {
     status = refused("cannot reach publisherd at " + socket + ": " + response.err().message());
     return std::nullopt;
   }
-  json parsed = json::parse(response->body, nullptr, false);
   if (response->status >= 400) {
+    json parsed = json::parse(response->body, nullptr, false);
     std::string message = parsed.is_object() && parsed.contains("message")
                               ? parsed["message"].get<std::string>()
                               : "HTTP " + std::to_string(response->status);
@@ -83,7 +96,16 @@ std::optional<json> call(const std::string& socket, const std::string& method,
     status = refused(message);
     return std::nullopt;
   }
-  if (response->body.empty()) return json::object();
+  return std::move(response->body);
+}
+
+// call_raw for a JSON answer, parsed.
+std::optional<json> call(const std::string& socket, const std::string& method,
+                         const std::string& target, const std::string& body, int& status) {
+  auto answer = call_raw(socket, method, target, body, "application/json", status);
+  if (!answer) return std::nullopt;
+  if (answer->empty()) return json::object();
+  json parsed = json::parse(*answer, nullptr, false);
   if (parsed.is_discarded()) {
     status = refused("publisherd answered with something that is not JSON");
     return std::nullopt;
@@ -98,6 +120,20 @@ std::string join(const json& array, const char* sep = ",") {
     out += v.get<std::string>();
   }
   return out;
+}
+
+// A DURATION option: whole seconds, or a number with s, m or h ("90", "90s", "5m", "1h").
+std::optional<std::uint32_t> parse_duration(std::string_view text) {
+  std::uint32_t scale = 1;
+  if (text.ends_with('h'))
+    scale = 3600;
+  else if (text.ends_with('m'))
+    scale = 60;
+  if (scale != 1 || text.ends_with('s')) text.remove_suffix(1);
+  std::uint32_t n = 0;
+  if (!bcast::core::parse_int(text, n)) return std::nullopt;
+  if (n > std::numeric_limits<std::uint32_t>::max() / scale) return std::nullopt;
+  return n * scale;
 }
 
 std::string read_all_stdin() {
@@ -121,6 +157,16 @@ int cmd_send(const std::string& socket, const bcast::core::cli::arguments& a) {
   if (a.has("require-ack")) request["require_ack"] = true;
   if (auto at = a.value("at")) request["send_at"] = *at;
   if (auto old = a.value("supersedes")) request["supersedes"] = *old;
+  // The server checks the rest (at least 10 s, with --require-ack) and names the field.
+  for (auto [option, field] : {std::pair{"repeat-every", "repeat_every_s"},
+                               std::pair{"escalate-after", "escalate_after_s"}}) {
+    if (auto text = a.value(option)) {
+      auto seconds = parse_duration(*text);
+      if (!seconds)
+        return usage("--" + std::string(option) + " takes seconds, or a number with s, m or h");
+      request[field] = *seconds;
+    }
+  }
   int status = exit_ok;
   std::string encoded;
   try {
@@ -181,6 +227,31 @@ int cmd_scheduled(const std::string& socket, const bcast::core::cli::arguments& 
   return exit_ok;
 }
 
+// The audit log as a table, newest first; the cursor of the next page last, if there is one.
+int cmd_audit(const std::string& socket, const bcast::core::cli::arguments& a) {
+  if (a.positional().size() != 1) return usage("audit takes no ID: page with --before CURSOR");
+  std::string target = "/api/v1/audit?limit=" + a.value("limit").value_or("100");
+  if (auto before = a.value("before")) target += "&before=" + bcast::core::percent_encode(*before);
+  int status = exit_ok;
+  auto reply = call(socket, "GET", target, {}, status);
+  if (!reply) return status;
+  const auto text = [](const json& e, const char* name) {
+    const auto it = e.find(name);
+    return it != e.end() && it->is_string() ? it->get<std::string>() : std::string("-");
+  };
+  std::printf("%-24s  %-16s %-15s %-14s %-26s %-18s %s\n", "AT", "ACTOR", "ADDRESS", "ACTION",
+              "MESSAGE", "RESULT", "DETAIL");
+  for (const auto& e : (*reply)["entries"]) {
+    std::printf("%-24s  %-16s %-15s %-14s %-26s %-18s %s\n", text(e, "at").c_str(),
+                text(e, "actor").c_str(), text(e, "address").c_str(), text(e, "action").c_str(),
+                text(e, "message_id").c_str(), text(e, "result").c_str(),
+                text(e, "detail").c_str());
+  }
+  if (const auto next = reply->find("next"); next != reply->end() && next->is_string())
+    std::cout << "more: bcastctl audit --before " << next->get<std::string>() << "\n";
+  return exit_ok;
+}
+
 int cmd_list(const std::string& socket, const bcast::core::cli::arguments& a) {
   std::string target = "/api/v1/messages?limit=" + a.value("limit").value_or("50");
   if (auto before = a.value("before")) target += "&before=" + bcast::core::percent_encode(*before);
@@ -199,6 +270,15 @@ int cmd_list(const std::string& socket, const bcast::core::cli::arguments& a) {
 int cmd_show(const std::string& socket, const bcast::core::cli::arguments& a) {
   if (a.positional().size() != 2) return usage("show needs a message ID");
   int status = exit_ok;
+  if (a.has("csv")) {
+    auto csv = call_raw(
+        socket, "GET",
+        "/api/v1/messages/" + bcast::core::percent_encode(a.positional()[1]) + "/receipts.csv", {},
+        "text/csv", status);
+    if (!csv) return status;
+    std::cout << *csv << std::flush;
+    return exit_ok;
+  }
   auto reply =
       call(socket, "GET", "/api/v1/messages/" + bcast::core::percent_encode(a.positional()[1]), {},
            status);
@@ -416,8 +496,9 @@ int cmd_key(const bcast::core::cli::arguments& a) {
 int main(int argc, char** argv) {
   bcast::core::cli::spec spec{
       {"socket", "target", "category", "title", "priority", "expires-at", "limit", "before",
-       "users", "role", "targets", "group", "out", "at", "supersedes"},
-      {"require-ack", "password-stdin", "setuser", "help", "version"}};
+       "users", "role", "targets", "group", "out", "at", "supersedes", "repeat-every",
+       "escalate-after"},
+      {"require-ack", "password-stdin", "setuser", "csv", "help", "version"}};
   auto args = bcast::core::cli::parse(argc, argv, spec);
   if (!args) return usage(args.err().detail());
   if (args->has("help")) {
@@ -436,6 +517,7 @@ int main(int argc, char** argv) {
   if (command == "list") return cmd_list(socket, *args);
   if (command == "show") return cmd_show(socket, *args);
   if (command == "stores") return cmd_stores(socket);
+  if (command == "audit") return cmd_audit(socket, *args);
   if (command == "recall") return cmd_recall(socket, *args);
   if (command == "scheduled") return cmd_scheduled(socket, *args);
   if (command == "cancel") return cmd_cancel(socket, *args);

@@ -6,6 +6,8 @@
 
 #include <bcast/auth/authenticator.hpp>
 #include <bcast/auth/users.hpp>
+#include <bcast/broker/audit.hpp>
+#include <bcast/broker/escalation.hpp>
 #include <bcast/broker/idempotency.hpp>
 #include <bcast/broker/messages.hpp>
 #include <bcast/broker/presence.hpp>
@@ -25,6 +27,7 @@
 #include <bcast/http/authentication.hpp>
 #include <bcast/http/server.hpp>
 #include <bcast/http/static_files.hpp>
+#include <bcast/message/decode.hpp>
 #include <bcast/message/send_request.hpp>
 #include <bcast/message/ulid.hpp>
 #include <bcast/redis/client.hpp>
@@ -81,6 +84,11 @@ struct publisher_metrics {
   metrics::counter& cancelled = lifecycle.with({"cancel"});
   metrics::counter& scheduled_sent = lifecycle.with({"scheduled_sent"});
   metrics::counter& scheduled_refused = lifecycle.with({"scheduled_refused"});
+  metrics::family<metrics::counter, 1>& escalations = registry.add_counter_family<1>(
+      "bcast_escalations_total",
+      "Escalations by how they ended: ok, failed, not_configured, all_acknowledged, recalled, "
+      "dropped.",
+      {"result"});
   metrics::gauge& scheduled_messages =
       registry.add_gauge("bcast_scheduled_messages",
                          "Messages in the schedule (being sent included), at the last poll.");
@@ -96,6 +104,8 @@ class app {
         publisher_(redis_, publisher_settings(config_)),
         messages_(redis_),
         schedule_(redis_),
+        escalations_(redis_, publisher_.settings().records.max_age),
+        audit_(redis_, audit_settings(config_)),
         presence_(fleet_redis_),
         receipts_(fleet_redis_),
         auth_(l, authenticator_options(config_), metrics_.login_failures, login_limits(config_)),
@@ -104,6 +114,15 @@ class app {
                           [this](broker::scheduled_message m, std::function<void(bool)> sent) {
                             send_scheduled(std::move(m), std::move(sent));
                           }),
+        escalation_runner_(
+            redis_, escalations_,
+            [this](broker::escalation_item item, broker::escalation_runner::outcome done) {
+              escalate(std::move(item), std::move(done));
+            },
+            [this](const std::string& id, const std::string& why) {
+              escalation_ended(id, "dropped", why, {});
+            },
+            escalation_runner_settings(config_)),
         server_(l),
         sweep_timer_(l),
         stores_timer_(l),
@@ -116,6 +135,13 @@ class app {
     auto users = read_users(config_.users_file);
     if (!users) return users.err();
     auth_.set_users(std::move(users).value());
+    auth_.observe_logins([this](const auth::login_attempt& a) {
+      // Refused unhashed (throttled, busy): one entry per address a minute, not a flood of them.
+      const bool checked = a.result == "ok" || a.result == "invalid_credentials";
+      if (!checked && !login_refusals_.due(a.address)) return;
+      audit(broker::audit_event(a.name, broker::audit_action::login, a.address), {}, a.result,
+            checked ? "" : "more refusals from this address in the next minute are not recorded");
+    });
     log_trusted_proxies();
     auto key = load_signing_key(config_);
     if (!key) return key.err();
@@ -161,16 +187,17 @@ class app {
   // that does not load, or whose users file does not, is refused whole and the running one stays.
   // The keys that only a restart applies (Redis, listeners) keep their running values.
   void reload(result<config> next) {
-    const auto refuse = [](const bcast::core::error& e) {
+    const auto refuse = [this](std::string_view action, const bcast::core::error& e) {
       bcast::core::log::error(
           "reload refused, keeping the running configuration, users and signing key: " +
           e.message());
+      audit_system(action, "refused", e.message());
     };
-    if (!next) return refuse(next.err());
+    if (!next) return refuse(broker::audit_action::config_reload, next.err());
     auto users = read_users(next->users_file);
-    if (!users) return refuse(users.err());
+    if (!users) return refuse(broker::audit_action::users_reload, users.err());
     auto key = load_signing_key(*next);
-    if (!key) return refuse(key.err());
+    if (!key) return refuse(broker::audit_action::config_reload, key.err());
     if (auto later = restart_only_changes(config_, *next); !later.empty()) {
       std::string keys;
       for (const auto& k : later) keys += (keys.empty() ? "" : ", ") + k;
@@ -186,8 +213,13 @@ class app {
     log_trusted_proxies();
     server_.set_options(server_options(config_, descriptor_limit_));
     load_static();
+    audit_.set_settings(audit_settings(config_));
+    escalation_runner_.set_lease(escalation_runner_settings(config_).lease);
     bcast::core::log::notice("configuration reloaded; users reloaded (" +
                              std::to_string(auth_.users().size()) + " users)");
+    audit_system(broker::audit_action::config_reload, "ok", {});
+    audit_system(broker::audit_action::users_reload, "ok",
+                 std::to_string(auth_.users().size()) + " users");
   }
 
   // The users file, refused when it does not load or a password hash is below the policy.
@@ -204,6 +236,8 @@ class app {
     sweep_timer_.stop();
     stores_timer_.stop();
     scheduled_runner_.stop();
+    shutting_down_ = true;
+    escalation_runner_.stop();
     watchdog_.stop();
     server_.shutdown([this, done = std::move(done)] {
       redis_.close();
@@ -286,6 +320,47 @@ class app {
     o.connect_timeout = c.publish_timeout;
     o.client_name = "publisherd";
     return o;
+  }
+
+  static broker::escalation_runner_settings escalation_runner_settings(const config& c) {
+    broker::escalation_runner_settings s;
+    s.lease = std::chrono::duration_cast<std::chrono::milliseconds>(c.escalation_timeout) +
+              std::chrono::seconds(60);
+    return s;
+  }
+
+  static broker::audit_settings audit_settings(const config& c) {
+    return {.max_entries = c.audit_max_entries, .max_age = c.audit_max_age};
+  }
+
+  // ---- the audit log --------------------------------------------------------------------
+
+  // An entry for what `who` asks by `req`, to be completed with the message and the result once
+  // they are known. Made while the request is at hand: the address is read from it.
+  broker::audit_entry audit_entry(const http::request& req, const auth::principal& who,
+                                  std::string_view action) const {
+    return broker::audit_event(who.name, action, auth_.origin_of(http::presented_by(req)).address);
+  }
+
+  void audit(broker::audit_entry e, std::string message_id, std::string result,
+             std::string detail = {}) {
+    e.message_id = std::move(message_id);
+    e.result = std::move(result);
+    e.detail = std::move(detail);
+    audit_.record(std::move(e));
+  }
+
+  void audit_system(std::string_view action, std::string result, std::string detail) {
+    audit(broker::audit_event(std::string(broker::audit_system_actor), action), {},
+          std::move(result), std::move(detail));
+  }
+
+  // A bearer token's requests: the first, then at most one a minute per token (the sampler).
+  // Each action a token takes is audited under its user anyway.
+  void note_token_use(const http::request& req, const auth::principal& who) {
+    if (who.via != auth::principal::source::bearer_token || !token_uses_.due(who.name)) return;
+    audit(audit_entry(req, who, broker::audit_action::token_use), {}, "ok",
+          std::string(req.method) + " " + std::string(req.path));
   }
 
   static broker::publisher_settings publisher_settings(const config& c) {
@@ -417,6 +492,11 @@ class app {
   void set_known_stores(std::vector<broker::store_presence> stores) {
     known_stores_ = std::move(stores);
     store_reach_ = broker::store_reach(broker::known_stores(known_stores_));
+    // Escalations wait for the first store list: without it every store would look absent.
+    if (!escalations_started_ && !shutting_down_) {
+      escalations_started_ = true;
+      escalation_runner_.start();
+    }
   }
 
   void refresh_stores() {
@@ -429,13 +509,23 @@ class app {
 
   using user_handler = void (app::*)(http::request&, http::responder, const auth::principal&);
 
+  // http::guarded, and a bearer token's use noted for the audit.
+  template <class F>
+  http::handler guarded(auth::access level, F fn) {
+    return http::guarded(auth_, level,
+                         [this, fn = std::move(fn)](http::request& req, http::responder res,
+                                                    const auth::principal& p) {
+                           note_token_use(req, p);
+                           fn(req, std::move(res), p);
+                         });
+  }
+
   // A route that any logged-in user may call, answered by `handle`.
   auto for_any_user(user_handler handle) {
-    return http::guarded(
-        auth_, auth::access::any_user,
-        [this, handle](http::request& req, http::responder res, const auth::principal& p) {
-          (this->*handle)(req, std::move(res), p);
-        });
+    return guarded(auth::access::any_user, [this, handle](http::request& req, http::responder res,
+                                                          const auth::principal& p) {
+      (this->*handle)(req, std::move(res), p);
+    });
   }
 
   void add_routes() {
@@ -444,44 +534,52 @@ class app {
     r.post("/api/v1/logout", http::logout_handler(auth_));
     r.get("/api/v1/health", [this](http::request&) { return health(); });
     r.get("/metrics", [this](http::request&) { return scrape(); });
-    r.get(
-        "/api/v1/categories",
-        http::guarded(
-            auth_, auth::access::any_user,
-            [this](http::request&, http::responder res, const auth::principal&) {
-              json list = json::array();
-              for (const auto& c : config_.categories)
-                list.push_back({{"id", c.id}, {"label_en", c.label_en}, {"label_id", c.label_id}});
-              res.json(200,
-                       {{"categories", list},
-                        {"limits",
-                         {{"title_max_chars", config_.limits.title_max_chars},
-                          {"body_max_bytes", config_.limits.body_max_bytes},
-                          {"max_targets", config_.limits.max_targets},
-                          {"schedule_max_ahead_days", std::chrono::duration_cast<std::chrono::days>(
-                                                          config_.limits.max_schedule_ahead)
-                                                          .count()}}}});
-            }));
+    r.get("/api/v1/categories",
+          guarded(auth::access::any_user, [this](http::request&, http::responder res,
+                                                 const auth::principal&) {
+            json list = json::array();
+            for (const auto& c : config_.categories)
+              list.push_back({{"id", c.id}, {"label_en", c.label_en}, {"label_id", c.label_id}});
+            res.json(200,
+                     {{"categories", list},
+                      {"limits",
+                       {{"title_max_chars", config_.limits.title_max_chars},
+                        {"body_max_bytes", config_.limits.body_max_bytes},
+                        {"max_targets", config_.limits.max_targets},
+                        {"schedule_max_ahead_days", std::chrono::duration_cast<std::chrono::days>(
+                                                        config_.limits.max_schedule_ahead)
+                                                        .count()}}}});
+          }));
     r.post("/api/v1/messages", for_any_user(&app::post_message));
     // A user limited to target patterns reads only within them (auth::read_scope).
     r.get("/api/v1/messages",
-          http::guarded(auth_, auth::access::any_user,
-                        [this](http::request& req, http::responder res, const auth::principal& p) {
-                          list_messages(req, std::move(res), auth::read_scope(p.targets));
-                        }));
+          guarded(auth::access::any_user,
+                  [this](http::request& req, http::responder res, const auth::principal& p) {
+                    list_messages(req, std::move(res), auth::read_scope(p.targets));
+                  }));
     r.get("/api/v1/messages/{id}",
-          http::guarded(auth_, auth::access::any_user,
-                        [this](http::request& req, http::responder res, const auth::principal& p) {
-                          show_message(req, std::move(res), auth::read_scope(p.targets));
-                        }));
+          guarded(auth::access::any_user,
+                  [this](http::request& req, http::responder res, const auth::principal& p) {
+                    show_message(req, std::move(res), auth::read_scope(p.targets));
+                  }));
+    r.get("/api/v1/messages/{id}/receipts.csv",
+          guarded(auth::access::any_user,
+                  [this](http::request& req, http::responder res, const auth::principal& p) {
+                    export_receipts(req, std::move(res), auth::read_scope(p.targets));
+                  }));
     r.post("/api/v1/messages/{id}/recall", for_any_user(&app::recall_message));
     r.get("/api/v1/scheduled", for_any_user(&app::list_scheduled));
     r.post("/api/v1/scheduled/{id}/cancel", for_any_user(&app::cancel_scheduled));
+    r.get("/api/v1/audit",
+          guarded(auth::access::admin,
+                  [this](http::request& req, http::responder res, const auth::principal&) {
+                    list_audit(req, std::move(res));
+                  }));
     r.get("/api/v1/stores",
-          http::guarded(auth_, auth::access::any_user,
-                        [this](http::request&, http::responder res, const auth::principal& p) {
-                          list_stores(std::move(res), auth::read_scope(p.targets));
-                        }));
+          guarded(auth::access::any_user,
+                  [this](http::request&, http::responder res, const auth::principal& p) {
+                    list_stores(std::move(res), auth::read_scope(p.targets));
+                  }));
   }
 
   http::response health() const {
@@ -494,11 +592,21 @@ class app {
     auto now = std::chrono::system_clock::now();
     auto valid = message::validate_request(std::string_view(req.body), config_.categories,
                                            config_.limits, now);
-    if (!valid) return res.error(400, "invalid_request", valid.err().message, valid.err().field);
-    if (auto denied = who.first_disallowed_target(valid->targets))
+    auto entry = audit_entry(req, who, broker::audit_action::send);
+    if (!valid) {
+      const auto& field = valid.err().field;
+      audit(std::move(entry), {}, "invalid_request", field.empty() ? "" : "field " + field);
+      return res.error(400, "invalid_request", valid.err().message, valid.err().field);
+    }
+    if (valid->send_at) entry.action = broker::audit_action::schedule;
+    if (valid->supersedes) entry.action = broker::audit_action::correction;
+    if (auto denied = who.first_disallowed_target(valid->targets)) {
+      audit(std::move(entry), valid->supersedes.value_or(""), "forbidden", "to " + *denied);
       return res.error(403, "forbidden", "You may not send to " + *denied + ".", "targets");
+    }
     if (valid->send_at)
-      return schedule_message(req, std::move(res), who, std::move(valid).value(), now);
+      return schedule_message(req, std::move(res), std::move(entry), who, std::move(valid).value(),
+                              now);
     const bool correction = valid->supersedes.has_value();
     auto envelope = message::make_envelope(std::move(valid).value(), ids_, who.name, now);
     if (!envelope) return res.error(500, "internal", envelope.err().message());
@@ -508,24 +616,36 @@ class app {
     if (key) {
       if (auto usable =
               broker::check_idempotency_key(*key, now, publisher_.settings().retry_window);
-          !usable)
+          !usable) {
+        audit(std::move(entry), {}, "invalid_request", "field Idempotency-Key");
         return res.error(400, "invalid_request", usable.err().detail());
+      }
       envelope->id = std::string(*key);
     }
     broker::publish_options options;
     options.expected_stores = store_reach_.count(*envelope);
     if (correction)
-      return correct_message(std::move(res), who, std::move(envelope).value(), options,
-                             key.has_value());
+      return correct_message(std::move(res), std::move(entry), who, std::move(envelope).value(),
+                             options, key.has_value());
     auto started = std::chrono::steady_clock::now();
-    auto answer = [this, res, id = envelope->id, started](result<broker::publish_outcome> r) {
+    auto answer = [this, res, entry = std::move(entry), id = envelope->id, started,
+                   escalates = envelope->escalate_after_s.has_value()](
+                      result<broker::publish_outcome> r) mutable {
       metrics_.publish_duration.observe(
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-      if (!r && r.err() == bcast::core::errc::conflict)
-        return res.error(409, "conflict", r.err().detail());
-      if (!r) return not_sent(res, id, r.err().message());
+      if (!r && r.err() == bcast::core::errc::conflict) {
+        res.error(409, "conflict", r.err().detail());
+        return audit(std::move(entry), id, "conflict");
+      }
+      if (!r) {
+        not_sent(res, id, r.err().message());
+        return audit(std::move(entry), id, "broker_unavailable");
+      }
       metrics_.sent.inc();
+      if (escalates) file_escalation(r->envelope_json);
       res.send(http::response::text(201, std::move(r->envelope_json), "application/json"));
+      // After the answer, in the same write to Redis as whatever comes next: no round trip.
+      audit(std::move(entry), id, "ok");
     };
     if (key)
       return broker::publish_with_key(publisher_, messages_, std::move(envelope).value(), options,
@@ -550,6 +670,21 @@ class app {
     };
   }
 
+  static std::string error_code(const broker::lifecycle_error& e) {
+    using kind = broker::lifecycle_error::kind;
+    switch (e.what) {
+      case kind::invalid:
+        return "invalid_request";
+      case kind::not_found:
+        return "not_found";
+      case kind::conflict:
+        return "conflict";
+      case kind::unavailable:
+        break;
+    }
+    return "broker_unavailable";
+  }
+
   static void refuse(const http::responder& res, const broker::lifecycle_error& e) {
     using kind = broker::lifecycle_error::kind;
     switch (e.what) {
@@ -567,29 +702,41 @@ class app {
   }
 
   // A send with "supersedes": the message it corrects is recalled, then this one goes out.
-  void correct_message(http::responder res, const auth::principal& who, message::envelope y,
-                       broker::publish_options options, bool keyed) {
+  void correct_message(http::responder res, broker::audit_entry entry, const auth::principal& who,
+                       message::envelope y, broker::publish_options options, bool keyed) {
     const std::string id = y.id, old = y.supersedes.value_or("");
+    const bool escalates = y.escalate_after_s.has_value();
     recaller_.correct(
         std::move(y), may_touch(who), options, keyed,
-        [this, res, id, old, by = who.name](broker::lifecycle_result<broker::publish_outcome> r) {
-          if (!r && r.err().what == broker::lifecycle_error::kind::unavailable)
-            return not_sent(res, id, r.err().message);
-          if (!r) return refuse(res, r.err());
+        [this, res, entry = std::move(entry), id, old, escalates,
+         by = who.name](broker::lifecycle_result<broker::publish_outcome> r) mutable {
+          if (!r && r.err().what == broker::lifecycle_error::kind::unavailable) {
+            not_sent(res, id, r.err().message);
+            return audit(std::move(entry), old, "broker_unavailable", "correction " + id);
+          }
+          if (!r) {
+            refuse(res, r.err());
+            return audit(std::move(entry), old, error_code(r.err()), "correction " + id);
+          }
           metrics_.sent.inc();
           metrics_.corrected.inc();
+          if (escalates) file_escalation(r->envelope_json);
           bcast::core::log::notice("message " + old + " corrected by " + id + " (" + by + ")");
           res.send(http::response::text(201, std::move(r->envelope_json), "application/json"));
+          audit(std::move(entry), old, "ok", "correction " + id);
         });
   }
 
   // A send with "send_at": filed in the schedule, sent by whichever publisherd claims it then.
-  void schedule_message(http::request& req, http::responder res, const auth::principal& who,
-                        message::send_request request, message::time_point now) {
-    if (req.header("idempotency-key"))
+  void schedule_message(http::request& req, http::responder res, broker::audit_entry entry,
+                        const auth::principal& who, message::send_request request,
+                        message::time_point now) {
+    if (req.header("idempotency-key")) {
+      audit(std::move(entry), {}, "invalid_request", "field Idempotency-Key");
       return res.error(400, "invalid_request",
                        "Idempotency-Key cannot be used with send_at: a scheduled message's id is "
                        "made for its send_at.");
+    }
     const auto send_at = *request.send_at;
     auto m = broker::make_scheduled(std::move(request), who.name, send_at, now);
     if (!m) return res.error(500, "internal", m.err().message());
@@ -598,16 +745,20 @@ class app {
         return res.error(500, "internal", sealed.err().message());
     }
     auto answer = broker::to_json(*m);
-    schedule_.add(*m, [this, res, answer = std::move(answer), id = m->envelope.id,
-                       by = who.name](result<void> r) {
-      if (!r)
-        return res.error(503, "broker_unavailable",
-                         "Message not scheduled, check the connection to the broker (" +
-                             r.err().message() + ").");
+    schedule_.add(*m, [this, res, answer = std::move(answer), entry = std::move(entry),
+                       id = m->envelope.id, by = who.name](result<void> r) mutable {
+      const std::string send_at = "send_at " + answer["send_at"].get<std::string>();
+      if (!r) {
+        res.error(503, "broker_unavailable",
+                  "Message not scheduled, check the connection to the broker (" +
+                      r.err().message() + ").");
+        return audit(std::move(entry), id, "broker_unavailable", send_at);
+      }
       metrics_.scheduled.inc();
       bcast::core::log::notice("message " + id + " scheduled for " +
                                answer["send_at"].get<std::string>() + " by " + by);
       res.json(202, answer);
+      audit(std::move(entry), id, "ok", send_at);
     });
   }
 
@@ -618,6 +769,8 @@ class app {
     if (auto why = broker::check_seal(own_keys_, !publisher_.signing_key(), m)) {
       metrics_.scheduled_refused.inc();
       bcast::core::log::error("scheduled message " + m.envelope.id + " refused, not sent: " + *why);
+      audit(broker::audit_event(m.created_by, broker::audit_action::scheduled_send), m.envelope.id,
+            "refused", *why);
       return sent(true);  // nothing to try again: off the schedule
     }
     auto& e = m.envelope;
@@ -627,19 +780,114 @@ class app {
     options.retry = m.attempts > 1;
     publisher_.publish(
         e,
-        [this, id = e.id, sent = std::move(sent)](result<broker::publish_outcome> r) {
+        [this, entry = broker::audit_event(m.created_by, broker::audit_action::scheduled_send),
+         id = e.id, escalates = e.escalate_after_s.has_value(),
+         sent = std::move(sent)](result<broker::publish_outcome> r) mutable {
           if (!r) {
             bcast::core::log::warning(
                 "scheduled message " + id +
                 " not sent, trying again when its claim runs out: " + r.err().message());
+            audit(std::move(entry), id, "broker_unavailable", "tried again later");
             return sent(false);
           }
           metrics_.sent.inc();
           metrics_.scheduled_sent.inc();
+          if (escalates) file_escalation(r->envelope_json);
           bcast::core::log::info("scheduled message " + id + " sent");
+          audit(std::move(entry), id, "ok");
           sent(true);
         },
         options);
+  }
+
+  // ---- escalation ----------------------------------------------------------------------
+
+  // A message with escalate_after_s went out: its escalation is due that long after its sent_at
+  // (as recorded: an idempotent retry answers the first attempt's envelope). Filed once.
+  void file_escalation(const std::string& envelope_json) {
+    const auto e = message::decode(envelope_json);
+    const auto item = e ? broker::escalation_of(*e) : std::nullopt;
+    if (!item) return;
+    escalations_.add(*item, [id = item->message_id](result<void> r) {
+      if (!r)
+        bcast::core::log::error("escalation of message " + id +
+                                " not filed, it will not run: " + r.err().message());
+    });
+  }
+
+  // The runner claimed `item`: it runs the command for the stores that have not acknowledged.
+  // A read that fails leaves it to be claimed again (done with nothing).
+  void escalate(broker::escalation_item item, broker::escalation_runner::outcome done) {
+    const auto later = [this, done](const std::string& id, const bcast::core::error& e) {
+      escalation_failures_.write(
+          bcast::core::log::level::warning,
+          "escalation of message " + id +
+              " put off, tried again when its claim runs out: " + e.message());
+      done(std::nullopt);
+    };
+    const std::string id = item.message_id;
+    messages_.get(id, [this, id, done, later](result<std::optional<broker::message_record>> r) {
+      if (!r) return later(id, r.err());
+      if (!r.value())
+        return escalation_ended(id, "failed", "the message is not in the message log", done);
+      recaller_.records().get(id, [this, id, done, later, record = std::move(*r.value())](
+                                      result<std::optional<broker::recall_record>> recall) {
+        if (!recall) return later(id, recall.err());
+        if (recall.value())
+          return escalation_ended(id, "recalled", "recalled by " + (*recall)->by, done);
+        auto stores = broker::known_stores(known_stores_);
+        std::erase_if(stores, [&](const broker::known_store& s) {
+          return !broker::store_matches_message(s, record.envelope);
+        });
+        receipts_.summarize(
+            record, std::move(stores),
+            [this, id, done, later, envelope = record.envelope](result<broker::receipt_summary> s) {
+              if (!s) return later(id, s.err());
+              escalate_to(envelope, *s, done);
+            });
+      });
+    });
+  }
+
+  void escalate_to(const message::envelope& e, const broker::receipt_summary& s,
+                   const broker::escalation_runner::outcome& done) {
+    const auto missing = broker::unacknowledged_stores(s);
+    const auto of = std::to_string(missing.size()) + " of " + std::to_string(s.expected) +
+                    " stores have not acknowledged";
+    if (missing.empty())
+      return escalation_ended(e.id, "all_acknowledged",
+                              "all " + std::to_string(s.expected) + " stores acknowledged", done);
+    std::string named;  // the detail names the first few
+    for (std::size_t i = 0; i < missing.size() && i < 20; ++i) named += ' ' + missing[i];
+    if (missing.size() > 20) named += " ...";
+    if (config_.escalation_command.empty())
+      return escalation_ended(e.id, "not_configured",
+                              of + " (" + named.substr(1) + "), but no escalation_command is set",
+                              done);
+    bcast::core::log::notice("escalation of message " + e.id + ": " + of +
+                             ", running escalation_command");
+    broker::run_escalation_command(
+        loop_, config_.escalation_command, broker::escalation_env(e, s), config_.escalation_timeout,
+        [this, id = e.id, done, detail = of + ":" + named](std::optional<std::string> why) {
+          if (why) return escalation_ended(id, "failed", *why + "; " + detail, done);
+          escalation_ended(id, "ok", detail, done);
+        });
+  }
+
+  void escalation_ended(const std::string& id, std::string_view result, const std::string& detail,
+                        const broker::escalation_runner::outcome& done) {
+    metrics_.escalations.with({result}).inc();
+    const auto line =
+        "escalation of message " + id + ": " + std::string(result) + " (" + detail + ")";
+    if (result == "ok" || result == "all_acknowledged") {
+      bcast::core::log::notice(line);
+    } else if (result == "recalled") {
+      bcast::core::log::info(line);
+    } else {
+      bcast::core::log::warning(line);
+    }
+    audit_.record_escalation(id, std::string(result), detail);
+    if (done) done(std::string(result));
   }
 
   void on_schedule_polled(std::size_t scheduled) {
@@ -663,8 +911,12 @@ class app {
     std::string id(req.param("id").value_or(""));
     recaller_.recall(
         id, who.name, may_touch(who),
-        [this, res, id](broker::lifecycle_result<broker::recall_outcome> r) {
-          if (!r) return refuse(res, r.err());
+        [this, res, id, entry = audit_entry(req, who, broker::audit_action::recall)](
+            broker::lifecycle_result<broker::recall_outcome> r) mutable {
+          if (!r) {
+            refuse(res, r.err());
+            return audit(std::move(entry), id, error_code(r.err()));
+          }
           const auto& record = r->record;
           if (r->published) {
             metrics_.recalled.inc();
@@ -672,6 +924,8 @@ class app {
                                      record.id + ")");
           }
           res.json(200, {{"id", id}, {"state", "recalled"}, {"recall", broker::to_json(record)}});
+          audit(std::move(entry), id, "ok",
+                r->published ? "notice " + record.id : "recalled already by " + record.by);
         });
   }
 
@@ -706,36 +960,45 @@ class app {
   void cancel_scheduled(http::request& req, http::responder res, const auth::principal& who) {
     std::string id(req.param("id").value_or(""));
     auto visible = may_touch(who);
-    const auto not_found = [res, id] {
+    // Each way this ends is audited once, with its result.
+    const auto audited = [this, id, entry = audit_entry(req, who, broker::audit_action::cancel)](
+                             std::string result) { audit(entry, id, std::move(result)); };
+    const auto not_found = [res, id, audited] {
       res.error(404, "not_found", "No scheduled message " + id + ".", "id");
+      audited("not_found");
     };
-    const auto unavailable = [res](const bcast::core::error& e) {
+    const auto unavailable = [res, audited](const bcast::core::error& e) {
       res.error(503, "broker_unavailable",
                 "Not cancelled, check the connection to the broker (" + e.message() + ").");
+      audited("broker_unavailable");
     };
-    const auto already_sent = [this, res, id, visible, not_found, unavailable] {
-      messages_.get(id, [res, id, visible, not_found,
-                         unavailable](result<std::optional<broker::message_record>> r) {
+    const auto already_sent = [this, res, id, visible, not_found, unavailable, audited] {
+      messages_.get(id, [res, id, visible, not_found, unavailable,
+                         audited](result<std::optional<broker::message_record>> r) {
         if (!r) return unavailable(r.err());
         if (!r.value() || (visible && !visible((*r)->envelope))) return not_found();
         res.error(409, "conflict", "Message " + id + " was sent already; recall it instead.", "id");
+        audited("conflict");
       });
     };
-    schedule_.get(id, [this, res, id, by = who.name, visible, not_found, unavailable,
-                       already_sent](result<std::optional<broker::scheduled_message>> found) {
+    schedule_.get(id, [this, res, id, by = who.name, visible, not_found, unavailable, already_sent,
+                       audited](result<std::optional<broker::scheduled_message>> found) {
       if (!found) return unavailable(found.err());
       if (!found.value()) return already_sent();
       if (visible && !visible((*found)->envelope)) return not_found();
-      schedule_.cancel(id, [this, res, id, by, already_sent,
-                            unavailable](result<broker::schedule::cancel_outcome> r) {
+      schedule_.cancel(id, [this, res, id, by, already_sent, unavailable,
+                            audited](result<broker::schedule::cancel_outcome> r) {
         using outcome = broker::schedule::cancel_outcome;
         if (!r) return unavailable(r.err());
         if (r.value() == outcome::unknown) return already_sent();
-        if (r.value() == outcome::sending)
-          return res.error(409, "conflict", "Message " + id + " is being sent.", "id");
+        if (r.value() == outcome::sending) {
+          res.error(409, "conflict", "Message " + id + " is being sent.", "id");
+          return audited("conflict");
+        }
         metrics_.cancelled.inc();
         bcast::core::log::notice("scheduled message " + id + " cancelled by " + by);
         res.json(200, {{"id", id}, {"state", "cancelled"}});
+        audited("ok");
       });
     });
   }
@@ -777,38 +1040,93 @@ class app {
     });
   }
 
-  void show_message(http::request& req, http::responder res, auth::read_scope scope) {
-    std::string id(req.param("id").value_or(""));
-    messages_.get(id, [this, res, id,
-                       scope = std::move(scope)](result<std::optional<broker::message_record>> r) {
+  // The message `id` if `scope` sees it; answers 503 or 404 itself otherwise.
+  void find_visible_message(const std::string& id, const auth::read_scope& scope,
+                            const http::responder& res,
+                            std::function<void(broker::message_record)> then) {
+    messages_.get(id, [res, id, scope, then = std::move(then)](
+                          result<std::optional<broker::message_record>> r) {
       if (!r)
         return res.error(
             503, "broker_unavailable",
             "Message not available, check the connection (" + r.err().message() + ").");
       if (!r.value() || !scope.sees_message(r.value()->envelope.targets))
         return res.error(404, "not_found", "No message " + id + ".");
-      auto record = std::move(*r.value());
+      then(std::move(*r.value()));
+    });
+  }
+
+  // The receipts of the stores `scope` sees (the counts too: they sum up the stores listed);
+  // answers 503 itself when they cannot be read.
+  void summarize_visible(broker::message_record record, const auth::read_scope& scope,
+                         const http::responder& res,
+                         std::function<void(broker::receipt_summary)> then) {
+    auto stores = broker::known_stores(known_stores_);
+    scope.keep_visible_stores(stores);
+    receipts_.summarize(std::move(record), std::move(stores),
+                        [res, then = std::move(then)](result<broker::receipt_summary> s) {
+                          if (!s)
+                            return res.error(
+                                503, "broker_unavailable",
+                                "Receipts not available (" + s.err().message() + ").");
+                          then(std::move(s).value());
+                        });
+  }
+
+  void show_message(http::request& req, http::responder res, auth::read_scope scope) {
+    const std::string id(req.param("id").value_or(""));
+    find_visible_message(id, scope, res, [this, res, id, scope](broker::message_record record) {
       recaller_.records().get(id, [this, res, scope, record = std::move(record)](
                                       result<std::optional<broker::recall_record>> recall) mutable {
         if (!recall)
           return res.error(
               503, "broker_unavailable",
               "Message not available, check the connection (" + recall.err().message() + ").");
-        json envelope = record.envelope;
         json recalled = recall.value() ? broker::to_json(**recall) : json(nullptr);
-        auto stores = broker::known_stores(known_stores_);
-        scope.keep_visible_stores(stores);  // the counts too: they sum up the stores listed
-        receipts_.summarize(std::move(record), std::move(stores),
-                            [res, envelope = std::move(envelope),
-                             recalled = std::move(recalled)](result<broker::receipt_summary> s) {
-                              if (!s)
-                                return res.error(
-                                    503, "broker_unavailable",
-                                    "Receipts not available (" + s.err().message() + ").");
-                              res.json(200, {{"message", envelope},
-                                             {"receipts", broker::to_json(s.value())},
-                                             {"recall", recalled}});
-                            });
+        const auto envelope = record.envelope;  // not one the lambda below moves from
+        escalation_json(envelope, res,
+                        [this, res, scope, record = std::move(record),
+                         recalled = std::move(recalled)](json escalation) mutable {
+                          json envelope = record.envelope;
+                          summarize_visible(
+                              std::move(record), scope, res,
+                              [res, envelope = std::move(envelope), recalled = std::move(recalled),
+                               escalation = std::move(escalation)](broker::receipt_summary s) {
+                                res.json(200, {{"message", envelope},
+                                               {"receipts", broker::to_json(s)},
+                                               {"recall", recalled},
+                                               {"escalation", escalation}});
+                              });
+                        });
+      });
+    });
+  }
+
+  // The escalation's state, null when the message asks for none (then without a round trip);
+  // answers 503 itself when it cannot be read.
+  void escalation_json(const message::envelope& e, const http::responder& res,
+                       std::function<void(json)> then) {
+    if (!e.escalate_after_s) return then(json(nullptr));
+    escalations_.state(
+        e.id, [res, then = std::move(then)](result<std::optional<broker::escalation_state>> r) {
+          if (!r)
+            return res.error(
+                503, "broker_unavailable",
+                "Message not available, check the connection (" + r.err().message() + ").");
+          then(r.value() ? broker::to_json(**r) : json(nullptr));
+        });
+  }
+
+  // GET /api/v1/messages/{id}/receipts.csv: what show_message lists, for a spreadsheet.
+  void export_receipts(http::request& req, http::responder res, auth::read_scope scope) {
+    const std::string id(req.param("id").value_or(""));
+    find_visible_message(id, scope, res, [this, res, id, scope](broker::message_record record) {
+      summarize_visible(std::move(record), scope, res, [res, id](broker::receipt_summary s) {
+        auto csv = http::response::text(200, broker::to_csv(s), "text/csv; charset=utf-8");
+        // The id is a ULID (the route matched a stored message), safe in a header.
+        csv.set_header("Content-Disposition",
+                       "attachment; filename=\"bcast-receipts-" + id + ".csv\"");
+        res.send(std::move(csv));
       });
     });
   }
@@ -824,6 +1142,26 @@ class app {
       json list = json::array();
       for (const auto& s : r.value()) list.push_back(broker::to_json(s));
       res.json(200, {{"stores", list}});
+    });
+  }
+
+  void list_audit(http::request& req, http::responder res) {
+    const auto limit =
+        read_limit(req, broker::audit_log::default_limit, broker::audit_log::max_limit);
+    if (!limit) return refuse_limit(res, broker::audit_log::max_limit);
+    std::string before(req.query_param("before").value_or(""));
+    if (!before.empty() && !broker::is_audit_cursor(before))
+      return res.error(400, "invalid_request",
+                       "before must be a cursor from an earlier page's \"next\".", "before");
+    audit_.page(*limit, before, [res](result<broker::audit_page> r) {
+      if (!r)
+        return res.error(
+            503, "broker_unavailable",
+            "Audit log not available, check the connection (" + r.err().message() + ").");
+      json entries = json::array();
+      for (const auto& e : r->entries) entries.push_back(broker::to_json(e));
+      res.json(200, {{"entries", std::move(entries)},
+                     {"next", r->next.empty() ? json(nullptr) : json(r->next)}});
     });
   }
 
@@ -849,6 +1187,11 @@ class app {
   broker::publisher publisher_;
   broker::message_log messages_;
   broker::schedule schedule_;
+  broker::escalations escalations_;
+  // On the publishing connection: an entry is pipelined with the send it records.
+  broker::audit_log audit_;
+  broker::audit_sampler token_uses_;
+  broker::audit_sampler login_refusals_;
   broker::presence_directory presence_;
   broker::receipt_aggregator receipts_;
   publisher_metrics metrics_;  // before auth_, which counts failed logins in it
@@ -856,6 +1199,7 @@ class app {
   message::ulid_generator ids_;
   broker::recaller recaller_;
   broker::schedule_runner scheduled_runner_;
+  broker::escalation_runner escalation_runner_;
   http::server server_;
   std::size_t descriptor_limit_ = 0;  // RLIMIT_NOFILE, once start() has raised it
   // By http::connection_event::kind.
@@ -876,6 +1220,10 @@ class app {
   bool told_unsigned_ = false;
   bool redis_was_down_ = false;
   bool told_scheduled_ = false;
+  bool escalations_started_ = false;
+  bool shutting_down_ = false;
+  bcast::core::log::limited escalation_failures_{{1, std::chrono::seconds(60)},
+                                                 "escalations put off not logged"};
   bcast::trust::keyring own_keys_;  // every key signed with since the start, for the seals
 };
 

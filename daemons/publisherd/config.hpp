@@ -68,6 +68,9 @@ struct config {
   std::optional<unsigned> min_replicas;
   std::size_t history_max_len = 10000;
   std::chrono::seconds history_max_age{30 * 24 * 3600};
+  // The audit log (broker/audit.hpp): the newest max_entries, none older than max_age.
+  std::size_t audit_max_entries = 100'000;
+  std::chrono::days audit_max_age{90};
   std::chrono::seconds session_idle{30 * 60};
   std::chrono::seconds session_absolute{12 * 3600};
   // Reverse proxies whose X-Forwarded-For names the client and whose X-Forwarded-Proto says HTTPS.
@@ -78,6 +81,10 @@ struct config {
   unsigned login_hash_threads = 2;
   std::size_t login_hash_queue = 8;
   unsigned login_in_flight_per_address = 4;
+  // Run with /bin/sh -c for a must-read message still unacknowledged escalate_after_s after it
+  // went out (broker/escalation.hpp); empty: such a message is logged and audited only.
+  std::string escalation_command;
+  std::chrono::seconds escalation_timeout{60};
   std::string log_level = "info";
 };
 
@@ -238,6 +245,12 @@ inline bcast::core::result<void> apply_file(config& c, const std::string& path) 
       history.integer("max_len", c.history_max_len, std::size_t{1});
       history.duration("max_age_s", c.history_max_age, 0);  // 0: no age limit
     });
+    auto audit_days = c.audit_max_age.count();
+    file.section("audit", [&](bcast::core::config_section& audit) {
+      audit.integer("max_entries", c.audit_max_entries, std::size_t{1}, std::size_t{10'000'000})
+          .integer("max_age_days", audit_days, decltype(audit_days){1}, decltype(audit_days){3650});
+    });
+    c.audit_max_age = std::chrono::days(audit_days);
     file.section("sessions", [&](bcast::core::config_section& sessions) {
       sessions.duration("idle_timeout_s", c.session_idle)
           .duration("absolute_timeout_s", c.session_absolute);
@@ -250,6 +263,8 @@ inline bcast::core::result<void> apply_file(config& c, const std::string& path) 
         file.refuse("trusted_proxies", parsed.err().detail());
       }
     }
+    file.text("escalation_command", c.escalation_command)
+        .duration("escalation_timeout_s", c.escalation_timeout);
     file.text("log_level", c.log_level);
   });
 }

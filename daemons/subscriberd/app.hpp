@@ -18,6 +18,8 @@
 #include <bcast/sinks/make_sink.hpp>
 #include <bcast/sinks/sink_set.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -43,6 +45,7 @@ class app {
                   bcast::trust::store_policy(config_.keys, config_.allow_unsigned,
                                              broker::store_targets(config_.store, config_.groups)),
                   std::move(sinks), receipt_recorder_),
+        reminder_timer_(l),
         status_timer_(l),
         log_flush_timer_(l),
         watchdog_(l),
@@ -60,6 +63,14 @@ class app {
       log::error("no display journal, a crash may show a message twice: " +
                  opened->journal_problem.message());
     }
+    if (opened->reminders_problem) {
+      log::error("must-read reminders not restored; those messages are not shown again: " +
+                 opened->reminders_problem.message());
+    } else if (pipeline_.reminders() > 0) {
+      log::info(std::to_string(pipeline_.reminders()) +
+                " must-read messages not acknowledged yet; reminding");
+    }
+    arm_reminders();
     auto targets = broker::store_targets(config_.store, config_.groups);
     driver_ = std::make_unique<broker::catchup_driver>(loop_, redis_, redis_options(config_),
                                                        targets, opened->position);
@@ -104,6 +115,7 @@ class app {
   void shutdown(std::function<void()> done) {
     bcast::core::systemd::notify("STOPPING=1");
     checkpoint();
+    reminder_timer_.stop();
     status_timer_.stop();
     log_flush_timer_.stop();
     pipeline_.finish_log();
@@ -166,6 +178,21 @@ class app {
     if (!driver_) return;
     if (auto saved = pipeline_.checkpoint(driver_->tracker()); !saved)
       log::error(saved.err().detail());
+    arm_reminders();
+  }
+
+  // For the next must-read reminder, if any. Re-armed at least hourly, in case the clock moved.
+  void arm_reminders() {
+    const auto next = pipeline_.next_reminder();
+    if (!next) return reminder_timer_.stop();
+    const auto wait = std::clamp(std::chrono::ceil<std::chrono::milliseconds>(
+                                     *next - std::chrono::system_clock::now()),
+                                 std::chrono::milliseconds(0),
+                                 std::chrono::milliseconds(std::chrono::hours(1)));
+    reminder_timer_.start(wait, [this] {
+      pipeline_.remind_due();
+      arm_reminders();
+    });
   }
 
   std::string status_text() const {
@@ -179,7 +206,7 @@ class app {
            std::to_string(counts.expired) + " expired, " + std::to_string(counts.failed) +
            " sink failures, " + std::to_string(counts.gaps) + " gaps, " +
            std::to_string(counts.rejected) + " rejected, " + std::to_string(counts.recalled) +
-           " recalled";
+           " recalled, " + std::to_string(counts.reminded) + " reminders";
   }
 
   // systemctl status shows it (sd_notify STATUS=); the log gets it every 10 minutes.
@@ -194,6 +221,7 @@ class app {
   broker::receipt_writer_recorder receipt_recorder_;
   broker::display_pipeline pipeline_;
   std::unique_ptr<broker::catchup_driver> driver_;
+  bcast::core::timer reminder_timer_;
   bcast::core::timer status_timer_;
   bcast::core::timer log_flush_timer_;
   bcast::core::systemd::watchdog watchdog_;

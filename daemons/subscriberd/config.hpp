@@ -8,6 +8,7 @@
 #include <bcast/net/tls.hpp>
 #include <bcast/net/tls_config.hpp>
 #include <bcast/redis/options.hpp>
+#include <bcast/sinks/words.hpp>
 #include <bcast/trust/signature.hpp>
 
 #include <chrono>
@@ -29,6 +30,9 @@ struct config {
   std::chrono::seconds dialog_timeout{3600};
   std::vector<std::string> sink_env;  // "DISPLAY=:0" and the like, for popups
   std::string log_level = "info";
+  // The words a store sees around a message: "en" or "id" (Bahasa Indonesia).
+  std::string language = "en";
+  bcast::sinks::language words = bcast::sinks::language::en;  // `language`, checked by load()
   // Head office's public keys (signing.pub): a message is shown only when one of them signed it.
   // Several during a key rotation.
   std::vector<std::string> trusted_keys;
@@ -52,14 +56,14 @@ inline bcast::core::result<void> apply_file(config& c, const std::string& path) 
         .text("state_dir", c.state_dir);
     file.duration("heartbeat_s", c.heartbeat)
         .duration("dialog_timeout_s", c.dialog_timeout, 0);  // 0: no timeout
-    file.texts("sink_env", c.sink_env).text("log_level", c.log_level);
+    file.texts("sink_env", c.sink_env).text("log_level", c.log_level).text("language", c.language);
     file.texts("trusted_keys", c.trusted_keys).flag("allow_unsigned", c.allow_unsigned);
   });
 }
 
 inline const bcast::core::cli::spec& cli_spec() {
   static const bcast::core::cli::spec s{
-      {"config", "redis", "store", "group", "sink", "state-dir", "trusted-key"},
+      {"config", "redis", "store", "group", "sink", "state-dir", "trusted-key", "language"},
       {"check-config", "version", "help", "allow-unsigned"}};
   return s;
 }
@@ -100,6 +104,7 @@ inline bcast::core::result<config> load(const bcast::core::cli::arguments& args)
   if (auto d = args.value("state-dir")) c.state_dir = *d;
   if (auto k = args.values("trusted-key"); !k.empty()) c.trusted_keys = k;
   if (args.has("allow-unsigned")) c.allow_unsigned = true;
+  if (auto l = args.value("language")) c.language = *l;
   if (c.store.empty()) return config_error("no store id: give --store ID");
   if (!bcast::message::is_valid_target_name(c.store))
     return config_error("store id '" + c.store + "' must match [a-z0-9][a-z0-9_.-]{0,63}");
@@ -115,6 +120,12 @@ inline bcast::core::result<config> load(const bcast::core::cli::arguments& args)
   if (auto r = bcast::redis::check_transport_policy(*redis, c.allow_plaintext_redis); !r)
     return r.err();
   if (auto level = bcast::core::log_level_setting(c.log_level); !level) return level.err();
+  if (auto words = bcast::sinks::parse_language(c.language)) {
+    c.words = *words;
+  } else {
+    return config_error("language: expected en (English) or id (Bahasa Indonesia), got '" +
+                        c.language + "'");
+  }
   auto keys = load_trusted_keys(c);
   if (!keys) return keys.err();
   c.keys = std::move(keys).value();

@@ -12,9 +12,11 @@ namespace {
 const char* usage_text =
     "usage: subscriberd [--config FILE] [--redis URL] [--store ID] [--group G]...\n"
     "                   [--sink SPEC]... [--state-dir DIR] [--trusted-key FILE]...\n"
-    "                   [--allow-unsigned] [--check-config] [--version] [--help]\n"
+    "                   [--language en|id] [--allow-unsigned] [--check-config] [--version]\n"
+    "                   [--help]\n"
     "Sinks: zenity, notify-send, win32, terminal, exec:CMD, jsonl:PATH (several may be given).\n"
-    "--trusted-key: head office's public key (signing.pub); only messages it signed are shown.\n";
+    "--trusted-key: head office's public key (signing.pub); only messages it signed are shown.\n"
+    "--language: the words around a message, en (English, the default) or id (Bahasa Indonesia).\n";
 
 }  // namespace
 
@@ -38,6 +40,7 @@ int main(int argc, char** argv) {
   bcast::sinks::sink_options sink_options;
   sink_options.dialog_timeout = config->dialog_timeout;
   sink_options.child_env = config->sink_env;
+  sink_options.language = config->words;
   auto sinks = bcast::sinks::make_sinks(loop, config->sinks, sink_options);
   if (!sinks) {
     std::cerr << "subscriberd: " << sinks.err().detail() << "\n";

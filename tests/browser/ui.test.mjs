@@ -658,7 +658,8 @@ test('correcting a message: Correct fills in the compose page, and the correctio
   await page.locator('[data-lang="id"]').click();
   assert.equal((await page.locator('#corrected-by').innerText()).replace(/\s+/g, ' ').trim(), `Dikoreksi oleh ${fixed}`);
   await by.click();
-  await page.locator('#corrects').waitFor();
+  // It names the original by id until the original's title has loaded.
+  await page.locator('#corrects', { hasText: original.title }).waitFor();
   assert.equal((await page.locator('#corrects').innerText()).replace(/\s+/g, ' ').trim(), `Mengoreksi ${original.title}`);
   assertClean(page);
 });
@@ -826,6 +827,156 @@ test('send later: a past time is caught at the field, and the server\'s send_at 
   assertClean(page);
 });
 
+// Must-read messages (issue 18) -----------------------------------------------------------------
+
+test('must-read: Repeat every and Escalate after need "Require acknowledgement", go out in seconds, the server\'s minimum shows at the field, and Correct carries them', limited, async (t) => {
+  const page = await openPage(t);
+  const posts = watchSends(page);
+  await login(page);
+  const title = unique('Wajib dibaca: stok opname');
+  await fillMessage(page, { targets: ['store:1001'], title });
+  assert.ok(await page.locator('#repeat-every').isDisabled(), 'off without Require acknowledgement');
+  assert.ok(await page.locator('#escalate-after-unit').isDisabled());
+  assert.ok(await page.locator('#must-read-off').isVisible());
+  assert.equal((await page.locator('label[for="repeat-every"]').innerText()).trim(), 'Repeat every');
+  assert.equal((await page.locator('label[for="escalate-after"]').innerText()).trim(), 'Escalate after');
+
+  await page.locator('#require-ack').check();
+  assert.ok(await page.locator('#repeat-every').isEnabled());
+  assert.ok(!(await page.locator('#must-read-off').isVisible()));
+  await page.locator('#repeat-every').fill('1');
+  assert.equal(await page.locator('#repeat-every-unit').inputValue(), 'min', 'minutes unless chosen');
+  await page.locator('#escalate-after').fill('90');
+  await page.locator('#escalate-after-unit').selectOption('s');
+  const sent = await send(page);
+  assert.equal(sent.kind, 'success', `notice: ${sent.title}`);
+  assert.equal(posts.at(-1).repeat_every_s, 60);
+  assert.equal(posts.at(-1).escalate_after_s, 90);
+  const id = decodeURIComponent((await sent.notice.locator('a.notice__link').getAttribute('href')).replace('#/messages/', ''));
+  const { message } = await messageJson(page, id);
+  assert.equal(message.repeat_every_s, 60);
+  assert.equal(message.escalate_after_s, 90);
+  assert.equal(await page.locator('#repeat-every').inputValue(), '', 'cleared for the next message');
+  assert.ok(await page.locator('#repeat-every').isDisabled());
+
+  // Unticked again, the values stay in the form but are not sent.
+  await fillMessage(page, { targets: [], title: unique('Tanpa ulang') });
+  await page.locator('#require-ack').check();
+  await page.locator('#repeat-every').fill('2');
+  await page.locator('#require-ack').uncheck();
+  assert.equal((await send(page)).kind, 'success');
+  assert.ok(!('repeat_every_s' in posts.at(-1)) && !('escalate_after_s' in posts.at(-1)));
+  assert.equal(posts.at(-1).require_ack, false);
+
+  // 5 s: the hint warns, the server refuses, and its message shows at the field.
+  await fillMessage(page, { targets: [], title: unique('Terlalu sering') });
+  await page.locator('#require-ack').check();
+  await page.locator('#repeat-every').fill('5');
+  await page.locator('#repeat-every-unit').selectOption('s');
+  assert.ok(await page.locator('#repeat-every-hint.hint--warn').isVisible(), 'the hint says 10 s at least');
+  assert.match(await page.locator('#repeat-every-hint').innerText(), /At least 10 seconds/);
+  const refused = await send(page);
+  assert.equal(posts.at(-1).repeat_every_s, 5, 'the server has the last word');
+  assert.equal(refused.kind, 'error');
+  assert.equal(refused.title, 'Message not sent: check the highlighted field.');
+  assert.ok(await page.locator('#field-repeat_every_s.field--invalid').isVisible());
+  assert.match((await page.locator('#repeat-every-error').innerText()).trim(), /^repeat_every_s must be 10 to \d+ seconds$/);
+  assert.equal(await page.locator('#repeat-every').getAttribute('aria-invalid'), 'true');
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'repeat-every', 'the field takes the focus');
+  await page.locator('#repeat-every').fill('15');
+  assert.ok(!(await page.locator('#repeat-every-error').isVisible()), 'typing clears the error');
+
+  // Bahasa Indonesia.
+  await page.locator('[data-lang="id"]').click();
+  assert.equal((await page.locator('label[for="repeat-every"]').innerText()).trim(), 'Ulangi setiap');
+  assert.equal((await page.locator('label[for="escalate-after"]').innerText()).trim(), 'Eskalasi setelah');
+  assert.match(await page.locator('#repeat-every-hint').innerText(), /Minimal 10 detik/);
+  assert.deepEqual(await page.locator('#repeat-every-unit option').allInnerTexts(), ['detik', 'menit', 'jam']);
+  await page.locator('#require-ack').uncheck();
+  assert.match(await page.locator('#must-read-off').innerText(), /Centang “Wajib konfirmasi”/);
+  await page.locator('[data-lang="en"]').click();
+
+  // Correct: the form is filled from the message, these two included, and they go out again.
+  await page.goto(`/#/messages/${encodeURIComponent(id)}`);
+  await page.locator('#correct').click();
+  await page.waitForFunction(() => document.querySelector('#title')?.value.length > 0);
+  assert.ok(await page.locator('#require-ack').isChecked());
+  assert.equal(await page.locator('#repeat-every').inputValue(), '1');
+  assert.equal(await page.locator('#repeat-every-unit').inputValue(), 'min');
+  assert.equal(await page.locator('#escalate-after').inputValue(), '90');
+  assert.equal(await page.locator('#escalate-after-unit').inputValue(), 's');
+  await page.locator('#escalate-after').fill('2');
+  await page.locator('#escalate-after-unit').selectOption('h');
+  await page.locator('#send').click();
+  await page.waitForURL((url) => !url.hash.includes(encodeURIComponent(id)) && url.hash.startsWith('#/messages/'));
+  assert.equal(posts.at(-1).supersedes, id);
+  assert.equal(posts.at(-1).repeat_every_s, 60);
+  assert.equal(posts.at(-1).escalate_after_s, 7200);
+  assertClean(page);
+});
+
+test('must-read message page: its settings, Download CSV, and the Not acknowledged filter, in English and Bahasa Indonesia', limited, async (t) => {
+  if (!stack.stores.length) {
+    t.skip(`no store running (subscriberd ${Subscriberd.available() ? 'built' : 'not built'})`);
+    return;
+  }
+  const message = await sendAsPeer([`store:${demoStore.store}`], unique('Wajib konfirmasi'), {
+    require_ack: true, repeat_every_s: 300, escalate_after_s: 3600,
+  });
+  const page = await openPage(t);
+  await login(page);
+  await page.goto(`/#/messages/${encodeURIComponent(message.id)}`);
+  const row = page.locator(`#receipt-table tr[data-store="${demoStore.store}"]`);
+  await page.locator(`#receipt-table tr[data-store="${demoStore.store}"][data-state="displayed"]`).waitFor({ timeout: 30000 });
+  assert.equal((await page.locator('#detail-repeat').innerText()).trim(), 'Every 5 minutes, until acknowledged');
+  assert.equal((await page.locator('#detail-escalate').innerText()).trim(), 'After 1 hour without acknowledgement');
+
+  // The CSV, with the page's own session cookie.
+  const csv = page.locator('#receipts-csv');
+  assert.equal((await csv.innerText()).trim(), 'Download CSV');
+  const href = await csv.getAttribute('href');
+  assert.equal(href, `/api/v1/messages/${encodeURIComponent(message.id)}/receipts.csv`);
+  const got = await page.evaluate(async (url) => {
+    const res = await fetch(url);
+    return { status: res.status, type: res.headers.get('content-type'), body: await res.text() };
+  }, href);
+  assert.equal(got.status, 200);
+  assert.match(got.type, /^text\/csv/);
+  assert.ok(got.body.startsWith('store,state,at\r\n'), got.body);
+  assert.match(got.body, new RegExp(`\r\n${demoStore.store},displayed,\\d{4}-`));
+
+  // Not acknowledged: the store shows until someone there acknowledges (its receipt, as
+  // subscriberd writes it), then the filter hides it.
+  const unacked = page.locator('[data-filter="unacked"]');
+  assert.equal((await unacked.innerText()).trim(), 'Not acknowledged (1)');
+  await unacked.click();
+  assert.equal(await unacked.getAttribute('aria-pressed'), 'true');
+  assert.ok(await row.isVisible());
+  stack.redis.cli('HSETNX', `bcast:{store:${demoStore.store}}:receipts`, `${message.id}:acknowledged`, new Date().toISOString());
+  await row.waitFor({ state: 'detached', timeout: 30000 });
+  assert.equal((await unacked.innerText()).trim(), 'Not acknowledged (0)');
+  await page.locator('[data-filter="all"]').click();
+  await page.locator(`#receipt-table tr[data-store="${demoStore.store}"][data-state="acknowledged"]`).waitFor();
+  await unacked.click();
+  assert.equal(await row.count(), 0);
+
+  await page.locator('[data-lang="id"]').click();
+  assert.equal((await unacked.innerText()).trim(), 'Belum dikonfirmasi (0)');
+  assert.equal((await csv.innerText()).trim(), 'Unduh CSV');
+  assert.equal((await page.locator('#detail-repeat').innerText()).trim(), 'Setiap 5 menit, sampai dikonfirmasi');
+  assert.equal((await page.locator('#detail-escalate').innerText()).trim(), 'Setelah 1 jam tanpa konfirmasi');
+  await page.locator('[data-lang="en"]').click();
+
+  // A message that asks for no acknowledgement offers no such filter and no settings.
+  const plain = await sendAsPeer([`store:${demoStore.store}`], unique('Biasa'));
+  await page.goto(`/#/messages/${encodeURIComponent(plain.id)}`);
+  await page.locator('#receipt-stats .stat').first().waitFor();
+  assert.ok(!(await page.locator('[data-filter="unacked"]').isVisible()));
+  assert.equal(await page.locator('#detail-repeat').count(), 0);
+  assert.ok(await page.locator('#receipts-csv').isVisible());
+  assertClean(page);
+});
+
 // Runs last: this Redis keeps nothing on disk, so a restart loses every key (history, presence,
 // receipts) that the tests above look at.
 test('with Redis stopped a send is refused, and works again once Redis is back', limited, async (t) => {
@@ -857,4 +1008,68 @@ test('with Redis stopped a send is refused, and works again once Redis is back',
   assert.equal(last.title, text.sent.en, `sent within 60 s of Redis coming back\n${stack.logs()}`);
   await sub.waitForMessage(title, 15000);
   assertClean(page);
+});
+
+test('the Audit page lists what was done, newest first, pages with "Load more", in English and Bahasa Indonesia; only admins see it', limited, async (t) => {
+  // More than one page (50) of entries, the newest of them sends by the Unix-socket peer.
+  const sent = [];
+  for (let i = 0; i < 51; i++) sent.push(await sendAsPeer(['all'], unique(`Audit ${i}`)));
+  const newest = sent[sent.length - 1];
+
+  const page = await openPage(t);
+  await login(page);
+  const nav = page.locator('.app-nav a[data-route="audit"]');
+  assert.equal(await nav.isVisible(), true, 'an admin sees the Audit link');
+  assert.equal((await nav.innerText()).trim(), 'Audit');
+  await nav.click();
+  await page.waitForURL(/#\/audit$/);
+  const rows = page.locator('#audit-table tbody tr');
+  await rows.first().waitFor();
+  assert.equal((await page.locator('.page--audit h1').innerText()).trim(), 'Audit log');
+  // textContent: the header's CSS writes it in capitals.
+  const headerTexts = () => page.locator('#audit-table thead th').evaluateAll((ths) => ths.map((th) => th.textContent.trim()));
+  const headers = await headerTexts();
+  assert.deepEqual(headers, ['Time', 'Who', 'From', 'Action', 'Message', 'Result']);
+
+  // This admin's login is the newest entry; the peer's newest send is just below it.
+  const first = rows.nth(0);
+  assert.equal(await first.getAttribute('data-action'), 'login');
+  assert.equal((await first.locator('.col-actor').innerText()).trim(), admin.name);
+  assert.equal((await first.locator('.col-action').innerText()).trim(), 'Login');
+  assert.equal((await first.locator('.col-result').innerText()).trim(), 'OK');
+  const sendRow = page.locator('#audit-table tbody tr', { hasText: newest.id });
+  assert.equal(await sendRow.getAttribute('data-action'), 'send');
+  assert.equal((await sendRow.locator('.col-action').innerText()).trim(), 'Send');
+  assert.match((await sendRow.locator('.col-actor').innerText()).trim(), /^uid:\d+$/);
+  assert.equal((await sendRow.locator('.col-address').innerText()).trim(), 'unix');
+
+  // Paging: 50 a page; "Load more" reads on from the cursor, without repeating a row.
+  assert.equal(await rows.count(), 50);
+  const more = page.locator('#audit-more');
+  assert.equal(await more.isVisible(), true);
+  await more.click();
+  await page.waitForFunction(() => document.querySelectorAll('#audit-table tbody tr').length > 50);
+  const ids = await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.id));
+  assert.equal(new Set(ids).size, ids.length, 'no entry twice');
+  assert.ok(await page.locator('#audit-table tbody tr', { hasText: sent[0].id }).count() === 1,
+    'the oldest of the sends is on the second page');
+
+  await page.locator('[data-lang="id"]').click();
+  assert.equal((await page.locator('.page--audit h1').innerText()).trim(), 'Log audit');
+  const headersId = await headerTexts();
+  assert.deepEqual(headersId, ['Waktu', 'Siapa', 'Dari', 'Tindakan', 'Pesan', 'Hasil']);
+  assert.equal((await sendRow.locator('.col-action').innerText()).trim(), 'Kirim');
+  assert.equal((await first.locator('.col-result').innerText()).trim(), 'Berhasil');
+  assert.equal((await page.locator('#audit-more').innerText()).trim(), 'Muat lebih banyak');
+  await page.locator('[data-lang="en"]').click();
+  assertClean(page);
+
+  // A publisher sees no Audit link, and the page by its address says it is for admins.
+  const other = await openPage(t);
+  await login(other, regional);
+  assert.equal(await other.locator('.app-nav a[data-route="audit"]').isVisible(), false);
+  await other.goto('/#/audit');
+  await other.locator('#audit-forbidden').waitFor();
+  assert.equal((await other.locator('#audit-forbidden').innerText()).trim(), 'Only an admin may read the audit log.');
+  assertClean(other);
 });

@@ -1,5 +1,6 @@
 #include <bcast/core/lifetime.hpp>
 #include <bcast/core/loop.hpp>
+#include <bcast/core/process.hpp>
 #include <bcast/core/timer.hpp>
 
 #include <catch2/catch.hpp>
@@ -193,4 +194,23 @@ TEST_CASE("a timer whose owner outlives into the loop's teardown is freed by it"
                 [](uv_work_t* req, int) { delete static_cast<pending_work*>(req->data); }) == 0);
   }
   CHECK(watch.expired());  // the timer's box, and the callback it holds, are gone
+}
+
+TEST_CASE("a child still running when the loop is torn down is freed by the teardown, unreported") {
+  // Nobody holds a process but libuv: a helper started and left to finish on its own.
+  std::weak_ptr<core::process> watch;
+  bool reported = false;
+  {
+    core::loop l;
+    core::process_options o;
+    o.file = "sleep";
+    o.args = {"5"};
+    o.timeout = std::chrono::seconds(10);
+    auto spawned =
+        core::process::spawn(l, o, [&](const core::process_result&) { reported = true; });
+    REQUIRE(spawned);
+    watch = *spawned;
+  }
+  CHECK(watch.expired());
+  CHECK_FALSE(reported);
 }

@@ -1,6 +1,9 @@
 #pragma once
 // A real redis-server, a users file made with the real bcastctl, and the real publisherd.
 
+#include <bcast/broker/presence.hpp>
+#include <bcast/core/loop.hpp>
+#include <bcast/redis/client.hpp>
 #include <support/daemon_support.hpp>
 #include <support/test_support.hpp>
 
@@ -121,6 +124,17 @@ struct publisherd_fixture {
     daemon->signal(SIGHUP);
     REQUIRE(daemon->wait_for_log("users reloaded"));
     return token.substr(0, token.find('\n'));
+  }
+
+  // What a store's heartbeat writes, written by the library's own heartbeat.
+  void store_seen(const std::string& id, std::vector<std::string> groups) {
+    core::loop l;
+    redis::client c(l, redis::parse_url(redis->url()).value());
+    broker::heartbeat beat(l, c, broker::store_profile{id, std::move(groups), "test"});
+    std::optional<core::result<void>> done;
+    beat.beat([&](core::result<void> r) { done.emplace(std::move(r)); });
+    REQUIRE(run_until(l, [&] { return done.has_value(); }));
+    REQUIRE(done->ok());
   }
 
   http_result send(const session& s, const nlohmann::json& body) {

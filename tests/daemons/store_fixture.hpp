@@ -28,6 +28,8 @@ struct store_box {
   // Head office's public keys (--trusted-key), and --allow-unsigned.
   std::vector<std::string> trusted_keys;
   bool allow_unsigned = false;
+  std::vector<std::string> extra_args;  // "--language", "id", ...
+  std::vector<std::string> env;         // "DISPLAY=:99", ...
   std::unique_ptr<daemon_process> process;
 
   std::string jsonl() const { return dir + "/shown.jsonl"; }
@@ -40,12 +42,13 @@ struct store_box {
     for (const auto& s : extra_sinks) args.insert(args.end(), {"--sink", s});
     for (const auto& k : trusted_keys) args.insert(args.end(), {"--trusted-key", k});
     if (allow_unsigned) args.emplace_back("--allow-unsigned");
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
     return args;
   }
   // Runs subscriberd; start() also waits until it is live.
   void launch() {
     process = std::make_unique<daemon_process>(build_path("daemons/subscriberd/subscriberd"),
-                                               arguments());
+                                               arguments(), env);
   }
   void start() {
     launch();

@@ -56,17 +56,6 @@ struct scoped_fixture : test::publisherd_fixture {
     return json::parse(r.body);
   }
 
-  // What a store's heartbeat writes, written by the library's own heartbeat.
-  void store_seen(const std::string& id, std::vector<std::string> groups) {
-    core::loop l;
-    redis::client c(l, redis::parse_url(redis->url()).value());
-    broker::heartbeat beat(l, c, broker::store_profile{id, std::move(groups), "test"});
-    std::optional<core::result<void>> done;
-    beat.beat([&](core::result<void> r) { done.emplace(std::move(r)); });
-    REQUIRE(test::run_until(l, [&] { return done.has_value(); }));
-    REQUIRE(done->ok());
-  }
-
   std::string send_keyed(const session& s, const std::string& key, json body) {
     auto r = call("POST", "/api/v1/messages", body.dump(),
                   {{"Cookie", s.cookie}, {"X-CSRF-Token", s.csrf}, {"Idempotency-Key", key}});

@@ -77,6 +77,54 @@ TEST_CASE("subscriberd: --version, and bad flags exit 2 with the reason") {
   }
 }
 
+TEST_CASE("subscriberd: language is en or id; anything else is refused, naming the setting") {
+  auto bin = test::build_path("daemons/subscriberd/subscriberd");
+  test::temp_dir dir;
+  const auto keys = test::make_key_pair(dir.file("keys"));
+  const auto check = [&](const std::string& args, std::string* said) {
+    return test::shell_status("'" + bin + "' --check-config --store s1 --state-dir /tmp/x " +
+                                  "--trusted-key '" + keys.public_key + "' " + args + " 2>&1",
+                              said);
+  };
+  const std::string refusal = "language: expected en (English) or id (Bahasa Indonesia), got ";
+  std::string said;
+  CHECK(check("--language id", &said) == 0);
+  CHECK(check("--language en", &said) == 0);
+  CHECK(check("--language fr", &said) == 2);
+  CHECK(test::contains(said, refusal + "'fr'"));
+  std::ofstream(dir.file("fr.json")) << R"({"language": "fr"})";
+  CHECK(check("--config '" + dir.file("fr.json") + "'", &said) == 2);
+  CHECK(test::contains(said, refusal + "'fr'"));
+  std::ofstream(dir.file("id.json")) << R"({"language": "id"})";
+  CHECK(check("--config '" + dir.file("id.json") + "'", &said) == 0);
+  // The flag wins over the file, as for every other setting.
+  CHECK(check("--config '" + dir.file("id.json") + "' --language Indonesian", &said) == 2);
+  CHECK(test::contains(said, refusal + "'Indonesian'"));
+}
+
+TEST_CASE("subscriberd: a store with --language id shows a message in Indonesian words") {
+  fleet f;
+  auto& store = f.prepare("s1", {"region:jateng"});
+  store.extra_args = {"--language", "id"};
+  store.start();
+  auto& english = f.add("s2", {"region:jateng"});
+  const auto sent = f.send({"region:jateng"}, "Toko tutup",
+                           {{"priority", "urgent"}, {"require_ack", true}, {"category", "price_info"}});
+  REQUIRE(store.wait_shown("Toko tutup"));
+  REQUIRE(english.wait_shown("Toko tutup"));
+  const auto& shown = store.process->log();
+  INFO(shown);
+  CHECK(test::contains(shown, "!!!!!!!! MENDESAK !!!!!!!!\n== "));
+  CHECK(test::contains(shown, " | MENDESAK | Info Harga ==\nToko tutup\n  Isi pesan Toko tutup\n"));
+  CHECK(test::contains(shown, "  (mohon konfirmasi pesan ini)\n"));
+  CHECK_FALSE(test::contains(shown, "URGENT"));
+  CHECK_FALSE(test::contains(shown, "please confirm"));
+  const auto& english_shown = english.process->log();
+  CHECK(test::contains(english_shown, " | URGENT | Price info ==\nToko tutup\n"));
+  CHECK(test::contains(english_shown, "  (please confirm this message)\n"));
+  f.wait_for_receipt(sent["id"], "s1", "displayed");
+}
+
 TEST_CASE("subscriberd: the right stores get each message, overlaps are shown once, order holds") {
   fleet f;
   auto& s1 = f.add("s1", {"region:jateng", "format:minimarket"});

@@ -367,3 +367,49 @@ TEST_CASE("supersedes and recalls: written only when set, read back, checked", "
   REQUIRE_FALSE(refused);
   CHECK(refused.err().detail() == "envelope: a recall notice cannot supersede a message");
 }
+
+TEST_CASE("must-read intervals: written only when set, read back by both readers, checked",
+          "[envelope]") {
+  envelope e = sample();
+  CHECK(encode(e).find("repeat_every_s") == std::string::npos);
+  CHECK_FALSE(json(e).contains("escalate_after_s"));
+
+  e.require_ack = true;
+  e.repeat_every_s = 10;
+  e.escalate_after_s = max_interval_s;
+  const auto text = encode(e);
+  CHECK(text.find(R"("require_ack":true,"repeat_every_s":10,"escalate_after_s":2592000})") !=
+        std::string::npos);
+  CHECK(json::parse(text) == json(e));
+  CHECK(detail::canonical_reader(text).read() == std::optional<envelope>(e));
+  auto back = decode(text);
+  REQUIRE_OK(back);
+  CHECK(*back == e);
+  e.supersedes = "01JD0000000000000000000001";
+  e.sig = "0123456789abcdef.sig";
+  CHECK(detail::canonical_reader(encode(e)).read() == std::optional<envelope>(e));
+
+  // Anything but 1 to max_interval_s whole seconds is refused, by both readers alike.
+  const std::string base = encode(sample());
+  const auto with = [&](const std::string& member) {
+    return base.substr(0, base.size() - 1) + "," + member + "}";
+  };
+  for (const char* bad : {"0", "-5", "2592001", "99999999999", "1.5", "\"60\"", "true", "[60]"}) {
+    for (const char* key : {"repeat_every_s", "escalate_after_s"}) {
+      INFO(key << " " << bad);
+      const auto member = "\""s + key + "\":" + bad;
+      const auto r = decode(with(member));
+      REQUIRE_FALSE(r);
+      CHECK_THAT(r.err().detail(), Catch::Contains(key) && Catch::Contains("seconds"));
+      CHECK_FALSE(detail::canonical_reader(with(member)).read());
+    }
+  }
+  // A leading zero or an exponent is JSON the document reader takes, never encode()'s.
+  for (const char* other : {R"("repeat_every_s":060)", R"("repeat_every_s":6e1)"}) {
+    CHECK_FALSE(detail::canonical_reader(with(other)).read());
+  }
+  auto nulls = decode(with(R"("repeat_every_s":null,"escalate_after_s":null)"));
+  REQUIRE_OK(nulls);
+  CHECK_FALSE(nulls->repeat_every_s);
+  CHECK_FALSE(nulls->escalate_after_s);
+}

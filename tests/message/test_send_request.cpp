@@ -350,3 +350,43 @@ TEST_CASE("supersedes names the message a correction replaces", "[validate][corr
   REQUIRE_OK(back);
   CHECK(back->supersedes == "01JD0000000000000000000001");
 }
+
+TEST_CASE("repeat_every_s and escalate_after_s: whole seconds, in range, with require_ack",
+          "[validate]") {
+  const auto with = [](json extra) {
+    json body = request();
+    body["require_ack"] = true;
+    body.update(extra);
+    return check(body);
+  };
+  auto r = with({{"repeat_every_s", 10}, {"escalate_after_s", 1}});
+  REQUIRE_OK(r);
+  CHECK(r->repeat_every_s == 10u);
+  CHECK(r->escalate_after_s == 1u);
+  CHECK(with({{"repeat_every_s", nullptr}})->repeat_every_s == std::nullopt);
+  CHECK(with({{"escalate_after_s", max_interval_s}})->escalate_after_s == max_interval_s);
+
+  refused(with({{"repeat_every_s", 9}}), "repeat_every_s", "10 to 2592000");
+  refused(with({{"repeat_every_s", -10}}), "repeat_every_s", "10 to 2592000");
+  refused(with({{"repeat_every_s", 2592001}}), "repeat_every_s");
+  refused(with({{"repeat_every_s", 30.5}}), "repeat_every_s", "whole number");
+  refused(with({{"repeat_every_s", "30"}}), "repeat_every_s", "whole number");
+  refused(with({{"escalate_after_s", 0}}), "escalate_after_s", "1 to 2592000");
+  refused(with({{"escalate_after_s", 18446744073709551615ull}}), "escalate_after_s");
+
+  for (const char* key : {"repeat_every_s", "escalate_after_s"}) {
+    json body = request();
+    body[key] = 60;
+    refused(check(body), key, "needs require_ack");
+    body["require_ack"] = false;
+    refused(check(body), key, "needs require_ack");
+  }
+  // The draft's envelope carries them.
+  auto draft = with({{"repeat_every_s", 45}});
+  REQUIRE_OK(draft);
+  ulid_generator ids;
+  auto e = make_envelope(*draft, ids, "admin", now);
+  REQUIRE_OK(e);
+  CHECK(e->repeat_every_s == 45u);
+  CHECK(encode(*e).find(R"("repeat_every_s":45)") != std::string::npos);
+}

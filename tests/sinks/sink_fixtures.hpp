@@ -1,6 +1,7 @@
 #pragma once
 // Fixtures for the sink tests: envelopes, an outcome recorder, and the desktop a store PC has,
-// made for each test: Xvfb, a private D-Bus session bus, notification-daemon, dbus-monitor, with
+// made for each test: Xvfb (with openbox when a test needs a window manager), a private D-Bus
+// session bus, notification-daemon, dbus-monitor, with
 // xdotool, ImageMagick and tesseract to look at what is on the screen.
 
 #include <bcast/core/loop.hpp>
@@ -274,6 +275,21 @@ class xvfb {
  private:
   background server_;
   std::string display_;
+};
+
+// openbox on that X server: a window manager that acts on _NET_WM_STATE requests, as a store's
+// desktop does. Ready (it has claimed the root window's _NET_SUPPORTING_WM_CHECK) once constructed.
+class window_manager {
+ public:
+  explicit window_manager(const xvfb& x)
+      : wm_({"openbox", "--sm-disable"}, {"DISPLAY=" + x.display()}) {
+    x.run(
+        "for i in $(seq 400); do xprop -root _NET_SUPPORTING_WM_CHECK 2>/dev/null | grep -q "
+        "'window id' && break; sleep 0.05; done");
+  }
+
+ private:
+  background wm_;
 };
 
 // A private session bus, so the test's notifications reach nobody's desktop.

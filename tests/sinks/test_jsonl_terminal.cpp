@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <support/assert_ok.hpp>
@@ -33,6 +34,32 @@ using bcast::test::contains;
 using bcast::test::recorder;
 
 namespace {
+
+// Sets an environment variable (empty: unsets it) for one scope.
+class scoped_env {
+ public:
+  scoped_env(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    if (*value) {
+      ::setenv(name, value, 1);
+    } else {
+      ::unsetenv(name);
+    }
+  }
+  scoped_env(const scoped_env&) = delete;
+  scoped_env& operator=(const scoped_env&) = delete;
+  ~scoped_env() {
+    if (old_) {
+      ::setenv(name_, old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_);
+    }
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
 
 std::vector<std::string> lines_of(const std::string& path) {
   std::ifstream in(path);
@@ -66,6 +93,25 @@ struct pipe_pair {
   ~pipe_pair() {
     if (read >= 0) ::close(read);
     if (write >= 0) ::close(write);
+  }
+};
+
+// A pseudo-terminal: what the sink writes to `slave` is read back from `master`.
+struct pty_pair {
+  int master = -1, slave = -1;
+  pty_pair() {
+    master = ::posix_openpt(O_RDWR | O_NOCTTY);
+    REQUIRE(master >= 0);
+    REQUIRE(::grantpt(master) == 0);
+    REQUIRE(::unlockpt(master) == 0);
+    slave = ::open(::ptsname(master), O_RDWR | O_NOCTTY);
+    REQUIRE(slave >= 0);
+  }
+  pty_pair(const pty_pair&) = delete;
+  pty_pair& operator=(const pty_pair&) = delete;
+  ~pty_pair() {
+    if (slave >= 0) ::close(slave);
+    if (master >= 0) ::close(master);
   }
 };
 
@@ -192,7 +238,8 @@ TEST_CASE("terminal: a readable block on the fd, without colour on a pipe", "[si
   (*s)->show(e, r.reporter());
   REQUIRE(test::run_until(l, [&] { return r.has(outcome::displayed); }));
   const auto out = drain(p.read);
-  CHECK(contains(out, "| URGENT | price_info =="));
+  CHECK(contains(out, "!!!!!!!! URGENT !!!!!!!!\n== "));
+  CHECK(contains(out, "| URGENT | Price info =="));
   CHECK(contains(out, "\nHarga  [2J minyak turun\n  Mulai besok\n  Diskon 20%\n"));
   CHECK(contains(out, "2026-11-26 "));
   CHECK_FALSE(contains(out, "\x1b"));
@@ -213,13 +260,8 @@ TEST_CASE("terminal: colour when asked, or on a tty", "[sinks][terminal]") {
   CHECK(contains(out, "\x1b[1;33m== "));
   CHECK(contains(out, "\x1b[1mJudul\x1b[0m"));
 
-  const int master = ::posix_openpt(O_RDWR | O_NOCTTY);
-  REQUIRE(master >= 0);
-  REQUIRE(::grantpt(master) == 0);
-  REQUIRE(::unlockpt(master) == 0);
-  const int slave = ::open(::ptsname(master), O_RDWR | O_NOCTTY);
-  REQUIRE(slave >= 0);
-  o.terminal_fd = slave;
+  pty_pair tty;
+  o.terminal_fd = tty.slave;
   o.terminal_colour = colour_mode::automatic;
   const char* no_colour = std::getenv("NO_COLOR");
   const char* term = std::getenv("TERM");
@@ -229,9 +271,64 @@ TEST_CASE("terminal: colour when asked, or on a tty", "[sinks][terminal]") {
   recorder r2;
   (*t)->show(test::make_envelope("Judul", "Isi"), r2.reporter());
   REQUIRE(test::run_until(l, [&] { return r2.has(outcome::displayed); }));
-  CHECK(contains(drain(master), "\x1b[") == colour_expected);
-  ::close(slave);
-  ::close(master);
+  CHECK(contains(drain(tty.master), "\x1b[") == colour_expected);
+}
+
+TEST_CASE("terminal: Indonesian words; an urgent message has a banner, in colour only when allowed",
+          "[sinks][terminal][words][urgent]") {
+  core::loop l;
+  pipe_pair p;
+  sink_options o;
+  o.terminal_fd = p.write;
+  o.language = language::id;
+  auto s = make_sink(l, "terminal", o);
+  REQUIRE_OK(s);
+  recorder r;
+  auto e = test::make_envelope("Toko tutup", "Listrik padam", message::priority::urgent, true);
+  (*s)->show(e, r.reporter());
+  REQUIRE(test::run_until(l, [&] { return r.has(outcome::displayed); }));
+  auto out = drain(p.read);
+  INFO(out);
+  CHECK(out.starts_with("!!!!!!!! MENDESAK !!!!!!!!\n== 2026-11-26 "));
+  CHECK(contains(out, " | MENDESAK | Info Harga ==\nToko tutup\n  Listrik padam\n"));
+  CHECK(contains(out, "  (mohon konfirmasi pesan ini)\n"));
+  CHECK_FALSE(contains(out, "confirm"));
+  CHECK_FALSE(contains(out, "URGENT"));
+
+  recorder r2;
+  auto normal = test::make_envelope("Jam buka", "Buka jam 8", message::priority::normal);
+  normal.category = "announcement";
+  (*s)->show(normal, r2.reporter());
+  REQUIRE(test::run_until(l, [&] { return r2.has(outcome::displayed); }));
+  out = drain(p.read);
+  CHECK(contains(out, " | Biasa | Pengumuman ==\n"));
+  CHECK_FALSE(contains(out, "!!!"));
+
+  (*s)->recall(test::recall_notice_for(normal), normal.id);
+  REQUIRE(test::run_until(l, [&] { return (*s)->pending() == 0; }));
+  CHECK(contains(drain(p.read), " | DITARIK | Jam buka ==\n"));
+
+  // On a tty the banner is in reverse video, unless NO_COLOR says no colour at all.
+  pty_pair tty;
+  o.terminal_fd = tty.slave;
+  o.language = language::en;
+  for (const bool no_colour : {false, true}) {
+    scoped_env env("NO_COLOR", no_colour ? "1" : "");
+    scoped_env term("TERM", "xterm");
+    auto t = make_sink(l, "terminal", o);
+    REQUIRE_OK(t);
+    recorder r3;
+    (*t)->show(test::make_envelope("Toko tutup", "Isi", message::priority::urgent), r3.reporter());
+    REQUIRE(test::run_until(l, [&] { return r3.has(outcome::displayed); }));
+    const auto shown = drain(tty.master);
+    INFO(shown);
+    if (no_colour) {
+      CHECK(contains(shown, "!!!!!!!! URGENT !!!!!!!!"));
+      CHECK_FALSE(contains(shown, "\x1b"));
+    } else {
+      CHECK(contains(shown, "\x1b[1;7;31m!!!!!!!! URGENT !!!!!!!!\x1b[0m"));
+    }
+  }
 }
 
 TEST_CASE("terminal: a reader that does not read never blocks the loop", "[sinks][terminal]") {

@@ -3,7 +3,9 @@
 #include <bcast/sinks/make_sink.hpp>
 #include <bcast/sinks/notify_send.hpp>
 #include <bcast/sinks/text.hpp>
+#include <bcast/sinks/win32.hpp>
 #include <bcast/sinks/win32_dialog.hpp>
+#include <bcast/sinks/words.hpp>
 #include <bcast/sinks/zenity.hpp>
 
 #include <catch2/catch.hpp>
@@ -12,8 +14,8 @@
 
 #include <algorithm>
 #include <string>
-#include <vector>
 #include <support/assert_ok.hpp>
+#include <vector>
 
 using namespace bcast;
 using namespace bcast::sinks;
@@ -120,10 +122,10 @@ TEST_CASE("zenity gets the dialog kind, title, escaped text and labels in safe a
                                message::priority::normal);
   auto args = zenity_command(e, o).args;
   CHECK(args[0] == "--info");
-  CHECK(has_arg(args, "--title=-Harga <naik> & turun"));
-  CHECK(has_arg(
-      args,
-      "--text=<b>-Harga &lt;naik&gt; &amp; turun</b>\n\nBody &lt;i&gt;1&lt;/i&gt;\nline   2"));
+  CHECK(has_arg(args, "--title=-Harga <naik> & turun — Price info"));
+  CHECK(has_arg(args,
+                "--text=<small>Price info</small>\n<b>-Harga &lt;naik&gt; &amp; turun</b>\n\nBody "
+                "&lt;i&gt;1&lt;/i&gt;\nline   2"));
   CHECK(has_arg(args, "--timeout=900"));
   CHECK_FALSE(std::any_of(args.begin(), args.end(),
                           [](const auto& a) { return a.starts_with("--ok-label"); }));
@@ -144,12 +146,60 @@ TEST_CASE("zenity gets the dialog kind, title, escaped text and labels in safe a
   CHECK(has_arg(z.args, "--ok-label=OK, understood"));
   CHECK(has_arg(z.args, "--cancel-label=Close"));
   REQUIRE(z.stdin_text);
-  CHECK(*z.stdin_text == "-Harga <naik> & turun\n\n" + e.body);
+  CHECK(*z.stdin_text == "Urgent · Price info\n\n-Harga <naik> & turun\n\n" + e.body);
   e.body = std::string(1001, 'x');
   e.require_ack = false;
   z = zenity_command(e, o);
   CHECK(z.args[0] == "--text-info");
   CHECK(has_arg(z.args, "--ok-label=OK"));
+}
+
+TEST_CASE("zenity in Indonesian: button, labels and window title", "[sinks][zenity][words]") {
+  sink_options o;
+  o.language = language::id;
+  auto e = test::make_envelope("Harga naik", "Mulai besok", message::priority::high, true);
+  e.category = "discount_info";
+  auto args = zenity_command(e, o).args;
+  CHECK(has_arg(args, "--ok-label=OK, mengerti"));
+  CHECK(has_arg(args, "--title=Harga naik — Info Diskon"));
+  CHECK(has_arg(args,
+                "--text=<small>Penting · Info Diskon</small>\n<b>Harga naik</b>\n\nMulai besok"));
+  e.category = "stock_check";  // not a default category: its name as sent
+  e.body = std::string(2000, 'x');
+  const auto z = zenity_command(e, o);
+  CHECK(has_arg(z.args, "--title=Harga naik — stock_check"));
+  CHECK(has_arg(z.args, "--cancel-label=Tutup"));
+  CHECK(has_arg(z.args, "--ok-label=OK, mengerti"));
+  REQUIRE(z.stdin_text);
+  CHECK(z.stdin_text->starts_with("Penting · stock_check\n\nHarga naik\n\n"));
+}
+
+TEST_CASE("zenity: an urgent dialog is large, in large text; the others are not",
+          "[sinks][zenity][urgent]") {
+  sink_options o;
+  auto e = test::make_envelope("Toko tutup", "Listrik padam", message::priority::urgent);
+  auto args = zenity_command(e, o).args;
+  CHECK(has_arg(args, "--width=" + std::to_string(zenity_urgent_min_width)));
+  CHECK(has_arg(args, "--height=" + std::to_string(zenity_urgent_min_height)));
+  CHECK(has_arg(args,
+                "--text=<span size=\"large\" weight=\"bold\">Urgent · Price info</span>"
+                "\n\n<span size=\"xx-large\"><b>Toko tutup</b></span>\n\n"
+                "<span size=\"x-large\">Listrik padam</span>"));
+  e.priority = message::priority::high;
+  args = zenity_command(e, o).args;
+  CHECK(has_arg(args, "--width=420"));
+  CHECK_FALSE(std::any_of(args.begin(), args.end(),
+                          [](const auto& a) { return a.starts_with("--height"); }));
+  // The helper that asks the window manager to keep the urgent dialog above the rest.
+  o.xdotool_program = "/opt/xdotool";
+  o.wmctrl_program = "/opt/wmctrl";
+  const auto helper = keep_above_args(o, 4242);
+  REQUIRE(helper.size() == 5);
+  CHECK(contains(helper[1], "search --sync --onlyvisible --pid"));
+  CHECK(contains(helper[1], "-b add,above"));
+  CHECK(helper[2] == "/opt/xdotool");
+  CHECK(helper[3] == "/opt/wmctrl");
+  CHECK(helper[4] == "4242");
 }
 
 TEST_CASE("notify-send gets urgency, app name, the action with require_ack, and an escaped body",
@@ -173,6 +223,55 @@ TEST_CASE("notify-send gets urgency, app name, the action with require_ack, and 
   CHECK(has_arg(args, "--urgency=normal"));
   CHECK(has_arg(args, "--action=ack=OK, understood"));
   CHECK(has_arg(args, "--expire-time=60000"));
+
+  o.language = language::id;
+  args = notify_send_args(e, o);
+  CHECK(has_arg(args, "--action=ack=OK, mengerti"));
+  CHECK_FALSE(has_arg(args, "--action=ack=OK, understood"));
+}
+
+TEST_CASE("the word tables: every language has every word, and the settings are en and id",
+          "[sinks][words]") {
+  CHECK(parse_language("en") == language::en);
+  CHECK(parse_language("id") == language::id);
+  CHECK_FALSE(parse_language("fr"));
+  CHECK_FALSE(parse_language("ID"));
+  CHECK_FALSE(parse_language(""));
+  for (auto l : {language::en, language::id}) {
+    const auto& w = words_for(l);
+    for (auto word : {w.acknowledge, w.ok, w.close, w.please_confirm, w.press_ok_to_confirm,
+                      w.reminder, w.recalled, w.replaced_by, w.normal, w.high, w.urgent}) {
+      CHECK_FALSE(word.empty());
+    }
+  }
+  const auto& id = words_for(language::id);
+  CHECK(id.acknowledge == "OK, mengerti");
+  CHECK(id.reminder == "Pengingat");
+  CHECK(words_for(language::en).reminder == "Reminder");
+  CHECK(priority_label(id, message::priority::normal) == "Biasa");
+  CHECK(priority_label(id, message::priority::high) == "Penting");
+  CHECK(priority_label(id, message::priority::urgent) == "Mendesak");
+  CHECK(category_label(language::id, "announcement") == "Pengumuman");
+  CHECK(category_label(language::id, "price_info") == "Info Harga");
+  CHECK(category_label(language::id, "discount_info") == "Info Diskon");
+  CHECK(category_label(language::en, "price_info") == "Price info");
+  CHECK(category_label(language::id, "stock_check") == "stock_check");
+}
+
+TEST_CASE("win32: the MessageBox words in Indonesian; an urgent box is marked urgent",
+          "[sinks][win32][words]") {
+  auto e = test::make_envelope("Toko tutup", "Listrik padam", message::priority::urgent, true);
+  e.category = "announcement";
+  const auto r = dialog_request_for(e, language::id);
+  CHECK(r.caption == "Toko tutup — Pengumuman");
+  CHECK(r.text == "Mendesak\n\nToko tutup\n\nListrik padam\n\n" +
+                      std::string(words_for(language::id).press_ok_to_confirm));
+  CHECK(r.urgent);
+  e.priority = message::priority::normal;
+  e.require_ack = false;
+  const auto plain = dialog_request_for(e, language::id);
+  CHECK(plain.text == "Toko tutup\n\nListrik padam");
+  CHECK_FALSE(plain.urgent);
 }
 
 TEST_CASE("UTF-8 becomes UTF-16 for MessageBoxW, bad bytes become U+FFFD", "[sinks][win32]") {

@@ -121,6 +121,36 @@ TEST_CASE("notify-send: with require_ack, clicking the action button acknowledge
   CHECK(r.kinds() == std::vector{outcome::displayed, outcome::acknowledged});
 }
 
+TEST_CASE(
+    "notify-send in Indonesian: the server gets the OK, mengerti action; clicking it acknowledges",
+    "[sinks][notify-send][x11][dbus][words]") {
+  if (!have_notification_tools()) return;
+  test::xvfb x;
+  test::session_bus bus;
+  test::notification_server server(x, bus);
+  test::notify_monitor monitor(bus);
+  core::loop l;
+  auto o = bus_options(x, bus);
+  o.language = language::id;
+  auto s = notify_send(l, o);
+
+  recorder r;
+  s->show(test::make_envelope("Konfirmasi stok", "Mohon cek stok gudang", message::priority::urgent,
+                              true),
+          r.reporter());
+  REQUIRE(test::run_until(l, [&] { return r.has(outcome::displayed); }));
+  const auto& call = monitor.read_until("int32 3600000");
+  INFO(call);
+  CHECK(contains(call, "string \"ack\"\n      string \"OK, mengerti\""));
+  CHECK_FALSE(contains(call, "understood"));
+  CHECK(contains(call, "string \"urgency\"\n         variant             byte 2"));
+
+  const auto w = x.find_window("notification-daemon", "--class");
+  REQUIRE(x.click_word(w, "mengerti"));
+  REQUIRE(test::run_until(l, [&] { return s->pending() == 0; }));
+  CHECK(r.kinds() == std::vector{outcome::displayed, outcome::acknowledged});
+}
+
 TEST_CASE("notify-send: no notification server on the bus is failed",
           "[sinks][notify-send][dbus]") {
   if (!have_notification_tools()) return;

@@ -97,6 +97,10 @@ using namespace bcast::sinks::win32;
 int main(int argc, char**) {
   const std::wstring caption = to_wide("Harga \xE2\x82\xAC turun \xF0\x9F\x98\x80");
   if (caption.size() != 16) return 1;
+  const dialog_request urgent{"Judul", "Isi", dialog_icon::error, true};
+  const UINT on_top = MB_SYSTEMMODAL | MB_SETFOREGROUND | MB_TOPMOST;
+  if ((message_box_style(urgent) & on_top) != on_top) return 3;
+  if (message_box_style({"Judul", "Isi", dialog_icon::information}) & MB_SYSTEMMODAL) return 4;
   if (argc > 1) {
     dialog_control control;
     const auto r = show_message_box({"Judul", "Isi", dialog_icon::warning}, control);
@@ -129,7 +133,7 @@ TEST_CASE("win32 machinery: dialogs run on their own threads; OK acknowledges", 
   s.show(test::make_envelope("Judul", "Isi", message::priority::urgent, true), r.reporter());
   REQUIRE(test::run_until(l, [&] { return r.has(outcome::displayed); }));
   REQUIRE(desktop.count() == 1);
-  CHECK(desktop.shown[0] == "Judul");
+  CHECK(desktop.shown[0] == "Judul — Price info");
   CHECK(desktop.threads[0] != std::this_thread::get_id());
   CHECK(r.kinds() == std::vector{outcome::displayed});
   desktop.press_ok();

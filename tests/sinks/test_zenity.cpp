@@ -12,8 +12,9 @@
 #include <chrono>
 #include <filesystem>
 #include <string>
-#include <vector>
 #include <support/assert_ok.hpp>
+#include <utility>
+#include <vector>
 
 using namespace bcast;
 using namespace bcast::sinks;
@@ -67,8 +68,8 @@ TEST_CASE("zenity: the dialog shows title and body; OK acknowledges", "[sinks][z
           r.reporter());
   REQUIRE(test::run_until(l, [&] { return r.has(outcome::displayed); }));
 
-  const auto w = x.find_window("^Harga minyak turun$");
-  CHECK(x.window_title(w) == "Harga minyak turun");
+  const auto w = x.find_window("^Harga minyak turun — Price info$");
+  CHECK(x.window_title(w) == "Harga minyak turun — Price info");
   const auto text = x.read_window_until(w, {"goreng", "understood"});
   INFO(text);
   CHECK(contains(text, "Mulai besok harga minyak goreng turun"));
@@ -80,6 +81,94 @@ TEST_CASE("zenity: the dialog shows title and body; OK acknowledges", "[sinks][z
   REQUIRE(test::run_until(l, [&] { return s->pending() == 0; }));
   CHECK(r.kinds() == std::vector{outcome::displayed, outcome::acknowledged});
   CHECK(r.events[1].sink == "zenity");
+}
+
+TEST_CASE("zenity in Indonesian: OK, mengerti, and the labels and window title in Indonesian",
+          "[sinks][zenity][x11][words]") {
+  if (!have_desktop_tools()) return;
+  test::xvfb x;
+  core::loop l;
+  auto o = dialog_options(x);
+  o.language = language::id;
+  auto s = zenity(l, o);
+  recorder r;
+  s->show(test::make_envelope("Harga minyak turun", "Mulai besok harga minyak goreng turun",
+                              message::priority::high, true),
+          r.reporter());
+  REQUIRE(test::run_until(l, [&] { return r.has(outcome::displayed); }));
+
+  const auto w = x.find_window("^Harga minyak turun");
+  REQUIRE_FALSE(w.empty());
+  CHECK(x.window_title(w) == "Harga minyak turun \u2014 Info Harga");
+  const auto text = x.read_window_until(w, {"goreng", "mengerti", "Penting", "Info Harga"});
+  INFO(text);
+  CHECK(contains(text, "OK, mengerti"));
+  CHECK(contains(text, "Penting"));
+  CHECK(contains(text, "Info Harga"));
+  CHECK_FALSE(contains(text, "understood"));
+
+  x.press(w, "Return");
+  REQUIRE(test::run_until(l, [&] { return s->pending() == 0; }));
+  CHECK(r.kinds() == std::vector{outcome::displayed, outcome::acknowledged});
+}
+
+namespace {
+
+bool have_window_manager_tools() {
+  for (const char* p : {"openbox", "wmctrl"}) {
+    if (!test::have_program(p)) {
+      WARN(std::string(p) + " is missing (./dev installs it); skipping");
+      return false;
+    }
+  }
+  return true;
+}
+
+bool stays_on_top(const test::xvfb& x, const std::string& window) {
+  return contains(x.run("xprop -id " + window + " _NET_WM_STATE"), "_NET_WM_STATE_ABOVE");
+}
+
+// "Geometry: 736x320" from xdotool.
+std::pair<int, int> window_size(const test::xvfb& x, const std::string& window) {
+  const auto out = x.run("xdotool getwindowgeometry " + window);
+  const auto at = out.find("Geometry: ");
+  if (at == std::string::npos) return {0, 0};
+  const auto size = out.substr(at + 10);
+  return {std::stoi(size), std::stoi(size.substr(size.find('x') + 1))};
+}
+
+}  // namespace
+
+TEST_CASE("zenity: an urgent dialog stays above other windows and is large; a normal one is not",
+          "[sinks][zenity][x11][urgent]") {
+  if (!have_desktop_tools() || !have_window_manager_tools()) return;
+  test::xvfb x;
+  test::window_manager wm(x);
+  core::loop l;
+  auto s = zenity(l, dialog_options(x));
+  recorder r_urgent, r_normal;
+  s->show(test::make_envelope("Toko tutup", "Listrik padam", message::priority::urgent),
+          r_urgent.reporter());
+  REQUIRE(test::run_until(l, [&] { return r_urgent.has(outcome::displayed); }));
+  const auto urgent = x.find_window("^Toko tutup");
+  REQUIRE_FALSE(urgent.empty());
+  // The window manager sets the state when asked, a moment after the window is up.
+  CHECK(test::run_until_polled(
+      l, [&] { return stays_on_top(x, urgent); }, 10s));
+  const auto [width, height] = window_size(x, urgent);
+  CHECK(width >= zenity_urgent_min_width);
+  CHECK(height >= zenity_urgent_min_height);
+
+  s->show(test::make_envelope("Jam buka", "Buka jam 8", message::priority::normal),
+          r_normal.reporter());
+  REQUIRE(test::run_until(l, [&] { return r_normal.has(outcome::displayed); }));
+  const auto normal = x.find_window("^Jam buka");
+  REQUIRE_FALSE(normal.empty());
+  test::run_for(l, 1500ms);  // as long as an urgent one needed, and more
+  CHECK_FALSE(stays_on_top(x, normal));
+  CHECK(window_size(x, normal).second < zenity_urgent_min_height);
+  CHECK(stays_on_top(x, urgent));
+  close_and_drain(l, *s);
 }
 
 TEST_CASE("zenity: backslashes show as typed, never as escapes or markup", "[sinks][zenity][x11]") {
@@ -113,7 +202,7 @@ TEST_CASE("zenity: a long body scrolls in a text window; OK acknowledges", "[sin
   s->show(test::make_envelope("Pengumuman panjang", body, message::priority::normal, true),
           r.reporter());
   REQUIRE(test::run_until(l, [&] { return r.has(outcome::displayed); }));
-  const auto w = x.find_window("^Pengumuman panjang$");
+  const auto w = x.find_window("^Pengumuman panjang ");
   const auto text = x.read_window_until(w, {"nomor 3 dari", "understood"});
   INFO(text);
   CHECK(contains(text, "Baris nomor 3 dari pengumuman"));
@@ -139,7 +228,7 @@ TEST_CASE("zenity: a dialog closed without OK, or timed out, is displayed only",
   hasty->show(test::make_envelope("Tidak ada orang", "Pesan", message::priority::urgent, true),
               unattended.reporter());
   REQUIRE(test::run_until(l, [&] { return escaped.has(outcome::displayed); }));
-  x.press(x.find_window("^Tutup saja$"), "Escape");
+  x.press(x.find_window("^Tutup saja "), "Escape");
   REQUIRE(test::run_until(l, [&] { return patient->pending() + hasty->pending() == 0; }));
   CHECK(escaped.kinds() == std::vector{outcome::displayed});
   CHECK(unattended.kinds() == std::vector{outcome::displayed});
@@ -163,8 +252,8 @@ TEST_CASE("zenity: a dialog nobody closes does not stop the next messages",
       l, [&] { return next.has(outcome::displayed) && overflow.has(outcome::failed); }));
   CHECK(contains(overflow.reason(), "queue full"));
   CHECK(open_one.kinds() == std::vector{outcome::displayed});
-  x.find_window("^Dibiarkan terbuka$");
-  const auto w = x.find_window("^Pesan berikutnya$");
+  x.find_window("^Dibiarkan terbuka ");
+  const auto w = x.find_window("^Pesan berikutnya ");
   const auto text = x.read_window_until(w, {"Tetap tampil"});
   INFO(text);
   CHECK(contains(text, "Tetap tampil"));
@@ -172,7 +261,7 @@ TEST_CASE("zenity: a dialog nobody closes does not stop the next messages",
   // Closing the second frees its slot for the waiting one, while the first stays open.
   x.press(w, "Return");
   REQUIRE(test::run_until(l, [&] { return waiting.has(outcome::displayed); }));
-  x.find_window("^Menunggu$");
+  x.find_window("^Menunggu ");
   CHECK(next.kinds() == std::vector{outcome::displayed});  // no require_ack: OK just dismisses
   CHECK(s->pending() == 2);
 
@@ -196,7 +285,7 @@ TEST_CASE(
   s->show(open, r_open.reporter());
   s->show(waiting, r_waiting.reporter());
   REQUIRE(test::run_until(l, [&] { return r_open.has(outcome::displayed); }));
-  const auto w = x.find_window("^Segera ditarik$");
+  const auto w = x.find_window("^Segera ditarik ");
   REQUIRE_FALSE(w.empty());
 
   auto notice = test::make_envelope(waiting.title, "");
@@ -209,7 +298,7 @@ TEST_CASE(
   // client is gone).
   REQUIRE(test::run_until_polled(l, [&] {
     return s->pending() == 0 &&
-           x.run("xdotool search --onlyvisible --name '^Segera ditarik$' 2>/dev/null || true")
+           x.run("xdotool search --onlyvisible --name '^Segera ditarik ' 2>/dev/null || true")
                .empty();
   }));
   CHECK(x.run("xwininfo -id " + w + " >/dev/null 2>&1 || echo gone") == "gone\n");
@@ -252,4 +341,40 @@ TEST_CASE("zenity: a program that cannot start is failed", "[sinks][zenity]") {
   REQUIRE(test::run_until(l, [&] { return s->pending() == 0; }));
   REQUIRE(r.kinds() == std::vector{outcome::failed});
   CHECK(r.reason() == "cannot start /nonexistent/zenity: no such file or directory");
+}
+
+TEST_CASE("zenity: a must-read reminder waits while its dialog is open, then shows titled Reminder N",
+          "[sinks][zenity][x11]") {
+  if (!have_desktop_tools()) return;
+  test::xvfb x;
+  core::loop l;
+  auto o = dialog_options(x);
+  o.language = language::id;
+  auto s = zenity(l, o);
+  CHECK(s->acknowledges());
+  auto e = test::make_envelope("Stok opname", "Malam ini", message::priority::normal, true);
+  e.repeat_every_s = 10;
+  recorder first;
+  s->show(e, first.reporter());
+  REQUIRE(test::run_until(l, [&] { return first.has(outcome::displayed); }));
+  const auto w = x.find_window("^Stok opname — ");
+  REQUIRE(!w.empty());
+
+  recorder stacked;
+  s->remind(e, 1, stacked.reporter());  // still open: no second dialog
+  CHECK(s->pending() == 1);
+  x.press(w, "Escape");
+  REQUIRE(test::run_until(l, [&] { return s->pending() == 0; }));
+  CHECK(first.kinds() == std::vector{outcome::displayed});
+  CHECK(stacked.events.empty());
+
+  recorder reminded;
+  s->remind(e, 2, reminded.reporter());
+  REQUIRE(test::run_until(l, [&] { return reminded.has(outcome::displayed); }));
+  const auto again = x.find_window("^Pengingat 2: Stok opname — ");
+  REQUIRE(!again.empty());
+  CHECK(x.window_title(again).starts_with("Pengingat 2: Stok opname — "));
+  x.press(again, "Return");
+  REQUIRE(test::run_until(l, [&] { return s->pending() == 0; }));
+  CHECK(reminded.kinds() == std::vector{outcome::displayed, outcome::acknowledged});
 }

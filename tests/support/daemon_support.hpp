@@ -13,13 +13,16 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -45,7 +48,9 @@ inline bool wait_until(const std::function<bool()>& done,
   return true;
 }
 
-// A daemon started with `args`; stderr and stdout go to a log we can wait on.
+// A daemon started with `args`; stderr and stdout go to a log we can wait on. A thread reads the
+// log all the time, as journald would: a daemon must never stall on a full pipe because the test
+// is busy elsewhere (a flood of sends, each logged).
 class daemon_process {
  public:
   daemon_process(std::string program, std::vector<std::string> args,
@@ -56,6 +61,7 @@ class daemon_process {
   ~daemon_process() { kill_now(); }
 
   void start() {
+    stop_reading();
     int out[2];
     if (::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
     pid_ = ::fork();
@@ -70,33 +76,32 @@ class daemon_process {
       ::_exit(127);
     }
     ::close(out[1]);
-    log_fd_ = out[0];
     exited_ = false;
+    {
+      std::lock_guard lock(mutex_);
+      log_closed_ = false;
+      stop_ = false;
+    }
+    reader_ = std::thread([this, fd = out[0]] { read_log(fd); });
   }
 
-  // Reads the log until `text` appears; false after `timeout` or when the daemon exits first.
+  // Waits until `text` appears in the log; false after `timeout` or when the log ends first (the
+  // daemon exited).
   bool wait_for_log(const std::string& text,
                     std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    std::size_t from = scanned_;
-    for (;;) {
-      if (auto at = log_.find(text, from); at != std::string::npos) {
-        scanned_ = at + text.size();
-        return true;
-      }
-      // Only the new bytes (and a possible partial match before them) need searching next time.
-      from = std::max(scanned_,
-                      log_.size() >= text.size() ? log_.size() - text.size() + 1 : std::size_t{0});
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0 || !read_some(static_cast<int>(left.count()))) return false;
-    }
+    std::unique_lock lock(mutex_);
+    const bool found = changed_.wait_for(lock, timeout, [&] {
+      return log_.find(text, scanned_) != std::string::npos || log_closed_;
+    });
+    const auto at = log_.find(text, scanned_);
+    if (!found || at == std::string::npos) return false;
+    scanned_ = at + text.size();
+    return true;
   }
 
   // Everything logged so far.
-  const std::string& log() {
-    while (read_some(0)) {
-    }
+  std::string log() {
+    std::lock_guard lock(mutex_);
     return log_;
   }
 
@@ -110,11 +115,13 @@ class daemon_process {
       pid_t r = ::waitpid(pid_, &status, WNOHANG);
       if (r == pid_) {
         exited_ = true;
-        log();
+        // What it wrote last is read once the pipe ends (a child it left may hold it a while).
+        std::unique_lock lock(mutex_);
+        changed_.wait_for(lock, std::chrono::seconds(1), [&] { return log_closed_; });
         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
       }
       if (std::chrono::steady_clock::now() > deadline) return -1;
-      read_some(20);  // drain the log while waiting
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
   }
 
@@ -124,36 +131,55 @@ class daemon_process {
       ::waitpid(pid_, nullptr, 0);
       exited_ = true;
     }
-    if (log_fd_ >= 0) ::close(log_fd_);
-    log_fd_ = -1;
+    stop_reading();
   }
 
   pid_t pid() const { return pid_; }
 
  private:
-  bool read_some(int timeout_ms) {
-    if (log_fd_ < 0) return false;
-    pollfd p{log_fd_, POLLIN, 0};
-    if (::poll(&p, 1, timeout_ms) <= 0) return timeout_ms > 0 && !exited_;
+  void read_log(int fd) {
     char buf[4096];
-    ssize_t n = ::read(log_fd_, buf, sizeof buf);
-    if (n <= 0) {
-      ::close(log_fd_);
-      log_fd_ = -1;
-      return false;
+    for (;;) {
+      {
+        std::lock_guard lock(mutex_);
+        if (stop_) break;
+      }
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      const ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      std::lock_guard lock(mutex_);
+      if (n <= 0) break;
+      log_.append(buf, static_cast<std::size_t>(n));
+      changed_.notify_all();
     }
-    log_.append(buf, static_cast<std::size_t>(n));
-    return true;
+    ::close(fd);
+    std::lock_guard lock(mutex_);
+    log_closed_ = true;
+    changed_.notify_all();
+  }
+
+  void stop_reading() {
+    if (!reader_.joinable()) return;
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    reader_.join();
   }
 
   std::string program_;
   std::vector<std::string> args_;
   std::vector<std::string> env_;
   pid_t pid_ = -1;
-  int log_fd_ = -1;
   bool exited_ = false;
+  std::thread reader_;
+  std::mutex mutex_;  // guards what follows
+  std::condition_variable changed_;
   std::string log_;
   std::size_t scanned_ = 0;
+  bool log_closed_ = false;
+  bool stop_ = false;
 };
 
 // A response with its repeated fields joined by "\n" (Set-Cookie), for short checks.

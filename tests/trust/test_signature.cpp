@@ -61,10 +61,10 @@ TEST_CASE("the canonical form: sorted members, defaults written, unknown members
         R"("require_ack":false,"sender":"admin","sent_at":"2026-11-26T10:00:00.123Z",)"
         R"("targets":["all","region:jateng"],"title":"Toko tutup lebih awal — hari ini","v":1})");
 
-  e.unknown_members = {{"aa", "1"}, {"repeat_every_s", "60"}, {"zz", R"({"a":[true,null]})"}};
+  e.unknown_members = {{"aa", "1"}, {"reminder_sound", "60"}, {"zz", R"({"a":[true,null]})"}};
   const auto bytes = message::signed_bytes(e);
   CHECK(bytes.starts_with("bcast-envelope-v1\n{\"aa\":1,\"body\":"));
-  CHECK(bytes.find(R"("priority":"high","repeat_every_s":60,"require_ack":false)") !=
+  CHECK(bytes.find(R"("priority":"high","reminder_sound":60,"require_ack":false)") !=
         std::string::npos);
   CHECK(bytes.ends_with(R"("v":1,"zz":{"a":[true,null]}})"));
 
@@ -76,7 +76,7 @@ TEST_CASE("the canonical form: sorted members, defaults written, unknown members
   SECTION("JSON written another way has the same canonical form") {
     const auto respaced =
         R"({ "zz": {"a": [true, null]}, "v": 1, "aa": 1, "id": "01JD0000000000000000000000",
-      "targets": ["all", "region:jateng"], "category": "announcement", "repeat_every_s": 60,
+      "targets": ["all", "region:jateng"], "category": "announcement", "reminder_sound": 60,
       "title": "Toko tutup lebih awal \u2014 hari ini", "body": "Line one\nLine \"two\" \\ \u0001",
       "priority": "high", "sent_at": "2026-11-26T10:00:00.123Z", "sender": "admin"})";
     auto decoded = message::decode(std::string_view(respaced));
@@ -87,11 +87,11 @@ TEST_CASE("the canonical form: sorted members, defaults written, unknown members
 
 TEST_CASE("unknown members are kept, passed on and checked", "[trust][canonical][envelope]") {
   auto e = sample();
-  e.unknown_members = {{"repeat_every_s", "60"}, {"zone", "null"}};
+  e.unknown_members = {{"reminder_sound", "60"}, {"zone", "null"}};
   e.sig = "0123456789abcdef.sig";
   const auto wire = message::encode(e);
   CHECK(wire.ends_with(
-      R"("require_ack":false,"repeat_every_s":60,"zone":null,"sig":"0123456789abcdef.sig"})"));
+      R"("require_ack":false,"reminder_sound":60,"zone":null,"sig":"0123456789abcdef.sig"})"));
   auto back = message::decode(std::string_view(wire));
   REQUIRE_OK(back);
   CHECK(*back == e);
@@ -147,7 +147,7 @@ TEST_CASE("any change to a signed member breaks the signature", "[trust][signatu
   const auto key = new_key();
   trust::keyring ring({key.public_half()});
   auto original = sample();
-  original.unknown_members = {{"repeat_every_s", "60"}};
+  original.unknown_members = {{"reminder_sound", "60"}};
   REQUIRE_OK(trust::sign(key, original));
   REQUIRE(ring.verify(original));
 
@@ -169,6 +169,8 @@ TEST_CASE("any change to a signed member breaks the signature", "[trust][signatu
       {"the signature", [](envelope& e) { e.sig[20] = e.sig[20] == 'A' ? 'B' : 'A'; }},
       {"supersedes added", [](envelope& e) { e.supersedes = "01JD0000000000000000000001"; }},
       {"made a recall notice", [](envelope& e) { e.recalls = "01JD0000000000000000000001"; }},
+      {"repeat_every_s added", [](envelope& e) { e.repeat_every_s = 10; }},
+      {"escalate_after_s added", [](envelope& e) { e.escalate_after_s = 600; }},
   };
   for (const auto& [what, change] : changes) {
     INFO(what);
@@ -328,4 +330,32 @@ TEST_CASE("a correction and a recall notice are signed with what they take down"
   auto wire = message::decode(std::string_view(message::encode(notice)));
   REQUIRE_OK(wire);
   CHECK(ring.verify(*wire));
+}
+
+TEST_CASE("a must-read message's intervals are signed, and a store cannot be told to stop repeating",
+          "[trust][signature][canonical]") {
+  const auto key = new_key();
+  trust::keyring ring({key.public_half()});
+  auto e = sample();
+  e.require_ack = true;
+  e.repeat_every_s = 30;
+  e.escalate_after_s = 900;
+  const auto bytes = message::signed_bytes(e);
+  // Sorted in: escalate_after_s after category, repeat_every_s before require_ack.
+  CHECK(bytes.find(R"("category":"announcement","escalate_after_s":900,"expires_at")") !=
+        std::string::npos);
+  CHECK(bytes.find(R"("priority":"high","repeat_every_s":30,"require_ack":true)") !=
+        std::string::npos);
+  REQUIRE_OK(trust::sign(key, e));
+  auto wire = message::decode(std::string_view(message::encode(e)));
+  REQUIRE_OK(wire);
+  CHECK(wire->repeat_every_s == 30u);
+  CHECK(ring.verify(*wire));
+  for (auto change : {+[](envelope& x) { x.repeat_every_s.reset(); },
+                      +[](envelope& x) { x.repeat_every_s = 3600; },
+                      +[](envelope& x) { x.escalate_after_s.reset(); }}) {
+    auto altered = *wire;
+    change(altered);
+    CHECK(ring.verify(altered).err() == trust::signature_problem::mismatch);
+  }
 }

@@ -197,3 +197,15 @@ export async function listScheduled({ limit = 200 } = {}) {
 export function cancelScheduled(id) {
   return request('POST', `/api/v1/scheduled/${encodeURIComponent(id)}/cancel`);
 }
+
+// The audit log, newest first (admins only): {entries: [{id, at, actor, address, action,
+// message_id, result, detail}], next}: next is the `before` of the next page, null at the end.
+export async function listAudit({ limit = 50, before } = {}) {
+  const q = new URLSearchParams({ limit: String(limit) });
+  if (before) q.set('before', before);
+  const data = await request('GET', `/api/v1/audit?${q}`);
+  return {
+    entries: Array.isArray(data?.entries) ? data.entries : [],
+    next: typeof data?.next === 'string' ? data.next : null,
+  };
+}

@@ -9,6 +9,7 @@ import { historyView } from './views/history.js';
 import { messageView } from './views/message.js';
 import { storesView } from './views/stores.js';
 import { scheduledView } from './views/scheduled.js';
+import { auditView } from './views/audit.js';
 
 const routes = [
   { pattern: /^\/login$/, name: 'login', view: loginView, public: true },
@@ -17,6 +18,7 @@ const routes = [
   { pattern: /^\/messages\/([^/]+)$/, name: 'message', nav: 'history', view: messageView },
   { pattern: /^\/scheduled$/, name: 'scheduled', view: scheduledView },
   { pattern: /^\/stores$/, name: 'stores', view: storesView },
+  { pattern: /^\/audit$/, name: 'audit', view: auditView },
 ];
 
 const viewEl = document.getElementById('view');
@@ -94,6 +96,8 @@ function showHeader(session) {
   document.getElementById('user').hidden = !signedIn;
   document.getElementById('logout').hidden = !signedIn;
   document.getElementById('brand').setAttribute('href', signedIn ? '#/compose' : '#/login');
+  // The audit log is for admins only (the API refuses anyone else).
+  document.getElementById('nav-audit').hidden = session?.user?.role !== 'admin';
   if (signedIn) {
     const name = session.user?.name || '';
     document.getElementById('user-name').textContent = name;

@@ -196,6 +196,13 @@ export function receiptBars(receipts, { requireAck = false, compact = false } = 
   return wrap;
 }
 
+// The Refresh button of a list page's heading.
+export function refreshButton(id, onclick) {
+  return h('button', { type: 'button', class: 'btn btn--ghost btn--small', id, onclick },
+    h('span', { class: 'btn__icon btn__icon--refresh', 'aria-hidden': 'true' }),
+    h('span', { i18n: 'history.refresh' }));
+}
+
 // A page section heading; views focus it after navigation so screen readers announce the page.
 export function pageHead(titleKey, leadKey, ...extra) {
   return h('header', { class: 'page-head' },

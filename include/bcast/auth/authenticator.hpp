@@ -103,6 +103,14 @@ struct logged_in {
   }
 };
 
+// A login that was tried, as it ended: for an audit. `result` is "ok" or the refusal's code
+// (invalid_credentials, too_many_attempts, busy).
+struct login_attempt {
+  std::string name;     // as the client sent it
+  std::string address;  // the client's, through trusted proxies
+  std::string result;
+};
+
 struct authenticator_options {
   peer_policy unix_peers;
   session_options sessions;
@@ -147,6 +155,11 @@ class authenticator {
     users_ = std::move(fresh);
   }
   const user_store& users() const noexcept { return *users_; }
+
+  // Told of every login once its outcome is known (not of a request that names no user).
+  void observe_logins(std::function<void(const login_attempt&)> observer) {
+    login_observer_ = std::move(observer);
+  }
 
   session_store& sessions() noexcept { return sessions_; }
   login_throttle& throttle() noexcept { return throttle_; }
@@ -221,10 +234,12 @@ class authenticator {
     std::string password = request["password"];
     std::string address = origin_of(p).address;
     if (auto wait = throttle_.begin(address, name, clock::now()))
-      return answer_later(std::move(done), refusal{429, "too_many_attempts",
-                                                   "Too many login attempts. Try again in " +
-                                                       std::to_string(wait->count()) + " s.",
-                                                   *wait});
+      return answer_later(
+          std::move(done),
+          refusal{429, "too_many_attempts",
+                  "Too many login attempts. Try again in " + std::to_string(wait->count()) + " s.",
+                  *wait},
+          login_attempt{name, address, "too_many_attempts"});
     // PBKDF2 at 600,000 iterations takes a quarter of a second: never on the loop thread.
     const bool started = hashing_.submit(
         [users = users_, name, password = std::move(password)]() -> std::optional<user> {
@@ -238,7 +253,7 @@ class authenticator {
         });
     if (!started) {
       throttle_.end(address, name, login_throttle::outcome::not_checked, clock::now());
-      answer_later(std::move(done), busy());
+      answer_later(std::move(done), busy(), login_attempt{name, address, "busy"});
     }
   }
 
@@ -272,18 +287,28 @@ class authenticator {
       failed_logins_.inc();
       throttle_.end(address, name, login_throttle::outcome::failed, now);
       core::log::warning("failed login for " + core::quoted(name) + " from " + address);
+      tell({name, address, "invalid_credentials"});
       return refusal{401, "invalid_credentials", "Username and password do not match.",
                      std::nullopt};
     }
     throttle_.end(address, name, login_throttle::outcome::succeeded, now);
+    tell({u->name, address, "ok"});
     auto s = sessions_.create(u->name, u->role, now);
     return logged_in{u->name, u->role, s.csrf_token,
                      session_cookie(s.id, secure_cookie, options_.sessions.absolute_timeout)};
   }
 
-  void answer_later(std::function<void(outcome<logged_in>)> done, refusal why) {
-    loop_.defer([alive = alive_.watch(), done = std::move(done), why = std::move(why)]() mutable {
-      if (!alive.expired()) done(std::move(why));
+  void tell(const login_attempt& a) const {
+    if (login_observer_) login_observer_(a);
+  }
+
+  void answer_later(std::function<void(outcome<logged_in>)> done, refusal why,
+                    std::optional<login_attempt> attempt = std::nullopt) {
+    loop_.defer([this, alive = alive_.watch(), done = std::move(done), why = std::move(why),
+                 attempt = std::move(attempt)]() mutable {
+      if (alive.expired()) return;
+      if (attempt) tell(*attempt);
+      done(std::move(why));
     });
   }
 
@@ -294,6 +319,7 @@ class authenticator {
   login_throttle throttle_;
   core::worker_pool hashing_;
   core::metrics::counter& failed_logins_;
+  std::function<void(const login_attempt&)> login_observer_;
   core::liveness_token alive_;
 };
 

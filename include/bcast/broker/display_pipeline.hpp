@@ -24,9 +24,15 @@
 // that comes later, through another channel or after a restart, is not shown. Catch-up meets the
 // notice after X (it was published after X to X's own targets), but across channels it may come
 // first, which the remembered set covers. The notice itself is not shown and gets no receipt.
+//
+// A must-read message (repeat_every_s with require_ack) goes into the reminder book
+// (reminders.hpp) when it is first shown, and leaves it when a sink reports it acknowledged, when
+// it is recalled, or when it expires. The daemon calls remind_due() when next_reminder() comes;
+// the sinks show the message again unless it is still open there (sink::remind).
 
 #include <bcast/broker/display_journal.hpp>
 #include <bcast/broker/receipts.hpp>
+#include <bcast/broker/reminders.hpp>
 #include <bcast/broker/store_state.hpp>
 #include <bcast/broker/tracker.hpp>
 #include <bcast/core/error.hpp>
@@ -44,6 +50,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -60,6 +67,7 @@ struct display_counters {
   std::uint64_t gaps = 0;      // stretches of history lost to this store
   std::uint64_t rejected = 0;  // refused by the trust policy: never shown
   std::uint64_t recalled = 0;  // taken down, or never shown, on head office's recall
+  std::uint64_t reminded = 0;  // must-read messages shown again, nobody having acknowledged them
 };
 
 struct display_settings {
@@ -76,6 +84,7 @@ struct opened_state {
   store_state position;          // where the catch-up resumes; empty: from the newest messages
   core::error position_problem;  // why the saved position was not used; empty when it was
   core::error journal_problem;   // why there is no journal: a kill may then show a message twice
+  core::error reminders_problem;  // why the reminders were not restored
 };
 
 class display_pipeline {
@@ -111,6 +120,11 @@ class display_pipeline {
       journal_ = std::move(journal).value();
     } else {
       out.journal_problem = journal.err();
+    }
+    if (auto book = reminder_book::open(settings_.state_dir)) {
+      reminders_ = std::move(book).value();
+    } else {
+      out.reminders_problem = book.err();
     }
     return out;
   }
@@ -175,6 +189,23 @@ class display_pipeline {
     return {};
   }
 
+  // Shows again the must-read messages nobody acknowledged, as far as they are due at `now`.
+  void remind_due(message::time_point now = std::chrono::system_clock::now()) {
+    core::result<void> saved;
+    auto due = reminders_.take_due(now, saved);
+    if (!saved) keep_reminders_warning(saved);
+    for (const auto& r : due) {
+      ++counters_.reminded;
+      core::log::info("message " + r.envelope.id + " not acknowledged yet: reminder " +
+                      std::to_string(r.count));
+      sinks_->remind(r.envelope, r.count, reminder_reporter(r.envelope.id));
+    }
+    if (!due.empty()) changed();
+  }
+  // When remind_due() has something to do next; none while no must-read message waits.
+  std::optional<message::time_point> next_reminder() const { return reminders_.next_due(); }
+  std::size_t reminders() const noexcept { return reminders_.size(); }
+
   const display_counters& counters() const noexcept { return counters_; }
   // Collected while catching up, not shown yet.
   std::size_t waiting() const noexcept { return to_show_.size(); }
@@ -232,6 +263,7 @@ class display_pipeline {
       core::log::info("message " + id + " recalled by " + by.id + "; taking it down");
       sinks_->recall(by, id);
     }
+    keep_reminders_warning(reminders_.forget(id));
     receipts_.record(id, receipt_state::recalled);
     changed();
   }
@@ -258,7 +290,12 @@ class display_pipeline {
         sinks_->show(e, outcome_reporter(e.id));
         break;
     }
+    if (repeats(e)) keep_reminders_warning(reminders_.add(e, std::chrono::system_clock::now()));
     mark_in_journal(journal_.shown(e.id));
+  }
+
+  static void keep_reminders_warning(const core::result<void>& r) {
+    if (!r) core::log::warning(r.err().message() + "; a restart now forgets must-read reminders");
   }
 
   // Without the journal a kill could repeat a message, which is better than not showing it.
@@ -274,6 +311,7 @@ class display_pipeline {
           break;
         case sinks::outcome::acknowledged:
           receipts_.record(id, receipt_state::acknowledged);
+          keep_reminders_warning(reminders_.forget(id));
           break;
         case sinks::outcome::failed:
           ++counters_.failed;
@@ -281,6 +319,21 @@ class display_pipeline {
           receipts_.record(id, receipt_state::failed);
           changed();
           break;
+      }
+    };
+  }
+
+  // A reminder's showing is displayed already; only its acknowledgement and its failure count.
+  sinks::reporter reminder_reporter(std::string id) {
+    return [this, id = std::move(id)](const sinks::outcome_event& o) {
+      if (o.kind == sinks::outcome::acknowledged) {
+        receipts_.record(id, receipt_state::acknowledged);
+        keep_reminders_warning(reminders_.forget(id));
+      } else if (o.kind == sinks::outcome::failed) {
+        ++counters_.failed;
+        core::log::warning("sink " + o.sink + " failed to remind of message " + id + ": " +
+                           o.reason);
+        changed();
       }
     };
   }
@@ -297,6 +350,7 @@ class display_pipeline {
   std::vector<message::envelope> to_show_;
   std::vector<message::envelope> batch_;  // being shown
   recent_ids recalled_;
+  reminder_book reminders_;
   display_counters counters_;
   change_handler on_change_;
   // Last, so destroyed first: a sink reports nothing once it is gone, and its reporters point

@@ -30,6 +30,8 @@
 //                               recall stands; it expires with the message log's max age. A key
 //                               per message, not one hash, so that it works the same on a cluster
 //                               and expires on its own.
+//   bcast:audit                 stream, one entry per audited event: at, actor, address, action,
+//                               message_id, result, detail (audit.hpp). MAXLEN and MINID trimmed.
 //
 // The schedule (schedule.hpp), both keys under the tag {schedule}, so that its scripts touch one
 // slot:
@@ -37,6 +39,13 @@
 //                               once claimed, the end of the claimer's lease
 //   bcast:{schedule}:items      hash, message id -> JSON {"attempts","send_at","created_at",
 //                               "created_by","envelope"} (the unsigned envelope, signed when sent)
+//
+// Escalations (escalation.hpp), all under the tag {escalation}:
+//   bcast:{escalation}:due        sorted set, message id -> when it is due in ms: sent_at +
+//                                 escalate_after_s, or, once claimed, the end of the lease
+//   bcast:{escalation}:items      hash, message id -> JSON {"attempts","due_at"}
+//   bcast:{escalation}:done:<id>  string, JSON {"due_at","at","result"}: it ran (or was
+//                                 dropped); expires with the message log's max age
 //
 // ACL (acl.hpp): a store's user writes exactly its five own keys above, reads (%R~) the history
 // of its channels, subscribes to their live channels, and publishes nothing. Its own
@@ -143,11 +152,27 @@ inline std::string recall_key(std::string_view message_id) {
   return k;
 }
 
+inline std::string audit_key() {
+  return std::string(key_prefix) + "audit";
+}
+
 inline std::string schedule_due_key() {
   return detail::tagged("schedule", "due");
 }
 inline std::string schedule_items_key() {
   return detail::tagged("schedule", "items");
+}
+
+inline std::string escalation_due_key() {
+  return detail::tagged("escalation", "due");
+}
+inline std::string escalation_items_key() {
+  return detail::tagged("escalation", "items");
+}
+inline std::string escalation_done_key(std::string_view message_id) {
+  std::string suffix = "done:";
+  suffix += message_id;
+  return detail::tagged("escalation", suffix);
 }
 
 // ---- channels --------------------------------------------------------------------------------

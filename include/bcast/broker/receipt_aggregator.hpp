@@ -7,6 +7,7 @@
 #include <bcast/broker/receipts.hpp>
 #include <bcast/broker/store_data.hpp>
 #include <bcast/broker/store_reach.hpp>
+#include <bcast/core/csv.hpp>
 #include <bcast/core/error.hpp>
 #include <bcast/core/lifetime.hpp>
 #include <bcast/message/time.hpp>
@@ -58,6 +59,16 @@ inline nlohmann::json to_json(const receipt_summary& s) {
   return {{"expected", s.expected},         {"delivered", s.delivered}, {"displayed", s.displayed},
           {"acknowledged", s.acknowledged}, {"rejected", s.rejected},   {"recalled", s.recalled},
           {"stores", std::move(stores)}};
+}
+
+// One row per expected store (store, state, at: empty while pending), after a header row, as
+// GET /api/v1/messages/{id}/receipts.csv answers.
+inline std::string to_csv(const receipt_summary& s) {
+  std::string out;
+  out.reserve(16 + s.stores.size() * 48);
+  core::append_csv_record(out, {"store", "state", "at"});
+  for (const auto& r : s.stores) core::append_csv_record(out, {r.store, r.state, r.at});
+  return out;
 }
 
 // What Redis holds for one store and one message.

@@ -204,6 +204,45 @@ return out
   return s;
 }
 
+namespace detail {
+
+struct leased_claim {
+  std::size_t due = 0;                                     // in the sorted set, these included
+  std::vector<std::pair<std::string, std::string>> items;  // id, item after the claim
+};
+
+// Runs claim_script() on a due sorted set and its items hash: whatever keeps items in that shape
+// (an item's text starts with {"attempts":N,). `doing` names it in an error.
+inline void claim_leased(redis::client& c, std::string_view due, std::string_view items,
+                         message::time_point now, std::chrono::milliseconds lease, std::size_t most,
+                         std::string_view doing,
+                         std::function<void(core::result<leased_claim>)> cb) {
+  const auto now_ms = schedule_ms(now);
+  const auto until = std::to_string(now_ms + static_cast<std::uint64_t>(lease.count()));
+  const auto at = std::to_string(now_ms), count = std::to_string(std::max<std::size_t>(1, most));
+  const std::array<std::string_view, 2> keys{due, items};
+  const std::array<std::string_view, 3> args{at, until, count};
+  c.eval(
+      claim_script(), keys, args,
+      [doing = std::string(doing), cb = std::move(cb)](core::result<redis::reply> r) {
+        auto answer = redis::checked(std::move(r));
+        auto elements = answer ? answer->as_array() : answer.err();
+        if (!elements || elements->empty() || !(*elements)[0].is_integer() ||
+            elements->size() % 2 == 0)
+          return cb(
+              redis::failed(doing, elements ? core::error(core::errc::protocol_error,
+                                                          "unexpected answer " + answer->describe())
+                                            : elements.err()));
+        leased_claim out;
+        out.due = static_cast<std::size_t>(std::max<long long>(0, (*elements)[0].integer));
+        for (std::size_t i = 1; i + 1 < elements->size(); i += 2)
+          out.items.emplace_back(std::move((*elements)[i].str), std::move((*elements)[i + 1].str));
+        cb(std::move(out));
+      });
+}
+
+}  // namespace detail
+
 // KEYS: due, items. ARGV: id. Removes it only while no claim has been made on it: once one has,
 // the message may have reached stores. Answers "cancelled", "sending" or "unknown".
 inline const redis::script& cancel_script() {
@@ -322,29 +361,16 @@ class schedule {
   // Claims at most `most` messages due at `now`, each until now + `lease`.
   void claim_due(message::time_point now, std::chrono::milliseconds lease, std::size_t most,
                  claim_callback cb) {
-    const auto due = schedule_due_key(), items = schedule_items_key();
-    const auto now_ms = detail::schedule_ms(now);
-    const auto until = std::to_string(now_ms + static_cast<std::uint64_t>(lease.count()));
-    const auto at = std::to_string(now_ms), count = std::to_string(std::max<std::size_t>(1, most));
-    const std::array<std::string_view, 2> keys{due, items};
-    const std::array<std::string_view, 3> args{at, until, count};
-    client_.eval(claim_script(), keys, args, [cb = std::move(cb)](core::result<redis::reply> r) {
-      auto answer = redis::checked(std::move(r));
-      auto elements = answer ? answer->as_array() : answer.err();
-      if (!elements || elements->empty() || !(*elements)[0].is_integer() ||
-          elements->size() % 2 == 0)
-        return cb(redis::failed("claiming scheduled messages",
-                                elements ? core::error(core::errc::protocol_error,
-                                                       "unexpected answer " + answer->describe())
-                                         : elements.err()));
-      claim out;
-      out.scheduled = static_cast<std::size_t>(std::max<long long>(0, (*elements)[0].integer));
-      for (std::size_t i = 1; i + 1 < elements->size(); i += 2) {
-        const auto& id = (*elements)[i].str;
-        out.messages.emplace_back(id, detail::decode_scheduled(id, (*elements)[i + 1].str));
-      }
-      cb(std::move(out));
-    });
+    detail::claim_leased(client_, schedule_due_key(), schedule_items_key(), now, lease, most,
+                         "claiming scheduled messages",
+                         [cb = std::move(cb)](core::result<detail::leased_claim> r) {
+                           if (!r) return cb(r.err());
+                           claim out;
+                           out.scheduled = r->due;
+                           for (auto& [id, item] : r->items)
+                             out.messages.emplace_back(id, detail::decode_scheduled(id, item));
+                           cb(std::move(out));
+                         });
   }
 
   // Removes a message that went out (or that cannot be read).

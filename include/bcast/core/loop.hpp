@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <stdexcept>
 #include <vector>
@@ -45,6 +46,10 @@ class loop {
                            reinterpret_cast<uv_handle_t*>(&prepare_), reinterpret_cast<uv_handle_t*>(&check_)}) {
       uv_close(h, nullptr);
     }
+    // Owners that free themselves from their handles' close callbacks close those handles their
+    // own way; the walk then closes what nobody owns that way.
+    auto members = std::move(teardown_members_);
+    for (auto& [ticket, close] : members) close();
     // Let every pending close callback run so that objects libuv still holds are freed.
     uv_walk(&loop_, [](uv_handle_t* h, void*) {
       if (!uv_is_closing(h)) uv_close(h, nullptr);
@@ -94,6 +99,15 @@ class loop {
   // close callback never runs): fn runs once that teardown has finished every close.
   void after_teardown(std::function<void()> fn) { after_teardown_.push_back(std::move(fn)); }
 
+  // For an object that holds open handles and is freed by their close callbacks (held_by_uv)
+  // while nobody owns it (a running child process): the teardown calls `close` to close those
+  // handles with their callbacks, so that the object is freed. leave() once they have closed.
+  std::uint64_t enlist_for_teardown(std::function<void()> close) {
+    teardown_members_.emplace(++last_teardown_ticket_, std::move(close));
+    return last_teardown_ticket_;
+  }
+  void leave_teardown(std::uint64_t ticket) noexcept { teardown_members_.erase(ticket); }
+
   // A scratch buffer for uv_read callbacks; data is consumed before the callback returns, so one
   // buffer serves every stream of the loop, which keeps thousands of idle connections cheap.
   uv_buf_t read_buffer() noexcept { return uv_buf_init(read_buffer_.data(), read_buffer_.size()); }
@@ -134,6 +148,8 @@ class loop {
   std::vector<std::function<void()>> deferred_;
   std::vector<std::function<void()>> end_of_tick_;
   std::vector<std::function<void()>> after_teardown_;
+  std::map<std::uint64_t, std::function<void()>> teardown_members_;
+  std::uint64_t last_teardown_ticket_ = 0;
   std::array<char, 64 * 1024> read_buffer_{};
 };
 

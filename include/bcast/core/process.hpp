@@ -18,6 +18,11 @@
 #include <string>
 #include <vector>
 
+#ifndef _WIN32
+#include <signal.h>
+#include <sys/types.h>
+#endif
+
 extern char** environ;
 
 namespace bcast::core {
@@ -32,6 +37,10 @@ struct process_options {
   std::chrono::milliseconds timeout{0};      // 0: no limit
   std::size_t max_output_bytes = 64 * 1024;  // per stream; the rest is discarded
   std::string cwd;
+  // The child leads a session (and process group) of its own, and the timeout kills that whole
+  // group, also after the child itself exited: a shell's background children would otherwise
+  // outlive the kill and hold the output pipes open, and the exit would never be reported.
+  bool own_process_group = false;
 };
 
 struct process_result {
@@ -61,6 +70,17 @@ class process final : public held_by_uv<process> {
   bool running() const noexcept { return !exited_; }
   void kill(int signum = SIGTERM) noexcept {
     if (!exited_) uv_process_kill(&process_, signum);
+  }
+  // The child's process group (own_process_group), or the child alone. The group id stays
+  // reserved while any member lives, and this object outlives every member that holds a pipe.
+  void kill_group(int signum) noexcept {
+#ifndef _WIN32
+    if (options_.own_process_group && pid_ > 0) {
+      ::kill(-pid_, signum);
+      return;
+    }
+#endif
+    kill(signum);
   }
 
  private:
@@ -120,6 +140,7 @@ class process final : public held_by_uv<process> {
     uv_options.cwd = options_.cwd.empty() ? nullptr : options_.cwd.c_str();
     uv_options.stdio_count = 3;
     uv_options.stdio = stdio;
+    if (options_.own_process_group) uv_options.flags |= UV_PROCESS_DETACHED;  // setsid()
     uv_options.exit_cb = [](uv_process_t* h, std::int64_t status, int signal) {
       static_cast<process*>(h->data)->on_process_exit(status, signal);
     };
@@ -133,14 +154,23 @@ class process final : public held_by_uv<process> {
       return error(uv_error(rc), "cannot start " + options_.file);
     }
     pid_ = process_.pid;
+    // A child still running when the loop is torn down: its handles close, nobody is told.
+    teardown_ticket_ = loop_.enlist_for_teardown([this] {
+      on_exit_ = nullptr;
+      for (auto* h :
+           {reinterpret_cast<uv_handle_t*>(&process_), reinterpret_cast<uv_handle_t*>(&stdin_),
+            reinterpret_cast<uv_handle_t*>(&stdout_), reinterpret_cast<uv_handle_t*>(&stderr_)}) {
+        close_handle(h);
+      }
+    });
 
     start_capture(stdout_);
     start_capture(stderr_);
     feed_stdin();
     if (options_.timeout.count() > 0) {
       timeout_timer_.start(options_.timeout, [this] {
-        result_.timed_out = true;
-        kill(SIGKILL);
+        if (!exited_) result_.timed_out = true;
+        kill_group(SIGKILL);
       });
     }
     return {};
@@ -188,7 +218,8 @@ class process final : public held_by_uv<process> {
     exited_ = true;
     result_.exit_status = status;
     result_.term_signal = signal;
-    timeout_timer_.stop();
+    // A group's leftovers may still hold the pipes: the timeout ends them.
+    if (!options_.own_process_group) timeout_timer_.stop();
     close_handle(reinterpret_cast<uv_handle_t*>(&process_));
   }
 
@@ -199,6 +230,8 @@ class process final : public held_by_uv<process> {
   }
 
   void on_handle_closed() {
+    if (holds() == 1 && teardown_ticket_) loop_.leave_teardown(teardown_ticket_);
+    if (holds() == 1) timeout_timer_.stop();
     if (holds() == 1 && on_exit_) {
       auto handler = std::move(on_exit_);
       handler(result_);
@@ -216,6 +249,7 @@ class process final : public held_by_uv<process> {
   process_result result_;
   int pid_ = 0;
   bool exited_ = false;
+  std::uint64_t teardown_ticket_ = 0;
 };
 
 }  // namespace bcast::core

@@ -4,7 +4,8 @@
 // envelope holds: members sorted by name, no spaces, strings escaped as append_json_string()
 // does, integers in decimal. Every member of the first version is present, with its default
 // when the wire left it out ("expires_at":null, "require_ack":false), and so are the members this
-// version does not know; "supersedes" and "recalls" only when set. The signature is then over what
+// version does not know; "supersedes", "recalls", "repeat_every_s" and "escalate_after_s" only
+// when set. The signature is then over what
 // a store shows, however the JSON on the wire was written.
 
 #include <bcast/message/encode.hpp>
@@ -46,6 +47,10 @@ inline void append_canonical_json(std::string& out, const envelope& e) {
   append_json_string(out, e.body);
   member("category");
   append_json_string(out, e.category);
+  if (e.escalate_after_s) {
+    member("escalate_after_s");
+    out += std::to_string(*e.escalate_after_s);
+  }
   member("expires_at");
   if (e.expires_at) {
     append_json_string(out, *e.expires_at);
@@ -59,6 +64,10 @@ inline void append_canonical_json(std::string& out, const envelope& e) {
   if (e.recalls) {
     member("recalls");
     append_json_string(out, *e.recalls);
+  }
+  if (e.repeat_every_s) {
+    member("repeat_every_s");
+    out += std::to_string(*e.repeat_every_s);
   }
   member("require_ack");
   out += e.require_ack ? "true" : "false";

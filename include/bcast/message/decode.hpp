@@ -30,7 +30,8 @@ namespace detail {
 inline bool is_envelope_member(std::string_view name) noexcept {
   for (std::string_view known :
        {"v", "id", "targets", "category", "title", "body", "priority", "sent_at", "expires_at",
-        "sender", "require_ack", "supersedes", "recalls", "sig"}) {
+        "sender", "require_ack", "repeat_every_s", "escalate_after_s", "supersedes", "recalls",
+        "sig"}) {
     if (name == known) return true;
   }
   return false;
@@ -147,6 +148,18 @@ core::result<envelope> read_envelope(const BasicJsonType& j) {
     e.require_ack = ack->template get<bool>();
   }
 
+  for (auto [key, out] : {std::pair{"repeat_every_s", &e.repeat_every_s},
+                          std::pair{"escalate_after_s", &e.escalate_after_s}}) {
+    const auto* seconds = member(j, key);
+    if (!seconds || seconds->is_null()) continue;
+    if (!seconds->is_number_unsigned() || seconds->template get<std::uint64_t>() < 1 ||
+        seconds->template get<std::uint64_t>() > max_interval_s) {
+      return fail(std::string("\"") + key + "\" must be null or a number of seconds, 1 to " +
+                  std::to_string(max_interval_s));
+    }
+    *out = static_cast<std::uint32_t>(seconds->template get<std::uint64_t>());
+  }
+
   for (auto [key, out] :
        {std::pair{"supersedes", &e.supersedes}, std::pair{"recalls", &e.recalls}}) {
     const auto* ref = member(j, key);
@@ -225,6 +238,10 @@ class canonical_reader {
     } else if (!literal("false")) {
       return std::nullopt;
     }
+    if (literal(R"(,"repeat_every_s":)") && !seconds(e.repeat_every_s.emplace())) return std::nullopt;
+    if (literal(R"(,"escalate_after_s":)") && !seconds(e.escalate_after_s.emplace())) {
+      return std::nullopt;
+    }
     if (literal(R"(,"supersedes":)") && !string(e.supersedes.emplace())) return std::nullopt;
     if (literal(R"(,"recalls":)") && !string(e.recalls.emplace())) return std::nullopt;
     if (literal(R"(,"sig":)") && (!string(e.sig) || e.sig.empty())) return std::nullopt;
@@ -248,6 +265,19 @@ class canonical_reader {
   bool literal(std::string_view text) {
     if (in_.substr(pos_, text.size()) != text) return false;
     pos_ += text.size();
+    return true;
+  }
+
+  // 1 to max_interval_s, in decimal without leading zeros, as encode() writes it.
+  bool seconds(std::uint32_t& out) {
+    std::uint64_t value = 0;
+    const std::size_t start = pos_;
+    while (pos_ < in_.size() && in_[pos_] >= '0' && in_[pos_] <= '9' && pos_ - start < 10) {
+      value = value * 10 + static_cast<std::uint64_t>(in_[pos_] - '0');
+      ++pos_;
+    }
+    if (pos_ == start || in_[start] == '0' || value > max_interval_s) return false;
+    out = static_cast<std::uint32_t>(value);
     return true;
   }
 

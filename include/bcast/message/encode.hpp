@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -97,6 +98,14 @@ inline std::string encode(const envelope& e) {
   }
   field("sender", e.sender);
   out += e.require_ack ? ",\"require_ack\":true" : ",\"require_ack\":false";
+  const auto seconds = [&out](std::string_view name, std::uint32_t value) {
+    out += ",\"";
+    out += name;
+    out += "\":";
+    out += std::to_string(value);
+  };
+  if (e.repeat_every_s) seconds("repeat_every_s", *e.repeat_every_s);
+  if (e.escalate_after_s) seconds("escalate_after_s", *e.escalate_after_s);
   if (e.supersedes) field("supersedes", *e.supersedes);
   if (e.recalls) field("recalls", *e.recalls);
   for (const auto& [name, value] : e.unknown_members) {
@@ -129,6 +138,8 @@ void to_json(BasicJsonType& j, const envelope& e) {
   }
   j["sender"] = e.sender;
   j["require_ack"] = e.require_ack;
+  if (e.repeat_every_s) j["repeat_every_s"] = *e.repeat_every_s;
+  if (e.escalate_after_s) j["escalate_after_s"] = *e.escalate_after_s;
   if (e.supersedes) j["supersedes"] = *e.supersedes;
   if (e.recalls) j["recalls"] = *e.recalls;
   for (const auto& [name, value] : e.unknown_members) j[name] = BasicJsonType::parse(value);

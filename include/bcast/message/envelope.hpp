@@ -5,6 +5,7 @@
 
 #include <bcast/message/time.hpp>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,6 +37,11 @@ inline std::optional<priority> parse_priority(std::string_view text) noexcept {
 
 inline constexpr int envelope_version = 1;
 
+// A must-read message's intervals (SPEC "Urgency and escalation"), in seconds. A send asks for at
+// least min_repeat_every_s; a store holds anything shorter to that.
+inline constexpr std::uint32_t min_repeat_every_s = 10;
+inline constexpr std::uint32_t max_interval_s = 30 * 24 * 3600;
+
 struct envelope {
   int v = envelope_version;
   std::string id;                    // ULID, made by publisherd
@@ -48,6 +54,11 @@ struct envelope {
   std::optional<std::string> expires_at;  // format_time(), JSON null when absent
   std::string sender;
   bool require_ack = false;
+  // Must-read (with require_ack), in seconds, on the wire and in the signed bytes only when set:
+  // a store shows the message again every `repeat_every_s` until a person acknowledges it, and
+  // publisherd runs its escalation once `escalate_after_s` passed with stores not acknowledging.
+  std::optional<std::uint32_t> repeat_every_s;
+  std::optional<std::uint32_t> escalate_after_s;
   // Lifecycle (message/lifecycle.hpp). Each is a message id, on the wire and in the signed bytes
   // only when set, so that envelopes signed before they existed still verify. `supersedes`: this
   // message corrects that one, which stores take down and show this one in its place. `recalls`:

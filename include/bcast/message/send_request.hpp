@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
@@ -79,9 +80,9 @@ inline validation_result check_request(const nlohmann::json& body,
   if (!body.is_object()) return validation_error{"", "the request body must be a JSON object"};
 
   // Unknown keys are refused: a misspelt optional field ("expire_at") must not be dropped quietly.
-  static constexpr std::string_view accepted[] = {"targets",     "category",   "title",
-                                                  "body",        "priority",   "expires_at",
-                                                  "require_ack", "supersedes", "send_at"};
+  static constexpr std::string_view accepted[] = {
+      "targets",     "category",   "title",   "body",           "priority",        "expires_at",
+      "require_ack", "supersedes", "send_at", "repeat_every_s", "escalate_after_s"};
   static constexpr std::string_view server_set[] = {"v", "id", "sent_at", "sender"};
   for (auto it = body.begin(); it != body.end(); ++it) {
     const std::string& key = it.key();
@@ -203,6 +204,29 @@ inline validation_result check_request(const nlohmann::json& body,
     }
     draft.require_ack = ack->get<bool>();
   }
+
+  const auto seconds = [&](const char* field, std::uint32_t min,
+                           std::optional<std::uint32_t>& out) -> std::optional<validation_error> {
+    const auto* value = member(body, field);
+    if (!value || value->is_null()) return std::nullopt;
+    const std::string name(field);
+    const auto range = std::to_string(min) + " to " + std::to_string(max_interval_s);
+    if (!value->is_number_integer()) {
+      return validation_error{name, name + " must be a whole number of seconds, " + range};
+    }
+    const auto n = value->get<std::int64_t>();
+    if (n < min || n > max_interval_s) {
+      return validation_error{name, name + " must be " + range + " seconds"};
+    }
+    if (!draft.require_ack) {
+      return validation_error{name, name + " needs require_ack: only a message someone must "
+                                           "acknowledge is repeated or escalated"};
+    }
+    out = static_cast<std::uint32_t>(n);
+    return std::nullopt;
+  };
+  if (auto e = seconds("repeat_every_s", min_repeat_every_s, draft.repeat_every_s)) return *e;
+  if (auto e = seconds("escalate_after_s", 1, draft.escalate_after_s)) return *e;
   return draft;
 }
 

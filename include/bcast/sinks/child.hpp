@@ -38,6 +38,8 @@ struct child_plan {
   // Judges the finished child; not called for a child that close() killed. `timed_out`: killed
   // by `timeout` while still running.
   std::function<void(job&, const core::process_result&, bool timed_out)> on_exit;
+  // Runs once the child is started, with its pid (for a helper that looks for its window).
+  std::function<void(job&, int pid)> on_started;
 };
 
 // "exited with status 3: <stderr's first line>", "killed by signal 9", ...
@@ -93,6 +95,7 @@ inline void run_child(const std::shared_ptr<job>& j, child_plan plan) {
   plan.process.timeout = std::chrono::milliseconds(0);
   const std::string program = plan.process.file;
 
+  auto on_started = std::move(plan.on_started);
   auto on_exit = [j, run, judge = std::move(plan.on_exit)](const core::process_result& r) {
     run->settle.reset();
     run->deadline.reset();
@@ -107,6 +110,7 @@ inline void run_child(const std::shared_ptr<job>& j, child_plan plan) {
   }
   run->process = *spawned;
   run->pid = (*spawned)->pid();
+  if (on_started) on_started(*j, run->pid);
 
   if (plan.settle.count() > 0) {
     run->settle = std::make_unique<core::timer>(j->loop());

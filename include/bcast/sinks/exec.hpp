@@ -3,7 +3,8 @@
 //
 // Environment: BCAST_ID, BCAST_TITLE, BCAST_BODY, BCAST_CATEGORY, BCAST_PRIORITY, BCAST_TARGETS
 // (comma-joined), BCAST_SENT_AT, BCAST_EXPIRES_AT (empty when none), BCAST_SENDER and
-// BCAST_REQUIRE_ACK ("1" or "0"), as the README's sink table lists them. Standard input: the
+// BCAST_REQUIRE_ACK ("1" or "0"), as the README's sink table lists them, and BCAST_REMINDER (0 the
+// first time, n for the n-th reminder of a must-read message). Standard input: the
 // envelope JSON and a newline.
 //
 // Outcomes: exit status 0 is `displayed`. Acknowledgement convention: a command that exits 0 and
@@ -61,6 +62,9 @@ class exec_sink final : public queued_sink {
                      cmd = std::make_shared<const std::string>(command)](
                         const std::shared_ptr<job>& j) { start(j, *cmd, *o); }) {}
 
+  // A command may print `acknowledged`.
+  bool acknowledges() const noexcept override { return true; }
+
  private:
   static void start(const std::shared_ptr<job>& j, const std::string& command,
                     const sink_options& o) {
@@ -69,6 +73,7 @@ class exec_sink final : public queued_sink {
     plan.process.args = {"-c", command};
     plan.process.extra_env = o.child_env;
     for (auto& v : exec_environment(j->envelope())) plan.process.extra_env.push_back(std::move(v));
+    plan.process.extra_env.push_back("BCAST_REMINDER=" + std::to_string(j->reminder()));
     plan.process.stdin_data = message::encode(j->envelope()) + "\n";
     plan.timeout = o.command_timeout;
     plan.own_process_group = true;

@@ -120,11 +120,13 @@ class jsonl_sink final : public sink {
   // A reader of the file learns of the recall in the file's own order, after the message. There
   // is no outcome to report it by, so a failed write goes to the log.
   void recall(const message::envelope&, std::string_view id) override {
-    if (state_->closed) return;
-    const auto line = nlohmann::json{{"event", "recalled"}, {"id", std::string(id)}}.dump() + "\n";
-    if (auto why = detail::append_line(path_, line); !why.empty()) {
-      core::log::warning("sink " + name_ + ": recall of message " + std::string(id) + ": " + why);
-    }
+    append_event({{"event", "recalled"}, {"id", std::string(id)}}, "recall of message " + std::string(id));
+  }
+
+  // Asked only when no sink of the store can take an acknowledgement (sink_set::remind).
+  void remind(const message::envelope& e, unsigned count, reporter) override {
+    append_event({{"event", "reminder"}, {"id", e.id}, {"count", count}},
+                 "reminder " + std::to_string(count) + " of message " + e.id);
   }
 
  private:
@@ -134,6 +136,13 @@ class jsonl_sink final : public sink {
   };
 
   static constexpr off_t tail_window = 1 << 20;
+
+  void append_event(const nlohmann::json& event, const std::string& what) {
+    if (state_->closed) return;
+    if (auto why = detail::append_line(path_, event.dump() + "\n"); !why.empty()) {
+      core::log::warning("sink " + name_ + ": " + what + ": " + why);
+    }
+  }
 
   core::loop& loop_;
   std::string path_;

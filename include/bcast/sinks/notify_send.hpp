@@ -6,8 +6,9 @@
 //
 // Without require_ack notify-send returns as soon as the server took the notification: exit 0 is
 // `displayed`, anything else `failed` (no server on the bus, no bus at all), and command_timeout
-// bounds it. With require_ack it adds --action=ack=<ack_label>, which makes notify-send wait: the
-// person clicking the button prints "ack" (`acknowledged`); a notification closed or expired
+// bounds it. With require_ack it adds --action=ack=<the acknowledge word, words.hpp>, which makes
+// notify-send wait: the person clicking the button prints "ack" (`acknowledged`); a notification
+// closed or expired
 // otherwise prints nothing (`displayed` only). Since core::process gives the output only at exit,
 // `displayed` comes after display_settle while it waits, as for dialogs. The server is asked to
 // expire it after dialog_timeout, and notify-send is killed dialog_kill_grace later.
@@ -31,6 +32,7 @@
 #include <bcast/sinks/queue.hpp>
 #include <bcast/sinks/sink.hpp>
 #include <bcast/sinks/text.hpp>
+#include <bcast/sinks/words.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -47,7 +49,7 @@
 namespace bcast::sinks {
 
 inline std::vector<std::string> notify_send_args(const message::envelope& e,
-                                                 const sink_options& o) {
+                                                 const sink_options& o, unsigned reminder = 0) {
   std::vector<std::string> args;
   args.push_back("--app-name=" + text::without_controls(o.app_name, false));
   args.push_back(e.priority == message::priority::urgent ? "--urgency=critical"
@@ -69,12 +71,13 @@ inline std::vector<std::string> notify_send_args(const message::envelope& e,
           std::chrono::duration_cast<std::chrono::milliseconds>(o.dialog_timeout).count();
       args.push_back("--expire-time=" + std::to_string(std::min<long long>(ms, 2147483647LL)));
     }
-    args.push_back("--action=ack=" + text::without_controls(o.ack_label, false));
+    args.push_back("--action=ack=" + std::string(words_for(o.language).acknowledge));
   } else {
     args.emplace_back("--print-id");
   }
   args.emplace_back("--");  // a title that starts with '-' is not an option
-  args.push_back(text::without_controls(e.title, false));
+  args.push_back(
+      reminder_title(words_for(o.language), text::without_controls(e.title, false), reminder));
   args.push_back(text::escape_markup_argument(text::without_controls(e.body, true)));
   return args;
 }
@@ -150,6 +153,8 @@ class notify_send_sink final : public queued_sink {
       : notify_send_sink(l, std::make_shared<const sink_options>(options),
                          std::make_shared<detail::notification_ids>()) {}
 
+  bool acknowledges() const noexcept override { return true; }
+
   // A notify-send without require_ack is left to finish, since killing it could leave behind a
   // notification whose id it never printed; its end closes the notification (start()).
   void recall(const message::envelope&, std::string_view id) override {
@@ -175,7 +180,7 @@ class notify_send_sink final : public queued_sink {
                     std::shared_ptr<detail::notification_ids> ids) {
     child_plan plan;
     plan.process.file = o->notify_send_program;
-    plan.process.args = notify_send_args(j->envelope(), *o);
+    plan.process.args = notify_send_args(j->envelope(), *o, j->reminder());
     plan.process.extra_env = o->child_env;
     plan.cancel_signal = SIGINT;
     const bool waits = j->envelope().require_ack;

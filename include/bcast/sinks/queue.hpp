@@ -49,10 +49,12 @@ inline void schedule_pump(const std::shared_ptr<queue_state>& q);
 // One message in one sink. The sink's work reports through it and calls finish() when it is over.
 class job : public std::enable_shared_from_this<job> {
  public:
-  job(std::shared_ptr<detail::queue_state> q, message::envelope e, reporter r)
-      : queue_(std::move(q)), envelope_(std::move(e)), report_(std::move(r)) {}
+  job(std::shared_ptr<detail::queue_state> q, message::envelope e, reporter r, unsigned reminder = 0)
+      : queue_(std::move(q)), envelope_(std::move(e)), report_(std::move(r)), reminder_(reminder) {}
 
   const message::envelope& envelope() const noexcept { return envelope_; }
+  // 0 for the first showing; n for the n-th reminder of a must-read message.
+  unsigned reminder() const noexcept { return reminder_; }
   core::loop& loop() const noexcept { return queue_->loop; }
   const std::string& sink_name() const noexcept { return queue_->name; }
 
@@ -122,6 +124,7 @@ class job : public std::enable_shared_from_this<job> {
   std::function<void()> cancel_;
   bool displayed_ = false;
   bool acknowledged_ = false;
+  unsigned reminder_ = 0;
   bool failed_ = false;
   bool finished_ = false;
   bool recalled_ = false;
@@ -164,18 +167,12 @@ class queued_sink : public sink {
   const std::string& name() const noexcept override { return state_->name; }
 
   void show(const message::envelope& e, reporter report) override {
-    if (!state_->open) return;
-    auto j = std::make_shared<job>(state_, e, std::move(report));
-    if (state_->running.size() + state_->waiting.size() >=
-        state_->max_running + state_->max_queued) {
-      const std::string why =
-          "queue full: " + std::to_string(state_->running.size() + state_->waiting.size()) +
-          " messages are already showing or waiting";
-      state_->loop.defer([j, why] { j->failed(why); });
-      return;
-    }
-    state_->waiting.push_back(std::move(j));
-    detail::schedule_pump(state_);
+    enqueue(e, std::move(report), 0);
+  }
+
+  void remind(const message::envelope& e, unsigned count, reporter report) override {
+    if (holds(e.id)) return;
+    enqueue(e, std::move(report), count);
   }
 
   void close(std::function<void()> done) override {
@@ -220,6 +217,28 @@ class queued_sink : public sink {
   }
 
  private:
+  // Whether message `id` is showing or waiting here.
+  bool holds(std::string_view id) const {
+    const auto is_it = [id](const std::shared_ptr<job>& j) { return j->envelope().id == id; };
+    return std::any_of(state_->running.begin(), state_->running.end(), is_it) ||
+           std::any_of(state_->waiting.begin(), state_->waiting.end(), is_it);
+  }
+
+  void enqueue(const message::envelope& e, reporter report, unsigned reminder) {
+    if (!state_->open) return;
+    auto j = std::make_shared<job>(state_, e, std::move(report), reminder);
+    if (state_->running.size() + state_->waiting.size() >=
+        state_->max_running + state_->max_queued) {
+      const std::string why =
+          "queue full: " + std::to_string(state_->running.size() + state_->waiting.size()) +
+          " messages are already showing or waiting";
+      state_->loop.defer([j, why] { j->failed(why); });
+      return;
+    }
+    state_->waiting.push_back(std::move(j));
+    detail::schedule_pump(state_);
+  }
+
   std::shared_ptr<detail::queue_state> state_;
 };
 

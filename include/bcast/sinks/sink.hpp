@@ -3,6 +3,7 @@
 // back.
 
 #include <bcast/message/envelope.hpp>
+#include <bcast/sinks/words.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -63,13 +64,17 @@ struct sink_options {
   // exec commands, notify-send without require_ack and terminal writes: past this, failed.
   std::chrono::milliseconds command_timeout{60000};
 
-  std::string ack_label = "OK, understood";  // the confirm button with require_ack
-  std::string app_name = "bcast";            // notify-send -a
+  // The store's language: the words of every sink (words.hpp).
+  sinks::language language = sinks::language::en;
+  std::string app_name = "bcast";  // notify-send -a
 
   // "NAME=value" added to every child's environment, for example DISPLAY or
   // DBUS_SESSION_BUS_ADDRESS when subscriberd runs outside the desktop session.
   std::vector<std::string> child_env;
   std::string zenity_program = "zenity";
+  // Keep an urgent zenity dialog above other windows (zenity.hpp).
+  std::string xdotool_program = "xdotool";
+  std::string wmctrl_program = "wmctrl";
   std::string notify_send_program = "notify-send";
   // Closes a recalled notification that notify-send no longer waits on (notify_send.hpp).
   std::string gdbus_program = "gdbus";
@@ -107,6 +112,20 @@ class sink {
   // After a crash that fell while this sink took `e`: whether it has it already. Only a sink that
   // keeps what it showed can tell (jsonl reads its file); the others answer no and show it again.
   virtual bool has_shown(const message::envelope&) const { return false; }
+
+  // Whether a person can acknowledge a message here (a dialog's button, an exec command that
+  // prints `acknowledged`). Only such sinks show must-read reminders, unless no sink can.
+  virtual bool acknowledges() const noexcept { return false; }
+
+  // Nobody acknowledged `e` yet: show it again, as reminder number `count` (1 for the first).
+  // A sink that still shows or queues `e` does nothing, so one message never has two popups.
+  // Outcomes come as for show(). A sink that records events (jsonl, terminal) records it, when it
+  // is asked: the display pipeline asks those only when no sink acknowledges.
+  virtual void remind(const message::envelope& e, unsigned count, reporter report) {
+    (void)e;
+    (void)count;
+    (void)report;
+  }
 
   // Head office took message `id` back: `by` is the recall notice (it carries the message's
   // title) or the correction that replaces it (message/lifecycle.hpp). A sink drops `id` if it

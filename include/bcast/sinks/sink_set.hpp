@@ -7,6 +7,7 @@
 #include <bcast/message/envelope.hpp>
 #include <bcast/sinks/sink.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -53,6 +54,19 @@ class sink_set final : public sink {
       if (!s->has_shown(e)) return false;
     }
     return !sinks_.empty();
+  }
+
+  bool acknowledges() const noexcept override {
+    return std::any_of(sinks_.begin(), sinks_.end(),
+                       [](const auto& s) { return s->acknowledges(); });
+  }
+
+  // To the sinks that can take an acknowledgement; to every sink when none can.
+  void remind(const message::envelope& e, unsigned count, reporter report) override {
+    const bool only_acknowledging = acknowledges();
+    for (auto& s : sinks_) {
+      if (!only_acknowledging || s->acknowledges()) s->remind(e, count, report);
+    }
   }
 
   void recall(const message::envelope& by, std::string_view id) override {

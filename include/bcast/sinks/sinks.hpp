@@ -13,4 +13,5 @@
 #include <bcast/sinks/text.hpp>
 #include <bcast/sinks/win32.hpp>
 #include <bcast/sinks/win32_dialog.hpp>
+#include <bcast/sinks/words.hpp>
 #include <bcast/sinks/zenity.hpp>

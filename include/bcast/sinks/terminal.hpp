@@ -1,11 +1,13 @@
 #pragma once
 // `terminal`: prints each message to stdout (terminal_fd) as a short block:
 //
-//   == 2026-11-26 17:00:00 +0700 | URGENT | price_info ==
+//   == 2026-11-26 17:00:00 +0700 | HIGH | Price info ==
 //   Title
 //     body line
 //     body line
 //
+// Priority and category labels are in the store's language (words.hpp). An urgent message starts
+// with a banner line, "!!!!!!!! URGENT !!!!!!!!", in reverse video when in colour.
 // Colour (priority in the header, bold title) only when the fd is a tty, NO_COLOR is unset and
 // TERM is not "dumb", or when asked for. Control characters from the message are blanked so that
 // a message cannot drive the terminal.
@@ -15,7 +17,8 @@
 // or socket does not block), and retried every 20 ms otherwise. A block not written within
 // command_timeout is `failed`; the queue (one block at a time, max_queued waiting) bounds memory.
 // The fd's flags are left alone: making a shared stdout non-blocking would break other writers.
-// A recalled message gets one line, "== <time> | RECALLED | <title> ==".
+// A recalled message gets one line, "== <time> | RECALLED | <title> ==" (in the store's language).
+// A must-read reminder is the message's block again, titled "Reminder N: <title>".
 
 #include <bcast/core/loop.hpp>
 #include <bcast/core/timer.hpp>
@@ -24,6 +27,7 @@
 #include <bcast/sinks/queue.hpp>
 #include <bcast/sinks/sink.hpp>
 #include <bcast/sinks/text.hpp>
+#include <bcast/sinks/words.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -104,29 +108,49 @@ inline bool use_colour(colour_mode mode, int fd) {
 
 inline constexpr std::size_t terminal_max_body_bytes = 16 * 1024;
 
-inline std::string terminal_block(const message::envelope& e, bool colour) {
+namespace detail {
+
+// Priority labels are ASCII in every language: upper case is plain toupper.
+inline std::string upper_case(std::string_view in) {
+  std::string out(in);
+  for (auto& c : out) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  }
+  return out;
+}
+
+}  // namespace detail
+
+inline std::string terminal_block(const message::envelope& e, bool colour,
+                                  language lang = language::en) {
+  const auto& w = words_for(lang);
   const char* reset = colour ? "\033[0m" : "";
   const char* bold = colour ? "\033[1m" : "";
   const char* level = "";
-  std::string priority;
+  std::string priority(priority_label(w, e.priority));
   switch (e.priority) {
     case message::priority::normal:
       level = colour ? "\033[36m" : "";
-      priority = "normal";
       break;
     case message::priority::high:
       level = colour ? "\033[1;33m" : "";
-      priority = "HIGH";
+      priority = detail::upper_case(priority);
       break;
     case message::priority::urgent:
       level = colour ? "\033[1;31m" : "";
-      priority = "URGENT";
+      priority = detail::upper_case(priority);
       break;
   }
   std::string out;
+  if (e.priority == message::priority::urgent) {
+    out += colour ? "\033[1;7;31m" : "";
+    out += "!!!!!!!! " + priority + " !!!!!!!!";
+    out += reset;
+    out += '\n';
+  }
   out += level;
   out += "== " + detail::local_time_text(e.sent_at) + " | " + priority + " | " +
-         text::without_controls(e.category, false) + " ==";
+         text::without_controls(category_label(lang, e.category), false) + " ==";
   out += reset;
   out += '\n';
   out += bold + text::without_controls(e.title, false) + reset + '\n';
@@ -151,7 +175,7 @@ inline std::string terminal_block(const message::envelope& e, bool colour) {
     pos = end + 1;
   }
   if (cut) out += "  [...]\n";
-  if (e.require_ack) out += "  (please confirm this message)\n";
+  if (e.require_ack) out += "  " + std::string(w.please_confirm) + "\n";
   out += '\n';
   return out;
 }
@@ -159,11 +183,13 @@ inline std::string terminal_block(const message::envelope& e, bool colour) {
 // The line for a recalled message, dated when it was recalled. `notice` carries the message's
 // title; made from a correction (it also names what it supersedes) it carries the correction's
 // title instead, and the correction's block follows.
-inline std::string terminal_recall_line(const message::envelope& notice, bool colour) {
+inline std::string terminal_recall_line(const message::envelope& notice, bool colour,
+                                        language lang = language::en) {
+  const auto& w = words_for(lang);
   std::string out = colour ? "\033[1;35m" : "";
-  out += "== " + detail::local_time_text(notice.sent_at) + " | RECALLED | ";
+  out += "== " + detail::local_time_text(notice.sent_at) + " | " + std::string(w.recalled) + " | ";
   const auto title = text::without_controls(notice.title, false);
-  out += notice.supersedes ? "replaced by \"" + title + "\"" : title;
+  out += notice.supersedes ? std::string(w.replaced_by) + " \"" + title + "\"" : title;
   out += " ==";
   out += colour ? "\033[0m" : "";
   out += "\n\n";
@@ -249,11 +275,19 @@ class terminal_sink final : public queued_sink {
       : queued_sink(l, "terminal", 1, options.max_queued,
                     [fd = options.terminal_fd,
                      colour = detail::use_colour(options.terminal_colour, options.terminal_fd),
-                     limit = options.command_timeout](const std::shared_ptr<job>& j) {
-                      const auto& e = j->envelope();
+                     limit = options.command_timeout,
+                     lang = options.language](const std::shared_ptr<job>& j) {
+                      message::envelope reminded;
+                      if (j->reminder() > 0) {
+                        reminded = j->envelope();
+                        reminded.title = reminder_title(words_for(lang), std::move(reminded.title),
+                                                        j->reminder());
+                      }
+                      const auto& e = j->reminder() > 0 ? reminded : j->envelope();
                       auto w = std::make_shared<detail::terminal_write>(
                           j, fd,
-                          e.recalls ? terminal_recall_line(e, colour) : terminal_block(e, colour),
+                          e.recalls ? terminal_recall_line(e, colour, lang)
+                                    : terminal_block(e, colour, lang),
                           limit);
                       w->step();
                     }) {}

@@ -8,7 +8,8 @@
 // tested on Linux with a dialog made of a condition variable. Outcomes, as for zenity: `displayed`
 // after display_settle with the box still up (or when it closes before that), OK with
 // require_ack is `acknowledged`, a box closed by dialog_timeout or close() is displayed only.
-// MessageBox has no button label, so ack_label is not used; the icon follows the priority.
+// MessageBox has no button label of ours: the words (words.hpp) go into caption and text; the
+// icon follows the priority, and an urgent box is system modal.
 
 #include <bcast/core/error.hpp>
 #include <bcast/core/lifetime.hpp>
@@ -19,6 +20,7 @@
 #include <bcast/sinks/sink.hpp>
 #include <bcast/sinks/text.hpp>
 #include <bcast/sinks/win32_dialog.hpp>
+#include <bcast/sinks/words.hpp>
 
 #include <uv.h>
 
@@ -36,10 +38,20 @@ using blocking_dialog =
 // Called on the loop thread to close a dialog that is up (or about to be).
 using dialog_closer = std::function<void(win32::dialog_control&)>;
 
-inline win32::dialog_request dialog_request_for(const message::envelope& e) {
+// The caption is the title and the category label, as zenity's window title; MessageBox has no
+// button label of ours, so a message that needs confirming says which button confirms it.
+inline win32::dialog_request dialog_request_for(const message::envelope& e,
+                                                language lang = language::en,
+                                                unsigned reminder = 0) {
+  const auto& w = words_for(lang);
+  const auto title = reminder_title(w, text::without_controls(e.title, false), reminder);
   win32::dialog_request r;
-  r.caption = text::without_controls(e.title, false);
-  r.text = r.caption + "\n\n" + text::without_controls(e.body, true);
+  r.caption = title + " \u2014 " + text::without_controls(category_label(lang, e.category), false);
+  r.text = title + "\n\n" + text::without_controls(e.body, true);
+  if (e.priority != message::priority::normal)
+    r.text = std::string(priority_label(w, e.priority)) + "\n\n" + r.text;
+  if (e.require_ack) r.text += "\n\n" + std::string(w.press_ok_to_confirm);
+  r.urgent = e.priority == message::priority::urgent;
   switch (e.priority) {
     case message::priority::normal:
       r.icon = win32::dialog_icon::information;
@@ -132,6 +144,8 @@ class threaded_dialog_sink final : public queued_sink {
                      close = std::make_shared<const dialog_closer>(std::move(close))](
                         const std::shared_ptr<job>& j) { start(j, *o, show, close); }) {}
 
+  bool acknowledges() const noexcept override { return true; }
+
  private:
   static void start(const std::shared_ptr<job>& j, const sink_options& o,
                     const std::shared_ptr<const blocking_dialog>& show,
@@ -139,7 +153,7 @@ class threaded_dialog_sink final : public queued_sink {
     auto t = std::make_shared<detail::dialog_thread>();
     t->j = j;
     t->show = show;
-    t->request = dialog_request_for(j->envelope());
+    t->request = dialog_request_for(j->envelope(), o.language, j->reminder());
     if (int rc = 0; !t->start(j->loop(), rc)) {
       j->failed(std::string("cannot start a dialog thread: ") + uv_strerror(rc));
       j->finish();

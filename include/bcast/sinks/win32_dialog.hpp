@@ -26,6 +26,7 @@ struct dialog_request {
   std::string caption;  // UTF-8
   std::string text;     // UTF-8
   dialog_icon icon = dialog_icon::information;
+  bool urgent = false;  // system modal: stays above every window until answered
 };
 
 enum class dialog_answer { ok, closed, error };
@@ -107,11 +108,10 @@ inline std::wstring to_wide(std::string_view utf8) {
   return std::wstring(u16.begin(), u16.end());
 }
 
-// Blocks the calling thread while the box is up; run it off the loop thread.
-inline dialog_result show_message_box(const dialog_request& request, dialog_control& control) {
-  control.thread_id = static_cast<std::uint32_t>(GetCurrentThreadId());
-  if (control.closed_by_us) return {dialog_answer::closed, {}};
+// Every box comes to the front and stays above other windows; an urgent one is also system modal.
+inline UINT message_box_style(const dialog_request& request) {
   UINT type = MB_OK | MB_SETFOREGROUND | MB_TOPMOST;
+  if (request.urgent) type |= MB_SYSTEMMODAL;
   switch (request.icon) {
     case dialog_icon::information:
       type |= MB_ICONINFORMATION;
@@ -123,6 +123,14 @@ inline dialog_result show_message_box(const dialog_request& request, dialog_cont
       type |= MB_ICONERROR;
       break;
   }
+  return type;
+}
+
+// Blocks the calling thread while the box is up; run it off the loop thread.
+inline dialog_result show_message_box(const dialog_request& request, dialog_control& control) {
+  control.thread_id = static_cast<std::uint32_t>(GetCurrentThreadId());
+  if (control.closed_by_us) return {dialog_answer::closed, {}};
+  const UINT type = message_box_style(request);
   const auto text = to_wide(request.text);
   const auto caption = to_wide(request.caption);
   const int rc = MessageBoxW(nullptr, text.c_str(), caption.c_str(), type);

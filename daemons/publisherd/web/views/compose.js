@@ -10,6 +10,9 @@ export const targetPattern = /^(all|[a-z]+:[a-z0-9][a-z0-9_.-]{0,63})$/;
 const priorities = ['normal', 'high', 'urgent'];
 const draftKey = 'bcast.draft';
 const quickGroupLimit = 16;
+// Units for the must-read durations (repeat_every_s, escalate_after_s), in seconds.
+const durationUnits = { s: 1, min: 60, h: 3600 };
+const minRepeatSeconds = 10;
 const encoder = new TextEncoder();
 
 function loadDraft() {
@@ -70,6 +73,19 @@ export function rfc3339Local(date) {
   const abs = Math.abs(offset);
   return `${localDateValue(date)}T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`
     + `${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
+}
+
+// A number and a unit as whole seconds; null when the number is empty (the option is off).
+// Anything else goes to the server as it is: its 400 names the field.
+function durationSeconds(value, unit) {
+  if (String(value).trim() === '') return null;
+  return Math.round(Number(value) * (durationUnits[unit] || 1));
+}
+
+// Seconds as the largest unit that divides them.
+function durationParts(seconds) {
+  const unit = ['h', 'min'].find((u) => seconds % durationUnits[u] === 0) || 's';
+  return { value: String(seconds / durationUnits[unit]), unit };
 }
 
 function timeZoneName() {
@@ -316,7 +332,13 @@ export function composeView(root, { params, go }) {
     h('p', { class: 'hint', id: 'expires-hint', i18n: 'compose.expiry_hint' }),
     h('p', { class: 'field__error', id: 'expires-error', hidden: true }));
 
-  const ack = h('input', { id: 'require-ack', name: 'require_ack', type: 'checkbox', checked: Boolean(draft.require_ack), onchange: changed, 'aria-describedby': 'ack-hint' });
+  const ack = h('input', {
+    id: 'require-ack', name: 'require_ack', type: 'checkbox', checked: Boolean(draft.require_ack), 'aria-describedby': 'ack-hint',
+    onchange: () => {
+      renderMustRead();
+      changed();
+    },
+  });
   const ackField = h('div', { class: 'field field--check', id: 'field-require_ack', dataset: { field: 'require_ack' } },
     h('div', { class: 'check' },
       ack,
@@ -324,6 +346,56 @@ export function composeView(root, { params, go }) {
         h('span', { class: 'check__title', i18n: 'compose.ack' }),
         h('span', { class: 'hint', id: 'ack-hint', i18n: 'compose.ack_hint' }))),
     h('p', { class: 'field__error', hidden: true }));
+
+  // Must-read: shown again every N seconds, escalated after M seconds, both only with require_ack.
+  function durationField({ field, id, label, hint, value, unit }) {
+    const input = h('input', {
+      id, name: field, type: 'number', min: '1', step: '1', inputmode: 'numeric', value: value || '',
+      'aria-describedby': `${id}-hint ${id}-error`, oninput: () => {
+        clearFieldError(field);
+        renderMustRead();
+        changed();
+      },
+    });
+    const units = h('select', { id: `${id}-unit`, name: `${field}_unit`, class: 'duration__unit', onchange: () => {
+      renderMustRead();
+      changed();
+    } }, Object.keys(durationUnits).map((u) => h('option', { value: u, i18n: `unit.${u}` })));
+    units.value = durationUnits[unit] ? unit : 'min';
+    const hintEl = h('p', { class: 'hint', id: `${id}-hint`, i18n: hint });
+    const el = h('div', { class: 'field field--duration', id: `field-${field}`, dataset: { field } },
+      h('label', { class: 'field__label', for: id, i18n: label }),
+      h('div', { class: 'duration' },
+        input,
+        h('label', { class: 'visually-hidden', for: `${id}-unit`, i18n: 'compose.unit' }),
+        units),
+      hintEl,
+      h('p', { class: 'field__error', id: `${id}-error`, hidden: true }));
+    return { el, input, units, hintEl, seconds: () => durationSeconds(input.value, units.value) };
+  }
+  const repeat = durationField({
+    field: 'repeat_every_s', id: 'repeat-every', label: 'compose.repeat', hint: ['compose.repeat_hint', { min: minRepeatSeconds }],
+    value: draft.repeat, unit: draft.repeat_unit,
+  });
+  const escalate = durationField({
+    field: 'escalate_after_s', id: 'escalate-after', label: 'compose.escalate', hint: 'compose.escalate_hint',
+    value: draft.escalate, unit: draft.escalate_unit,
+  });
+  const mustReadOff = h('p', { class: 'hint must-read__off', id: 'must-read-off', i18n: 'compose.must_read_off' });
+  const mustReadRow = h('div', { class: 'must-read', id: 'must-read' },
+    h('div', { class: 'form-row form-row--2' }, repeat.el, escalate.el),
+    mustReadOff);
+
+  function renderMustRead() {
+    for (const d of [repeat, escalate]) {
+      d.input.disabled = !ack.checked;
+      d.units.disabled = !ack.checked;
+    }
+    mustReadOff.hidden = ack.checked;
+    // A hint only: the server's 400 for a shorter repeat shows at the field.
+    const s = repeat.seconds();
+    repeat.hintEl.classList.toggle('hint--warn', ack.checked && s !== null && s < minRepeatSeconds);
+  }
 
   // Send later: a date and a time in the browser's time zone, posted as send_at with its offset.
   const laterToggle = h('input', {
@@ -386,6 +458,7 @@ export function composeView(root, { params, go }) {
     titleField,
     bodyField,
     h('div', { class: 'form-row form-row--2 form-row--options' }, expiryField, ackField),
+    mustReadRow,
     laterField,
     h('div', { class: 'form-actions' }, sendBtn, clearBtn));
 
@@ -457,6 +530,10 @@ export function composeView(root, { params, go }) {
       body: body.value,
       expires: expiry.value,
       require_ack: ack.checked,
+      repeat: repeat.input.value,
+      repeat_unit: repeat.units.value,
+      escalate: escalate.input.value,
+      escalate_unit: escalate.units.value,
     };
   }
 
@@ -593,6 +670,12 @@ export function composeView(root, { params, go }) {
     };
     const expiresAt = expiryToIso(d.expires);
     if (expiresAt) payload.expires_at = expiresAt;
+    if (d.require_ack) {
+      const repeatS = repeat.seconds();
+      const escalateS = escalate.seconds();
+      if (repeatS !== null) payload.repeat_every_s = repeatS;
+      if (escalateS !== null) payload.escalate_after_s = escalateS;
+    }
     if (supersedes) payload.supersedes = supersedes;
     else if (d.sendAt) payload.send_at = rfc3339Local(d.sendAt);
 
@@ -630,6 +713,7 @@ export function composeView(root, { params, go }) {
       body.value = '';
       expiry.value = '';
       ack.checked = false;
+      clearMustRead();
       priorityGroup.querySelector('#priority-normal').checked = true;
       changed();
       dropDraft();
@@ -668,12 +752,19 @@ export function composeView(root, { params, go }) {
     }
   }
 
+  function clearMustRead() {
+    repeat.input.value = '';
+    escalate.input.value = '';
+    renderMustRead();
+  }
+
   function resetForm() {
     targets.splice(0);
     title.value = '';
     body.value = '';
     expiry.value = '';
     ack.checked = false;
+    clearMustRead();
     laterToggle.checked = false;
     laterDate.value = '';
     laterTime.value = '';
@@ -697,6 +788,7 @@ export function composeView(root, { params, go }) {
   if (wanted && targetPattern.test(wanted)) targets.splice(0, targets.length, wanted);
 
   expiry.min = localInputValue(new Date());
+  renderMustRead();
   renderCategories();
   renderTargets();
   renderKnown();
@@ -717,6 +809,12 @@ export function composeView(root, { params, go }) {
     title.value = m.title || '';
     body.value = m.body || '';
     ack.checked = Boolean(m.require_ack);
+    for (const [d, seconds] of [[repeat, m.repeat_every_s], [escalate, m.escalate_after_s]]) {
+      const parts = Number.isInteger(seconds) && seconds > 0 ? durationParts(seconds) : { value: '', unit: d.units.value };
+      d.input.value = parts.value;
+      d.units.value = parts.unit;
+    }
+    renderMustRead();
     const expires = parseTime(m.expires_at);
     expiry.value = expires && expires.getTime() > Date.now() ? localInputValue(expires) : '';
     tr(correctionText, 'correct.note', { title: m.title || supersedes, id: supersedes });

@@ -2,7 +2,7 @@ import * as api from '../api.js';
 import { onLangChange } from '../i18n.js';
 import {
   categoryBadge, clear, h, notify, pageHead, poll, priorityBadge, receiptBars, recalledBadge,
-  setCategories, targetChip, timeEl,
+  refreshButton, setCategories, targetChip, timeEl,
 } from '../ui.js';
 
 const pageSize = 20;
@@ -34,9 +34,7 @@ export function historyView(root) {
   const more = h('button', { type: 'button', class: 'btn btn--secondary', id: 'history-more', i18n: 'history.more', onclick: () => load(false) });
   const end = h('p', { class: 'muted list-end', i18n: 'history.end', hidden: true });
   const status = h('p', { class: 'muted list-status', 'aria-live': 'polite' });
-  const refresh = h('button', { type: 'button', class: 'btn btn--ghost btn--small', id: 'history-refresh', onclick: () => load(true) },
-    h('span', { class: 'btn__icon btn__icon--refresh', 'aria-hidden': 'true' }),
-    h('span', { i18n: 'history.refresh' }));
+  const refresh = refreshButton('history-refresh', () => load(true));
 
   root.append(h('section', { class: 'page page--history' },
     pageHead('history.title', 'history.lead', refresh),

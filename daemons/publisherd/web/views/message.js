@@ -15,6 +15,13 @@ function rank(state) {
   return i < 0 ? stateOrder.indexOf('pending') : i;
 }
 
+// Seconds as the largest whole unit: "90 seconds", "5 minutes", "1 hour".
+function durationText(seconds) {
+  if (seconds % 3600 === 0) return t('duration.h', { n: seconds / 3600 });
+  if (seconds % 60 === 0) return t('duration.min', { n: seconds / 60 });
+  return t('duration.s', { n: seconds });
+}
+
 function matches(store, targets) {
   if (targets.includes('all') || targets.includes(`store:${store.id}`)) return true;
   return (store.groups || []).some((g) => targets.includes(g));
@@ -58,7 +65,15 @@ export function messageView(root, { match }) {
     tbody);
   const none = h('p', { class: 'empty__title muted', i18n: 'detail.none', hidden: true });
   const updated = h('p', { class: 'muted auto-note' });
-  const filterKeys = { all: 'detail.filter_all', problems: 'detail.filter_problems', missing: 'detail.filter_waiting' };
+  const filterKeys = {
+    all: 'detail.filter_all', problems: 'detail.filter_problems', missing: 'detail.filter_waiting', unacked: 'detail.filter_unacked',
+  };
+  const shows = {
+    all: () => true,
+    problems: (s) => problemStates.has(s.state),
+    missing: (s) => s.state === 'missing',
+    unacked: (s) => s.state !== 'acknowledged',
+  };
   const filterGroup = h('div', { class: 'segmented segmented--small', role: 'group', 'aria-labelledby': 'filter-label' },
     Object.keys(filterKeys).map((value) => h('button', {
       type: 'button', class: 'segmented__button', dataset: { filter: value },
@@ -85,7 +100,11 @@ export function messageView(root, { match }) {
         h('h2', { class: 'section-title', i18n: 'detail.stores' }),
         h('div', { class: 'toolbar' },
           h('span', { class: 'toolbar__label', id: 'filter-label', i18n: 'detail.filter_label' }),
-          filterGroup)),
+          filterGroup,
+          h('a', {
+            class: 'btn btn--secondary btn--small', id: 'receipts-csv', download: '',
+            href: `/api/v1/messages/${encodeURIComponent(id)}/receipts.csv`, i18n: 'detail.csv', 'i18n:title': 'detail.csv_label',
+          }))),
       h('div', { class: 'table-wrap' }, table),
       none),
     updated);
@@ -121,6 +140,12 @@ export function messageView(root, { match }) {
       metaRow('detail.targets', h('div', { class: 'chips' }, (m.targets || []).map(targetChip))),
       metaRow('detail.expires', m.expires_at ? timeEl(m.expires_at) : h('span', { i18n: 'detail.never' })),
       metaRow('detail.ack', h('span', { i18n: m.require_ack ? 'detail.ack_yes' : 'detail.ack_no' })),
+      Number.isInteger(m.repeat_every_s)
+        ? metaRow('detail.repeat', h('span', { id: 'detail-repeat', text: t('detail.repeat_every', { d: durationText(m.repeat_every_s) }) }))
+        : null,
+      Number.isInteger(m.escalate_after_s)
+        ? metaRow('detail.escalate', h('span', { id: 'detail-escalate', text: t('detail.escalate_after', { d: durationText(m.escalate_after_s) }) }))
+        : null,
       metaRow('detail.id', h('code', { class: 'mono', text: m.id || id })));
   }
 
@@ -270,17 +295,17 @@ export function messageView(root, { match }) {
     if (n('rejected') > 0) tr(rejectedNote, 'detail.rejected_n', { n: n('rejected') });
     rejectedNote.hidden = n('rejected') === 0;
 
-    const problems = list.filter((s) => problemStates.has(s.state)).length;
-    const missing = list.filter((s) => s.state === 'missing').length;
-    const counts = { all: list.length, problems, missing };
+    // "Not acknowledged" is for messages that ask for it.
+    const acks = Boolean(m.require_ack);
+    if (!acks && filter === 'unacked') filter = 'all';
     for (const b of filterGroup.children) {
-      tr(b, filterKeys[b.dataset.filter], { n: counts[b.dataset.filter] });
-      b.setAttribute('aria-pressed', String(filter === b.dataset.filter));
+      const name = b.dataset.filter;
+      b.hidden = name === 'unacked' && !acks;
+      tr(b, filterKeys[name], { n: list.filter(shows[name]).length });
+      b.setAttribute('aria-pressed', String(filter === name));
     }
 
-    const visible = list.filter((s) => filter === 'all'
-      || (filter === 'problems' && problemStates.has(s.state))
-      || (filter === 'missing' && s.state === 'missing'));
+    const visible = list.filter(shows[filter]);
     clear(tbody, visible.map((s) => h('tr', { class: `state-row state-row--${s.state}`, dataset: { store: s.store, state: s.state } },
       h('td', {}, h('a', { href: `#/compose?target=${encodeURIComponent(`store:${s.store}`)}`, class: 'mono', text: s.store, 'i18n:title': ['stores.send_to', { id: s.store }] })),
       h('td', {}, stateBadge(s.state)),

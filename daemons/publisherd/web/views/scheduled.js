@@ -1,7 +1,7 @@
 import * as api from '../api.js';
 import {
   categoryBadge, clear, confirmDialog, formatDateTime, h, liveData, notify, pageHead, parseTime,
-  priorityBadge, relativeTime, setCategories, targetChip, timeEl,
+  priorityBadge, refreshButton, relativeTime, setCategories, targetChip, timeEl,
 } from '../ui.js';
 
 const refreshMs = 5000;
@@ -28,9 +28,7 @@ export function scheduledView(root) {
   const empty = h('div', { class: 'empty', id: 'scheduled-empty', hidden: true },
     h('p', { class: 'empty__title', i18n: 'scheduled.empty' }),
     h('a', { class: 'btn btn--primary', href: '#/compose', i18n: 'nav.compose' }));
-  const refreshBtn = h('button', { type: 'button', class: 'btn btn--ghost btn--small', id: 'scheduled-refresh', onclick: () => live.refresh() },
-    h('span', { class: 'btn__icon btn__icon--refresh', 'aria-hidden': 'true' }),
-    h('span', { i18n: 'history.refresh' }));
+  const refreshBtn = refreshButton('scheduled-refresh', () => live.refresh());
   const auto = h('p', { class: 'muted auto-note', i18n: ['scheduled.auto', { s: refreshMs / 1000 }] });
 
   root.append(h('section', { class: 'page page--scheduled' },

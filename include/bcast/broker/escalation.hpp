@@ -339,7 +339,7 @@ class escalation_runner {
         escalate_(std::move(escalate)),
         dropped_(std::move(dropped)),
         settings_(settings),
-        timer_(c.raw().owner_loop()) {}
+        timer_(c.owner_loop()) {}
   escalation_runner(const escalation_runner&) = delete;
   escalation_runner& operator=(const escalation_runner&) = delete;
 

@@ -25,11 +25,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// The promise is of the regular build; under AddressSanitizer (BCAST_SANITIZED) a daemon starts
-// larger (shadow memory, quarantine), and twice the bound still tells 506 MB apart.
-const std::size_t daemon_memory_bound =
-    (std::getenv("BCAST_SANITIZED") ? std::size_t{128} : std::size_t{64}) * 1024 * 1024;
-
 // Seven nested `*1048576`: 70 bytes that once took a process to 506 MB.
 std::string nested_bomb() {
   std::string out;
@@ -173,7 +168,7 @@ TEST_CASE("hostile Redis: publisherd drops the bomb, stays under 64 MiB, reconne
   // publisherd has two connections: both bombed, then at least one of them again after its backoff.
   REQUIRE(test::wait_until([&] { return mitm.bombed() >= 3; }));
   const auto pid = hq.daemon->pid();
-  CHECK(test::peak_resident_bytes(pid) < daemon_memory_bound);
+  CHECK(test::peak_resident_bytes(pid) < test::daemon_memory_bound());
 
   mitm.become_honest(hq.redis->port());
   REQUIRE(hq.daemon->wait_for_log("Redis is back"));
@@ -189,7 +184,7 @@ TEST_CASE("hostile Redis: publisherd drops the bomb, stays under 64 MiB, reconne
   REQUIRE(test::wait_until([&] {
     return test::http_call(0, "GET", "/api/v1/stores", {}, {}, hq.socket).status == 200;
   }));
-  CHECK(test::peak_resident_bytes(pid) < daemon_memory_bound);
+  CHECK(test::peak_resident_bytes(pid) < test::daemon_memory_bound());
 }
 
 TEST_CASE(
@@ -212,7 +207,7 @@ TEST_CASE(
       store->wait_for_log("an aggregate of 1048576 elements would take the reply past its budget"));
   // Its command connection and its pub/sub connection, and one of them again after its backoff.
   REQUIRE(test::wait_until([&] { return mitm.bombed() >= 3; }));
-  CHECK(test::peak_resident_bytes(store->pid()) < daemon_memory_bound);
+  CHECK(test::peak_resident_bytes(store->pid()) < test::daemon_memory_bound());
 
   mitm.become_honest(hq.redis->port());
   REQUIRE(store->wait_for_log("broker reachable again"));
@@ -222,5 +217,5 @@ TEST_CASE(
   REQUIRE(sent.status == 201);
   const std::string id = json::parse(sent.body)["id"];
   REQUIRE(test::wait_until([&] { return test::contains(file_text(dir + "/shown.jsonl"), id); }));
-  CHECK(test::peak_resident_bytes(store->pid()) < daemon_memory_bound);
+  CHECK(test::peak_resident_bytes(store->pid()) < test::daemon_memory_bound());
 }

@@ -152,5 +152,5 @@ TEST_CASE(
   CHECK(get(hq, "/api/v1/messages/" + id)["receipts"] == receipts);
   const auto logged = hq.daemon->log();
   CHECK(logged.find("store s9 wrote receipts") == logged.rfind("store s9 wrote receipts"));
-  CHECK(test::peak_resident_bytes(hq.daemon->pid()) < 64 * 1024 * 1024);
+  CHECK(test::peak_resident_bytes(hq.daemon->pid()) < test::daemon_memory_bound());
 }

@@ -548,12 +548,12 @@ class publisher {
   void publish_safe_entries(in_flight st, std::vector<core::result<target_outcome>> outcomes) {
     redis::client::pipeline frames(client_, st.plan.size());
     std::vector<std::size_t> sent;
-    std::vector<std::string> payloads(st.plan.size());
     for (std::size_t i = 0; i < st.plan.size(); ++i) {
       if (outcomes[i]->duplicate) continue;  // published by the attempt that appended it
-      payloads[i] = encode_frame(outcomes[i]->seq, outcomes[i]->stream_id, st.plan.message_id(),
-                                 st.plan.json());
-      frames.command(st.plan.publish_numbered(i, payloads[i]));
+      // The pipeline encodes the command at once: the frame need not outlive this turn.
+      const auto frame = encode_frame(outcomes[i]->seq, outcomes[i]->stream_id,
+                                      st.plan.message_id(), st.plan.json());
+      frames.command(st.plan.publish_numbered(i, frame));
       sent.push_back(i);
     }
     auto alive = alive_.watch();

@@ -372,8 +372,7 @@ class cluster_router : public std::enable_shared_from_this<cluster_router> {
 
   void arm_sweep() {
     if (sweep_timer_.active()) return;
-    auto period = std::clamp(options_.command_timeout / 10, std::chrono::milliseconds(5),
-                             std::chrono::milliseconds(250));
+    const auto period = sweep_period(options_.command_timeout);
     sweep_timer_.start(
         period,
         [this] {

@@ -72,6 +72,12 @@ inline std::chrono::milliseconds backoff_delay(const backoff_policy& policy, uns
   return std::chrono::milliseconds(static_cast<long long>(base * jitter(rng)));
 }
 
+// How often a queue of commands with `command_timeout` is checked for overdue ones.
+inline std::chrono::milliseconds sweep_period(std::chrono::milliseconds command_timeout) {
+  return std::clamp(command_timeout / 10, std::chrono::milliseconds(5),
+                    std::chrono::milliseconds(250));
+}
+
 class connection : public std::enable_shared_from_this<connection> {
  public:
   using state_observer = std::function<void(connection_state, const core::error&)>;
@@ -386,8 +392,7 @@ class connection : public std::enable_shared_from_this<connection> {
 
   void arm_sweep() {
     if (sweep_timer_.active()) return;
-    auto period = std::clamp(options_.command_timeout / 10, std::chrono::milliseconds(5),
-                             std::chrono::milliseconds(250));
+    const auto period = sweep_period(options_.command_timeout);
     sweep_timer_.start(
         period, [this] { sweep(); }, period);
   }

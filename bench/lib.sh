@@ -48,6 +48,40 @@ cluster_flushall() {
   for p in "${BENCH_CLUSTER_PORTS[@]}"; do redis-cli -p "$p" flushall >/dev/null 2>&1 || true; done
 }
 
+# write_store_profiles N PORT...: N store profiles (s00000, s00001, ...), written the way
+# subscriberd's heartbeat writes them, into the Redis on PORT; given a cluster's masters, each
+# profile goes to the master of its key's slot (CRC16 of the {store:ID} tag).
+write_store_profiles() {
+  local n=$1 p
+  shift
+  python3 - "$n" "$BENCH_DIR/profiles" "$@" <<'PY'
+import json, subprocess, sys
+n, out, ports = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+def crc16(data):
+    crc = 0
+    for b in data:
+        crc ^= b << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
+    return crc
+def resp(*args):
+    return f"*{len(args)}\r\n" + "".join(f"${len(a.encode())}\r\n{a}\r\n" for a in args)
+owner = lambda slot: ports[0]
+if len(ports) > 1:
+    ranges = json.loads(subprocess.check_output(
+        ["redis-cli", "-p", ports[0], "-2", "--json", "CLUSTER", "SLOTS"]))
+    owner = lambda slot: next(str(r[2][1]) for r in ranges if r[0] <= slot <= r[1])
+files = {p: open(f"{out}-{p}", "w") for p in ports}
+for i in range(n):
+    sid = f"s{i:05d}"
+    files[owner(crc16(("store:" + sid).encode()) % 16384)].write(resp(
+        "HSET", "bcast:{store:" + sid + "}:profile", "id", sid,
+        "groups", f'["region:r{i % 35}","format:minimarket"]', "version", "bench",
+        "last_seen", "2026-11-26T10:00:00.000Z", "first_seen", "2026-11-26T10:00:00.000Z"))
+PY
+  for p in "$@"; do redis-cli -p "$p" --pipe <"$BENCH_DIR/profiles-$p" >/dev/null; done
+}
+
 start_redis() {  # start_redis PORT
   "${bench_pin[@]}" redis-server --port "$1" --bind 127.0.0.1 --save '' --appendonly no --dir "$BENCH_DIR" \
     --logfile "$BENCH_DIR/redis.log" &

@@ -42,19 +42,7 @@ print("".join(a[(ms >> (5 * i)) & 31] for i in range(9, -1, -1)) + "0" * 16)' "$
 # request so that publisherd knows them all before the round starts.
 add_stores() {
   (($1 > 0)) || return 0
-  python3 - "$1" <<'PY' | redis-cli -p "$rport" --pipe >/dev/null
-import sys
-def resp(*args):
-    out = f"*{len(args)}\r\n"
-    for a in args:
-        out += f"${len(a.encode())}\r\n{a}\r\n"
-    return out
-for i in range(int(sys.argv[1])):
-    sid = f"s{i:05d}"
-    sys.stdout.write(resp("HSET", "bcast:{store:" + sid + "}:profile", "id", sid,
-                          "groups", f'["region:r{i % 35}","format:minimarket"]', "version", "bench",
-                          "last_seen", "2026-11-26T10:00:00.000Z", "first_seen", "2026-11-26T10:00:00.000Z"))
-PY
+  write_store_profiles "$1" "$rport"
   local known
   known=$(curl -fs -H "Authorization: Bearer $token" "http://127.0.0.1:$hport/api/v1/stores" |
     python3 -c 'import json, sys; print(len(json.load(sys.stdin)["stores"]))')

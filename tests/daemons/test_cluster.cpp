@@ -3,14 +3,17 @@
 
 #include "store_fixture.hpp"
 
+#include <bcast/broker/acl.hpp>
 #include <bcast/broker/keys.hpp>
 #include <bcast/redis/cluster_slots.hpp>
 
 #include <support/redis_cluster.hpp>
 
 #include <chrono>
+#include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -205,4 +208,150 @@ TEST_CASE("cluster: a store's slot resharded while messages flow: every 201 show
   CHECK(cf.cluster.master_port_of_slot(slot) == to);
   REQUIRE(store.wait_shown(acknowledged.back()));
   CHECK(store.shown_titles() == acknowledged);
+}
+
+namespace {
+
+// CLIENT LIST of one node: each client's fields ("name", "user", "laddr", ...).
+std::vector<std::map<std::string, std::string>> clients_of(const test::redis_cluster& cluster,
+                                                           std::uint16_t port) {
+  std::vector<std::map<std::string, std::string>> clients;
+  std::istringstream lines(cluster.command(port, {"CLIENT", "LIST"}).str);
+  for (std::string line; std::getline(lines, line);) {
+    std::map<std::string, std::string> fields;
+    std::istringstream words(line);
+    for (std::string word; words >> word;) {
+      const auto eq = word.find('=');
+      if (eq != std::string::npos) fields[word.substr(0, eq)] = word.substr(eq + 1);
+    }
+    clients.push_back(std::move(fields));
+  }
+  return clients;
+}
+
+bool is_bcast_client(const std::map<std::string, std::string>& client) {
+  const auto name = client.count("name") ? client.at("name") : "";
+  return name.starts_with("publisherd") || name.starts_with("subscriberd:");
+}
+
+}  // namespace
+
+TEST_CASE("cluster: publisherd and stores over TLS to every node (rediss-cluster://)") {
+  test::temp_dir certdir;
+  const auto certs = test::test_certificates::make(certdir);
+  test::redis_cluster cluster(3, 30s, &certs);
+  const auto tls_config = certdir.file("redis-tls.json");
+  std::ofstream(tls_config) << json{{"redis_tls", {{"ca_file", certs.ca_cert}}}}.dump();
+  fleet f{{"--config", tls_config, "--redis", cluster.tls_seed_url()}};
+
+  const auto ids = stores_across_masters(cluster, 3);
+  std::vector<test::store_box*> stores;
+  for (const auto& id : ids) {
+    auto& box = f.prepare(id, {});
+    box.redis_url = cluster.tls_seed_url();
+    box.extra_args = {"--config", tls_config};
+    box.start();
+    stores.push_back(&box);
+  }
+  f.send({"all"}, "Lewat TLS");
+  for (const auto& id : ids) f.send({"store:" + id}, "Untuk " + id);
+  for (auto* s : stores) {
+    INFO(s->id);
+    REQUIRE(s->wait_shown("Untuk " + s->id));
+    CHECK(s->shown_titles() == std::vector<std::string>{"Lewat TLS", "Untuk " + s->id});
+  }
+
+  // The slot map they were given over TLS named each node's TLS port: every bcast client of
+  // every node came in there, and every master has some.
+  std::size_t masters_reached = 0;
+  for (std::size_t i = 0; i < cluster.ports().size(); ++i) {
+    const auto tls_address = "127.0.0.1:" + std::to_string(cluster.tls_ports()[i]);
+    std::size_t ours = 0;
+    for (const auto& client : clients_of(cluster, cluster.ports()[i])) {
+      if (!is_bcast_client(client)) continue;
+      ++ours;
+      INFO(client.at("name"));
+      CHECK(client.at("laddr") == tls_address);
+    }
+    if (ours > 0) ++masters_reached;
+  }
+  CHECK(masters_reached == 3);
+}
+
+TEST_CASE("cluster: publisherd and stores as their least-privilege users on every node") {
+  test::redis_cluster cluster;
+  // The README's way: each user's ACL SETUSER piped into redis-cli on every node, replicas too.
+  const auto on_every_node = [&](const std::string& setuser) {
+    for (const auto port : cluster.ports()) {
+      INFO(setuser);
+      REQUIRE(test::shell("printf '%s' '" + setuser + "' | redis-cli -p " + std::to_string(port)) ==
+              "OK\n");
+    }
+  };
+  on_every_node(broker::acl_setuser_command(broker::publisher_acl_user, "pub-secret",
+                                            broker::publisher_acl_rules()));
+  const auto ids = stores_across_masters(cluster, 2);
+  const std::map<std::string, std::string> group_of{{ids[0], "region:jateng"}, {ids[1], ""}};
+  for (const auto& id : ids) {
+    std::string setuser;
+    const auto group = group_of.at(id).empty() ? "" : " --group " + group_of.at(id);
+    REQUIRE(test::run_bcastctl("acl " + id + group + " --password-stdin --setuser",
+                               id + "-secret\n", &setuser) == 0);
+    on_every_node(setuser);
+  }
+
+  fleet f{{"--redis", cluster.seed_url(std::string(broker::publisher_acl_user) + ":pub-secret")}};
+  std::vector<test::store_box*> stores;
+  for (const auto& id : ids) {
+    auto& box = f.prepare(id, group_of.at(id).empty() ? std::vector<std::string>{}
+                                                      : std::vector<std::string>{group_of.at(id)});
+    box.redis_url = cluster.seed_url(broker::store_acl_user(id) + ":" + id + "-secret");
+    box.start();
+    stores.push_back(&box);
+  }
+  // Sends pass WAIT (min_replicas 1) and the publish script as bcast-publisher; stores read their
+  // channels and write their receipts as themselves.
+  const auto all = f.send({"all"}, "Semua toko");
+  f.send({"region:jateng"}, "Jawa Tengah");
+  f.send({"store:" + ids[1]}, "Toko kedua");
+  REQUIRE(stores[0]->wait_shown("Jawa Tengah"));
+  REQUIRE(stores[1]->wait_shown("Toko kedua"));
+  CHECK(stores[0]->shown_titles() == std::vector<std::string>{"Semua toko", "Jawa Tengah"});
+  CHECK(stores[1]->shown_titles() == std::vector<std::string>{"Semua toko", "Toko kedua"});
+  for (const auto& id : ids) f.wait_for_receipt(all["id"], id, "displayed");
+  std::set<std::string> listed;
+  for (const auto& s : f.stores_api()) listed.insert(s["id"].get<std::string>());
+  CHECK(listed == std::set<std::string>(ids.begin(), ids.end()));
+
+  // They really are those users: every bcast client of every node.
+  std::size_t seen = 0;
+  for (const auto port : cluster.ports()) {
+    for (const auto& client : clients_of(cluster, port)) {
+      if (!is_bcast_client(client)) continue;
+      ++seen;
+      const auto& name = client.at("name");
+      INFO(name);
+      CHECK(client.at("user") == (name == "publisherd"
+                                      ? std::string(broker::publisher_acl_user)
+                                      : broker::store_acl_user(name.substr(name.find(':') + 1))));
+    }
+  }
+  CHECK(seen >= 3);
+
+  // And those users may do no more on a cluster than on one Redis: a store publishes nothing and
+  // reads no other store's history, asked on the master that serves the key.
+  const auto as_store = [&](const std::string& id, const std::string& target,
+                            const std::string& command) {
+    return cluster.cli(master_of_target(cluster, target),
+                       "--user " + broker::store_acl_user(id) + " --pass " + id +
+                           "-secret --no-auth-warning " + command);
+  };
+  CHECK(test::contains(
+      as_store(ids[0], "all", "SPUBLISH '" + broker::live_channel("all") + "' forged"), "NOPERM"));
+  CHECK(test::contains(as_store(ids[0], "store:" + ids[1],
+                                "XRANGE '" + broker::history_key("store:" + ids[1]) + "' - +"),
+                       "NOPERM"));
+  // What it may read, it reads as that user.
+  CHECK(test::contains(as_store(ids[0], "all", "XRANGE '" + broker::history_key("all") + "' - +"),
+                       "Semua toko"));
 }

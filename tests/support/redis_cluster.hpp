@@ -4,6 +4,11 @@
 // constructor returns once every node sees the same settled cluster: state ok, every node known,
 // every slot served, every replica in sync with its master. Failures throw with what the nodes
 // said.
+//
+// Given certificates, every node also listens for TLS and speaks TLS on the cluster bus and to its
+// master (tls-cluster, tls-replication). Redis then announces each node's TLS port to clients that
+// came in over TLS (rediss-cluster://, tls_seed_url()) and its plain port to the others: the
+// fixture's own commands stay plain, on ports().
 
 #include <bcast/net/loopback.hpp>
 #include <bcast/redis/cluster_slots.hpp>
@@ -39,11 +44,12 @@ namespace bcast::test {
 class redis_cluster {
  public:
   explicit redis_cluster(std::size_t masters = 3,
-                         std::chrono::milliseconds timeout = std::chrono::seconds(30))
+                         std::chrono::milliseconds timeout = std::chrono::seconds(30),
+                         const test_certificates* tls = nullptr)
       : masters_(masters) {
     if (masters < 3) throw std::invalid_argument("redis-cli --cluster create needs 3 masters");
     try {
-      start(timeout);
+      start(timeout, tls);
     } catch (...) {
       kill_all();
       throw;
@@ -56,10 +62,20 @@ class redis_cluster {
   // Every node's port, masters and replicas.
   const std::vector<std::uint16_t>& ports() const noexcept { return ports_; }
 
-  // Two seeds, as a configuration would name them.
-  std::string seed_url() const {
-    return "redis-cluster://127.0.0.1:" + std::to_string(ports_[0]) +
-           ",127.0.0.1:" + std::to_string(ports_[1]);
+  // Each node's TLS port, in the order of ports(); empty without TLS.
+  const std::vector<std::uint16_t>& tls_ports() const noexcept { return tls_ports_; }
+
+  // Two seeds, as a configuration would name them; `credentials` is "user:password" or empty.
+  std::string seed_url(const std::string& credentials = {}) const {
+    return "redis-cluster://" + (credentials.empty() ? "" : credentials + "@") +
+           "127.0.0.1:" + std::to_string(ports_[0]) + ",127.0.0.1:" + std::to_string(ports_[1]);
+  }
+
+  // Two seeds over TLS (with certificates only), named as the server certificate names them.
+  std::string tls_seed_url() const {
+    if (tls_ports_.size() < 2) throw std::logic_error("this cluster was made without TLS");
+    return "rediss-cluster://localhost:" + std::to_string(tls_ports_[0]) +
+           ",localhost:" + std::to_string(tls_ports_[1]);
   }
 
   // redis-cli against one node.
@@ -191,25 +207,32 @@ class redis_cluster {
     return ports;
   }
 
-  void start(std::chrono::milliseconds timeout) {
+  void start(std::chrono::milliseconds timeout, const test_certificates* tls) {
     const std::size_t count = masters_ * 2;
     // A bus port of its own for every node: the default (port + 10000) may be past 65535 or taken.
-    const auto chosen = distinct_free_ports(count * 2);
-    ports_.assign(chosen.begin(), chosen.begin() + static_cast<std::ptrdiff_t>(count));
+    const auto chosen = distinct_free_ports(count * (tls ? 3 : 2));
+    const auto at = [&](std::size_t k) { return chosen.begin() + static_cast<std::ptrdiff_t>(k); };
+    ports_.assign(at(0), at(count));
+    if (tls) tls_ports_.assign(at(count * 2), at(count * 3));
     for (std::size_t i = 0; i < count; ++i) {
-      servers_.push_back(std::make_unique<redis::local_server>(
-          std::vector<std::string>{
-              "--cluster-enabled", "yes", "--cluster-config-file",
-              "nodes-" + std::to_string(ports_[i]) + ".conf", "--cluster-port",
-              std::to_string(chosen[count + i]), "--cluster-node-timeout", "1000",
-              // A replica may take over however long it was cut off: tests kill masters at will.
-              "--cluster-replica-validity-factor", "0",
-              // A replica's first sync starts at once instead of after 5 s.
-              "--repl-diskless-sync-delay", "0",
-              // A master pings its replicas every second, so a replica's offset leaves 0 (and
-              // CLUSTER SLOTS lists it) although the test has written nothing yet.
-              "--repl-ping-replica-period", "1"},
-          ports_[i]));
+      std::vector<std::string> args{
+          "--cluster-enabled", "yes", "--cluster-config-file",
+          "nodes-" + std::to_string(ports_[i]) + ".conf", "--cluster-port",
+          std::to_string(chosen[count + i]), "--cluster-node-timeout", "1000",
+          // A replica may take over however long it was cut off: tests kill masters at will.
+          "--cluster-replica-validity-factor", "0",
+          // A replica's first sync starts at once instead of after 5 s.
+          "--repl-diskless-sync-delay", "0",
+          // A master pings its replicas every second, so a replica's offset leaves 0 (and
+          // CLUSTER SLOTS lists it) although the test has written nothing yet.
+          "--repl-ping-replica-period", "1"};
+      if (tls) {
+        args.insert(args.end(), {"--tls-port", std::to_string(tls_ports_[i]), "--tls-cert-file",
+                                 tls->server_cert, "--tls-key-file", tls->server_key,
+                                 "--tls-ca-cert-file", tls->ca_cert, "--tls-auth-clients", "no",
+                                 "--tls-cluster", "yes", "--tls-replication", "yes"});
+      }
+      servers_.push_back(std::make_unique<redis::local_server>(std::move(args), ports_[i]));
       ok_or_throw(servers_.back()->start());
     }
     std::string create = "redis-cli --cluster create";
@@ -272,6 +295,7 @@ class redis_cluster {
 
   std::size_t masters_;
   std::vector<std::uint16_t> ports_;
+  std::vector<std::uint16_t> tls_ports_;
   std::vector<std::unique_ptr<redis::local_server>> servers_;
 };
 

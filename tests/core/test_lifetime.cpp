@@ -196,6 +196,30 @@ TEST_CASE("a timer whose owner outlives into the loop's teardown is freed by it"
   CHECK(watch.expired());  // the timer's box, and the callback it holds, are gone
 }
 
+TEST_CASE("a timer freed by the teardown may free another owner's timer, which is freed too") {
+  // As a Redis connection whose last holder is a pending command's callback, held by a timer
+  // that the teardown frees: the second timer asks for its release while the first's runs.
+  auto captured = std::make_shared<int>(0);
+  std::weak_ptr<int> watch = captured;
+  struct pending_work {
+    uv_work_t req{};
+    std::unique_ptr<core::timer> timer;
+  };
+  auto* work = new pending_work;
+  {
+    core::loop l;
+    auto second = std::make_shared<core::timer>(l);
+    second->start(std::chrono::hours(1), [captured = std::move(captured)] {});
+    work->timer = std::make_unique<core::timer>(l);
+    work->timer->start(std::chrono::hours(1), [second = std::move(second)] {});
+    work->req.data = work;
+    REQUIRE(uv_queue_work(
+                l.uv(), &work->req, [](uv_work_t*) { uv_sleep(20); },
+                [](uv_work_t* req, int) { delete static_cast<pending_work*>(req->data); }) == 0);
+  }
+  CHECK(watch.expired());  // the second timer's box, and the callback it holds, are gone
+}
+
 TEST_CASE("a child still running when the loop is torn down is freed by the teardown, unreported") {
   // Nobody holds a process but libuv: a helper started and left to finish on its own.
   std::weak_ptr<core::process> watch;

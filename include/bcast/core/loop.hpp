@@ -56,8 +56,12 @@ class loop {
     }, nullptr);
     while (uv_run(&loop_, UV_RUN_DEFAULT) != 0) {
     }
-    for (auto& fn : after_teardown_) fn();
-    after_teardown_.clear();
+    // A released owner may release another, which asks for an after_teardown of its own.
+    while (!after_teardown_.empty()) {
+      auto batch = std::move(after_teardown_);
+      after_teardown_.clear();
+      for (auto& fn : batch) fn();
+    }
     uv_loop_close(&loop_);
   }
 

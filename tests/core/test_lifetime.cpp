@@ -174,24 +174,35 @@ TEST_CASE("liveness: renew() expires the watches taken before it, not those take
   CHECK(core::liveness_watch().expired());
 }
 
+namespace {
+
+// Keeps `timer` alive into `l`'s teardown, as a pending request keeps a connect attempt alive: a
+// work request owns it and frees it from its callback, which the teardown runs only after it has
+// closed every handle (the timer's among them, without a callback).
+void free_from_teardown(core::loop& l, std::unique_ptr<core::timer> timer) {
+  struct pending_work {
+    uv_work_t req{};
+    std::unique_ptr<core::timer> timer;
+  };
+  auto* work = new pending_work{{}, std::move(timer)};
+  work->req.data = work;
+  REQUIRE(uv_queue_work(
+              l.uv(), &work->req, [](uv_work_t*) { uv_sleep(20); },
+              [](uv_work_t* req, int) { delete static_cast<pending_work*>(req->data); }) == 0);
+}
+
+}  // namespace
+
 TEST_CASE("a timer whose owner outlives into the loop's teardown is freed by it") {
   // As a connect attempt kept alive by a pending request: the teardown closes the timer's handle
   // first (without a callback), and only later does the request's callback destroy the owner.
   auto captured = std::make_shared<int>(0);
   std::weak_ptr<int> watch = captured;
-  struct pending_work {
-    uv_work_t req{};
-    std::unique_ptr<core::timer> timer;
-  };
-  auto* work = new pending_work;
   {
     core::loop l;
-    work->timer = std::make_unique<core::timer>(l);
-    work->timer->start(std::chrono::hours(1), [captured = std::move(captured)] {});
-    work->req.data = work;
-    REQUIRE(uv_queue_work(
-                l.uv(), &work->req, [](uv_work_t*) { uv_sleep(20); },
-                [](uv_work_t* req, int) { delete static_cast<pending_work*>(req->data); }) == 0);
+    auto timer = std::make_unique<core::timer>(l);
+    timer->start(std::chrono::hours(1), [captured = std::move(captured)] {});
+    free_from_teardown(l, std::move(timer));
   }
   CHECK(watch.expired());  // the timer's box, and the callback it holds, are gone
 }
@@ -201,21 +212,13 @@ TEST_CASE("a timer freed by the teardown may free another owner's timer, which i
   // that the teardown frees: the second timer asks for its release while the first's runs.
   auto captured = std::make_shared<int>(0);
   std::weak_ptr<int> watch = captured;
-  struct pending_work {
-    uv_work_t req{};
-    std::unique_ptr<core::timer> timer;
-  };
-  auto* work = new pending_work;
   {
     core::loop l;
     auto second = std::make_shared<core::timer>(l);
     second->start(std::chrono::hours(1), [captured = std::move(captured)] {});
-    work->timer = std::make_unique<core::timer>(l);
-    work->timer->start(std::chrono::hours(1), [second = std::move(second)] {});
-    work->req.data = work;
-    REQUIRE(uv_queue_work(
-                l.uv(), &work->req, [](uv_work_t*) { uv_sleep(20); },
-                [](uv_work_t* req, int) { delete static_cast<pending_work*>(req->data); }) == 0);
+    auto first = std::make_unique<core::timer>(l);
+    first->start(std::chrono::hours(1), [second = std::move(second)] {});
+    free_from_teardown(l, std::move(first));
   }
   CHECK(watch.expired());  // the second timer's box, and the callback it holds, are gone
 }

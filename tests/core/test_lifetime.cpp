@@ -223,6 +223,22 @@ TEST_CASE("a timer freed by the teardown may free another owner's timer, which i
   CHECK(watch.expired());  // the second timer's box, and the callback it holds, are gone
 }
 
+TEST_CASE("work deferred but never run is dropped by the teardown, and the timers it owned are freed") {
+  // As publisherd at SIGTERM: a closed Redis connection's failed commands wait in a deferred batch
+  // that never runs, and the last holder of the connection (and of its timers) is among them.
+  auto captured = std::make_shared<int>(0);
+  std::weak_ptr<int> watch = captured;
+  bool ran = false;
+  {
+    core::loop l;
+    auto timer = std::make_shared<core::timer>(l);
+    timer->start(std::chrono::hours(1), [captured = std::move(captured)] {});
+    l.defer([timer = std::move(timer), &ran] { ran = true; });
+  }
+  CHECK(watch.expired());
+  CHECK_FALSE(ran);  // dropped, not run: what it would call may be gone
+}
+
 TEST_CASE("a child still running when the loop is torn down is freed by the teardown, unreported") {
   // Nobody holds a process but libuv: a helper started and left to finish on its own.
   std::weak_ptr<core::process> watch;

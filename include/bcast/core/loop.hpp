@@ -50,14 +50,19 @@ class loop {
     // own way; the walk then closes what nobody owns that way.
     auto members = std::move(teardown_members_);
     for (auto& [ticket, close] : members) close();
-    // Let every pending close callback run so that objects libuv still holds are freed.
-    uv_walk(&loop_, [](uv_handle_t* h, void*) {
-      if (!uv_is_closing(h)) uv_close(h, nullptr);
-    }, nullptr);
-    while (uv_run(&loop_, UV_RUN_DEFAULT) != 0) {
-    }
-    // A released owner may release another, which asks for an after_teardown of its own.
-    while (!after_teardown_.empty()) {
+    for (;;) {
+      // Work deferred or posted but not run is dropped, never run (what it would call may be
+      // gone). It may hold the last owner of a handle, which is freed here, while libuv can
+      // still close that handle.
+      drop_unrun_work();
+      // Let every pending close callback run so that objects libuv still holds are freed.
+      uv_walk(&loop_, [](uv_handle_t* h, void*) {
+        if (!uv_is_closing(h)) uv_close(h, nullptr);
+      }, nullptr);
+      while (uv_run(&loop_, UV_RUN_DEFAULT) != 0) {
+      }
+      if (after_teardown_.empty() && deferred_.empty()) break;
+      // A released owner may release another, which asks for an after_teardown of its own.
       auto batch = std::move(after_teardown_);
       after_teardown_.clear();
       for (auto& fn : batch) fn();
@@ -124,6 +129,18 @@ class loop {
       batch.swap(mailbox_queue_);
     }
     for (auto& fn : batch) fn();
+  }
+
+  void drop_unrun_work() {
+    while (!deferred_.empty() || !mailbox_queue_.empty()) {
+      auto deferred = std::move(deferred_);
+      deferred_.clear();
+      std::vector<std::function<void()>> posted;
+      {
+        std::lock_guard lock(mailbox_mutex_);
+        posted.swap(mailbox_queue_);
+      }
+    }
   }
 
   void run_deferred() {

@@ -1,6 +1,7 @@
 #include <bcast/auth/authenticator.hpp>
 #include <bcast/auth/password.hpp>
 
+#include <auth/fast_hashing.hpp>
 #include <catch2/catch.hpp>
 #include <support/test_support.hpp>
 
@@ -17,7 +18,7 @@ using auth::principal;
 
 namespace {
 
-constexpr unsigned fast = 1000;  // PBKDF2 iterations: the checks, not the cost, are under test
+using bcast::test::fast_iterations;
 
 const std::string admin_token = "bcast_admin_token_for_tests";
 
@@ -25,12 +26,12 @@ std::shared_ptr<const auth::user_store> make_users() {
   auth::user_store users;
   REQUIRE(users.add({"admin",
                      auth::role::admin,
-                     auth::hash_password("s3cret", fast),
+                     auth::hash_password("s3cret", fast_iterations),
                      {"*"},
                      {auth::token_hash(admin_token)}}));
   REQUIRE(users.add({"jateng",
                      auth::role::publisher,
-                     auth::hash_password("regional", fast),
+                     auth::hash_password("regional", fast_iterations),
                      {"region:jateng", "store:*"},
                      {}}));
   return std::make_shared<const auth::user_store>(std::move(users));

@@ -1,6 +1,7 @@
 #include <bcast/auth/password.hpp>
 #include <bcast/auth/users.hpp>
 
+#include <auth/fast_hashing.hpp>
 #include <catch2/catch.hpp>
 
 #include <dirent.h>
@@ -20,7 +21,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr unsigned fast = 1000;
+using bcast::test::fast_iterations;
 
 struct temp_dir {
   fs::path path;
@@ -227,7 +228,7 @@ TEST_CASE("add, passwd, del, list", "[auth][users]") {
   CHECK(store.users()[0].name == "admin");
   CHECK(store.users()[1].name == "jateng");
 
-  const std::string new_hash = hash_password("new pass", fast);
+  const std::string new_hash = hash_password("new pass", fast_iterations);
   REQUIRE(store.set_password("jateng", new_hash).ok());
   CHECK(store.authenticate("jateng", "new pass") == store.find("jateng"));
   CHECK_FALSE(store.set_password("jateng", "new pass").ok());  // plaintext is refused

@@ -21,7 +21,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-void publish_now(core::loop& l, broker::publisher& p, const message::envelope& e) {
+void publish_or_fail(core::loop& l, broker::publisher& p, const message::envelope& e) {
   std::optional<core::result<broker::publish_outcome>> out;
   p.publish(e, [&](core::result<broker::publish_outcome> r) { out.emplace(std::move(r)); });
   REQUIRE(test::run_until(l, [&] { return out.has_value(); }));
@@ -68,7 +68,7 @@ TEST_CASE(
   settings.tracker.page_size = 30;  // several pages
 
   // First run: a fresh store starts at "now" and saves its position.
-  publish_now(l, pub, test::make_test_envelope({"all"}, "before the store existed"));
+  publish_or_fail(l, pub, test::make_test_envelope({"all"}, "before the store existed"));
   broker::store_state saved;
   {
     store s(l, server.url(), {}, settings);
@@ -88,8 +88,8 @@ TEST_CASE(
     if (i % 3 == 2) targets = {"region:jateng", "all", "store:s1"};
     auto e = test::make_test_envelope(targets, "offline " + std::to_string(i));
     expected.push_back(e.id);
-    publish_now(l, pub, e);
-    publish_now(l, pub, test::make_test_envelope({"store:s2"}, "not for s1"));
+    publish_or_fail(l, pub, e);
+    publish_or_fail(l, pub, test::make_test_envelope({"store:s2"}, "not for s1"));
   }
 
   store s(l, server.url(), saved, settings);
@@ -111,7 +111,7 @@ TEST_CASE(
   CHECK(s.progress > 0);
 
   auto live = test::make_test_envelope({"all", "store:s1"}, "live");
-  publish_now(l, pub, live);
+  publish_or_fail(l, pub, live);
   REQUIRE(test::run_until(l, [&] { return s.got.size() == 101; }));
   CHECK(s.got.back() == live.id);
   test::run_for(l, 50ms);
@@ -213,7 +213,7 @@ TEST_CASE(
   ps.exact_trim = true;
   broker::publisher pub(pc, ps);
   auto first = test::make_test_envelope({"all"});
-  publish_now(l, pub, first);  // the script's, numbered: the publisher knows "all" from now on
+  publish_or_fail(l, pub, first);  // the script's, numbered: the publisher knows "all" from now on
 
   broker::store_state start;
   start.channels["all"] = broker::position{0, "0-0"};
@@ -262,7 +262,7 @@ TEST_CASE(
   for (int i = 0; i < 12; ++i) {
     auto e = test::make_test_envelope({"all"});
     ids.push_back(e.id);
-    publish_now(l, pub, e);
+    publish_or_fail(l, pub, e);
   }
   store s(l, server.url(), saved);
   REQUIRE(test::run_until(l, [&] { return s.driver.live(); }));
@@ -285,7 +285,7 @@ TEST_CASE(
   {
     redis::client pc(l, test::broker_opts(server.url()));
     broker::publisher pub(pc);
-    for (int i = 0; i < 3; ++i) publish_now(l, pub, test::make_test_envelope({"all"}));
+    for (int i = 0; i < 3; ++i) publish_or_fail(l, pub, test::make_test_envelope({"all"}));
   }
   REQUIRE(test::run_until(l, [&] { return s->got.size() == 3; }));
 
@@ -295,7 +295,7 @@ TEST_CASE(
   redis::client pc(l, test::broker_opts(server.url()));
   broker::publisher pub(pc);
   auto e = test::make_test_envelope({"all"}, "after the restart");
-  publish_now(l, pub, e);
+  publish_or_fail(l, pub, e);
   REQUIRE(test::run_until(l, [&] { return s->got.size() == 4; }));
   CHECK(s->got.back() == e.id);
   REQUIRE(s->gaps.size() == 1);
@@ -323,6 +323,6 @@ TEST_CASE("catch-up: a read that fails is retried; live messages wait for it") {
   server.cli("DEL '" + broker::history_key("store:s1") + "'");
   REQUIRE(test::run_until(l, [&] { return s.driver.live(); }));
   auto e = test::make_test_envelope({"store:s1"});
-  publish_now(l, pub, e);
+  publish_or_fail(l, pub, e);
   REQUIRE(test::run_until(l, [&] { return s.got.size() == 1; }));
 }

@@ -17,7 +17,7 @@ namespace {
 
 using publish_result = core::result<broker::publish_outcome>;
 
-publish_result publish_now(core::loop& l, broker::publisher& pub, const message::envelope& e,
+publish_result publish_keyed(core::loop& l, broker::publisher& pub, const message::envelope& e,
                            broker::publish_options o = {}) {
   return test::await_answer<publish_result>(l, [&](auto done) { pub.publish(e, done, o); });
 }
@@ -115,7 +115,7 @@ TEST_CASE("idempotency key: bound to the sender who made the message", "[idempot
     other.title = "Palsu";
     broker::publish_options retry;
     retry.retry = true;
-    auto r = publish_now(l, pub, other, retry);
+    auto r = publish_keyed(l, pub, other, retry);
     REQUIRE_FALSE(r.ok());
     CHECK(r.err() == core::errc::conflict);
     CHECK(server.cli("ZRANGE bcast:message-log 0 -1") == record);
@@ -148,7 +148,7 @@ TEST_CASE("retry search: reads at most retry_search_max entries per target, what
   s.retry_search_max = 250;
   broker::publisher pub(c, s);
   for (int i = 0; i < 1000; ++i)
-    REQUIRE(publish_now(l, pub, test::make_test_envelope({"all"})).ok());
+    REQUIRE(publish_keyed(l, pub, test::make_test_envelope({"all"})).ok());
 
   broker::publish_options retry;
   retry.retry = true;
@@ -156,14 +156,14 @@ TEST_CASE("retry search: reads at most retry_search_max entries per target, what
   auto ancient = test::make_test_envelope({"all"});
   ancient.id = message::make_ulid(0, {7});
   server.cli("CONFIG RESETSTAT");
-  auto r = publish_now(l, pub, ancient, retry);
+  auto r = publish_keyed(l, pub, ancient, retry);
   REQUIRE_OK(r);
   CHECK_FALSE(r->targets[0].duplicate);         // not found within the cap: appended
   CHECK(calls_of(server, "xrevrange") == "3");  // 100 + 100 + 50 entries, not all 1000
 
   // Within the cap a retry finds its entry.
   server.cli("CONFIG RESETSTAT");
-  auto found = publish_now(l, pub, ancient, retry);
+  auto found = publish_keyed(l, pub, ancient, retry);
   REQUIRE_OK(found);
   CHECK(found->targets[0].duplicate);
   CHECK(found->targets[0].seq == 1001);

@@ -4,6 +4,7 @@
 #include <bcast/broker/live_numbering.hpp>
 
 #include <catch2/catch.hpp>
+#include <support/test_support.hpp>
 
 #include <optional>
 #include <string>
@@ -14,12 +15,6 @@ using broker::entry;
 using broker::lookup_request;
 
 namespace {
-
-std::string mid(int n) {
-  std::string tail = std::to_string(n);
-  while (tail.size() < 4) tail = "0" + tail;
-  return "01JD5Q8W3V6X4Y2Z0A1B2C" + tail;
-}
 
 // Frames hold views: this keeps what they view alive.
 struct frames {
@@ -33,7 +28,7 @@ struct frames {
     ids.reserve(64);
     jsons.reserve(64);
     sids.reserve(64);
-    ids.push_back(mid(n));
+    ids.push_back(test::message_id(n));
     jsons.push_back("{\"n\":" + std::to_string(n) + "}");
     broker::frame f;
     f.seq = seq;
@@ -73,20 +68,20 @@ TEST_CASE_METHOD(numbering,
   n.on_frame("all", f.counted(2), ready, ask);
   n.on_frame("all", f.counted(3), ready, ask);
   CHECK(ask.empty());
-  CHECK(seqs(ready) == numbered{{7, mid(1)}, {8, mid(2)}, {9, mid(3)}});
+  CHECK(seqs(ready) == numbered{{7, test::message_id(1)}, {8, test::message_id(2)}, {9, test::message_id(3)}});
 
   // A channel counts on its own.
   ready.clear();
   n.on_frame("store:s1", f.numbered(4, 2), ready, ask);
   n.on_frame("all", f.counted(5), ready, ask);
   n.on_frame("store:s1", f.counted(6), ready, ask);
-  CHECK(seqs(ready) == numbered{{2, mid(4)}, {10, mid(5)}, {3, mid(6)}});
+  CHECK(seqs(ready) == numbered{{2, test::message_id(4)}, {10, test::message_id(5)}, {3, test::message_id(6)}});
 
   // A numbered frame is the truth: the count follows it.
   ready.clear();
   n.on_frame("all", f.numbered(7, 20), ready, ask);
   n.on_frame("all", f.counted(8), ready, ask);
-  CHECK(seqs(ready) == numbered{{20, mid(7)}, {21, mid(8)}});
+  CHECK(seqs(ready) == numbered{{20, test::message_id(7)}, {21, test::message_id(8)}});
 }
 
 TEST_CASE_METHOD(
@@ -98,15 +93,15 @@ TEST_CASE_METHOD(
   CHECK(n.waiting("all") == 3);
   REQUIRE(ask.size() == 1);  // one lookup, for the first
   CHECK(ask[0].target == "all");
-  CHECK(ask[0].message_id == mid(1));
+  CHECK(ask[0].message_id == test::message_id(1));
   CHECK(n.wants(ask[0]));
 
   CHECK_FALSE(n.on_lookup(ask[0], 41, ready));
-  CHECK(seqs(ready) == numbered{{41, mid(1)}, {42, mid(2)}, {43, mid(3)}});
+  CHECK(seqs(ready) == numbered{{41, test::message_id(1)}, {42, test::message_id(2)}, {43, test::message_id(3)}});
   CHECK_FALSE(n.wants(ask[0]));
   ready.clear();
   n.on_frame("all", f.counted(4), ready, ask);
-  CHECK(seqs(ready) == numbered{{44, mid(4)}});
+  CHECK(seqs(ready) == numbered{{44, test::message_id(4)}});
   CHECK(ask.size() == 1);
 
   SECTION("a second answer to the same lookup changes nothing") {
@@ -121,7 +116,7 @@ TEST_CASE_METHOD(numbering,
   n.on_frame("all", f.counted(1), ready, ask);
   n.on_frame("all", f.counted(2), ready, ask);
   n.on_frame("all", f.numbered(3, 12), ready, ask);
-  CHECK(seqs(ready) == numbered{{10, mid(1)}, {11, mid(2)}, {12, mid(3)}});
+  CHECK(seqs(ready) == numbered{{10, test::message_id(1)}, {11, test::message_id(2)}, {12, test::message_id(3)}});
   ready.clear();
   CHECK_FALSE(n.on_lookup(ask.at(0), 10, ready));  // stale now
   CHECK(ready.empty());
@@ -132,16 +127,16 @@ TEST_CASE_METHOD(numbering, "live numbering: an undecodable frame still uses up 
     n.on_frame("all", f.numbered(1, 5), ready, ask);
     n.on_frame("all", std::nullopt, ready, ask);
     n.on_frame("all", f.counted(2), ready, ask);
-    CHECK(seqs(ready) == numbered{{5, mid(1)}, {7, mid(2)}});  // the tracker reads 6 from history
+    CHECK(seqs(ready) == numbered{{5, test::message_id(1)}, {7, test::message_id(2)}});  // the tracker reads 6 from history
   }
   SECTION("while waiting, even as the first: the lookup is for the first it can name") {
     n.on_frame("all", std::nullopt, ready, ask);
     n.on_frame("all", f.counted(1), ready, ask);
     n.on_frame("all", f.counted(2), ready, ask);
     REQUIRE(ask.size() == 1);
-    CHECK(ask[0].message_id == mid(1));
+    CHECK(ask[0].message_id == test::message_id(1));
     CHECK_FALSE(n.on_lookup(ask[0], 9, ready));
-    CHECK(seqs(ready) == numbered{{9, mid(1)}, {10, mid(2)}});
+    CHECK(seqs(ready) == numbered{{9, test::message_id(1)}, {10, test::message_id(2)}});
   }
 }
 
@@ -155,9 +150,9 @@ TEST_CASE_METHOD(
   CHECK(n.waiting("all") == 0);
   n.on_frame("all", f.counted(3), ready, ask);
   REQUIRE(ask.size() == 2);
-  CHECK(ask[1].message_id == mid(3));
+  CHECK(ask[1].message_id == test::message_id(3));
   CHECK_FALSE(n.on_lookup(ask[1], 30, ready));
-  CHECK(seqs(ready) == numbered{{30, mid(3)}});
+  CHECK(seqs(ready) == numbered{{30, test::message_id(3)}});
 
   SECTION("a seq that cannot be (the first would be 0) counts as not found") {
     n.reset();

@@ -44,7 +44,7 @@ broker::message_record record_for(std::vector<std::string> targets) {
   return m;
 }
 
-const message::time_point t0 = *message::parse_time("2026-11-26T10:00:00.000Z");
+const message::time_point sent_t0 = *message::parse_time("2026-11-26T10:00:00.000Z");
 
 }  // namespace
 
@@ -81,17 +81,17 @@ TEST_CASE("receipts: states only move forward, each keeps the time it was first 
   auto m = record_for({"all"});
   const std::vector<broker::known_store> stores{{"s1", {}}};
 
-  record_now(l, w, m.envelope.id, broker::receipt_state::delivered, t0);
+  record_now(l, w, m.envelope.id, broker::receipt_state::delivered, sent_t0);
   auto s = summarize_now(l, agg, m, stores);
   REQUIRE(s.stores.size() == 1);
   CHECK(s.stores[0].state == "delivered");
   CHECK(s.stores[0].at == "2026-11-26T10:00:00.000Z");
 
-  record_now(l, w, m.envelope.id, broker::receipt_state::acknowledged, t0 + 5s);
+  record_now(l, w, m.envelope.id, broker::receipt_state::acknowledged, sent_t0 + 5s);
   // Late or repeated writes change nothing.
-  record_now(l, w, m.envelope.id, broker::receipt_state::delivered, t0 + 9s);
-  record_now(l, w, m.envelope.id, broker::receipt_state::displayed, t0 + 9s);
-  record_now(l, w, m.envelope.id, broker::receipt_state::acknowledged, t0 + 9s);
+  record_now(l, w, m.envelope.id, broker::receipt_state::delivered, sent_t0 + 9s);
+  record_now(l, w, m.envelope.id, broker::receipt_state::displayed, sent_t0 + 9s);
+  record_now(l, w, m.envelope.id, broker::receipt_state::acknowledged, sent_t0 + 9s);
   s = summarize_now(l, agg, m, stores);
   CHECK(s.stores[0].state == "acknowledged");
   CHECK(s.stores[0].at == "2026-11-26T10:00:05.000Z");
@@ -114,7 +114,7 @@ TEST_CASE("receipts: aggregation over 5 stores with one missing") {
       {"s5", {"region:jabar"}},  {"s6", {"region:jabar"}}};
   auto write = [&](const std::string& store, std::vector<broker::receipt_state> states) {
     broker::receipt_writer w(l, c, store);
-    auto at = t0;
+    auto at = sent_t0;
     for (auto s : states) {
       record_now(l, w, m.envelope.id, s, at);
       at += 1s;
@@ -153,7 +153,7 @@ TEST_CASE("receipts: aggregation over 5 stores with one missing") {
     broker::receipt_writer w4(l, c, "s4");
     std::optional<core::result<void>> done;
     // The message is seq 10 in region:jateng.
-    w4.record_gap("region:jateng", 8, 11, t0,
+    w4.record_gap("region:jateng", 8, 11, sent_t0,
                   [&](core::result<void> r) { done.emplace(std::move(r)); });
     REQUIRE(test::run_until(l, [&] { return done.has_value(); }));
     REQUIRE(done->ok());
@@ -309,7 +309,7 @@ TEST_CASE("receipts: written while Redis is down, they arrive once it is back") 
   server.stop();
   const auto id = test::make_test_envelope({"all"}).id;
   std::optional<core::result<void>> done;
-  w.record(id, broker::receipt_state::displayed, t0,
+  w.record(id, broker::receipt_state::displayed, sent_t0,
            [&](core::result<void> r) { done.emplace(std::move(r)); });
   REQUIRE(test::run_until(l, [&] { return w.queued() == 1; }));
   CHECK_FALSE(done.has_value());
@@ -322,7 +322,7 @@ TEST_CASE("receipts: written while Redis is down, they arrive once it is back") 
 
   SECTION("bad input is refused at once") {
     std::optional<core::result<void>> bad;
-    w.record("nope", broker::receipt_state::delivered, t0,
+    w.record("nope", broker::receipt_state::delivered, sent_t0,
              [&](core::result<void> r) { bad.emplace(std::move(r)); });
     REQUIRE(test::run_until(l, [&] { return bad.has_value(); }));
     CHECK(bad->err() == core::errc::invalid_argument);
@@ -372,7 +372,7 @@ TEST_CASE("receipts: a refusal is reported with what was being done and Redis's 
   // The writer: one refused write of the two fails the receipt, and it is not queued again.
   broker::receipt_writer w(l, c, "s2");
   std::optional<core::result<void>> written;
-  w.record(id, broker::receipt_state::delivered, t0,
+  w.record(id, broker::receipt_state::delivered, sent_t0,
            [&](core::result<void> r) { written.emplace(std::move(r)); });
   REQUIRE(test::run_until(l, [&] { return written.has_value(); }));
   REQUIRE_FALSE(written->ok());
@@ -387,7 +387,7 @@ TEST_CASE("receipts: a refusal is reported with what was being done and Redis's 
   m.envelope = test::make_test_envelope({"all"});
   server.cli("HSET '" + broker::receipts_key("s1") + "' '" +
              broker::receipt_field(m.envelope.id, broker::receipt_state::displayed) + "' " +
-             message::format_time(t0));
+             message::format_time(sent_t0));
   std::optional<core::result<broker::receipt_summary>> out;
   agg.summarize(m, {{"s1", {}}, {"s2", {}}, {"s3", {}}},
                 [&](core::result<broker::receipt_summary> r) { out.emplace(std::move(r)); });

@@ -3,6 +3,7 @@
 #include <bcast/broker/tracker.hpp>
 
 #include <catch2/catch.hpp>
+#include <support/test_support.hpp>
 
 #include <map>
 #include <string>
@@ -19,15 +20,8 @@ std::string sid(std::uint64_t seq) {
   return std::to_string(1000 + seq) + "-0";
 }
 
-std::string mid(int n) {
-  std::string id = "01JD5Q8W3V6X4Y2Z0A1B2C";
-  std::string tail = std::to_string(n);
-  while (tail.size() < 4) tail = "0" + tail;
-  return id + tail;
-}
-
 entry make_entry(const std::string& target, std::uint64_t seq, int message) {
-  return entry{target, seq, sid(seq), mid(message), "{\"n\":" + std::to_string(message) + "}"};
+  return entry{target, seq, sid(seq), test::message_id(message), "{\"n\":" + std::to_string(message) + "}"};
 }
 
 // History per target, answering fetch requests the way the driver's XRANGE/XREVRANGE would.
@@ -187,7 +181,7 @@ TEST_CASE("tracker: one message through two channels is handed on once") {
 
   // Restored ids count too (a restart between the two channels).
   harness r;
-  r.t.remember(mid(9));
+  r.t.remember(test::message_id(9));
   r.t.add_channel("all", broker::position{0, "0-0"});
   r.start("all");
   r.answer_all();

@@ -26,12 +26,12 @@ http::request make_request(std::string method,
   return req;
 }
 
-struct fixture {
+struct auth_fixture {
   core::loop loop;
   core::metrics::counter failed_logins;
   auth::authenticator auth{loop, {}, failed_logins};
 
-  fixture() {
+  auth_fixture() {
     auth::user_store users;
     REQUIRE(users.add({"admin",
                        auth::role::admin,
@@ -102,7 +102,7 @@ TEST_CASE("presented_by reads the peer, the bearer token, the cookie and the CSR
 
 TEST_CASE("a guarded route answers refusals as API errors and calls the handler otherwise",
           "[http][authentication]") {
-  fixture f;
+  auth_fixture f;
   std::optional<auth::principal> seen;
   auto admin_only =
       http::guarded(f.auth, auth::access::admin,
@@ -126,7 +126,7 @@ TEST_CASE("a guarded route answers refusals as API errors and calls the handler 
 }
 
 TEST_CASE("login, 429 with Retry-After, and logout as responses", "[http][authentication]") {
-  fixture f;
+  auth_fixture f;
   auto login = http::login_handler(f.auth);
   const auto json_login = [](std::string body) {
     return make_request("POST", {{"Content-Type", "application/json; charset=utf-8"}},
@@ -170,7 +170,7 @@ TEST_CASE("login, 429 with Retry-After, and logout as responses", "[http][authen
 
 TEST_CASE("a login body must be declared JSON: 415 otherwise, before anything is checked",
           "[http][authentication]") {
-  fixture f;
+  auth_fixture f;
   auto login = http::login_handler(f.auth);
   const std::string body = R"({"username":"admin","password":"s3cret"})";
   for (const char* type : {"text/plain", "application/x-www-form-urlencoded",

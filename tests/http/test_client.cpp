@@ -19,14 +19,14 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct fixture {
+struct client_fixture {
   core::loop loop;
   std::unique_ptr<http::server> server;
   net::endpoint tcp{"127.0.0.1", 0, {}};
   net::endpoint unix_socket;
   test::temp_dir dir;
 
-  fixture() {
+  client_fixture() {
     server = std::make_unique<http::server>(loop);
     auto& r = server->routes();
     r.get("/hello", [](http::request&) {
@@ -48,7 +48,7 @@ struct fixture {
     unix_socket.unix_path = dir.file("api.sock");
     REQUIRE(server->listen_unix(unix_socket.unix_path).ok());
   }
-  ~fixture() {
+  ~client_fixture() {
     server.reset();
     loop.run();
   }
@@ -69,7 +69,7 @@ struct fixture {
 }  // namespace
 
 TEST_CASE("http client: GET and POST over TCP and a Unix socket") {
-  fixture f;
+  client_fixture f;
   for (const auto& to : {f.tcp, f.unix_socket}) {
     INFO(to.str());
     auto hello = f.blocking([&] { return http::call(to, "GET", "/hello"); });
@@ -98,7 +98,7 @@ TEST_CASE("http client: GET and POST over TCP and a Unix socket") {
 
 TEST_CASE(
     "http client: raw bytes get the server's answer, even one sent before the request is read") {
-  fixture f;
+  client_fixture f;
   auto garbage =
       f.blocking([&] { return http::call_raw(f.tcp, "\x16\x03\x01 this is not http\r\n\r\n"); });
   REQUIRE_OK(garbage);
@@ -112,7 +112,7 @@ TEST_CASE(
 }
 
 TEST_CASE("http client: the response size is bounded") {
-  fixture f;
+  client_fixture f;
   http::client_options small;
   small.limits.max_body_bytes = 1000;
   auto big = f.blocking([&] { return http::call(f.tcp, "GET", "/big", {}, {}, small); });

@@ -182,14 +182,14 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct fixture {
+struct server_fixture {
   core::loop loop;
   std::unique_ptr<http::server> server;
   std::uint16_t port = 0;
   std::vector<std::unique_ptr<core::timer>> timers;
   std::vector<std::string> observed;  // "METHOD route status"
 
-  explicit fixture(http::server_options o = {}) {
+  explicit server_fixture(http::server_options o = {}) {
     server = std::make_unique<http::server>(loop, std::move(o));
     server->observe([this](const http::request_record& r) {
       observed.push_back(r.req.method + " " + r.req.route + " " + std::to_string(r.status));
@@ -210,7 +210,7 @@ struct fixture {
     timers.back()->start(after, std::move(fn));
   }
 
-  ~fixture() {
+  ~server_fixture() {
     timers.clear();
     server.reset();
     loop.run();
@@ -235,7 +235,7 @@ void add_basic_routes(http::router& r) {
 }  // namespace
 
 TEST_CASE("server: a simple GET with the default headers") {
-  fixture f;
+  server_fixture f;
   add_basic_routes(f.server->routes());
   f.listen();
   test::http_client c(f.loop, f.ep());
@@ -257,7 +257,7 @@ TEST_CASE("server: a simple GET with the default headers") {
 }
 
 TEST_CASE("server: JSON POST, the JSON error shape, keep-alive over two requests") {
-  fixture f;
+  server_fixture f;
   add_basic_routes(f.server->routes());
   f.listen();
   test::http_client c(f.loop, f.ep());
@@ -290,7 +290,7 @@ TEST_CASE("server: JSON POST, the JSON error shape, keep-alive over two requests
 
 TEST_CASE(
     "server: pipelined requests in one write are answered in order, however handlers finish") {
-  fixture f;
+  server_fixture f;
   std::vector<std::string> started;
   f.server->routes().get("/slow/{n}", [&](http::request& req, http::responder res) {
     std::string n(*req.param("n"));
@@ -322,7 +322,7 @@ TEST_CASE(
 TEST_CASE("server: pipelining past the cap stops reading until answers leave") {
   http::server_options o;
   o.max_pipelined = 2;
-  fixture f(o);
+  server_fixture f(o);
   std::vector<http::responder> held;
   f.server->routes().get("/held/{n}",
                          [&](http::request&, http::responder res) { held.push_back(res); });
@@ -349,7 +349,7 @@ TEST_CASE("server: pipelining past the cap stops reading until answers leave") {
 TEST_CASE("server: garbage gets 400 with a JSON error and a close; others are still served") {
   http::server_options o;
   o.linger_timeout = 50ms;
-  fixture f(o);
+  server_fixture f(o);
   add_basic_routes(f.server->routes());
   f.listen();
   test::http_client bystander(f.loop, f.ep());
@@ -376,7 +376,7 @@ TEST_CASE("server: garbage gets 400 with a JSON error and a close; others are st
 TEST_CASE("server: a good request, then garbage in the same write: 200, then 400 and close") {
   http::server_options o;
   o.linger_timeout = 50ms;
-  fixture f(o);
+  server_fixture f(o);
   add_basic_routes(f.server->routes());
   f.listen();
   test::http_client c(f.loop, f.ep());
@@ -391,7 +391,7 @@ TEST_CASE("server: 413 from Content-Length before the body is sent, and for chun
   http::server_options o;
   o.limits.max_body_bytes = 1024;
   o.linger_timeout = 50ms;
-  fixture f(o);
+  server_fixture f(o);
   bool handler_ran = false;
   f.server->routes().post("/upload", [&](http::request&) {
     handler_ran = true;
@@ -432,7 +432,7 @@ TEST_CASE("server: 413 from Content-Length before the body is sent, and for chun
 TEST_CASE("server: 414 for a long request target, 431 for large headers") {
   http::server_options o;
   o.linger_timeout = 50ms;
-  fixture f(o);
+  server_fixture f(o);
   add_basic_routes(f.server->routes());
   f.listen();
   {
@@ -457,7 +457,7 @@ TEST_CASE("server: 414 for a long request target, 431 for large headers") {
 TEST_CASE("server: unsupported Transfer-Encoding and Expect") {
   http::server_options o;
   o.linger_timeout = 50ms;
-  fixture f(o);
+  server_fixture f(o);
   f.server->routes().post("/up",
                           [](http::request& req) { return http::response::text(200, req.body); });
   f.listen();
@@ -495,7 +495,7 @@ TEST_CASE("server: unsupported Transfer-Encoding and Expect") {
 TEST_CASE("server: a slowloris client is cut off with 408") {
   http::server_options o;
   o.header_timeout = 200ms;
-  fixture f(o);
+  server_fixture f(o);
   add_basic_routes(f.server->routes());
   f.listen();
   test::http_client c(f.loop, f.ep());
@@ -524,7 +524,7 @@ TEST_CASE("server: a slowloris client is cut off with 408") {
 TEST_CASE("server: a slow body is cut off with 408") {
   http::server_options o;
   o.body_timeout = 100ms;
-  fixture f(o);
+  server_fixture f(o);
   f.server->routes().post("/up", [](http::request&) { return http::response(200); });
   f.listen();
   test::http_client c(f.loop, f.ep());
@@ -538,7 +538,7 @@ TEST_CASE("server: idle keep-alive connections and silent connections are closed
   http::server_options o;
   o.idle_timeout = 100ms;
   o.header_timeout = 150ms;
-  fixture f(o);
+  server_fixture f(o);
   add_basic_routes(f.server->routes());
   f.listen();
   test::http_client c(f.loop, f.ep());
@@ -559,7 +559,7 @@ TEST_CASE("server: idle keep-alive connections and silent connections are closed
 }
 
 TEST_CASE("server: HEAD on a GET route sends the headers without the body") {
-  fixture f;
+  server_fixture f;
   add_basic_routes(f.server->routes());
   f.listen();
   test::http_client c(f.loop, f.ep());
@@ -574,7 +574,7 @@ TEST_CASE("server: HEAD on a GET route sends the headers without the body") {
 }
 
 TEST_CASE("server: 404 and 405 with Allow as JSON errors") {
-  fixture f;
+  server_fixture f;
   add_basic_routes(f.server->routes());
   f.listen();
   test::http_client c(f.loop, f.ep());
@@ -590,7 +590,7 @@ TEST_CASE("server: 404 and 405 with Allow as JSON errors") {
 }
 
 TEST_CASE("server: cookies in, Set-Cookie out") {
-  fixture f;
+  server_fixture f;
   f.server->routes().post("/api/v1/login", [](http::request& req) {
     auto r = http::response::json(200, {{"had", req.cookie("session").value_or("none")}});
     http::cookie_options o;
@@ -611,7 +611,7 @@ TEST_CASE("server: cookies in, Set-Cookie out") {
 }
 
 TEST_CASE("server: handler exceptions, dropped responders and header injection") {
-  fixture f;
+  server_fixture f;
   f.server->routes().get(
       "/throw", [](http::request&) -> http::response { throw std::runtime_error("boom"); });
   f.server->routes().get("/drop", [](http::request&, http::responder) {});
@@ -636,7 +636,7 @@ TEST_CASE("server: handler exceptions, dropped responders and header injection")
 }
 
 TEST_CASE("server: Connection: close and HTTP/1.0") {
-  fixture f;
+  server_fixture f;
   add_basic_routes(f.server->routes());
   f.listen();
   {
@@ -660,7 +660,7 @@ TEST_CASE("server: Connection: close and HTTP/1.0") {
 TEST_CASE("server: max connections refuses the extra ones with 503") {
   http::server_options o;
   o.max_connections = 1;
-  fixture f(o);
+  server_fixture f(o);
   add_basic_routes(f.server->routes());
   f.listen();
   test::http_client first(f.loop, f.ep());
@@ -676,7 +676,7 @@ TEST_CASE("server: max connections refuses the extra ones with 503") {
 
 TEST_CASE("server: Unix socket with the peer's credentials visible to the handler") {
   test::temp_dir dir;
-  fixture f;
+  server_fixture f;
   std::optional<net::peer_credentials> creds;
   std::string listener;
   bool is_unix = false;
@@ -716,7 +716,7 @@ TEST_CASE("server: HTTPS with the test certificates") {
   auto client_ctx = net::tls_context::create(net::tls_role::client, certs.client_tls());
   REQUIRE_OK(client_ctx);
 
-  fixture f;  // HSTS is on by default, on TLS connections only
+  server_fixture f;  // HSTS is on by default, on TLS connections only
   bool saw_tls = false;
   f.server->routes().get("/secure", [&](http::request& req) {
     saw_tls = req.is_tls();
@@ -744,7 +744,7 @@ TEST_CASE("server: HTTPS with the test certificates") {
 }
 
 TEST_CASE("server: graceful shutdown waits for an in-flight async request") {
-  fixture f;
+  server_fixture f;
   add_basic_routes(f.server->routes());
   std::optional<http::responder> in_flight;
   f.server->routes().post("/api/v1/messages",
@@ -780,7 +780,7 @@ TEST_CASE("server: graceful shutdown waits for an in-flight async request") {
 }
 
 TEST_CASE("server: shutdown cuts connections that outlast the grace period") {
-  fixture f;
+  server_fixture f;
   std::optional<http::responder> stuck;
   f.server->routes().get("/stuck", [&](http::request&, http::responder res) { stuck = res; });
   f.listen();
@@ -797,7 +797,7 @@ TEST_CASE("server: shutdown cuts connections that outlast the grace period") {
 }
 
 TEST_CASE("server: the client goes away before the async answer") {
-  fixture f;
+  server_fixture f;
   std::optional<http::responder> pending;
   f.server->routes().get("/wait", [&](http::request&, http::responder res) { pending = res; });
   f.listen();
@@ -836,7 +836,7 @@ TEST_CASE("server: static files and an API on one server, over the wire") {
   REQUIRE_OK(files);
   http::server_options o;
   o.linger_timeout = 50ms;
-  fixture f(o);
+  server_fixture f(o);
   add_basic_routes(f.server->routes());
   f.server->routes().fallback(files->as_handler(), "static");
   f.listen();
@@ -866,7 +866,7 @@ TEST_CASE("server: static files and an API on one server, over the wire") {
 TEST_CASE("server: a busy keep-alive connection is not closed as idle") {
   http::server_options o;
   o.idle_timeout = 200ms;
-  fixture f(o);
+  server_fixture f(o);
   add_basic_routes(f.server->routes());
   f.listen();
   test::http_client c(f.loop, f.ep());
@@ -880,7 +880,7 @@ TEST_CASE("server: a busy keep-alive connection is not closed as idle") {
 }
 
 TEST_CASE("server: large pipelined answers go out whole under write back-pressure") {
-  fixture f;
+  server_fixture f;
   std::string big(3 * 1024 * 1024, 'b');
   for (std::size_t i = 0; i < big.size(); i += 4096)
     big[i] = static_cast<char>('a' + (i / 4096) % 26);
@@ -908,7 +908,7 @@ TEST_CASE("server: a listening socket passed by fd") {
   REQUIRE(::listen(fd, 16) == 0);
   socklen_t len = sizeof addr;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  fixture f;
+  server_fixture f;
   std::string listener;
   f.server->routes().get("/x", [&](http::request& req) {
     listener = req.listener();
@@ -926,7 +926,7 @@ TEST_CASE("server: a listening socket passed by fd") {
 TEST_CASE("server: connections are capped per client address; other addresses are still served") {
   http::server_options o;
   o.max_connections_per_address = 2;
-  fixture f(o);
+  server_fixture f(o);
   add_basic_routes(f.server->routes());
   std::vector<std::string> events;
   f.server->observe_connections([&](const http::connection_event& e) {
@@ -979,7 +979,7 @@ TEST_CASE("server: Unix-socket peers count in the total only, not per address") 
   test::temp_dir dir;
   http::server_options o;
   o.max_connections_per_address = 1;
-  fixture f(o);
+  server_fixture f(o);
   add_basic_routes(f.server->routes());
   REQUIRE_OK(f.server->listen_unix(dir.file("api.sock")));
   test::http_client a(f.loop, {{}, 0, dir.file("api.sock")});
@@ -995,7 +995,7 @@ TEST_CASE("server: Unix-socket peers count in the total only, not per address") 
 TEST_CASE("server: a client that reads none of its answers is reset after the write timeout") {
   http::server_options o;
   o.write_timeout = 300ms;
-  fixture f(o);
+  server_fixture f(o);
   const std::string big(8 * 1024 * 1024, 'b');
   f.server->routes().get("/big", [&](http::request&) { return http::response::text(200, big); });
   std::vector<http::connection_event::kind> events;
@@ -1016,7 +1016,7 @@ TEST_CASE("server: a client that reads none of its answers is reset after the wr
 TEST_CASE("server: a client that reads slowly is not cut off by the write timeout") {
   http::server_options o;
   o.write_timeout = 400ms;
-  fixture f(o);
+  server_fixture f(o);
   // The kernel takes up to about 4 MiB of it at once, whatever the client reads.
   const std::string big(7 * 1024 * 1024, 's');
   f.server->routes().get("/big", [&](http::request&) { return http::response::text(200, big); });

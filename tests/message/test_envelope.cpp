@@ -4,6 +4,7 @@
 #include <bcast/message/envelope.hpp>
 
 #include <catch2/catch.hpp>
+#include <message/fixed_now.hpp>
 
 #include <chrono>
 #include <string>
@@ -16,7 +17,7 @@ using namespace std::string_literals;
 
 namespace {
 
-const time_point now = *parse_time("2026-11-26T09:00:00.000Z");
+using bcast::test::now;
 
 envelope sample() {
   envelope e;

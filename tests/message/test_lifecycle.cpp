@@ -3,6 +3,7 @@
 #include <bcast/message/lifecycle.hpp>
 
 #include <catch2/catch.hpp>
+#include <message/fixed_now.hpp>
 #include <support/assert_ok.hpp>
 
 #include <string>
@@ -11,7 +12,7 @@ using namespace bcast::message;
 
 namespace {
 
-const time_point now = *parse_time("2026-11-26T09:00:00.000Z");
+using bcast::test::now;
 
 envelope sent(std::vector<std::string> targets) {
   envelope e;

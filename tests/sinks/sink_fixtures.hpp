@@ -9,6 +9,7 @@
 #include <bcast/message/envelope.hpp>
 #include <bcast/sinks/sink.hpp>
 
+#include <catch2/catch.hpp>
 #include <support/test_support.hpp>
 
 #include <fcntl.h>
@@ -35,6 +36,13 @@
 extern char** environ;
 
 namespace bcast::test {
+
+// Closes `s` and runs `l` until the sink says it has closed (its children ended, its queue empty).
+inline void close_and_drain(core::loop& l, sinks::sink& s) {
+  bool closed = false;
+  s.close([&] { closed = true; });
+  REQUIRE(run_until(l, [&] { return closed; }));
+}
 
 inline message::envelope make_envelope(std::string title, std::string body,
                                        message::priority p = message::priority::normal,

@@ -40,12 +40,6 @@ std::unique_ptr<sink> exec(core::loop& l, const std::string& cmd, const sink_opt
 }
 
 // close() and wait until every child is gone, so that the loop can be destroyed.
-void close_and_drain(core::loop& l, sink& s) {
-  bool closed = false;
-  s.close([&] { closed = true; });
-  REQUIRE(test::run_until(l, [&] { return closed; }));
-}
-
 }  // namespace
 
 TEST_CASE("exec: the command sees every BCAST_ variable and the envelope JSON on stdin",
@@ -164,7 +158,7 @@ TEST_CASE("queue: past max_running + max_queued a message is failed, not queued"
   test::run_for(l, 300ms);
   CHECK(slurp(dir.file("started")).size() == 2 * 27);
 
-  close_and_drain(l, *s);
+  test::close_and_drain(l, *s);
   CHECK(s->pending() == 0);
   for (int i = 0; i < 5; ++i) CHECK(r[i].events.empty());  // nothing is reported after close()
   recorder late;
@@ -186,7 +180,7 @@ TEST_CASE("queue: a popup that never ends does not stop the next messages", "[si
       l, [&] { return next1.has(outcome::displayed) && next2.has(outcome::displayed); }));
   CHECK(stuck.events.empty());
   CHECK(s->pending() == 1);
-  close_and_drain(l, *s);
+  test::close_and_drain(l, *s);
 }
 
 TEST_CASE("sink_set: one message reaches every sink, each reports under its name", "[sinks][set]") {

@@ -176,9 +176,7 @@ TEST_CASE("win32 machinery: the queue bounds open boxes; close() closes them",
   CHECK(r[2].events.empty());
   desktop.press_ok();  // one box answered: the waiting message gets its slot
   REQUIRE(test::run_until(l, [&] { return r[2].has(outcome::displayed); }));
-  bool closed = false;
-  s.close([&] { closed = true; });
-  REQUIRE(test::run_until(l, [&] { return closed; }));
+  test::close_and_drain(l, s);
   CHECK(s.pending() == 0);
   CHECK(desktop.count() == 3);
 }

@@ -48,12 +48,6 @@ std::unique_ptr<sink> zenity(core::loop& l, const sink_options& o) {
   return std::move(s).value();
 }
 
-void close_and_drain(core::loop& l, sink& s) {
-  bool closed = false;
-  s.close([&] { closed = true; });
-  REQUIRE(test::run_until(l, [&] { return closed; }));
-}
-
 }  // namespace
 
 TEST_CASE("zenity: the dialog shows title and body; OK acknowledges", "[sinks][zenity][x11]") {
@@ -168,7 +162,7 @@ TEST_CASE("zenity: an urgent dialog stays above other windows and is large; a no
   CHECK_FALSE(stays_on_top(x, normal));
   CHECK(window_size(x, normal).second < zenity_urgent_min_height);
   CHECK(stays_on_top(x, urgent));
-  close_and_drain(l, *s);
+  test::close_and_drain(l, *s);
 }
 
 TEST_CASE("zenity: backslashes show as typed, never as escapes or markup", "[sinks][zenity][x11]") {
@@ -265,7 +259,7 @@ TEST_CASE("zenity: a dialog nobody closes does not stop the next messages",
   CHECK(next.kinds() == std::vector{outcome::displayed});  // no require_ack: OK just dismisses
   CHECK(s->pending() == 2);
 
-  close_and_drain(l, *s);  // kills the open dialogs
+  test::close_and_drain(l, *s);  // kills the open dialogs
   CHECK(x.run("xdotool search --onlyvisible --class zenity 2>/dev/null || true").empty());
 }
 

@@ -43,6 +43,13 @@ class temp_dir : public core::temp_dir {
   temp_dir() : core::temp_dir(value_or_throw(core::temp_dir::make("bcast-test-"))) {}
 };
 
+// A valid message id (a ULID) numbered n (up to 9999): ids sort as their numbers do.
+inline std::string message_id(int n) {
+  std::string tail = std::to_string(n);
+  while (tail.size() < 4) tail = "0" + tail;
+  return "01JD5Q8W3V6X4Y2Z0A1B2C" + tail;
+}
+
 inline bool contains(std::string_view haystack, std::string_view needle) {
   return haystack.find(needle) != std::string_view::npos;
 }

@@ -8,6 +8,8 @@
 #            modules or legacy provider, and none of the algorithms below that bcast has no use for
 #   hiredis  lib/libhiredis.a with the reply parser only (read.c, sds.c, alloc.c: no networking),
 #            and the headers bcast includes, hiredis/hiredis.h and hiredis/read.h, with theirs
+#   http-parser  lib/libhttp_parser.a (its one C file) and include/http_parser.h
+#   nlohmann-json  include/nlohmann/ (header-only: nothing to build)
 #
 # `./dev windows` runs this after installing what it needs (WINDOWS_PACKAGES there). The result is
 # a prefix outside the clone, named after what is in it:
@@ -17,8 +19,10 @@
 # LIBUV, OPENSSL and HIREDIS are the Debian versions of the source packages (the newest in apt's
 # deb-src lists; see fetch for a mirror that lacks it), HASH is from this script's text: a
 # security update or a changed recipe builds a new prefix, and an unchanged one is found in a
-# second or two (no download then). It holds include/, lib/, lib/pkgconfig/ (libuv.pc,
-# hiredis.pc, and OpenSSL's openssl.pc, libssl.pc, libcrypto.pc), stamp (what was built, and how)
+# second or two (no download then). The versions of http-parser and nlohmann-json are not in the
+# name (they change seldom; the stamp records them). It holds include/, lib/, lib/pkgconfig/
+# (libuv.pc, hiredis.pc, http-parser.pc, nlohmann_json.pc, and OpenSSL's openssl.pc, libssl.pc,
+# libcrypto.pc), stamp (what was built, and how)
 # and cross-prefix.ini, which gives meson the prefix for the cross file kept in the clone:
 #
 #   meson setup DIR --cross-file PREFIX/cross-prefix.ini --cross-file scripts/mingw-w64-x86_64.ini
@@ -33,7 +37,7 @@ TRIPLE=x86_64-w64-mingw32
 # The posix thread model: bcast's headers use std::thread and std::mutex, which GCC 12's win32
 # model lacks. The libraries are C, but one toolchain for everything keeps their runtime the exe's.
 CC=$TRIPLE-gcc-posix
-SOURCES=(libuv1 openssl hiredis)
+SOURCES=(libuv1 openssl hiredis http-parser nlohmann-json3)
 SCRIPT=$(readlink -f "${BASH_SOURCE[0]}")
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/bcast
 JOBS=$(nproc)
@@ -179,6 +183,18 @@ fetch() {
   die "no version of $package could be downloaded: $*"
 }
 
+# write_pc NAME DESCRIPTION VERSION [LIBS [LIBS_PRIVATE]]: $STAGE/lib/pkgconfig/NAME.pc, for a
+# library under $PREFIX (headers in include/, archives in lib/).
+write_pc() {
+  {
+    printf 'prefix=%s\nlibdir=${prefix}/lib\nincludedir=${prefix}/include\n\n' "$PREFIX"
+    printf 'Name: %s\nDescription: %s\nVersion: %s\n' "$1" "$2" "$3"
+    [[ -z ${4:-} ]] || printf 'Libs: %s\n' "$4"
+    [[ -z ${5:-} ]] || printf 'Libs.private: %s\n' "$5"
+    printf 'Cflags: -I${includedir}\n'
+  } >"$STAGE/lib/pkgconfig/$1.pc"
+}
+
 build_libuv() {
   local src=$WORK/src/libuv1 build=$WORK/build/libuv log=$WORK/libuv.log
   run "$log" cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release \
@@ -192,18 +208,8 @@ build_libuv() {
   cp -R "$src/include/uv.h" "$src/include/uv" "$STAGE/include/"
   local version
   version=$(sed -n 's/^AC_INIT(\[libuv\], \[\([0-9.]*\)\].*/\1/p' "$src/configure.ac")
-  cat >"$STAGE/lib/pkgconfig/libuv.pc" <<PC
-prefix=$PREFIX
-libdir=\${prefix}/lib
-includedir=\${prefix}/include
-
-Name: libuv
-Description: libuv for Windows (static, from Debian's libuv1 $LIBUV_VERSION)
-Version: $version
-Libs: -L\${libdir} -luv
-Libs.private: $LIBUV_SYSTEM_LIBS
-Cflags: -I\${includedir}
-PC
+  write_pc libuv "libuv for Windows (static, from Debian's libuv1 $LIBUV_VERSION)" "$version" \
+    "-L\${libdir} -luv" "$LIBUV_SYSTEM_LIBS"
 }
 
 build_openssl() {
@@ -229,17 +235,32 @@ build_hiredis() {
   install -m 644 "$src/hiredis.h" "$src/read.h" "$src/sds.h" "$src/alloc.h" "$STAGE/include/hiredis/"
   local version
   version=$(awk '/^#define HIREDIS_(MAJOR|MINOR|PATCH) / { v = v (v == "" ? "" : ".") $3 } END { print v }' "$src/hiredis.h")
-  cat >"$STAGE/lib/pkgconfig/hiredis.pc" <<PC
-prefix=$PREFIX
-libdir=\${prefix}/lib
-includedir=\${prefix}/include
+  write_pc hiredis "hiredis's reply parser for Windows (static, from Debian's hiredis $HIREDIS_VERSION; no networking)" \
+    "$version" "-L\${libdir} -lhiredis"
+}
 
-Name: hiredis
-Description: hiredis's reply parser for Windows (static, from Debian's hiredis $HIREDIS_VERSION; no networking)
-Version: $version
-Libs: -L\${libdir} -lhiredis
-Cflags: -I\${includedir}
-PC
+build_http_parser() {
+  local src=$WORK/src/http-parser build=$WORK/build/http-parser log=$WORK/http-parser.log
+  mkdir -p "$build"
+  # Its Makefile's `package` target (what Debian ships as libhttp-parser-dev's .a), without -fPIC.
+  run "$log" "$CC" -I"$src" -DHTTP_PARSER_STRICT=0 -Wall -Wextra -Werror -O3 \
+    -c "$src/http_parser.c" -o "$build/http_parser.o"
+  run "$log" "$TRIPLE-ar" rcs "$STAGE/lib/libhttp_parser.a" "$build/http_parser.o"
+  install -m 644 "$src/http_parser.h" "$STAGE/include/"
+  local version
+  version=$(awk '/^#define HTTP_PARSER_VERSION_(MAJOR|MINOR|PATCH) / { v = v (v == "" ? "" : ".") $3 } END { print v }' "$src/http_parser.h")
+  write_pc http-parser "http-parser for Windows (static, from Debian's http-parser $HTTP_PARSER_VERSION)" \
+    "$version" "-L\${libdir} -lhttp_parser"
+}
+
+# Header-only: its include/ tree, as Debian's nlohmann-json3-dev installs it.
+build_nlohmann_json() {
+  local src=$WORK/src/nlohmann-json3 version
+  cp -R "$src/include/nlohmann" "$STAGE/include/"
+  version=$(sed -n 's/^project(nlohmann_json VERSION \([0-9.]*\).*/\1/p' "$src/CMakeLists.txt")
+  [[ -n $version ]] || die "no version in nlohmann-json's CMakeLists.txt"
+  write_pc nlohmann_json "JSON for Modern C++ (header-only, from Debian's nlohmann-json3 $NLOHMANN_JSON_VERSION)" \
+    "$version"
 }
 
 cleanup() { [[ -z ${WORK:-} ]] || rm -rf "$WORK"; }
@@ -274,6 +295,7 @@ main() {
     fetched[$package]=$FETCHED
   done
   LIBUV_VERSION=${fetched[libuv1]} OPENSSL_VERSION=${fetched[openssl]} HIREDIS_VERSION=${fetched[hiredis]}
+  HTTP_PARSER_VERSION=${fetched[http-parser]} NLOHMANN_JSON_VERSION=${fetched[nlohmann-json3]}
   PREFIX=$CACHE/$(prefix_name "$LIBUV_VERSION" "$OPENSSL_VERSION" "$HIREDIS_VERSION")
   STAGE=$WORK/root$PREFIX
   mkdir -p "$STAGE/lib/pkgconfig"
@@ -287,6 +309,9 @@ main() {
     build_openssl
     log "OpenSSL: $((SECONDS - step))s; building hiredis $HIREDIS_VERSION (its reply parser)"
     build_hiredis
+    log "building http-parser $HTTP_PARSER_VERSION; nlohmann-json $NLOHMANN_JSON_VERSION (headers)"
+    build_http_parser
+    build_nlohmann_json
 
     cat >"$STAGE/cross-prefix.ini" <<INI
 # The prefix scripts/mingw-w64-x86_64.ini needs: meson setup DIR
@@ -300,6 +325,8 @@ compiler: $("$CC" --version | head -n 1) ($CC, posix threads)
 libuv1 $LIBUV_VERSION (Debian source package)
 openssl $OPENSSL_VERSION (Debian source package): ${OPENSSL_OPTIONS[*]}; ${OPENSSL_RUNTIME_DIRS[*]}
 hiredis $HIREDIS_VERSION (Debian source package): read.c sds.c alloc.c
+http-parser $HTTP_PARSER_VERSION (Debian source package): http_parser.c
+nlohmann-json3 $NLOHMANN_JSON_VERSION (Debian source package): include/nlohmann
 STAMP
     # Into place in one rename; -T: never into a directory another run has just completed.
     if ! mv -T "$STAGE" "$PREFIX" 2>/dev/null && [[ ! -f $PREFIX/stamp ]]; then

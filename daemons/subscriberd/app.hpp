@@ -41,7 +41,7 @@ class app {
             broker::presence_settings{
                 std::chrono::duration_cast<std::chrono::milliseconds>(config_.heartbeat), 3}),
         receipt_recorder_(receipts_),
-        pipeline_(broker::display_settings{config_.store, config_.state_dir},
+        pipeline_(broker::display_settings{config_.store, bcast::core::utf8_path(config_.state_dir)},
                   bcast::trust::store_policy(config_.keys, config_.allow_unsigned,
                                              broker::store_targets(config_.store, config_.groups)),
                   std::move(sinks), receipt_recorder_),

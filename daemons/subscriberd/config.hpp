@@ -4,6 +4,7 @@
 #include <bcast/core/cli.hpp>
 #include <bcast/core/config_file.hpp>
 #include <bcast/core/error.hpp>
+#include <bcast/core/files.hpp>
 #include <bcast/message/target.hpp>
 #include <bcast/net/tls.hpp>
 #include <bcast/net/tls_config.hpp>
@@ -12,9 +13,15 @@
 #include <bcast/trust/signature.hpp>
 
 #include <chrono>
+#include <filesystem>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
+
+#ifdef _WIN32
+#include <bcast/core/win32.hpp>
+#endif
 
 namespace subscriberd {
 
@@ -92,11 +99,37 @@ inline bcast::core::result<bcast::trust::keyring> load_trusted_keys(const config
   return keys;
 }
 
+// Where a store keeps its config and its state when not told. On Linux the units say
+// (--config /etc/bcast/subscriberd.json --state-dir /var/lib/bcast), and nothing is assumed. On
+// Windows both live in %ProgramData%\bcast: subscriberd.json there is read when it exists, and
+// the position is kept there.
+struct default_locations {
+  std::string config_file;
+  std::string state_dir;
+};
+
+inline std::optional<default_locations> platform_defaults() {
+#ifdef _WIN32
+  if (auto program_data = bcast::core::win32::program_data_dir()) {
+    const std::string dir = *program_data + "\\bcast";
+    return default_locations{dir + "\\subscriberd.json", dir};
+  }
+#endif
+  return std::nullopt;
+}
+
 inline bcast::core::result<config> load(const bcast::core::cli::arguments& args) {
   config c;
+  const auto defaults = platform_defaults();
   if (auto path = args.value("config")) {
     if (auto r = apply_file(c, *path); !r) return r.err();
+  } else if (defaults) {
+    std::error_code ec;
+    if (std::filesystem::exists(bcast::core::utf8_path(defaults->config_file), ec)) {
+      if (auto r = apply_file(c, defaults->config_file); !r) return r.err();
+    }
   }
+  if (c.state_dir.empty() && defaults) c.state_dir = defaults->state_dir;
   if (auto r = args.value("redis")) c.redis_url = *r;
   if (auto s = args.value("store")) c.store = *s;
   if (auto g = args.values("group"); !g.empty()) c.groups = g;

@@ -10,17 +10,14 @@
 // only marked started (the kill fell while the sinks took it) is shown by the sinks that cannot
 // say they already have it (sink::has_shown); one marked recalled is not shown at all, whatever
 // else is marked and in whatever order the run meets it and its recall. Each mark is one write(2)
-// to a file opened with O_APPEND, which a SIGKILL does not tear. The file is emptied once a saved
-// position covers what it names. It is not fsynced: it guards against a killed process, and a power
-// cut that loses it costs at most a repeat of what was shown after the last saved position.
+// to a file opened with O_APPEND (on Windows one WriteFile at its end), which a SIGKILL does not
+// tear (core::append_file). The file is emptied once a saved position covers what it names. It
+// is not fsynced: it guards against a killed process, and a power cut that loses it costs at most
+// a repeat of what was shown after the last saved position.
 
 #include <bcast/core/error.hpp>
 #include <bcast/core/files.hpp>
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstddef>
 #include <filesystem>
 #include <string>
@@ -38,11 +35,11 @@ class display_journal {
 
   // Reads what the last run left and keeps the file open for appending. The directory must exist.
   static core::result<display_journal> open(const std::filesystem::path& dir) {
-    const auto path = (dir / std::string(display_journal_file_name)).string();
+    const auto path = core::path_utf8(dir / std::string(display_journal_file_name));
     display_journal j;
-    j.fd_ = ::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    if (j.fd_ < 0) return core::io_error(errno, "cannot open " + path);
-    j.path_ = path;
+    auto file = core::append_file::open(path, 0600);
+    if (!file) return file.err();
+    j.file_ = std::move(file).value();
     auto text = core::read_file_bounded(path, max_bytes);
     if (!text) return text.err();
     j.load(*text);
@@ -52,18 +49,6 @@ class display_journal {
   // For a state dir where the journal cannot be kept: marks nothing, so a kill at the wrong moment
   // may show a message twice.
   static display_journal none() { return display_journal(); }
-
-  display_journal(display_journal&& o) noexcept
-      : fd_(std::exchange(o.fd_, -1)), path_(std::move(o.path_)), marks_(std::move(o.marks_)) {}
-  display_journal& operator=(display_journal&& o) noexcept {
-    std::swap(fd_, o.fd_);
-    std::swap(path_, o.path_);
-    std::swap(marks_, o.marks_);
-    return *this;
-  }
-  ~display_journal() {
-    if (fd_ >= 0) ::close(fd_);
-  }
 
   // What the last run got to with this message.
   mark status(const std::string& id) const {
@@ -78,8 +63,7 @@ class display_journal {
   // After a saved position covers everything marked so far.
   core::result<void> clear() {
     marks_.clear();
-    if (fd_ >= 0 && ::ftruncate(fd_, 0) != 0) return core::io_error(errno, "cannot empty " + path_);
-    return {};
+    return file_.truncate();
   }
 
  private:
@@ -108,25 +92,16 @@ class display_journal {
   }
 
   core::result<void> append(char tag, std::string_view id) {
-    if (fd_ < 0) return {};
+    if (!file_.is_open()) return {};
     std::string line;
     line.reserve(id.size() + 2);
     line += tag;
     line += id;
     line += '\n';
-    ssize_t n;
-    do {
-      n = ::write(fd_, line.data(), line.size());
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) return core::io_error(errno, "cannot write " + path_);
-    if (static_cast<std::size_t>(n) != line.size()) {
-      return core::io_error(EIO, "short write to " + path_);
-    }
-    return {};
+    return file_.append(line);
   }
 
-  int fd_ = -1;
-  std::string path_;
+  core::append_file file_;  // closed for none()
   std::unordered_map<std::string, mark> marks_;
 };
 

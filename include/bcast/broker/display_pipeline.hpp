@@ -36,6 +36,7 @@
 #include <bcast/broker/store_state.hpp>
 #include <bcast/broker/tracker.hpp>
 #include <bcast/core/error.hpp>
+#include <bcast/core/files.hpp>
 #include <bcast/core/log.hpp>
 #include <bcast/core/log_limit.hpp>
 #include <bcast/message/envelope.hpp>
@@ -112,7 +113,7 @@ class display_pipeline {
     if (settings_.state_dir.empty()) return out;
     std::error_code ec;
     std::filesystem::create_directories(settings_.state_dir, ec);
-    if (ec) return core::error(ec, "state dir " + settings_.state_dir.string());
+    if (ec) return core::error(ec, "state dir " + core::path_utf8(settings_.state_dir));
     auto loaded = load_store_state_or_fresh(settings_.state_dir);
     out.position = std::move(loaded.state);
     out.position_problem = std::move(loaded.problem);
@@ -181,7 +182,7 @@ class display_pipeline {
     if (!saved) {
       changed();
       return core::error(saved.err().code(), "cannot save the position in " +
-                                                 settings_.state_dir.string() + ": " +
+                                                 core::path_utf8(settings_.state_dir) + ": " +
                                                  saved.err().message());
     }
     if (auto cleared = journal_.clear(); !cleared) core::log::warning(cleared.err().message());

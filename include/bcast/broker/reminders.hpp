@@ -63,9 +63,9 @@ class reminder_book {
   static core::result<reminder_book> open(const std::filesystem::path& dir) {
     reminder_book book;
     if (dir.empty()) return book;
-    book.path_ = (dir / std::string(reminders_file_name)).string();
+    book.path_ = core::path_utf8(dir / std::string(reminders_file_name));
     std::error_code ec;
-    if (!std::filesystem::exists(book.path_, ec)) return book;
+    if (!std::filesystem::exists(core::utf8_path(book.path_), ec)) return book;
     auto text = core::read_file_bounded(book.path_, max_file_bytes);
     if (!text) return text.err();
     if (auto loaded = book.load(*text); !loaded) return loaded.err();

@@ -114,13 +114,13 @@ inline core::result<store_state> decode_store_state(std::string_view text) {
 inline core::result<void> save_store_state(const std::filesystem::path& dir, const store_state& s) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) return core::error(ec, "cannot create the state dir " + dir.string());
-  return core::write_file_atomic(state_file_path(dir).string(), encode_store_state(s), 0600);
+  if (ec) return core::error(ec, "cannot create the state dir " + core::path_utf8(dir));
+  return core::write_file_atomic(core::path_utf8(state_file_path(dir)), encode_store_state(s), 0600);
 }
 
 // Nothing when there is no file yet.
 inline core::result<std::optional<store_state>> load_store_state(const std::filesystem::path& dir) {
-  const auto path = state_file_path(dir).string();
+  const auto path = core::path_utf8(state_file_path(dir));
   auto text = core::read_file_bounded(path, state_file_max_bytes);
   if (!text) {
     if (text.err().code() == std::errc::no_such_file_or_directory) {
@@ -156,7 +156,7 @@ inline loaded_store_state load_store_state_or_fresh(const std::filesystem::path&
     aside += ".corrupt";
     std::filesystem::rename(path, aside, ec);
     out.problem = core::error(out.problem.code(),
-                              out.problem.detail() + (ec ? "" : "; moved to " + aside.string()));
+                              out.problem.detail() + (ec ? "" : "; moved to " + core::path_utf8(aside)));
   }
   out.problem =
       core::error(out.problem.code(), out.problem.detail() + "; starting from the newest messages");

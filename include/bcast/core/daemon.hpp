@@ -1,13 +1,17 @@
 #pragma once
 // The daemons' main loop: run until SIGTERM or SIGINT, then let the owner drain (its `shutdown`
 // calls `done` when finished) and return; SIGHUP calls `reload` when one is given. And the
-// descriptor limit of a daemon that serves many connections.
+// descriptor limit of a daemon that serves many connections. On Windows libuv emulates the
+// signals from console events: Ctrl+C is SIGINT, Ctrl+Break SIGBREAK and closing the console
+// SIGHUP, and all three stop (there is no SIGTERM, and no reload); there is no descriptor limit.
 
 #include <bcast/core/log.hpp>
 #include <bcast/core/loop.hpp>
 #include <bcast/core/timer.hpp>
 
+#ifndef _WIN32
 #include <sys/resource.h>
+#endif
 
 #include <algorithm>
 #include <csignal>
@@ -26,14 +30,22 @@ inline void run_until_signalled(loop& l, std::function<void(std::function<void()
     log::notice("stopping: finishing work in flight");
     shutdown([&] { l.stop(); });
   };
+#ifdef _WIN32
+  (void)reload;
+  signal_watcher interrupt(l, SIGINT, stop);
+  signal_watcher ctrl_break(l, SIGBREAK, stop);
+  signal_watcher console_closed(l, SIGHUP, stop);
+#else
   signal_watcher term(l, SIGTERM, stop);
   signal_watcher interrupt(l, SIGINT, stop);
   std::unique_ptr<signal_watcher> hangup;
   if (reload) hangup = std::make_unique<signal_watcher>(l, SIGHUP, reload);
+#endif
   l.run();
   log::notice("stopped");
 }
 
+#ifndef _WIN32
 // Raises the soft RLIMIT_NOFILE towards the hard one and returns the soft limit now in force.
 // The soft limit of 1024 is there for select(), which libuv does not use; each connection is a
 // descriptor. At most `ceiling`: children inherit the limit, and some close every descriptor
@@ -48,5 +60,6 @@ inline std::size_t raise_descriptor_limit(rlim_t ceiling = 65536) {
   }
   return static_cast<std::size_t>(r.rlim_cur);
 }
+#endif
 
 }  // namespace bcast::core

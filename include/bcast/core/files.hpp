@@ -1,12 +1,9 @@
 #pragma once
 // Whole-file reads and crash-safe file replacement, shared by the users file (auth/) and the
-// store position (broker/).
+// store position (broker/), and a file kept open for appending (the display journal). POSIX
+// here; the same functions for Windows are in core/files_win32.hpp. Paths are UTF-8.
 
 #include <bcast/core/error.hpp>
-
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstddef>
@@ -21,6 +18,37 @@ namespace bcast::core {
 inline error io_error(int err, std::string detail) {
   return {std::error_code(err, std::system_category()), std::move(detail)};
 }
+
+// A UTF-8 path as a std::filesystem::path, and back. On POSIX a path is its bytes; on Windows
+// libstdc++ reads a narrow string in the ANSI code page, so UTF-8 goes through char8_t there.
+inline std::filesystem::path utf8_path(std::string_view utf8) {
+#ifdef _WIN32
+  return std::filesystem::path(std::u8string(utf8.begin(), utf8.end()));
+#else
+  return std::filesystem::path(utf8);
+#endif
+}
+
+inline std::string path_utf8(const std::filesystem::path& p) {
+#ifdef _WIN32
+  const auto u8 = p.u8string();
+  return std::string(u8.begin(), u8.end());
+#else
+  return p.string();
+#endif
+}
+
+}  // namespace bcast::core
+
+#ifdef _WIN32
+#include <bcast/core/files_win32.hpp>
+#else
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace bcast::core {
 
 // fsync of a directory, so that a rename in it survives a power cut.
 inline result<void> sync_directory(const std::filesystem::path& dir) {
@@ -124,4 +152,53 @@ inline result<std::string> read_file_bounded(const std::string& path, std::size_
   return out;
 }
 
+// A file kept open for appending (created with `mode` when missing): each append() is one
+// write(2) with O_APPEND, which a killed process does not tear.
+class append_file {
+ public:
+  static result<append_file> open(const std::string& path, mode_t mode) {
+    append_file f;
+    f.fd_ = ::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, mode);
+    if (f.fd_ < 0) return io_error(errno, "cannot open " + path);
+    f.path_ = path;
+    return f;
+  }
+
+  append_file() = default;
+  append_file(append_file&& o) noexcept : fd_(std::exchange(o.fd_, -1)), path_(std::move(o.path_)) {}
+  append_file& operator=(append_file&& o) noexcept {
+    std::swap(fd_, o.fd_);
+    std::swap(path_, o.path_);
+    return *this;
+  }
+  ~append_file() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  bool is_open() const noexcept { return fd_ >= 0; }
+  const std::string& path() const noexcept { return path_; }
+
+  result<void> append(std::string_view data) {
+    if (fd_ < 0) return {};
+    ssize_t n;
+    do {
+      n = ::write(fd_, data.data(), data.size());
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) return io_error(errno, "cannot write " + path_);
+    if (static_cast<std::size_t>(n) != data.size()) return io_error(EIO, "short write to " + path_);
+    return {};
+  }
+
+  result<void> truncate() {
+    if (fd_ >= 0 && ::ftruncate(fd_, 0) != 0) return io_error(errno, "cannot empty " + path_);
+    return {};
+  }
+
+ private:
+  int fd_ = -1;
+  std::string path_;
+};
+
 }  // namespace bcast::core
+
+#endif  // _WIN32

@@ -16,14 +16,15 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #ifndef _WIN32
 #include <signal.h>
 #include <sys/types.h>
-#endif
 
 extern char** environ;
+#endif
 
 namespace bcast::core {
 
@@ -41,6 +42,9 @@ struct process_options {
   // group, also after the child itself exited: a shell's background children would otherwise
   // outlive the kill and hold the output pipes open, and the exit would never be reported.
   bool own_process_group = false;
+  // Windows: args go to the child's command line as they are, not quoted for the C runtime's
+  // parser (cmd.exe /s /c "..." has rules of its own). Ignored elsewhere.
+  bool verbatim_arguments = false;
 };
 
 struct process_result {
@@ -96,12 +100,13 @@ class process final : public held_by_uv<process> {
 #endif
     std::vector<std::string> env_storage;
     if (options_.inherit_env) {
-      for (char** e = environ; e && *e; ++e) {
-        std::string_view entry(*e);
+      for (const auto& inherited : inherited_environment()) {
+        std::string_view entry(inherited);
         auto name = entry.substr(0, entry.find('='));
         bool overridden = false;
         for (const auto& extra : options_.extra_env) {
-          if (extra.size() > name.size() && extra.compare(0, name.size(), name) == 0 &&
+          if (extra.size() > name.size() &&
+              same_variable(std::string_view(extra).substr(0, name.size()), name) &&
               extra[name.size()] == '=') {
             overridden = true;
             break;
@@ -141,6 +146,11 @@ class process final : public held_by_uv<process> {
     uv_options.stdio_count = 3;
     uv_options.stdio = stdio;
     if (options_.own_process_group) uv_options.flags |= UV_PROCESS_DETACHED;  // setsid()
+#ifdef _WIN32
+    // No console window flashing up for each child of a service.
+    uv_options.flags |= UV_PROCESS_WINDOWS_HIDE;
+    if (options_.verbatim_arguments) uv_options.flags |= UV_PROCESS_WINDOWS_VERBATIM_ARGUMENTS;
+#endif
     uv_options.exit_cb = [](uv_process_t* h, std::int64_t status, int signal) {
       static_cast<process*>(h->data)->on_process_exit(status, signal);
     };
@@ -174,6 +184,36 @@ class process final : public held_by_uv<process> {
       });
     }
     return {};
+  }
+
+  // Windows' variable names are case-insensitive (Path is PATH); elsewhere they are bytes.
+  static bool same_variable(std::string_view a, std::string_view b) noexcept {
+#ifdef _WIN32
+    const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      if (lower(a[i]) != lower(b[i])) return false;
+    }
+    return true;
+#else
+    return a == b;
+#endif
+  }
+
+  // "NAME=value" for each variable of our own environment, in UTF-8 (libuv's uv_os_environ on
+  // Windows reads the UTF-16 block; the C runtime's environ there is in the ANSI code page).
+  static std::vector<std::string> inherited_environment() {
+    std::vector<std::string> out;
+#ifdef _WIN32
+    uv_env_item_t* items = nullptr;
+    int count = 0;
+    if (uv_os_environ(&items, &count) != 0) return out;
+    for (int i = 0; i < count; ++i) out.push_back(std::string(items[i].name) + "=" + items[i].value);
+    uv_os_free_environ(items, count);
+#else
+    for (char** e = environ; e && *e; ++e) out.emplace_back(*e);
+#endif
+    return out;
   }
 
   void start_capture(uv_pipe_t& pipe) {

@@ -8,10 +8,13 @@
 #include <bcast/core/loop.hpp>
 #include <bcast/net/tls.hpp>
 
+#include <uv.h>
+
+#ifndef _WIN32
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <uv.h>
+#endif
 
 #include <cstdint>
 #include <functional>
@@ -22,10 +25,17 @@
 
 namespace bcast::net {
 
+// A Unix socket peer's (SO_PEERCRED). Windows builds have no Unix sockets and never fill it.
 struct peer_credentials {
+#ifdef _WIN32
+  int pid;
+  unsigned uid;
+  unsigned gid;
+#else
   pid_t pid;
   uid_t uid;
   gid_t gid;
+#endif
 };
 
 struct stream_limits {
@@ -153,25 +163,36 @@ class stream final : public core::held_by_uv<stream> {
            kernel_queued_bytes();
   }
 
-  // Bytes in the kernel's send queue that the peer has not taken yet (SIOCOUTQ).
+  // Bytes in the kernel's send queue that the peer has not taken yet (SIOCOUTQ). Windows cannot
+  // tell: 0, so that there what the socket took counts as taken.
   std::size_t kernel_queued_bytes() const noexcept {
+#ifdef _WIN32
+    return 0;
+#else
     int queued = 0;
     if (::ioctl(fd(), SIOCOUTQ, &queued) != 0 || queued < 0) return 0;
     return static_cast<std::size_t>(queued);
+#endif
   }
 
+#ifndef _WIN32
   int fd() const noexcept {
     uv_os_fd_t fd = -1;
     uv_fileno(reinterpret_cast<const uv_handle_t*>(&handle_), &fd);
     return fd;
   }
+#endif
 
   std::optional<peer_credentials> credentials() const noexcept {
+#ifdef _WIN32
+    return std::nullopt;
+#else
     if (transport_ != transport::pipe) return std::nullopt;
     ucred cred{};
     socklen_t len = sizeof cred;
     if (getsockopt(fd(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return std::nullopt;
     return net::peer_credentials{cred.pid, cred.uid, cred.gid};
+#endif
   }
 
   // "127.0.0.1:5432", "[::1]:80", or "unix" for a Unix socket peer.

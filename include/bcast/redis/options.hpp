@@ -9,8 +9,10 @@
 #include <bcast/net/tls.hpp>
 #include <bcast/redis/reply.hpp>
 
+#ifndef _WIN32
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#endif
 
 #include <algorithm>
 #include <chrono>
@@ -77,6 +79,9 @@ inline core::result<options> parse_url(std::string_view url, options base = {}) 
   auto rest = url.substr(scheme_end + 3);
   options o = std::move(base);
   if (scheme == "unix") {
+#ifdef _WIN32
+    return bad("unix:// (a Unix socket) is not available on Windows builds; use redis:// or rediss://");
+#endif
     auto query = rest.find('?');
     o.endpoint = net::endpoint{{}, 0, std::string(rest.substr(0, query))};
     if (o.endpoint.unix_path.empty() || o.endpoint.unix_path[0] != '/') return bad("expected unix:///absolute/path.sock");

@@ -1,5 +1,6 @@
 #pragma once
-// `exec:CMD`: runs `/bin/sh -c CMD` once per message, in its own process group.
+// `exec:CMD`: runs `/bin/sh -c CMD` once per message, in its own process group; on Windows
+// `cmd.exe /d /s /c "CMD"` (no AutoRun commands, CMD exactly as given, as Node.js runs a shell).
 //
 // Environment: BCAST_ID, BCAST_TITLE, BCAST_BODY, BCAST_CATEGORY, BCAST_PRIORITY, BCAST_TARGETS
 // (comma-joined), BCAST_SENT_AT, BCAST_EXPIRES_AT (empty when none), BCAST_SENDER and
@@ -70,7 +71,12 @@ class exec_sink final : public queued_sink {
                     const sink_options& o) {
     child_plan plan;
     plan.process.file = o.shell;
+#ifdef _WIN32
+    plan.process.args = {"/d", "/s", "/c", "\"" + command + "\""};
+    plan.process.verbatim_arguments = true;
+#else
     plan.process.args = {"-c", command};
+#endif
     plan.process.extra_env = o.child_env;
     for (auto& v : exec_environment(j->envelope())) plan.process.extra_env.push_back(std::move(v));
     plan.process.extra_env.push_back("BCAST_REMINDER=" + std::to_string(j->reminder()));

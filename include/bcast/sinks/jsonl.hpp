@@ -8,8 +8,10 @@
 // appends {"event":"recalled","id":"<id>"}.
 // PATH must be a regular file (or missing): a symbolic link is refused, so that whoever may write
 // in its directory cannot point the sink at another file, and so is a FIFO, which would hold the
-// loop in open() or write().
+// loop in open() or write(). On Windows the same through core/files_win32.hpp: one WriteFile with
+// FILE_APPEND_DATA, and a reparse point (a symbolic link or junction) or a non-disk file refused.
 
+#include <bcast/core/files.hpp>
 #include <bcast/core/log.hpp>
 #include <bcast/core/loop.hpp>
 #include <bcast/message/encode.hpp>
@@ -17,9 +19,11 @@
 
 #include <nlohmann/json.hpp>
 
+#ifndef _WIN32
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#endif
 
 #include <cerrno>
 #include <cstring>
@@ -32,6 +36,7 @@ namespace bcast::sinks {
 
 namespace detail {
 
+#ifndef _WIN32
 // The file at `path` for `flags`, or -1 with `why` set.
 inline int open_regular_file(const std::string& path, int flags, std::string& why) {
   const int fd = ::open(path.c_str(), flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
@@ -52,9 +57,15 @@ inline int open_regular_file(const std::string& path, int flags, std::string& wh
   }
   return fd;
 }
+#endif
 
 // Empty on success, otherwise why the line was not written.
 inline std::string append_line(const std::string& path, std::string_view line) {
+#ifdef _WIN32
+  auto why = core::win32::append_to_regular_file(path, line);
+  if (why.ends_with("it is a symbolic link")) why += ", which the jsonl sink refuses";
+  return why;
+#else
   std::string why;
   const int fd = open_regular_file(path, O_WRONLY | O_APPEND | O_CREAT, why);
   if (fd < 0) return why;
@@ -69,10 +80,15 @@ inline std::string append_line(const std::string& path, std::string_view line) {
     return "cannot write " + path + ": short write (" + std::to_string(n) + " of " + std::to_string(line.size()) + " bytes)";
   if (!closed) return "cannot write " + path + ": " + std::strerror(errno);
   return {};
+#endif
 }
 
 // Whether the last `window` bytes of the file at `path` hold `needle`.
 inline bool tail_contains(const std::string& path, std::string_view needle, off_t window) {
+#ifdef _WIN32
+  const auto tail = core::win32::read_tail(path, static_cast<std::size_t>(window));
+  return tail && tail->find(needle) != std::string::npos;
+#else
   std::string why;
   const int fd = open_regular_file(path, O_RDONLY, why);
   if (fd < 0) return false;
@@ -82,6 +98,7 @@ inline bool tail_contains(const std::string& path, std::string_view needle, off_
   const ssize_t n = ::pread(fd, tail.data(), tail.size(), from);
   ::close(fd);
   return n > 0 && std::string_view(tail.data(), static_cast<std::size_t>(n)).find(needle) != std::string_view::npos;
+#endif
 }
 
 }  // namespace detail

@@ -61,6 +61,11 @@ inline core::result<std::unique_ptr<sink>> make_sink(core::loop& l, std::string_
     return s.find_first_not_of(" \t\r\n") == std::string_view::npos;
   };
 
+#ifdef _WIN32
+  if (spec == "zenity" || spec == "notify-send") {
+    return fail("the " + std::string(spec) + " sink is not available on Windows; use win32");
+  }
+#endif
   if (spec == "zenity") {
     if (auto ok = needs_program(options.zenity_program, "zenity"); !ok) return ok.err();
     return std::unique_ptr<sink>(std::make_unique<zenity_sink>(l, options));

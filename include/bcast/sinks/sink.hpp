@@ -78,7 +78,12 @@ struct sink_options {
   std::string notify_send_program = "notify-send";
   // Closes a recalled notification that notify-send no longer waits on (notify_send.hpp).
   std::string gdbus_program = "gdbus";
+  // What runs an exec command: `sh -c CMD`, on Windows `cmd.exe /d /s /c "CMD"` (exec.hpp).
+#ifdef _WIN32
+  std::string shell = "cmd.exe";
+#else
   std::string shell = "/bin/sh";
+#endif
   // make_sink refuses a dialog sink whose program is not on PATH, so a typo shows at start-up.
   bool check_programs = true;
 

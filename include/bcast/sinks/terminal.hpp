@@ -32,6 +32,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -57,14 +58,23 @@ inline std::string local_time_text(const std::string& sent_at) {
   if (!tp) return text::without_controls(sent_at, false);
   const std::time_t t = std::chrono::system_clock::to_time_t(*tp);
   std::tm local{};
+  char buf[64];
 #ifdef _WIN32
   if (localtime_s(&local, &t) != 0) return sent_at;
+  // The C runtime's %z is the zone's name ("SE Asia Standard Time"): the offset is what the local
+  // time says beyond UTC.
+  if (std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &local) == 0) return sent_at;
+  const long long minutes = static_cast<long long>(_mkgmtime(&local) - t) / 60;
+  const long long magnitude = minutes < 0 ? -minutes : minutes;
+  char zone[16];
+  std::snprintf(zone, sizeof zone, " %c%02lld%02lld", minutes < 0 ? '-' : '+', magnitude / 60,
+                magnitude % 60);
+  return std::string(buf) + zone;
 #else
   if (!localtime_r(&t, &local)) return sent_at;
-#endif
-  char buf[64];
   if (std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S %z", &local) == 0) return sent_at;
   return buf;
+#endif
 }
 
 #ifndef _WIN32

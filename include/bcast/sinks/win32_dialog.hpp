@@ -1,7 +1,7 @@
 #pragma once
 // The Windows half of the `win32` sink: a MessageBoxW on the thread that calls it. It needs only
-// <windows.h> and the standard library (no libuv, no bcast headers), so a test compiles and links
-// it with mingw-w64 on Linux. The UTF-8 to UTF-16 conversion is portable and tested natively.
+// <windows.h> (through core/win32.hpp) and the standard library (no libuv), so a test compiles
+// and links it with mingw-w64 on Linux. The UTF-8 to UTF-16 conversion is portable and tested natively.
 
 #include <atomic>
 #include <cstdint>
@@ -9,13 +9,7 @@
 #include <string_view>
 
 #ifdef _WIN32
-#ifndef NOMINMAX
-#define NOMINMAX
-#endif
-#ifndef WIN32_LEAN_AND_MEAN
-#define WIN32_LEAN_AND_MEAN
-#endif
-#include <windows.h>
+#include <bcast/core/win32.hpp>
 #endif
 
 namespace bcast::sinks::win32 {
@@ -101,12 +95,8 @@ inline std::u16string utf8_to_utf16(std::string_view in) {
 
 #ifdef _WIN32
 
-static_assert(sizeof(wchar_t) == sizeof(char16_t), "Windows wchar_t is UTF-16");
-
-inline std::wstring to_wide(std::string_view utf8) {
-  const auto u16 = utf8_to_utf16(utf8);
-  return std::wstring(u16.begin(), u16.end());
-}
+// What the box shows: MultiByteToWideChar, with U+FFFD for what is not UTF-8 (as utf8_to_utf16).
+inline std::wstring to_wide(std::string_view utf8) { return core::win32::to_wide_lossy(utf8); }
 
 // Every box comes to the front and stays above other windows; an urgent one is also system modal.
 inline UINT message_box_style(const dialog_request& request) {

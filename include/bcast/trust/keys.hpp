@@ -16,9 +16,11 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#ifndef _WIN32
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#endif
 
 #include <array>
 #include <cerrno>
@@ -310,6 +312,10 @@ namespace detail {
 // Creates `path` with `mode`, refusing to replace a file that is there.
 inline core::result<void> write_new_file(const std::filesystem::path& path, std::string_view data,
                                          mode_t mode) {
+#ifdef _WIN32
+  (void)mode;  // the directory's inherited ACL
+  return core::win32::write_new_file(core::path_utf8(path), data);
+#else
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
   if (fd < 0) {
     if (errno == EEXIST) {
@@ -333,6 +339,7 @@ inline core::result<void> write_new_file(const std::filesystem::path& path, std:
   if (::fsync(fd) != 0 || ::close(fd) != 0)
     return core::io_error(errno, "cannot write " + path.string());
   return {};
+#endif
 }
 
 }  // namespace detail

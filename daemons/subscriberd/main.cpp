@@ -12,6 +12,11 @@
 
 #ifdef _WIN32
 #include <bcast/core/win32.hpp>
+#include <bcast/core/win32_service.hpp>
+#include <bcast/sinks/win32_session.hpp>
+
+#include <cstdlib>
+#include <filesystem>
 #endif
 
 namespace {
@@ -28,8 +33,44 @@ const char* usage_text =
     "Windows: --config defaults to %ProgramData%\\bcast\\subscriberd.json (when it exists) and\n"
     "--state-dir to %ProgramData%\\bcast. Sinks there: win32, terminal, exec:CMD (cmd.exe /c),\n"
     "jsonl:PATH. Ctrl+C or Ctrl+Break stops.\n"
+    "--install-service: checks the configuration, then registers the Windows service\n"
+    "bcast-subscriberd (automatic start, restarted on failure) with the other options given;\n"
+    "its log is subscriberd.log in the state dir. --uninstall-service stops and removes it.\n"
 #endif
     ;
+
+#ifdef _WIN32
+constexpr const char* service_name = "bcast-subscriberd";
+
+// The service's command line: this program with --service and the options it was installed with.
+std::optional<std::string> service_command_line(int argc, char** argv) {
+  auto program = bcast::core::win32::program_path();
+  if (!program) return std::nullopt;
+  std::string command = bcast::core::win32::quoted_argument(*program) + " --service";
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--install-service") continue;
+    command += ' ';
+    command += bcast::core::win32::quoted_argument(argv[i]);
+  }
+  return command;
+}
+
+// A service has no console: its log goes to subscriberd.log in the state dir, the previous one
+// kept as subscriberd.log.1 once it passes 10 MiB.
+bool log_to_file(const std::string& state_dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path dir = bcast::core::utf8_path(state_dir);
+  fs::create_directories(dir, ec);
+  const fs::path log = dir / "subscriberd.log";
+  if (fs::exists(log, ec) && fs::file_size(log, ec) > 10u * 1024 * 1024)
+    fs::rename(log, dir / "subscriberd.log.1", ec);
+  std::FILE* file = _wfopen(log.c_str(), L"ab");
+  if (!file) return false;
+  bcast::core::log::config().output = file;
+  return true;
+}
+#endif
 
 }  // namespace
 
@@ -49,11 +90,23 @@ int main(int argc, char** argv) {
   SetConsoleOutputCP(CP_UTF8);
   // The C runtime buffers stderr when it is not a console; a log line must be out at once.
   std::setvbuf(stderr, nullptr, _IONBF, 0);
+  // The service's MessageBox, in the user's session (sinks/win32_session.hpp).
+  if (argc == 2 && std::string_view(argv[1]) == "--popup") return bcast::sinks::win32::popup_main();
 #endif
   auto start = bcast::core::cli::parse_daemon_command_line(argc, argv, subscriberd::cli_spec(), "subscriberd", BCAST_VERSION,
                                                           usage_text);
   if (!start.args) return start.exit_status;
   auto& args = start.args;
+#ifdef _WIN32
+  if (args->has("uninstall-service")) {
+    if (auto removed = bcast::core::win32::uninstall_service(service_name); !removed) {
+      std::cerr << "subscriberd: " << removed.err().detail() << "\n";
+      return 1;
+    }
+    std::cout << "subscriberd: the service " << service_name << " is stopped and removed\n";
+    return 0;
+  }
+#endif
   auto config = subscriberd::load(*args);
   if (!config) {
     std::cerr << "subscriberd: " << config.err().detail() << "\n" << usage_text;
@@ -72,6 +125,15 @@ int main(int argc, char** argv) {
   sink_options.dialog_timeout = config->dialog_timeout;
   sink_options.child_env = config->sink_env;
   sink_options.language = config->words;
+#ifdef _WIN32
+  const bool as_service = args->has("service");
+  const std::string state_dir = config->state_dir;
+  if (as_service) {
+    auto program = bcast::core::win32::program_path();
+    if (!program) return 1;
+    sink_options.popup_command = bcast::core::win32::quoted_argument(*program) + " --popup";
+  }
+#endif
   auto sinks = bcast::sinks::make_sinks(loop, config->sinks, sink_options);
   if (!sinks) {
     std::cerr << "subscriberd: " << sinks.err().detail() << "\n";
@@ -84,12 +146,55 @@ int main(int argc, char** argv) {
     if (config->allow_unsigned) std::cerr << "subscriberd: warning: allow_unsigned is on\n";
     return 0;
   }
-  subscriberd::app app(loop, std::move(config).value(), std::move(sinks).value());
-  if (auto started = app.start(); !started) {
-    bcast::core::log::error(started.err().message());
-    return 1;
+#ifdef _WIN32
+  if (args->has("install-service")) {
+    auto command = service_command_line(argc, argv);
+    if (!command) {
+      std::cerr << "subscriberd: cannot find this program's own path\n";
+      return 1;
+    }
+    const bcast::core::win32::service_definition service{
+        service_name, "bcast store (subscriberd)",
+        "Shows head office's messages at this store and reports what was read (bcast).", *command};
+    auto installed = bcast::core::win32::install_service(service);
+    if (!installed) {
+      std::cerr << "subscriberd: " << installed.err().detail() << "\n";
+      return 1;
+    }
+    std::cout << "subscriberd: installed the service " << service_name << ": " << *command << "\n";
+    if (!installed->restarts_after_error_exit)
+      std::cerr << "subscriberd: warning: this system restarts the service after a crash only, not "
+                   "after it exits with an error (SERVICE_CONFIG_FAILURE_ACTIONS_FLAG is unknown)\n";
+    return 0;
   }
-  bcast::core::run_until_signalled(
-      loop, [&](std::function<void()> done) { app.shutdown(std::move(done)); });
-  return 0;
+#endif
+  subscriberd::app app(loop, std::move(config).value(), std::move(sinks).value());
+  const auto run = [&](std::function<void(std::function<void()>)> expose_stop) {
+    if (auto started = app.start(); !started) {
+      bcast::core::log::error(started.err().message());
+      return 1;
+    }
+    bcast::core::run_until_signalled(
+        loop, [&](std::function<void()> done) { app.shutdown(std::move(done)); }, {},
+        std::move(expose_stop));
+    return 0;
+  };
+#ifdef _WIN32
+  if (as_service) {
+    auto status = bcast::core::win32::run_as_service(
+        service_name, [&](bcast::core::win32::service_context& service) {
+          if (!log_to_file(state_dir)) return 1;
+          return run([&](std::function<void()> stop) {
+            if (!stop) return service.on_stop(nullptr);
+            service.on_stop([&loop, stop] { loop.post(stop); });
+          });
+        });
+    if (!status) {
+      std::cerr << "subscriberd: " << status.err().detail() << "\n";
+      return 2;
+    }
+    return *status;
+  }
+#endif
+  return run({});
 }

@@ -3,6 +3,7 @@
 
 #include <bcast/core/loop.hpp>
 #include <bcast/sinks/win32.hpp>
+#include <bcast/sinks/win32_session.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -211,4 +212,31 @@ TEST_CASE(
   // Closed by us: a box whose only button is OK would answer OK, which is no acknowledgement.
   CHECK(r_open.kinds() == std::vector{outcome::displayed});
   CHECK(r_waiting.events.empty());
+}
+
+TEST_CASE("win32: the popup request a service sends to its box in the user's session",
+          "[sinks][win32]") {
+  auto e = test::make_envelope("Harga baru \xE2\x80\x94 minyak", "Rp 34.900 \xE2\x9C\x93\n\"baris dua\"",
+                               message::priority::urgent, true);
+  const auto request = dialog_request_for(e, language::id);
+  const auto text = win32::encode_popup_request(request);
+  CHECK(text.find('\n') == std::string::npos);  // one line, the body's newline escaped
+  const auto back = win32::decode_popup_request(text);
+  REQUIRE(back);
+  CHECK(back->caption == request.caption);
+  CHECK(back->text == request.text);
+  CHECK(back->icon == win32::dialog_icon::error);
+  CHECK(back->urgent);
+  // Invalid UTF-8 in a title goes out as U+FFFD rather than failing the box.
+  win32::dialog_request bad = request;
+  bad.caption = "a\x80z";
+  const auto replaced = win32::decode_popup_request(win32::encode_popup_request(bad));
+  REQUIRE(replaced);
+  CHECK(replaced->caption == "a\xEF\xBF\xBDz");
+  for (const char* refused : {"", "[]", "{\"caption\":\"c\",\"text\":\"t\",\"icon\":\"info\",\"urgent\":false}",
+                              "{\"caption\":\"c\",\"text\":\"t\",\"icon\":\"warning\"}",
+                              "{\"caption\":1,\"text\":\"t\",\"icon\":\"warning\",\"urgent\":false}"}) {
+    INFO(refused);
+    CHECK_FALSE(win32::decode_popup_request(refused));
+  }
 }

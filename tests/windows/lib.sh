@@ -108,3 +108,21 @@ start_head_office() {
   pids+=($!)
   wait_for 20 "publisherd connects to Redis" has_line "$T/pub.log" "connected to Redis"
 }
+
+# own_prefix: a Wine prefix made for this run in $T/prefix (a service installed in a shared one
+# would start with every later test there). Its wineserver stays up between the wine commands, as
+# Windows does between commands (a service would otherwise end with the last command that kept
+# the prefix running), and is ended at exit.
+own_prefix() {
+  export WINEPREFIX=$T/prefix
+  wineboot --init >/dev/null 2>&1
+  wineserver -w
+  wineserver -p
+  # The prefix's own processes (services.exe among them) start now, their output to nowhere: one
+  # started by a $(wine ...) later would hold its pipe open, and that $(...) would never end.
+  wine cmd /c exit </dev/null >/dev/null 2>&1
+  extra_cleanup() {
+    wineserver -k 2>/dev/null || true
+    wineserver -w 2>/dev/null || true
+  }
+}

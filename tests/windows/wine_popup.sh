@@ -10,38 +10,23 @@
 #   - the jsonl sink beside it has the message, its title byte for byte;
 #   - pressing OK (Return: the box's only button has the focus) makes publisherd show the store's
 #     receipt `acknowledged`, and the box is gone.
+# Then the same as a Windows service (--install-service, sc start): the box comes from a second
+# process, `subscriberd.exe --popup`, started in the user's session (a service's own session has
+# no desktop anyone sees); OK there makes the receipt `acknowledged` as well.
 # No window manager is needed: Wine maps the box as a top-level X window named by its caption, and
-# xdotool gives it the focus. Its own Wine prefix (~/.cache/bcast/wine-popup, made on the first
-# run, about 10 s). KEEP=1 keeps the temporary directory (box.png, the OCR text, the logs).
-# Not part of ./dev test. Needs `./dev build` (publisherd, bcastctl) and `./dev windows`.
+# xdotool gives it the focus. A Wine prefix of its own, made for the run on Xvfb's display.
+# KEEP=1 keeps the temporary directory (box.png, the OCR text, the logs).
+# Needs `./dev build` (publisherd, bcastctl) and `./dev windows`.
 # usage: tests/windows/wine_popup.sh [LINUX_BUILD_DIR [WINDOWS_BUILD_DIR]]   (build, build-win)
 set -euo pipefail
 NAME=wine_popup
 source "$(dirname "$0")/lib.sh"
-require_programs flock Xvfb xdotool import tesseract
+require_programs Xvfb xdotool import tesseract
 log_files+=(ocr.txt)
-# A Wine prefix of its own, one run at a time: a prefix's programs share one wineserver and one
-# desktop process (explorer.exe), which stays on the display of the program that started it. In
-# the prefix of ./dev windows and wine_store.sh it may have started with no display at all, and a
-# MessageBox would then be shown nowhere.
-export WINEPREFIX=${XDG_CACHE_HOME:-$HOME/.cache}/bcast/wine-popup
-mkdir -p "$(dirname "$WINEPREFIX")"
-# The lock is fd 9, closed in what runs on (a daemon holding it would keep the next run waiting).
-exec 9>"$WINEPREFIX.lock"
-flock -w 300 9 || { echo "wine_popup: another wine_popup.sh still runs ($WINEPREFIX.lock)" >&2; exit 2; }
-[[ -d $WINEPREFIX ]] || env -u DISPLAY wineboot --init >/dev/null 2>&1 9>&-
-wineserver -w  # what is left of an earlier run (its desktop on a display now gone) ends first
-# Only this script's programs run in its prefix: the desktop process too ends at exit, while its
-# display (Xvfb, among pids) is still there.
-extra_cleanup() {
-  wineserver -k 2>/dev/null || true
-  wineserver -w 2>/dev/null || true
-}
-
 step "Xvfb on a free display"
 # -displayfd: the server picks a free display itself and writes its number once it is ready.
 exec 3>"$T/display"
-Xvfb -displayfd 3 -screen 0 1280x1024x24 -nolisten tcp >"$T/xvfb.log" 2>&1 9>&- &
+Xvfb -displayfd 3 -screen 0 1280x1024x24 -nolisten tcp >"$T/xvfb.log" 2>&1 &
 pids+=($!)
 exec 3>&-
 display_ready() { [[ -s $T/display ]]; }
@@ -50,13 +35,18 @@ DISPLAY=":$(head -n1 "$T/display")"
 export DISPLAY
 echo "DISPLAY=$DISPLAY"
 
+step "a Wine prefix of its own, its desktop on that display"
+# A prefix's programs share one desktop process (explorer.exe), on the display of the program
+# that started it: this prefix starts on Xvfb's. It ends at exit while Xvfb is still there.
+own_prefix
+
 step "redis-server, a signing key, publisherd (Linux)"
 start_head_office
 
 step "subscriberd.exe under Wine with the win32 and jsonl sinks"
 jsonl="$T/pesan.jsonl"
 wine "$exe" --redis "redis://127.0.0.1:$redis_port" --store s1 --state-dir "$(win "$T/state")" \
-  --sink win32 --sink "jsonl:$(win "$jsonl")" --trusted-key "$(win "$T/keys/signing.pub")" >"$T/sub.log" 2>&1 9>&- &
+  --sink win32 --sink "jsonl:$(win "$jsonl")" --trusted-key "$(win "$T/keys/signing.pub")" >"$T/sub.log" 2>&1 &
 sub_pid=$!
 pids+=("$sub_pid")
 live() { has_line "$T/sub.log" "is live on 2 channels"; }
@@ -115,5 +105,43 @@ wait_for 30 "publisherd shows $id acknowledged at s1" receipt_is "$id" acknowled
 gone() { ! xdotool getwindowname "$window" >/dev/null 2>&1 || ! xdotool search --onlyvisible --name "^Harga baru" >/dev/null 2>&1; }
 wait_for 10 "the MessageBox goes away" gone
 echo "receipt acknowledged, the box is gone"
+
+step "as a Windows service: the box comes from subscriberd.exe --popup in the user's session"
+kill -INT "$sub_pid"
+wait "$sub_pid" || fail "subscriberd.exe exited with status $? on SIGINT"
+cat >"$T/subscriberd.json" <<JSON
+{
+  "redis": "redis://127.0.0.1:$redis_port",
+  "store": "s1",
+  "sinks": ["win32", "jsonl:$(win "$jsonl")"],
+  "trusted_keys": ["$(win "$T/keys/signing.pub")"],
+  "state_dir": "$(win "$T/state")"
+}
+JSON
+wine "$exe" --install-service --config "$(win "$T/subscriberd.json")" >"$T/install.log" 2>&1 ||
+  fail "--install-service: $(cat "$T/install.log")"
+log_files+=(state/subscriberd.log)
+wine sc start bcast-subscriberd >"$T/sc.log" 2>&1 || fail "sc start: $(cat "$T/sc.log")"
+service_live() { has_line "$T/state/subscriberd.log" "is live on 2 channels"; }
+wait_for 60 "the service goes live" service_live
+id2=$(bcastctl send --target store:s1 --category announcement --require-ack --title "Dari layanan" \
+  "Tekan OK untuk konfirmasi" | sent_id)
+[[ -n $id2 ]] || fail "bcastctl send"
+window=$(timeout 30 xdotool search --sync --onlyvisible --name "^Dari layanan" | head -n1) ||
+  fail "no MessageBox from the service within 30 s"
+[[ $(xdotool getwindowname "$window") == "Dari layanan — "* ]] || fail "caption: $(xdotool getwindowname "$window")"
+popup_pid=$(xdotool getwindowpid "$window" 2>>"$T/xdotool.log") || fail "the box's window has no pid"
+popup_args=$(tr '\0' ' ' <"/proc/$popup_pid/cmdline")
+[[ $popup_args == *subscriberd.exe*--popup* ]] || fail "the box is not from subscriberd.exe --popup: $popup_args"
+echo "window $window from: $popup_args"
+wait_for 30 "publisherd shows $id2 displayed at s1" receipt_is "$id2" displayed
+xdotool windowfocus --sync "$window" 2>>"$T/xdotool.log" || fail "cannot focus the service's MessageBox"
+! receipt_is "$id2" acknowledged || fail "$id2 acknowledged before OK was pressed"
+xdotool key Return 2>>"$T/xdotool.log"
+wait_for 30 "publisherd shows $id2 acknowledged at s1" receipt_is "$id2" acknowledged
+popup_gone() { ! kill -0 "$popup_pid" 2>/dev/null; }
+wait_for 10 "the --popup process ends" popup_gone
+wine "$exe" --uninstall-service >"$T/install.log" 2>&1 || fail "--uninstall-service: $(cat "$T/install.log")"
+echo "service: receipt acknowledged through the box in the user's session"
 
 echo "wine_popup: all ok"

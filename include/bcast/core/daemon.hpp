@@ -21,8 +21,12 @@
 
 namespace bcast::core {
 
+// `expose_stop`, when given, gets what stops it as a signal does (to be called on the loop's
+// thread) at the start, and an empty function before this returns: a Windows service's stop
+// request comes on the Service Control Manager's thread, which posts it to the loop.
 inline void run_until_signalled(loop& l, std::function<void(std::function<void()> done)> shutdown,
-                                std::function<void()> reload = {}) {
+                                std::function<void()> reload = {},
+                                std::function<void(std::function<void()> stop)> expose_stop = {}) {
   bool stopping = false;
   auto stop = [&] {
     if (stopping) return;
@@ -30,6 +34,7 @@ inline void run_until_signalled(loop& l, std::function<void(std::function<void()
     log::notice("stopping: finishing work in flight");
     shutdown([&] { l.stop(); });
   };
+  if (expose_stop) expose_stop(stop);
 #ifdef _WIN32
   (void)reload;
   signal_watcher interrupt(l, SIGINT, stop);
@@ -42,6 +47,7 @@ inline void run_until_signalled(loop& l, std::function<void(std::function<void()
   if (reload) hangup = std::make_unique<signal_watcher>(l, SIGHUP, reload);
 #endif
   l.run();
+  if (expose_stop) expose_stop(nullptr);
   log::notice("stopped");
 }
 

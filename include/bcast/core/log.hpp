@@ -1,5 +1,5 @@
 #pragma once
-// Logging to stderr. Under systemd (JOURNAL_STREAM set) lines carry sd-daemon priority prefixes
+// Logging to stderr (or a file: settings::output). Under systemd (JOURNAL_STREAM set) lines carry sd-daemon priority prefixes
 // and no timestamp, since the journal adds its own; elsewhere an ISO time and the level lead.
 // One message is one line: control characters in it (a newline in a submitted user name, a
 // terminal escape) are written as \xHH, so that text from outside cannot forge a line.
@@ -21,6 +21,7 @@ enum class level { error = 3, warning = 4, notice = 5, info = 6, debug = 7 };
 struct settings {
   level threshold = level::info;
   bool journal = std::getenv("JOURNAL_STREAM") != nullptr;
+  std::FILE* output = nullptr;  // stderr when null; a Windows service, which has none, names a file
 };
 
 inline settings& config() {
@@ -84,7 +85,9 @@ inline void write(level l, std::string_view text) {
   }
   append_escaped(line, text);
   line += '\n';
-  std::fwrite(line.data(), 1, line.size(), stderr);
+  std::FILE* out = config().output ? config().output : stderr;
+  std::fwrite(line.data(), 1, line.size(), out);
+  if (out != stderr) std::fflush(out);
 }
 
 inline void error(std::string_view text) { write(level::error, text); }

@@ -128,6 +128,40 @@ inline std::optional<std::string> environment_variable(std::string_view name) {
   }
 }
 
+// One argument for a command line that CommandLineToArgvW (and the C runtime) reads back as
+// it was: quoted when it has a blank or a quote or is empty, with backslashes doubled where
+// they precede a quote.
+inline std::string quoted_argument(std::string_view arg) {
+  if (!arg.empty() && arg.find_first_of(" \t\n\v\"") == std::string_view::npos) return std::string(arg);
+  std::string out = "\"";
+  std::size_t backslashes = 0;
+  for (char c : arg) {
+    if (c == '\\') {
+      ++backslashes;
+      continue;
+    }
+    out.append(c == '"' ? backslashes * 2 + 1 : backslashes, '\\');
+    backslashes = 0;
+    out += c;
+  }
+  out.append(backslashes * 2, '\\');
+  return out + "\"";
+}
+
+// This program's own path (GetModuleFileNameW), UTF-8.
+inline std::optional<std::string> program_path() {
+  std::wstring path(MAX_PATH, L'\0');
+  while (true) {
+    const DWORD n = GetModuleFileNameW(nullptr, path.data(), static_cast<DWORD>(path.size()));
+    if (n == 0) return std::nullopt;
+    if (n < path.size()) {
+      path.resize(n);
+      return to_utf8(path);
+    }
+    path.resize(path.size() * 2);
+  }
+}
+
 // %ProgramData% (C:\ProgramData), where a service's data lives: the known folder, or the
 // environment variable when the shell cannot say.
 inline std::optional<std::string> program_data_dir() {

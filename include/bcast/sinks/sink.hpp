@@ -84,6 +84,10 @@ struct sink_options {
 #else
   std::string shell = "/bin/sh";
 #endif
+  // Windows: the win32 sink shows its box through this command (the program itself, quoted, and
+  // --popup) in the logged-on user's session, as a service must (win32_session.hpp). Empty: in
+  // this process, on its own desktop.
+  std::string popup_command;
   // make_sink refuses a dialog sink whose program is not on PATH, so a typo shows at start-up.
   bool check_programs = true;
 

@@ -20,6 +20,7 @@
 #include <bcast/sinks/sink.hpp>
 #include <bcast/sinks/text.hpp>
 #include <bcast/sinks/win32_dialog.hpp>
+#include <bcast/sinks/win32_session.hpp>
 #include <bcast/sinks/words.hpp>
 
 #include <uv.h>
@@ -174,8 +175,17 @@ class threaded_dialog_sink final : public queued_sink {
 
 #ifdef _WIN32
 inline std::unique_ptr<sink> make_win32_sink(core::loop& l, const sink_options& options) {
-  return std::make_unique<threaded_dialog_sink>(l, "win32", options, win32::show_message_box,
-                                                win32::close_message_box);
+  if (options.popup_command.empty()) {
+    return std::make_unique<threaded_dialog_sink>(l, "win32", options, win32::show_message_box,
+                                                  win32::close_message_box);
+  }
+  auto command = core::win32::to_wide_lossy(options.popup_command);
+  return std::make_unique<threaded_dialog_sink>(
+      l, "win32", options,
+      [command](const win32::dialog_request& r, win32::dialog_control& c) {
+        return win32::show_in_user_session(r, c, command);
+      },
+      win32::close_in_user_session);
 }
 #endif
 

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -34,6 +35,9 @@ struct dialog_result {
 struct dialog_control {
   std::atomic<std::uint32_t> thread_id{0};
   std::atomic<bool> closed_by_us{false};
+  // The popup process in the user's session, while it runs (win32_session.hpp), under `mutex`.
+  std::mutex mutex;
+  void* process = nullptr;
 };
 
 // Invalid UTF-8 (a stray continuation byte, an overlong form, a surrogate, a truncated sequence)

@@ -188,6 +188,32 @@ void environment_and_arguments(int argc) {
   }
 }
 
+// core::win32::quoted_argument: what CommandLineToArgvW (as the C runtime) reads back is the
+// argument as it was, for the service's command line (subscriberd --install-service).
+void quoted_arguments() {
+  const std::vector<std::string> odd{"plain",
+                                     "",
+                                     "with space",
+                                     "C:\\Program Files\\bcast\\",
+                                     "say \"hi\"",
+                                     "back\\\\\"quote",
+                                     "tab\there",
+                                     "Z:\\tmp\\\xC3\xA9tat toko \xE2\x98\x95\\subscriberd.json"};
+  std::string line = "subscriberd.exe";
+  for (const auto& a : odd) {
+    line += ' ';  // (not " " + quoted: g++ 12 at -O3 warns of a memcpy overlap, -Wrestrict)
+    line += bcast::core::win32::quoted_argument(a);
+  }
+  int count = 0;
+  wchar_t** parsed = CommandLineToArgvW(to_wide(line).value_or(L"").c_str(), &count);
+  check(parsed && count == static_cast<int>(odd.size()) + 1, "quoted: as many arguments back");
+  for (int i = 1; parsed && i < count && i <= static_cast<int>(odd.size()); ++i) {
+    const auto& want = odd[static_cast<std::size_t>(i - 1)];
+    check(to_utf8(parsed[i]) == want, "quoted and read back: " + want);
+  }
+  if (parsed) LocalFree(parsed);
+}
+
 }  // namespace
 
 int main(int argc, char**) {
@@ -196,6 +222,7 @@ int main(int argc, char**) {
   filesystem_paths();
   files();
   environment_and_arguments(argc);
+  quoted_arguments();
   std::printf(failures ? "test_utf: %d FAILED\n" : "test_utf: all ok\n", failures);
   return failures ? 1 : 0;
 }

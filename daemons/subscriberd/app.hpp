@@ -41,10 +41,11 @@ class app {
             broker::presence_settings{
                 std::chrono::duration_cast<std::chrono::milliseconds>(config_.heartbeat), 3}),
         receipt_recorder_(receipts_),
-        pipeline_(broker::display_settings{config_.store, bcast::core::utf8_path(config_.state_dir)},
-                  bcast::trust::store_policy(config_.keys, config_.allow_unsigned,
-                                             broker::store_targets(config_.store, config_.groups)),
-                  std::move(sinks), receipt_recorder_),
+        pipeline_(
+            broker::display_settings{config_.store, bcast::core::utf8_path(config_.state_dir)},
+            bcast::trust::store_policy(config_.keys, config_.allow_unsigned,
+                                       broker::store_targets(config_.store, config_.groups)),
+            std::move(sinks), receipt_recorder_),
         reminder_timer_(l),
         status_timer_(l),
         log_flush_timer_(l),
@@ -86,10 +87,13 @@ class app {
       checkpoint();
       if (!announced_live_) {
         announced_live_ = true;
-        log::info("store " + config_.store + " is live on " + std::to_string(driver_->targets().size()) + " channels");
+        log::info("store " + config_.store + " is live on " +
+                  std::to_string(driver_->targets().size()) + " channels");
       }
     });
-    redis_.observe([this](bcast::redis::connection_state s, const bcast::core::error& why) { on_redis_state(s, why); });
+    redis_.observe([this](bcast::redis::connection_state s, const bcast::core::error& why) {
+      on_redis_state(s, why);
+    });
     redis_.connect();
     driver_->start();
     heartbeat_.start();
@@ -97,7 +101,8 @@ class app {
     for (const auto& t : targets) channels += (channels.empty() ? "" : ", ") + t;
     log::info("store " + config_.store + " subscribing to " + channels + " at " +
               redis_options(config_).describe() + "; sinks: " + pipeline_.sinks().name());
-    status_timer_.start(std::chrono::minutes(10), [this] { log_status(); }, std::chrono::minutes(10));
+    status_timer_.start(
+        std::chrono::minutes(10), [this] { log_status(); }, std::chrono::minutes(10));
     status_timer_.unref();
     // The count of rejections the log held back, once their minute is over.
     log_flush_timer_.start(
@@ -137,7 +142,8 @@ class app {
     auto o = bcast::redis::parse_url(c.redis_url).value();
     o.tls_options = c.redis_tls;
     // A cluster's nodes are each checked against their own host.
-    if (o.tls_options.server_name.empty() && !o.cluster) o.tls_options.server_name = o.endpoint.host;
+    if (o.tls_options.server_name.empty() && !o.cluster)
+      o.tls_options.server_name = o.endpoint.host;
     o.client_name = "subscriberd:" + c.store;
     o.backoff.initial = std::chrono::milliseconds(200);
     o.backoff.max = std::chrono::seconds(30);
@@ -185,10 +191,9 @@ class app {
   void arm_reminders() {
     const auto next = pipeline_.next_reminder();
     if (!next) return reminder_timer_.stop();
-    const auto wait = std::clamp(std::chrono::ceil<std::chrono::milliseconds>(
-                                     *next - std::chrono::system_clock::now()),
-                                 std::chrono::milliseconds(0),
-                                 std::chrono::milliseconds(std::chrono::hours(1)));
+    const auto wait = std::clamp(
+        std::chrono::ceil<std::chrono::milliseconds>(*next - std::chrono::system_clock::now()),
+        std::chrono::milliseconds(0), std::chrono::milliseconds(std::chrono::hours(1)));
     reminder_timer_.start(wait, [this] {
       pipeline_.remind_due();
       arm_reminders();
@@ -196,10 +201,11 @@ class app {
   }
 
   std::string status_text() const {
-    const std::string state = broker_down_ ? "broker unreachable, retrying"
-                              : driver_ && driver_->live()
-                                  ? "live on " + std::to_string(driver_->targets().size()) + " channels"
-                                  : "catching up";
+    const std::string state =
+        broker_down_ ? "broker unreachable, retrying"
+        : driver_ && driver_->live()
+            ? "live on " + std::to_string(driver_->targets().size()) + " channels"
+            : "catching up";
     const auto& counts = pipeline_.counters();
     return "store " + config_.store + " " + state + "; " + std::to_string(counts.received) +
            " received, " + std::to_string(counts.shown) + " shown, " +

@@ -71,9 +71,10 @@ inline bcast::core::result<void> apply_file(config& c, const std::string& path) 
 inline const bcast::core::cli::spec& cli_spec() {
   static const bcast::core::cli::spec s{
       {"config", "redis", "store", "group", "sink", "state-dir", "trusted-key", "language"},
-      {"check-config", "version", "help", "allow-unsigned",
+      {
+          "check-config", "version", "help", "allow-unsigned",
 #ifdef _WIN32
-       "install-service", "uninstall-service", "service",  // the Windows service (main.cpp)
+          "install-service", "uninstall-service", "service",  // the Windows service (main.cpp)
 #endif
       }};
   return s;

@@ -93,8 +93,8 @@ int main(int argc, char** argv) {
   // The service's MessageBox, in the user's session (sinks/win32_session.hpp).
   if (argc == 2 && std::string_view(argv[1]) == "--popup") return bcast::sinks::win32::popup_main();
 #endif
-  auto start = bcast::core::cli::parse_daemon_command_line(argc, argv, subscriberd::cli_spec(), "subscriberd", BCAST_VERSION,
-                                                          usage_text);
+  auto start = bcast::core::cli::parse_daemon_command_line(
+      argc, argv, subscriberd::cli_spec(), "subscriberd", BCAST_VERSION, usage_text);
   if (!start.args) return start.exit_status;
   auto& args = start.args;
 #ifdef _WIN32
@@ -163,8 +163,9 @@ int main(int argc, char** argv) {
     }
     std::cout << "subscriberd: installed the service " << service_name << ": " << *command << "\n";
     if (!installed->restarts_after_error_exit)
-      std::cerr << "subscriberd: warning: this system restarts the service after a crash only, not "
-                   "after it exits with an error (SERVICE_CONFIG_FAILURE_ACTIONS_FLAG is unknown)\n";
+      std::cerr
+          << "subscriberd: warning: this system restarts the service after a crash only, not "
+             "after it exits with an error (SERVICE_CONFIG_FAILURE_ACTIONS_FLAG is unknown)\n";
     return 0;
   }
 #endif

@@ -61,7 +61,8 @@ TEST_CASE("hash and verify round-trip", "[auth][password]") {
     CHECK_FALSE(verify_password(" ", empty));
     const std::string binary("a\0b\xff", 4);
     CHECK(verify_password(binary, hash_password(binary, fast_iterations)));
-    CHECK_FALSE(verify_password(std::string("a\0c\xff", 4), hash_password(binary, fast_iterations)));
+    CHECK_FALSE(
+        verify_password(std::string("a\0c\xff", 4), hash_password(binary, fast_iterations)));
   }
 }
 
@@ -86,56 +87,55 @@ TEST_CASE("malformed PHC strings never verify", "[auth][password]") {
       "$pbkdf2-sha256$i=1000,l=32$MDEyMzQ1Njc4OWFiY2RlZg$"
       "pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g";
   REQUIRE(verify_password("hunter2", good));
-  const char* bad[] =
-      {
-          "",
-          "$",
-          "hunter2",
-          "pbkdf2-sha256$i=1000,l=32$MDEyMzQ1Njc4OWFiY2RlZg$"
-          "pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g",
-          "$pbkdf2-sha1$i=1000,l=32$MDEyMzQ1Njc4OWFiY2RlZg$"
-          "pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g",
-          "$pbkdf2-sha256$i=0,l=32$MDEyMzQ1Njc4OWFiY2RlZg$"
-          "pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g",
-          "$pbkdf2-sha256$i=01000,l=32$MDEyMzQ1Njc4OWFiY2RlZg$"
-          "pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g",
-          "$pbkdf2-sha256$i=-1000,l=32$MDEyMzQ1Njc4OWFiY2RlZg$"
-          "pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g",
-          "$pbkdf2-sha256$i=99999999999,l=32$MDEyMzQ1Njc4OWFiY2RlZg$"
-          "pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g",
-          "$pbkdf2-sha256$i=4000000000$MDEyMzQ1Njc4OWFiY2RlZg$"
-          "pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g",
-          "$pbkdf2-sha256$l=32,i=1000$MDEyMzQ1Njc4OWFiY2RlZg$"
-          "pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g",
-          "$pbkdf2-sha256$i=1000,l=31$MDEyMzQ1Njc4OWFiY2RlZg$"
-          "pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g",
-          "$pbkdf2-sha256$i=1000,l=32,x=1$MDEyMzQ1Njc4OWFiY2RlZg$"
-          "pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g",
-          "$pbkdf2-sha256$i=1000,$MDEyMzQ1Njc4OWFiY2RlZg$"
-          "pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g",
-          "$pbkdf2-sha256$$MDEyMzQ1Njc4OWFiY2RlZg$pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g",
-          "$pbkdf2-sha256$i=1000,l=32$MDEyMzQ1Njc4OWFiY2RlZg==$"
-          "pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g",
-          "$pbkdf2-sha256$i=1000,l=32$MDEyMzQ1Njc4OWFiY2RlZg$"
-          "pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g=",
-          "$pbkdf2-sha256$i=1000,l=32$MDEyMzQ1Njc4OWFiY2RlZg$"
-          "pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2h",  // trailing bits
-          "$pbkdf2-sha256$i=1000,l=32$MDEy*zQ1Njc4OWFiY2RlZg$"
-          "pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g",
-          "$pbkdf2-sha256$i=1000,l=32$$pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g",
-          "$pbkdf2-sha256$i=1000,l=32$MDEyMzQ1Njc4OWFiY2RlZg$",
-          "$pbkdf2-sha256$i=1000,l=32$MDEyMzQ1Njc4OWFiY2RlZg$"
-          "pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g$",
-          "$pbkdf2-sha256$i=1000,l=32$MDEyMzQ1Njc4OWFiY2RlZg$"
-          "pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g$x",
-          " $pbkdf2-sha256$i=1000,l=32$MDEyMzQ1Njc4OWFiY2RlZg$"
-          "pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g",
-          "$scrypt$ln=10,r=8$MDEyMzQ1Njc4OWFiY2RlZg$xhygCB++/lnqkJuXyqpuqIwyXp1fZuC+q3d168khIUA",
-          "$scrypt$ln=30,r=8,p=1$MDEyMzQ1Njc4OWFiY2RlZg$xhygCB++/"
-          "lnqkJuXyqpuqIwyXp1fZuC+q3d168khIUA",
-          "$scrypt$ln=20,r=64,p=1$MDEyMzQ1Njc4OWFiY2RlZg$xhygCB++/"
-          "lnqkJuXyqpuqIwyXp1fZuC+q3d168khIUA",  // 8 GiB
-      };
+  const char* bad[] = {
+      "",
+      "$",
+      "hunter2",
+      "pbkdf2-sha256$i=1000,l=32$MDEyMzQ1Njc4OWFiY2RlZg$"
+      "pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g",
+      "$pbkdf2-sha1$i=1000,l=32$MDEyMzQ1Njc4OWFiY2RlZg$"
+      "pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g",
+      "$pbkdf2-sha256$i=0,l=32$MDEyMzQ1Njc4OWFiY2RlZg$"
+      "pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g",
+      "$pbkdf2-sha256$i=01000,l=32$MDEyMzQ1Njc4OWFiY2RlZg$"
+      "pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g",
+      "$pbkdf2-sha256$i=-1000,l=32$MDEyMzQ1Njc4OWFiY2RlZg$"
+      "pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g",
+      "$pbkdf2-sha256$i=99999999999,l=32$MDEyMzQ1Njc4OWFiY2RlZg$"
+      "pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g",
+      "$pbkdf2-sha256$i=4000000000$MDEyMzQ1Njc4OWFiY2RlZg$"
+      "pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g",
+      "$pbkdf2-sha256$l=32,i=1000$MDEyMzQ1Njc4OWFiY2RlZg$"
+      "pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g",
+      "$pbkdf2-sha256$i=1000,l=31$MDEyMzQ1Njc4OWFiY2RlZg$"
+      "pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g",
+      "$pbkdf2-sha256$i=1000,l=32,x=1$MDEyMzQ1Njc4OWFiY2RlZg$"
+      "pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g",
+      "$pbkdf2-sha256$i=1000,$MDEyMzQ1Njc4OWFiY2RlZg$"
+      "pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g",
+      "$pbkdf2-sha256$$MDEyMzQ1Njc4OWFiY2RlZg$pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g",
+      "$pbkdf2-sha256$i=1000,l=32$MDEyMzQ1Njc4OWFiY2RlZg==$"
+      "pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g",
+      "$pbkdf2-sha256$i=1000,l=32$MDEyMzQ1Njc4OWFiY2RlZg$"
+      "pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g=",
+      "$pbkdf2-sha256$i=1000,l=32$MDEyMzQ1Njc4OWFiY2RlZg$"
+      "pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2h",  // trailing bits
+      "$pbkdf2-sha256$i=1000,l=32$MDEy*zQ1Njc4OWFiY2RlZg$"
+      "pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g",
+      "$pbkdf2-sha256$i=1000,l=32$$pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g",
+      "$pbkdf2-sha256$i=1000,l=32$MDEyMzQ1Njc4OWFiY2RlZg$",
+      "$pbkdf2-sha256$i=1000,l=32$MDEyMzQ1Njc4OWFiY2RlZg$"
+      "pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g$",
+      "$pbkdf2-sha256$i=1000,l=32$MDEyMzQ1Njc4OWFiY2RlZg$"
+      "pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g$x",
+      " $pbkdf2-sha256$i=1000,l=32$MDEyMzQ1Njc4OWFiY2RlZg$"
+      "pj4T35D2v4tYmC1sTJ1y5tcMADOdtnQGvuHmyYDQh2g",
+      "$scrypt$ln=10,r=8$MDEyMzQ1Njc4OWFiY2RlZg$xhygCB++/lnqkJuXyqpuqIwyXp1fZuC+q3d168khIUA",
+      "$scrypt$ln=30,r=8,p=1$MDEyMzQ1Njc4OWFiY2RlZg$xhygCB++/"
+      "lnqkJuXyqpuqIwyXp1fZuC+q3d168khIUA",
+      "$scrypt$ln=20,r=64,p=1$MDEyMzQ1Njc4OWFiY2RlZg$xhygCB++/"
+      "lnqkJuXyqpuqIwyXp1fZuC+q3d168khIUA",  // 8 GiB
+  };
   for (const char* phc : bad) {
     INFO(phc);
     CHECK_FALSE(verify_password("hunter2", phc));

@@ -14,8 +14,8 @@ namespace {
 const login_throttle::clock::time_point start = login_throttle::clock::time_point{} + 1000h;
 
 // One attempt, started and ended at `now`; false if the throttle refused it.
-bool attempt(login_throttle& t, std::string_view address, std::string_view account, throttle_outcome result,
-             login_throttle::clock::time_point now) {
+bool attempt(login_throttle& t, std::string_view address, std::string_view account,
+             throttle_outcome result, login_throttle::clock::time_point now) {
   if (t.begin(address, account, now)) return false;
   t.end(address, account, result, now);
   return true;
@@ -27,7 +27,8 @@ TEST_CASE("per (address, account): five free failures, then a lock that doubles 
           "[auth][throttle]") {
   login_throttle throttle;
   auto now = start;
-  for (int i = 0; i < 4; ++i) REQUIRE(attempt(throttle, "10.0.0.1", "admin", throttle_outcome::failed, now));
+  for (int i = 0; i < 4; ++i)
+    REQUIRE(attempt(throttle, "10.0.0.1", "admin", throttle_outcome::failed, now));
   CHECK_FALSE(throttle.check("10.0.0.1", "admin", now));
   REQUIRE(attempt(throttle, "10.0.0.1", "admin", throttle_outcome::failed, now));  // 5th
   CHECK(throttle.check("10.0.0.1", "admin", now) == 1s);
@@ -52,7 +53,8 @@ TEST_CASE("per (address, account): five free failures, then a lock that doubles 
 TEST_CASE("failures from one address never lock the account for another address",
           "[auth][throttle]") {
   login_throttle throttle;
-  for (int i = 0; i < 20; ++i) (void)attempt(throttle, "203.0.113.9", "admin", throttle_outcome::failed, start);
+  for (int i = 0; i < 20; ++i)
+    (void)attempt(throttle, "203.0.113.9", "admin", throttle_outcome::failed, start);
   CHECK(throttle.check("203.0.113.9", "admin", start));
   CHECK_FALSE(throttle.check("10.0.0.1", "admin", start));
   CHECK(attempt(throttle, "10.0.0.1", "admin", throttle_outcome::succeeded, start));
@@ -63,7 +65,8 @@ TEST_CASE("failures from one address never lock the account for another address"
 TEST_CASE("an address that tries many names is locked by its own count", "[auth][throttle]") {
   login_throttle throttle;
   for (int i = 0; i < 29; ++i)
-    REQUIRE(attempt(throttle, "203.0.113.9", "user" + std::to_string(i), throttle_outcome::failed, start));
+    REQUIRE(attempt(throttle, "203.0.113.9", "user" + std::to_string(i), throttle_outcome::failed,
+                    start));
   REQUIRE(attempt(throttle, "203.0.113.9", "user29", throttle_outcome::failed, start));  // the 30th
   const auto wait = throttle.check("203.0.113.9", "someone-new", start);
   REQUIRE(wait);
@@ -86,7 +89,8 @@ TEST_CASE("a burst gets no further than the same attempts one after another", "[
     CHECK(throttle.check("10.0.0.1", "admin", start) == 1s);  // locked as five failures earn
   }
   SECTION("past the free failures, one at a time") {
-    for (int i = 0; i < 5; ++i) REQUIRE(attempt(throttle, "10.0.0.1", "x", throttle_outcome::failed, start));
+    for (int i = 0; i < 5; ++i)
+      REQUIRE(attempt(throttle, "10.0.0.1", "x", throttle_outcome::failed, start));
     const auto later = start + 1s;
     REQUIRE_FALSE(throttle.begin("10.0.0.1", "x", later));
     CHECK(throttle.begin("10.0.0.1", "x", later) == 1s);
@@ -124,12 +128,14 @@ TEST_CASE("Retry-After rounds up and never says 0", "[auth][throttle]") {
 TEST_CASE("success resets the account, quiet time forgets, accounts are separate",
           "[auth][throttle]") {
   login_throttle throttle;
-  for (int i = 0; i < 5; ++i) REQUIRE(attempt(throttle, "a", "alice", throttle_outcome::failed, start));
+  for (int i = 0; i < 5; ++i)
+    REQUIRE(attempt(throttle, "a", "alice", throttle_outcome::failed, start));
   CHECK(throttle.check("a", "alice", start));
   CHECK_FALSE(throttle.check("a", "bob", start));
 
   // Unknown names are tracked exactly like real ones: the caller cannot tell them apart.
-  for (int i = 0; i < 5; ++i) REQUIRE(attempt(throttle, "a", "no-such-user", throttle_outcome::failed, start));
+  for (int i = 0; i < 5; ++i)
+    REQUIRE(attempt(throttle, "a", "no-such-user", throttle_outcome::failed, start));
   CHECK(throttle.check("a", "no-such-user", start) == 1s);
 
   REQUIRE(attempt(throttle, "a", "alice", throttle_outcome::succeeded, start + 1s));
@@ -138,11 +144,13 @@ TEST_CASE("success resets the account, quiet time forgets, accounts are separate
 
   // Four failures, then 15 quiet minutes: the count is forgotten.
   login_throttle quiet;
-  for (int i = 0; i < 4; ++i) REQUIRE(attempt(quiet, "a", "carol", throttle_outcome::failed, start));
+  for (int i = 0; i < 4; ++i)
+    REQUIRE(attempt(quiet, "a", "carol", throttle_outcome::failed, start));
   REQUIRE(attempt(quiet, "a", "carol", throttle_outcome::failed, start + 15min));
   CHECK_FALSE(quiet.check("a", "carol", start + 15min));
   // ...but four failures and then one more within the window do lock.
-  for (int i = 0; i < 3; ++i) REQUIRE(attempt(quiet, "a", "carol", throttle_outcome::failed, start + 16min));
+  for (int i = 0; i < 3; ++i)
+    REQUIRE(attempt(quiet, "a", "carol", throttle_outcome::failed, start + 16min));
   REQUIRE(attempt(quiet, "a", "carol", throttle_outcome::failed, start + 20min));
   CHECK(quiet.check("a", "carol", start + 20min) == 1s);
 
@@ -158,7 +166,8 @@ TEST_CASE("bounded memory", "[auth][throttle]") {
   login_throttle throttle(o);
   for (int i = 0; i < 1000; ++i)
     REQUIRE(attempt(throttle, "10.0." + std::to_string(i / 250) + "." + std::to_string(i % 250),
-                    "user" + std::to_string(i), throttle_outcome::failed, start + std::chrono::seconds(i)));
+                    "user" + std::to_string(i), throttle_outcome::failed,
+                    start + std::chrono::seconds(i)));
   CHECK(throttle.size() == 200);  // 100 addresses, 100 (address, account) pairs
   // The most recent ones are kept.
   for (int i = 0; i < 4; ++i)
@@ -168,7 +177,8 @@ TEST_CASE("bounded memory", "[auth][throttle]") {
   // Over-long names are cut, so they cannot be used to grow memory per entry.
   login_throttle cut(o);
   for (int i = 0; i < 5; ++i)
-    REQUIRE(attempt(cut, "a", std::string(16, 'a') + std::to_string(i), throttle_outcome::failed, start));
+    REQUIRE(attempt(cut, "a", std::string(16, 'a') + std::to_string(i), throttle_outcome::failed,
+                    start));
   CHECK(cut.size() == 2);
   CHECK(cut.check("a", std::string(16, 'a'), start) == 1s);
 
@@ -190,8 +200,8 @@ TEST_CASE("addresses: an IPv6 client counts under its /64", "[auth][throttle]") 
   CHECK(login_throttle::address_key("unix") == "unix");
   login_throttle throttle;
   for (int i = 0; i < 5; ++i)
-    REQUIRE(
-        attempt(throttle, "2001:db8:1:2::" + std::to_string(i + 1), "admin", throttle_outcome::failed, start));
+    REQUIRE(attempt(throttle, "2001:db8:1:2::" + std::to_string(i + 1), "admin",
+                    throttle_outcome::failed, start));
   CHECK(throttle.check("2001:db8:1:2::99", "admin", start) == 1s);
   CHECK_FALSE(throttle.check("2001:db8:1:3::1", "admin", start));
 }

@@ -13,8 +13,8 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
-#include <vector>
 #include <support/assert_ok.hpp>
+#include <vector>
 
 using namespace bcast::auth;
 namespace fs = std::filesystem;

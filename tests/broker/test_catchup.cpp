@@ -13,8 +13,8 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <vector>
 #include <support/assert_ok.hpp>
+#include <vector>
 
 using namespace bcast;
 using namespace std::chrono_literals;

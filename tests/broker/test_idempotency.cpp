@@ -18,7 +18,7 @@ namespace {
 using publish_result = core::result<broker::publish_outcome>;
 
 publish_result publish_keyed(core::loop& l, broker::publisher& pub, const message::envelope& e,
-                           broker::publish_options o = {}) {
+                             broker::publish_options o = {}) {
   return test::await_answer<publish_result>(l, [&](auto done) { pub.publish(e, done, o); });
 }
 

@@ -68,14 +68,16 @@ TEST_CASE_METHOD(numbering,
   n.on_frame("all", f.counted(2), ready, ask);
   n.on_frame("all", f.counted(3), ready, ask);
   CHECK(ask.empty());
-  CHECK(seqs(ready) == numbered{{7, test::message_id(1)}, {8, test::message_id(2)}, {9, test::message_id(3)}});
+  CHECK(seqs(ready) ==
+        numbered{{7, test::message_id(1)}, {8, test::message_id(2)}, {9, test::message_id(3)}});
 
   // A channel counts on its own.
   ready.clear();
   n.on_frame("store:s1", f.numbered(4, 2), ready, ask);
   n.on_frame("all", f.counted(5), ready, ask);
   n.on_frame("store:s1", f.counted(6), ready, ask);
-  CHECK(seqs(ready) == numbered{{2, test::message_id(4)}, {10, test::message_id(5)}, {3, test::message_id(6)}});
+  CHECK(seqs(ready) ==
+        numbered{{2, test::message_id(4)}, {10, test::message_id(5)}, {3, test::message_id(6)}});
 
   // A numbered frame is the truth: the count follows it.
   ready.clear();
@@ -97,7 +99,8 @@ TEST_CASE_METHOD(
   CHECK(n.wants(ask[0]));
 
   CHECK_FALSE(n.on_lookup(ask[0], 41, ready));
-  CHECK(seqs(ready) == numbered{{41, test::message_id(1)}, {42, test::message_id(2)}, {43, test::message_id(3)}});
+  CHECK(seqs(ready) ==
+        numbered{{41, test::message_id(1)}, {42, test::message_id(2)}, {43, test::message_id(3)}});
   CHECK_FALSE(n.wants(ask[0]));
   ready.clear();
   n.on_frame("all", f.counted(4), ready, ask);
@@ -116,7 +119,8 @@ TEST_CASE_METHOD(numbering,
   n.on_frame("all", f.counted(1), ready, ask);
   n.on_frame("all", f.counted(2), ready, ask);
   n.on_frame("all", f.numbered(3, 12), ready, ask);
-  CHECK(seqs(ready) == numbered{{10, test::message_id(1)}, {11, test::message_id(2)}, {12, test::message_id(3)}});
+  CHECK(seqs(ready) ==
+        numbered{{10, test::message_id(1)}, {11, test::message_id(2)}, {12, test::message_id(3)}});
   ready.clear();
   CHECK_FALSE(n.on_lookup(ask.at(0), 10, ready));  // stale now
   CHECK(ready.empty());
@@ -127,7 +131,8 @@ TEST_CASE_METHOD(numbering, "live numbering: an undecodable frame still uses up 
     n.on_frame("all", f.numbered(1, 5), ready, ask);
     n.on_frame("all", std::nullopt, ready, ask);
     n.on_frame("all", f.counted(2), ready, ask);
-    CHECK(seqs(ready) == numbered{{5, test::message_id(1)}, {7, test::message_id(2)}});  // the tracker reads 6 from history
+    CHECK(seqs(ready) == numbered{{5, test::message_id(1)},
+                                  {7, test::message_id(2)}});  // the tracker reads 6 from history
   }
   SECTION("while waiting, even as the first: the lookup is for the first it can name") {
     n.on_frame("all", std::nullopt, ready, ask);

@@ -346,7 +346,7 @@ TEST_CASE("store_reach counts the stores a message reaches, the same as testing 
       {"region:r1"},
       {"region:nowhere"},
       {"region:r1", "region:r2"},
-      {"region:r1", "format:f0"},           // overlapping groups: each store once
+      {"region:r1", "format:f0"},             // overlapping groups: each store once
       {"region:r1", "store:s1", "store:s2"},  // s1 is in r1 already; s2 is not
       {"format:f1", "all"},
       {"store:s0", "store:s0"},

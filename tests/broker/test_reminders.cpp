@@ -58,7 +58,8 @@ TEST_CASE("reminders: due every interval from the last showing, until forgotten"
   CHECK(!book.next_due());
 }
 
-TEST_CASE("reminders: only a must-read message, at the store's minimum interval, until it expires") {
+TEST_CASE(
+    "reminders: only a must-read message, at the store's minimum interval, until it expires") {
   broker::reminder_book book;
   auto plain = must_read(first_id, 30);
   plain.require_ack = false;
@@ -123,9 +124,9 @@ TEST_CASE("reminders: the book outlives a restart in the state dir") {
 TEST_CASE("reminders: a damaged file is refused with its path, and the book starts empty") {
   test::temp_dir dir;
   const auto path = dir.path() / std::string(broker::reminders_file_name);
-  for (const std::string bad :
-       {"{not json", R"({"reminders":{}})", R"({"reminders":[{"envelope":{},"due_ms":1,"count":0}]})",
-        R"({"reminders":[{"envelope":{"v":1},"due_ms":"x","count":0}]})"}) {
+  for (const std::string bad : {"{not json", R"({"reminders":{}})",
+                                R"({"reminders":[{"envelope":{},"due_ms":1,"count":0}]})",
+                                R"({"reminders":[{"envelope":{"v":1},"due_ms":"x","count":0}]})"}) {
     std::ofstream(path) << bad;
     auto book = broker::reminder_book::open(dir.path());
     REQUIRE(!book);

@@ -21,7 +21,8 @@ std::string sid(std::uint64_t seq) {
 }
 
 entry make_entry(const std::string& target, std::uint64_t seq, int message) {
-  return entry{target, seq, sid(seq), test::message_id(message), "{\"n\":" + std::to_string(message) + "}"};
+  return entry{target, seq, sid(seq), test::message_id(message),
+               "{\"n\":" + std::to_string(message) + "}"};
 }
 
 // History per target, answering fetch requests the way the driver's XRANGE/XREVRANGE would.

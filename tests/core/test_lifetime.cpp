@@ -223,7 +223,8 @@ TEST_CASE("a timer freed by the teardown may free another owner's timer, which i
   CHECK(watch.expired());  // the second timer's box, and the callback it holds, are gone
 }
 
-TEST_CASE("work deferred but never run is dropped by the teardown, and the timers it owned are freed") {
+TEST_CASE(
+    "work deferred but never run is dropped by the teardown, and the timers it owned are freed") {
   // As publisherd at SIGTERM: a closed Redis connection's failed commands wait in a deferred batch
   // that never runs, and the last holder of the connection (and of its timers) is among them.
   auto captured = std::make_shared<int>(0);

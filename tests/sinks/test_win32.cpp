@@ -216,8 +216,9 @@ TEST_CASE(
 
 TEST_CASE("win32: the popup request a service sends to its box in the user's session",
           "[sinks][win32]") {
-  auto e = test::make_envelope("Harga baru \xE2\x80\x94 minyak", "Rp 34.900 \xE2\x9C\x93\n\"baris dua\"",
-                               message::priority::urgent, true);
+  auto e =
+      test::make_envelope("Harga baru \xE2\x80\x94 minyak", "Rp 34.900 \xE2\x9C\x93\n\"baris dua\"",
+                          message::priority::urgent, true);
   const auto request = dialog_request_for(e, language::id);
   const auto text = win32::encode_popup_request(request);
   CHECK(text.find('\n') == std::string::npos);  // one line, the body's newline escaped
@@ -233,9 +234,10 @@ TEST_CASE("win32: the popup request a service sends to its box in the user's ses
   const auto replaced = win32::decode_popup_request(win32::encode_popup_request(bad));
   REQUIRE(replaced);
   CHECK(replaced->caption == "a\xEF\xBF\xBDz");
-  for (const char* refused : {"", "[]", "{\"caption\":\"c\",\"text\":\"t\",\"icon\":\"info\",\"urgent\":false}",
-                              "{\"caption\":\"c\",\"text\":\"t\",\"icon\":\"warning\"}",
-                              "{\"caption\":1,\"text\":\"t\",\"icon\":\"warning\",\"urgent\":false}"}) {
+  for (const char* refused :
+       {"", "[]", "{\"caption\":\"c\",\"text\":\"t\",\"icon\":\"info\",\"urgent\":false}",
+        "{\"caption\":\"c\",\"text\":\"t\",\"icon\":\"warning\"}",
+        "{\"caption\":1,\"text\":\"t\",\"icon\":\"warning\",\"urgent\":false}"}) {
     INFO(refused);
     CHECK_FALSE(win32::decode_popup_request(refused));
   }

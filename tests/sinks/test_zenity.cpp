@@ -337,8 +337,9 @@ TEST_CASE("zenity: a program that cannot start is failed", "[sinks][zenity]") {
   CHECK(r.reason() == "cannot start /nonexistent/zenity: no such file or directory");
 }
 
-TEST_CASE("zenity: a must-read reminder waits while its dialog is open, then shows titled Reminder N",
-          "[sinks][zenity][x11]") {
+TEST_CASE(
+    "zenity: a must-read reminder waits while its dialog is open, then shows titled Reminder N",
+    "[sinks][zenity][x11]") {
   if (!have_desktop_tools()) return;
   test::xvfb x;
   core::loop l;

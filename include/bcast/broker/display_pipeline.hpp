@@ -82,9 +82,9 @@ struct display_settings {
 };
 
 struct opened_state {
-  store_state position;          // where the catch-up resumes; empty: from the newest messages
-  core::error position_problem;  // why the saved position was not used; empty when it was
-  core::error journal_problem;   // why there is no journal: a kill may then show a message twice
+  store_state position;           // where the catch-up resumes; empty: from the newest messages
+  core::error position_problem;   // why the saved position was not used; empty when it was
+  core::error journal_problem;    // why there is no journal: a kill may then show a message twice
   core::error reminders_problem;  // why the reminders were not restored
 };
 

@@ -115,7 +115,8 @@ inline core::result<void> save_store_state(const std::filesystem::path& dir, con
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return core::error(ec, "cannot create the state dir " + core::path_utf8(dir));
-  return core::write_file_atomic(core::path_utf8(state_file_path(dir)), encode_store_state(s), 0600);
+  return core::write_file_atomic(core::path_utf8(state_file_path(dir)), encode_store_state(s),
+                                 0600);
 }
 
 // Nothing when there is no file yet.
@@ -155,8 +156,9 @@ inline loaded_store_state load_store_state_or_fresh(const std::filesystem::path&
     auto aside = path;
     aside += ".corrupt";
     std::filesystem::rename(path, aside, ec);
-    out.problem = core::error(out.problem.code(),
-                              out.problem.detail() + (ec ? "" : "; moved to " + core::path_utf8(aside)));
+    out.problem =
+        core::error(out.problem.code(),
+                    out.problem.detail() + (ec ? "" : "; moved to " + core::path_utf8(aside)));
   }
   out.problem =
       core::error(out.problem.code(), out.problem.detail() + "; starting from the newest messages");

@@ -165,7 +165,8 @@ class append_file {
   }
 
   append_file() = default;
-  append_file(append_file&& o) noexcept : fd_(std::exchange(o.fd_, -1)), path_(std::move(o.path_)) {}
+  append_file(append_file&& o) noexcept
+      : fd_(std::exchange(o.fd_, -1)), path_(std::move(o.path_)) {}
   append_file& operator=(append_file&& o) noexcept {
     std::swap(fd_, o.fd_);
     std::swap(path_, o.path_);

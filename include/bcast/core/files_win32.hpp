@@ -66,12 +66,15 @@ inline error windows_error(DWORD code, std::string detail) {
   return {std::error_code(static_cast<int>(code), std::system_category()), std::move(detail)};
 }
 
-inline error last_error(std::string detail) { return windows_error(GetLastError(), std::move(detail)); }
+inline error last_error(std::string detail) {
+  return windows_error(GetLastError(), std::move(detail));
+}
 
 // A path for CreateFileW and friends; invalid UTF-8 is an error that names the path.
 inline result<std::wstring> wide_path(const std::string& path) {
   auto wide = to_wide(path);
-  if (!wide) return error(std::make_error_code(std::errc::invalid_argument), path + ": not valid UTF-8");
+  if (!wide)
+    return error(std::make_error_code(std::errc::invalid_argument), path + ": not valid UTF-8");
   return std::move(*wide);
 }
 
@@ -136,7 +139,8 @@ inline std::string append_to_regular_file(const std::string& path, std::string_v
                        FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT, nullptr));
   if (!h) return "cannot open " + path + ": " + error_text(GetLastError());
   if (auto why = not_a_regular_file(h.get())) return "cannot open " + path + ": " + *why;
-  if (!write_all(h.get(), data, false)) return "cannot write " + path + ": " + error_text(GetLastError());
+  if (!write_all(h.get(), data, false))
+    return "cannot write " + path + ": " + error_text(GetLastError());
   if (!h.close()) return "cannot write " + path + ": " + error_text(GetLastError());
   return {};
 }
@@ -173,7 +177,8 @@ inline result<void> write_new_file(const std::string& path, std::string_view dat
   if (!h) {
     const DWORD code = GetLastError();
     if (code == ERROR_FILE_EXISTS || code == ERROR_ALREADY_EXISTS)
-      return error(std::make_error_code(std::errc::file_exists), path + " exists; not replacing a key");
+      return error(std::make_error_code(std::errc::file_exists),
+                   path + " exists; not replacing a key");
     return windows_error(code, "cannot create " + path);
   }
   if (!write_all(h.get(), data, false) || !FlushFileBuffers(h.get())) {
@@ -189,7 +194,9 @@ inline result<void> write_new_file(const std::string& path, std::string_view dat
 }  // namespace win32
 
 // MoveFileExW(MOVEFILE_WRITE_THROUGH) has put the rename on disk already.
-inline result<void> sync_directory(const std::filesystem::path&) { return {}; }
+inline result<void> sync_directory(const std::filesystem::path&) {
+  return {};
+}
 
 // Readers see the old file or the new one, never a torn one, also across a crash. `mode` is a
 // POSIX notion: the new file gets its directory's inherited permissions (ACLs).
@@ -200,7 +207,8 @@ inline result<void> write_file_atomic(const std::string& path, std::string_view 
   // Beside the target, so that the move stays on one volume: ".NAME.tmp-PID-N".
   static std::atomic<unsigned> counter{0};
   const std::wstring::size_type slash = target->find_last_of(L"\\/");
-  const std::wstring dir = slash == std::wstring::npos ? std::wstring() : target->substr(0, slash + 1);
+  const std::wstring dir =
+      slash == std::wstring::npos ? std::wstring() : target->substr(0, slash + 1);
   const std::wstring name = slash == std::wstring::npos ? *target : target->substr(slash + 1);
   const std::wstring temp = dir + L"." + name + L".tmp-" + std::to_wstring(GetCurrentProcessId()) +
                             L"-" + std::to_wstring(++counter);
@@ -217,7 +225,8 @@ inline result<void> write_file_atomic(const std::string& path, std::string_view 
   if (!win32::write_all(h.get(), data, false)) return fail("cannot write " + temp_text);
   if (!FlushFileBuffers(h.get())) return fail("cannot flush " + temp_text);
   if (!h.close()) return fail("cannot close " + temp_text);
-  if (!MoveFileExW(temp.c_str(), target->c_str(), MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH))
+  if (!MoveFileExW(temp.c_str(), target->c_str(),
+                   MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH))
     return fail("cannot rename " + temp_text + " to " + path);
   return {};
 }
@@ -238,10 +247,12 @@ inline result<std::string> read_file_bounded(const std::string& path, std::size_
   char buf[16384];
   while (true) {
     DWORD n = 0;
-    if (!ReadFile(h.get(), buf, sizeof buf, &n, nullptr)) return win32::last_error("cannot read " + path);
+    if (!ReadFile(h.get(), buf, sizeof buf, &n, nullptr))
+      return win32::last_error("cannot read " + path);
     if (n == 0) break;
     if (out.size() + n > max_bytes)
-      return error(errc::limit_exceeded, path + ": larger than " + std::to_string(max_bytes) + " bytes");
+      return error(errc::limit_exceeded,
+                   path + ": larger than " + std::to_string(max_bytes) + " bytes");
     out.append(buf, n);
   }
   return out;

@@ -1,8 +1,9 @@
 #pragma once
-// Logging to stderr (or a file: settings::output). Under systemd (JOURNAL_STREAM set) lines carry sd-daemon priority prefixes
-// and no timestamp, since the journal adds its own; elsewhere an ISO time and the level lead.
-// One message is one line: control characters in it (a newline in a submitted user name, a
-// terminal escape) are written as \xHH, so that text from outside cannot forge a line.
+// Logging to stderr (or a file: settings::output). Under systemd (JOURNAL_STREAM set) lines carry
+// sd-daemon priority prefixes and no timestamp, since the journal adds its own; elsewhere an ISO
+// time and the level lead. One message is one line: control characters in it (a newline in a
+// submitted user name, a terminal escape) are written as \xHH, so that text from outside cannot
+// forge a line.
 
 #include <bcast/core/text.hpp>
 
@@ -31,11 +32,16 @@ inline settings& config() {
 
 inline const char* name(level l) {
   switch (l) {
-    case level::error: return "error";
-    case level::warning: return "warning";
-    case level::notice: return "notice";
-    case level::info: return "info";
-    case level::debug: return "debug";
+    case level::error:
+      return "error";
+    case level::warning:
+      return "warning";
+    case level::notice:
+      return "notice";
+    case level::info:
+      return "info";
+    case level::debug:
+      return "debug";
   }
   return "?";
 }
@@ -69,7 +75,9 @@ inline void write(level l, std::string_view text) {
   } else {
     auto now = std::chrono::system_clock::now();
     std::time_t t = std::chrono::system_clock::to_time_t(now);
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+    auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() %
+        1000;
     std::tm tm{};
 #ifdef _WIN32
     gmtime_s(&tm, &t);
@@ -77,8 +85,9 @@ inline void write(level l, std::string_view text) {
     gmtime_r(&t, &tm);
 #endif
     char stamp[96];
-    std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ ", tm.tm_year + 1900, tm.tm_mon + 1,
-                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+    std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(ms));
     line = stamp;
     line += name(l);
     line += ": ";
@@ -90,10 +99,20 @@ inline void write(level l, std::string_view text) {
   if (out != stderr) std::fflush(out);
 }
 
-inline void error(std::string_view text) { write(level::error, text); }
-inline void warning(std::string_view text) { write(level::warning, text); }
-inline void notice(std::string_view text) { write(level::notice, text); }
-inline void info(std::string_view text) { write(level::info, text); }
-inline void debug(std::string_view text) { write(level::debug, text); }
+inline void error(std::string_view text) {
+  write(level::error, text);
+}
+inline void warning(std::string_view text) {
+  write(level::warning, text);
+}
+inline void notice(std::string_view text) {
+  write(level::notice, text);
+}
+inline void info(std::string_view text) {
+  write(level::info, text);
+}
+inline void debug(std::string_view text) {
+  write(level::debug, text);
+}
 
 }  // namespace bcast::core::log

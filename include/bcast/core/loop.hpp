@@ -22,17 +22,20 @@ class loop {
   loop() {
     if (int rc = uv_loop_init(&loop_); rc != 0) throw std::runtime_error(uv_strerror(rc));
     loop_.data = this;
-    uv_async_init(&loop_, &mailbox_, [](uv_async_t* h) { static_cast<loop*>(h->data)->drain_mailbox(); });
+    uv_async_init(&loop_, &mailbox_,
+                  [](uv_async_t* h) { static_cast<loop*>(h->data)->drain_mailbox(); });
     mailbox_.data = this;
     uv_unref(reinterpret_cast<uv_handle_t*>(&mailbox_));
-    uv_async_init(&loop_, &deferred_async_, [](uv_async_t* h) { static_cast<loop*>(h->data)->run_deferred(); });
+    uv_async_init(&loop_, &deferred_async_,
+                  [](uv_async_t* h) { static_cast<loop*>(h->data)->run_deferred(); });
     deferred_async_.data = this;
     uv_unref(reinterpret_cast<uv_handle_t*>(&deferred_async_));
     // Writes queued during a loop iteration are flushed once, before the loop polls again.
     uv_prepare_init(&loop_, &prepare_);
     uv_check_init(&loop_, &check_);
     prepare_.data = check_.data = this;
-    uv_prepare_start(&prepare_, [](uv_prepare_t* h) { static_cast<loop*>(h->data)->run_end_of_tick(); });
+    uv_prepare_start(&prepare_,
+                     [](uv_prepare_t* h) { static_cast<loop*>(h->data)->run_end_of_tick(); });
     uv_check_start(&check_, [](uv_check_t* h) { static_cast<loop*>(h->data)->run_end_of_tick(); });
     uv_unref(reinterpret_cast<uv_handle_t*>(&prepare_));
     uv_unref(reinterpret_cast<uv_handle_t*>(&check_));
@@ -42,8 +45,10 @@ class loop {
   loop& operator=(const loop&) = delete;
 
   ~loop() {
-    for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&mailbox_), reinterpret_cast<uv_handle_t*>(&deferred_async_),
-                           reinterpret_cast<uv_handle_t*>(&prepare_), reinterpret_cast<uv_handle_t*>(&check_)}) {
+    for (uv_handle_t* h :
+         {reinterpret_cast<uv_handle_t*>(&mailbox_),
+          reinterpret_cast<uv_handle_t*>(&deferred_async_),
+          reinterpret_cast<uv_handle_t*>(&prepare_), reinterpret_cast<uv_handle_t*>(&check_)}) {
       uv_close(h, nullptr);
     }
     // Owners that free themselves from their handles' close callbacks close those handles their
@@ -56,9 +61,12 @@ class loop {
       // still close that handle.
       drop_unrun_work();
       // Let every pending close callback run so that objects libuv still holds are freed.
-      uv_walk(&loop_, [](uv_handle_t* h, void*) {
-        if (!uv_is_closing(h)) uv_close(h, nullptr);
-      }, nullptr);
+      uv_walk(
+          &loop_,
+          [](uv_handle_t* h, void*) {
+            if (!uv_is_closing(h)) uv_close(h, nullptr);
+          },
+          nullptr);
       while (uv_run(&loop_, UV_RUN_DEFAULT) != 0) {
       }
       if (after_teardown_.empty() && deferred_.empty()) break;

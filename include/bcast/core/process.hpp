@@ -189,7 +189,9 @@ class process final : public held_by_uv<process> {
   // Windows' variable names are case-insensitive (Path is PATH); elsewhere they are bytes.
   static bool same_variable(std::string_view a, std::string_view b) noexcept {
 #ifdef _WIN32
-    const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+    const auto lower = [](char c) {
+      return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+    };
     if (a.size() != b.size()) return false;
     for (std::size_t i = 0; i < a.size(); ++i) {
       if (lower(a[i]) != lower(b[i])) return false;
@@ -208,7 +210,8 @@ class process final : public held_by_uv<process> {
     uv_env_item_t* items = nullptr;
     int count = 0;
     if (uv_os_environ(&items, &count) != 0) return out;
-    for (int i = 0; i < count; ++i) out.push_back(std::string(items[i].name) + "=" + items[i].value);
+    for (int i = 0; i < count; ++i)
+      out.push_back(std::string(items[i].name) + "=" + items[i].value);
     uv_os_free_environ(items, count);
 #else
     for (char** e = environ; e && *e; ++e) out.emplace_back(*e);

@@ -17,10 +17,10 @@
 #ifndef WIN32_LEAN_AND_MEAN
 #define WIN32_LEAN_AND_MEAN
 #endif
-#include <winsock2.h>
-#include <windows.h>
 #include <shellapi.h>
 #include <shlobj.h>
+#include <windows.h>
+#include <winsock2.h>
 
 #include <climits>
 #include <optional>
@@ -62,8 +62,8 @@ inline std::optional<std::string> to_utf8(std::wstring_view wide) {
   if (wide.empty()) return std::string();
   if (wide.size() > static_cast<std::size_t>(INT_MAX)) return std::nullopt;
   const int in = static_cast<int>(wide.size());
-  const int n =
-      WideCharToMultiByte(CP_UTF8, WC_ERR_INVALID_CHARS, wide.data(), in, nullptr, 0, nullptr, nullptr);
+  const int n = WideCharToMultiByte(CP_UTF8, WC_ERR_INVALID_CHARS, wide.data(), in, nullptr, 0,
+                                    nullptr, nullptr);
   if (n <= 0) return std::nullopt;
   std::string out(static_cast<std::size_t>(n), '\0');
   if (WideCharToMultiByte(CP_UTF8, WC_ERR_INVALID_CHARS, wide.data(), in, out.data(), n, nullptr,
@@ -77,13 +77,13 @@ inline std::string error_text(DWORD code) {
   wchar_t* buffer = nullptr;
   const DWORD n = FormatMessageW(
       FORMAT_MESSAGE_ALLOCATE_BUFFER | FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS,
-      nullptr, code, MAKELANGID(LANG_ENGLISH, SUBLANG_ENGLISH_US), reinterpret_cast<LPWSTR>(&buffer),
-      0, nullptr);
+      nullptr, code, MAKELANGID(LANG_ENGLISH, SUBLANG_ENGLISH_US),
+      reinterpret_cast<LPWSTR>(&buffer), 0, nullptr);
   std::string text;
   if (n > 0 && buffer) text = to_utf8(std::wstring_view(buffer, n)).value_or(std::string());
   if (buffer) LocalFree(buffer);
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ' ||
-                           text.back() == '.'))
+  while (!text.empty() &&
+         (text.back() == '\n' || text.back() == '\r' || text.back() == ' ' || text.back() == '.'))
     text.pop_back();
   if (text.empty()) text = "Windows error";
   return text + " (" + std::to_string(code) + ")";
@@ -114,8 +114,8 @@ inline std::optional<std::string> environment_variable(std::string_view name) {
   std::wstring value(256, L'\0');
   while (true) {
     SetLastError(ERROR_SUCCESS);
-    const DWORD n = GetEnvironmentVariableW(wide_name->c_str(), value.data(),
-                                            static_cast<DWORD>(value.size()));
+    const DWORD n =
+        GetEnvironmentVariableW(wide_name->c_str(), value.data(), static_cast<DWORD>(value.size()));
     if (n == 0) {
       if (GetLastError() == ERROR_ENVVAR_NOT_FOUND) return std::nullopt;
       return std::string();
@@ -132,7 +132,8 @@ inline std::optional<std::string> environment_variable(std::string_view name) {
 // it was: quoted when it has a blank or a quote or is empty, with backslashes doubled where
 // they precede a quote.
 inline std::string quoted_argument(std::string_view arg) {
-  if (!arg.empty() && arg.find_first_of(" \t\n\v\"") == std::string_view::npos) return std::string(arg);
+  if (!arg.empty() && arg.find_first_of(" \t\n\v\"") == std::string_view::npos)
+    return std::string(arg);
   std::string out = "\"";
   std::size_t backslashes = 0;
   for (char c : arg) {

@@ -27,9 +27,8 @@ struct service_definition {
 
 // The SCM restarts a failed service after each of these, then waits this long without a failure
 // before it counts from the first again.
-inline constexpr std::chrono::seconds service_restart_delays[] = {std::chrono::seconds(5),
-                                                                 std::chrono::seconds(10),
-                                                                 std::chrono::seconds(30)};
+inline constexpr std::chrono::seconds service_restart_delays[] = {
+    std::chrono::seconds(5), std::chrono::seconds(10), std::chrono::seconds(30)};
 inline constexpr std::chrono::hours service_failure_reset{24};
 
 namespace detail {
@@ -101,7 +100,8 @@ inline core::result<installed_service> install_service(const service_definition&
   for (const auto* text : {&name, &display, &command, &about}) {
     if (!*text) return text->err();
   }
-  detail::sc_handle scm(OpenSCManagerW(nullptr, nullptr, SC_MANAGER_CONNECT | SC_MANAGER_CREATE_SERVICE));
+  detail::sc_handle scm(
+      OpenSCManagerW(nullptr, nullptr, SC_MANAGER_CONNECT | SC_MANAGER_CREATE_SERVICE));
   if (!scm) return detail::failed("opening the Service Control Manager (run as an administrator)");
   const bool existed = [&] {
     detail::sc_handle created(CreateServiceW(
@@ -111,7 +111,8 @@ inline core::result<installed_service> install_service(const service_definition&
     return !created && GetLastError() == ERROR_SERVICE_EXISTS;
   }();
   detail::sc_handle service(OpenServiceW(scm.get(), name->c_str(), SERVICE_ALL_ACCESS));
-  if (!service) return detail::failed((existed ? "opening the service " : "creating the service ") + d.name);
+  if (!service)
+    return detail::failed((existed ? "opening the service " : "creating the service ") + d.name);
   if (existed && !ChangeServiceConfigW(service.get(), SERVICE_WIN32_OWN_PROCESS, SERVICE_AUTO_START,
                                        SERVICE_ERROR_NORMAL, command->c_str(), nullptr, nullptr,
                                        nullptr, nullptr, nullptr, display->c_str()))
@@ -126,8 +127,8 @@ inline core::result<installed_service> install_service(const service_definition&
 
 // Stops the service (waiting up to `patience` for it) and removes it. A service that is not
 // there is an error that says so.
-inline core::result<void> uninstall_service(const std::string& service_name,
-                                            std::chrono::seconds patience = std::chrono::seconds(30)) {
+inline core::result<void> uninstall_service(
+    const std::string& service_name, std::chrono::seconds patience = std::chrono::seconds(30)) {
   auto name = detail::wide(service_name, "the service name");
   if (!name) return name.err();
   detail::sc_handle scm(OpenSCManagerW(nullptr, nullptr, SC_MANAGER_CONNECT));
@@ -138,7 +139,8 @@ inline core::result<void> uninstall_service(const std::string& service_name,
   SERVICE_STATUS status{};
   if (ControlService(service.get(), SERVICE_CONTROL_STOP, &status)) {
     const auto deadline = std::chrono::steady_clock::now() + patience;
-    while (status.dwCurrentState != SERVICE_STOPPED && std::chrono::steady_clock::now() < deadline) {
+    while (status.dwCurrentState != SERVICE_STOPPED &&
+           std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
       if (!QueryServiceStatus(service.get(), &status)) break;
     }
@@ -239,7 +241,8 @@ inline core::result<int> run_as_service(const std::string& service_name, service
   if (!dispatched) {
     const DWORD code = GetLastError();
     if (code == ERROR_FAILED_SERVICE_CONTROLLER_CONNECT)
-      return detail::failed("--service is for the Service Control Manager; to run it by hand leave it out", code);
+      return detail::failed(
+          "--service is for the Service Control Manager; to run it by hand leave it out", code);
     return detail::failed("starting the service dispatcher", code);
   }
   return s.exit_status;

@@ -1,7 +1,8 @@
 #pragma once
-// Connection options and the Redis URL forms (README, "Using the library"): redis://[user:pass@]host:port[/db],
-// rediss://... (TLS), unix:///path.sock[?db=N], and the seed nodes of a Redis Cluster:
-// redis-cluster://[user:pass@]host:port[,host:port]... and rediss-cluster://... (TLS).
+// Connection options and the Redis URL forms (README, "Using the library"):
+// redis://[user:pass@]host:port[/db], rediss://... (TLS), unix:///path.sock[?db=N], and the seed
+// nodes of a Redis Cluster: redis-cluster://[user:pass@]host:port[,host:port]... and
+// rediss-cluster://... (TLS).
 
 #include <bcast/core/error.hpp>
 #include <bcast/core/text.hpp>
@@ -49,7 +50,8 @@ struct options {
 
   // The URL without its password, for logs.
   std::string describe() const {
-    if (endpoint.is_unix()) return "unix://" + endpoint.unix_path + (db ? "?db=" + std::to_string(db) : "");
+    if (endpoint.is_unix())
+      return "unix://" + endpoint.unix_path + (db ? "?db=" + std::to_string(db) : "");
     std::string s = cluster ? (tls ? "rediss-cluster://" : "redis-cluster://")
                             : (tls ? "rediss://" : "redis://");
     if (!user.empty()) s += user + "@";
@@ -70,7 +72,8 @@ struct options {
 // Fills endpoint, tls, user, password and db of `base` from `url`.
 inline core::result<options> parse_url(std::string_view url, options base = {}) {
   auto bad = [&](const std::string& why) {
-    return core::error(core::errc::invalid_argument, "Redis URL '" + std::string(url) + "': " + why);
+    return core::error(core::errc::invalid_argument,
+                       "Redis URL '" + std::string(url) + "': " + why);
   };
   auto scheme_end = url.find("://");
   if (scheme_end == std::string_view::npos)
@@ -80,11 +83,13 @@ inline core::result<options> parse_url(std::string_view url, options base = {}) 
   options o = std::move(base);
   if (scheme == "unix") {
 #ifdef _WIN32
-    return bad("unix:// (a Unix socket) is not available on Windows builds; use redis:// or rediss://");
+    return bad(
+        "unix:// (a Unix socket) is not available on Windows builds; use redis:// or rediss://");
 #endif
     auto query = rest.find('?');
     o.endpoint = net::endpoint{{}, 0, std::string(rest.substr(0, query))};
-    if (o.endpoint.unix_path.empty() || o.endpoint.unix_path[0] != '/') return bad("expected unix:///absolute/path.sock");
+    if (o.endpoint.unix_path.empty() || o.endpoint.unix_path[0] != '/')
+      return bad("expected unix:///absolute/path.sock");
     o.tls = false;
     o.cluster = false;
     o.cluster_seeds.clear();

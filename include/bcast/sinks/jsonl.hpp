@@ -77,7 +77,8 @@ inline std::string append_line(const std::string& path, std::string_view line) {
   bool closed = ::close(fd) == 0;
   if (n < 0) return "cannot write " + path + ": " + std::strerror(write_errno);
   if (static_cast<std::size_t>(n) != line.size())
-    return "cannot write " + path + ": short write (" + std::to_string(n) + " of " + std::to_string(line.size()) + " bytes)";
+    return "cannot write " + path + ": short write (" + std::to_string(n) + " of " +
+           std::to_string(line.size()) + " bytes)";
   if (!closed) return "cannot write " + path + ": " + std::strerror(errno);
   return {};
 #endif
@@ -97,7 +98,8 @@ inline bool tail_contains(const std::string& path, std::string_view needle, off_
   std::string tail(static_cast<std::size_t>(size > from ? size - from : 0), '\0');
   const ssize_t n = ::pread(fd, tail.data(), tail.size(), from);
   ::close(fd);
-  return n > 0 && std::string_view(tail.data(), static_cast<std::size_t>(n)).find(needle) != std::string_view::npos;
+  return n > 0 && std::string_view(tail.data(), static_cast<std::size_t>(n)).find(needle) !=
+                      std::string_view::npos;
 #endif
 }
 
@@ -106,7 +108,10 @@ inline bool tail_contains(const std::string& path, std::string_view needle, off_
 class jsonl_sink final : public sink {
  public:
   jsonl_sink(core::loop& l, std::string path)
-      : loop_(l), path_(std::move(path)), name_("jsonl:" + path_), state_(std::make_shared<state>()) {}
+      : loop_(l),
+        path_(std::move(path)),
+        name_("jsonl:" + path_),
+        state_(std::make_shared<state>()) {}
   ~jsonl_sink() override { state_->closed = true; }
 
   const std::string& name() const noexcept override { return name_; }
@@ -137,7 +142,8 @@ class jsonl_sink final : public sink {
   // A reader of the file learns of the recall in the file's own order, after the message. There
   // is no outcome to report it by, so a failed write goes to the log.
   void recall(const message::envelope&, std::string_view id) override {
-    append_event({{"event", "recalled"}, {"id", std::string(id)}}, "recall of message " + std::string(id));
+    append_event({{"event", "recalled"}, {"id", std::string(id)}},
+                 "recall of message " + std::string(id));
   }
 
   // Asked only when no sink of the store can take an acknowledgement (sink_set::remind).

@@ -1,7 +1,8 @@
 #pragma once
 // The Windows half of the `win32` sink: a MessageBoxW on the thread that calls it. It needs only
 // <windows.h> (through core/win32.hpp) and the standard library (no libuv), so a test compiles
-// and links it with mingw-w64 on Linux. The UTF-8 to UTF-16 conversion is portable and tested natively.
+// and links it with mingw-w64 on Linux. The UTF-8 to UTF-16 conversion is portable and tested
+// natively.
 
 #include <atomic>
 #include <cstdint>
@@ -100,7 +101,9 @@ inline std::u16string utf8_to_utf16(std::string_view in) {
 #ifdef _WIN32
 
 // What the box shows: MultiByteToWideChar, with U+FFFD for what is not UTF-8 (as utf8_to_utf16).
-inline std::wstring to_wide(std::string_view utf8) { return core::win32::to_wide_lossy(utf8); }
+inline std::wstring to_wide(std::string_view utf8) {
+  return core::win32::to_wide_lossy(utf8);
+}
 
 // Every box comes to the front and stays above other windows; an urgent one is also system modal.
 inline UINT message_box_style(const dialog_request& request) {

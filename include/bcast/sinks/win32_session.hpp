@@ -35,7 +35,8 @@ inline std::string encode_popup_request(const dialog_request& r) {
   const char* icon = r.icon == dialog_icon::warning ? "warning"
                      : r.icon == dialog_icon::error ? "error"
                                                     : "information";
-  return nlohmann::json{{"caption", r.caption}, {"text", r.text}, {"icon", icon}, {"urgent", r.urgent}}
+  return nlohmann::json{
+      {"caption", r.caption}, {"text", r.text}, {"icon", icon}, {"urgent", r.urgent}}
       .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
@@ -118,7 +119,8 @@ inline dialog_result show_in_user_session(const dialog_request& request, dialog_
   if (control.closed_by_us) return {dialog_answer::closed, {}};
   const DWORD session = WTSGetActiveConsoleSessionId();
   if (session == 0xFFFFFFFF)
-    return {dialog_answer::error, "nobody is logged on at this PC's screen: no session to show the box in"};
+    return {dialog_answer::error,
+            "nobody is logged on at this PC's screen: no session to show the box in"};
   detail::owned_handle token;
   if (!WTSQueryUserToken(session, &token.h))
     return detail::popup_error("no user logged on in session " + std::to_string(session));
@@ -143,14 +145,15 @@ inline dialog_result show_in_user_session(const dialog_request& request, dialog_
   startup.hStdError = out_write.h;
   PROCESS_INFORMATION process{};
   std::wstring command = popup_command;  // CreateProcessW may write into it
-  const BOOL started = CreateProcessAsUserW(
-      token.h, nullptr, command.data(), nullptr, nullptr, TRUE,
-      CREATE_NO_WINDOW | CREATE_UNICODE_ENVIRONMENT, environment, nullptr, &startup, &process);
+  const BOOL started = CreateProcessAsUserW(token.h, nullptr, command.data(), nullptr, nullptr,
+                                            TRUE, CREATE_NO_WINDOW | CREATE_UNICODE_ENVIRONMENT,
+                                            environment, nullptr, &startup, &process);
   const DWORD start_error = GetLastError();
   if (environment) DestroyEnvironmentBlock(environment);
   in_read.reset();
   out_write.reset();
-  if (!started) return detail::popup_error("cannot start the popup in the user's session", start_error);
+  if (!started)
+    return detail::popup_error("cannot start the popup in the user's session", start_error);
   detail::owned_handle child, child_thread;
   child.h = process.hProcess;
   child_thread.h = process.hThread;

@@ -40,8 +40,7 @@ void conversions() {
   // Exact code units: U+2014 is one unit, U+1F389 (party popper) the pair D83C DF89.
   const auto w = to_wide(salam);
   check(w.has_value(), "Indonesian with emoji converts");
-  const std::u16string expected =
-      u"Selamat pagi, Ibu! \u2615 Toko buka pukul 07.00 \xD83C\xDF89";
+  const std::u16string expected = u"Selamat pagi, Ibu! \u2615 Toko buka pukul 07.00 \xD83C\xDF89";
   check(w && std::u16string(w->begin(), w->end()) == expected,
         "Selamat pagi ... U+2615 ... U+1F389 as the exact UTF-16 code units");
   check(w && w->size() == 45, "45 code units (the emoji is two)");
@@ -57,21 +56,19 @@ void conversions() {
     check(back && *back == s, "round trip: " + s);
   }
   // The other way round from UTF-16 code units.
-  const std::wstring units = {0x0053, 0x0065, 0x006C, 0x0061, 0x006D, 0x0061, 0x0074, 0x0020,
-                              0xD83D, 0xDE00};
+  const std::wstring units = {0x0053, 0x0065, 0x006C, 0x0061, 0x006D,
+                              0x0061, 0x0074, 0x0020, 0xD83D, 0xDE00};
   check(to_utf8(units) == std::string("Selamat \xF0\x9F\x98\x80"),
         "UTF-16 with a surrogate pair to UTF-8");
 
   // Invalid UTF-8 is an error, never a guess.
   const std::vector<std::pair<std::string, std::string>> invalid = {
-      {"a\x80z", "a stray continuation byte"},
-      {"\xC0\xAF", "an overlong '/'"},
-      {"\xED\xA0\x80", "an encoded surrogate"},
-      {"Harga \xE2\x82", "a sequence cut short"},
-      {"\xF4\x90\x80\x80", "past U+10FFFF"},
-      {"\xFF", "a byte that is never UTF-8"},
+      {"a\x80z", "a stray continuation byte"},  {"\xC0\xAF", "an overlong '/'"},
+      {"\xED\xA0\x80", "an encoded surrogate"}, {"Harga \xE2\x82", "a sequence cut short"},
+      {"\xF4\x90\x80\x80", "past U+10FFFF"},    {"\xFF", "a byte that is never UTF-8"},
   };
-  for (const auto& [bytes, what] : invalid) check(!to_wide(bytes), "invalid UTF-8 refused: " + what);
+  for (const auto& [bytes, what] : invalid)
+    check(!to_wide(bytes), "invalid UTF-8 refused: " + what);
   check(!to_utf8(std::wstring(1, wchar_t(0xD800))), "an unpaired surrogate refused");
   check(to_wide_lossy("a\x80z") == std::wstring(L"a\uFFFDz"),
         "lossy (what a person reads): U+FFFD for a bad byte");
@@ -84,7 +81,8 @@ void conversions() {
 // and core::path_utf8 (core/files.hpp), which go by char8_t.
 void filesystem_paths() {
   const auto p = bcast::core::utf8_path(salam);
-  check(to_wide(salam) && p.wstring() == *to_wide(salam), "core::utf8_path(UTF-8) is that UTF-16 inside");
+  check(to_wide(salam) && p.wstring() == *to_wide(salam),
+        "core::utf8_path(UTF-8) is that UTF-16 inside");
   check(bcast::core::path_utf8(p) == salam, "and core::path_utf8 gives the UTF-8 back");
   check(bcast::core::path_utf8(p / "posisi.json") == salam + "\\posisi.json", "also once joined");
 }
@@ -129,18 +127,22 @@ void files() {
   check(w1.ok(), "write_file_atomic to a file with an emoji in its name" +
                      (w1 ? std::string() : ": " + w1.err().message()));
   auto w2 = bcast::core::write_file_atomic(path, harga, 0600);
-  check(w2.ok(), "and replaces it (MoveFileExW)" + (w2 ? std::string() : ": " + w2.err().message()));
+  check(w2.ok(),
+        "and replaces it (MoveFileExW)" + (w2 ? std::string() : ": " + w2.err().message()));
   const auto names = listing(dir);
   check(names == std::vector<std::string>{name},
-        "Windows lists exactly that name, and no temp file is left (" + std::to_string(names.size()) + ")");
+        "Windows lists exactly that name, and no temp file is left (" +
+            std::to_string(names.size()) + ")");
   const auto read = bcast::core::read_file_bounded(path, 1 << 20);
   check(read && *read == harga, "read_file_bounded gives the new content");
   const auto small = bcast::core::read_file_bounded(path, 4);
-  check(!small && small.err() == bcast::core::errc::limit_exceeded, "past max_bytes: limit_exceeded");
+  check(!small && small.err() == bcast::core::errc::limit_exceeded,
+        "past max_bytes: limit_exceeded");
   const auto missing = bcast::core::read_file_bounded(dir + "\\tidak ada", 100);
   check(!missing && missing.err().code() == std::errc::no_such_file_or_directory,
         "a missing file is no_such_file_or_directory, as on POSIX");
-  check(!bcast::core::read_file_bounded("bad \xC0\xAF name", 100), "a path that is not UTF-8 is refused");
+  check(!bcast::core::read_file_bounded("bad \xC0\xAF name", 100),
+        "a path that is not UTF-8 is refused");
 
   // The display journal's file and the jsonl sink's appends.
   const std::string journal_path = dir + "\\shown.journal";
@@ -152,8 +154,7 @@ void files() {
       check(read_text(journal_path) == "+01J\n=01J\n",
             "both lines, in order, while it is open (shared for reading)");
       check(journal->truncate().ok() && journal->append("-02K\n").ok(), "truncate, append again");
-      check(read_text(journal_path) == "-02K\n",
-            "only the line after the truncation");
+      check(read_text(journal_path) == "-02K\n", "only the line after the truncation");
     }
   }
   const std::string jsonl = dir + "\\pesan \xF0\x9F\x93\xA2.jsonl";
@@ -176,12 +177,14 @@ void environment_and_arguments(int argc) {
   check(bcast::core::win32::environment_variable("BCAST_UTF_TEST") ==
             std::string("Selamat \xE2\x98\x95 \xF0\x9F\x8E\x89"),
         "an environment variable with emoji, as UTF-8");
-  check(!bcast::core::win32::environment_variable("BCAST_UTF_TEST_UNSET"), "an unset one is nullopt");
+  check(!bcast::core::win32::environment_variable("BCAST_UTF_TEST_UNSET"),
+        "an unset one is nullopt");
   const auto program_data = bcast::core::win32::program_data_dir();
   check(program_data && !program_data->empty(), "%ProgramData%: " + program_data.value_or("?"));
   // meson test passes "Selamat pagi ☕ 🎉" (tests/windows/unit/meson.build).
   const auto args = bcast::core::win32::utf8_arguments();
-  check(args && static_cast<int>(args->size()) == argc, "the UTF-16 command line has argc arguments");
+  check(args && static_cast<int>(args->size()) == argc,
+        "the UTF-16 command line has argc arguments");
   if (argc > 1 && args && args->size() > 1) {
     check((*args)[1] == "Selamat pagi \xE2\x98\x95 \xF0\x9F\x8E\x89",
           "argument 1 arrives as UTF-8: " + (*args)[1]);
@@ -191,14 +194,11 @@ void environment_and_arguments(int argc) {
 // core::win32::quoted_argument: what CommandLineToArgvW (as the C runtime) reads back is the
 // argument as it was, for the service's command line (subscriberd --install-service).
 void quoted_arguments() {
-  const std::vector<std::string> odd{"plain",
-                                     "",
-                                     "with space",
-                                     "C:\\Program Files\\bcast\\",
-                                     "say \"hi\"",
-                                     "back\\\\\"quote",
-                                     "tab\there",
-                                     "Z:\\tmp\\\xC3\xA9tat toko \xE2\x98\x95\\subscriberd.json"};
+  const std::vector<std::string> odd{
+      "plain",      "",
+      "with space", "C:\\Program Files\\bcast\\",
+      "say \"hi\"", "back\\\\\"quote",
+      "tab\there",  "Z:\\tmp\\\xC3\xA9tat toko \xE2\x98\x95\\subscriberd.json"};
   std::string line = "subscriberd.exe";
   for (const auto& a : odd) {
     line += ' ';  // (not " " + quoted: g++ 12 at -O3 warns of a memcpy overlap, -Wrestrict)

@@ -17,10 +17,12 @@
 #ifndef WIN32_LEAN_AND_MEAN
 #define WIN32_LEAN_AND_MEAN
 #endif
+// clang-format off: Winsock 2 before <windows.h>, and <windows.h> before the rest
+#include <winsock2.h>
+#include <windows.h>
 #include <shellapi.h>
 #include <shlobj.h>
-#include <windows.h>
-#include <winsock2.h>
+// clang-format on
 
 #include <climits>
 #include <optional>

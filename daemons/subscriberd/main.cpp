@@ -156,12 +156,26 @@ int main(int argc, char** argv) {
     const bcast::core::win32::service_definition service{
         service_name, "bcast store (subscriberd)",
         "Shows head office's messages at this store and reports what was read (bcast).", *command};
+    // What the service keeps (its config, with the Redis password; its position) is for SYSTEM
+    // and the Administrators only, not the users at the till.
+    std::error_code ec;
+    std::filesystem::create_directories(bcast::core::utf8_path(state_dir), ec);
+    std::vector<std::string> kept{state_dir};
+    if (auto file = args->value("config")) kept.push_back(*file);
+    for (const auto& path : kept) {
+      if (auto locked = bcast::core::win32::restrict_to_administrators(path); !locked) {
+        std::cerr << "subscriberd: " << locked.err().detail() << "\n";
+        return 1;
+      }
+    }
     auto installed = bcast::core::win32::install_service(service);
     if (!installed) {
       std::cerr << "subscriberd: " << installed.err().detail() << "\n";
       return 1;
     }
     std::cout << "subscriberd: installed the service " << service_name << ": " << *command << "\n";
+    for (const auto& path : kept)
+      std::cout << "subscriberd: " << path << ": SYSTEM and Administrators only\n";
     if (!installed->restarts_after_error_exit)
       std::cerr
           << "subscriberd: warning: this system restarts the service after a crash only, not "

@@ -3,7 +3,8 @@
 # Linux head office on loopback, in a Wine prefix of its own. It checks that
 #   - --install-service with a bad configuration is refused and installs nothing;
 #   - --install-service registers bcast-subscriberd: automatic start, LocalSystem, its command
-#     line --service and the options it was installed with, a description;
+#     line --service and the options it was installed with, a description; and it gives the config
+#     and the state dir to SYSTEM and Administrators only;
 #   - `sc start` runs it: it logs to subscriberd.log in the state dir, a message reaches its
 #     jsonl sink and publisherd shows it `displayed`;
 #   - `sc stop` stops it cleanly, a message sent meanwhile is caught up on at the next start, and
@@ -50,6 +51,9 @@ step "--install-service"
 write_config s1
 out=$(wine "$exe" --install-service --config "$(win "$T/subscriberd.json")" 2>&1) || fail "install: $out"
 echo "$out"
+# (Wine keeps no file ACLs: that the users at the till cannot read them shows on Windows only.)
+grep -qF "subscriberd.json: SYSTEM and Administrators only" <<<"$out" || fail "the config was not locked down: $out"
+grep -qF "$(win "$T/state"): SYSTEM and Administrators only" <<<"$out" || fail "the state dir was not locked down: $out"
 reg=$(registry)
 grep -qE 'ImagePath.*subscriberd\.exe"? --service --config .*subscriberd\.json' <<<"$reg" || fail "ImagePath: $reg"
 grep -qE 'Start\s+REG_DWORD\s+0x2' <<<"$reg" || fail "not an automatic start: $reg"

@@ -9,6 +9,9 @@
 #include <bcast/core/error.hpp>
 #include <bcast/core/win32.hpp>
 
+#include <aclapi.h>
+#include <sddl.h>
+
 #include <chrono>
 #include <functional>
 #include <mutex>
@@ -123,6 +126,32 @@ inline core::result<installed_service> install_service(const service_definition&
   auto recovery = detail::set_recovery(service.get());
   if (!recovery) return recovery.err();
   return installed_service{*recovery};
+}
+
+// Who may read and change what the service keeps: SYSTEM and the Administrators, nobody else
+// (the users at the till may not read the Redis password). An SDDL DACL, protected (nothing
+// inherited from %ProgramData%, which lets every user read), inherited by what a directory holds.
+inline constexpr const wchar_t* service_files_dacl = L"D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)";
+
+// Gives `path` (a file, or a directory and everything in it) service_files_dacl.
+inline core::result<void> restrict_to_administrators(const std::string& path) {
+  auto wide_path = detail::wide(path, "the path");
+  if (!wide_path) return wide_path.err();
+  PSECURITY_DESCRIPTOR descriptor = nullptr;
+  if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(service_files_dacl, SDDL_REVISION_1,
+                                                            &descriptor, nullptr))
+    return detail::failed("making the security descriptor for " + path);
+  BOOL present = FALSE, defaulted = FALSE;
+  PACL dacl = nullptr;
+  GetSecurityDescriptorDacl(descriptor, &present, &dacl, &defaulted);
+  const DWORD rc = SetNamedSecurityInfoW(
+      wide_path->data(), SE_FILE_OBJECT,
+      DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION, nullptr, nullptr, dacl,
+      nullptr);
+  LocalFree(descriptor);
+  if (rc != ERROR_SUCCESS)
+    return detail::failed("letting only SYSTEM and Administrators at " + path, rc);
+  return {};
 }
 
 // Stops the service (waiting up to `patience` for it) and removes it. A service that is not

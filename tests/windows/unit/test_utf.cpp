@@ -6,6 +6,7 @@
 
 #include <bcast/core/files.hpp>
 #include <bcast/core/win32.hpp>
+#include <bcast/core/win32_service.hpp>
 #include <bcast/sinks/jsonl.hpp>
 #include <bcast/sinks/win32_dialog.hpp>
 
@@ -214,6 +215,32 @@ void quoted_arguments() {
   if (parsed) LocalFree(parsed);
 }
 
+// What a service keeps is for SYSTEM and Administrators only (subscriberd --install-service):
+// the DACL means that (SDDL read and written back by Windows), and it can be set on a directory
+// with a file in it. (Wine keeps no file ACLs, so what it does to the users is seen on Windows.)
+void service_files() {
+  PSECURITY_DESCRIPTOR descriptor = nullptr;
+  wchar_t* text = nullptr;
+  const bool parsed = ConvertStringSecurityDescriptorToSecurityDescriptorW(
+      bcast::core::win32::service_files_dacl, SDDL_REVISION_1, &descriptor, nullptr);
+  const bool written = parsed && ConvertSecurityDescriptorToStringSecurityDescriptorW(
+                                     descriptor, SDDL_REVISION_1, DACL_SECURITY_INFORMATION, &text, nullptr);
+  const auto sddl = written ? to_utf8(text) : std::nullopt;
+  check(sddl == "D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)",
+        "the service's files: protected, SYSTEM and Administrators full control, inherited: " +
+            sddl.value_or("?"));
+  if (text) LocalFree(text);
+  if (descriptor) LocalFree(descriptor);
+  const std::string dir = std::filesystem::temp_directory_path().string() + "\\bcast-dacl-" +
+                          std::to_string(GetCurrentProcessId());
+  std::filesystem::create_directories(dir);
+  check(bcast::core::write_file_atomic(dir + "\\subscriberd.json", "{}", 0600).ok(), "a config file in it");
+  const auto locked = bcast::core::win32::restrict_to_administrators(dir);
+  check(locked.ok(), "restrict_to_administrators on it" + (locked ? std::string() : ": " + locked.err().detail()));
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
+
 }  // namespace
 
 int main(int argc, char**) {
@@ -223,6 +250,7 @@ int main(int argc, char**) {
   files();
   environment_and_arguments(argc);
   quoted_arguments();
+  service_files();
   std::printf(failures ? "test_utf: %d FAILED\n" : "test_utf: all ok\n", failures);
   return failures ? 1 : 0;
 }

@@ -76,6 +76,14 @@ receipt() {
     python3 -c 'import json, sys; r = json.load(sys.stdin)["receipts"]["stores"]; print(next((s["state"] for s in r if s["store"] == "s1"), "none"))'
 }
 receipt_is() { [[ $(receipt "$1") == "$2" ]]; }
+# send_and_see JSONL TARGET TITLE BODY: an announcement sent with bcastctl, then waited for in the
+# store's jsonl file and as `displayed` at publisherd; its id in $sent.
+send_and_see() {
+  sent=$(bcastctl send --target "$2" --category announcement --title "$3" "$4" | sent_id)
+  [[ -n $sent ]] || fail "bcastctl send"
+  wait_for 30 "message $sent in $(basename "$1")" has_line "$1" "\"id\":\"$sent\""
+  wait_for 30 "publisherd shows $sent displayed at s1" receipt_is "$sent" displayed
+}
 
 # start_head_office [--tls]: redis-server on $redis_port (and, with --tls, on $tls_port with a test
 # CA in $T/ca.crt and a certificate for 127.0.0.1 and localhost), a key pair in $T/keys, and

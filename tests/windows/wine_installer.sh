@@ -81,11 +81,8 @@ step "the installed service shows a message"
 log="$data/subscriberd.log"
 live() { has_line "$log" "is live on 4 channels"; }
 wait_for 60 "the installed service goes live (all, store:s1, and its two groups)" live
-id=$(bcastctl send --target region:jateng --category announcement --title "Dari pemasang" "Pesan pertama" | sent_id)
-[[ -n $id ]] || fail "bcastctl send"
-wait_for 30 "message $id in ProgramData\\bcast\\pesan.jsonl" has_line "$data/pesan.jsonl" "\"id\":\"$id\""
-wait_for 30 "publisherd shows $id displayed at s1" receipt_is "$id" displayed
-echo "service: $id shown, receipt displayed"
+send_and_see "$data/pesan.jsonl" region:jateng "Dari pemasang" "Pesan pertama"
+echo "service: $sent shown, receipt displayed"
 
 step "uninstall.exe /S"
 wine "$program_files/uninstall.exe" /S || fail "the silent uninstall exited with $?"

@@ -66,10 +66,8 @@ stopped_at_least() { (($(count_in "$log" "notice: stopped") >= $1)); }
 step "sc start: it runs as the service, logs to the state dir and shows a message"
 wine sc start bcast-subscriberd >"$T/sc.log" 2>&1 || fail "sc start: $(cat "$T/sc.log")"
 wait_for 60 "the service goes live" live_at_least 1
-id1=$(bcastctl send --target store:s1 --category announcement --title "Lewat layanan" "Pesan pertama" | sent_id)
-[[ -n $id1 ]] || fail "bcastctl send"
-wait_for 30 "message $id1 in the jsonl file" has_line "$jsonl" "\"id\":\"$id1\""
-wait_for 30 "publisherd shows $id1 displayed at s1" receipt_is "$id1" displayed
+send_and_see "$jsonl" store:s1 "Lewat layanan" "Pesan pertama"
+id1=$sent
 echo "service: $id1 shown, receipt displayed"
 
 step "sc stop stops it; a message sent meanwhile is caught up on at the next start"

@@ -10,7 +10,8 @@ root=$PWD
 linux=$(readlink -f "${1:-build}")
 windows=$(readlink -f "${2:-build-win}")
 exe=$windows/daemons/subscriberd/subscriberd.exe
-export WINEDEBUG=-all LC_ALL=C.UTF-8
+# No .NET (Mono) or HTML (Gecko) in the prefixes: wineboot would offer to download them.
+export WINEDEBUG=-all LC_ALL=C.UTF-8 WINEDLLOVERRIDES="mscoree,mshtml="
 log_files=(pub.log sub.log)
 
 step() { printf '\033[1m--> %s\033[0m\n' "$*"; }

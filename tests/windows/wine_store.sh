@@ -9,7 +9,7 @@
 #     not shown again;
 #   - a config file with rediss:// (TLS, the CA from redis_tls.ca_file) works;
 #   - the Windows-only config errors (zenity, unix://) and the %ProgramData% defaults.
-# Not part of ./dev test. Needs `./dev build` (publisherd, bcastctl) and `./dev windows`.
+# Needs `./dev build` (publisherd, bcastctl) and `./dev windows`; ./dev test runs it.
 # usage: tests/windows/wine_store.sh [LINUX_BUILD_DIR [WINDOWS_BUILD_DIR]]   (build, build-win)
 set -euo pipefail
 NAME=wine_store

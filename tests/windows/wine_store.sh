@@ -8,6 +8,9 @@
 #   - a message sent while it is stopped is caught up on at the next start, and the first one is
 #     not shown again;
 #   - a config file with rediss:// (TLS, the CA from redis_tls.ca_file) works;
+#   - an exec sink (cmd.exe) that prints `acknowledged` acknowledges; after a kill -9, a message
+#     sent meanwhile is caught up on, and every message is in the jsonl file, and run by the exec
+#     sink, exactly once;
 #   - the Windows-only config errors (zenity, unix://) and the %ProgramData% defaults.
 # Needs `./dev build` (publisherd, bcastctl) and `./dev windows`; ./dev test runs it.
 # usage: tests/windows/wine_store.sh [LINUX_BUILD_DIR [WINDOWS_BUILD_DIR]]   (build, build-win)

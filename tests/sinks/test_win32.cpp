@@ -83,10 +83,11 @@ struct fake_desktop {
 }  // namespace
 
 TEST_CASE("win32: the MessageBox code compiles and links with mingw-w64", "[sinks][win32]") {
-  const std::string compiler = "x86_64-w64-mingw32-g++";
+  // The compiler ./dev windows builds with: mingw-w64's posix thread model (std::mutex).
+  const std::string compiler = "x86_64-w64-mingw32-g++-posix";
   if (!test::have_program(compiler)) {
     WARN(compiler +
-         " is missing (Debian package g++-mingw-w64-x86-64, which ./dev installs); skipping");
+         " is missing (Debian package g++-mingw-w64-x86-64-posix, which ./dev installs); skipping");
     return;
   }
   const auto root = source_root();

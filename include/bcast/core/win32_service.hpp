@@ -7,6 +7,7 @@
 #ifdef _WIN32
 
 #include <bcast/core/error.hpp>
+#include <bcast/core/files.hpp>
 #include <bcast/core/win32.hpp>
 
 #include <aclapi.h>
@@ -51,11 +52,6 @@ class sc_handle {
   SC_HANDLE h_;
 };
 
-inline core::error failed(const std::string& what, DWORD code = GetLastError()) {
-  return core::error(std::error_code(static_cast<int>(code), std::system_category()),
-                     what + ": " + error_text(code));
-}
-
 inline core::result<std::wstring> wide(const std::string& text, const char* what) {
   auto w = to_wide(text);
   if (!w) return core::error(core::errc::invalid_argument, std::string(what) + " is not UTF-8");
@@ -77,12 +73,12 @@ inline core::result<bool> set_recovery(SC_HANDLE service) {
   recovery.cActions = static_cast<DWORD>(std::size(actions));
   recovery.lpsaActions = actions;
   if (!ChangeServiceConfig2W(service, SERVICE_CONFIG_FAILURE_ACTIONS, &recovery))
-    return failed("setting the service's recovery (restart on failure)");
+    return last_error("setting the service's recovery (restart on failure)");
   SERVICE_FAILURE_ACTIONS_FLAG on_error_exit{};
   on_error_exit.fFailureActionsOnNonCrashFailures = TRUE;
   if (!ChangeServiceConfig2W(service, SERVICE_CONFIG_FAILURE_ACTIONS_FLAG, &on_error_exit)) {
     if (GetLastError() == ERROR_INVALID_LEVEL) return false;
-    return failed("setting the service's recovery after an exit with an error");
+    return last_error("setting the service's recovery after an exit with an error");
   }
   return true;
 }
@@ -105,7 +101,7 @@ inline core::result<installed_service> install_service(const service_definition&
   }
   detail::sc_handle scm(
       OpenSCManagerW(nullptr, nullptr, SC_MANAGER_CONNECT | SC_MANAGER_CREATE_SERVICE));
-  if (!scm) return detail::failed("opening the Service Control Manager (run as an administrator)");
+  if (!scm) return last_error("opening the Service Control Manager (run as an administrator)");
   const bool existed = [&] {
     detail::sc_handle created(CreateServiceW(
         scm.get(), name->c_str(), display->c_str(), SERVICE_ALL_ACCESS, SERVICE_WIN32_OWN_PROCESS,
@@ -115,14 +111,14 @@ inline core::result<installed_service> install_service(const service_definition&
   }();
   detail::sc_handle service(OpenServiceW(scm.get(), name->c_str(), SERVICE_ALL_ACCESS));
   if (!service)
-    return detail::failed((existed ? "opening the service " : "creating the service ") + d.name);
+    return last_error((existed ? "opening the service " : "creating the service ") + d.name);
   if (existed && !ChangeServiceConfigW(service.get(), SERVICE_WIN32_OWN_PROCESS, SERVICE_AUTO_START,
                                        SERVICE_ERROR_NORMAL, command->c_str(), nullptr, nullptr,
                                        nullptr, nullptr, nullptr, display->c_str()))
-    return detail::failed("updating the service " + d.name);
+    return last_error("updating the service " + d.name);
   SERVICE_DESCRIPTIONW description{about->data()};
   if (!ChangeServiceConfig2W(service.get(), SERVICE_CONFIG_DESCRIPTION, &description))
-    return detail::failed("setting the service's description");
+    return last_error("setting the service's description");
   auto recovery = detail::set_recovery(service.get());
   if (!recovery) return recovery.err();
   return installed_service{*recovery};
@@ -140,17 +136,17 @@ inline core::result<void> restrict_to_administrators(const std::string& path) {
   PSECURITY_DESCRIPTOR descriptor = nullptr;
   if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(service_files_dacl, SDDL_REVISION_1,
                                                             &descriptor, nullptr))
-    return detail::failed("making the security descriptor for " + path);
+    return last_error("making the security descriptor for " + path);
   BOOL present = FALSE, defaulted = FALSE;
   PACL dacl = nullptr;
   GetSecurityDescriptorDacl(descriptor, &present, &dacl, &defaulted);
-  const DWORD rc = SetNamedSecurityInfoW(
-      wide_path->data(), SE_FILE_OBJECT,
-      DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION, nullptr, nullptr, dacl,
-      nullptr);
+  const DWORD rc =
+      SetNamedSecurityInfoW(wide_path->data(), SE_FILE_OBJECT,
+                            DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
+                            nullptr, nullptr, dacl, nullptr);
   LocalFree(descriptor);
   if (rc != ERROR_SUCCESS)
-    return detail::failed("letting only SYSTEM and Administrators at " + path, rc);
+    return windows_error(rc, "letting only SYSTEM and Administrators at " + path);
   return {};
 }
 
@@ -161,10 +157,10 @@ inline core::result<void> uninstall_service(
   auto name = detail::wide(service_name, "the service name");
   if (!name) return name.err();
   detail::sc_handle scm(OpenSCManagerW(nullptr, nullptr, SC_MANAGER_CONNECT));
-  if (!scm) return detail::failed("opening the Service Control Manager (run as an administrator)");
+  if (!scm) return last_error("opening the Service Control Manager (run as an administrator)");
   detail::sc_handle service(
       OpenServiceW(scm.get(), name->c_str(), SERVICE_STOP | SERVICE_QUERY_STATUS | DELETE));
-  if (!service) return detail::failed("opening the service " + service_name);
+  if (!service) return last_error("opening the service " + service_name);
   SERVICE_STATUS status{};
   if (ControlService(service.get(), SERVICE_CONTROL_STOP, &status)) {
     const auto deadline = std::chrono::steady_clock::now() + patience;
@@ -174,7 +170,7 @@ inline core::result<void> uninstall_service(
       if (!QueryServiceStatus(service.get(), &status)) break;
     }
   }
-  if (!DeleteService(service.get())) return detail::failed("removing the service " + service_name);
+  if (!DeleteService(service.get())) return last_error("removing the service " + service_name);
   return {};
 }
 
@@ -270,9 +266,9 @@ inline core::result<int> run_as_service(const std::string& service_name, service
   if (!dispatched) {
     const DWORD code = GetLastError();
     if (code == ERROR_FAILED_SERVICE_CONTROLLER_CONNECT)
-      return detail::failed(
-          "--service is for the Service Control Manager; to run it by hand leave it out", code);
-    return detail::failed("starting the service dispatcher", code);
+      return windows_error(
+          code, "--service is for the Service Control Manager; to run it by hand leave it out");
+    return windows_error(code, "starting the service dispatcher");
   }
   return s.exit_status;
 }

@@ -15,7 +15,6 @@
 #include <bcast/core/win32_service.hpp>
 #include <bcast/sinks/win32_session.hpp>
 
-#include <cstdlib>
 #include <filesystem>
 #endif
 
@@ -41,35 +40,6 @@ const char* usage_text =
 
 #ifdef _WIN32
 constexpr const char* service_name = "bcast-subscriberd";
-
-// The service's command line: this program with --service and the options it was installed with.
-std::optional<std::string> service_command_line(int argc, char** argv) {
-  auto program = bcast::core::win32::program_path();
-  if (!program) return std::nullopt;
-  std::string command = bcast::core::win32::quoted_argument(*program) + " --service";
-  for (int i = 1; i < argc; ++i) {
-    if (std::string_view(argv[i]) == "--install-service") continue;
-    command += ' ';
-    command += bcast::core::win32::quoted_argument(argv[i]);
-  }
-  return command;
-}
-
-// A service has no console: its log goes to subscriberd.log in the state dir, the previous one
-// kept as subscriberd.log.1 once it passes 10 MiB.
-bool log_to_file(const std::string& state_dir) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  const fs::path dir = bcast::core::utf8_path(state_dir);
-  fs::create_directories(dir, ec);
-  const fs::path log = dir / "subscriberd.log";
-  if (fs::exists(log, ec) && fs::file_size(log, ec) > 10u * 1024 * 1024)
-    fs::rename(log, dir / "subscriberd.log.1", ec);
-  std::FILE* file = _wfopen(log.c_str(), L"ab");
-  if (!file) return false;
-  bcast::core::log::config().output = file;
-  return true;
-}
 #endif
 
 }  // namespace
@@ -129,9 +99,9 @@ int main(int argc, char** argv) {
   const bool as_service = args->has("service");
   const std::string state_dir = config->state_dir;
   if (as_service) {
-    auto program = bcast::core::win32::program_path();
-    if (!program) return 1;
-    sink_options.popup_command = bcast::core::win32::quoted_argument(*program) + " --popup";
+    auto popup = bcast::core::win32::this_program_command({"--popup"});
+    if (!popup) return 1;
+    sink_options.popup_command = *popup;
   }
 #endif
   auto sinks = bcast::sinks::make_sinks(loop, config->sinks, sink_options);
@@ -148,7 +118,12 @@ int main(int argc, char** argv) {
   }
 #ifdef _WIN32
   if (args->has("install-service")) {
-    auto command = service_command_line(argc, argv);
+    // This program with --service and the options it was installed with.
+    std::vector<std::string> service_args{"--service"};
+    for (int i = 1; i < argc; ++i) {
+      if (std::string_view(argv[i]) != "--install-service") service_args.emplace_back(argv[i]);
+    }
+    auto command = bcast::core::win32::this_program_command(service_args);
     if (!command) {
       std::cerr << "subscriberd: cannot find this program's own path\n";
       return 1;
@@ -198,7 +173,10 @@ int main(int argc, char** argv) {
   if (as_service) {
     auto status = bcast::core::win32::run_as_service(
         service_name, [&](bcast::core::win32::service_context& service) {
-          if (!log_to_file(state_dir)) return 1;
+          // A service has no console: its log goes to the state dir.
+          if (!bcast::core::log::to_file(bcast::core::utf8_path(state_dir) / "subscriberd.log",
+                                         10u * 1024 * 1024))
+            return 1;
           return run([&](std::function<void()> stop) {
             if (!stop) return service.on_stop(nullptr);
             service.on_stop([&loop, stop] { loop.post(stop); });

@@ -1,8 +1,10 @@
 #include <bcast/core/cli.hpp>
-#include <bcast/core/log.hpp>
 #include <bcast/core/daemon.hpp>
+#include <bcast/core/files.hpp>
+#include <bcast/core/log.hpp>
 #include <bcast/core/loop.hpp>
 #include <bcast/core/process.hpp>
+#include <bcast/core/temp_dir.hpp>
 #include <bcast/core/timer.hpp>
 #include <bcast/core/work.hpp>
 
@@ -26,9 +28,12 @@ TEST_CASE("a timer fires once, a repeating timer until stopped") {
   int once = 0, repeated = 0;
   core::timer a(l), b(l);
   a.start(5ms, [&] { ++once; });
-  b.start(1ms, [&] {
-    if (++repeated == 3) b.stop();
-  }, 1ms);
+  b.start(
+      1ms,
+      [&] {
+        if (++repeated == 3) b.stop();
+      },
+      1ms);
   l.run();
   CHECK(once == 1);
   CHECK(repeated == 3);
@@ -44,9 +49,7 @@ TEST_CASE("a timer may be destroyed and restarted from inside its own callback")
   });
   core::timer r(l);
   int restarts = 0;
-  r.start(1ms, [&] {
-    r.start(1ms, [&] { ++restarts; });
-  });
+  r.start(1ms, [&] { r.start(1ms, [&] { ++restarts; }); });
   l.run();
   CHECK(fired == 1);
   CHECK(t == nullptr);
@@ -68,11 +71,13 @@ TEST_CASE("post delivers work from another thread onto the loop thread") {
   bool done = false;
   core::timer keepalive(l);
   keepalive.start(10s, [] {});
-  std::thread other([&] { l.post([&] {
-    ran_on = std::this_thread::get_id();
-    done = true;
-    keepalive.stop();
-  }); });
+  std::thread other([&] {
+    l.post([&] {
+      ran_on = std::this_thread::get_id();
+      done = true;
+      keepalive.stop();
+    });
+  });
   REQUIRE(test::run_until(l, [&] { return done; }));
   other.join();
   CHECK(ran_on == std::this_thread::get_id());
@@ -83,7 +88,8 @@ TEST_CASE("a signal watcher sees the signal") {
   bool seen = false;
   core::signal_watcher w(l, SIGUSR1, [&] { seen = true; });
   ::raise(SIGUSR1);
-  CHECK(test::run_until(l, [&] { return seen; }, 5s));
+  CHECK(test::run_until(
+      l, [&] { return seen; }, 5s));
 }
 
 TEST_CASE("a child process gets stdin and its output and exit status are captured") {
@@ -203,28 +209,30 @@ TEST_CASE("a worker pool takes threads + queue jobs, refuses more at once, and f
   REQUIRE(test::run_until(l, [&] { return done == 6; }));
 }
 
-TEST_CASE("a worker pool destroyed with jobs in flight runs no `done`, and work that throws is "
-          "dropped") {
+TEST_CASE(
+    "a worker pool destroyed with jobs in flight runs no `done`, and work that throws is "
+    "dropped") {
   core::loop l;
   bool called = false;
   {
     core::worker_pool pool(l, {.threads = 1, .queue = 4});
-    for (int i = 0; i < 4; ++i)
-      REQUIRE(pool.submit([] { return 1; }, [&](int) { called = true; }));
+    for (int i = 0; i < 4; ++i) REQUIRE(pool.submit([] { return 1; }, [&](int) { called = true; }));
   }
   l.run();
   CHECK_FALSE(called);
 
   core::worker_pool pool(l, {.threads = 1, .queue = 0});
-  REQUIRE(pool.submit([]() -> int { throw std::runtime_error("no"); }, [&](int) { called = true; }));
+  REQUIRE(
+      pool.submit([]() -> int { throw std::runtime_error("no"); }, [&](int) { called = true; }));
   REQUIRE(test::run_until(l, [&] { return pool.in_flight() == 0; }));
   CHECK_FALSE(called);
 }
 
 TEST_CASE("command lines: options, repeats, switches, positionals and usage errors") {
   core::cli::spec s{{"redis", "http", "target"}, {"check-config", "require-ack"}};
-  const char* argv[] = {"publisherd", "--redis", "redis://a", "--http=127.0.0.1:1", "--http", "[::1]:2",
-                        "--check-config", "body text", "--", "--not-an-option"};
+  const char* argv[] = {"publisherd", "--redis",        "redis://a",      "--http=127.0.0.1:1",
+                        "--http",     "[::1]:2",        "--check-config", "body text",
+                        "--",         "--not-an-option"};
   auto a = core::cli::parse(10, argv, s);
   REQUIRE_OK(a);
   CHECK(a->value("redis") == "redis://a");
@@ -234,7 +242,8 @@ TEST_CASE("command lines: options, repeats, switches, positionals and usage erro
   CHECK(a->positional() == std::vector<std::string>{"body text", "--not-an-option"});
 
   const char* unknown[] = {"x", "--bogus"};
-  CHECK(core::cli::parse(2, unknown, s).err().message().find("unknown option --bogus") != std::string::npos);
+  CHECK(core::cli::parse(2, unknown, s).err().message().find("unknown option --bogus") !=
+        std::string::npos);
   const char* missing[] = {"x", "--redis"};
   CHECK(core::cli::parse(2, missing, s).err().message().find("needs a value") != std::string::npos);
   const char* valued_switch[] = {"x", "--check-config=yes"};
@@ -243,8 +252,41 @@ TEST_CASE("command lines: options, repeats, switches, positionals and usage erro
 
 TEST_CASE("a log message stays one line: control characters from outside are escaped") {
   std::string line = "warning: ";
-  core::log::append_escaped(line, "failed login for \"x\nerror: forged\" \x1b[31m\tend\x7f \xc3\xa9\\n");
-  CHECK(line == "warning: failed login for \"x\\x0Aerror: forged\" \\x1B[31m\\x09end\\x7F \xc3\xa9\\n");
+  core::log::append_escaped(line,
+                            "failed login for \"x\nerror: forged\" \x1b[31m\tend\x7f \xc3\xa9\\n");
+  CHECK(line ==
+        "warning: failed login for \"x\\x0Aerror: forged\" \\x1B[31m\\x09end\\x7F \xc3\xa9\\n");
+}
+
+TEST_CASE("log::to_file: the log goes to a file, appended, the old one kept as .1 past its size") {
+  auto dir = core::temp_dir::make();
+  REQUIRE(dir);
+  const auto file = dir->path() / "logs" / "subscriberd.log";  // the directory is made
+  struct restore_stderr {
+    ~restore_stderr() {
+      if (core::log::config().output) std::fclose(core::log::config().output);
+      core::log::config().output = nullptr;
+    }
+  } restore;
+  const auto text_of = [](const std::filesystem::path& p) {
+    return core::read_file_bounded(p.string(), 1 << 20).value();
+  };
+  REQUIRE(core::log::to_file(file, 1024));
+  core::log::notice("first line");
+  REQUIRE(core::log::to_file(file, 1024));  // small: appended to
+  core::log::notice("second line");
+  CHECK(test::contains(text_of(file), "first line\n"));
+  CHECK(test::contains(text_of(file), "second line\n"));
+  REQUIRE(core::log::to_file(file, 10));  // past 10 bytes: kept as .1, a new file begun
+  core::log::notice("third line");
+  CHECK(test::contains(text_of(file.string() + ".1"), "second line\n"));
+  CHECK(text_of(file).find("first line") == std::string::npos);
+  CHECK(test::contains(text_of(file), "third line\n"));
+  // Under a plain file there is no directory to make: refused, and the log stays where it was.
+  REQUIRE(core::write_file_atomic(dir->file("plain"), "", 0600));
+  CHECK_FALSE(core::log::to_file(dir->path() / "plain" / "x.log", 10));
+  core::log::notice("fourth line");
+  CHECK(test::contains(text_of(file), "fourth line\n"));
 }
 
 TEST_CASE("raise_descriptor_limit lifts the soft limit towards the hard one, up to its ceiling") {

@@ -8,9 +8,11 @@
 #include <bcast/core/text.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -97,6 +99,28 @@ inline void write(level l, std::string_view text) {
   std::FILE* out = config().output ? config().output : stderr;
   std::fwrite(line.data(), 1, line.size(), out);
   if (out != stderr) std::fflush(out);
+}
+
+// Sends the log to `file` (appended; its directory made) rather than stderr, for a program that
+// has none (a Windows service). A file already past `rotate_at` bytes is first kept as FILE.1,
+// replacing an older one. False when it cannot be opened (the log stays where it was).
+inline bool to_file(const std::filesystem::path& file, std::uintmax_t rotate_at) {
+  std::error_code ec;
+  std::filesystem::create_directories(file.parent_path(), ec);
+  if (const auto size = std::filesystem::file_size(file, ec); !ec && size > rotate_at) {
+    auto kept = file;
+    kept += ".1";
+    std::filesystem::rename(file, kept, ec);
+  }
+#ifdef _WIN32
+  std::FILE* out = _wfopen(file.c_str(), L"ab");
+#else
+  std::FILE* out = std::fopen(file.c_str(), "ab");
+#endif
+  if (!out) return false;
+  if (config().output) std::fclose(config().output);
+  config().output = out;
+  return true;
 }
 
 inline void error(std::string_view text) {

@@ -17,7 +17,8 @@
 #ifndef WIN32_LEAN_AND_MEAN
 #define WIN32_LEAN_AND_MEAN
 #endif
-// clang-format off: Winsock 2 before <windows.h>, and <windows.h> before the rest
+// Winsock 2 before <windows.h>, and <windows.h> before the rest: not sorted.
+// clang-format off
 #include <winsock2.h>
 #include <windows.h>
 #include <shellapi.h>
@@ -163,6 +164,18 @@ inline std::optional<std::string> program_path() {
     }
     path.resize(path.size() * 2);
   }
+}
+
+// This program, quoted, and `args` each quoted: a command line that starts it again so.
+inline std::optional<std::string> this_program_command(const std::vector<std::string>& args) {
+  auto command = program_path();
+  if (!command) return std::nullopt;
+  *command = quoted_argument(*command);
+  for (const auto& a : args) {
+    *command += ' ';  // (not " " + quoted: g++ 12 at -O3 warns of a memcpy overlap, -Wrestrict)
+    *command += quoted_argument(a);
+  }
+  return command;
 }
 
 // %ProgramData% (C:\ProgramData), where a service's data lives: the known folder, or the

@@ -192,22 +192,22 @@ void environment_and_arguments(int argc) {
   }
 }
 
-// core::win32::quoted_argument: what CommandLineToArgvW (as the C runtime) reads back is the
-// argument as it was, for the service's command line (subscriberd --install-service).
+// core::win32::this_program_command (quoted_argument for each): what CommandLineToArgvW (as the
+// C runtime) reads back is each argument as it was, for the service's command line (subscriberd
+// --install-service).
 void quoted_arguments() {
   const std::vector<std::string> odd{
       "plain",      "",
       "with space", "C:\\Program Files\\bcast\\",
       "say \"hi\"", "back\\\\\"quote",
       "tab\there",  "Z:\\tmp\\\xC3\xA9tat toko \xE2\x98\x95\\subscriberd.json"};
-  std::string line = "subscriberd.exe";
-  for (const auto& a : odd) {
-    line += ' ';  // (not " " + quoted: g++ 12 at -O3 warns of a memcpy overlap, -Wrestrict)
-    line += bcast::core::win32::quoted_argument(a);
-  }
+  const auto line = bcast::core::win32::this_program_command(odd);
+  check(line.has_value(), "this_program_command: this program's path");
   int count = 0;
-  wchar_t** parsed = CommandLineToArgvW(to_wide(line).value_or(L"").c_str(), &count);
+  wchar_t** parsed = CommandLineToArgvW(to_wide(line.value_or("")).value_or(L"").c_str(), &count);
   check(parsed && count == static_cast<int>(odd.size()) + 1, "quoted: as many arguments back");
+  check(parsed && count > 0 && to_utf8(parsed[0]) == bcast::core::win32::program_path(),
+        "argument 0 is this program");
   for (int i = 1; parsed && i < count && i <= static_cast<int>(odd.size()); ++i) {
     const auto& want = odd[static_cast<std::size_t>(i - 1)];
     check(to_utf8(parsed[i]) == want, "quoted and read back: " + want);
@@ -223,8 +223,9 @@ void service_files() {
   wchar_t* text = nullptr;
   const bool parsed = ConvertStringSecurityDescriptorToSecurityDescriptorW(
       bcast::core::win32::service_files_dacl, SDDL_REVISION_1, &descriptor, nullptr);
-  const bool written = parsed && ConvertSecurityDescriptorToStringSecurityDescriptorW(
-                                     descriptor, SDDL_REVISION_1, DACL_SECURITY_INFORMATION, &text, nullptr);
+  const bool written =
+      parsed && ConvertSecurityDescriptorToStringSecurityDescriptorW(
+                    descriptor, SDDL_REVISION_1, DACL_SECURITY_INFORMATION, &text, nullptr);
   const auto sddl = written ? to_utf8(text) : std::nullopt;
   check(sddl == "D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)",
         "the service's files: protected, SYSTEM and Administrators full control, inherited: " +
@@ -234,9 +235,11 @@ void service_files() {
   const std::string dir = std::filesystem::temp_directory_path().string() + "\\bcast-dacl-" +
                           std::to_string(GetCurrentProcessId());
   std::filesystem::create_directories(dir);
-  check(bcast::core::write_file_atomic(dir + "\\subscriberd.json", "{}", 0600).ok(), "a config file in it");
+  check(bcast::core::write_file_atomic(dir + "\\subscriberd.json", "{}", 0600).ok(),
+        "a config file in it");
   const auto locked = bcast::core::win32::restrict_to_administrators(dir);
-  check(locked.ok(), "restrict_to_administrators on it" + (locked ? std::string() : ": " + locked.err().detail()));
+  check(locked.ok(), "restrict_to_administrators on it" +
+                         (locked ? std::string() : ": " + locked.err().detail()));
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
 }

@@ -83,10 +83,11 @@ class bcast_store_worker : public store_worker {
                      std::uint32_t last, std::function<void()> on_complete,
                      bcast::redis::options options, bool full_receive,
                      std::optional<bcast::trust::keyring> trusted = std::nullopt,
-                     tally* recalls = nullptr)
+                     tally* recalls = nullptr, bool time_pipeline = false)
       : store_worker(p, t, index, first, last, std::move(on_complete), recalls),
         options_(std::move(options)),
         full_receive_(full_receive),
+        time_pipeline_(time_pipeline),
         trusted_(std::move(trusted)) {
     // Set-up problems are counted once; the subscriber keeps retrying meanwhile.
     options_.backoff.initial = std::chrono::milliseconds(500);
@@ -168,9 +169,13 @@ class bcast_store_worker : public store_worker {
     auto* driver = s.driver.get();
     auto* pipeline = s.pipeline.get();
     const auto slot = stores_.size() - 1;
-    driver->on_message([pipeline](const bcast::broker::entry&, const bcast::message::envelope& e) {
-      pipeline->on_message(e);
-    });
+    driver->on_message(
+        [this, pipeline](const bcast::broker::entry&, const bcast::message::envelope& e) {
+          if (!time_pipeline_) return pipeline->on_message(e);
+          const auto before = now_ns();
+          pipeline->on_message(e);
+          tally_.in_pipeline(index_, now_ns() - before);
+        });
     driver->on_gap([pipeline](const bcast::broker::gap_event& g) { pipeline->on_gap(g); });
     // Without a state dir a checkpoint cannot fail.
     driver->on_progress([pipeline, driver] { (void)pipeline->checkpoint(driver->tracker()); });
@@ -193,6 +198,7 @@ class bcast_store_worker : public store_worker {
   bcast::core::loop loop_;
   bcast::redis::options options_;
   bool full_receive_;
+  bool time_pipeline_;  // --sign: each message's time in the display pipeline goes in the tally
   std::optional<bcast::trust::keyring> trusted_;
   std::unique_ptr<bcast::redis::client> reader_;
   bcast::broker::discarded_receipts receipts_;
@@ -333,10 +339,10 @@ class library_publisher : public publisher {
   std::vector<std::optional<bcast::message::envelope>> published_;  // by k, with recalls
 };
 
-// What signing and verifying one message of this run costs, measured in the bench process right
-// after the phases: the median wall time of trust::sign (publisherd, once per message) and of the
-// trust policy's check by a store that trusts the key (the display pipeline, once per message and
-// store), over `n` envelopes like the run's.
+// What signing and verifying one message of this run costs apart from the phases, measured in the
+// bench process right after them: the median wall time of trust::sign (publisherd, once per
+// message) and of the trust policy's check by a store that trusts the key (the display pipeline,
+// once per message and store), over `n` envelopes like the run's, one after the other.
 inline signing_costs measure_signing(const plan& p, std::size_t payload,
                                      const bcast::trust::signing_key& key, unsigned n) {
   envelope_maker maker(p, payload);

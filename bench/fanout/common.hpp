@@ -57,7 +57,8 @@ struct settings {
   bool recall = false;
 };
 
-// --sign: what one message's signature costs, measured in the run (bcast_side.hpp).
+// --sign: what one message's signature costs, measured apart from the phases, right after them
+// (bcast_side.hpp).
 struct signing_costs {
   unsigned samples = 0;  // messages signed and verified
   double sign_us = 0;    // medians
@@ -171,6 +172,9 @@ class tally {
     std::vector<std::int64_t> latencies_ns;
     std::uint64_t duplicates = 0;  // seen again, or out of order
     std::uint64_t strays = 0;      // a message the store should not get, or no stamp
+    // --sign: how long each message took in a store's display pipeline (the trust check and
+    // the sink), as the phase ran.
+    std::vector<std::int64_t> pipeline_ns;
   };
 
   // On store i's thread. True when this receipt completed message k's fan-out.
@@ -184,6 +188,11 @@ class tally {
     auto s = find_stamp(title);
     if (s && s->k < plan_.messages()) s->sent_ns = sent_ns_[s->k].load(std::memory_order_acquire);
     return count(thread, store, s, now);
+  }
+
+  // On a store's thread: one message took `ns` in its display pipeline.
+  void in_pipeline(unsigned thread, std::int64_t ns) {
+    per_thread_[thread].pipeline_ns.push_back(ns);
   }
 
   // On the publisher's thread. Atomic, since a recall tally's store threads read it.

@@ -123,6 +123,8 @@ struct phase_outcome {
   std::uint32_t sent = 0;
   std::int64_t first_recall_ns = 0;  // --recall
   std::uint32_t recalls_sent = 0;
+  // How long each publish call took on the publisher's loop (signing included, with a key).
+  std::vector<std::int64_t> publish_call_ns;
 };
 
 // Drives the publisher on `loop` until the phase is over, then uv_stop()s the loop.
@@ -210,6 +212,7 @@ class pacer {
 
   void start_sending() {
     outcome_.set_up = true;
+    outcome_.publish_call_ns.reserve(plan_.messages());
     if (settings_.rate > 0) {
       start_ns_ = now_ns();
       uv_timer_start(
@@ -225,6 +228,7 @@ class pacer {
     outcome_.last_send_ns = now;
     tally_.sent(k, now);
     publisher_.publish(k, now);
+    outcome_.publish_call_ns.push_back(now_ns() - now);
     outcome_.sent = k + 1;
   }
 

@@ -117,6 +117,17 @@ TEST_CASE("bcast-bench --sign: unsigned and signed in one run, with the sign and
   CHECK(signing.at("delivery_p50_unsigned_us") ==
         result.at("unsigned").at("delivery_us").at("p50"));
   CHECK(signing.at("added_over_sign_verify").is_number());
+  // In the phases: a publish call that signs takes longer than one that does not, and a display
+  // pipeline that verifies longer than one that only checks the targets.
+  const auto& in_path = signing.at("in_path");
+  INFO(in_path.dump());
+  CHECK(in_path.at("publish_call_us").at(0).get<double>() >
+        in_path.at("publish_call_us").at(1).get<double>());
+  CHECK(in_path.at("pipeline_us").at(0).get<double>() >
+        in_path.at("pipeline_us").at(1).get<double>());
+  CHECK(in_path.at("sign_us").get<double>() > 0);
+  CHECK(in_path.at("verify_us").get<double>() > 0);
+  CHECK(in_path.at("added_over_sign_verify").is_number());
   // The signed, the unsigned and the baseline's CDF.
   const auto svg = read_file(out.file("latency_cdf.svg"));
   std::size_t curves = 0;

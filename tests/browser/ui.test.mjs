@@ -915,7 +915,7 @@ test('must-read: Repeat every and Escalate after need "Require acknowledgement",
   assertClean(page);
 });
 
-test('must-read message page: its settings, Download CSV, and the Not acknowledged filter, in English and Bahasa Indonesia', limited, async (t) => {
+test('must-read message page: its settings, where the escalation stands, Download CSV, and the Not acknowledged filter, in English and Bahasa Indonesia', limited, async (t) => {
   if (!stack.stores.length) {
     t.skip(`no store running (subscriberd ${Subscriberd.available() ? 'built' : 'not built'})`);
     return;
@@ -930,6 +930,9 @@ test('must-read message page: its settings, Download CSV, and the Not acknowledg
   await page.locator(`#receipt-table tr[data-store="${demoStore.store}"][data-state="displayed"]`).waitFor({ timeout: 30000 });
   assert.equal((await page.locator('#detail-repeat').innerText()).trim(), 'Every 5 minutes, until acknowledged');
   assert.equal((await page.locator('#detail-escalate').innerText()).trim(), 'After 1 hour without acknowledgement');
+  const escalation = page.locator('#detail-escalation-state');
+  assert.equal(await escalation.getAttribute('data-state'), 'pending');
+  assert.match((await escalation.innerText()).trim(), /^Due \S/);
 
   // The CSV, with the page's own session cookie.
   const csv = page.locator('#receipts-csv');
@@ -965,6 +968,20 @@ test('must-read message page: its settings, Download CSV, and the Not acknowledg
   assert.equal((await csv.innerText()).trim(), 'Unduh CSV');
   assert.equal((await page.locator('#detail-repeat').innerText()).trim(), 'Setiap 5 menit, sampai dikonfirmasi');
   assert.equal((await page.locator('#detail-escalate').innerText()).trim(), 'Setelah 1 jam tanpa konfirmasi');
+  assert.match((await escalation.innerText()).trim(), /^Dijadwalkan \S/);
+  await page.locator('[data-lang="en"]').click();
+
+  // Escalated after a second: the store has not acknowledged, and this publisherd has no
+  // escalation_command, so the page says it did not run, and why.
+  const soon = await sendAsPeer([`store:${demoStore.store}`], unique('Eskalasi'), {
+    require_ack: true, escalate_after_s: 1,
+  });
+  await page.goto(`/#/messages/${encodeURIComponent(soon.id)}`);
+  await page.locator('#detail-escalation-state[data-state="done"]').waitFor({ timeout: 30000 });
+  assert.equal(await escalation.getAttribute('data-result'), 'not_configured');
+  assert.match((await escalation.innerText()).trim(), /^Not run: no escalation command is configured \(.+\)$/);
+  await page.locator('[data-lang="id"]').click();
+  assert.match((await escalation.innerText()).trim(), /^Tidak dijalankan: perintah eskalasi belum diatur \(.+\)$/);
   await page.locator('[data-lang="en"]').click();
 
   // A message that asks for no acknowledgement offers no such filter and no settings.

@@ -144,9 +144,29 @@ export function messageView(root, { match }) {
         ? metaRow('detail.repeat', h('span', { id: 'detail-repeat', text: t('detail.repeat_every', { d: durationText(m.repeat_every_s) }) }))
         : null,
       Number.isInteger(m.escalate_after_s)
-        ? metaRow('detail.escalate', h('span', { id: 'detail-escalate', text: t('detail.escalate_after', { d: durationText(m.escalate_after_s) }) }))
+        ? metaRow('detail.escalate', h('div', {},
+          h('span', { id: 'detail-escalate', text: t('detail.escalate_after', { d: durationText(m.escalate_after_s) }) }),
+          escalationState(data.escalation)))
         : null,
       metaRow('detail.id', h('code', { class: 'mono', text: m.id || id })));
+  }
+
+  // Where the escalation stands (GET /api/v1/messages/{id}'s "escalation"): due, or how it ended.
+  function escalationState(esc) {
+    if (!esc || typeof esc !== 'object') return null;
+    const done = esc.state === 'done';
+    const when = parseTime(done ? esc.at : esc.due_at);
+    const time = when ? formatDateTime(when) : '';
+    const known = ['ok', 'failed', 'all_acknowledged', 'not_configured', 'recalled', 'dropped'];
+    const text = !done ? t('detail.escalation_pending', { time })
+      : known.includes(esc.result) ? t(`detail.escalation_${esc.result}`, { time })
+        : t('detail.escalation_done', { time, result: String(esc.result ?? '') });
+    return h('div', {
+      id: 'detail-escalation-state',
+      class: `muted escalation escalation--${done ? esc.result : 'pending'}`,
+      dataset: { state: done ? 'done' : 'pending', result: done ? String(esc.result ?? '') : '' },
+      text,
+    });
   }
 
   // A link to another message, by its title once known.

@@ -143,9 +143,9 @@ class app {
             checked ? "" : "more refusals from this address in the next minute are not recorded");
     });
     log_trusted_proxies();
-    auto key = load_signing_key(config_);
-    if (!key) return key.err();
-    use_signing_key(std::move(key).value());
+    auto keys = load_signing_keys(config_);
+    if (!keys) return keys.err();
+    use_signing_keys(std::move(keys).value());
     publisher_.sign_off_loop();  // under load; one message at a time still signs on the loop
     if (auto warning =
             bcast::redis::transport_warning(redis_options(config_), config_.allow_plaintext_redis))
@@ -196,8 +196,8 @@ class app {
     if (!next) return refuse(broker::audit_action::config_reload, next.err());
     auto users = read_users(next->users_file);
     if (!users) return refuse(broker::audit_action::users_reload, users.err());
-    auto key = load_signing_key(*next);
-    if (!key) return refuse(broker::audit_action::config_reload, key.err());
+    auto keys = load_signing_keys(*next);
+    if (!keys) return refuse(broker::audit_action::config_reload, keys.err());
     if (auto later = restart_only_changes(config_, *next); !later.empty()) {
       std::string keys;
       for (const auto& k : later) keys += (keys.empty() ? "" : ", ") + k;
@@ -208,7 +208,7 @@ class app {
     auth_.set_users(std::move(users).value());
     apply_log_level();
     publisher_.set_settings(publisher_settings(config_));
-    use_signing_key(std::move(key).value());
+    use_signing_keys(std::move(keys).value());
     auth_.set_options(authenticator_options(config_));
     log_trusted_proxies();
     server_.set_options(server_options(config_, descriptor_limit_));
@@ -294,8 +294,11 @@ class app {
   }
 
   // Says which key signs from now on (its id is what stores see in each message's sig), or that
-  // nothing is signed.
-  void use_signing_key(std::shared_ptr<const bcast::trust::signing_key> key) {
+  // nothing is signed, and which seals on the schedule count: those of every key signed with
+  // since the start (a SIGHUP rotation) and of the previous keys configured (one across a
+  // restart).
+  void use_signing_keys(signing_keys keys) {
+    auto& key = keys.current;
     const auto& running = publisher_.signing_key();
     if (key && (!running || running->id() != key->id()))
       bcast::core::log::notice("signing messages with key id " + key->id() + " (" +
@@ -306,8 +309,14 @@ class app {
           "allow_unsigned: no signing key, messages go out unsigned; stores show them only "
           "with allow_unsigned. Make a key with `bcastctl key gen --out /etc/bcast`");
     told_unsigned_ = !key;
-    // Scheduled messages sealed with an earlier key still go out after a SIGHUP rotation.
-    if (key) own_keys_.add(key->public_half());
+    if (key) signed_with_.add(key->public_half());
+    own_keys_ = signed_with_;
+    for (const auto& k : keys.previous.keys()) {
+      if (!own_keys_.find(k.id()))
+        bcast::core::log::info("scheduled messages sealed with previous key id " + k.id() +
+                               " still go out");
+      own_keys_.add(k);
+    }
     publisher_.set_signing_key(std::move(key));
   }
 
@@ -1224,7 +1233,8 @@ class app {
   bool shutting_down_ = false;
   bcast::core::log::limited escalation_failures_{{1, std::chrono::seconds(60)},
                                                  "escalations put off not logged"};
-  bcast::trust::keyring own_keys_;  // every key signed with since the start, for the seals
+  bcast::trust::keyring signed_with_;  // every key signed with since the start
+  bcast::trust::keyring own_keys_;     // the seals that count: those and previous_signing_keys
 };
 
 }  // namespace publisherd

@@ -15,6 +15,7 @@
 #include <bcast/net/tls_config.hpp>
 #include <bcast/redis/options.hpp>
 #include <bcast/trust/keys.hpp>
+#include <bcast/trust/signature.hpp>
 
 #include <chrono>
 #include <memory>
@@ -47,6 +48,9 @@ struct config {
   bool allow_plaintext_redis = false;  // redis:// to a host that is not loopback
   std::string signing_key;             // the Ed25519 private key that signs every message
   bool allow_unsigned = false;         // no signing_key: publish unsigned messages
+  // The public halves of keys that signed before signing_key (a rotation): scheduled messages
+  // they sealed still go out, signed with signing_key.
+  std::vector<std::string> previous_signing_keys;
   std::vector<listen_address> http{{"127.0.0.1", 8080}};
   std::vector<https_listener> https;
   std::string unix_socket;
@@ -177,6 +181,7 @@ inline bcast::core::result<void> apply_file(config& c, const std::string& path) 
     bcast::net::read_tls_section(file, "redis_tls", c.redis_tls);
     file.flag("allow_plaintext_redis", c.allow_plaintext_redis);
     file.text("signing_key", c.signing_key).flag("allow_unsigned", c.allow_unsigned);
+    file.texts("previous_signing_keys", c.previous_signing_keys);
     if (std::vector<std::string> http; file.texts("http", http).has("http")) {
       c.http.clear();
       for (const auto& h : http) detail::read_listen(file, "http", h, c.http);
@@ -307,6 +312,11 @@ inline bcast::core::result<config> load(const bcast::core::cli::arguments& args)
   return c;
 }
 
+struct signing_keys {
+  std::shared_ptr<const bcast::trust::signing_key> current;  // nullptr: allow_unsigned
+  bcast::trust::keyring previous;                            // previous_signing_keys
+};
+
 // The key that signs every message, or nullptr without one (allow_unsigned).
 inline bcast::core::result<std::shared_ptr<const bcast::trust::signing_key>> load_signing_key(
     const config& c) {
@@ -321,6 +331,15 @@ inline bcast::core::result<std::shared_ptr<const bcast::trust::signing_key>> loa
   auto key = bcast::trust::signing_key::load(c.signing_key);
   if (!key) return key.err();
   return std::make_shared<const bcast::trust::signing_key>(std::move(key).value());
+}
+
+// The signing key and the previous keys whose seals still count.
+inline bcast::core::result<signing_keys> load_signing_keys(const config& c) {
+  auto current = load_signing_key(c);
+  if (!current) return current.err();
+  auto previous = bcast::trust::load_keyring(c.previous_signing_keys, "previous_signing_keys");
+  if (!previous) return previous.err();
+  return signing_keys{std::move(current).value(), std::move(previous).value()};
 }
 
 // The keys of `next` that differ from `running` and that only a restart applies: the Redis

@@ -34,16 +34,20 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  auto key = publisherd::load_signing_key(*config);
-  if (!key) {
-    std::cerr << "publisherd: " << key.err().detail() << "\n";
+  auto keys = publisherd::load_signing_keys(*config);
+  if (!keys) {
+    std::cerr << "publisherd: " << keys.err().detail() << "\n";
     return 2;
   }
   if (args->has("check-config")) {
-    std::cout << "publisherd: configuration OK"
-              << (*key ? " (signing key id " + (*key)->id() + ")"
-                       : std::string(" (allow_unsigned: no signing key)"))
-              << "\n";
+    std::string keys_in_use = " (allow_unsigned: no signing key)";
+    if (keys->current) {
+      keys_in_use = " (signing key id " + keys->current->id();
+      for (std::size_t k = 0; k < keys->previous.size(); ++k)
+        keys_in_use += (k == 0 ? "; previous key ids " : ", ") + keys->previous.keys()[k].id();
+      keys_in_use += ")";
+    }
+    std::cout << "publisherd: configuration OK" << keys_in_use << "\n";
     return 0;
   }
   std::signal(SIGPIPE, SIG_IGN);

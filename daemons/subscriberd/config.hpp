@@ -90,18 +90,7 @@ inline bcast::core::result<bcast::trust::keyring> load_trusted_keys(const config
         "--trusted-key FILE (config \"trusted_keys\"); --allow-unsigned shows unsigned messages "
         "instead, for a migration only");
   }
-  bcast::trust::keyring keys;
-  for (const auto& path : c.trusted_keys) {
-    auto key = bcast::trust::public_key::load(path);
-    if (!key) {
-      std::string why = key.err().detail();
-      if (key.err().code().category() == std::system_category())
-        why += " (" + key.err().code().message() + ")";
-      return config_error("trusted key: " + why);
-    }
-    keys.add(std::move(key).value());
-  }
-  return keys;
+  return bcast::trust::load_keyring(c.trusted_keys, "trusted key");
 }
 
 // Where a store keeps its config and its state when not told. On Linux the units say

@@ -247,6 +247,71 @@ TEST_CASE("lifecycle: the schedule survives a publisherd restart") {
   CHECK(h[0].title == "Setelah restart");
 }
 
+// A key rotation by restart (as under systemd): what the old key sealed on the schedule is
+// refused by a publisherd that knows only the new key, and goes out, signed with the new key, from
+// one that lists the old public key in previous_signing_keys.
+TEST_CASE("lifecycle: scheduled messages across a key rotation by restart: previous_signing_keys") {
+  lifecycle_fixture f;
+  const auto next = test::make_key_pair(f.dir.file("next"));
+  const auto config = f.dir.file("rotated.json");
+  std::ofstream(config) << json{{"previous_signing_keys", json::array({f.key.public_key})}}.dump();
+  const std::vector<std::string> base{
+      "--redis",       f.redis->url(),  "--http",        "127.0.0.1:" + std::to_string(f.port),
+      "--users",       f.users,         "--unix-socket", f.socket,
+      "--signing-key", next.private_key};
+  const auto schedule_then_stop = [&](const std::string& title) {
+    auto r = f.send(f.admin, rfc_body(test::simple_message(title), at(2s)));
+    REQUIRE(r.status == 202);
+    f.daemon->signal(SIGTERM);
+    REQUIRE(f.daemon->wait_exit() == 0);
+    return json::parse(r.body)["id"].get<std::string>();
+  };
+
+  std::string out;
+  CHECK(test::run_publisherd(
+            "--check-config --signing-key '" + next.private_key + "' --config '" + config + "'",
+            out) == 0);
+  CHECK(test::contains(out, "signing key id " + next.id + "; previous key ids " + f.key.id));
+  const auto missing = f.dir.file("missing.json");
+  std::ofstream(missing)
+      << json{{"previous_signing_keys", json::array({f.dir.file("gone.pub")})}}.dump();
+  CHECK(test::run_publisherd(
+            "--check-config --signing-key '" + next.private_key + "' --config '" + missing + "'",
+            out) == 2);
+  CHECK(test::contains(out, "previous_signing_keys: cannot open " + f.dir.file("gone.pub")));
+
+  // Without the old key: refused, and nothing goes out.
+  const auto refused = schedule_then_stop("Kunci lama, tanpa previous");
+  {
+    test::daemon_process rotated(test::build_path("daemons/publisherd/publisherd"), base);
+    REQUIRE(rotated.wait_for_log("scheduled message " + refused +
+                                 " refused, not sent: it was sealed by key " + f.key.id));
+    rotated.signal(SIGTERM);
+    REQUIRE(rotated.wait_exit() == 0);
+  }
+  CHECK(f.history("all").empty());
+
+  // With it: sent, and signed with the new key.
+  f.daemon->start();
+  REQUIRE(f.daemon->wait_for_log("connected to Redis"));
+  f.admin = f.login();
+  const auto kept = schedule_then_stop("Kunci lama, dengan previous");
+  auto with_previous = base;
+  with_previous.insert(with_previous.end(), {"--config", config});
+  test::daemon_process rotated(test::build_path("daemons/publisherd/publisherd"), with_previous);
+  CHECK(rotated.wait_for_log("scheduled messages sealed with previous key id " + f.key.id +
+                             " still go out"));
+  REQUIRE(rotated.wait_for_log("scheduled message " + kept + " sent"));
+  const auto h = f.history("all");
+  REQUIRE(h.size() == 1);
+  CHECK(h[0].id == kept);
+  CHECK(h[0].sig.starts_with(next.id + "."));
+  auto new_pub = trust::public_key::load(next.public_key);
+  REQUIRE_OK(new_pub);
+  check_signed(trust::keyring({std::move(new_pub).value()}), h[0]);
+  CHECK_FALSE(f.keys().verify(h[0]).ok());
+}
+
 TEST_CASE("lifecycle: two publisherd on one Redis send each scheduled message exactly once") {
   lifecycle_fixture f;
   const auto port2 = test::free_port();

@@ -252,6 +252,39 @@ TEST_CASE("signatures that cannot be checked", "[trust][signature]") {
   }
 }
 
+TEST_CASE("a keyring from public key files, or the first file that cannot be used, named",
+          "[trust][signature]") {
+  test::temp_dir tmp;
+  const auto a = new_key();
+  const auto b = new_key();
+  REQUIRE_OK(trust::write_key_pair(tmp.file("a"), a));
+  REQUIRE_OK(trust::write_key_pair(tmp.file("b"), b));
+  const auto a_pub = tmp.file("a") + "/signing.pub", b_pub = tmp.file("b") + "/signing.pub";
+
+  // The same key twice is one key.
+  auto ring = trust::load_keyring({a_pub, b_pub, a_pub}, "trusted key");
+  REQUIRE_OK(ring);
+  CHECK(ring->size() == 2);
+  CHECK(ring->find(a.id()) != nullptr);
+  CHECK(ring->find(b.id()) != nullptr);
+  auto e = sample();
+  REQUIRE_OK(trust::sign(b, e));
+  CHECK(ring->verify(e).ok());
+  CHECK(trust::load_keyring({}, "trusted key")->empty());
+
+  auto missing = trust::load_keyring({a_pub, tmp.file("gone.pub")}, "previous_signing_keys");
+  REQUIRE_FALSE(missing);
+  CHECK(missing.err() == core::errc::invalid_argument);
+  INFO(missing.err().detail());
+  CHECK(missing.err().detail().starts_with("previous_signing_keys: "));
+  CHECK(test::contains(missing.err().detail(), tmp.file("gone.pub")));
+  CHECK(test::contains(missing.err().detail(), "No such file"));
+
+  auto private_half = trust::load_keyring({tmp.file("a") + "/signing.key"}, "trusted key");
+  REQUIRE_FALSE(private_half);
+  CHECK(test::contains(private_half.err().detail(), "is a private key"));
+}
+
 TEST_CASE("the checked-in test vector", "[trust][vector]") {
   auto key = trust::signing_key::from_pem(vector_file("signing.key"));
   REQUIRE_OK(key);

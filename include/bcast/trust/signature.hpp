@@ -19,6 +19,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -143,5 +144,23 @@ class keyring {
  private:
   std::vector<public_key> keys_;
 };
+
+// The public keys in the files `paths`, or why the first that cannot be used cannot:
+// "<what>: <its path and problem> (<the system's words>)".
+[[nodiscard]] inline core::result<keyring> load_keyring(const std::vector<std::string>& paths,
+                                                        std::string_view what) {
+  keyring keys;
+  for (const auto& path : paths) {
+    auto key = public_key::load(path);
+    if (!key) {
+      std::string why = key.err().detail();
+      if (key.err().code().category() == std::system_category())
+        why += " (" + key.err().code().message() + ")";
+      return core::error(core::errc::invalid_argument, std::string(what) + ": " + why);
+    }
+    keys.add(std::move(key).value());
+  }
+  return keys;
+}
 
 }  // namespace bcast::trust
